@@ -1,0 +1,96 @@
+//! The command line, as clap sees it. Parsed once and turned into a [`crate::config::Config`];
+//! nothing outside this module and `config.rs` sees clap types.
+
+use std::ffi::OsString;
+
+use clap::{Parser, ValueEnum};
+
+const USAGE: &str = "parx [OPTIONS] [COMMAND [ARG]...] [::: VALUES... | :::+ VALUES... | :::: FILES... | ::::+ FILES...]...";
+
+const AFTER_HELP: &str = "\
+Inputs: each line of stdin is a value, unless sources are given: `::: a b` (literal values),
+`:::: FILE` or `-a FILE` (one value per line; `-` is stdin). Several sources combine as a
+cartesian product (first varies slowest); `:::+`/`::::+` link a source to the previous one.
+
+Placeholders: {} value, {.} no extension, {/} basename, {//} dirname, {/.} basename without
+extension, {#} sequence number, {%} job slot, {N} {N.} {N/} {N//} {N/.} the Nth source.
+Without placeholders the values are appended. Separate words run without a shell; one word
+with spaces or shell syntax (or -s) runs with `sh -c`, every value single-quoted.
+
+Exit status: 0 all succeeded; 1-100 that many failed; 101 more than 100 failed;
+130/143 interrupted; 255 parx's own error.
+
+Examples:
+  find . -name '*.png' -print0 | parx -0 optipng
+  parx -k echo {//} {} ::: a a/b a/b/c
+  parx 'gzip -9 {} && echo done {}' ::: *.log";
+
+/// The raw command line.
+#[derive(Parser, Debug)]
+#[command(
+    name = "parx",
+    version,
+    about = "Run a command in parallel over arguments, files and chunks of input",
+    override_usage = USAGE,
+    after_help = AFTER_HELP,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Job slots: N, N% of the CPUs, +N or -N relative to the CPU count [default: CPUs]
+    #[arg(short = 'j', long = "jobs", value_name = "N", allow_hyphen_values = true)]
+    pub jobs: Option<String>,
+
+    /// Print outputs in input order (default: as tasks complete)
+    #[arg(short = 'k', long = "keep-order")]
+    pub keep_order: bool,
+
+    /// Read values from FILE, one per line (`-` is stdin); repeatable
+    #[arg(short = 'a', long = "arg-file", value_name = "FILE")]
+    pub arg_file: Vec<OsString>,
+
+    /// Values end with NUL instead of newline
+    #[arg(short = '0', long = "null", conflicts_with = "delimiter")]
+    pub null: bool,
+
+    /// Values end with DELIM (escapes: \n \t \r \0 \\ \xHH)
+    #[arg(short = 'd', long = "delimiter", value_name = "DELIM")]
+    pub delimiter: Option<String>,
+
+    /// Link all sources (zip), recycling the shorter ones
+    #[arg(long)]
+    pub link: bool,
+
+    /// Run the command through `sh -c` (values single-quoted)
+    #[arg(short = 's', long)]
+    pub shell: bool,
+
+    /// Print each command instead of running it
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// How tasks run: a child process per task, or long-lived workers fed on stdin
+    #[arg(long, value_enum, value_name = "KIND", default_value_t = PoolArg::Thread)]
+    pub pool: PoolArg,
+
+    /// The command and its arguments, then the input sources (`:::`, `:::+`, `::::`, `::::+`)
+    #[arg(
+        value_name = "COMMAND",
+        trailing_var_arg = true,
+        num_args = 0..
+    )]
+    pub command: Vec<OsString>,
+}
+
+/// `--pool` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PoolArg {
+    /// One child process per task, supervised by -j threads
+    Thread,
+    /// -j long-lived workers, tasks streamed to their stdin
+    Process,
+}
+
+/// The clap command (for the man page and completions).
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}

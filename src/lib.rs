@@ -1,0 +1,133 @@
+//! parx: run a command in parallel over arguments, files and chunks of input.
+//!
+//! Data flow (DESIGN.md): sources → bounded task channel → pool → bounded message channel →
+//! merger (the one writer of stdout). `run_main` wires them together and maps the outcome to
+//! the exit status.
+
+pub mod cli;
+pub mod config;
+pub mod merge;
+pub mod output;
+pub mod pool;
+pub mod source;
+pub mod sys;
+pub mod task;
+pub mod template;
+pub mod units;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use crossbeam_channel::bounded;
+
+use crate::cli::Cli;
+use crate::config::{Config, PoolKind};
+use crate::pool::Control;
+use crate::task::{Msg, Task, TaskInput};
+
+/// Exit status for parx's own errors.
+pub const EXIT_ERROR: i32 = 255;
+/// How long task process groups get after TERM before KILL when parx stops early.
+const GRACE: Duration = Duration::from_secs(2);
+
+/// Parses the command line, runs, and returns the exit status.
+pub fn run_main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => return clap_error(&e),
+    };
+    let cfg = match Config::from_cli(cli) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("parx: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    match run(cfg) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("parx: {e:#}");
+            EXIT_ERROR
+        }
+    }
+}
+
+/// Help and version go to stdout with status 0; usage errors become one line and 255.
+fn clap_error(e: &clap::Error) -> i32 {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            0
+        }
+        _ => {
+            let text = e.render().to_string();
+            let line = text.lines().next().unwrap_or("invalid usage");
+            let line = line.strip_prefix("error: ").unwrap_or(line);
+            eprintln!("parx: {line} (see 'parx --help')");
+            EXIT_ERROR
+        }
+    }
+}
+
+/// Runs a validated configuration and returns the exit status.
+pub fn run(cfg: Config) -> anyhow::Result<i32> {
+    let cfg = Arc::new(cfg);
+    // Before any thread starts, so that every thread inherits the mask.
+    sys::block_signals()?;
+    let ctl = Arc::new(Control::new(cfg.jobs));
+    let sources = source::args::open_all(&cfg.input)?;
+
+    let (sig_tx, sig_rx) = bounded::<i32>(1);
+    std::thread::Builder::new()
+        .name("parx-signals".into())
+        .spawn({
+            let ctl = ctl.clone();
+            move || {
+                if let Ok(sig) = sys::wait_signal() {
+                    ctl.stop(libc::SIGTERM);
+                    let _ = sig_tx.send(sig);
+                }
+            }
+        })?;
+
+    let (task_tx, task_rx) = bounded::<Task>(cfg.jobs * 2 + 16);
+    let (msg_tx, msg_rx) = bounded::<Msg>(cfg.jobs * 4 + 16);
+    std::thread::Builder::new().name("parx-source".into()).spawn({
+        let (cfg, msg_tx) = (cfg.clone(), msg_tx.clone());
+        move || {
+            let mut seq = 0;
+            let res = source::args::produce(&cfg.input, sources, |rec| {
+                seq += 1;
+                task_tx
+                    .send(Task { seq, input: TaskInput::Args(vec![rec]) })
+                    .is_ok()
+            });
+            if let Err(e) = res {
+                let _ = msg_tx.send(Msg::SourceError(e));
+            }
+        }
+    })?;
+
+    match cfg.pool {
+        PoolKind::Thread => drop(pool::thread::start(&cfg, &ctl, task_rx, msg_tx)),
+        PoolKind::Process => unreachable!("rejected by Config"),
+    }
+
+    let sum = merge::run(&cfg, &ctl, msg_rx, sig_rx);
+    if let Some(sig) = sum.interrupted {
+        ctl.stop(libc::SIGTERM);
+        ctl.end_children(GRACE);
+        return Ok(128 + sig);
+    }
+    if sum.stdout_closed || sum.write_error {
+        ctl.stop(libc::SIGTERM);
+        ctl.end_children(GRACE);
+        return Ok(if sum.write_error { EXIT_ERROR } else { 0 });
+    }
+    if sum.source_error {
+        return Ok(EXIT_ERROR);
+    }
+    Ok(sum.failed.min(101) as i32)
+}

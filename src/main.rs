@@ -1,0 +1,5 @@
+//! The `parx` binary: parse, run, map the outcome to an exit status (DESIGN.md, Exit status).
+
+fn main() {
+    std::process::exit(parx::run_main());
+}

@@ -1,0 +1,135 @@
+//! The merger: the one writer of stdout. It receives whole task outputs (and the streamed
+//! output of the `-k` head of line), writes them in completion or input order, counts
+//! failures, and notices a closed stdout or an interrupt.
+
+use std::collections::BTreeMap;
+use std::io::{self, BufWriter, Write};
+use std::sync::atomic::Ordering;
+
+use crossbeam_channel::{select, Receiver, TryRecvError};
+
+use crate::config::Config;
+use crate::pool::Control;
+use crate::sys;
+use crate::task::{Finished, Msg};
+
+/// How the merge ended and what it counted.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// Tasks that failed.
+    pub failed: u64,
+    /// Tasks that finished.
+    pub done: u64,
+    /// A source could not be read (reported already).
+    pub source_error: bool,
+    /// parx got this signal.
+    pub interrupted: Option<i32>,
+    /// stdout was closed by its reader (EPIPE).
+    pub stdout_closed: bool,
+    /// Writing stdout failed otherwise (reported already).
+    pub write_error: bool,
+}
+
+struct Writer<'a> {
+    out: BufWriter<&'a std::fs::File>,
+    keep_order: bool,
+    next: u64,
+    pending: BTreeMap<u64, Box<Finished>>,
+    ctl: &'a Control,
+}
+
+impl Writer<'_> {
+    fn finished(&mut self, f: Box<Finished>) -> io::Result<()> {
+        if !self.keep_order {
+            return self.write(&f);
+        }
+        if f.seq != self.next {
+            self.pending.insert(f.seq, f);
+            return Ok(());
+        }
+        self.write(&f)?;
+        self.next += 1;
+        while let Some(f) = self.pending.remove(&self.next) {
+            self.write(&f)?;
+            self.next += 1;
+        }
+        self.ctl.head.store(self.next, Ordering::Release);
+        Ok(())
+    }
+
+    fn write(&mut self, f: &Finished) -> io::Result<()> {
+        f.stdout.write_to(&mut self.out)?;
+        if !f.stderr.is_empty() {
+            self.out.flush()?;
+            // A failing stderr cannot be reported anywhere: ignore it.
+            let _ = f.stderr.write_to(&mut io::stderr().lock());
+        }
+        Ok(())
+    }
+}
+
+/// Runs the merge until every sender is gone, an interrupt arrives or stdout fails.
+pub fn run(cfg: &Config, ctl: &Control, rx: Receiver<Msg>, sig: Receiver<i32>) -> Summary {
+    let stdout = sys::stdout_file();
+    let mut w = Writer {
+        out: BufWriter::with_capacity(64 << 10, &*stdout),
+        keep_order: cfg.keep_order,
+        next: 1,
+        pending: BTreeMap::new(),
+        ctl,
+    };
+    let mut sum = Summary::default();
+    let res: io::Result<()> = (|| loop {
+        let msg = match rx.try_recv() {
+            Ok(m) => m,
+            Err(TryRecvError::Disconnected) => return Ok(()),
+            Err(TryRecvError::Empty) => {
+                // Nothing waiting: flush what we have before blocking.
+                w.out.flush()?;
+                select! {
+                    recv(rx) -> m => match m {
+                        Ok(m) => m,
+                        Err(_) => return Ok(()),
+                    },
+                    recv(sig) -> s => {
+                        sum.interrupted = s.ok();
+                        return Ok(());
+                    }
+                }
+            }
+        };
+        match msg {
+            Msg::Stream { seq, data } => {
+                debug_assert_eq!(seq, w.next, "only the head of line streams");
+                data.write_to(&mut w.out)?;
+            }
+            Msg::Done(f) => {
+                sum.done += 1;
+                if !f.outcome.success() {
+                    sum.failed += 1;
+                }
+                w.finished(f)?;
+            }
+            Msg::SourceError(e) => {
+                eprintln!("parx: {e:#}");
+                sum.source_error = true;
+            }
+            Msg::Interrupt(s) => {
+                sum.interrupted = Some(s);
+                return Ok(());
+            }
+        }
+    })();
+    let res = res.and_then(|()| if sum.interrupted.is_none() { w.out.flush() } else { Ok(()) });
+    if let Err(e) = res {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            sum.stdout_closed = true;
+        } else {
+            eprintln!("parx: writing stdout: {e}");
+            sum.write_error = true;
+        }
+        // Drop what is buffered without writing it again.
+        let _ = w.out.into_parts();
+    }
+    sum
+}

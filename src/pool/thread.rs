@@ -1,0 +1,183 @@
+//! The thread pool (`--pool thread`): `-j` threads, each taking tasks from the channel and
+//! running one child process per task in its own process group, collecting its stdout and
+//! stderr with poll(2) and handing the whole output to the merger.
+
+use std::ffi::OsStr;
+use std::io::{self, Read};
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::config::Config;
+use crate::output::{OutBuf, Spiller};
+use crate::pool::Control;
+use crate::sys;
+use crate::task::{Finished, Msg, Outcome, Task};
+use crate::template::{Ctx, Rendered};
+
+/// Starts the `-j` pool threads. They end when the task channel is drained and closed, or
+/// when the run stops.
+pub fn start(cfg: &Arc<Config>, ctl: &Arc<Control>, tasks: Receiver<Task>, out: Sender<Msg>) -> Vec<JoinHandle<()>> {
+    (1..=cfg.jobs)
+        .map(|slot| {
+            let (cfg, ctl, tasks, out) = (cfg.clone(), ctl.clone(), tasks.clone(), out.clone());
+            std::thread::Builder::new()
+                .name(format!("parx-slot-{slot}"))
+                .stack_size(256 << 10)
+                .spawn(move || Slot::new(slot, &cfg, &ctl, &out).run(&tasks))
+                .expect("cannot start a pool thread")
+        })
+        .collect()
+}
+
+/// One job slot: its thread's reusable buffers.
+struct Slot<'a> {
+    slot: usize,
+    cfg: &'a Config,
+    ctl: &'a Control,
+    out: &'a Sender<Msg>,
+    spill_out: Spiller,
+    spill_err: Spiller,
+    buf: Vec<u8>,
+}
+
+impl<'a> Slot<'a> {
+    fn new(slot: usize, cfg: &'a Config, ctl: &'a Control, out: &'a Sender<Msg>) -> Self {
+        Slot {
+            slot,
+            cfg,
+            ctl,
+            out,
+            spill_out: Spiller::default(),
+            spill_err: Spiller::default(),
+            buf: vec![0; 64 << 10],
+        }
+    }
+
+    fn run(mut self, tasks: &Receiver<Task>) {
+        while let Ok(task) = tasks.recv() {
+            if self.ctl.stopping() {
+                break;
+            }
+            let fin = self.run_task(&task);
+            if self.out.send(Msg::Done(Box::new(fin))).is_err() {
+                break;
+            }
+        }
+    }
+
+    fn run_task(&mut self, task: &Task) -> Finished {
+        let rendered = self.cfg.template.render(&Ctx {
+            seq: task.seq,
+            slot: self.slot,
+            records: task.records(),
+        });
+        let mut fin = Finished {
+            seq: task.seq,
+            stdout: OutBuf::new(),
+            stderr: OutBuf::new(),
+            outcome: Outcome::DryRun,
+        };
+        if self.cfg.dry_run {
+            let mut line = rendered.display();
+            line.push(b'\n');
+            fin.stdout = OutBuf::from_vec(line);
+            return fin;
+        }
+        let mut cmd = match &rendered {
+            Rendered::Argv(a) => {
+                let mut c = Command::new(&a[0]);
+                c.args(&a[1..]);
+                c
+            }
+            Rendered::Shell(s) => {
+                let mut c = Command::new("sh");
+                c.arg("-c").arg(OsStr::from_bytes(s));
+                c
+            }
+        };
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                let prog = cmd.get_program().to_string_lossy().into_owned();
+                fin.stderr = OutBuf::from_vec(format!("parx: {prog}: {e}\n").into_bytes());
+                fin.outcome = Outcome::SpawnFailed;
+                return fin;
+            }
+        };
+        let pgid = child.id() as i32;
+        self.ctl.set_child(self.slot, pgid);
+        let pumped = self.pump(&mut child, &mut fin);
+        if pumped.is_err() {
+            sys::kill_group(pgid, libc::SIGKILL);
+        }
+        let status = child.wait();
+        self.ctl.clear_child(self.slot);
+        fin.outcome = match (pumped, status) {
+            (Ok(()), Ok(st)) => match (st.code(), st.signal()) {
+                (Some(c), _) => Outcome::Exited(c),
+                (None, Some(s)) => Outcome::Signaled(s),
+                (None, None) => Outcome::Exited(255),
+            },
+            (Err(e), _) | (_, Err(e)) => {
+                let msg = format!("parx: task {}: {e}\n", task.seq);
+                let _ = fin.stderr.push(msg.as_bytes(), &mut self.spill_err);
+                Outcome::IoError
+            }
+        };
+        fin
+    }
+
+    /// Reads the child's stdout and stderr until both close.
+    fn pump(&mut self, child: &mut Child, fin: &mut Finished) -> io::Result<()> {
+        let mut stdout = child.stdout.take().expect("piped");
+        let mut stderr = child.stderr.take().expect("piped");
+        let mut fds = [
+            libc::pollfd { fd: stdout.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: stderr.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+        ];
+        let mut streaming = false;
+        while fds.iter().any(|p| p.fd >= 0) {
+            sys::poll(&mut fds, -1)?;
+            for i in 0..2 {
+                if fds[i].fd < 0 || fds[i].revents == 0 {
+                    continue;
+                }
+                let r = if i == 0 { stdout.read(&mut self.buf) } else { stderr.read(&mut self.buf) };
+                let n = match r {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                };
+                if n == 0 {
+                    fds[i].fd = -1;
+                } else if i == 1 {
+                    fin.stderr.push(&self.buf[..n], &mut self.spill_err)?;
+                } else {
+                    if self.cfg.keep_order && !streaming && self.ctl.head.load(Ordering::Acquire) == fin.seq {
+                        // Head of line: what was buffered goes first, then everything streams.
+                        streaming = true;
+                        let _ = self.out.send(Msg::Stream { seq: fin.seq, data: fin.stdout.take() });
+                    }
+                    if streaming {
+                        let data = OutBuf::from_vec(self.buf[..n].to_vec());
+                        let _ = self.out.send(Msg::Stream { seq: fin.seq, data });
+                    } else {
+                        fin.stdout.push(&self.buf[..n], &mut self.spill_out)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,202 @@
+//! Argument sources: stdin lines, `:::` values and `::::`/`-a` files, split on the value
+//! delimiter and combined as GNU parallel does (cartesian product, first source slowest;
+//! linked sources zipped). The first source group is streamed, so the first task starts before
+//! the input ends; only the later groups of a product are held in memory.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::os::unix::ffi::OsStringExt;
+
+use anyhow::Context;
+
+use crate::config::{InputSpec, SourceKind};
+use crate::task::Record;
+
+/// An opened source: its values, in order.
+pub type Values = Box<dyn Iterator<Item = io::Result<OsString>> + Send>;
+
+/// Splits a byte stream into values ending with `delim` (the last one may lack it).
+pub struct ValueReader<R> {
+    r: R,
+    delim: Vec<u8>,
+    done: bool,
+}
+
+impl<R: BufRead> ValueReader<R> {
+    /// Values of `r` separated by `delim` (non-empty).
+    pub fn new(r: R, delim: Vec<u8>) -> Self {
+        ValueReader {
+            r,
+            delim,
+            done: false,
+        }
+    }
+}
+
+impl<R: BufRead> Iterator for ValueReader<R> {
+    type Item = io::Result<OsString>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let last = *self.delim.last().expect("delimiter is never empty");
+        let mut buf = Vec::new();
+        loop {
+            match self.r.read_until(last, &mut buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+                Ok(0) => {
+                    self.done = true;
+                    return (!buf.is_empty()).then(|| Ok(OsString::from_vec(buf)));
+                }
+                Ok(_) if buf.ends_with(&self.delim) => {
+                    buf.truncate(buf.len() - self.delim.len());
+                    return Some(Ok(OsString::from_vec(buf)));
+                }
+                // Either the last byte of a multi-byte delimiter alone, or EOF: read on.
+                Ok(_) => {}
+            }
+        }
+    }
+}
+
+/// Opens every source up front, so a missing file is an error before any task runs.
+pub fn open_all(spec: &InputSpec) -> anyhow::Result<Vec<Values>> {
+    spec.sources
+        .iter()
+        .map(|s| -> anyhow::Result<Values> {
+            let d = spec.delimiter.clone();
+            Ok(match &s.kind {
+                SourceKind::Values(v) => Box::new(v.clone().into_iter().map(Ok)),
+                SourceKind::File(p) => {
+                    let f = File::open(p).with_context(|| format!("{}", p.display()))?;
+                    Box::new(ValueReader::new(BufReader::with_capacity(64 << 10, f), d))
+                }
+                SourceKind::Stdin => Box::new(ValueReader::new(
+                    BufReader::with_capacity(64 << 10, Box::new(io::stdin()) as Box<dyn Read + Send>),
+                    d,
+                )),
+            })
+        })
+        .collect()
+}
+
+/// Produces every record in GNU parallel's order, calling `emit` for each until it returns
+/// `false`. Read errors end the production with an error naming the failure.
+pub fn produce(
+    spec: &InputSpec,
+    mut sources: Vec<Values>,
+    mut emit: impl FnMut(Record) -> bool,
+) -> anyhow::Result<()> {
+    // Group linked sources: each group yields rows (zipped), groups are crossed.
+    let mut groups: Vec<Vec<Values>> = Vec::new();
+    for (i, s) in sources.drain(..).enumerate() {
+        if i > 0 && (spec.link_all || spec.sources[i].linked) {
+            groups.last_mut().expect("i > 0").push(s);
+        } else {
+            groups.push(vec![s]);
+        }
+    }
+    let recycle = spec.link_all;
+    let mut groups = groups.into_iter();
+    let Some(first) = groups.next() else {
+        return Ok(());
+    };
+    let rest: Vec<Vec<Record>> = groups
+        .map(|g| rows(g, recycle))
+        .collect::<io::Result<_>>()
+        .context("reading input")?;
+    if rest.iter().any(Vec::is_empty) {
+        return Ok(());
+    }
+    let mut emit_row = |row: Record| -> bool {
+        if rest.is_empty() {
+            return emit(row);
+        }
+        // Odometer over the later groups, the last one varying fastest.
+        let mut idx = vec![0usize; rest.len()];
+        loop {
+            let mut rec = row.clone();
+            for (g, &i) in rest.iter().zip(&idx) {
+                rec.extend(g[i].iter().cloned());
+            }
+            if !emit(rec) {
+                return false;
+            }
+            let mut k = rest.len();
+            loop {
+                if k == 0 {
+                    return true;
+                }
+                k -= 1;
+                idx[k] += 1;
+                if idx[k] < rest[k].len() {
+                    break;
+                }
+                idx[k] = 0;
+            }
+        }
+    };
+    if recycle && first.len() > 1 {
+        for row in rows(first, true).context("reading input")? {
+            if !emit_row(row) {
+                break;
+            }
+        }
+        return Ok(());
+    }
+    let mut first = first;
+    'rows: loop {
+        let mut row = Record::with_capacity(first.len());
+        for it in &mut first {
+            match it.next() {
+                None => break 'rows,
+                Some(v) => row.push(v.context("reading input")?),
+            }
+        }
+        if !emit_row(row) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Reads a group of linked sources into rows: zipped (the shortest ends it), or with
+/// `recycle` as long as the longest, shorter sources starting over.
+fn rows(group: Vec<Values>, recycle: bool) -> io::Result<Vec<Record>> {
+    let cols: Vec<Vec<OsString>> = group
+        .into_iter()
+        .map(|it| it.collect::<io::Result<Vec<_>>>())
+        .collect::<io::Result<_>>()?;
+    let (min, max) = cols.iter().fold((usize::MAX, 0), |(lo, hi), c| (lo.min(c.len()), hi.max(c.len())));
+    let n = if min == 0 { 0 } else if recycle { max } else { min };
+    Ok((0..n)
+        .map(|i| cols.iter().map(|c| c[i % c.len()].clone()).collect())
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(input: &[u8], delim: &[u8]) -> Vec<Vec<u8>> {
+        ValueReader::new(input, delim.to_vec())
+            .map(|v| v.unwrap().into_vec())
+            .collect()
+    }
+
+    #[test]
+    fn splits_on_delimiters() {
+        assert_eq!(values(b"a\nb\n", b"\n"), [b"a".to_vec(), b"b".to_vec()]);
+        assert_eq!(values(b"a\nb", b"\n"), [b"a".to_vec(), b"b".to_vec()]);
+        assert_eq!(values(b"a\r\n\nb", b"\n"), [b"a\r".to_vec(), b"".to_vec(), b"b".to_vec()]);
+        assert_eq!(values(b"", b"\n"), Vec::<Vec<u8>>::new());
+        assert_eq!(values(b"x::y:z::", b"::"), [b"x".to_vec(), b"y:z".to_vec()]);
+        assert_eq!(values(b"a\0b\nc\0", b"\0"), [b"a".to_vec(), b"b\nc".to_vec()]);
+    }
+}

@@ -1,0 +1,3 @@
+//! Sources: turn the configured inputs into numbered tasks, streamed into a bounded channel.
+
+pub mod args;
