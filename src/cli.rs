@@ -37,7 +37,12 @@ Examples:
 )]
 pub struct Cli {
     /// Job slots: N, N% of the CPUs, +N or -N relative to the CPU count [default: CPUs]
-    #[arg(short = 'j', long = "jobs", value_name = "N", allow_hyphen_values = true)]
+    #[arg(
+        short = 'j',
+        long = "jobs",
+        value_name = "N",
+        allow_hyphen_values = true
+    )]
     pub jobs: Option<String>,
 
     /// Print outputs in input order (default: as tasks complete)

@@ -103,7 +103,12 @@ impl Config {
                 linked: false,
             });
         }
-        if sources.iter().filter(|s| s.kind == SourceKind::Stdin).count() > 1 {
+        if sources
+            .iter()
+            .filter(|s| s.kind == SourceKind::Stdin)
+            .count()
+            > 1
+        {
             return usage("stdin can be read as an input source only once");
         }
         let pool = match cli.pool {
@@ -176,7 +181,13 @@ fn split_command(words: Vec<OsString>) -> Result<(Vec<OsString>, Vec<SourceSpec>
         }
     }
     if let Some((true, _)) = current {
-        if !matches!(sources.last(), Some(SourceSpec { kind: SourceKind::File(_) | SourceKind::Stdin, .. })) {
+        if !matches!(
+            sources.last(),
+            Some(SourceSpec {
+                kind: SourceKind::File(_) | SourceKind::Stdin,
+                ..
+            })
+        ) {
             return usage(":::: needs at least one file after it");
         }
     }
@@ -214,7 +225,9 @@ pub fn parse_delimiter(s: &str) -> Result<Vec<u8>, String> {
             i += 1;
             continue;
         }
-        let c = *b.get(i + 1).ok_or_else(|| format!("invalid delimiter '{s}': trailing backslash"))?;
+        let c = *b
+            .get(i + 1)
+            .ok_or_else(|| format!("invalid delimiter '{s}': trailing backslash"))?;
         i += 2;
         out.push(match c {
             b'n' => b'\n',
@@ -230,7 +243,12 @@ pub fn parse_delimiter(s: &str) -> Result<Vec<u8>, String> {
                 i += 2;
                 v
             }
-            _ => return Err(format!("invalid delimiter '{s}': unknown escape \\{}", c as char)),
+            _ => {
+                return Err(format!(
+                    "invalid delimiter '{s}': unknown escape \\{}",
+                    c as char
+                ))
+            }
         });
     }
     if out.is_empty() {
@@ -273,7 +291,10 @@ mod tests {
     #[test]
     fn sources_split_from_command() {
         let w = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
-        let (cmd, src) = split_command(w(&["echo", "{}", ":::", "a", "b", ":::+", "1", "::::", "f", "-"])).unwrap();
+        let (cmd, src) = split_command(w(&[
+            "echo", "{}", ":::", "a", "b", ":::+", "1", "::::", "f", "-",
+        ]))
+        .unwrap();
         assert_eq!(cmd, w(&["echo", "{}"]));
         assert_eq!(src.len(), 4);
         assert_eq!(src[0].kind, SourceKind::Values(w(&["a", "b"])));

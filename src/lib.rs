@@ -57,7 +57,9 @@ pub fn run_main() -> i32 {
 fn clap_error(e: &clap::Error) -> i32 {
     use clap::error::ErrorKind;
     match e.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             let _ = e.print();
             0
         }
@@ -94,21 +96,26 @@ pub fn run(cfg: Config) -> anyhow::Result<i32> {
 
     let (task_tx, task_rx) = bounded::<Task>(cfg.jobs * 2 + 16);
     let (msg_tx, msg_rx) = bounded::<Msg>(cfg.jobs * 4 + 16);
-    std::thread::Builder::new().name("parx-source".into()).spawn({
-        let (cfg, msg_tx) = (cfg.clone(), msg_tx.clone());
-        move || {
-            let mut seq = 0;
-            let res = source::args::produce(&cfg.input, sources, |rec| {
-                seq += 1;
-                task_tx
-                    .send(Task { seq, input: TaskInput::Args(vec![rec]) })
-                    .is_ok()
-            });
-            if let Err(e) = res {
-                let _ = msg_tx.send(Msg::SourceError(e));
+    std::thread::Builder::new()
+        .name("parx-source".into())
+        .spawn({
+            let (cfg, msg_tx) = (cfg.clone(), msg_tx.clone());
+            move || {
+                let mut seq = 0;
+                let res = source::args::produce(&cfg.input, sources, |rec| {
+                    seq += 1;
+                    task_tx
+                        .send(Task {
+                            seq,
+                            input: TaskInput::Args(vec![rec]),
+                        })
+                        .is_ok()
+                });
+                if let Err(e) = res {
+                    let _ = msg_tx.send(Msg::SourceError(e));
+                }
             }
-        }
-    })?;
+        })?;
 
     match cfg.pool {
         PoolKind::Thread => drop(pool::thread::start(&cfg, &ctl, task_rx, msg_tx)),

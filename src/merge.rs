@@ -120,7 +120,13 @@ pub fn run(cfg: &Config, ctl: &Control, rx: Receiver<Msg>, sig: Receiver<i32>) -
             }
         }
     })();
-    let res = res.and_then(|()| if sum.interrupted.is_none() { w.out.flush() } else { Ok(()) });
+    let res = res.and_then(|()| {
+        if sum.interrupted.is_none() {
+            w.out.flush()
+        } else {
+            Ok(())
+        }
+    });
     if let Err(e) = res {
         if e.kind() == io::ErrorKind::BrokenPipe {
             sum.stdout_closed = true;

@@ -440,28 +440,53 @@ mod tests {
     #[test]
     fn placeholders_inside_words_and_unknown_braces_literal() {
         assert_eq!(
-            argv(&["echo", "x{}y", "{#}-{%}", "{foo}", "{}}"], &[&["v"]], 7, 2),
+            argv(
+                &["echo", "x{}y", "{#}-{%}", "{foo}", "{}}"],
+                &[&["v"]],
+                7,
+                2
+            ),
             ["echo", "xvy", "7-2", "{foo}", "v}"]
         );
         assert_eq!(
-            argv(&["cp", "{}", "{.}.bak", "{/}", "{//}", "{/.}"], &[&["d/f.txt"]], 1, 1),
+            argv(
+                &["cp", "{}", "{.}.bak", "{/}", "{//}", "{/.}"],
+                &[&["d/f.txt"]],
+                1,
+                1
+            ),
             ["cp", "d/f.txt", "d/f.bak", "f.txt", "d", "f"]
         );
     }
 
     #[test]
     fn values_appended_without_placeholder() {
-        assert_eq!(argv(&["echo", "-n"], &[&["a b"]], 1, 1), ["echo", "-n", "a b"]);
+        assert_eq!(
+            argv(&["echo", "-n"], &[&["a b"]], 1, 1),
+            ["echo", "-n", "a b"]
+        );
         // {#} alone is not a value placeholder: the value is still appended.
         assert_eq!(argv(&["echo", "{#}"], &[&["v"]], 3, 1), ["echo", "3", "v"]);
     }
 
     #[test]
     fn columns_and_several_records() {
-        assert_eq!(argv(&["echo", "{2}", "{1/}", "{3}"], &[&["a/x", "b"]], 1, 1), ["echo", "b", "x", ""]);
-        assert_eq!(argv(&["echo", "{}"], &[&["a", "b"]], 1, 1), ["echo", "a", "b"]);
-        assert_eq!(argv(&["echo", "a{}b"], &[&["1"], &["2"]], 1, 1), ["echo", "a1b", "a2b"]);
-        assert_eq!(argv(&["echo", "-"], &[&["1"], &["2"]], 1, 1), ["echo", "-", "1", "2"]);
+        assert_eq!(
+            argv(&["echo", "{2}", "{1/}", "{3}"], &[&["a/x", "b"]], 1, 1),
+            ["echo", "b", "x", ""]
+        );
+        assert_eq!(
+            argv(&["echo", "{}"], &[&["a", "b"]], 1, 1),
+            ["echo", "a", "b"]
+        );
+        assert_eq!(
+            argv(&["echo", "a{}b"], &[&["1"], &["2"]], 1, 1),
+            ["echo", "a1b", "a2b"]
+        );
+        assert_eq!(
+            argv(&["echo", "-"], &[&["1"], &["2"]], 1, 1),
+            ["echo", "-", "1", "2"]
+        );
     }
 
     #[test]
@@ -469,20 +494,31 @@ mod tests {
         let t = Template::new(&os(&["echo {} && echo {.}"]), false);
         assert_eq!(t.mode(), Mode::Shell);
         let recs = vec![os(&["it's $(x).c"])];
-        let r = t.render(&Ctx { seq: 1, slot: 1, records: &recs });
+        let r = t.render(&Ctx {
+            seq: 1,
+            slot: 1,
+            records: &recs,
+        });
         assert_eq!(
             r,
             Rendered::Shell(b"echo 'it'\\''s $(x).c' && echo 'it'\\''s $(x)'".to_vec())
         );
         let t = Template::new(&os(&["wc", "-l"]), true);
-        let r = t.render(&Ctx { seq: 1, slot: 1, records: &[os(&["a b"])] });
+        let r = t.render(&Ctx {
+            seq: 1,
+            slot: 1,
+            records: &[os(&["a b"])],
+        });
         assert_eq!(r, Rendered::Shell(b"wc -l 'a b'".to_vec()));
     }
 
     #[test]
     fn mode_selection() {
         assert_eq!(Template::new(&os(&["echo"]), false).mode(), Mode::Argv);
-        assert_eq!(Template::new(&os(&["echo", "a b"]), false).mode(), Mode::Argv);
+        assert_eq!(
+            Template::new(&os(&["echo", "a b"]), false).mode(),
+            Mode::Argv
+        );
         assert_eq!(Template::new(&os(&["gzip -9"]), false).mode(), Mode::Shell);
         assert_eq!(Template::new(&os(&["a;b"]), false).mode(), Mode::Shell);
         assert_eq!(Template::new(&[], false).mode(), Mode::ValueIsCommand);

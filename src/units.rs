@@ -19,7 +19,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "m" => 60.0,
         "h" => 3600.0,
         "d" => 86400.0,
-        _ => return Err(format!("invalid duration unit in '{s}' (use ms, s, m, h or d)")),
+        _ => {
+            return Err(format!(
+                "invalid duration unit in '{s}' (use ms, s, m, h or d)"
+            ))
+        }
     };
     Duration::try_from_secs_f64(n * mult).map_err(|_| format!("duration out of range: '{s}'"))
 }

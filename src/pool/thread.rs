@@ -2,11 +2,13 @@
 //! running one child process per task in its own process group, collecting its stdout and
 //! stderr with poll(2) and handing the whole output to the merger.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::io::{self, Read};
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -23,7 +25,12 @@ use crate::template::{Ctx, Rendered};
 
 /// Starts the `-j` pool threads. They end when the task channel is drained and closed, or
 /// when the run stops.
-pub fn start(cfg: &Arc<Config>, ctl: &Arc<Control>, tasks: Receiver<Task>, out: Sender<Msg>) -> Vec<JoinHandle<()>> {
+pub fn start(
+    cfg: &Arc<Config>,
+    ctl: &Arc<Control>,
+    tasks: Receiver<Task>,
+    out: Sender<Msg>,
+) -> Vec<JoinHandle<()>> {
     (1..=cfg.jobs)
         .map(|slot| {
             let (cfg, ctl, tasks, out) = (cfg.clone(), ctl.clone(), tasks.clone(), out.clone());
@@ -45,6 +52,8 @@ struct Slot<'a> {
     spill_out: Spiller,
     spill_err: Spiller,
     buf: Vec<u8>,
+    /// The last program name looked up in PATH and where it was found.
+    resolved: Option<(OsString, Option<PathBuf>)>,
 }
 
 impl<'a> Slot<'a> {
@@ -57,6 +66,7 @@ impl<'a> Slot<'a> {
             spill_out: Spiller::default(),
             spill_err: Spiller::default(),
             buf: vec![0; 64 << 10],
+            resolved: None,
         }
     }
 
@@ -92,7 +102,7 @@ impl<'a> Slot<'a> {
         }
         let mut cmd = match &rendered {
             Rendered::Argv(a) => {
-                let mut c = Command::new(&a[0]);
+                let mut c = Command::new(self.resolve(&a[0]));
                 c.args(&a[1..]);
                 c
             }
@@ -138,13 +148,37 @@ impl<'a> Slot<'a> {
         fin
     }
 
+    /// Looks a bare program name up in PATH once per slot (the command's program rarely
+    /// changes), sparing every spawn the search through PATH. A name with a `/`, or one not
+    /// found, is left to the spawn (which then reports the error).
+    fn resolve<'p>(&'p mut self, prog: &'p OsStr) -> &'p OsStr {
+        if prog.as_bytes().contains(&b'/') {
+            return prog;
+        }
+        if self.resolved.as_ref().is_none_or(|(name, _)| name != prog) {
+            self.resolved = Some((prog.to_owned(), search_path(prog)));
+        }
+        match &self.resolved {
+            Some((_, Some(path))) => path.as_os_str(),
+            _ => prog,
+        }
+    }
+
     /// Reads the child's stdout and stderr until both close.
     fn pump(&mut self, child: &mut Child, fin: &mut Finished) -> io::Result<()> {
         let mut stdout = child.stdout.take().expect("piped");
         let mut stderr = child.stderr.take().expect("piped");
         let mut fds = [
-            libc::pollfd { fd: stdout.as_raw_fd(), events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: stderr.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+            libc::pollfd {
+                fd: stdout.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: stderr.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
         ];
         let mut streaming = false;
         while fds.iter().any(|p| p.fd >= 0) {
@@ -153,7 +187,11 @@ impl<'a> Slot<'a> {
                 if fds[i].fd < 0 || fds[i].revents == 0 {
                     continue;
                 }
-                let r = if i == 0 { stdout.read(&mut self.buf) } else { stderr.read(&mut self.buf) };
+                let r = if i == 0 {
+                    stdout.read(&mut self.buf)
+                } else {
+                    stderr.read(&mut self.buf)
+                };
                 let n = match r {
                     Ok(n) => n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -164,10 +202,16 @@ impl<'a> Slot<'a> {
                 } else if i == 1 {
                     fin.stderr.push(&self.buf[..n], &mut self.spill_err)?;
                 } else {
-                    if self.cfg.keep_order && !streaming && self.ctl.head.load(Ordering::Acquire) == fin.seq {
+                    if self.cfg.keep_order
+                        && !streaming
+                        && self.ctl.head.load(Ordering::Acquire) == fin.seq
+                    {
                         // Head of line: what was buffered goes first, then everything streams.
                         streaming = true;
-                        let _ = self.out.send(Msg::Stream { seq: fin.seq, data: fin.stdout.take() });
+                        let _ = self.out.send(Msg::Stream {
+                            seq: fin.seq,
+                            data: fin.stdout.take(),
+                        });
                     }
                     if streaming {
                         let data = OutBuf::from_vec(self.buf[..n].to_vec());
@@ -180,4 +224,19 @@ impl<'a> Slot<'a> {
         }
         Ok(())
     }
+}
+
+/// The first executable regular file named `prog` in `$PATH`, as execvp(3) would find it.
+fn search_path(prog: &OsStr) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).find_map(|dir| {
+        let dir = if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir
+        };
+        let cand = dir.join(prog);
+        let meta = std::fs::metadata(&cand).ok()?;
+        (meta.is_file() && meta.permissions().mode() & 0o111 != 0).then_some(cand)
+    })
 }

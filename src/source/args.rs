@@ -78,7 +78,10 @@ pub fn open_all(spec: &InputSpec) -> anyhow::Result<Vec<Values>> {
                     Box::new(ValueReader::new(BufReader::with_capacity(64 << 10, f), d))
                 }
                 SourceKind::Stdin => Box::new(ValueReader::new(
-                    BufReader::with_capacity(64 << 10, Box::new(io::stdin()) as Box<dyn Read + Send>),
+                    BufReader::with_capacity(
+                        64 << 10,
+                        Box::new(io::stdin()) as Box<dyn Read + Send>,
+                    ),
                     d,
                 )),
             })
@@ -173,8 +176,16 @@ fn rows(group: Vec<Values>, recycle: bool) -> io::Result<Vec<Record>> {
         .into_iter()
         .map(|it| it.collect::<io::Result<Vec<_>>>())
         .collect::<io::Result<_>>()?;
-    let (min, max) = cols.iter().fold((usize::MAX, 0), |(lo, hi), c| (lo.min(c.len()), hi.max(c.len())));
-    let n = if min == 0 { 0 } else if recycle { max } else { min };
+    let (min, max) = cols.iter().fold((usize::MAX, 0), |(lo, hi), c| {
+        (lo.min(c.len()), hi.max(c.len()))
+    });
+    let n = if min == 0 {
+        0
+    } else if recycle {
+        max
+    } else {
+        min
+    };
     Ok((0..n)
         .map(|i| cols.iter().map(|c| c[i % c.len()].clone()).collect())
         .collect())
@@ -194,9 +205,15 @@ mod tests {
     fn splits_on_delimiters() {
         assert_eq!(values(b"a\nb\n", b"\n"), [b"a".to_vec(), b"b".to_vec()]);
         assert_eq!(values(b"a\nb", b"\n"), [b"a".to_vec(), b"b".to_vec()]);
-        assert_eq!(values(b"a\r\n\nb", b"\n"), [b"a\r".to_vec(), b"".to_vec(), b"b".to_vec()]);
+        assert_eq!(
+            values(b"a\r\n\nb", b"\n"),
+            [b"a\r".to_vec(), b"".to_vec(), b"b".to_vec()]
+        );
         assert_eq!(values(b"", b"\n"), Vec::<Vec<u8>>::new());
         assert_eq!(values(b"x::y:z::", b"::"), [b"x".to_vec(), b"y:z".to_vec()]);
-        assert_eq!(values(b"a\0b\nc\0", b"\0"), [b"a".to_vec(), b"b\nc".to_vec()]);
+        assert_eq!(
+            values(b"a\0b\nc\0", b"\0"),
+            [b"a".to_vec(), b"b\nc".to_vec()]
+        );
     }
 }
