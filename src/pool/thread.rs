@@ -183,8 +183,8 @@ impl<'a> Slot<'a> {
         let mut streaming = false;
         while fds.iter().any(|p| p.fd >= 0) {
             sys::poll(&mut fds, -1)?;
-            for i in 0..2 {
-                if fds[i].fd < 0 || fds[i].revents == 0 {
+            for (i, pfd) in fds.iter_mut().enumerate() {
+                if pfd.fd < 0 || pfd.revents == 0 {
                     continue;
                 }
                 let r = if i == 0 {
@@ -197,10 +197,11 @@ impl<'a> Slot<'a> {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => return Err(e),
                 };
+                let data = &self.buf[..n];
                 if n == 0 {
-                    fds[i].fd = -1;
+                    pfd.fd = -1;
                 } else if i == 1 {
-                    fin.stderr.push(&self.buf[..n], &mut self.spill_err)?;
+                    fin.stderr.push(data, &mut self.spill_err)?;
                 } else {
                     if self.cfg.keep_order
                         && !streaming
@@ -214,10 +215,10 @@ impl<'a> Slot<'a> {
                         });
                     }
                     if streaming {
-                        let data = OutBuf::from_vec(self.buf[..n].to_vec());
+                        let data = OutBuf::from_vec(data.to_vec());
                         let _ = self.out.send(Msg::Stream { seq: fin.seq, data });
                     } else {
-                        fin.stdout.push(&self.buf[..n], &mut self.spill_out)?;
+                        fin.stdout.push(data, &mut self.spill_out)?;
                     }
                 }
             }
