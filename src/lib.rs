@@ -96,23 +96,27 @@ pub fn run(cfg: Config) -> anyhow::Result<i32> {
 
     let (task_tx, task_rx) = bounded::<Task>(cfg.jobs * 2 + 16);
     let (msg_tx, msg_rx) = bounded::<Msg>(cfg.jobs * 4 + 16);
+    // The source holds no sender to the merger: a source blocked reading its input must not
+    // keep the run alive once the pool is done.
     std::thread::Builder::new()
         .name("parx-source".into())
         .spawn({
-            let (cfg, msg_tx) = (cfg.clone(), msg_tx.clone());
+            let (cfg, ctl) = (cfg.clone(), ctl.clone());
             move || {
                 let mut seq = 0;
                 let res = source::args::produce(&cfg.input, sources, |rec| {
                     seq += 1;
-                    task_tx
-                        .send(Task {
+                    send_task(
+                        &task_tx,
+                        &ctl,
+                        Task {
                             seq,
                             input: TaskInput::Args(vec![rec]),
-                        })
-                        .is_ok()
+                        },
+                    )
                 });
                 if let Err(e) = res {
-                    let _ = msg_tx.send(Msg::SourceError(e));
+                    ctl.error(format_args!("{e:#}"));
                 }
             }
         })?;
@@ -133,8 +137,21 @@ pub fn run(cfg: Config) -> anyhow::Result<i32> {
         ctl.end_children(GRACE);
         return Ok(if sum.write_error { EXIT_ERROR } else { 0 });
     }
-    if sum.source_error {
+    if ctl.failed() {
         return Ok(EXIT_ERROR);
     }
     Ok(sum.failed.min(101) as i32)
+}
+
+/// Sends a task to the pool, giving up when the run stops or the pool is gone. Returns
+/// whether the source should go on.
+fn send_task(tx: &crossbeam_channel::Sender<Task>, ctl: &Control, mut task: Task) -> bool {
+    use crossbeam_channel::SendTimeoutError;
+    loop {
+        match tx.send_timeout(task, Duration::from_millis(100)) {
+            Ok(()) => return true,
+            Err(SendTimeoutError::Timeout(t)) if !ctl.stopping() => task = t,
+            Err(_) => return false,
+        }
+    }
 }

@@ -20,8 +20,6 @@ pub struct Summary {
     pub failed: u64,
     /// Tasks that finished.
     pub done: u64,
-    /// A source could not be read (reported already).
-    pub source_error: bool,
     /// parx got this signal.
     pub interrupted: Option<i32>,
     /// stdout was closed by its reader (EPIPE).
@@ -110,10 +108,7 @@ pub fn run(cfg: &Config, ctl: &Control, rx: Receiver<Msg>, sig: Receiver<i32>) -
                 }
                 w.finished(f)?;
             }
-            Msg::SourceError(e) => {
-                eprintln!("parx: {e:#}");
-                sum.source_error = true;
-            }
+            Msg::Output(data) => data.write_to(&mut w.out)?,
             Msg::Interrupt(s) => {
                 sum.interrupted = Some(s);
                 return Ok(());

@@ -90,8 +90,9 @@ pub enum Msg {
     },
     /// A task finished.
     Done(Box<Finished>),
-    /// A source failed (unreadable input): reported, and the run ends with status 255.
-    SourceError(anyhow::Error),
+    /// Output not tied to one task's place in the order (`--pool process` without `-k`:
+    /// whole records as they arrive).
+    Output(OutBuf),
     /// parx got SIGINT/SIGTERM (the signal number).
     Interrupt(i32),
 }

@@ -16,6 +16,8 @@ pub struct Control {
     slots: Vec<AtomicI32>,
     /// With `-k`: the sequence number the merger prints next (its output may stream through).
     pub head: AtomicU64,
+    /// parx itself failed somewhere (reported already): the run ends with status 255.
+    error: AtomicBool,
 }
 
 impl Control {
@@ -25,7 +27,19 @@ impl Control {
             stop: AtomicBool::new(false),
             slots: (0..jobs).map(|_| AtomicI32::new(0)).collect(),
             head: AtomicU64::new(1),
+            error: AtomicBool::new(false),
         }
+    }
+
+    /// Reports one of parx's own errors (`parx: <msg>` on stderr); the run will exit 255.
+    pub fn error(&self, msg: impl std::fmt::Display) {
+        eprintln!("parx: {msg}");
+        self.error.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether [`Control::error`] was called.
+    pub fn failed(&self) -> bool {
+        self.error.load(Ordering::SeqCst)
     }
 
     /// Whether the run is stopping (no new task may start).
