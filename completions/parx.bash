@@ -23,7 +23,7 @@ _parx() {
 
     case "${cmd}" in
         parx)
-            opts="-j -k -a -0 -d -s -h -V --jobs --keep-order --arg-file --null --delimiter --link --shell --dry-run --pool --help --version"
+            opts="-j -k -a -0 -d -s -h -V --jobs --keep-order --arg-file --null --delimiter --link --shell --dry-run --pool --max-tasks --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -55,6 +55,10 @@ _parx() {
                     ;;
                 --pool)
                     COMPREPLY=($(compgen -W "thread process" -- "${cur}"))
+                    return 0
+                    ;;
+                --max-tasks)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

@@ -3,6 +3,7 @@ complete -c parx -s a -l arg-file -d 'Read values from FILE, one per line (`-` i
 complete -c parx -s d -l delimiter -d 'Values end with DELIM (escapes: \\n \\t \\r \\0 \\\\ \\xHH)' -r
 complete -c parx -l pool -d 'How tasks run: a child process per task, or long-lived workers fed on stdin' -r -f -a "thread\t'One child process per task, supervised by -j threads'
 process\t'-j long-lived workers, tasks streamed to their stdin'"
+complete -c parx -l max-tasks -d 'With --pool process: restart a worker after it has been sent N tasks' -r
 complete -c parx -s k -l keep-order -d 'Print outputs in input order (default: as tasks complete)'
 complete -c parx -s 0 -l null -d 'Values end with NUL instead of newline'
 complete -c parx -l link -d 'Link all sources (zip), recycling the shorter ones'

@@ -77,6 +77,10 @@ pub struct Cli {
     #[arg(long, value_enum, value_name = "KIND", default_value_t = PoolArg::Thread)]
     pub pool: PoolArg,
 
+    /// With --pool process: restart a worker after it has been sent N tasks
+    #[arg(long, value_name = "N")]
+    pub max_tasks: Option<u64>,
+
     /// The command and its arguments, then the input sources (`:::`, `:::+`, `::::`, `::::+`)
     #[arg(
         value_name = "COMMAND",

@@ -6,7 +6,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use crate::cli::{Cli, PoolArg};
-use crate::template::Template;
+use crate::template::{Mode, Placeholder, Template};
 
 /// A usage error: reported as `parx: <message>`, exit status 255.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +32,10 @@ pub struct Config {
     pub template: Template,
     /// Where the argument values come from.
     pub input: InputSpec,
+    /// `--max-tasks`: with the process pool, a worker is restarted after this many tasks.
+    pub max_tasks: Option<u64>,
+    /// How many more times a failed task is run (0: once in all).
+    pub retries: u32,
 }
 
 /// Which pool runs the tasks.
@@ -111,22 +115,76 @@ impl Config {
         {
             return usage("stdin can be read as an input source only once");
         }
+        let template = Template::new(&command, cli.shell);
         let pool = match cli.pool {
             PoolArg::Thread => PoolKind::Thread,
-            PoolArg::Process => return usage("--pool process is not available yet"),
+            PoolArg::Process => {
+                check_worker_command(&template)?;
+                PoolKind::Process
+            }
         };
+        if cli.max_tasks == Some(0) {
+            return usage("--max-tasks must be at least 1");
+        }
+        if cli.max_tasks.is_some() && pool != PoolKind::Process {
+            return usage("--max-tasks goes with --pool process");
+        }
         Ok(Config {
             jobs,
             keep_order: cli.keep_order,
             dry_run: cli.dry_run,
             pool,
-            template: Template::new(&command, cli.shell),
+            template,
             input: InputSpec {
                 sources,
                 link_all: cli.link,
                 delimiter,
             },
+            max_tasks: cli.max_tasks,
+            retries: 0,
         })
+    }
+
+    /// The byte that ends a record sent to or read from a `--pool process` worker.
+    pub fn record_end(&self) -> u8 {
+        if self.input.delimiter == [0] {
+            0
+        } else {
+            b'\n'
+        }
+    }
+}
+
+/// A worker runs its command once: values arrive on stdin, so only `{%}` may appear.
+fn check_worker_command(t: &Template) -> Result<(), UsageError> {
+    if t.mode() == Mode::ValueIsCommand {
+        return usage("--pool process needs a worker command");
+    }
+    if let Some(ph) = t.placeholders().find(|p| *p != Placeholder::Slot) {
+        return usage(format!(
+            "--pool process: only {{%}} may appear in the worker command (found {}); values arrive on its stdin",
+            describe_placeholder(ph)
+        ));
+    }
+    Ok(())
+}
+
+fn describe_placeholder(p: Placeholder) -> String {
+    use crate::template::Transform::*;
+    match p {
+        Placeholder::Seq => "{#}".into(),
+        Placeholder::Slot => "{%}".into(),
+        Placeholder::Value { col, tr } => {
+            let n = col.map(|c| c.to_string()).unwrap_or_default();
+            let t = match tr {
+                Whole => "",
+                NoExt => ".",
+                Base => "/",
+                Dir => "//",
+                BaseNoExt => "/.",
+            };
+            format!("{{{n}{t}}}")
+        }
     }
 }
 

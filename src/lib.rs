@@ -121,9 +121,21 @@ pub fn run(cfg: Config) -> anyhow::Result<i32> {
             }
         })?;
 
+    if cfg.dry_run && cfg.pool == PoolKind::Process {
+        // Values would go to the workers' stdin: what would run is one worker per slot.
+        for slot in 1..=cfg.jobs {
+            let r = cfg.template.render(&template::Ctx {
+                seq: 0,
+                slot,
+                records: &[],
+            });
+            println!("{}", String::from_utf8_lossy(&r.display()));
+        }
+        return Ok(0);
+    }
     match cfg.pool {
         PoolKind::Thread => drop(pool::thread::start(&cfg, &ctl, task_rx, msg_tx)),
-        PoolKind::Process => unreachable!("rejected by Config"),
+        PoolKind::Process => drop(pool::process::start(&cfg, &ctl, task_rx, msg_tx)),
     }
 
     let sum = merge::run(&cfg, &ctl, msg_rx, sig_rx);

@@ -1,0 +1,632 @@
+//! The process pool (`--pool process`): `-j` long-lived workers, each running the command
+//! once, with tasks streamed to their stdin as records and results read back as records.
+//!
+//! Each slot has a thread that owns its worker's life (spawn, read, reap, replace) and a
+//! writer thread that feeds the worker's stdin. Writers never wait for a worker's output
+//! before sending it more input; a writer only holds back while its worker has at least
+//! [`SOFT_CAP`] tasks outstanding *and* another worker has fewer, so the least loaded
+//! worker always gets the next task and block-buffering workers (mawk, `sort`) cannot
+//! deadlock. The input of every task in flight is kept (in memory within the output budget,
+//! spilled beyond) so that a worker that dies has its unfinished tasks re-sent to a fresh one.
+//!
+//! Output records are counted against the tasks in flight, in the order they were sent (the
+//! map contract: one output record per input record). With `-k` each task's records go to
+//! the merger as that task's output; without it, whole records are written as they arrive.
+
+use std::collections::VecDeque;
+use std::ffi::OsStr;
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{select, unbounded, Receiver, Sender};
+
+use crate::config::Config;
+use crate::output::{OutBuf, Spiller};
+use crate::pool::Control;
+use crate::sys;
+use crate::task::{Finished, Msg, Outcome, Task};
+use crate::template::{Ctx, Rendered};
+
+/// Tasks a worker may have outstanding before its writer lets a less loaded worker go first.
+const SOFT_CAP: u64 = 64;
+/// Workers in a row that die without completing a task before parx gives up.
+const MAX_STARTUP_FAILURES: u32 = 3;
+
+/// A task as sent to a worker: its encoded records, kept until the task completes.
+#[derive(Debug)]
+struct Job {
+    seq: u64,
+    /// Records the worker must answer with.
+    nrec: u64,
+    /// The bytes sent to the worker's stdin.
+    input: Arc<OutBuf>,
+    /// Failed attempts so far (deaths of the worker while on this task).
+    failures: u32,
+}
+
+/// A job sent to the current worker and not yet answered in full.
+#[derive(Debug)]
+struct Pending {
+    job: Job,
+    got: u64,
+    out: OutBuf,
+}
+
+/// What the slots share: load per slot, the re-dispatch queue, failure counting.
+struct Shared {
+    /// Tasks outstanding per slot (`None`: no live worker in that slot).
+    load: Mutex<Vec<Option<u64>>>,
+    turn: Condvar,
+    redo_tx: Sender<Job>,
+    redo_rx: Receiver<Job>,
+    startup_failures: AtomicU32,
+}
+
+impl Shared {
+    fn set_load(&self, slot: usize, v: Option<u64>) {
+        self.load.lock().expect("load lock")[slot - 1] = v;
+        self.turn.notify_all();
+    }
+
+    fn add_load(&self, slot: usize, delta: i64) {
+        let mut g = self.load.lock().expect("load lock");
+        if let Some(n) = &mut g[slot - 1] {
+            *n = n.saturating_add_signed(delta);
+        }
+        drop(g);
+        self.turn.notify_all();
+    }
+
+    /// Waits until `slot` may take another task (see the module docs), or `quit` is set.
+    fn wait_turn(&self, slot: usize, quit: &AtomicBool) {
+        let mut g = self.load.lock().expect("load lock");
+        loop {
+            let mine = g[slot - 1].unwrap_or(0);
+            let least = g.iter().flatten().min().copied().unwrap_or(0);
+            if mine < SOFT_CAP || mine <= least || quit.load(Ordering::SeqCst) {
+                return;
+            }
+            g = self
+                .turn
+                .wait_timeout(g, Duration::from_millis(50))
+                .expect("load lock")
+                .0;
+        }
+    }
+}
+
+/// Starts the `-j` slots. They end when there is no more input and no task to redo.
+pub fn start(
+    cfg: &Arc<Config>,
+    ctl: &Arc<Control>,
+    tasks: Receiver<Task>,
+    out: Sender<Msg>,
+) -> Vec<JoinHandle<()>> {
+    let (redo_tx, redo_rx) = unbounded();
+    let shared = Arc::new(Shared {
+        load: Mutex::new(vec![None; cfg.jobs]),
+        turn: Condvar::new(),
+        redo_tx,
+        redo_rx,
+        startup_failures: AtomicU32::new(0),
+    });
+    (1..=cfg.jobs)
+        .map(|slot| {
+            let (cfg, ctl, tasks, out, shared) = (
+                cfg.clone(),
+                ctl.clone(),
+                tasks.clone(),
+                out.clone(),
+                shared.clone(),
+            );
+            std::thread::Builder::new()
+                .name(format!("parx-worker-{slot}"))
+                .spawn(move || {
+                    let s = Slot {
+                        slot,
+                        cfg: &cfg,
+                        ctl: &ctl,
+                        out: &out,
+                        shared: &shared,
+                        tasks: &tasks,
+                    };
+                    s.run();
+                })
+                .expect("cannot start a pool thread")
+        })
+        .collect()
+}
+
+/// The next piece of work for a writer.
+enum Next {
+    Job(Job),
+    /// No input is left (the writer closes the worker's stdin).
+    End,
+    /// The worker is gone; stop writing.
+    Dead,
+}
+
+struct Slot<'a> {
+    slot: usize,
+    cfg: &'a Config,
+    ctl: &'a Control,
+    out: &'a Sender<Msg>,
+    shared: &'a Shared,
+    tasks: &'a Receiver<Task>,
+}
+
+/// How a writer ended.
+struct WriterEnd {
+    /// It closed the worker's stdin on purpose (end of input, or `--max-tasks` reached).
+    closed: bool,
+}
+
+impl Slot<'_> {
+    fn run(&self) {
+        let mut spill = Spiller::default();
+        loop {
+            if self.ctl.stopping() {
+                return;
+            }
+            // Start a worker only when there is work for it.
+            let first = match self.next_job(None, &mut spill) {
+                Next::Job(j) => j,
+                Next::End | Next::Dead => return,
+            };
+            if !self.run_worker(first) {
+                return;
+            }
+        }
+    }
+
+    /// Takes the next job: tasks to redo first, then new tasks.
+    fn next_job(&self, dead: Option<&Receiver<()>>, spill: &mut Spiller) -> Next {
+        if let Ok(j) = self.shared.redo_rx.try_recv() {
+            return Next::Job(j);
+        }
+        let never = crossbeam_channel::never();
+        let dead = dead.unwrap_or(&never);
+        select! {
+            recv(self.shared.redo_rx) -> j => match j {
+                Ok(j) => Next::Job(j),
+                Err(_) => Next::End,
+            },
+            recv(self.tasks) -> t => match t {
+                Ok(t) => match self.encode(&t, spill) {
+                    Ok(j) => Next::Job(j),
+                    Err(e) => {
+                        self.ctl.error(format_args!("task {}: {e}", t.seq));
+                        self.ctl.stop(libc::SIGTERM);
+                        Next::End
+                    }
+                },
+                Err(_) => match self.shared.redo_rx.try_recv() {
+                    Ok(j) => Next::Job(j),
+                    Err(_) => Next::End,
+                },
+            },
+            recv(dead) -> _ => Next::Dead,
+        }
+    }
+
+    /// Encodes a task as records: each value (columns joined by TAB) ends with the record
+    /// terminator.
+    fn encode(&self, task: &Task, spill: &mut Spiller) -> io::Result<Job> {
+        let term = [self.cfg.record_end()];
+        let mut buf = OutBuf::new();
+        for rec in task.records() {
+            for (i, col) in rec.iter().enumerate() {
+                if i > 0 {
+                    buf.push(b"\t", spill)?;
+                }
+                buf.push(col.as_bytes(), spill)?;
+            }
+            buf.push(&term, spill)?;
+        }
+        Ok(Job {
+            seq: task.seq,
+            nrec: task.records().len() as u64,
+            input: Arc::new(buf),
+            failures: 0,
+        })
+    }
+
+    fn spawn(&self) -> io::Result<std::process::Child> {
+        let rendered = self.cfg.template.render(&Ctx {
+            seq: 0,
+            slot: self.slot,
+            records: &[],
+        });
+        let mut cmd = match &rendered {
+            Rendered::Argv(a) => {
+                let mut c = Command::new(&a[0]);
+                c.args(&a[1..]);
+                c
+            }
+            Rendered::Shell(s) => {
+                let mut c = Command::new("sh");
+                c.arg("-c").arg(OsStr::from_bytes(s));
+                c
+            }
+        };
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+    }
+
+    /// Runs one worker until it ends; returns whether the slot should go on.
+    fn run_worker(&self, first: Job) -> bool {
+        let mut child = match self.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                self.ctl.error(format_args!("cannot start worker: {e}"));
+                self.ctl.stop(libc::SIGTERM);
+                return false;
+            }
+        };
+        let pid = child.id() as i32;
+        self.ctl.set_child(self.slot, pid);
+        self.shared.set_load(self.slot, Some(0));
+        let stdin = child.stdin.take().expect("piped");
+        let (pend_tx, pend_rx) = unbounded::<Pending>();
+        let quit = AtomicBool::new(false);
+        let (dead_tx, dead_rx) = crossbeam_channel::bounded::<()>(0);
+        let mut reader = Reader {
+            slot: self,
+            pending: VecDeque::new(),
+            pend_rx: &pend_rx,
+            partial: Vec::new(),
+            completed: 0,
+            spill: Spiller::default(),
+            err_line: Vec::new(),
+        };
+        let (wend, read_res) = std::thread::scope(|s| {
+            let writer = s.spawn(|| self.write_loop(stdin, first, &pend_tx, &dead_rx, &quit));
+            let mut stdout = child.stdout.take().expect("piped");
+            let mut stderr = child.stderr.take().expect("piped");
+            let res = reader.pump(&mut stdout, &mut stderr);
+            quit.store(true, Ordering::SeqCst);
+            self.shared.turn.notify_all();
+            drop(dead_tx);
+            (writer.join().expect("writer thread"), res)
+        });
+        if read_res.is_err() {
+            sys::kill_group(pid, libc::SIGKILL);
+        }
+        let status = child.wait();
+        self.ctl.clear_child(self.slot);
+        self.shared.set_load(self.slot, None);
+        reader.pending.extend(pend_rx.try_iter());
+        let status = match (read_res, status) {
+            (Ok(()), Ok(st)) => st,
+            (Err(e), _) | (_, Err(e)) => {
+                self.ctl.error(format_args!("worker {}: {e}", self.slot));
+                ExitStatus::from_raw(255 << 8)
+            }
+        };
+        reader.finish_partial();
+        let completed = reader.completed;
+        self.settle(reader.pending, &status, wend.closed, completed)
+    }
+
+    /// Feeds jobs to the worker's stdin until input ends, `--max-tasks` is reached, or the
+    /// worker stops reading.
+    fn write_loop(
+        &self,
+        mut stdin: ChildStdin,
+        first: Job,
+        pend_tx: &Sender<Pending>,
+        dead_rx: &Receiver<()>,
+        quit: &AtomicBool,
+    ) -> WriterEnd {
+        let mut spill = Spiller::default();
+        let mut sent = 0u64;
+        let mut next = Some(first);
+        loop {
+            let job = match next.take() {
+                Some(j) => j,
+                None => {
+                    if self.cfg.max_tasks.is_some_and(|m| sent >= m) {
+                        return WriterEnd { closed: true };
+                    }
+                    self.shared.wait_turn(self.slot, quit);
+                    if quit.load(Ordering::SeqCst) || self.ctl.stopping() {
+                        return WriterEnd { closed: false };
+                    }
+                    match self.next_job(Some(dead_rx), &mut spill) {
+                        Next::Job(j) => j,
+                        Next::End => return WriterEnd { closed: true },
+                        Next::Dead => return WriterEnd { closed: false },
+                    }
+                }
+            };
+            let input = job.input.clone();
+            self.shared.add_load(self.slot, 1);
+            // The reader must know of the job before the worker can answer it.
+            if pend_tx
+                .send(Pending {
+                    job,
+                    got: 0,
+                    out: OutBuf::new(),
+                })
+                .is_err()
+            {
+                return WriterEnd { closed: false };
+            }
+            sent += 1;
+            if input
+                .write_to(&mut stdin)
+                .and_then(|()| stdin.flush())
+                .is_err()
+            {
+                // The worker closed its stdin or died: the reader settles what is pending.
+                return WriterEnd { closed: false };
+            }
+        }
+    }
+
+    /// After a worker ended: completes, fails or re-sends the jobs it left unanswered.
+    /// Returns whether the slot should go on.
+    fn settle(
+        &self,
+        left: VecDeque<Pending>,
+        status: &ExitStatus,
+        closed: bool,
+        completed: u64,
+    ) -> bool {
+        let outcome = match (status.code(), status.signal()) {
+            (Some(c), _) => Outcome::Exited(c),
+            (None, Some(s)) => Outcome::Signaled(s),
+            (None, None) => Outcome::Exited(255),
+        };
+        let clean = closed && status.success();
+        if left.is_empty() {
+            if !status.success() && !self.ctl.stopping() {
+                self.ctl.error(format_args!(
+                    "worker {} exited with {}",
+                    self.slot,
+                    describe(outcome)
+                ));
+            }
+            self.shared.startup_failures.store(0, Ordering::SeqCst);
+            return true;
+        }
+        if self.ctl.stopping() {
+            for p in left {
+                self.finish(p.job.seq, OutBuf::new(), outcome);
+            }
+            return false;
+        }
+        if clean && !self.cfg.keep_order {
+            // Without -k a worker may filter (print nothing for some records): it read all
+            // its input and exited 0, so its tasks are done.
+            for p in left {
+                self.finish(p.job.seq, OutBuf::new(), Outcome::Exited(0));
+            }
+            self.shared.startup_failures.store(0, Ordering::SeqCst);
+            return true;
+        }
+        if completed == 0 {
+            // It answered nothing: a worker that exits at once, or cannot start its work.
+            let n = self.shared.startup_failures.fetch_add(1, Ordering::SeqCst) + 1;
+            if n >= MAX_STARTUP_FAILURES {
+                self.ctl.error(format_args!(
+                    "the worker command ended ({}) without answering its input, {n} times in a row; giving up",
+                    describe(outcome)
+                ));
+                self.ctl.stop(libc::SIGTERM);
+                for p in left {
+                    self.finish(p.job.seq, OutBuf::new(), outcome);
+                }
+                return false;
+            }
+        } else {
+            self.shared.startup_failures.store(0, Ordering::SeqCst);
+        }
+        if clean {
+            // With -k: it read all its input and exited 0 but answered fewer records.
+            let missing: u64 = left.iter().map(|p| p.job.nrec - p.got).sum();
+            self.ctl.error(format_args!(
+                "worker {} broke the map contract: it exited with {missing} record(s) missing, on task {}",
+                self.slot, left[0].job.seq
+            ));
+            for p in left {
+                self.finish(p.job.seq, p.out, Outcome::Exited(1));
+            }
+            return true;
+        }
+        let mut left = left.into_iter();
+        let mut on = left.next().expect("non-empty").job;
+        on.failures += 1;
+        eprintln!(
+            "parx: worker {} {} on task {}",
+            self.slot,
+            match outcome {
+                Outcome::Signaled(s) => format!("was killed by signal {s}"),
+                o => format!("exited ({})", describe(o)),
+            },
+            on.seq
+        );
+        if on.failures <= self.cfg.retries {
+            let _ = self.shared.redo_tx.send(on);
+        } else {
+            self.finish(on.seq, OutBuf::new(), outcome);
+        }
+        for p in left {
+            let _ = self.shared.redo_tx.send(p.job);
+        }
+        true
+    }
+
+    fn finish(&self, seq: u64, stdout: OutBuf, outcome: Outcome) {
+        let _ = self.out.send(Msg::Done(Box::new(Finished {
+            seq,
+            stdout,
+            stderr: OutBuf::new(),
+            outcome,
+        })));
+    }
+}
+
+fn describe(o: Outcome) -> String {
+    match o {
+        Outcome::Signaled(s) => format!("signal {s}"),
+        o => format!("status {}", o.exit_code()),
+    }
+}
+
+/// The reading side of one worker: splits stdout into records and credits them to the
+/// jobs in flight, in the order they were sent.
+struct Reader<'a> {
+    slot: &'a Slot<'a>,
+    pending: VecDeque<Pending>,
+    pend_rx: &'a Receiver<Pending>,
+    /// The bytes of an output record whose terminator has not arrived yet.
+    partial: Vec<u8>,
+    completed: u64,
+    spill: Spiller,
+    /// An incomplete line of the worker's stderr.
+    err_line: Vec<u8>,
+}
+
+impl Reader<'_> {
+    fn pump(&mut self, stdout: &mut ChildStdout, stderr: &mut ChildStderr) -> io::Result<()> {
+        let mut fds = [
+            libc::pollfd {
+                fd: stdout.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: stderr.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        let mut buf = vec![0u8; 64 << 10];
+        while fds.iter().any(|p| p.fd >= 0) {
+            sys::poll(&mut fds, -1)?;
+            for (i, pfd) in fds.iter_mut().enumerate() {
+                if pfd.fd < 0 || pfd.revents == 0 {
+                    continue;
+                }
+                let r = if i == 0 {
+                    stdout.read(&mut buf)
+                } else {
+                    stderr.read(&mut buf)
+                };
+                let n = match r {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                };
+                if n == 0 {
+                    pfd.fd = -1;
+                } else if i == 0 {
+                    self.on_stdout(&buf[..n])?;
+                } else {
+                    self.on_stderr(&buf[..n]);
+                }
+            }
+        }
+        if !self.err_line.is_empty() {
+            self.err_line.push(b'\n');
+            let _ = io::stderr().lock().write_all(&self.err_line);
+        }
+        Ok(())
+    }
+
+    /// Passes the worker's stderr through, whole lines at a time.
+    fn on_stderr(&mut self, data: &[u8]) {
+        match memchr::memrchr(b'\n', data) {
+            None => self.err_line.extend_from_slice(data),
+            Some(i) => {
+                let mut e = io::stderr().lock();
+                let _ = e
+                    .write_all(&self.err_line)
+                    .and_then(|()| e.write_all(&data[..=i]));
+                self.err_line.clear();
+                self.err_line.extend_from_slice(&data[i + 1..]);
+            }
+        }
+    }
+
+    fn on_stdout(&mut self, data: &[u8]) -> io::Result<()> {
+        let term = self.slot.cfg.record_end();
+        let keep_order = self.slot.cfg.keep_order;
+        let mut passthrough = Vec::new();
+        let mut start = 0;
+        for end in memchr::memchr_iter(term, data) {
+            let piece = &data[start..=end];
+            start = end + 1;
+            if keep_order {
+                self.credit(piece)?;
+            } else {
+                passthrough.extend_from_slice(&self.partial);
+                passthrough.extend_from_slice(piece);
+                self.partial.clear();
+                self.credit(b"")?;
+            }
+        }
+        self.partial.extend_from_slice(&data[start..]);
+        if !passthrough.is_empty() {
+            let _ = self
+                .slot
+                .out
+                .send(Msg::Output(OutBuf::from_vec(passthrough)));
+        }
+        Ok(())
+    }
+
+    /// Credits one complete output record (`partial` + `tail`) to the oldest job in flight.
+    fn credit(&mut self, tail: &[u8]) -> io::Result<()> {
+        if self.pending.is_empty() {
+            self.pending.extend(self.pend_rx.try_iter());
+        }
+        let Some(front) = self.pending.front_mut() else {
+            // A record for no task: the worker broke the contract. Keep the bytes.
+            let mut rec = std::mem::take(&mut self.partial);
+            rec.extend_from_slice(tail);
+            self.slot.ctl.error(format_args!(
+                "worker {} printed a record for no task",
+                self.slot.slot
+            ));
+            let _ = self.slot.out.send(Msg::Output(OutBuf::from_vec(rec)));
+            return Ok(());
+        };
+        front.out.push(&self.partial, &mut self.spill)?;
+        front.out.push(tail, &mut self.spill)?;
+        self.partial.clear();
+        front.got += 1;
+        if front.got == front.job.nrec {
+            let p = self.pending.pop_front().expect("front exists");
+            self.completed += 1;
+            self.slot.shared.add_load(self.slot.slot, -1);
+            self.slot.finish(p.job.seq, p.out, Outcome::Exited(0));
+        }
+        Ok(())
+    }
+
+    /// A last record without terminator counts as a record.
+    fn finish_partial(&mut self) {
+        if self.partial.is_empty() {
+            return;
+        }
+        if self.slot.cfg.keep_order {
+            let _ = self.credit(b"");
+        } else {
+            let rec = std::mem::take(&mut self.partial);
+            let _ = self.slot.out.send(Msg::Output(OutBuf::from_vec(rec)));
+            let _ = self.credit(b"");
+        }
+    }
+}

@@ -1,0 +1,347 @@
+//! `--pool process`: long-lived workers fed on stdin, the map contract under -k, recycling,
+//! crash re-dispatch, and workers that would deadlock a naive dispatcher. Real workers only
+//! (sh, mawk, python3, sort).
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{lines, parx, sorted_lines, tempdir};
+
+fn seq(n: u32) -> String {
+    (1..=n).map(|i| format!("{i}\n")).collect()
+}
+
+/// A sh worker that answers every line with `PID<TAB>line`.
+const PID_WORKER: &str = r#"while IFS= read -r x; do printf '%s\t%s\n' "$$" "$x"; done"#;
+
+fn pids(out: &[u8]) -> BTreeSet<String> {
+    lines(out)
+        .iter()
+        .map(|l| l.split('\t').next().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn starts_exactly_j_workers_and_keeps_input_order() {
+    let out = parx()
+        .args(["--pool", "process", "-k", "-j3", "sh", "-c", PID_WORKER])
+        .write_stdin(seq(300))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let ls = lines(&out);
+    let values: Vec<String> = ls
+        .iter()
+        .map(|l| l.split('\t').nth(1).unwrap().to_string())
+        .collect();
+    assert_eq!(values, (1..=300).map(|i| i.to_string()).collect::<Vec<_>>());
+    assert_eq!(pids(&out).len(), 3, "exactly -j workers: {:?}", pids(&out));
+}
+
+#[test]
+fn each_worker_runs_in_its_own_process_group() {
+    // Field 5 of /proc/PID/stat is the process group.
+    let worker = r#"pg=$(cut -d' ' -f5 /proc/$$/stat); while read x; do echo "$$ $pg"; done"#;
+    let out = parx()
+        .args(["--pool", "process", "-j2", "sh", "-c", worker])
+        .write_stdin(seq(50))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    for l in lines(&out) {
+        let (pid, pg) = l.split_once(' ').unwrap();
+        assert_eq!(pid, pg, "worker {pid} leads its own group");
+    }
+}
+
+#[test]
+fn slot_placeholder_is_the_only_one_allowed() {
+    let out = parx()
+        .args([
+            "--pool",
+            "process",
+            "-k",
+            "-j2",
+            "sh",
+            "-c",
+            "while read x; do echo {%}; done",
+        ])
+        .write_stdin(seq(40))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let slots: BTreeSet<String> = lines(&out).into_iter().collect();
+    assert!(slots.iter().all(|s| s == "1" || s == "2"), "{slots:?}");
+    for bad in ["{}", "{#}", "{1}", "{.}"] {
+        let a = parx()
+            .args(["--pool", "process", "echo", bad])
+            .write_stdin("x\n")
+            .assert()
+            .code(255);
+        let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+        assert!(
+            err.starts_with("parx: --pool process: only {%}"),
+            "{bad}: {err}"
+        );
+        assert_eq!(err.lines().count(), 1);
+    }
+}
+
+#[test]
+fn null_separated_values_are_one_record_each() {
+    // Values with spaces and newlines travel as NUL-terminated records.
+    let worker = "import sys\nfor r in sys.stdin.buffer.read().split(b'\\0')[:-1]:\n    sys.stdout.buffer.write(r.upper() + b'\\0')";
+    let out = parx()
+        .args([
+            "--pool", "process", "-k", "-0", "-j1", "python3", "-c", worker,
+        ])
+        .write_stdin(&b"a b\0c\nd\0e\0"[..])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(out, b"A B\0C\nD\0E\0");
+}
+
+#[test]
+fn arguments_from_sources_are_streamed_to_workers() {
+    let out = parx()
+        .args([
+            "--pool",
+            "process",
+            "-k",
+            "-j2",
+            "mawk",
+            "{print $0 \"!\"}",
+            ":::",
+            "x",
+            "y",
+            "z",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(out, b"x!\ny!\nz!\n");
+}
+
+#[test]
+fn no_deadlock_when_a_worker_writes_ten_times_what_it_reads() {
+    // mawk block-buffers its output when it is a pipe: parx must keep feeding it.
+    let out = parx()
+        .args([
+            "--pool",
+            "process",
+            "-k",
+            "-j2",
+            "mawk",
+            r#"{ s = $0; for (i = 0; i < 10; i++) s = s "-" $0; print s }"#,
+        ])
+        .write_stdin(seq(20000))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let ls = lines(&out);
+    assert_eq!(ls.len(), 20000);
+    for (i, l) in ls.iter().enumerate() {
+        let v = (i + 1).to_string();
+        assert_eq!(l.split('-').count(), 11);
+        assert!(l.split('-').all(|p| p == v), "line {i}: {l}");
+    }
+}
+
+#[test]
+fn no_deadlock_when_a_worker_reads_everything_before_writing() {
+    // sort answers nothing until its stdin closes; 200,000 records overflow every pipe.
+    let out = parx()
+        .args(["--pool", "process", "-j2", "sort", "-n"])
+        .write_stdin(seq(200_000))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let mut got: Vec<u32> = lines(&out).iter().map(|l| l.parse().unwrap()).collect();
+    got.sort_unstable();
+    assert_eq!(got, (1..=200_000).collect::<Vec<_>>());
+}
+
+#[test]
+fn keep_order_holds_with_uneven_python_workers() {
+    let worker = "import sys, time\nfor l in sys.stdin:\n    n = int(l)\n    time.sleep((n * 7919 % 5) / 1000)\n    print(n * n, flush=True)";
+    let out = parx()
+        .args([
+            "--pool", "process", "-k", "-j3", "python3", "-u", "-c", worker,
+        ])
+        .write_stdin(seq(300))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let want: String = (1..=300u64).map(|n| format!("{}\n", n * n)).collect();
+    assert_eq!(String::from_utf8(out).unwrap(), want);
+}
+
+#[test]
+fn without_keep_order_records_are_never_torn() {
+    // Each record is 100 KB: bigger than a pipe's buffer, so it arrives in pieces.
+    let worker = "import sys\nfor l in sys.stdin:\n    v = l.strip()\n    sys.stdout.write(v * (100000 // len(v)) + '\\n')\n    sys.stdout.flush()";
+    let out = parx()
+        .args(["--pool", "process", "-j2", "python3", "-u", "-c", worker])
+        .write_stdin(
+            (0..60)
+                .map(|i| format!("{}\n", (b'a' + i % 26) as char))
+                .collect::<String>(),
+        )
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let ls = lines(&out);
+    assert_eq!(ls.len(), 60);
+    for l in &ls {
+        let c = l.as_bytes()[0];
+        assert!(l.bytes().all(|b| b == c), "a record was torn");
+        assert_eq!(l.len(), 100000);
+    }
+}
+
+#[test]
+fn a_worker_that_drops_records_is_reported_with_its_task() {
+    // head answers 5 records of 10 and exits 0: the contract is broken on task 6.
+    let a = parx()
+        .args(["--pool", "process", "-k", "-j1", "head", "-n", "5"])
+        .write_stdin(seq(10))
+        .assert()
+        .failure();
+    let out = a.get_output();
+    assert_ne!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("map contract") && err.contains("on task 6"),
+        "{err}"
+    );
+    assert_eq!(out.stdout, b"1\n2\n3\n4\n5\n");
+}
+
+#[test]
+fn max_tasks_recycles_workers() {
+    let out = parx()
+        .args([
+            "--pool",
+            "process",
+            "-k",
+            "-j2",
+            "--max-tasks",
+            "10",
+            "sh",
+            "-c",
+            PID_WORKER,
+        ])
+        .write_stdin(seq(100))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let values: Vec<String> = lines(&out)
+        .iter()
+        .map(|l| l.split('\t').nth(1).unwrap().to_string())
+        .collect();
+    assert_eq!(values, (1..=100).map(|i| i.to_string()).collect::<Vec<_>>());
+    let n = pids(&out).len();
+    assert!(n > 2, "workers were recycled: {n} distinct pids");
+    assert_eq!(n, 10, "100 tasks at 10 per worker");
+    parx().args(["--max-tasks", "3", "echo"]).assert().code(255);
+}
+
+#[test]
+fn a_killed_worker_is_replaced_and_nothing_is_lost_or_doubled() {
+    let dir = tempdir();
+    let flag = dir.path().join("crashed");
+    // The worker kills itself (kill -9) the first time it meets 37; every other value is
+    // answered by whichever worker has it.
+    let worker = format!(
+        r#"while IFS= read -r x; do if [ "$x" = 37 ] && [ ! -e {f} ]; then : > {f}; kill -9 $$; fi; echo "$x"; done"#,
+        f = flag.display()
+    );
+    let a = parx()
+        .args(["--pool", "process", "-k", "-j2", "sh", "-c", &worker])
+        .write_stdin(seq(200))
+        .assert()
+        .code(1);
+    let out = a.get_output();
+    // The task it was on failed (no --retries); the tasks queued behind it were re-sent.
+    let want: Vec<String> = (1..=200)
+        .filter(|&i| i != 37)
+        .map(|i| i.to_string())
+        .collect();
+    assert_eq!(lines(&out.stdout), want);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("killed by signal 9 on task 37"), "{err}");
+    assert!(flag.exists());
+}
+
+#[test]
+fn a_worker_that_exits_at_once_is_a_clear_error_not_a_hang() {
+    for keep in [true, false] {
+        let mut c = parx();
+        c.args(["--pool", "process", "-j2"]);
+        if keep {
+            c.arg("-k");
+        }
+        let a = c.arg("true").write_stdin(seq(100_000)).assert().code(255);
+        let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+        assert!(err.contains("without answering its input"), "{err}");
+    }
+}
+
+#[test]
+fn filter_workers_without_keep_order_may_answer_fewer_records() {
+    let out = parx()
+        .args(["--pool", "process", "-j2", "grep", "7"])
+        .write_stdin(seq(100))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let want: Vec<String> = (1..=100)
+        .filter(|i| i.to_string().contains('7'))
+        .map(|i| i.to_string())
+        .collect();
+    let mut want = want;
+    want.sort();
+    assert_eq!(sorted_lines(&out), want);
+}
+
+#[test]
+fn dry_run_prints_one_worker_per_slot() {
+    parx()
+        .args([
+            "--pool",
+            "process",
+            "--dry-run",
+            "-j2",
+            "mawk",
+            "{print $1}",
+            ":::",
+            "a",
+        ])
+        .assert()
+        .success()
+        .stdout("mawk '{print $1}'\nmawk '{print $1}'\n");
+}
