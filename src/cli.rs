@@ -74,7 +74,7 @@ pub struct Cli {
     pub dry_run: bool,
 
     /// Split each value into columns {1} {2} ... at matches of REGEX
-    #[arg(long, value_name = "REGEX")]
+    #[arg(long, value_name = "REGEX", allow_hyphen_values = true)]
     pub colsep: Option<String>,
 
     /// Up to N values per command (N records with several sources)
@@ -91,11 +91,22 @@ pub struct Cli {
     pub xargs: bool,
 
     /// Walk PATH: every entry under it is a value (repeatable)
-    #[arg(long, value_name = "PATH", help_heading = "Walking")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        help_heading = "Walking",
+        allow_hyphen_values = true
+    )]
     pub walk: Vec<OsString>,
 
     /// Only entries with extension EXT (repeatable)
-    #[arg(long, value_name = "EXT", requires = "walk", help_heading = "Walking")]
+    #[arg(
+        long,
+        value_name = "EXT",
+        requires = "walk",
+        help_heading = "Walking",
+        allow_hyphen_values = true
+    )]
     pub ext: Vec<OsString>,
 
     /// Only entries whose path relative to PATH matches PATTERN (repeatable; `**` crosses `/`)
@@ -103,7 +114,8 @@ pub struct Cli {
         long,
         value_name = "PATTERN",
         requires = "walk",
-        help_heading = "Walking"
+        help_heading = "Walking",
+        allow_hyphen_values = true
     )]
     pub glob: Vec<String>,
 

@@ -22,7 +22,7 @@ use std::os::unix::ffi::OsStrExt;
 
 use crate::config::Batch;
 use crate::task::Record;
-use crate::template::{Ctx, Rendered, Template};
+use crate::template::{Ctx, Mode, Rendered, Template};
 
 /// Bytes kept free below the computed argument budget.
 pub const MARGIN: usize = 8192;
@@ -119,16 +119,26 @@ impl<'a> Batcher<'a> {
         }
     }
 
-    /// What `rec` adds to a command.
-    fn delta(&self, rec: Record) -> (Cost, Record) {
-        let one = [rec];
-        let c = cost(&self.template.render(&Self::ctx(&one)));
-        let [rec] = one;
-        let d = Cost {
-            args: c.args.saturating_sub(self.base.args),
-            script: c.script.saturating_sub(self.base.script),
+    /// The cost of a command for `rec` alone, and what `rec` adds to a command that already
+    /// has records. Separate words add the same per record; a command string (shell mode) is
+    /// context-replaced part by part, so its increment is measured with the record twice.
+    fn costs(&self, rec: Record) -> (Cost, Cost, Record) {
+        let mut recs = vec![rec];
+        let alone = cost(&self.template.render(&Self::ctx(&recs)));
+        let more = if self.template.mode() == Mode::Argv {
+            Cost {
+                args: alone.args.saturating_sub(self.base.args),
+                script: 0,
+            }
+        } else {
+            recs.push(recs[0].clone());
+            let twice = cost(&self.template.render(&Self::ctx(&recs)));
+            Cost {
+                args: twice.args.saturating_sub(alone.args),
+                script: twice.script.saturating_sub(alone.script),
+            }
         };
-        (d, rec)
+        (alone, more, recs.swap_remove(0))
     }
 
     /// Adds a record; `emit` gets every batch that is complete. Returns `false` as soon as
@@ -137,15 +147,19 @@ impl<'a> Batcher<'a> {
         if self.max == 1 {
             return emit(vec![rec]);
         }
-        let (d, rec) = self.delta(rec);
-        let over = self.used.args + d.args > self.budget
-            || self.used.script + d.script > self.script_budget;
+        let (alone, more, rec) = self.costs(rec);
+        let over = self.used.args + more.args > self.budget
+            || self.used.script + more.script > self.script_budget;
         if !self.cur.is_empty() && over && !self.flush(emit) {
             return false;
         }
+        if self.cur.is_empty() {
+            self.used = alone;
+        } else {
+            self.used.args += more.args;
+            self.used.script += more.script;
+        }
         self.cur.push(rec);
-        self.used.args += d.args;
-        self.used.script += d.script;
         if self.cur.len() >= self.max {
             return self.flush(emit);
         }
