@@ -56,6 +56,8 @@ struct Cost {
     args: usize,
     /// Length of the one shell-script argument (shell modes; 0 otherwise).
     script: usize,
+    /// Length of the longest argument.
+    longest: usize,
 }
 
 fn cost(r: &Rendered) -> Cost {
@@ -63,11 +65,13 @@ fn cost(r: &Rendered) -> Cost {
         Rendered::Argv(a) => Cost {
             args: a.iter().map(|w| w.len() + 1 + PTR).sum(),
             script: 0,
+            longest: a.iter().map(|w| w.len()).max().unwrap_or(0),
         },
         // `sh -c SCRIPT`
         Rendered::Shell(s) => Cost {
             args: 3 + 3 + s.len() + 1 + 3 * PTR,
             script: s.len(),
+            longest: s.len(),
         },
     }
 }
@@ -129,6 +133,7 @@ impl<'a> Batcher<'a> {
             Cost {
                 args: alone.args.saturating_sub(self.base.args),
                 script: 0,
+                longest: 0,
             }
         } else {
             recs.push(recs[0].clone());
@@ -136,6 +141,7 @@ impl<'a> Batcher<'a> {
             Cost {
                 args: twice.args.saturating_sub(alone.args),
                 script: twice.script.saturating_sub(alone.script),
+                longest: 0,
             }
         };
         (alone, more, recs.swap_remove(0))
@@ -148,6 +154,10 @@ impl<'a> Batcher<'a> {
             return emit(vec![rec]);
         }
         let (alone, more, rec) = self.costs(rec);
+        if alone.longest >= MAX_ARG_STRLEN {
+            // Cannot run at all: alone, so that its failure takes no other value with it.
+            return self.flush(emit) && emit(vec![rec]);
+        }
         let over = self.used.args + more.args > self.budget
             || self.used.script + more.script > self.script_budget;
         if !self.cur.is_empty() && over && !self.flush(emit) {
@@ -252,6 +262,11 @@ mod tests {
             got,
             [vec!["a".to_string()], vec![big], vec!["b".to_string()]]
         );
+        // Within the total budget, but over the limit for one argument.
+        let big = "x".repeat(MAX_ARG_STRLEN);
+        let got = batches(&t, Batch::Fit, 1 << 20, &["a", &big, "b", "c"]);
+        let s = |v: &str| v.to_string();
+        assert_eq!(got, [vec![s("a")], vec![big], vec![s("b"), s("c")]]);
     }
 
     #[test]
