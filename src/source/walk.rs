@@ -156,7 +156,7 @@ fn not_hidden(entry: &DirEntry) -> bool {
 /// profiling showed dominating the per-directory sort.
 fn name_bytes(entry: &DirEntry) -> &[u8] {
     let bytes = entry.path().as_os_str().as_bytes();
-    match bytes.iter().rposition(|&b| b == b'/') {
+    match memchr::memrchr(b'/', bytes) {
         Some(i) => &bytes[i + 1..],
         None => bytes,
     }
@@ -165,7 +165,7 @@ fn name_bytes(entry: &DirEntry) -> &[u8] {
 /// Final extension of a file name, with `Path::extension` semantics: `None`
 /// when there is no dot or the only dot is leading (`.bashrc`).
 fn extension(name: &[u8]) -> Option<&[u8]> {
-    match name.iter().rposition(|&b| b == b'.') {
+    match memchr::memrchr(b'.', name) {
         None | Some(0) => None,
         Some(i) => Some(&name[i + 1..]),
     }
