@@ -106,7 +106,14 @@ impl Config {
             (None, false) => vec![b'\n'],
         };
         let (command, trailing) = split_command(cli.command)?;
-        let mut sources: Vec<SourceSpec> = Vec::new();
+        let mut sources: Vec<SourceSpec> = cli
+            .arg_file
+            .into_iter()
+            .map(|f| SourceSpec {
+                kind: file_source(f),
+                linked: false,
+            })
+            .collect();
         if !cli.walk.is_empty() {
             let spec = WalkSpec {
                 roots: cli.walk.into_iter().map(PathBuf::from).collect(),
@@ -127,15 +134,15 @@ impl Config {
             };
             // Compiles the globs: a bad pattern is a usage error before anything runs.
             crate::source::walk::walk(&spec).or_else(usage)?;
-            sources.push(SourceSpec {
-                kind: SourceKind::Walk(spec),
-                linked: false,
-            });
+            // The walk comes first: it is the streamed source of a product.
+            sources.insert(
+                0,
+                SourceSpec {
+                    kind: SourceKind::Walk(spec),
+                    linked: false,
+                },
+            );
         }
-        sources.extend(cli.arg_file.into_iter().map(|f| SourceSpec {
-            kind: file_source(f),
-            linked: false,
-        }));
         sources.extend(trailing);
         if sources.is_empty() {
             sources.push(SourceSpec {
