@@ -1,6 +1,15 @@
 complete -c parx -s j -l jobs -d 'Job slots: N, N% of the CPUs, +N or -N relative to the CPU count [default: CPUs]' -r
 complete -c parx -s a -l arg-file -d 'Read values from FILE, one per line (`-` is stdin); repeatable' -r
 complete -c parx -s d -l delimiter -d 'Values end with DELIM (escapes: \\n \\t \\r \\0 \\\\ \\xHH)' -r
+complete -c parx -l colsep -d 'Split each value into columns {1} {2} ... at matches of REGEX' -r
+complete -c parx -s n -l max-args -d 'Up to N values per command (N records with several sources)' -r
+complete -c parx -l walk -d 'Walk PATH: every entry under it is a value (repeatable)' -r
+complete -c parx -l ext -d 'Only entries with extension EXT (repeatable)' -r
+complete -c parx -l glob -d 'Only entries whose path relative to PATH matches PATTERN (repeatable; `**` crosses `/`)' -r
+complete -c parx -l type -d 'Entry type: f file, d directory, l symlink (repeatable) [default: f]' -r -f -a "f\t'Regular file'
+d\t'Directory'
+l\t'Symbolic link (without --follow)'"
+complete -c parx -l max-depth -d 'Descend at most N levels (1: PATH\'s direct children)' -r
 complete -c parx -l pool -d 'How tasks run: a child process per task, or long-lived workers fed on stdin' -r -f -a "thread\t'One child process per task, supervised by -j threads'
 process\t'-j long-lived workers, tasks streamed to their stdin'"
 complete -c parx -l max-tasks -d 'With --pool process: restart a worker after it has been sent N tasks' -r
@@ -9,5 +18,8 @@ complete -c parx -s 0 -l null -d 'Values end with NUL instead of newline'
 complete -c parx -l link -d 'Link all sources (zip), recycling the shorter ones'
 complete -c parx -s s -l shell -d 'Run the command through `sh -c` (values single-quoted)'
 complete -c parx -l dry-run -d 'Print each command instead of running it'
+complete -c parx -s X -d 'As many values per command as fit the OS argument limit (context replace: a{}b per value)'
+complete -c parx -l hidden -d 'Include entries whose name starts with a dot'
+complete -c parx -l follow -d 'Follow symbolic links'
 complete -c parx -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c parx -s V -l version -d 'Print version'

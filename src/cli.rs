@@ -73,6 +73,74 @@ pub struct Cli {
     #[arg(long)]
     pub dry_run: bool,
 
+    /// Split each value into columns {1} {2} ... at matches of REGEX
+    #[arg(long, value_name = "REGEX", allow_hyphen_values = true)]
+    pub colsep: Option<String>,
+
+    /// Up to N values per command (N records with several sources)
+    #[arg(
+        short = 'n',
+        long = "max-args",
+        value_name = "N",
+        conflicts_with = "xargs"
+    )]
+    pub max_args: Option<usize>,
+
+    /// As many values per command as fit the OS argument limit (context replace: a{}b per value)
+    #[arg(short = 'X')]
+    pub xargs: bool,
+
+    /// Walk PATH: every entry under it is a value (repeatable)
+    #[arg(
+        long,
+        value_name = "PATH",
+        help_heading = "Walking",
+        allow_hyphen_values = true
+    )]
+    pub walk: Vec<OsString>,
+
+    /// Only entries with extension EXT (repeatable)
+    #[arg(
+        long,
+        value_name = "EXT",
+        requires = "walk",
+        help_heading = "Walking",
+        allow_hyphen_values = true
+    )]
+    pub ext: Vec<OsString>,
+
+    /// Only entries whose path relative to PATH matches PATTERN (repeatable; `**` crosses `/`)
+    #[arg(
+        long,
+        value_name = "PATTERN",
+        requires = "walk",
+        help_heading = "Walking",
+        allow_hyphen_values = true
+    )]
+    pub glob: Vec<String>,
+
+    /// Entry type: f file, d directory, l symlink (repeatable) [default: f]
+    #[arg(
+        long = "type",
+        value_enum,
+        value_name = "TYPE",
+        requires = "walk",
+        help_heading = "Walking"
+    )]
+    pub entry_type: Vec<TypeArg>,
+
+    /// Include entries whose name starts with a dot
+    #[arg(long, requires = "walk", help_heading = "Walking")]
+    pub hidden: bool,
+
+    /// Follow symbolic links
+    #[arg(long, requires = "walk", help_heading = "Walking")]
+    pub follow: bool,
+
+    /// Descend at most N levels (1: PATH's direct children)
+    #[arg(long, value_name = "N", requires = "walk", help_heading = "Walking")]
+    pub max_depth: Option<usize>,
+
     /// How tasks run: a child process per task, or long-lived workers fed on stdin
     #[arg(long, value_enum, value_name = "KIND", default_value_t = PoolArg::Thread)]
     pub pool: PoolArg,
@@ -97,6 +165,17 @@ pub enum PoolArg {
     Thread,
     /// -j long-lived workers, tasks streamed to their stdin
     Process,
+}
+
+/// `--type` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TypeArg {
+    /// Regular file
+    F,
+    /// Directory
+    D,
+    /// Symbolic link (without --follow)
+    L,
 }
 
 /// The clap command (for the man page and completions).

@@ -5,7 +5,8 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
-use crate::cli::{Cli, PoolArg};
+use crate::cli::{Cli, PoolArg, TypeArg};
+use crate::source::walk::{EntryType, WalkSpec};
 use crate::template::{Mode, Placeholder, Template};
 
 /// A usage error: reported as `parx: <message>`, exit status 255.
@@ -36,6 +37,19 @@ pub struct Config {
     pub max_tasks: Option<u64>,
     /// How many more times a failed task is run (0: once in all).
     pub retries: u32,
+    /// How many records go into one task (`-n`, `-X`).
+    pub batch: Batch,
+}
+
+/// How many records go into one task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Batch {
+    /// One record per task (the default).
+    One,
+    /// `-n N`: up to N records per task (N ≥ 2), fewer if the argument limit says so.
+    MaxArgs(usize),
+    /// `-X`: as many records as fit the OS argument limit (see `source::batch`).
+    Fit,
 }
 
 /// Which pool runs the tasks.
@@ -56,6 +70,8 @@ pub struct InputSpec {
     pub link_all: bool,
     /// The value terminator (newline, NUL with `-0`, or `-d`).
     pub delimiter: Vec<u8>,
+    /// `--colsep`: each value is split into columns at the matches of this regex.
+    pub colsep: Option<regex::bytes::Regex>,
 }
 
 /// One input source.
@@ -76,6 +92,8 @@ pub enum SourceKind {
     File(PathBuf),
     /// Standard input, one value per record.
     Stdin,
+    /// `--walk` roots and filters: one value per selected entry.
+    Walk(WalkSpec),
 }
 
 impl Config {
@@ -100,6 +118,35 @@ impl Config {
                 linked: false,
             })
             .collect();
+        if !cli.walk.is_empty() {
+            let spec = WalkSpec {
+                roots: cli.walk.into_iter().map(PathBuf::from).collect(),
+                exts: cli.ext,
+                globs: cli.glob,
+                types: cli
+                    .entry_type
+                    .iter()
+                    .map(|t| match t {
+                        TypeArg::F => EntryType::File,
+                        TypeArg::D => EntryType::Dir,
+                        TypeArg::L => EntryType::Symlink,
+                    })
+                    .collect(),
+                hidden: cli.hidden,
+                follow: cli.follow,
+                max_depth: cli.max_depth,
+            };
+            // Compiles the globs: a bad pattern is a usage error before anything runs.
+            crate::source::walk::walk(&spec).or_else(usage)?;
+            // The walk comes first: it is the streamed source of a product.
+            sources.insert(
+                0,
+                SourceSpec {
+                    kind: SourceKind::Walk(spec),
+                    linked: false,
+                },
+            );
+        }
         sources.extend(trailing);
         if sources.is_empty() {
             sources.push(SourceSpec {
@@ -129,6 +176,22 @@ impl Config {
         if cli.max_tasks.is_some() && pool != PoolKind::Process {
             return usage("--max-tasks goes with --pool process");
         }
+        let batch = match (cli.max_args, cli.xargs) {
+            (_, true) => Batch::Fit,
+            (None | Some(1), false) => Batch::One,
+            (Some(0), false) => return usage("invalid -n 0: at least 1 value per command"),
+            (Some(n), false) => Batch::MaxArgs(n),
+        };
+        let colsep = match &cli.colsep {
+            None => None,
+            Some(re) => Some(regex::bytes::Regex::new(re).map_err(|e| {
+                // regex's message spans several lines (pattern, caret, reason): keep the reason.
+                let msg = e.to_string();
+                let reason = msg.lines().last().unwrap_or_default();
+                let reason = reason.strip_prefix("error: ").unwrap_or(reason).to_owned();
+                UsageError(format!("invalid --colsep '{re}': {reason}"))
+            })?),
+        };
         Ok(Config {
             jobs,
             keep_order: cli.keep_order,
@@ -139,9 +202,11 @@ impl Config {
                 sources,
                 link_all: cli.link,
                 delimiter,
+                colsep,
             },
             max_tasks: cli.max_tasks,
             retries: 0,
+            batch,
         })
     }
 

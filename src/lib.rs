@@ -15,6 +15,7 @@ pub mod task;
 pub mod template;
 pub mod units;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,7 +25,7 @@ use crossbeam_channel::bounded;
 use crate::cli::Cli;
 use crate::config::{Config, PoolKind};
 use crate::pool::Control;
-use crate::task::{Msg, Task, TaskInput};
+use crate::task::{Msg, Task};
 
 /// Exit status for parx's own errors.
 pub const EXIT_ERROR: i32 = 255;
@@ -65,8 +66,16 @@ fn clap_error(e: &clap::Error) -> i32 {
         }
         _ => {
             let text = e.render().to_string();
-            let line = text.lines().next().unwrap_or("invalid usage");
-            let line = line.strip_prefix("error: ").unwrap_or(line);
+            // One line: clap continues some messages on indented lines (the missing argument).
+            let mut lines = text.lines();
+            let mut line = lines.next().unwrap_or("invalid usage").to_owned();
+            if line.ends_with(':') {
+                for more in lines.take_while(|l| l.starts_with(' ')) {
+                    line.push(' ');
+                    line.push_str(more.trim());
+                }
+            }
+            let line = line.strip_prefix("error: ").unwrap_or(&line);
             eprintln!("parx: {line} (see 'parx --help')");
             EXIT_ERROR
         }
@@ -79,7 +88,9 @@ pub fn run(cfg: Config) -> anyhow::Result<i32> {
     // Before any thread starts, so that every thread inherits the mask.
     sys::block_signals()?;
     let ctl = Arc::new(Control::new(cfg.jobs));
-    let sources = source::args::open_all(&cfg.input)?;
+    // --walk problems: reported as they happen, each counted like a failed task.
+    let warnings = Arc::new(AtomicU64::new(0));
+    let sources = source::args::open_all(&cfg.input, &warnings)?;
 
     let (sig_tx, sig_rx) = bounded::<i32>(1);
     std::thread::Builder::new()
@@ -103,18 +114,7 @@ pub fn run(cfg: Config) -> anyhow::Result<i32> {
         .spawn({
             let (cfg, ctl) = (cfg.clone(), ctl.clone());
             move || {
-                let mut seq = 0;
-                let res = source::args::produce(&cfg.input, sources, |rec| {
-                    seq += 1;
-                    send_task(
-                        &task_tx,
-                        &ctl,
-                        Task {
-                            seq,
-                            input: TaskInput::Args(vec![rec]),
-                        },
-                    )
-                });
+                let res = source::feed(&cfg, sources, |task| send_task(&task_tx, &ctl, task));
                 if let Err(e) = res {
                     ctl.error(format_args!("{e:#}"));
                 }
@@ -152,7 +152,8 @@ pub fn run(cfg: Config) -> anyhow::Result<i32> {
     if ctl.failed() {
         return Ok(EXIT_ERROR);
     }
-    Ok(sum.failed.min(101) as i32)
+    let failed = sum.failed + warnings.load(Ordering::Relaxed);
+    Ok(failed.min(101) as i32)
 }
 
 /// Sends a task to the pool, giving up when the run stops or the pool is gone. Returns

@@ -77,3 +77,15 @@ pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> io::Result<usize> {
         }
     }
 }
+
+/// The kernel's limit on the bytes of arguments plus environment of an exec, from
+/// `sysconf(_SC_ARG_MAX)` (at least POSIX's 4096 when it is unknown).
+pub fn arg_max() -> usize {
+    // SAFETY: sysconf(3) only reads a configuration value; it has no memory preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_ARG_MAX) };
+    if n <= 0 {
+        4096
+    } else {
+        n as usize
+    }
+}

@@ -84,6 +84,39 @@ impl Word {
             .any(|p| matches!(p, Piece::Ph(Placeholder::Value { .. })))
     }
 
+    /// The word cut at blanks (space, tab, newline): `Ok` parts and `Err` runs of blanks.
+    fn blank_split(&self) -> Vec<Result<Word, &[u8]>> {
+        let blank = |c: &u8| matches!(c, b' ' | b'\t' | b'\n');
+        let mut out = Vec::new();
+        let mut cur = Word { pieces: Vec::new() };
+        for p in &self.pieces {
+            let Piece::Lit(l) = p else {
+                cur.pieces.push(p.clone());
+                continue;
+            };
+            let mut rest = &l[..];
+            while !rest.is_empty() {
+                let n = rest.iter().take_while(|c| !blank(c)).count();
+                if n > 0 {
+                    cur.pieces.push(Piece::Lit(rest[..n].to_vec()));
+                }
+                rest = &rest[n..];
+                let b = rest.iter().take_while(|c| blank(c)).count();
+                if b > 0 {
+                    if !cur.pieces.is_empty() {
+                        out.push(Ok(std::mem::replace(&mut cur, Word { pieces: Vec::new() })));
+                    }
+                    out.push(Err(&rest[..b]));
+                    rest = &rest[b..];
+                }
+            }
+        }
+        if !cur.pieces.is_empty() {
+            out.push(Ok(cur));
+        }
+        out
+    }
+
     /// `Some(tr)` when the word is exactly one whole-record placeholder such as `{}`.
     fn lone_whole(&self) -> Option<Transform> {
         match self.pieces.as_slice() {
@@ -250,6 +283,26 @@ impl Template {
             if !w.uses_values() {
                 sep(&mut s);
                 s.extend(expand(w, ctx, None, true));
+                continue;
+            }
+            if ctx.records.len() > 1 {
+                // Several records (-n/-X): context replace within each blank-separated part
+                // of a command string, as GNU parallel does (`'echo a{}b'` → `echo a1b a2b`).
+                sep(&mut s);
+                for part in w.blank_split() {
+                    match part {
+                        Err(blank) => s.extend_from_slice(blank),
+                        Ok(p) if !p.uses_values() => s.extend(expand(&p, ctx, None, true)),
+                        Ok(p) => {
+                            for (i, rec) in ctx.records.iter().enumerate() {
+                                if i > 0 {
+                                    s.push(b' ');
+                                }
+                                s.extend(expand(&p, ctx, Some(rec), true));
+                            }
+                        }
+                    }
+                }
                 continue;
             }
             for rec in ctx.records {
@@ -510,6 +563,23 @@ mod tests {
             records: &[os(&["a b"])],
         });
         assert_eq!(r, Rendered::Shell(b"wc -l 'a b'".to_vec()));
+    }
+
+    #[test]
+    fn shell_mode_context_replace_with_several_records() {
+        let t = Template::new(&os(&["printf '%s  ' a{}b {#} && echo x{.}"]), false);
+        let recs = vec![os(&["1.c"]), os(&["it's"])];
+        let r = t.render(&Ctx {
+            seq: 4,
+            slot: 1,
+            records: &recs,
+        });
+        assert_eq!(
+            r,
+            Rendered::Shell(
+                b"printf '%s  ' a'1.c'b a'it'\\''s'b 4 && echo x'1' x'it'\\''s'".to_vec()
+            )
+        );
     }
 
     #[test]
