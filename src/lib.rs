@@ -101,6 +101,11 @@ pub fn run(cfg: Config) -> anyhow::Result<i32> {
                 if let Ok(sig) = sys::wait_signal() {
                     ctl.stop(libc::SIGTERM);
                     let _ = sig_tx.send(sig);
+                    // The merger may be stuck writing to a stdout nobody reads: end the
+                    // children here too and leave with the signal's status either way.
+                    ctl.end_children(GRACE);
+                    std::thread::sleep(Duration::from_millis(200));
+                    std::process::exit(128 + sig);
                 }
             }
         })?;

@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 
 use crate::sys;
 
+/// A slot's marker while it spawns a child whose pid is not known yet.
+const SPAWNING: i32 = -1;
+
 /// Shared run state.
 #[derive(Debug)]
 pub struct Control {
@@ -46,6 +49,18 @@ impl Control {
     /// Whether the run is stopping (no new task may start).
     pub fn stopping(&self) -> bool {
         self.stop.load(Ordering::SeqCst)
+    }
+
+    /// Marks `slot` as about to spawn a child, so that [`Control::end_children`] waits for it
+    /// (a child whose pid is not known yet could otherwise outlive parx). Returns `false`, and
+    /// leaves the slot idle, when the run is already stopping.
+    pub fn begin_spawn(&self, slot: usize) -> bool {
+        self.slots[slot - 1].store(SPAWNING, Ordering::SeqCst);
+        if self.stopping() {
+            self.clear_child(slot);
+            return false;
+        }
+        true
     }
 
     /// Records that `slot` runs a child whose process group is `pgid`. If the run is already

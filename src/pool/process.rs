@@ -265,9 +265,13 @@ impl Slot<'_> {
 
     /// Runs one worker until it ends; returns whether the slot should go on.
     fn run_worker(&self, first: Job) -> bool {
+        if !self.ctl.begin_spawn(self.slot) {
+            return false;
+        }
         let mut child = match self.spawn() {
             Ok(c) => c,
             Err(e) => {
+                self.ctl.clear_child(self.slot);
                 self.ctl.error(format_args!("cannot start worker: {e}"));
                 self.ctl.stop(libc::SIGTERM);
                 return false;

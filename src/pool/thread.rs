@@ -116,9 +116,14 @@ impl<'a> Slot<'a> {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
+        if !self.ctl.begin_spawn(self.slot) {
+            fin.outcome = Outcome::Signaled(libc::SIGTERM);
+            return fin;
+        }
         let mut child = match cmd.spawn() {
             Ok(c) => c,
             Err(e) => {
+                self.ctl.clear_child(self.slot);
                 let prog = cmd.get_program().to_string_lossy().into_owned();
                 fin.stderr = OutBuf::from_vec(format!("parx: {prog}: {e}\n").into_bytes());
                 fin.outcome = Outcome::SpawnFailed;

@@ -1,0 +1,207 @@
+//! Helpers shared by the integration tests: the `parx` binary (always with an explicit stdin,
+//! never the terminal), temp dirs, fixtures, waiting with a deadline, and finding processes
+//! of a run through `/proc` by a unique marker argument.
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as StdCommand, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// The `parx` binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_parx");
+
+/// `parx` as an assert_cmd command with an empty stdin (override with `write_stdin`) and a
+/// 60 s timeout, so that a hang fails the test instead of blocking CI.
+pub fn parx() -> assert_cmd::Command {
+    let mut c = assert_cmd::Command::new(BIN);
+    c.write_stdin(Vec::<u8>::new())
+        .timeout(Duration::from_secs(60));
+    c
+}
+
+/// `parx` as a plain std command (for tests that watch it while it runs): stdin null,
+/// SIGINT/SIGTERM at their default disposition (a CI runner may start us with them ignored,
+/// which children would inherit).
+pub fn parx_std() -> StdCommand {
+    let mut c = StdCommand::new(BIN);
+    c.stdin(Stdio::null());
+    default_signals(&mut c);
+    c
+}
+
+/// Resets SIGINT and SIGTERM to their default disposition in the child before exec.
+pub fn default_signals(c: &mut StdCommand) {
+    // SAFETY: signal(2) is async-signal-safe, and nothing else runs between fork and exec.
+    unsafe {
+        c.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::signal(libc::SIGTERM, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+}
+
+/// A fresh temp dir (removed when dropped).
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("parx-core-")
+        .tempdir()
+        .expect("cannot create a temp dir")
+}
+
+/// A file under `fixtures/core/`.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/core")
+        .join(name)
+}
+
+/// The names in `dir`, sorted.
+pub fn dir_names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .expect("read_dir")
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Single-quotes `s` for `sh`.
+pub fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// Splits output into lines (without their `\n`), lossily as UTF-8.
+pub fn lines(out: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Like [`lines`], sorted.
+pub fn sorted_lines(out: &[u8]) -> Vec<String> {
+    let mut v = lines(out);
+    v.sort();
+    v
+}
+
+/// Polls `cond` every 10 ms until it holds or `timeout` passes; returns whether it held.
+pub fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Waits for `child` at most `timeout`. On timeout the child is killed and reaped, and
+/// `None` is returned.
+pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let mut status = None;
+    wait_for(timeout, || {
+        status = child.try_wait().expect("try_wait");
+        status.is_some()
+    });
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    status
+}
+
+/// Reads all of a child's pipe in a thread (so that the child never blocks on it).
+pub fn drain<R: Read + Send + 'static>(mut r: R) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = r.read_to_end(&mut v);
+        v
+    })
+}
+
+static MARKERS: AtomicU32 = AtomicU32::new(0);
+
+/// A duration argument for GNU `sleep`, about 30 s, unique to this test process and call:
+/// `30.PPPPPPPNNN` (fixed width, so no marker is a prefix of another). `sleep MARKER` runs
+/// long enough to outlive any correct test, and the marker finds the processes of one run.
+pub fn sleep_marker() -> String {
+    let n = MARKERS.fetch_add(1, Ordering::Relaxed);
+    format!("30.{:07}{:03}", std::process::id() % 10_000_000, n % 1000)
+}
+
+/// Live processes (not zombies) with `marker` inside one of their arguments.
+pub fn pids_with(marker: &str) -> Vec<i32> {
+    let me = std::process::id() as i32;
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut pids = Vec::new();
+    for e in rd.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(cmdline) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        let hit = cmdline
+            .split(|&b| b == 0)
+            .any(|arg| arg.windows(marker.len()).any(|w| w == marker.as_bytes()));
+        if hit {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// Asserts that no process with `marker` is left (waiting up to 1 s for killed ones to go).
+/// Survivors are killed by pid, so that a failing test does not leave them behind.
+pub fn assert_no_survivors(marker: &str, what: &str) {
+    if wait_for(Duration::from_secs(1), || pids_with(marker).is_empty()) {
+        return;
+    }
+    let left = pids_with(marker);
+    let desc: Vec<String> = left
+        .iter()
+        .map(|p| {
+            let c = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+            format!("{p}: {}", String::from_utf8_lossy(&c).replace('\0', " "))
+        })
+        .collect();
+    for &p in &left {
+        // SAFETY: kill(2) on a pid we found running our unique marker.
+        unsafe {
+            libc::kill(p, libc::SIGKILL);
+        }
+    }
+    panic!("{what}: processes survived: {desc:?}");
+}
+
+/// SplitMix64: a tiny deterministic PRNG for generated test inputs.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (n > 0; the modulo bias is irrelevant here).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+}
