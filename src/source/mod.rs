@@ -1,3 +1,4 @@
 //! Sources: turn the configured inputs into numbered tasks, streamed into a bounded channel.
 
 pub mod args;
+pub mod chunk;
