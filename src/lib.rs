@@ -22,7 +22,7 @@ use clap::Parser;
 use crossbeam_channel::bounded;
 
 use crate::cli::Cli;
-use crate::config::{Config, PoolKind};
+use crate::config::{ChunkMode, Config, PoolKind};
 use crate::pool::Control;
 use crate::task::{Msg, Task, TaskInput};
 
@@ -73,13 +73,22 @@ fn clap_error(e: &clap::Error) -> i32 {
     }
 }
 
+/// What the source thread reads.
+enum Input {
+    Args(Vec<source::args::Values>),
+    Chunks(source::pipe::Opened),
+}
+
 /// Runs a validated configuration and returns the exit status.
 pub fn run(cfg: Config) -> anyhow::Result<i32> {
     let cfg = Arc::new(cfg);
     // Before any thread starts, so that every thread inherits the mask.
     sys::block_signals()?;
     let ctl = Arc::new(Control::new(cfg.jobs));
-    let sources = source::args::open_all(&cfg.input)?;
+    let input = match &cfg.chunks {
+        Some(c) => Input::Chunks(source::pipe::open(c)?),
+        None => Input::Args(source::args::open_all(&cfg.input)?),
+    };
 
     let (sig_tx, sig_rx) = bounded::<i32>(1);
     std::thread::Builder::new()
@@ -94,7 +103,13 @@ pub fn run(cfg: Config) -> anyhow::Result<i32> {
             }
         })?;
 
-    let (task_tx, task_rx) = bounded::<Task>(cfg.jobs * 2 + 16);
+    // --pipe chunks are whole blocks of data: hand each straight to a free slot (a zero-capacity
+    // channel), so in flight are one chunk per slot plus the one being read.
+    let task_cap = match cfg.chunks.as_ref().map(|c| &c.mode) {
+        Some(ChunkMode::Pipe(_)) => 0,
+        _ => cfg.jobs * 2 + 16,
+    };
+    let (task_tx, task_rx) = bounded::<Task>(task_cap);
     let (msg_tx, msg_rx) = bounded::<Msg>(cfg.jobs * 4 + 16);
     std::thread::Builder::new()
         .name("parx-source".into())
@@ -102,15 +117,22 @@ pub fn run(cfg: Config) -> anyhow::Result<i32> {
             let (cfg, msg_tx) = (cfg.clone(), msg_tx.clone());
             move || {
                 let mut seq = 0;
-                let res = source::args::produce(&cfg.input, sources, |rec| {
+                let mut send = |input| {
                     seq += 1;
-                    task_tx
-                        .send(Task {
-                            seq,
-                            input: TaskInput::Args(vec![rec]),
-                        })
-                        .is_ok()
-                });
+                    task_tx.send(Task { seq, input }).is_ok()
+                };
+                let res = match input {
+                    Input::Args(sources) => source::args::produce(&cfg.input, sources, |rec| {
+                        send(TaskInput::Args(vec![rec]))
+                    }),
+                    Input::Chunks(opened) => {
+                        let c = cfg.chunks.as_ref().expect("chunk mode");
+                        let mut report = |e| {
+                            let _ = msg_tx.send(Msg::SourceError(e));
+                        };
+                        source::pipe::produce(c, cfg.jobs, opened, &mut send, &mut report)
+                    }
+                };
                 if let Err(e) = res {
                     let _ = msg_tx.send(Msg::SourceError(e));
                 }
