@@ -110,6 +110,9 @@ pub fn run(cfg: Config) -> anyhow::Result<i32> {
         _ => cfg.jobs * 2 + 16,
     };
     let (task_tx, task_rx) = bounded::<Task>(task_cap);
+    if task_cap == 0 {
+        sys::return_big_frees();
+    }
     let (msg_tx, msg_rx) = bounded::<Msg>(cfg.jobs * 4 + 16);
     std::thread::Builder::new()
         .name("parx-source".into())

@@ -80,6 +80,19 @@ pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> io::Result<usize> {
     }
 }
 
+/// Has the C allocator serve every allocation of 1 MiB or more with its own mapping, returned
+/// to the system when freed. Without this, glibc raises its threshold after the first big
+/// free and keeps freed `--pipe` blocks in its heap, so peak memory drifts well above the
+/// blocks really in flight. A no-op elsewhere than glibc.
+pub fn return_big_frees() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator tuning; called before the threads that allocate
+    // blocks start.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
 /// Maps `file` read-only. Pages of the mapping must only be read under a [`SigbusGuard`]
 /// (another process may truncate the file, and touching a page beyond its new end raises
 /// SIGBUS).

@@ -5,6 +5,8 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crossbeam_channel::Sender;
+
 use crate::output::OutBuf;
 
 /// One input record: its columns (one per input source, or per `--colsep` field).
@@ -45,7 +47,7 @@ pub struct Chunk {
 #[derive(Debug)]
 pub enum ChunkBody {
     /// Read from stdin (`--pipe`).
-    Bytes(Vec<u8>),
+    Bytes(Block),
     /// A byte range of a file (`--pipe-part`), sent with sendfile(2) straight from the page
     /// cache: `(file.file.as_raw_fd(), offset, len)` for another consumer.
     File {
@@ -56,6 +58,36 @@ pub enum ChunkBody {
         /// Its length in bytes.
         len: u64,
     },
+}
+
+/// The bytes of a `--pipe` chunk. When dropped, the buffer goes back to the source to be
+/// read into again (saving the page faults of fresh memory for every block).
+#[derive(Debug)]
+pub struct Block {
+    data: Vec<u8>,
+    home: Option<Sender<Vec<u8>>>,
+}
+
+impl Block {
+    /// `data`, to be sent back on `home` (if any) when dropped.
+    pub fn new(data: Vec<u8>, home: Option<Sender<Vec<u8>>>) -> Block {
+        Block { data, home }
+    }
+}
+
+impl std::ops::Deref for Block {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.data
+    }
+}
+
+impl Drop for Block {
+    fn drop(&mut self) {
+        if let Some(home) = &self.home {
+            let _ = home.try_send(std::mem::take(&mut self.data));
+        }
+    }
 }
 
 /// An open `--pipe-part` data file.

@@ -268,6 +268,40 @@ pub fn split_slice(data: &[u8], spec: &ChunkSpec) -> (Range<usize>, Vec<Range<us
     (0..h, chunks)
 }
 
+/// Splits an in-memory file with the `--pipe` rules of [`StreamSplitter`]
+/// (each chunk the largest record-aligned prefix of at most `block` bytes),
+/// giving exactly the chunks a `StreamSplitter` would read from `data`. Used
+/// when `--pipe`'s stdin is a regular file, which can then be sent without
+/// being read through parx.
+pub fn split_slice_stream(data: &[u8], spec: &ChunkSpec) -> (Range<usize>, Vec<Range<usize>>) {
+    let matcher = Matcher::new(&spec.rec);
+    let len = data.len();
+    let h = header_end(&matcher, data, spec.header);
+    if h >= len {
+        return (0..h, Vec::new());
+    }
+    if let Some(n) = spec.lines {
+        return (0..h, split_lines(&matcher, data, h, to_usize(n).max(1)));
+    }
+    let block = to_usize(spec.block).max(1);
+    let mut out = Vec::new();
+    let mut pos = h;
+    while pos < len {
+        let (ctx, rest) = data.split_at(pos);
+        let end = if rest.len() <= block {
+            len
+        } else {
+            matcher
+                .last_split(ctx, rest, block)
+                .or_else(|| matcher.first_split(ctx, rest, block + 1))
+                .map_or(len, |p| pos + p)
+        };
+        out.push(pos..end);
+        pos = end;
+    }
+    (0..h, out)
+}
+
 /// End of the first `header` records of `data`.
 fn header_end(matcher: &Matcher, data: &[u8], header: u64) -> usize {
     if header == 0 {
@@ -370,8 +404,7 @@ pub struct StreamSplitter<R: Read> {
     lines: Option<usize>,
     header: usize,
     header_state: HeaderState,
-    /// `buf[start..filled]` is the unconsumed data; `buf[filled..]` is spare
-    /// (initialized) room for reads.
+    /// `buf[start..filled]` is the unconsumed data (`filled == buf.len()`).
     buf: Vec<u8>,
     start: usize,
     filled: usize,
@@ -407,6 +440,23 @@ impl<R: Read> StreamSplitter<R> {
             eof: false,
             failed: false,
         }
+    }
+
+    /// Hands back the buffer of a chunk that is no longer needed: if it is
+    /// larger than the current buffer, the unconsumed data moves into it and
+    /// the next chunk is read into its (already faulted-in) memory; otherwise
+    /// it is dropped. Nothing is kept aside, so memory stays one buffer.
+    pub fn give_buffer(&mut self, mut buf: Vec<u8>) {
+        if buf.capacity() <= self.buf.capacity()
+            || buf.capacity() > self.capacity_hint.saturating_mul(2)
+        {
+            return;
+        }
+        buf.clear();
+        buf.extend_from_slice(&self.buf[self.start..self.filled]);
+        self.filled -= self.start;
+        self.start = 0;
+        self.buf = buf;
     }
 
     /// Reads the header records (the first `header` records; everything if
@@ -508,32 +558,26 @@ impl<R: Read> StreamSplitter<R> {
         }
     }
 
-    /// Performs one `read` of up to `want` bytes (clamped to a sane range)
-    /// after the buffered data; sets `eof` when the reader is exhausted.
+    /// Reads up to `want` bytes (clamped to a sane range) after the buffered
+    /// data; sets `eof` when the reader is exhausted. `read_to_end` reads into
+    /// the spare capacity without zeroing it first.
     fn read_more(&mut self, want: usize) -> io::Result<()> {
         if self.start > 0 {
             self.buf.copy_within(self.start..self.filled, 0);
             self.filled -= self.start;
             self.start = 0;
+            self.buf.truncate(self.filled);
         }
-        let end = self.filled + want.clamp(MIN_READ, MAX_READ);
-        if self.buf.len() < end {
-            self.buf.resize(end, 0);
+        let want = want.clamp(MIN_READ, MAX_READ);
+        self.buf.reserve(want);
+        let n = (&mut self.reader)
+            .take(want as u64)
+            .read_to_end(&mut self.buf)?;
+        self.filled += n;
+        if n < want {
+            self.eof = true;
         }
-        loop {
-            match self.reader.read(&mut self.buf[self.filled..end]) {
-                Ok(0) => {
-                    self.eof = true;
-                    return Ok(());
-                }
-                Ok(n) => {
-                    self.filled += n.min(end - self.filled);
-                    return Ok(());
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
+        Ok(())
     }
 
     /// Removes the first `p` unconsumed bytes and returns them. Hands the
@@ -542,7 +586,8 @@ impl<R: Read> StreamSplitter<R> {
         let end = self.start + p;
         let tail_len = self.filled - end;
         let chunk = if self.start == 0 && tail_len <= p {
-            let mut next = Vec::with_capacity(self.capacity_hint.max(tail_len + MIN_READ));
+            let cap = self.capacity_hint.max(tail_len + MIN_READ);
+            let mut next = Vec::with_capacity(cap);
             next.extend_from_slice(&self.buf[end..self.filled]);
             let mut chunk = std::mem::replace(&mut self.buf, next);
             chunk.truncate(p);
@@ -554,6 +599,7 @@ impl<R: Read> StreamSplitter<R> {
             if self.start == self.filled {
                 self.start = 0;
                 self.filled = 0;
+                self.buf.clear();
             }
             chunk
         };
@@ -1110,6 +1156,32 @@ mod tests {
     }
 
     #[test]
+    fn given_buffers_are_reused() {
+        let data: Vec<u8> = (0..2000)
+            .flat_map(|i| format!("{i}\n").into_bytes())
+            .collect();
+        let sp = spec(100, None, RecordSpec::default(), 1);
+        let mut s = StreamSplitter::new(Chunky::new(&data, vec![3, 50, 7]), sp.clone());
+        let mut out = s.read_header().unwrap();
+        let mut chunks = Vec::new();
+        while let Some(c) = s.next() {
+            let c = c.unwrap();
+            out.extend_from_slice(&c);
+            chunks.push(c.clone());
+            // Hand back a buffer larger than the current one now and then.
+            if chunks.len() % 3 == 0 {
+                let mut big = c;
+                big.reserve(s.capacity_hint);
+                s.give_buffer(big);
+            }
+        }
+        assert_eq!(out, data);
+        let (h, tc) = stream(Chunky::new(&data, vec![3, 50, 7]), &sp, true);
+        assert_eq!(h.len() + tc.iter().map(Vec::len).sum::<usize>(), data.len());
+        assert_eq!(tc, chunks);
+    }
+
+    #[test]
     fn read_error_is_reported_once() {
         struct Failing;
         impl Read for Failing {
@@ -1213,6 +1285,14 @@ mod tests {
                 let grouped = split_blocks(&m, &data, h.len(), sp.block as usize, groups);
                 prop_assert_eq!(grouped, split_slice(&data, &sp).1);
             }
+        }
+
+        #[test]
+        fn prop_split_slice_stream((data, sp, _sizes, _groups, _hf) in arb_case()) {
+            let (h, c) = split_slice_stream(&data, &sp);
+            let chunks: Vec<&[u8]> = c.into_iter().map(|r| &data[r]).collect();
+            check_invariants(&data, &sp, &data[h.clone()], &chunks, true);
+            prop_assert_eq!(ends_of(&data[h], &chunks), ref_stream(&data, &sp));
         }
 
         #[test]

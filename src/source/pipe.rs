@@ -8,7 +8,8 @@
 //! file itself, so parx never touches them.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read};
+use std::io::{self, Read, Seek};
+use std::os::fd::AsFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Arc;
@@ -16,9 +17,9 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 
 use crate::config::{ChunkConfig, ChunkMode};
-use crate::source::chunk::{split_slice, BlockSize, ChunkSpec, StreamSplitter};
+use crate::source::chunk::{split_slice, split_slice_stream, BlockSize, ChunkSpec, StreamSplitter};
 use crate::sys::{self, SigbusGuard};
-use crate::task::{Chunk, ChunkBody, DataFile, TaskInput};
+use crate::task::{Block, Chunk, ChunkBody, DataFile, TaskInput};
 
 /// Opened chunk data, checked before any task runs.
 pub enum Opened {
@@ -26,15 +27,24 @@ pub enum Opened {
     Stream(Box<dyn Read + Send>, String),
     /// Files to map and split (`--pipe-part`).
     Files(Vec<Arc<DataFile>>),
+    /// `--pipe` from a regular file (stdin redirected from one, or `-a FILE`), from this
+    /// offset on: split with the `--pipe` rules and sent like `--pipe-part` chunks.
+    File(Arc<DataFile>, u64),
 }
 
 /// Opens the data: a missing or unmappable file is an error before anything runs.
 pub fn open(c: &ChunkConfig) -> anyhow::Result<Opened> {
     Ok(match &c.mode {
-        ChunkMode::Pipe(None) => Opened::Stream(Box::new(io::stdin()), "stdin".into()),
+        ChunkMode::Pipe(None) => {
+            let f = io::stdin().as_fd().try_clone_to_owned().map(File::from);
+            match f {
+                Ok(f) => stream_or_file(f, Path::new("stdin"))?,
+                Err(_) => Opened::Stream(Box::new(io::stdin()), "stdin".into()),
+            }
+        }
         ChunkMode::Pipe(Some(p)) => {
             let f = File::open(p).with_context(|| p.display().to_string())?;
-            Opened::Stream(Box::new(f), p.display().to_string())
+            stream_or_file(f, p)?
         }
         ChunkMode::PipePart(paths) => Opened::Files(
             paths
@@ -43,6 +53,20 @@ pub fn open(c: &ChunkConfig) -> anyhow::Result<Opened> {
                 .collect::<anyhow::Result<_>>()?,
         ),
     })
+}
+
+/// A regular file of known size is split in place and sent with sendfile(2) (from its current
+/// offset: `(read a; parx --pipe) < f` works); anything else (a pipe, a terminal, /proc) is
+/// read as a stream.
+fn stream_or_file(mut f: File, name: &Path) -> anyhow::Result<Opened> {
+    let meta = f.metadata().with_context(|| name.display().to_string())?;
+    if meta.is_file() && meta.len() > 0 {
+        if let Ok(pos) = f.stream_position() {
+            let path = name.to_path_buf();
+            return Ok(Opened::File(Arc::new(DataFile { path, file: f }), pos));
+        }
+    }
+    Ok(Opened::Stream(Box::new(f), name.display().to_string()))
 }
 
 /// Opens a `--pipe-part` file, refusing what cannot be mapped (FIFOs, devices, directories,
@@ -97,12 +121,30 @@ pub fn produce(
             };
             let mut split = StreamSplitter::new(r, spec(block));
             let header: Arc<[u8]> = split.read_header().with_context(|| name.clone())?.into();
-            for chunk in split {
+            // Buffers of finished chunks come back here to be read into again.
+            let (home, returned) = crossbeam_channel::bounded(jobs + 1);
+            while let Some(chunk) = split.next() {
                 let chunk = Chunk {
                     header: header.clone(),
-                    body: ChunkBody::Bytes(chunk.with_context(|| name.clone())?),
+                    body: ChunkBody::Bytes(Block::new(
+                        chunk.with_context(|| name.clone())?,
+                        Some(home.clone()),
+                    )),
                     name: Vec::new(),
                 };
+                if !send(TaskInput::Chunk(chunk)) {
+                    break;
+                }
+                // A slot has taken the chunk: the buffer it finished with is free.
+                while let Ok(buf) = returned.try_recv() {
+                    split.give_buffer(buf);
+                }
+            }
+        }
+        Opened::File(f, start) => {
+            let chunks = split_file(&f, c, jobs, &spec, Some(start))
+                .with_context(|| f.path.display().to_string())?;
+            for chunk in chunks {
                 if !send(TaskInput::Chunk(chunk)) {
                     break;
                 }
@@ -110,7 +152,7 @@ pub fn produce(
         }
         Opened::Files(files) => {
             for f in files {
-                match split_file(&f, c, jobs, &spec) {
+                match split_file(&f, c, jobs, &spec, None) {
                     Ok(chunks) => {
                         for chunk in chunks {
                             if !send(TaskInput::Chunk(chunk)) {
@@ -126,12 +168,14 @@ pub fn produce(
     Ok(())
 }
 
-/// Maps one file and finds its chunks.
+/// Maps one file and finds its chunks: with `--pipe-part` rules, or with `--pipe` rules from
+/// offset `stream_from`.
 fn split_file(
     f: &Arc<DataFile>,
     c: &ChunkConfig,
     jobs: usize,
     spec: &dyn Fn(u64) -> ChunkSpec,
+    stream_from: Option<u64>,
 ) -> anyhow::Result<Vec<Chunk>> {
     if f.file.metadata()?.len() == 0 {
         return Ok(Vec::new());
@@ -142,22 +186,30 @@ fn split_file(
         BlockSize::Bytes(b) => b,
         BlockSize::PerSlot(n) => len.div_ceil(n.saturating_mul(jobs as u64)).max(1),
     };
+    let start = stream_from.map_or(0, |s| (s as usize).min(map.len()));
     let guard = SigbusGuard::new(&map)?;
-    let (head, ranges) = split_slice(guard.bytes(), &spec(block));
-    let header: Arc<[u8]> = guard.bytes()[head].into();
+    let data = &guard.bytes()[start..];
+    let (head, ranges) = match stream_from {
+        None => split_slice(data, &spec(block)),
+        Some(_) => split_slice_stream(data, &spec(block)),
+    };
+    let header: Arc<[u8]> = data[head].into();
     if guard.hit() {
         bail!("the file shrank while parx was scanning it");
     }
     drop(guard);
     drop(map);
-    let name = vec![vec![f.path.clone().into_os_string()]];
+    let name = match stream_from {
+        None => vec![vec![f.path.clone().into_os_string()]],
+        Some(_) => Vec::new(),
+    };
     Ok(ranges
         .into_iter()
         .map(|r| Chunk {
             header: header.clone(),
             body: ChunkBody::File {
                 file: f.clone(),
-                offset: r.start as u64,
+                offset: (start + r.start) as u64,
                 len: r.len() as u64,
             },
             name: name.clone(),
