@@ -1,6 +1,11 @@
 complete -c parx -s j -l jobs -d 'Job slots: N, N% of the CPUs, +N or -N relative to the CPU count [default: CPUs]' -r
 complete -c parx -s a -l arg-file -d 'Read values from FILE, one per line (`-` is stdin); repeatable' -r
 complete -c parx -s d -l delimiter -d 'Values end with DELIM (escapes: \\n \\t \\r \\0 \\\\ \\xHH)' -r
+complete -c parx -l block -d 'Target chunk size [default: 1M]; K M G T are powers of 1024, k m g t of 1000; -N: N chunks per job slot per file (--pipe-part)' -r
+complete -c parx -s L -l lines -d 'N records per chunk instead of a size' -r
+complete -c parx -l recend -d 'Record terminator [default: \\n, NUL with -0] (escapes: \\n \\t \\r \\0 \\\\ \\xHH)' -r
+complete -c parx -l recstart -d 'Records begin with STR (chunks are split only before it)' -r
+complete -c parx -l header -d 'The first N records are a header, sent at the start of every chunk' -r
 complete -c parx -l pool -d 'How tasks run: a child process per task, or long-lived workers fed on stdin' -r -f -a "thread\t'One child process per task, supervised by -j threads'
 process\t'-j long-lived workers, tasks streamed to their stdin'"
 complete -c parx -s k -l keep-order -d 'Print outputs in input order (default: as tasks complete)'
@@ -8,5 +13,7 @@ complete -c parx -s 0 -l null -d 'Values end with NUL instead of newline'
 complete -c parx -l link -d 'Link all sources (zip), recycling the shorter ones'
 complete -c parx -s s -l shell -d 'Run the command through `sh -c` (values single-quoted)'
 complete -c parx -l dry-run -d 'Print each command instead of running it'
+complete -c parx -l pipe -d 'Chunk mode: stdin is data, split into record-aligned chunks fed to the command\'s stdin'
+complete -c parx -l pipe-part -d 'Chunk mode: the -a/:::: files are data, memory-mapped and split in place'
 complete -c parx -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c parx -s V -l version -d 'Print version'
