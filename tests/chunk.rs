@@ -387,3 +387,37 @@ fn file_truncated_while_running_fails_its_chunks_without_crashing() {
         fs::write(&f, "0123456789abcdef\n".repeat(64 * 1024)).unwrap();
     }
 }
+
+#[test]
+fn pipe_from_a_file_starts_at_stdins_offset_and_reads_dash_a_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("data");
+    let input: String = (1..=300).map(|i| format!("{i}\n")).collect();
+    fs::write(&f, &input).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("parx");
+    // The shell's `read` leaves stdin's offset after the first line.
+    let script = format!(
+        "read first; exec '{}' --pipe -k --block 50 cat",
+        bin.display()
+    );
+    let out = Command::new("sh")
+        .args(["-c", &script])
+        .stdin(File::open(&f).unwrap())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout, &input.as_bytes()[2..]);
+    let out = parx()
+        .args(["--pipe", "-k", "--block", "50", "-a"])
+        .arg(&f)
+        .args(["sh", "-c", "echo \"#{#}\"; cat"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (marks, data): (Vec<&str>, Vec<&str>) = text.lines().partition(|l| l.starts_with('#'));
+    let want: Vec<String> = (1..=marks.len()).map(|i| format!("#{i}")).collect();
+    assert_eq!(marks, want);
+    assert!(marks.len() >= 1100 / 50, "{} chunks", marks.len());
+    assert_eq!(data.join("\n") + "\n", input);
+}
