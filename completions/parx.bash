@@ -23,7 +23,7 @@ _parx() {
 
     case "${cmd}" in
         parx)
-            opts="-j -k -a -0 -d -s -n -X -h -V --jobs --keep-order --arg-file --null --delimiter --link --shell --dry-run --colsep --max-args --walk --ext --glob --type --hidden --follow --max-depth --pool --max-tasks --help --version"
+            opts="-j -k -a -0 -d -s -n -X -L -h -V --jobs --keep-order --arg-file --null --delimiter --link --shell --dry-run --colsep --max-args --walk --ext --glob --type --hidden --follow --max-depth --pipe --pipe-part --block --lines --recend --recstart --header --pool --max-tasks --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -82,6 +82,30 @@ _parx() {
                     return 0
                     ;;
                 --max-depth)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --block)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lines)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -L)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --recend)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --recstart)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --header)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

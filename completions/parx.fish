@@ -10,6 +10,11 @@ complete -c parx -l type -d 'Entry type: f file, d directory, l symlink (repeata
 d\t'Directory'
 l\t'Symbolic link (without --follow)'"
 complete -c parx -l max-depth -d 'Descend at most N levels (1: PATH\'s direct children)' -r
+complete -c parx -l block -d 'Target chunk size [default: 1M]; K M G T are powers of 1024, k m g t of 1000; -N: N chunks per job slot per file (--pipe-part)' -r
+complete -c parx -s L -l lines -d 'N records per chunk instead of a size' -r
+complete -c parx -l recend -d 'Record terminator [default: \\n, NUL with -0] (escapes: \\n \\t \\r \\0 \\\\ \\xHH)' -r
+complete -c parx -l recstart -d 'Records begin with STR (chunks are split only before it)' -r
+complete -c parx -l header -d 'The first N records are a header, sent at the start of every chunk' -r
 complete -c parx -l pool -d 'How tasks run: a child process per task, or long-lived workers fed on stdin' -r -f -a "thread\t'One child process per task, supervised by -j threads'
 process\t'-j long-lived workers, tasks streamed to their stdin'"
 complete -c parx -l max-tasks -d 'With --pool process: restart a worker after it has been sent N tasks' -r
@@ -21,5 +26,7 @@ complete -c parx -l dry-run -d 'Print each command instead of running it'
 complete -c parx -s X -d 'As many values per command as fit the OS argument limit (context replace: a{}b per value)'
 complete -c parx -l hidden -d 'Include entries whose name starts with a dot'
 complete -c parx -l follow -d 'Follow symbolic links'
+complete -c parx -l pipe -d 'Chunk mode: stdin is data, split into record-aligned chunks fed to the command\'s stdin'
+complete -c parx -l pipe-part -d 'Chunk mode: the -a/:::: files are data, memory-mapped and split in place'
 complete -c parx -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c parx -s V -l version -d 'Print version'

@@ -23,7 +23,9 @@ Exit status: 0 all succeeded; 1-100 that many failed; 101 more than 100 failed;
 Examples:
   find . -name '*.png' -print0 | parx -0 optipng
   parx -k echo {//} {} ::: a a/b a/b/c
-  parx 'gzip -9 {} && echo done {}' ::: *.log";
+  parx 'gzip -9 {} && echo done {}' ::: *.log
+  zcat big.gz | parx --pipe -k grep ERROR
+  parx --pipe-part -a big.log --block 16M -k wc -l";
 
 /// The raw command line.
 #[derive(Parser, Debug)]
@@ -140,6 +142,45 @@ pub struct Cli {
     /// Descend at most N levels (1: PATH's direct children)
     #[arg(long, value_name = "N", requires = "walk", help_heading = "Walking")]
     pub max_depth: Option<usize>,
+    /// Chunk mode: stdin is data, split into record-aligned chunks fed to the command's stdin
+    #[arg(long, conflicts_with = "pipe_part", help_heading = "Chunk modes")]
+    pub pipe: bool,
+
+    /// Chunk mode: the -a/:::: files are data, memory-mapped and split in place
+    #[arg(long = "pipe-part", alias = "pipepart", help_heading = "Chunk modes")]
+    pub pipe_part: bool,
+
+    /// Target chunk size [default: 1M]; K M G T are powers of 1024, k m g t of 1000;
+    /// -N: N chunks per job slot per file (--pipe-part)
+    #[arg(
+        long,
+        value_name = "SIZE",
+        allow_hyphen_values = true,
+        help_heading = "Chunk modes"
+    )]
+    pub block: Option<String>,
+
+    /// N records per chunk instead of a size
+    #[arg(
+        short = 'L',
+        long = "lines",
+        value_name = "N",
+        conflicts_with = "block",
+        help_heading = "Chunk modes"
+    )]
+    pub lines: Option<u64>,
+
+    /// Record terminator [default: \n, NUL with -0] (escapes: \n \t \r \0 \\ \xHH)
+    #[arg(long, value_name = "STR", help_heading = "Chunk modes")]
+    pub recend: Option<String>,
+
+    /// Records begin with STR (chunks are split only before it)
+    #[arg(long, value_name = "STR", help_heading = "Chunk modes")]
+    pub recstart: Option<String>,
+
+    /// The first N records are a header, sent at the start of every chunk
+    #[arg(long, value_name = "N", help_heading = "Chunk modes")]
+    pub header: Option<u64>,
 
     /// How tasks run: a child process per task, or long-lived workers fed on stdin
     #[arg(long, value_enum, value_name = "KIND", default_value_t = PoolArg::Thread)]

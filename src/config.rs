@@ -6,6 +6,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use crate::cli::{Cli, PoolArg, TypeArg};
+use crate::source::chunk::{parse_block_size, BlockSize, RecordSpec};
 use crate::source::walk::{EntryType, WalkSpec};
 use crate::template::{Mode, Placeholder, Template};
 
@@ -31,7 +32,7 @@ pub struct Config {
     pub pool: PoolKind,
     /// The command template.
     pub template: Template,
-    /// Where the argument values come from.
+    /// Where the argument values come from (unused in chunk modes).
     pub input: InputSpec,
     /// `--max-tasks`: with the process pool, a worker is restarted after this many tasks.
     pub max_tasks: Option<u64>,
@@ -39,6 +40,8 @@ pub struct Config {
     pub retries: u32,
     /// How many records go into one task (`-n`, `-X`).
     pub batch: Batch,
+    /// `--pipe`/`--pipe-part`: tasks are chunks of data instead of argument values.
+    pub chunks: Option<ChunkConfig>,
 }
 
 /// How many records go into one task.
@@ -50,6 +53,30 @@ pub enum Batch {
     MaxArgs(usize),
     /// `-X`: as many records as fit the OS argument limit (see `source::batch`).
     Fit,
+}
+
+/// The chunk modes' settings.
+#[derive(Debug)]
+pub struct ChunkConfig {
+    /// Where the data comes from.
+    pub mode: ChunkMode,
+    /// `--block`: bytes per chunk, or chunks per job slot per file (`--pipe-part` only).
+    pub block: BlockSize,
+    /// `-L`: records per chunk instead of a size.
+    pub lines: Option<u64>,
+    /// `--recend`/`--recstart` (default: the value delimiter, newline or NUL with `-0`).
+    pub rec: RecordSpec,
+    /// `--header`: leading records sent before every chunk.
+    pub header: u64,
+}
+
+/// Where chunk data comes from.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ChunkMode {
+    /// `--pipe`: stdin, or the one file given with `-a`/`::::`.
+    Pipe(Option<PathBuf>),
+    /// `--pipe-part`: these files, memory-mapped.
+    PipePart(Vec<PathBuf>),
 }
 
 /// Which pool runs the tasks.
@@ -162,7 +189,33 @@ impl Config {
         {
             return usage("stdin can be read as an input source only once");
         }
-        let template = Template::new(&command, cli.shell);
+        let chunk_opts = ChunkOpts {
+            block: cli.block,
+            lines: cli.lines,
+            recend: cli.recend,
+            recstart: cli.recstart,
+            header: cli.header,
+        };
+        let chunks = match (cli.pipe, cli.pipe_part) {
+            (false, false) => {
+                chunk_opts.refuse_outside_chunk_modes()?;
+                None
+            }
+            (pipe, _) => Some(chunk_config(pipe, chunk_opts, &sources, &delimiter)?),
+        };
+        let mut template = Template::new(&command, cli.shell);
+        if let Some(c) = &chunks {
+            if command.is_empty() {
+                return usage("--pipe and --pipe-part need a command to run on each chunk");
+            }
+            if matches!(c.mode, ChunkMode::Pipe(_)) && template.uses_values() {
+                return usage(
+                    "{} and other value placeholders have no value under --pipe \
+                     (the chunk is on stdin); {#} and {%} work",
+                );
+            }
+            template = template.without_appending();
+        }
         let pool = match cli.pool {
             PoolArg::Thread => PoolKind::Thread,
             PoolArg::Process => {
@@ -207,6 +260,7 @@ impl Config {
             max_tasks: cli.max_tasks,
             retries: 0,
             batch,
+            chunks,
         })
     }
 
@@ -251,6 +305,112 @@ fn describe_placeholder(p: Placeholder) -> String {
             format!("{{{n}{t}}}")
         }
     }
+}
+
+/// The chunk options as given.
+struct ChunkOpts {
+    block: Option<String>,
+    lines: Option<u64>,
+    recend: Option<String>,
+    recstart: Option<String>,
+    header: Option<u64>,
+}
+
+impl ChunkOpts {
+    fn refuse_outside_chunk_modes(&self) -> Result<(), UsageError> {
+        let given = [
+            (self.block.is_some(), "--block"),
+            (self.lines.is_some(), "-L/--lines"),
+            (self.recend.is_some(), "--recend"),
+            (self.recstart.is_some(), "--recstart"),
+            (self.header.is_some(), "--header"),
+        ];
+        match given.iter().find(|(g, _)| *g) {
+            Some((_, name)) => usage(format!("{name} needs --pipe or --pipe-part")),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Validates the chunk options and picks the data source.
+fn chunk_config(
+    pipe: bool,
+    o: ChunkOpts,
+    sources: &[SourceSpec],
+    delimiter: &[u8],
+) -> Result<ChunkConfig, UsageError> {
+    let files = || {
+        sources.iter().map(|s| match &s.kind {
+            SourceKind::File(p) => Ok(p.clone()),
+            SourceKind::Stdin => Err("-"),
+            SourceKind::Values(_) => Err(":::"),
+            SourceKind::Walk(_) => Err("--walk"),
+        })
+    };
+    let mode = if pipe {
+        match sources {
+            [SourceSpec {
+                kind: SourceKind::Stdin,
+                ..
+            }] => ChunkMode::Pipe(None),
+            [SourceSpec {
+                kind: SourceKind::File(p),
+                ..
+            }] => ChunkMode::Pipe(Some(p.clone())),
+            _ => return usage("--pipe reads stdin, or one file given with -a or ::::"),
+        }
+    } else {
+        match files().collect::<Result<Vec<_>, _>>() {
+            Ok(f) if sources.iter().all(|s| s.kind != SourceKind::Stdin) => ChunkMode::PipePart(f),
+            Err(":::") => {
+                return usage("--pipe-part takes files (-a FILE or :::: FILE), not ::: values")
+            }
+            Err("--walk") => {
+                return usage("--pipe-part takes files given with -a or ::::, not --walk")
+            }
+            _ => {
+                return usage(
+                    "--pipe-part needs files given with -a FILE or :::: FILE (stdin cannot be \
+                     mapped: use --pipe)",
+                )
+            }
+        }
+    };
+    let block = match &o.block {
+        None => BlockSize::Bytes(1 << 20),
+        Some(b) => parse_block_size(b).map_err(|e| UsageError(format!("--block: {e}")))?,
+    };
+    if pipe && matches!(block, BlockSize::PerSlot(_)) {
+        return usage("--block -N (chunks per job slot) needs --pipe-part");
+    }
+    if o.lines == Some(0) {
+        return usage("-L/--lines must be at least 1");
+    }
+    let esc = |name: &str, v: &Option<String>| -> Result<Option<Vec<u8>>, UsageError> {
+        match v.as_deref() {
+            None => Ok(None),
+            Some("") => Ok(Some(Vec::new())),
+            Some(t) => parse_delimiter(t)
+                .map(Some)
+                .map_err(|e| UsageError(format!("{name}: {e}"))),
+        }
+    };
+    let recstart = esc("--recstart", &o.recstart)?.filter(|r| !r.is_empty());
+    let recend = match esc("--recend", &o.recend)? {
+        Some(r) => r,
+        None if recstart.is_some() => Vec::new(),
+        None => delimiter.to_vec(),
+    };
+    if recend.is_empty() && recstart.is_none() {
+        return usage("--recend may be empty only with --recstart");
+    }
+    Ok(ChunkConfig {
+        mode,
+        block,
+        lines: o.lines,
+        rec: RecordSpec { recend, recstart },
+        header: o.header.unwrap_or(0),
+    })
 }
 
 fn file_source(f: OsString) -> SourceKind {

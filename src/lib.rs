@@ -23,7 +23,7 @@ use clap::Parser;
 use crossbeam_channel::bounded;
 
 use crate::cli::Cli;
-use crate::config::{Config, PoolKind};
+use crate::config::{ChunkMode, Config, PoolKind};
 use crate::pool::Control;
 use crate::task::{Msg, Task};
 
@@ -82,6 +82,12 @@ fn clap_error(e: &clap::Error) -> i32 {
     }
 }
 
+/// What the source thread reads.
+enum Input {
+    Args(Vec<source::args::Values>),
+    Chunks(source::pipe::Opened),
+}
+
 /// Runs a validated configuration and returns the exit status.
 pub fn run(cfg: Config) -> anyhow::Result<i32> {
     let cfg = Arc::new(cfg);
@@ -90,7 +96,10 @@ pub fn run(cfg: Config) -> anyhow::Result<i32> {
     let ctl = Arc::new(Control::new(cfg.jobs));
     // --walk problems: reported as they happen, each counted like a failed task.
     let warnings = Arc::new(AtomicU64::new(0));
-    let sources = source::args::open_all(&cfg.input, &warnings)?;
+    let input = match &cfg.chunks {
+        Some(c) => Input::Chunks(source::pipe::open(c)?),
+        None => Input::Args(source::args::open_all(&cfg.input, &warnings)?),
+    };
 
     let (sig_tx, sig_rx) = bounded::<i32>(1);
     std::thread::Builder::new()
@@ -110,7 +119,16 @@ pub fn run(cfg: Config) -> anyhow::Result<i32> {
             }
         })?;
 
-    let (task_tx, task_rx) = bounded::<Task>(cfg.jobs * 2 + 16);
+    // --pipe chunks are whole blocks of data: hand each straight to a free slot (a zero-capacity
+    // channel), so in flight are one chunk per slot plus the one being read.
+    let task_cap = match cfg.chunks.as_ref().map(|c| &c.mode) {
+        Some(ChunkMode::Pipe(_)) => 0,
+        _ => cfg.jobs * 2 + 16,
+    };
+    let (task_tx, task_rx) = bounded::<Task>(task_cap);
+    if task_cap == 0 {
+        sys::return_big_frees();
+    }
     let (msg_tx, msg_rx) = bounded::<Msg>(cfg.jobs * 4 + 16);
     // The source holds no sender to the merger: a source blocked reading its input must not
     // keep the run alive once the pool is done.
@@ -119,7 +137,21 @@ pub fn run(cfg: Config) -> anyhow::Result<i32> {
         .spawn({
             let (cfg, ctl) = (cfg.clone(), ctl.clone());
             move || {
-                let res = source::feed(&cfg, sources, |task| send_task(&task_tx, &ctl, task));
+                let res = match input {
+                    Input::Args(sources) => {
+                        source::feed(&cfg, sources, |task| send_task(&task_tx, &ctl, task))
+                    }
+                    Input::Chunks(opened) => {
+                        let c = cfg.chunks.as_ref().expect("chunk mode");
+                        let mut seq = 0;
+                        let mut send = |input| {
+                            seq += 1;
+                            send_task(&task_tx, &ctl, Task { seq, input })
+                        };
+                        let mut report = |e: anyhow::Error| ctl.error(format_args!("{e:#}"));
+                        source::pipe::produce(c, cfg.jobs, opened, &mut send, &mut report)
+                    }
+                };
                 if let Err(e) = res {
                     ctl.error(format_args!("{e:#}"));
                 }

@@ -1,10 +1,12 @@
-//! The only home of `unsafe`: raw stdout, signal masks and waiting, killing process groups.
+//! The only home of `unsafe`: raw stdout, signal masks and waiting, killing process
+//! groups, file mappings and the SIGBUS guard for them, non-blocking pipes and sendfile(2).
 //! Every block carries a `// SAFETY:` note.
 
 use std::fs::File;
 use std::io;
 use std::mem::ManuallyDrop;
-use std::os::fd::FromRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// A `File` for fd 1 that is never closed (stdout belongs to the process, not to us).
 pub fn stdout_file() -> ManuallyDrop<File> {
@@ -87,5 +89,198 @@ pub fn arg_max() -> usize {
         4096
     } else {
         n as usize
+    }
+}
+
+/// Has the C allocator serve every allocation of 1 MiB or more with its own mapping, returned
+/// to the system when freed. Without this, glibc raises its threshold after the first big
+/// free and keeps freed `--pipe` blocks in its heap, so peak memory drifts well above the
+/// blocks really in flight. A no-op elsewhere than glibc.
+pub fn return_big_frees() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator tuning; called before the threads that allocate
+    // blocks start.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
+/// Maps `file` read-only. Pages of the mapping must only be read under a [`SigbusGuard`]
+/// (another process may truncate the file, and touching a page beyond its new end raises
+/// SIGBUS).
+pub fn map_file(file: &File) -> io::Result<memmap2::Mmap> {
+    // SAFETY: the mapping is read-only and private to parx; the one hazard, the file
+    // shrinking under it, is handled by reading it only under a SigbusGuard (see below).
+    unsafe { memmap2::MmapOptions::new().map(file) }
+}
+
+/// Puts `fd` in non-blocking mode.
+pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
+    // SAFETY: fcntl on an fd we own, with integer arguments only.
+    let rc = unsafe {
+        let fl = libc::fcntl(fd, libc::F_GETFL);
+        if fl < 0 {
+            fl
+        } else {
+            libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK)
+        }
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Asks for a pipe buffer of `size` bytes (best effort: the kernel caps it at
+/// /proc/sys/fs/pipe-max-size for unprivileged users; failure is ignored).
+pub fn set_pipe_size(fd: RawFd, size: usize) {
+    // SAFETY: fcntl on an fd we own, with integer arguments only.
+    unsafe {
+        libc::fcntl(fd, libc::F_SETPIPE_SZ, size as libc::c_int);
+    }
+}
+
+/// Copies up to `len` bytes of `file` at `offset` into `out` (a pipe) inside the kernel,
+/// without touching any user-space mapping: a file truncated meanwhile just makes it return
+/// 0 (end of file) instead of raising SIGBUS. Returns the number of bytes sent.
+pub fn sendfile(out: RawFd, file: &File, offset: u64, len: usize) -> io::Result<usize> {
+    let mut off =
+        libc::off_t::try_from(offset).map_err(|_| io::Error::other("offset too large"))?;
+    loop {
+        // SAFETY: both fds are open for the call; `off` is a valid, exclusive out-pointer.
+        let n = unsafe { libc::sendfile(out, file.as_raw_fd(), &mut off, len) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+// ---- SIGBUS guard ---------------------------------------------------------------------------
+//
+// `--pipe-part` scans its memory-mapped files for record boundaries. If another process
+// truncates a file meanwhile, reading a page past the new end raises SIGBUS, which would kill
+// parx. While a scan runs, the range it reads is registered here; the handler replaces the
+// faulting page with a zero-filled anonymous page (mmap MAP_FIXED, a plain system call) and
+// returns, so the read resumes and sees zeros. The scan finishes, `hit()` tells that the file
+// shrank, and the chunks past its new end fail when they are sent (sendfile returns short).
+// A SIGBUS outside the registered range gets the default action (the process dies as before).
+
+static GUARD_START: AtomicUsize = AtomicUsize::new(0);
+static GUARD_END: AtomicUsize = AtomicUsize::new(0);
+static GUARD_HIT: AtomicBool = AtomicBool::new(false);
+static PAGE_SIZE: AtomicUsize = AtomicUsize::new(4096);
+static GUARD_INSTALLED: std::sync::Once = std::sync::Once::new();
+
+extern "C" fn on_sigbus(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid siginfo_t for an SA_SIGINFO handler; si_addr is the
+    // faulting address for SIGBUS. Only async-signal-safe operations follow: atomics and the
+    // mmap/signal system calls.
+    unsafe {
+        let addr = (*info).si_addr() as usize;
+        let (start, end) = (
+            GUARD_START.load(Ordering::SeqCst),
+            GUARD_END.load(Ordering::SeqCst),
+        );
+        if addr >= start && addr < end {
+            let page = addr & !(PAGE_SIZE.load(Ordering::Relaxed) - 1);
+            let p = libc::mmap(
+                page as *mut libc::c_void,
+                PAGE_SIZE.load(Ordering::Relaxed),
+                libc::PROT_READ,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
+                -1,
+                0,
+            );
+            if p != libc::MAP_FAILED {
+                GUARD_HIT.store(true, Ordering::SeqCst);
+                return;
+            }
+        }
+        libc::signal(libc::SIGBUS, libc::SIG_DFL);
+    }
+}
+
+fn install_sigbus_handler() -> io::Result<()> {
+    let mut res = Ok(());
+    GUARD_INSTALLED.call_once(|| {
+        // SAFETY: sysconf has no preconditions; sigaction gets a zeroed, then filled-in
+        // struct whose handler has the SA_SIGINFO signature.
+        unsafe {
+            let ps = libc::sysconf(libc::_SC_PAGESIZE);
+            if ps > 0 {
+                PAGE_SIZE.store(ps as usize, Ordering::Relaxed);
+            }
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_sigbus as *const () as usize;
+            sa.sa_flags = libc::SA_SIGINFO;
+            libc::sigemptyset(&mut sa.sa_mask);
+            if libc::sigaction(libc::SIGBUS, &sa, std::ptr::null_mut()) != 0 {
+                res = Err(io::Error::last_os_error());
+            }
+        }
+    });
+    res
+}
+
+/// While alive, SIGBUS from reading `map` is survived (see the section comment). One guard at
+/// a time (parx scans one file at a time, possibly from several rayon threads).
+pub struct SigbusGuard<'a> {
+    map: &'a [u8],
+}
+
+impl<'a> SigbusGuard<'a> {
+    /// Registers `map` (a file mapping) as the range being scanned.
+    pub fn new(map: &'a [u8]) -> io::Result<Self> {
+        install_sigbus_handler()?;
+        GUARD_HIT.store(false, Ordering::SeqCst);
+        let start = map.as_ptr() as usize;
+        GUARD_START.store(start, Ordering::SeqCst);
+        GUARD_END.store(start + map.len(), Ordering::SeqCst);
+        Ok(SigbusGuard { map })
+    }
+
+    /// The guarded bytes (pages past a truncation read as zeros).
+    pub fn bytes(&self) -> &'a [u8] {
+        self.map
+    }
+
+    /// Whether a page of the mapping vanished (the file shrank) since the guard was made.
+    pub fn hit(&self) -> bool {
+        GUARD_HIT.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for SigbusGuard<'_> {
+    fn drop(&mut self) {
+        GUARD_START.store(0, Ordering::SeqCst);
+        GUARD_END.store(0, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn sigbus_guard_survives_truncation() {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(&vec![b'x'; 3 * 65536]).unwrap();
+        let map = map_file(&f).unwrap();
+        f.set_len(100).unwrap();
+        let guard = SigbusGuard::new(&map).unwrap();
+        let sum: u64 = guard.bytes().iter().map(|&b| u64::from(b)).sum();
+        assert!(guard.hit());
+        assert_eq!(sum, 100 * u64::from(b'x'));
+        drop(guard);
+        // The kernel copy sees the new end too.
+        let (r, w) = std::os::unix::net::UnixStream::pair().unwrap();
+        assert_eq!(sendfile(w.as_raw_fd(), &f, 0, 1000).unwrap(), 100);
+        assert_eq!(sendfile(w.as_raw_fd(), &f, 100, 1000).unwrap(), 0);
+        drop(r);
     }
 }

@@ -1,6 +1,11 @@
 //! Tasks and their outcomes: what flows from the sources through the pool to the merger.
 
 use std::ffi::OsString;
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crossbeam_channel::Sender;
 
 use crate::output::OutBuf;
 
@@ -21,6 +26,93 @@ pub struct Task {
 pub enum TaskInput {
     /// One or more argument records (more than one with `-n`/`-X`).
     Args(Vec<Record>),
+    /// A chunk of `--pipe`/`--pipe-part` input, fed to the command's stdin.
+    Chunk(Chunk),
+}
+
+/// A record-aligned chunk: the header (if any) then the body go to the command's stdin.
+/// [`crate::pool::feed::Feeder`] sends one without blocking.
+#[derive(Debug)]
+pub struct Chunk {
+    /// The `--header` records, sent before the body (shared by every chunk of a file).
+    pub header: Arc<[u8]>,
+    /// The chunk's own bytes.
+    pub body: ChunkBody,
+    /// What value placeholders see: for `--pipe-part` one record holding the file's name
+    /// (`{}`); empty for `--pipe`.
+    pub name: Vec<Record>,
+}
+
+/// Where a chunk's bytes are.
+#[derive(Debug)]
+pub enum ChunkBody {
+    /// Read from stdin (`--pipe`).
+    Bytes(Block),
+    /// A byte range of a file (`--pipe-part`), sent with sendfile(2) straight from the page
+    /// cache: `(file.file.as_raw_fd(), offset, len)` for another consumer.
+    File {
+        /// The open file.
+        file: Arc<DataFile>,
+        /// Where the chunk starts.
+        offset: u64,
+        /// Its length in bytes.
+        len: u64,
+    },
+}
+
+/// The bytes of a `--pipe` chunk. When dropped, the buffer goes back to the source to be
+/// read into again (saving the page faults of fresh memory for every block).
+#[derive(Debug)]
+pub struct Block {
+    data: Vec<u8>,
+    home: Option<Sender<Vec<u8>>>,
+}
+
+impl Block {
+    /// `data`, to be sent back on `home` (if any) when dropped.
+    pub fn new(data: Vec<u8>, home: Option<Sender<Vec<u8>>>) -> Block {
+        Block { data, home }
+    }
+}
+
+impl std::ops::Deref for Block {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.data
+    }
+}
+
+impl Drop for Block {
+    fn drop(&mut self) {
+        if let Some(home) = &self.home {
+            let _ = home.try_send(std::mem::take(&mut self.data));
+        }
+    }
+}
+
+/// An open `--pipe-part` data file.
+#[derive(Debug)]
+pub struct DataFile {
+    /// Its name as given (for `{}` and messages).
+    pub path: PathBuf,
+    /// The open file.
+    pub file: File,
+}
+
+impl Chunk {
+    /// Bytes this chunk sends in all, header included.
+    pub fn len(&self) -> u64 {
+        let body = match &self.body {
+            ChunkBody::Bytes(b) => b.len() as u64,
+            ChunkBody::File { len, .. } => *len,
+        };
+        self.header.len() as u64 + body
+    }
+
+    /// Whether the chunk sends nothing (never true for a chunk made by a source).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 impl Task {
@@ -28,6 +120,23 @@ impl Task {
     pub fn records(&self) -> &[Record] {
         match &self.input {
             TaskInput::Args(r) => r,
+            TaskInput::Chunk(_) => &[],
+        }
+    }
+
+    /// The records value placeholders see: the arguments, or a chunk's file name.
+    pub fn template_records(&self) -> &[Record] {
+        match &self.input {
+            TaskInput::Args(r) => r,
+            TaskInput::Chunk(c) => &c.name,
+        }
+    }
+
+    /// The chunk to feed to the command's stdin, if this is a chunk task.
+    pub fn chunk(&self) -> Option<&Chunk> {
+        match &self.input {
+            TaskInput::Chunk(c) => Some(c),
+            TaskInput::Args(_) => None,
         }
     }
 }

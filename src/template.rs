@@ -168,6 +168,8 @@ pub struct Template {
     words: Vec<Word>,
     mode: Mode,
     uses_values: bool,
+    /// Values are appended when no value placeholder occurs (false in chunk modes).
+    append: bool,
 }
 
 /// A rendered command, ready to run.
@@ -212,7 +214,19 @@ impl Template {
             words,
             mode,
             uses_values,
+            append: true,
         }
+    }
+
+    /// Never append values to the command (chunk modes: the data is on stdin).
+    pub fn without_appending(mut self) -> Template {
+        self.append = false;
+        self
+    }
+
+    /// Whether a value placeholder (`{}`, `{.}`, `{1}`, …) occurs in the command.
+    pub fn uses_values(&self) -> bool {
+        self.uses_values
     }
 
     /// The run mode.
@@ -266,7 +280,7 @@ impl Template {
                 }
             }
         }
-        if !self.uses_values {
+        if !self.uses_values && self.append {
             out.extend(ctx.records.iter().flatten().cloned());
         }
         out
@@ -310,7 +324,7 @@ impl Template {
                 s.extend(expand(w, ctx, Some(rec), true));
             }
         }
-        if !self.uses_values {
+        if !self.uses_values && self.append {
             for v in ctx.records.iter().flatten() {
                 sep(&mut s);
                 quote_into(&mut s, v.as_bytes());

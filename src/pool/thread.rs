@@ -1,6 +1,7 @@
 //! The thread pool (`--pool thread`): `-j` threads, each taking tasks from the channel and
 //! running one child process per task in its own process group, collecting its stdout and
-//! stderr with poll(2) and handing the whole output to the merger.
+//! stderr with poll(2) and handing the whole output to the merger. A chunk task's stdin is a
+//! pipe fed from the same poll loop ([`Feeder`]); other tasks get /dev/null.
 
 use std::ffi::{OsStr, OsString};
 use std::io::{self, Read};
@@ -18,9 +19,10 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::config::Config;
 use crate::output::{OutBuf, Spiller};
+use crate::pool::feed::{Fed, Feeder};
 use crate::pool::Control;
 use crate::sys;
-use crate::task::{Finished, Msg, Outcome, Task};
+use crate::task::{Chunk, Finished, Msg, Outcome, Task};
 use crate::template::{Ctx, Rendered};
 
 /// Starts the `-j` pool threads. They end when the task channel is drained and closed, or
@@ -86,7 +88,7 @@ impl<'a> Slot<'a> {
         let rendered = self.cfg.template.render(&Ctx {
             seq: task.seq,
             slot: self.slot,
-            records: task.records(),
+            records: task.template_records(),
         });
         let mut fin = Finished {
             seq: task.seq,
@@ -112,7 +114,11 @@ impl<'a> Slot<'a> {
                 c
             }
         };
-        cmd.stdin(Stdio::null())
+        let stdin = match task.chunk() {
+            Some(_) => Stdio::piped(),
+            None => Stdio::null(),
+        };
+        cmd.stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
@@ -132,13 +138,20 @@ impl<'a> Slot<'a> {
         };
         let pgid = child.id() as i32;
         self.ctl.set_child(self.slot, pgid);
-        let pumped = self.pump(&mut child, &mut fin);
+        let mut feed_err = None;
+        let pumped = self.pump(&mut child, &mut fin, task.chunk(), &mut feed_err);
         if pumped.is_err() {
             sys::kill_group(pgid, libc::SIGKILL);
         }
         let status = child.wait();
         self.ctl.clear_child(self.slot);
         fin.outcome = match (pumped, status) {
+            (Ok(()), Ok(_)) if feed_err.is_some() => {
+                let e = feed_err.take().expect("checked");
+                let msg = format!("parx: task {}: {e}\n", task.seq);
+                let _ = fin.stderr.push(msg.as_bytes(), &mut self.spill_err);
+                Outcome::IoError
+            }
             (Ok(()), Ok(st)) => match (st.code(), st.signal()) {
                 (Some(c), _) => Outcome::Exited(c),
                 (None, Some(s)) => Outcome::Signaled(s),
@@ -169,10 +182,22 @@ impl<'a> Slot<'a> {
         }
     }
 
-    /// Reads the child's stdout and stderr until both close.
-    fn pump(&mut self, child: &mut Child, fin: &mut Finished) -> io::Result<()> {
+    /// Reads the child's stdout and stderr until both close, feeding `chunk` (if any) to its
+    /// stdin meanwhile. A chunk that cannot be read leaves its error in `feed_err`.
+    fn pump(
+        &mut self,
+        child: &mut Child,
+        fin: &mut Finished,
+        chunk: Option<&Chunk>,
+        feed_err: &mut Option<io::Error>,
+    ) -> io::Result<()> {
         let mut stdout = child.stdout.take().expect("piped");
         let mut stderr = child.stderr.take().expect("piped");
+        let mut stdin = child.stdin.take();
+        let mut feeder = chunk.map(Feeder::new);
+        if let Some(s) = &stdin {
+            Feeder::prepare(s)?;
+        }
         let mut fds = [
             libc::pollfd {
                 fd: stdout.as_raw_fd(),
@@ -184,12 +209,31 @@ impl<'a> Slot<'a> {
                 events: libc::POLLIN,
                 revents: 0,
             },
+            libc::pollfd {
+                fd: stdin.as_ref().map_or(-1, |s| s.as_raw_fd()),
+                events: libc::POLLOUT,
+                revents: 0,
+            },
         ];
         let mut streaming = false;
         while fds.iter().any(|p| p.fd >= 0) {
             sys::poll(&mut fds, -1)?;
             for (i, pfd) in fds.iter_mut().enumerate() {
                 if pfd.fd < 0 || pfd.revents == 0 {
+                    continue;
+                }
+                if i == 2 {
+                    let (Some(f), Some(s)) = (feeder.as_mut(), stdin.as_mut()) else {
+                        unreachable!("the stdin slot is polled only while feeding")
+                    };
+                    match f.feed(s) {
+                        Ok(Fed::Pending) => continue,
+                        Ok(Fed::Done | Fed::Closed) => {}
+                        Err(e) => *feed_err = Some(e),
+                    }
+                    // Closing stdin tells the command its input has ended.
+                    stdin = None;
+                    pfd.fd = -1;
                     continue;
                 }
                 let r = if i == 0 {

@@ -2,6 +2,8 @@
 
 pub mod args;
 pub mod batch;
+pub mod chunk;
+pub mod pipe;
 pub mod walk;
 
 use crate::config::Config;

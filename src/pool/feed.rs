@@ -1,0 +1,105 @@
+//! Feeding a chunk to a command's stdin without blocking: the header, then the body, written
+//! from the pool thread's poll loop whenever the pipe has room. Stdin bodies are written from
+//! parx's buffer; file bodies (`--pipe-part`) go with sendfile(2) from the page cache to the
+//! pipe, so parx never copies them and never touches a mapping of a file that may shrink.
+//!
+//! A command that exits (or closes its stdin) before reading everything is not an error here:
+//! what it does with its input is its own business, as with GNU parallel.
+
+use std::io::{self, Write};
+use std::os::fd::AsRawFd;
+
+use crate::sys;
+use crate::task::{Chunk, ChunkBody};
+
+/// Pipe buffer asked for on a fed stdin: fewer wake-ups and system calls per chunk.
+pub const PIPE_SIZE: usize = 1 << 20;
+/// Largest single sendfile(2) request.
+const MAX_SEND: usize = 1 << 30;
+
+/// Where feeding stands after [`Feeder::feed`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fed {
+    /// The pipe is full; call again when it is writable.
+    Pending,
+    /// Everything was sent: close the pipe.
+    Done,
+    /// The reader went away (EPIPE): close the pipe, the rest is dropped.
+    Closed,
+}
+
+/// Sends one chunk; keeps how far it got.
+#[derive(Debug)]
+pub struct Feeder<'a> {
+    chunk: &'a Chunk,
+    /// Bytes of the header sent.
+    head: usize,
+    /// Bytes of the body sent.
+    body: u64,
+}
+
+impl<'a> Feeder<'a> {
+    /// A feeder at the start of `chunk`.
+    pub fn new(chunk: &'a Chunk) -> Self {
+        Feeder {
+            chunk,
+            head: 0,
+            body: 0,
+        }
+    }
+
+    /// Prepares a pipe for [`Feeder::feed`]: non-blocking, with a large buffer.
+    pub fn prepare(out: &impl AsRawFd) -> io::Result<()> {
+        sys::set_pipe_size(out.as_raw_fd(), PIPE_SIZE);
+        sys::set_nonblocking(out.as_raw_fd())
+    }
+
+    /// Writes as much as `out` (a non-blocking pipe) takes now. An error means the chunk
+    /// could not be read (its file shrank); the pipe should be closed.
+    pub fn feed<W: Write + AsRawFd>(&mut self, out: &mut W) -> io::Result<Fed> {
+        match self.feed_inner(out) {
+            Ok(f) => Ok(f),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Fed::Pending),
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(Fed::Closed),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn feed_inner<W: Write + AsRawFd>(&mut self, out: &mut W) -> io::Result<Fed> {
+        let header = &self.chunk.header[..];
+        while self.head < header.len() {
+            match out.write(&header[self.head..]) {
+                Ok(n) => self.head += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        match &self.chunk.body {
+            ChunkBody::Bytes(b) => {
+                while (self.body as usize) < b.len() {
+                    match out.write(&b[self.body as usize..]) {
+                        Ok(n) => self.body += n as u64,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            ChunkBody::File { file, offset, len } => {
+                while self.body < *len {
+                    let want = (*len - self.body).min(MAX_SEND as u64) as usize;
+                    let n = sys::sendfile(out.as_raw_fd(), &file.file, offset + self.body, want)?;
+                    if n == 0 {
+                        return Err(io::Error::other(format!(
+                            "{}: the file shrank while parx was reading it \
+                             (chunk at byte {offset} lost its last {} bytes)",
+                            file.path.display(),
+                            len - self.body
+                        )));
+                    }
+                    self.body += n as u64;
+                }
+            }
+        }
+        Ok(Fed::Done)
+    }
+}

@@ -1,0 +1,218 @@
+//! Chunk sources (`--pipe`, `--pipe-part`): open the data, split it into record-aligned chunks
+//! with [`crate::source::chunk`], and hand each chunk on as a task input.
+//!
+//! `--pipe` streams: one chunk is read ahead while the pool runs the others, so memory is a few
+//! blocks whatever the input size. `--pipe-part` maps each file, finds the chunk edges by
+//! scanning near each block edge under a [`SigbusGuard`] (a file truncated meanwhile cannot
+//! crash parx), then drops the mapping: chunk bytes are later sent with sendfile(2) from the
+//! file itself, so parx never touches them.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek};
+use std::os::fd::AsFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+
+use crate::config::{ChunkConfig, ChunkMode};
+use crate::source::chunk::{split_slice, split_slice_stream, BlockSize, ChunkSpec, StreamSplitter};
+use crate::sys::{self, SigbusGuard};
+use crate::task::{Block, Chunk, ChunkBody, DataFile, TaskInput};
+
+/// Opened chunk data, checked before any task runs.
+pub enum Opened {
+    /// A stream to split (`--pipe`).
+    Stream(Box<dyn Read + Send>, String),
+    /// Files to map and split (`--pipe-part`).
+    Files(Vec<Arc<DataFile>>),
+    /// `--pipe` from a regular file (stdin redirected from one, or `-a FILE`), from this
+    /// offset on: split with the `--pipe` rules and sent like `--pipe-part` chunks.
+    File(Arc<DataFile>, u64),
+}
+
+/// Opens the data: a missing or unmappable file is an error before anything runs.
+pub fn open(c: &ChunkConfig) -> anyhow::Result<Opened> {
+    Ok(match &c.mode {
+        ChunkMode::Pipe(None) => {
+            let f = io::stdin().as_fd().try_clone_to_owned().map(File::from);
+            match f {
+                Ok(f) => stream_or_file(f, Path::new("stdin"))?,
+                Err(_) => Opened::Stream(Box::new(io::stdin()), "stdin".into()),
+            }
+        }
+        ChunkMode::Pipe(Some(p)) => {
+            let f = File::open(p).with_context(|| p.display().to_string())?;
+            stream_or_file(f, p)?
+        }
+        ChunkMode::PipePart(paths) => Opened::Files(
+            paths
+                .iter()
+                .map(|p| open_mappable(p).map(Arc::new))
+                .collect::<anyhow::Result<_>>()?,
+        ),
+    })
+}
+
+/// A regular file of known size is split in place and sent with sendfile(2) (from its current
+/// offset: `(read a; parx --pipe) < f` works); anything else (a pipe, a terminal, /proc) is
+/// read as a stream.
+fn stream_or_file(mut f: File, name: &Path) -> anyhow::Result<Opened> {
+    let meta = f.metadata().with_context(|| name.display().to_string())?;
+    if meta.is_file() && meta.len() > 0 {
+        if let Ok(pos) = f.stream_position() {
+            let path = name.to_path_buf();
+            return Ok(Opened::File(Arc::new(DataFile { path, file: f }), pos));
+        }
+    }
+    Ok(Opened::Stream(Box::new(f), name.display().to_string()))
+}
+
+/// Opens a `--pipe-part` file, refusing what cannot be mapped (FIFOs, devices, directories,
+/// and files whose size is not their length, like those in /proc).
+fn open_mappable(p: &Path) -> anyhow::Result<DataFile> {
+    let name = p.display();
+    // Non-blocking, so that opening a FIFO without a writer does not hang.
+    let mut file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(p)
+        .with_context(|| name.to_string())?;
+    let meta = file.metadata().with_context(|| name.to_string())?;
+    if !meta.is_file() {
+        bail!(
+            "{name}: not a regular file, so it cannot be memory-mapped for --pipe-part \
+             (read it with --pipe -a {name})"
+        );
+    }
+    if meta.len() == 0 && file.read(&mut [0u8; 1]).unwrap_or(0) > 0 {
+        bail!(
+            "{name}: its size is unknown (like files in /proc), so it cannot be memory-mapped \
+             for --pipe-part (read it with --pipe -a {name})"
+        );
+    }
+    Ok(DataFile {
+        path: p.to_path_buf(),
+        file,
+    })
+}
+
+/// Splits the opened data and calls `send` with each chunk, in order, until it returns false.
+/// Errors on one `--pipe-part` file go to `report` and the next file is split; a read error
+/// on the `--pipe` stream ends it and is returned.
+pub fn produce(
+    c: &ChunkConfig,
+    jobs: usize,
+    opened: Opened,
+    send: &mut dyn FnMut(TaskInput) -> bool,
+    report: &mut dyn FnMut(anyhow::Error),
+) -> anyhow::Result<()> {
+    let spec = |block: u64| ChunkSpec {
+        block,
+        lines: c.lines,
+        rec: c.rec.clone(),
+        header: c.header,
+    };
+    match opened {
+        Opened::Stream(r, name) => {
+            let BlockSize::Bytes(block) = c.block else {
+                unreachable!("refused by Config")
+            };
+            let mut split = StreamSplitter::new(r, spec(block));
+            let header: Arc<[u8]> = split.read_header().with_context(|| name.clone())?.into();
+            // Buffers of finished chunks come back here to be read into again.
+            let (home, returned) = crossbeam_channel::bounded(jobs + 1);
+            while let Some(chunk) = split.next() {
+                let chunk = Chunk {
+                    header: header.clone(),
+                    body: ChunkBody::Bytes(Block::new(
+                        chunk.with_context(|| name.clone())?,
+                        Some(home.clone()),
+                    )),
+                    name: Vec::new(),
+                };
+                if !send(TaskInput::Chunk(chunk)) {
+                    break;
+                }
+                // A slot has taken the chunk: the buffer it finished with is free.
+                while let Ok(buf) = returned.try_recv() {
+                    split.give_buffer(buf);
+                }
+            }
+        }
+        Opened::File(f, start) => {
+            let chunks = split_file(&f, c, jobs, &spec, Some(start))
+                .with_context(|| f.path.display().to_string())?;
+            for chunk in chunks {
+                if !send(TaskInput::Chunk(chunk)) {
+                    break;
+                }
+            }
+        }
+        Opened::Files(files) => {
+            for f in files {
+                match split_file(&f, c, jobs, &spec, None) {
+                    Ok(chunks) => {
+                        for chunk in chunks {
+                            if !send(TaskInput::Chunk(chunk)) {
+                                return Ok(());
+                            }
+                        }
+                    }
+                    Err(e) => report(e.context(f.path.display().to_string())),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Maps one file and finds its chunks: with `--pipe-part` rules, or with `--pipe` rules from
+/// offset `stream_from`.
+fn split_file(
+    f: &Arc<DataFile>,
+    c: &ChunkConfig,
+    jobs: usize,
+    spec: &dyn Fn(u64) -> ChunkSpec,
+    stream_from: Option<u64>,
+) -> anyhow::Result<Vec<Chunk>> {
+    if f.file.metadata()?.len() == 0 {
+        return Ok(Vec::new());
+    }
+    let map = sys::map_file(&f.file)?;
+    let len = map.len() as u64;
+    let block = match c.block {
+        BlockSize::Bytes(b) => b,
+        BlockSize::PerSlot(n) => len.div_ceil(n.saturating_mul(jobs as u64)).max(1),
+    };
+    let start = stream_from.map_or(0, |s| (s as usize).min(map.len()));
+    let guard = SigbusGuard::new(&map)?;
+    let data = &guard.bytes()[start..];
+    let (head, ranges) = match stream_from {
+        None => split_slice(data, &spec(block)),
+        Some(_) => split_slice_stream(data, &spec(block)),
+    };
+    let header: Arc<[u8]> = data[head].into();
+    if guard.hit() {
+        bail!("the file shrank while parx was scanning it");
+    }
+    drop(guard);
+    drop(map);
+    let name = match stream_from {
+        None => vec![vec![f.path.clone().into_os_string()]],
+        Some(_) => Vec::new(),
+    };
+    Ok(ranges
+        .into_iter()
+        .map(|r| Chunk {
+            header: header.clone(),
+            body: ChunkBody::File {
+                file: f.clone(),
+                offset: (start + r.start) as u64,
+                len: r.len() as u64,
+            },
+            name: name.clone(),
+        })
+        .collect())
+}

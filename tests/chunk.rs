@@ -1,0 +1,423 @@
+//! Chunk modes (`--pipe`, `--pipe-part`) end to end, with the real binary: round trips over
+//! random inputs, numbering and order, headers, records, and bad input.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use assert_cmd::cargo::CommandCargoExt;
+use proptest::prelude::*;
+
+fn parx() -> Command {
+    let mut c = Command::cargo_bin("parx").unwrap();
+    c.stdin(Stdio::null());
+    c
+}
+
+/// Runs `cmd` with `input` on a real pipe as stdin.
+fn run_piped(mut cmd: Command, input: &[u8]) -> std::process::Output {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let data = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&data);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
+}
+
+/// Runs `cmd` with the file `path` as stdin (a regular file: the in-place path).
+fn run_file_stdin(mut cmd: Command, path: &Path) -> std::process::Output {
+    cmd.stdin(File::open(path).unwrap());
+    cmd.output().unwrap()
+}
+
+fn stderr_one_line(out: &std::process::Output) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(err.lines().count(), 1, "stderr: {err}");
+    assert!(err.starts_with("parx: "), "stderr: {err}");
+    err
+}
+
+const RECENDS: [&str; 4] = ["\n", "\\0", "XY", "ab\\n"];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Concatenating the chunks gives the input back byte for byte, in all three paths:
+    /// --pipe from a pipe, --pipe from a regular file, --pipe-part.
+    #[test]
+    fn chunks_reproduce_input(
+        data in prop::collection::vec(prop::sample::select(b"ab\n\0XY".to_vec()), 0..400),
+        block in 1u64..80,
+        re in 0..RECENDS.len(),
+        terminate in any::<bool>(),
+    ) {
+        let mut data = data;
+        let recend = RECENDS[re];
+        let raw = recend.replace("\\0", "\0").replace("\\n", "\n");
+        if terminate && !data.ends_with(raw.as_bytes()) {
+            data.extend_from_slice(raw.as_bytes());
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data");
+        fs::write(&path, &data).unwrap();
+        let args = |mode: &str| {
+            let mut c = parx();
+            c.args([mode, "-k", "-j3", "--block", &block.to_string(), "--recend", recend, "cat"]);
+            c
+        };
+        let out = run_piped(args("--pipe"), &data);
+        prop_assert!(out.status.success(), "{:?}", out);
+        prop_assert_eq!(&out.stdout, &data);
+        let out = run_file_stdin(args("--pipe"), &path);
+        prop_assert!(out.status.success(), "{:?}", out);
+        prop_assert_eq!(&out.stdout, &data);
+        let mut c = args("--pipe-part");
+        c.arg("::::").arg(&path);
+        let out = c.output().unwrap();
+        prop_assert!(out.status.success(), "{:?}", out);
+        prop_assert_eq!(&out.stdout, &data);
+    }
+}
+
+#[test]
+fn chunks_are_numbered_in_order_and_never_split_records() {
+    let input: String = (1..=50).map(|i| format!("line{i}\n")).collect();
+    let mut c = parx();
+    c.args(["--pipe", "-k", "-j2", "--block", "20"]);
+    c.args(["sh", "-c", "echo \"#{#} slot{%}\"; cat"]);
+    let out = run_piped(c, input.as_bytes());
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut seq = 0;
+    let mut body = String::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix('#') {
+            seq += 1;
+            let (n, slot) = rest.split_once(' ').unwrap();
+            assert_eq!(n, seq.to_string());
+            assert!(slot == "slot1" || slot == "slot2", "{line}");
+        } else {
+            assert!(line.starts_with("line"), "{line}");
+            body.push_str(line);
+            body.push('\n');
+        }
+    }
+    assert_eq!(body, input);
+    // 20-byte blocks of 6-7-byte records: 2 or 3 records each.
+    assert!(seq >= 17, "{seq} chunks");
+}
+
+#[test]
+fn outputs_of_chunks_never_interleave() {
+    // Without -k: each chunk prints its records twice with pauses; blocks stay whole.
+    let input: String = (1..=40).map(|i| format!("{i}\n")).collect();
+    let mut c = parx();
+    c.args(["--pipe", "-j4", "-L", "5"]);
+    c.args([
+        "sh",
+        "-c",
+        "d=$(cat); echo \"begin {#}\"; echo \"$d\"; sleep 0.05; echo \"$d\"; echo \"end {#}\"",
+    ]);
+    let out = run_piped(c, input.as_bytes());
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 8 * 12);
+    for block in lines.chunks(12) {
+        let n = block[0].strip_prefix("begin ").unwrap();
+        assert_eq!(block[11], format!("end {n}"));
+        let n: usize = n.parse().unwrap();
+        let recs: Vec<String> = (5 * n - 4..=5 * n).map(|i| i.to_string()).collect();
+        assert_eq!(&block[1..6], recs.as_slice());
+        assert_eq!(&block[6..11], recs.as_slice());
+    }
+}
+
+#[test]
+fn header_is_sent_with_every_chunk() {
+    let mut c = parx();
+    c.args(["--pipe", "-k", "--header", "1", "--block", "4"]);
+    c.args(["sh", "-c", "cat; echo --"]);
+    let out = run_piped(c, b"H\na\nb\nc\n");
+    assert_eq!(out.stdout, b"H\na\nb\n--\nH\nc\n--\n");
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("csv");
+    fs::write(&f, "id,v\n1,a\n2,b\n3,c\n").unwrap();
+    let out = parx()
+        .args(["--pipe-part", "-k", "--header", "1", "-L", "2", "-a"])
+        .arg(&f)
+        .args(["sh", "-c", "cat; echo --"])
+        .output()
+        .unwrap();
+    assert_eq!(out.stdout, b"id,v\n1,a\n2,b\n--\nid,v\n3,c\n--\n");
+}
+
+#[test]
+fn recstart_lines_and_null_records() {
+    let mut c = parx();
+    c.args(["--pipe", "-k", "--recstart", ">", "--block", "1"]);
+    c.args(["sh", "-c", "tr '\\n' ' '; echo"]);
+    let out = run_piped(c, b">a\nAC\n>b\nGT\nTT\n>c\n");
+    assert_eq!(out.stdout, b">a AC \n>b GT TT \n>c \n");
+
+    let mut c = parx();
+    c.args(["--pipe", "-k", "-L", "3", "wc", "-l"]);
+    let out = run_piped(c, b"1\n2\n3\n4\n5\n6\n7\n");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "3\n3\n1\n");
+
+    let mut c = parx();
+    c.args([
+        "--pipe",
+        "-k",
+        "-0",
+        "-L",
+        "2",
+        "sh",
+        "-c",
+        "tr '\\0' ,; echo",
+    ]);
+    let out = run_piped(c, b"a\nb\0c\0d\0");
+    assert_eq!(out.stdout, b"a\nb,c,\nd,\n");
+}
+
+#[test]
+fn binary_data_with_nul_bytes_goes_through_unchanged() {
+    let data: Vec<u8> = (0..20_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    let mut c = parx();
+    c.args(["--pipe", "-k", "--block", "1k", "cat"]);
+    let out = run_piped(c, &data);
+    assert!(out.status.success());
+    assert_eq!(out.stdout, data);
+}
+
+#[test]
+fn pipe_part_several_files_braces_and_per_slot_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.txt");
+    let b = dir.path().join("b.txt");
+    fs::write(&a, (1..=100).map(|i| format!("{i}\n")).collect::<String>()).unwrap();
+    fs::write(&b, "x\ny\n").unwrap();
+    // --block -2 at -j2: each file in 4 chunks (b has only 2 records: 2 chunks).
+    let out = parx()
+        .args(["--pipe-part", "-k", "-j2", "--block", "-2"])
+        .args(["sh", "-c", "echo {/} $(wc -l)"])
+        .arg("::::")
+        .args([&a, &b])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 6, "{text}");
+    let total: usize = lines[..4]
+        .iter()
+        .map(|l| {
+            assert!(l.starts_with("a.txt "), "{l}");
+            l[6..].parse::<usize>().unwrap()
+        })
+        .sum();
+    assert_eq!(total, 100);
+    assert_eq!(&lines[4..], ["b.txt 1", "b.txt 1"]);
+}
+
+#[test]
+fn a_command_that_does_not_read_its_chunk_is_not_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("big");
+    fs::write(&f, "0123456789abcdef\n".repeat(200_000)).unwrap();
+    let out = parx()
+        .args(["--pipe-part", "--block", "1M", "true", "::::"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(out.stderr.is_empty());
+    let mut c = parx();
+    c.args(["--pipe", "--block", "1M", "head", "-c", "1"]);
+    let out = run_piped(c, "0123456789abcdef\n".repeat(200_000).as_bytes());
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout, b"0".repeat(4));
+}
+
+#[test]
+fn empty_input_runs_no_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("ran");
+    let script = format!("touch {}", marker.display());
+    let out = run_piped(
+        {
+            let mut c = parx();
+            c.args(["--pipe", "sh", "-c", &script]);
+            c
+        },
+        b"",
+    );
+    assert!(out.status.success());
+    let empty = dir.path().join("empty");
+    fs::write(&empty, "").unwrap();
+    let out = parx()
+        .args(["--pipe-part", "sh", "-c", &script, "::::"])
+        .arg(&empty)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    // Only a header: no chunk either.
+    fs::write(&empty, "h\n").unwrap();
+    let out = parx()
+        .args(["--pipe-part", "--header", "1", "sh", "-c", &script, "::::"])
+        .arg(&empty)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(!marker.exists());
+}
+
+#[test]
+fn bad_input_is_one_line_and_255() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("ran");
+    let script = format!("touch {}", marker.display());
+    let missing = dir.path().join("missing");
+    let fifo = dir.path().join("fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let cases: Vec<Vec<String>> = vec![
+        vec![
+            "--pipe-part".into(),
+            "-a".into(),
+            missing.display().to_string(),
+        ],
+        vec!["--pipe".into(), "-a".into(), missing.display().to_string()],
+        vec![
+            "--pipe-part".into(),
+            "-a".into(),
+            fifo.display().to_string(),
+        ],
+        vec![
+            "--pipe-part".into(),
+            "-a".into(),
+            "/proc/self/status".into(),
+        ],
+        vec!["--pipe".into(), "--block".into(), "0".into()],
+        vec!["--pipe".into(), "--block".into(), "12Q".into()],
+        vec!["--pipe".into(), "--block".into(), "".into()],
+        vec!["--pipe".into(), "--block".into(), "-2".into()],
+        vec!["--pipe".into(), "-L".into(), "0".into()],
+        vec!["--block".into(), "1M".into()],
+        vec!["--pipe-part".into()],
+    ];
+    for args in cases {
+        let out = parx()
+            .args(&args)
+            .args(["sh", "-c", &script])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(255), "{args:?}");
+        let err = stderr_one_line(&out);
+        assert!(out.stdout.is_empty(), "{args:?}");
+        if args
+            .iter()
+            .any(|a| a.contains("fifo") || a.contains("proc"))
+        {
+            assert!(err.contains("--pipe -a"), "{err}");
+        }
+    }
+    assert!(!marker.exists());
+}
+
+#[test]
+fn file_truncated_while_running_fails_its_chunks_without_crashing() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("data");
+    fs::write(&f, "0123456789abcdef\n".repeat(64 * 1024)).unwrap(); // 1.1 MB
+    for mode in ["--pipe-part", "--pipe"] {
+        let mut c = parx();
+        c.args([
+            mode,
+            "-k",
+            "-j1",
+            "--block",
+            "64k",
+            "sh",
+            "-c",
+            "sleep 0.05; wc -c",
+        ]);
+        if mode == "--pipe-part" {
+            c.arg("::::").arg(&f);
+        } else {
+            c.stdin(File::open(&f).unwrap());
+        }
+        let child = c
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(250));
+        File::options()
+            .write(true)
+            .open(&f)
+            .unwrap()
+            .set_len(100_000)
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let code = out.status.code();
+        assert!(
+            matches!(code, Some(1..=101)),
+            "{mode}: {:?} {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("shrank"), "{err}");
+        // The chunks before the cut went through whole.
+        let first: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().lines().collect();
+        let n: usize = first[0].trim().parse().unwrap();
+        assert!((63_000..66_000).contains(&n), "{first:?}");
+        fs::write(&f, "0123456789abcdef\n".repeat(64 * 1024)).unwrap();
+    }
+}
+
+#[test]
+fn pipe_from_a_file_starts_at_stdins_offset_and_reads_dash_a_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("data");
+    let input: String = (1..=300).map(|i| format!("{i}\n")).collect();
+    fs::write(&f, &input).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("parx");
+    // The shell's `read` leaves stdin's offset after the first line.
+    let script = format!(
+        "read first; exec '{}' --pipe -k --block 50 cat",
+        bin.display()
+    );
+    let out = Command::new("sh")
+        .args(["-c", &script])
+        .stdin(File::open(&f).unwrap())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout, &input.as_bytes()[2..]);
+    let out = parx()
+        .args(["--pipe", "-k", "--block", "50", "-a"])
+        .arg(&f)
+        .args(["sh", "-c", "echo \"#{#}\"; cat"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (marks, data): (Vec<&str>, Vec<&str>) = text.lines().partition(|l| l.starts_with('#'));
+    let want: Vec<String> = (1..=marks.len()).map(|i| format!("#{i}")).collect();
+    assert_eq!(marks, want);
+    assert!(marks.len() >= 1100 / 50, "{} chunks", marks.len());
+    assert_eq!(data.join("\n") + "\n", input);
+}
