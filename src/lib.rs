@@ -6,23 +6,32 @@
 
 pub mod cli;
 pub mod config;
+pub mod halt;
+pub mod joblog;
+pub mod lines;
 pub mod merge;
+pub mod observe;
 pub mod output;
 pub mod pool;
+pub mod progress;
+pub mod results;
+pub mod shard;
 pub mod source;
 pub mod sys;
 pub mod task;
 pub mod template;
 pub mod units;
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use clap::Parser;
 use crossbeam_channel::bounded;
 
 use crate::cli::Cli;
-use crate::config::{Config, PoolKind};
+use crate::config::{Config, PoolKind, Resume};
 use crate::pool::Control;
 use crate::task::{Msg, Task, TaskInput};
 
@@ -78,8 +87,26 @@ pub fn run(cfg: Config) -> anyhow::Result<i32> {
     let cfg = Arc::new(cfg);
     // Before any thread starts, so that every thread inherits the mask.
     sys::block_signals()?;
-    let ctl = Arc::new(Control::new(cfg.jobs));
+    let mut ctl = Control::new(cfg.jobs);
     let sources = source::args::open_all(&cfg.input)?;
+    let jc = &cfg.jobs_ctl;
+    if let Some(dir) = &jc.results {
+        ctl.results = Some(
+            results::Results::open(dir)
+                .with_context(|| format!("--results {}", dir.display()))?,
+        );
+    }
+    let (joblog, logged) = match &jc.joblog {
+        Some(path) => {
+            let (log, logged) = joblog::Joblog::open(path, jc.resume != Resume::No)
+                .with_context(|| format!("--joblog {}", path.display()))?;
+            (Some(log), logged)
+        }
+        None => (None, joblog::Logged::default()),
+    };
+    ctl.halt = jc.halt.map(|h| std::sync::Mutex::new(halt::HaltState::new(h)));
+    let ctl = Arc::new(ctl);
+    let mut obs = observe::Observer::new(&cfg, &ctl, joblog);
 
     let (sig_tx, sig_rx) = bounded::<i32>(1);
     std::thread::Builder::new()
@@ -99,11 +126,24 @@ pub fn run(cfg: Config) -> anyhow::Result<i32> {
     std::thread::Builder::new()
         .name("parx-source".into())
         .spawn({
-            let (cfg, msg_tx) = (cfg.clone(), msg_tx.clone());
+            let (cfg, ctl, msg_tx) = (cfg.clone(), ctl.clone(), msg_tx.clone());
             move || {
                 let mut seq = 0;
+                let skip = |seq: u64| {
+                    let jc = &cfg.jobs_ctl;
+                    jc.shard.is_some_and(|s| !s.runs(seq))
+                        || match jc.resume {
+                            Resume::No => false,
+                            Resume::All => logged.done.contains(&seq),
+                            Resume::Failed => logged.succeeded.contains(&seq),
+                        }
+                };
                 let res = source::args::produce(&cfg.input, sources, |rec| {
                     seq += 1;
+                    if skip(seq) {
+                        return !cfg.keep_order || msg_tx.send(Msg::Skipped(seq)).is_ok();
+                    }
+                    ctl.tasks_read.fetch_add(1, Ordering::AcqRel);
                     task_tx
                         .send(Task {
                             seq,
@@ -111,6 +151,7 @@ pub fn run(cfg: Config) -> anyhow::Result<i32> {
                         })
                         .is_ok()
                 });
+                ctl.input_done.store(true, Ordering::Release);
                 if let Err(e) = res {
                     let _ = msg_tx.send(Msg::SourceError(e));
                 }
@@ -122,7 +163,8 @@ pub fn run(cfg: Config) -> anyhow::Result<i32> {
         PoolKind::Process => unreachable!("rejected by Config"),
     }
 
-    let sum = merge::run(&cfg, &ctl, msg_rx, sig_rx);
+    let sum = merge::run(&cfg, &ctl, &mut obs, msg_rx, sig_rx);
+    obs.finish();
     if let Some(sig) = sum.interrupted {
         ctl.stop(libc::SIGTERM);
         ctl.end_children(GRACE);
@@ -133,7 +175,10 @@ pub fn run(cfg: Config) -> anyhow::Result<i32> {
         ctl.end_children(GRACE);
         return Ok(if sum.write_error { EXIT_ERROR } else { 0 });
     }
-    if sum.source_error {
+    if let Some(code) = obs.halt_status() {
+        return Ok(code);
+    }
+    if sum.source_error || obs.log_failed {
         return Ok(EXIT_ERROR);
     }
     Ok(sum.failed.min(101) as i32)

@@ -11,7 +11,9 @@ use crossbeam_channel::{select, Receiver, TryRecvError};
 use crate::config::Config;
 use crate::pool::Control;
 use crate::sys;
-use crate::task::{Finished, Msg};
+use crate::observe::Observer;
+use crate::output::OutBuf;
+use crate::task::{Finished, Msg, Outcome, RunInfo};
 
 /// How the merge ended and what it counted.
 #[derive(Debug, Default)]
@@ -36,6 +38,7 @@ struct Writer<'a> {
     next: u64,
     pending: BTreeMap<u64, Box<Finished>>,
     ctl: &'a Control,
+    obs: &'a mut Observer,
 }
 
 impl Writer<'_> {
@@ -61,15 +64,20 @@ impl Writer<'_> {
         f.stdout.write_to(&mut self.out)?;
         if !f.stderr.is_empty() {
             self.out.flush()?;
-            // A failing stderr cannot be reported anywhere: ignore it.
-            let _ = f.stderr.write_to(&mut io::stderr().lock());
+            self.obs.write_stderr(f);
         }
         Ok(())
     }
 }
 
 /// Runs the merge until every sender is gone, an interrupt arrives or stdout fails.
-pub fn run(cfg: &Config, ctl: &Control, rx: Receiver<Msg>, sig: Receiver<i32>) -> Summary {
+pub fn run(
+    cfg: &Config,
+    ctl: &Control,
+    obs: &mut Observer,
+    rx: Receiver<Msg>,
+    sig: Receiver<i32>,
+) -> Summary {
     let stdout = sys::stdout_file();
     let mut w = Writer {
         out: BufWriter::with_capacity(64 << 10, &*stdout),
@@ -77,6 +85,7 @@ pub fn run(cfg: &Config, ctl: &Control, rx: Receiver<Msg>, sig: Receiver<i32>) -
         next: 1,
         pending: BTreeMap::new(),
         ctl,
+        obs,
     };
     let mut sum = Summary::default();
     let res: io::Result<()> = (|| loop {
@@ -103,15 +112,25 @@ pub fn run(cfg: &Config, ctl: &Control, rx: Receiver<Msg>, sig: Receiver<i32>) -
                 debug_assert_eq!(seq, w.next, "only the head of line streams");
                 data.write_to(&mut w.out)?;
             }
+            Msg::Lines { data, .. } => w.out.write_all(&data)?,
             Msg::Done(f) => {
                 sum.done += 1;
                 if !f.outcome.success() {
                     sum.failed += 1;
                 }
+                w.obs.task_done(&f);
                 w.finished(f)?;
             }
+            Msg::Skipped(seq) if w.keep_order => w.finished(Box::new(Finished {
+                seq,
+                stdout: OutBuf::new(),
+                stderr: OutBuf::new(),
+                outcome: Outcome::DryRun,
+                info: RunInfo::default(),
+            }))?,
+            Msg::Skipped(_) => {}
             Msg::SourceError(e) => {
-                eprintln!("parx: {e:#}");
+                w.obs.stderr(|| eprintln!("parx: {e:#}"));
                 sum.source_error = true;
             }
             Msg::Interrupt(s) => {

@@ -1,6 +1,7 @@
 //! Tasks and their outcomes: what flows from the sources through the pool to the merger.
 
 use std::ffi::OsString;
+use std::time::{Duration, SystemTime};
 
 use crate::output::OutBuf;
 
@@ -76,6 +77,23 @@ pub struct Finished {
     pub stderr: OutBuf,
     /// How it ended.
     pub outcome: Outcome,
+    /// What the job log needs (the last attempt's timing and byte counts, the command).
+    pub info: RunInfo,
+}
+
+/// Facts about a task's (last) run, for `--joblog`. `Default` when nothing ran.
+#[derive(Debug, Default)]
+pub struct RunInfo {
+    /// When the last attempt started (`None`: it never started).
+    pub start: Option<SystemTime>,
+    /// How long it ran.
+    pub runtime: Duration,
+    /// Bytes written to its stdin.
+    pub send: u64,
+    /// Bytes it wrote to stdout.
+    pub receive: u64,
+    /// The command line as `--dry-run` shows it (filled only when a job log is kept).
+    pub command: Vec<u8>,
 }
 
 /// What the pool and the sources send to the merger, the only writer of stdout.
@@ -88,8 +106,17 @@ pub enum Msg {
         /// The bytes, in order.
         data: OutBuf,
     },
+    /// Whole lines of a task's stdout (`--line-buffer`, without `-k`), tags applied.
+    Lines {
+        /// The task's sequence number.
+        seq: u64,
+        /// One or more whole lines (the last piece of a task may lack its newline).
+        data: Vec<u8>,
+    },
     /// A task finished.
     Done(Box<Finished>),
+    /// A task that is not run (`--resume`, `--shard`): `-k` moves past it, nothing counts it.
+    Skipped(u64),
     /// A source failed (unreadable input): reported, and the run ends with status 255.
     SourceError(anyhow::Error),
     /// parx got SIGINT/SIGTERM (the signal number).
