@@ -68,8 +68,6 @@ pub struct JobControl {
     pub bar: bool,
     /// `--eta`: show progress with the time left on stderr (if a terminal).
     pub eta: bool,
-    /// Children get SIGKILL when parx dies (PR_SET_PDEATHSIG), so none runs on as an orphan.
-    pub orphan_guard: bool,
 }
 
 /// Which tasks an existing job log makes parx skip.
@@ -197,7 +195,6 @@ impl Config {
             results: cli.results,
             bar: cli.bar,
             eta: cli.eta,
-            orphan_guard: true,
         };
         Ok(Config {
             jobs_ctl,

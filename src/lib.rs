@@ -21,6 +21,7 @@ pub mod sys;
 pub mod task;
 pub mod template;
 pub mod units;
+pub mod watchdog;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -42,6 +43,9 @@ const GRACE: Duration = Duration::from_secs(2);
 
 /// Parses the command line, runs, and returns the exit status.
 pub fn run_main() -> i32 {
+    if std::env::var_os(watchdog::ENV).is_some() {
+        return watchdog::serve();
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => return clap_error(&e),
@@ -104,6 +108,9 @@ pub fn run(cfg: Config) -> anyhow::Result<i32> {
         }
         None => (None, joblog::Logged::default()),
     };
+    if !cfg.dry_run {
+        ctl.watchdog = Some(watchdog::Watchdog::spawn().context("starting the orphan watchdog")?);
+    }
     ctl.halt = jc.halt.map(|h| std::sync::Mutex::new(halt::HaltState::new(h)));
     let ctl = Arc::new(ctl);
     let mut obs = observe::Observer::new(&cfg, &ctl, joblog);

@@ -78,25 +78,3 @@ pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> io::Result<usize> {
     }
 }
 
-/// Makes the child that `cmd` spawns get SIGKILL when the thread that spawned it ends (the
-/// pool thread lives as long as its child, so in effect: when parx dies, even by `kill -9`).
-/// A parx that died before the hook ran is noticed by the parent pid having changed.
-/// The hook makes std fork+exec instead of posix_spawn (see README for the measured cost).
-pub fn kill_with_parent(cmd: &mut std::process::Command) {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: getpid has no preconditions.
-    let parent = unsafe { libc::getpid() };
-    // SAFETY: the hook runs in the child between fork and exec and only calls the
-    // async-signal-safe prctl, getppid and raise; it allocates nothing and takes no lock.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            if libc::getppid() != parent {
-                libc::raise(libc::SIGKILL);
-            }
-            Ok(())
-        });
-    }
-}

@@ -25,6 +25,8 @@ pub struct Control {
     /// `--halt`: the decision, taken by the pool as each task ends (before its slot can
     /// start another), via [`crate::halt::task_ended`].
     pub halt: Option<Mutex<crate::halt::HaltState>>,
+    /// The orphan guard, told of every task process group (set before the run starts).
+    pub watchdog: Option<crate::watchdog::Watchdog>,
     /// `--delay`: when the next task may start.
     next_start: Mutex<Option<Instant>>,
     /// Process group of the child running in each slot (index slot-1), 0 when idle.
@@ -44,6 +46,7 @@ impl Control {
             next_start: Mutex::new(None),
             results: None,
             halt: None,
+            watchdog: None,
             slots: (0..jobs).map(|_| AtomicI32::new(0)).collect(),
             head: AtomicU64::new(1),
         }
@@ -87,6 +90,9 @@ impl Control {
     /// Records that `slot` runs a child whose process group is `pgid`. If the run is already
     /// stopping, the child is killed at once (the sweep in [`Control::stop`] may have missed it).
     pub fn set_child(&self, slot: usize, pgid: i32) {
+        if let Some(w) = &self.watchdog {
+            w.started(pgid);
+        }
         self.slots[slot - 1].store(pgid, Ordering::SeqCst);
         if self.stopping() {
             sys::kill_group(pgid, libc::SIGTERM);
@@ -95,7 +101,10 @@ impl Control {
 
     /// Records that `slot`'s child has been reaped.
     pub fn clear_child(&self, slot: usize) {
-        self.slots[slot - 1].store(0, Ordering::SeqCst);
+        let pgid = self.slots[slot - 1].swap(0, Ordering::SeqCst);
+        if let Some(w) = &self.watchdog {
+            w.ended(pgid);
+        }
     }
 
     /// Stops the run: no new task starts, and every running task's group gets `sig`.

@@ -153,9 +153,6 @@ impl<'a> Slot<'a> {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
-        if self.cfg.jobs_ctl.orphan_guard {
-            sys::kill_with_parent(&mut cmd);
-        }
         if let Some(d) = self.cfg.jobs_ctl.delay {
             self.ctl.pace(d);
         }
