@@ -89,8 +89,8 @@ fn clap_error(e: &clap::Error) -> i32 {
 /// Runs a validated configuration and returns the exit status.
 pub fn run(cfg: Config) -> anyhow::Result<i32> {
     let cfg = Arc::new(cfg);
-    // Before any thread starts, so that every thread inherits the mask.
-    sys::block_signals()?;
+    // Handled, not blocked: children must start with an empty signal mask.
+    sys::catch_signals()?;
     let mut ctl = Control::new(cfg.jobs);
     let sources = source::args::open_all(&cfg.input)?;
     let jc = &cfg.jobs_ctl;
