@@ -15,7 +15,10 @@ pub fn task_ended(ctl: &Control, seq: u64, outcome: Outcome) {
     let total = ctl
         .total()
         .unwrap_or_else(|| ctl.tasks_read.load(Ordering::Acquire));
-    let when = h.lock().unwrap_or_else(|e| e.into_inner()).observe(seq, outcome, total);
+    let when = h
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .observe(seq, outcome, total);
     match when {
         None => {}
         Some(When::Soon) => ctl.no_new_tasks(),
@@ -69,9 +72,7 @@ pub struct HaltSpec {
 /// Parses `never`, `soon|now,fail|success|done=N|N%` and GNU parallel's old numeric forms
 /// (`0`, `1`, `2`, `-1`, `-2`, `1-99%`).
 pub fn parse(s: &str) -> Result<Option<HaltSpec>, String> {
-    let bad = || {
-        format!("invalid --halt '{s}': use never, or soon|now,fail|success|done=N or N%")
-    };
+    let bad = || format!("invalid --halt '{s}': use never, or soon|now,fail|success|done=N or N%");
     let spec = |when, why, n| HaltSpec {
         when,
         why,
@@ -102,7 +103,9 @@ pub fn parse(s: &str) -> Result<Option<HaltSpec>, String> {
     let threshold = if let Some(p) = n.strip_suffix('%') {
         let p: f64 = p.parse().map_err(|_| bad())?;
         if !(p > 0.0 && p <= 100.0) {
-            return Err(format!("invalid --halt '{s}': the percentage must be in (0, 100]"));
+            return Err(format!(
+                "invalid --halt '{s}': the percentage must be in (0, 100]"
+            ));
         }
         Threshold::Fraction(p / 100.0)
     } else {
@@ -175,9 +178,9 @@ impl HaltState {
         self.status = Some(match (self.spec.why, self.spec.threshold) {
             (Why::Success, _) => 0,
             // GNU parallel: the percentage of all tasks that failed, rounded up.
-            (_, Threshold::Fraction(_)) => {
-                ((self.failed as f64 / total as f64) * 100.0).ceil().min(100.0) as i32
-            }
+            (_, Threshold::Fraction(_)) => ((self.failed as f64 / total as f64) * 100.0)
+                .ceil()
+                .min(100.0) as i32,
             // DESIGN.md: the triggering task's own status (128+signal when killed).
             (Why::Fail, Threshold::Count(_)) => outcome.exit_code(),
             (Why::Done, Threshold::Count(_)) => self.failed.min(101) as i32,
@@ -194,14 +197,25 @@ mod tests {
     fn parses_forms() {
         assert_eq!(parse("never"), Ok(None));
         let h = parse("now,fail=2").unwrap().unwrap();
-        assert_eq!((h.when, h.why, h.threshold), (When::Now, Why::Fail, Threshold::Count(2)));
+        assert_eq!(
+            (h.when, h.why, h.threshold),
+            (When::Now, Why::Fail, Threshold::Count(2))
+        );
         let h = parse("soon,success=50%").unwrap().unwrap();
         assert_eq!(h.threshold, Threshold::Fraction(0.5));
         let h = parse("2").unwrap().unwrap();
         assert_eq!((h.when, h.why), (When::Now, Why::Fail));
         let h = parse("10%").unwrap().unwrap();
         assert_eq!((h.when, h.why), (When::Soon, Why::Fail));
-        for bad in ["", "later,fail=1", "now", "now,fail", "now,fail=0", "now,x=1", "now,fail=0%"] {
+        for bad in [
+            "",
+            "later,fail=1",
+            "now",
+            "now,fail",
+            "now,fail=0",
+            "now,x=1",
+            "now,fail=0%",
+        ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
     }

@@ -12,7 +12,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::task::Outcome;
 
 /// The header row (GNU parallel's columns).
-pub const HEADER: &[u8] = b"Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n";
+pub const HEADER: &[u8] =
+    b"Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n";
 
 /// What an existing log says about earlier runs.
 #[derive(Debug, Default)]
@@ -83,7 +84,8 @@ pub fn parse(text: &[u8]) -> Logged {
     };
     for line in complete.split(|&b| b == b'\n') {
         let mut f = line.split(|&b| b == b'\t');
-        let num = |f: Option<&[u8]>| -> Option<i64> { std::str::from_utf8(f?).ok()?.trim().parse().ok() };
+        let num =
+            |f: Option<&[u8]>| -> Option<i64> { std::str::from_utf8(f?).ok()?.trim().parse().ok() };
         let seq = num(f.next());
         let (exitval, signal) = (num(f.nth(5)), num(f.next()));
         if let (Some(seq), Some(e), Some(s), Some(_cmd)) = (seq, exitval, signal, f.next()) {

@@ -96,8 +96,7 @@ pub fn run(cfg: Config) -> anyhow::Result<i32> {
     let jc = &cfg.jobs_ctl;
     if let Some(dir) = &jc.results {
         ctl.results = Some(
-            results::Results::open(dir)
-                .with_context(|| format!("--results {}", dir.display()))?,
+            results::Results::open(dir).with_context(|| format!("--results {}", dir.display()))?,
         );
     }
     let (joblog, logged) = match &jc.joblog {
@@ -111,7 +110,9 @@ pub fn run(cfg: Config) -> anyhow::Result<i32> {
     if !cfg.dry_run {
         ctl.watchdog = Some(watchdog::Watchdog::spawn().context("starting the orphan watchdog")?);
     }
-    ctl.halt = jc.halt.map(|h| std::sync::Mutex::new(halt::HaltState::new(h)));
+    ctl.halt = jc
+        .halt
+        .map(|h| std::sync::Mutex::new(halt::HaltState::new(h)));
     let ctl = Arc::new(ctl);
     let mut obs = observe::Observer::new(&cfg, &ctl, joblog);
 

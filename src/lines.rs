@@ -103,7 +103,10 @@ mod tests {
     fn whole_lines_hold_back_the_partial_line() {
         let mut s = Shaper::new(Some(b"t"), true);
         let got = run(&mut s, &[b"ab", b"c\nd", b"e\nf"]);
-        assert_eq!(got, vec![b"".to_vec(), b"t\tabc\n".to_vec(), b"t\tde\n".to_vec()]);
+        assert_eq!(
+            got,
+            vec![b"".to_vec(), b"t\tabc\n".to_vec(), b"t\tde\n".to_vec()]
+        );
         assert_eq!(s.held(), 3);
         let mut o = Vec::new();
         s.finish(&mut o);

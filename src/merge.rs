@@ -9,10 +9,10 @@ use std::sync::atomic::Ordering;
 use crossbeam_channel::{select, Receiver, TryRecvError};
 
 use crate::config::Config;
-use crate::pool::Control;
-use crate::sys;
 use crate::observe::Observer;
 use crate::output::OutBuf;
+use crate::pool::Control;
+use crate::sys;
 use crate::task::{Finished, Msg, Outcome, RunInfo};
 
 /// How the merge ended and what it counted.

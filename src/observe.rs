@@ -32,12 +32,19 @@ impl Observer {
     /// Observers for `cfg`; `joblog` is the opened log, if any.
     pub fn new(cfg: &Config, ctl: &Arc<Control>, joblog: Option<Joblog>) -> Observer {
         let jc = &cfg.jobs_ctl;
-        debug_assert_eq!(jc.halt.is_some(), ctl.halt.is_some(), "Control::halt is set up");
+        debug_assert_eq!(
+            jc.halt.is_some(),
+            ctl.halt.is_some(),
+            "Control::halt is set up"
+        );
         Observer {
             ctl: ctl.clone(),
             joblog,
             halted: false,
-            progress: Progress::new(jc.bar, jc.eta),
+            progress: Progress::new(jc.bar, jc.eta, {
+                let ctl = ctl.clone();
+                move || ctl.total()
+            }),
             log_failed: false,
         }
     }
@@ -61,9 +68,8 @@ impl Observer {
                 self.log_failed = true;
             }
         }
-        let total = self.ctl.total();
-        if let Some(p) = &mut self.progress {
-            p.inc(total);
+        if let Some(p) = &self.progress {
+            p.inc();
         }
         if let (false, Some((status, when, seq))) = (self.halted, self.halt_status_when()) {
             self.halted = true;
@@ -84,7 +90,12 @@ impl Observer {
     }
 
     fn halt_status_when(&self) -> Option<(i32, When, u64)> {
-        let h = self.ctl.halt.as_ref()?.lock().unwrap_or_else(|e| e.into_inner());
+        let h = self
+            .ctl
+            .halt
+            .as_ref()?
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         Some((h.status?, h.spec.when, h.trigger))
     }
 

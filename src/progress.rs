@@ -12,14 +12,17 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 #[derive(Debug)]
 pub struct Progress {
     bar: ProgressBar,
-    with_bar: bool,
-    total_known: bool,
 }
 
 impl Progress {
     /// A display for `--bar` / `--eta`, or `None` when neither is asked for or stderr is not a
-    /// terminal.
-    pub fn new(bar: bool, eta: bool) -> Option<Progress> {
+    /// terminal. `total` says how many tasks there are, once the input has been read; a
+    /// ticker thread asks it until it knows.
+    pub fn new(
+        bar: bool,
+        eta: bool,
+        total: impl Fn() -> Option<u64> + Send + 'static,
+    ) -> Option<Progress> {
         if !(bar || eta) || !std::io::stderr().is_terminal() {
             return None;
         }
@@ -29,26 +32,31 @@ impl Progress {
                 .expect("valid template"),
         );
         pb.enable_steady_tick(Duration::from_millis(200));
-        Some(Progress {
-            bar: pb,
-            with_bar: bar,
-            total_known: false,
-        })
+        let ticker = pb.clone();
+        let _ = std::thread::Builder::new()
+            .name("parx-progress".into())
+            .spawn(move || {
+                while !ticker.is_finished() {
+                    if let Some(n) = total() {
+                        ticker.set_length(n);
+                        let tmpl = if bar {
+                            "parx: {wide_bar} {pos}/{len} {percent}% {per_sec} ETA {eta}"
+                        } else {
+                            "parx: {pos}/{len} {percent}% {per_sec} ETA {eta}"
+                        };
+                        ticker.set_style(
+                            ProgressStyle::with_template(tmpl).expect("valid template"),
+                        );
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            });
+        Some(Progress { bar: pb })
     }
 
-    /// One more task finished; `total` is the number of tasks once the input is all read.
-    pub fn inc(&mut self, total: Option<u64>) {
-        if let (false, Some(n)) = (self.total_known, total) {
-            self.total_known = true;
-            self.bar.set_length(n);
-            let tmpl = if self.with_bar {
-                "parx: {wide_bar} {pos}/{len} {percent}% {per_sec} ETA {eta}"
-            } else {
-                "parx: {pos}/{len} {percent}% {per_sec} ETA {eta}"
-            };
-            self.bar
-                .set_style(ProgressStyle::with_template(tmpl).expect("valid template"));
-        }
+    /// One more task finished.
+    pub fn inc(&self) {
         self.bar.inc(1);
     }
 

@@ -44,7 +44,10 @@ impl Results {
         let dir = self.dir.join(seq.to_string());
         fs::create_dir_all(&dir)?;
         let open = |name: &str| -> io::Result<BufWriter<File>> {
-            Ok(BufWriter::with_capacity(16 << 10, File::create(dir.join(name))?))
+            Ok(BufWriter::with_capacity(
+                16 << 10,
+                File::create(dir.join(name))?,
+            ))
         };
         Ok(TaskFiles {
             out: open("stdout")?,

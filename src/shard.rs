@@ -86,9 +86,11 @@ fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<Shard, String> {
             .ok_or("--shard auto: LSB_JOBINDEX is set but LSB_JOBINDEX_END is not")?;
         return make(id, end, "LSF");
     }
-    Err("--shard auto: no array-job variables found (Slurm SLURM_ARRAY_TASK_*, SGE SGE_TASK_*, \
+    Err(
+        "--shard auto: no array-job variables found (Slurm SLURM_ARRAY_TASK_*, SGE SGE_TASK_*, \
          LSF LSB_JOBINDEX*); use --shard K/N"
-        .into())
+            .into(),
+    )
 }
 
 #[cfg(test)]
@@ -96,7 +98,11 @@ mod tests {
     use super::*;
 
     fn env(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        move |k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
     }
 
     #[test]
@@ -118,7 +124,10 @@ mod tests {
             ("SLURM_ARRAY_TASK_MAX", "7"),
         ]);
         assert_eq!(parse("auto", slurm), Ok(Shard { k: 2, n: 4 }));
-        let slurm0 = env(&[("SLURM_ARRAY_TASK_ID", "0"), ("SLURM_ARRAY_TASK_COUNT", "3")]);
+        let slurm0 = env(&[
+            ("SLURM_ARRAY_TASK_ID", "0"),
+            ("SLURM_ARRAY_TASK_COUNT", "3"),
+        ]);
         assert_eq!(parse("auto", slurm0), Ok(Shard { k: 1, n: 3 }));
         let sge = env(&[
             ("SGE_TASK_ID", "3"),

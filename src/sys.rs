@@ -5,8 +5,8 @@
 use std::fs::File;
 use std::io;
 use std::mem::ManuallyDrop;
-use std::sync::atomic::{AtomicI32, Ordering};
 use std::os::fd::FromRawFd;
+use std::sync::atomic::{AtomicI32, Ordering};
 
 /// A `File` for fd 1 that is never closed (stdout belongs to the process, not to us).
 pub fn stdout_file() -> ManuallyDrop<File> {
@@ -75,7 +75,11 @@ pub fn wait_signal() -> io::Result<i32> {
         }
         let e = io::Error::last_os_error();
         if n == 0 || e.kind() != io::ErrorKind::Interrupted {
-            return Err(if n == 0 { io::ErrorKind::UnexpectedEof.into() } else { e });
+            return Err(if n == 0 {
+                io::ErrorKind::UnexpectedEof.into()
+            } else {
+                e
+            });
         }
     }
 }
@@ -105,4 +109,3 @@ pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> io::Result<usize> {
         }
     }
 }
-

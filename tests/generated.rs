@@ -22,7 +22,9 @@ fn check(path: &str, want: &[u8]) {
 #[test]
 fn man_page_is_current() {
     let mut buf = Vec::new();
-    clap_mangen::Man::new(parx::cli::command()).render(&mut buf).unwrap();
+    clap_mangen::Man::new(parx::cli::command())
+        .render(&mut buf)
+        .unwrap();
     check("man/parx.1", &buf);
 }
 

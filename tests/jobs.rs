@@ -43,7 +43,12 @@ fn log_rows(path: &Path) -> Vec<Vec<String>> {
 fn alive(pid: &str) -> bool {
     // A zombie waiting for a reaper that is not parx does not run on.
     match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
+        Ok(s) => !s
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
         Err(_) => false,
     }
 }
@@ -63,13 +68,20 @@ fn timeout_kills_the_whole_group_and_counts_as_failed() {
         .arg("sleep 30 & echo $! > \"$0\"; echo started; sleep 30")
         .arg(":::")
         .arg(d.path().join("pid")));
-    assert!(t.elapsed() < Duration::from_secs(5), "took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        t.elapsed()
+    );
     assert_eq!(code, 1, "one failed task; stderr: {err}");
     assert_eq!(out, "started\n");
     assert!(err.contains("timed out"), "{err}");
     let pid = fs::read_to_string(d.path().join("pid")).unwrap();
     std::thread::sleep(Duration::from_millis(200));
-    assert!(!alive(pid.trim()), "the grandchild sleep {pid} survived the timeout");
+    assert!(
+        !alive(pid.trim()),
+        "the grandchild sleep {pid} survived the timeout"
+    );
     let rows = log_rows(&log);
     assert_eq!(rows.len(), 1);
     assert_eq!((rows[0][6].as_str(), rows[0][7].as_str()), ("-1", "15"));
@@ -78,7 +90,10 @@ fn timeout_kills_the_whole_group_and_counts_as_failed() {
     assert_eq!((code, out.as_str()), (0, "ok x\n"));
     let (code, _, err) = run(parx().args(["--timeout", "soon", "true"]));
     assert_eq!(code, 255);
-    assert!(err.starts_with("parx: --timeout: invalid duration"), "{err}");
+    assert!(
+        err.starts_with("parx: --timeout: invalid duration"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -109,7 +124,16 @@ fn halt_soon_starts_nothing_new_and_exits_with_the_tasks_status() {
     let d = tempfile::tempdir().unwrap();
     let (code, out, err) = run(parx()
         .current_dir(d.path())
-        .args(["-j1", "--halt", "soon,fail=1", "sh", "-c", "touch ran.$1; exit $0", "{}", "{#}"])
+        .args([
+            "-j1",
+            "--halt",
+            "soon,fail=1",
+            "sh",
+            "-c",
+            "touch ran.$1; exit $0",
+            "{}",
+            "{#}",
+        ])
         .args([":::", "0", "3", "0", "0"]));
     assert_eq!(code, 3, "{err}");
     assert_eq!(out, "");
@@ -118,19 +142,52 @@ fn halt_soon_starts_nothing_new_and_exits_with_the_tasks_status() {
     assert_eq!((ran(1), ran(2), ran(3), ran(4)), (true, true, false, false));
     // success=N: stops after that many successes, status 0.
     let (code, out, _) = run(parx().args([
-        "-j1", "-k", "--halt", "soon,success=2", "sh", "-c", "echo $0; exit $0", ":::", "1",
-        "0", "0", "0", "1",
+        "-j1",
+        "-k",
+        "--halt",
+        "soon,success=2",
+        "sh",
+        "-c",
+        "echo $0; exit $0",
+        ":::",
+        "1",
+        "0",
+        "0",
+        "0",
+        "1",
     ]));
     assert_eq!((code, out.as_str()), (0, "1\n0\n0\n"));
     // fail=N%: of all tasks (GNU parallel): 2 of 4 failed = 50% → status 50.
     let (code, out, _) = run(parx().args([
-        "-j1", "-k", "--halt", "soon,fail=50%", "sh", "-c", "echo $0; exit $0", ":::", "1", "0",
-        "2", "0", "0",
+        "-j1",
+        "-k",
+        "--halt",
+        "soon,fail=50%",
+        "sh",
+        "-c",
+        "echo $0; exit $0",
+        ":::",
+        "1",
+        "0",
+        "2",
+        "0",
+        "0",
     ]));
     assert_eq!((code, out.as_str()), (2, "1\n0\n2\n0\n0\n")); // 3 of 5 needed: never met
     let (code, out, _) = run(parx().args([
-        "-j1", "-k", "--halt", "soon,fail=40%", "sh", "-c", "echo $0; exit $0", ":::", "1", "0",
-        "2", "0", "0",
+        "-j1",
+        "-k",
+        "--halt",
+        "soon,fail=40%",
+        "sh",
+        "-c",
+        "echo $0; exit $0",
+        ":::",
+        "1",
+        "0",
+        "2",
+        "0",
+        "0",
     ]));
     assert_eq!((code, out.as_str()), (40, "1\n0\n2\n"));
 }
@@ -152,12 +209,20 @@ fn halt_now_kills_running_tasks() {
         "30",
         "30",
     ]));
-    assert!(t.elapsed() < Duration::from_secs(10), "took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        t.elapsed()
+    );
     assert_eq!(code, 4, "{err}");
     assert!(out.starts_with("start 0.2\n"), "{out}");
-    assert!(!out.contains("start 30\nstart 30\nstart 30"), "a 4th task started");
+    assert!(
+        !out.contains("start 30\nstart 30\nstart 30"),
+        "a 4th task started"
+    );
     // A killed task's status is 128+signal.
-    let (code, _, _) = run(parx().args(["--halt", "now,fail=1", "sh", "-c", "kill -9 $$", ":::", "x"]));
+    let (code, _, _) =
+        run(parx().args(["--halt", "now,fail=1", "sh", "-c", "kill -9 $$", ":::", "x"]));
     assert_eq!(code, 137);
     let (code, _, _) = run(parx().args(["--halt", "never", "false", ":::", "x"]));
     assert_eq!(code, 1);
@@ -170,10 +235,15 @@ fn halt_now_kills_running_tasks() {
 fn joblog_has_gnu_columns_one_row_per_task() {
     let d = tempfile::tempdir().unwrap();
     let log = d.path().join("log");
-    let (code, _, _) = run(parx()
-        .arg("--joblog")
-        .arg(&log)
-        .args(["sh", "-c", "printf 1234; exit $0", ":::", "0", "2", "0"]));
+    let (code, _, _) = run(parx().arg("--joblog").arg(&log).args([
+        "sh",
+        "-c",
+        "printf 1234; exit $0",
+        ":::",
+        "0",
+        "2",
+        "0",
+    ]));
     assert_eq!(code, 1);
     let rows = log_rows(&log);
     assert_eq!(rows.len(), 3);
@@ -184,10 +254,16 @@ fn joblog_has_gnu_columns_one_row_per_task() {
         assert_eq!(r.len(), 9, "{r:?}");
         assert_eq!(r[1], ":");
         let (secs, ms) = r[2].split_once('.').unwrap();
-        assert!(secs.parse::<u64>().unwrap() > 1_600_000_000 && ms.len() == 3, "{r:?}");
+        assert!(
+            secs.parse::<u64>().unwrap() > 1_600_000_000 && ms.len() == 3,
+            "{r:?}"
+        );
         assert_eq!(r[3].len(), 10, "%10.3f: {r:?}");
         assert!(r[3].trim().parse::<f64>().unwrap() >= 0.0);
-        assert_eq!((r[4].as_str(), r[5].as_str(), r[7].as_str()), ("0", "4", "0"));
+        assert_eq!(
+            (r[4].as_str(), r[5].as_str(), r[7].as_str()),
+            ("0", "4", "0")
+        );
         let want = if r[0] == "2" { "2" } else { "0" };
         assert_eq!(r[6], want);
         assert!(r[8].starts_with("sh -c 'printf 1234; exit $0' "), "{r:?}");
@@ -223,7 +299,11 @@ fn resume_after_kill_9_runs_every_task_once_more_at_most() {
     std::thread::sleep(Duration::from_millis(400));
     let ran_at_kill = fs::read_to_string(&ran).unwrap();
     std::thread::sleep(Duration::from_millis(400));
-    assert_eq!(fs::read_to_string(&ran).unwrap(), ran_at_kill, "tasks ran on after kill -9");
+    assert_eq!(
+        fs::read_to_string(&ran).unwrap(),
+        ran_at_kill,
+        "tasks ran on after kill -9"
+    );
     let logged: HashSet<String> = log_rows(&log).into_iter().map(|r| r[0].clone()).collect();
     assert!(logged.len() >= 30 && logged.len() < 200, "{}", logged.len());
 
@@ -236,13 +316,19 @@ fn resume_after_kill_9_runs_every_task_once_more_at_most() {
     let before: HashSet<&str> = ran_at_kill.lines().collect();
     for i in 1..=200 {
         let s = i.to_string();
-        assert!(d.path().join(format!("done.{i}")).exists(), "task {i} never completed");
+        assert!(
+            d.path().join(format!("done.{i}")).exists(),
+            "task {i} never completed"
+        );
         let n = runs.get(&s).copied().unwrap_or(0);
         if logged.contains(&s) {
             assert_eq!(n, 1, "task {i} was logged as done, yet ran again");
         } else {
             // In flight at the kill: may have run twice, never more.
-            assert!(n == 1 || (n == 2 && before.contains(s.as_str())), "task {i} ran {n} times");
+            assert!(
+                n == 1 || (n == 2 && before.contains(s.as_str())),
+                "task {i} ran {n} times"
+            );
         }
     }
     let rows = log_rows(&log);
@@ -263,14 +349,21 @@ fn resume_failed_reruns_only_failed_tasks() {
             .arg("--joblog")
             .arg(&log)
             .args(extra)
-            .args(["sh", "-c", "echo $0; [ -e ok.$0 ] || { touch ok.$0; exit $(($0 % 2)); }"])
+            .args([
+                "sh",
+                "-c",
+                "echo $0; [ -e ok.$0 ] || { touch ok.$0; exit $(($0 % 2)); }",
+            ])
             .args([":::", "1", "2", "3", "4"]))
     };
     assert_eq!(go(&[]), (2, "1\n2\n3\n4\n".into(), String::new()));
     // --resume: all four are logged, nothing runs.
     assert_eq!(go(&["--resume"]), (0, String::new(), String::new()));
     // --resume-failed: 1 and 3 run again (and now succeed).
-    assert_eq!(go(&["--resume-failed"]), (0, "1\n3\n".into(), String::new()));
+    assert_eq!(
+        go(&["--resume-failed"]),
+        (0, "1\n3\n".into(), String::new())
+    );
     assert_eq!(log_rows(&log).len(), 6);
 }
 
@@ -313,15 +406,29 @@ fn progress_bar_renders_in_a_terminal() {
         screen = String::from_utf8_lossy(&tmux(&["capture-pane", "-p"]).stdout).into_owned();
     }
     tmux(&["kill-server"]);
-    assert!(screen.contains("parx:") && screen.contains("6/6"), "screen:\n{screen}");
+    assert!(
+        screen.contains("parx:") && screen.contains("6/6"),
+        "screen:\n{screen}"
+    );
     assert!(screen.contains("100%"), "screen:\n{screen}");
-    assert_eq!(fs::read_to_string(d.path().join("out")).unwrap(), "", "nothing on stdout");
+    assert_eq!(
+        fs::read_to_string(d.path().join("out")).unwrap(),
+        "",
+        "nothing on stdout"
+    );
 }
 
 #[test]
 fn tag_and_tagstring_prefix_every_line() {
     let (code, out, err) = run(parx().args([
-        "-k", "--tag", "sh", "-c", "echo 1; echo 2; echo e >&2", ":::", "a", "b",
+        "-k",
+        "--tag",
+        "sh",
+        "-c",
+        "echo 1; echo 2; echo e >&2",
+        ":::",
+        "a",
+        "b",
     ]));
     assert_eq!(code, 0);
     assert_eq!(out, "a\t1\na\t2\nb\t1\nb\t2\n");
@@ -343,7 +450,8 @@ fn tag_and_tagstring_prefix_every_line() {
 #[test]
 fn line_buffer_passes_whole_lines_as_they_come() {
     // Many tasks write each line in two pieces; every line must arrive whole.
-    let script = "i=0; while [ $i -lt 20 ]; do printf \"task$0-\"; printf \"line$i\\n\"; i=$((i+1)); done";
+    let script =
+        "i=0; while [ $i -lt 20 ]; do printf \"task$0-\"; printf \"line$i\\n\"; i=$((i+1)); done";
     let (code, out, _) = run(parx()
         .args(["-j8", "--line-buffer", "--tag", "sh", "-c", script, ":::"])
         .args((1..=40).map(|i| i.to_string())));
@@ -359,7 +467,14 @@ fn line_buffer_passes_whole_lines_as_they_come() {
     // Lines come as they are written: the first line of a slow task arrives long before it
     // ends.
     let mut child = parx()
-        .args(["--line-buffer", "sh", "-c", "echo first; sleep 3; echo last", ":::", "x"])
+        .args([
+            "--line-buffer",
+            "sh",
+            "-c",
+            "echo first; sleep 3; echo last",
+            ":::",
+            "x",
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -381,7 +496,13 @@ fn results_dir_holds_outputs_named_by_seq_only() {
         .arg("-k")
         .arg("--results")
         .arg(&res)
-        .args(["sh", "-c", "echo \"out $0\"; echo \"err $0\" >&2; exit $1", "{}", "{#}"])
+        .args([
+            "sh",
+            "-c",
+            "echo \"out $0\"; echo \"err $0\" >&2; exit $1",
+            "{}",
+            "{#}",
+        ])
         .args([":::", "../../evil", "a\tb"]));
     assert_eq!(code, 2);
     assert_eq!(out, "out ../../evil\nout a\tb\n");
@@ -400,7 +521,11 @@ fn results_dir_holds_outputs_named_by_seq_only() {
         .collect();
     names.sort();
     assert_eq!(names, vec!["1", "2", "index.tsv"]);
-    assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1, "nothing outside DIR");
+    assert_eq!(
+        fs::read_dir(d.path()).unwrap().count(),
+        1,
+        "nothing outside DIR"
+    );
 }
 
 #[test]
@@ -413,8 +538,15 @@ fn delay_spaces_task_starts() {
         .arg(&log)
         .args(["true", ":::", "1", "2", "3"]));
     assert_eq!(code, 0);
-    assert!(t.elapsed() >= Duration::from_millis(600), "{:?}", t.elapsed());
-    let mut starts: Vec<f64> = log_rows(&log).iter().map(|r| r[2].parse().unwrap()).collect();
+    assert!(
+        t.elapsed() >= Duration::from_millis(600),
+        "{:?}",
+        t.elapsed()
+    );
+    let mut starts: Vec<f64> = log_rows(&log)
+        .iter()
+        .map(|r| r[2].parse().unwrap())
+        .collect();
     starts.sort_by(f64::total_cmp);
     for w in starts.windows(2) {
         assert!(w[1] - w[0] >= 0.29, "starts {starts:?}");
@@ -423,7 +555,9 @@ fn delay_spaces_task_starts() {
 
 #[test]
 fn shard_runs_this_machines_share() {
-    let (code, out, _) = run(parx().args(["-k", "--shard", "2/3", "echo", ":::", "1", "2", "3", "4", "5", "6", "7"]));
+    let (code, out, _) = run(parx().args([
+        "-k", "--shard", "2/3", "echo", ":::", "1", "2", "3", "4", "5", "6", "7",
+    ]));
     assert_eq!((code, out.as_str()), (0, "2\n5\n"));
     let (_, out, _) = run(parx()
         .env("SLURM_ARRAY_TASK_ID", "0")
@@ -475,7 +609,15 @@ fn soak_failures_timeouts_retries_keep_order() {
                   hang) echo $2; exec sleep 5;; esac";
     let t = Instant::now();
     let o = parx()
-        .args(["-k", "-j8", "--timeout", "300ms", "--retries", "1", "--joblog"])
+        .args([
+            "-k",
+            "-j8",
+            "--timeout",
+            "300ms",
+            "--retries",
+            "1",
+            "--joblog",
+        ])
         .arg(&log)
         .args(["sh", "-c", script, "::::"])
         .arg(&inp)
@@ -484,7 +626,10 @@ fn soak_failures_timeouts_retries_keep_order() {
     let failing = (1..=n).filter(|&i| class(i) != "ok").count();
     eprintln!("soak: {n} tasks in {:?}", t.elapsed());
     assert_eq!(o.status.code(), Some(failing.min(101) as i32));
-    assert!(o.stdout == want.as_bytes(), "stdout differs from the expected bytes");
+    assert!(
+        o.stdout == want.as_bytes(),
+        "stdout differs from the expected bytes"
+    );
     let rows = log_rows(&log);
     let seqs: HashSet<u64> = rows.iter().map(|r| r[0].parse().unwrap()).collect();
     assert_eq!((rows.len(), seqs.len()), (n as usize, n as usize));

@@ -19,9 +19,9 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::config::Config;
 use crate::output::{OutBuf, Spiller};
+use crate::pool::hook::OutputHook;
 use crate::pool::Control;
 use crate::sys;
-use crate::pool::hook::OutputHook;
 use crate::task::{Finished, Msg, Outcome, RunInfo, Task};
 use crate::template::{Ctx, Rendered};
 
@@ -127,16 +127,22 @@ impl<'a> Slot<'a> {
             fin.stdout = OutBuf::from_vec(line);
             return fin;
         }
-        let mut hook =
-            match OutputHook::new(self.cfg, self.ctl, task.seq, self.slot, task.records(), last) {
-                Ok(h) => h,
-                Err(e) => {
-                    let msg = format!("parx: task {}: --results: {e}\n", task.seq);
-                    fin.stderr = OutBuf::from_vec(msg.into_bytes());
-                    fin.outcome = Outcome::IoError;
-                    return fin;
-                }
-            };
+        let mut hook = match OutputHook::new(
+            self.cfg,
+            self.ctl,
+            task.seq,
+            self.slot,
+            task.records(),
+            last,
+        ) {
+            Ok(h) => h,
+            Err(e) => {
+                let msg = format!("parx: task {}: --results: {e}\n", task.seq);
+                fin.stderr = OutBuf::from_vec(msg.into_bytes());
+                fin.outcome = Outcome::IoError;
+                return fin;
+            }
+        };
         let mut cmd = match &rendered {
             Rendered::Argv(a) => {
                 let mut c = Command::new(self.resolve(&a[0]));
