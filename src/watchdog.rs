@@ -6,7 +6,7 @@
 //! whole group, so grandchildren too) and exits. On a normal end the set is empty.
 //!
 //! Chosen over PR_SET_PDEATHSIG because that needs a `pre_exec` hook, which makes std use
-//! fork+exec instead of posix_spawn: measured 2.8–3.4 s instead of 1.9–2.1 s for 3000 tasks
+//! fork+exec instead of posix_spawn: measured 2.8–3.4 s instead of 1.8–2.1 s for 3000 tasks
 //! of `true` at -j2 (README); and it would reach only the direct child, not its group.
 
 use std::collections::HashSet;
