@@ -44,9 +44,8 @@ impl Progress {
                         } else {
                             "parx: {pos}/{len} {percent}% {per_sec} ETA {eta}"
                         };
-                        ticker.set_style(
-                            ProgressStyle::with_template(tmpl).expect("valid template"),
-                        );
+                        ticker
+                            .set_style(ProgressStyle::with_template(tmpl).expect("valid template"));
                         return;
                     }
                     std::thread::sleep(Duration::from_millis(50));
