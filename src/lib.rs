@@ -173,21 +173,32 @@ pub fn run(cfg: Config) -> anyhow::Result<i32> {
 
     let sum = merge::run(&cfg, &ctl, &mut obs, msg_rx, sig_rx);
     obs.finish();
+    let code = exit_status(&sum, &obs, &ctl);
+    if let Some(w) = &ctl.watchdog {
+        // Ends whatever is still live and leaves no watchdog behind.
+        w.finish();
+    }
+    Ok(code)
+}
+
+/// Ends what is still running when the merge stopped early, and maps the run to the exit
+/// status (DESIGN.md).
+fn exit_status(sum: &merge::Summary, obs: &observe::Observer, ctl: &Control) -> i32 {
     if let Some(sig) = sum.interrupted {
         ctl.stop(libc::SIGTERM);
         ctl.end_children(GRACE);
-        return Ok(128 + sig);
+        return 128 + sig;
     }
     if sum.stdout_closed || sum.write_error {
         ctl.stop(libc::SIGTERM);
         ctl.end_children(GRACE);
-        return Ok(if sum.write_error { EXIT_ERROR } else { 0 });
+        return if sum.write_error { EXIT_ERROR } else { 0 };
     }
     if let Some(code) = obs.halt_status() {
-        return Ok(code);
+        return code;
     }
     if sum.source_error || obs.log_failed {
-        return Ok(EXIT_ERROR);
+        return EXIT_ERROR;
     }
-    Ok(sum.failed.min(101) as i32)
+    sum.failed.min(101) as i32
 }
