@@ -189,6 +189,61 @@ pub struct Cli {
     /// With --pool process: restart a worker after it has been sent N tasks
     #[arg(long, value_name = "N")]
     pub max_tasks: Option<u64>,
+    /// Kill a task (its whole process group: TERM, then KILL) after DUR (500ms, 30s, 2m, 1.5)
+    #[arg(long, value_name = "DUR", help_heading = "Job control")]
+    pub timeout: Option<String>,
+
+    /// Run a failed task up to N more times; only the last attempt's output is printed
+    #[arg(long, value_name = "N", help_heading = "Job control")]
+    pub retries: Option<u32>,
+
+    /// When to stop early: never, soon|now,fail=N|success=N|done=N (N or N%)
+    #[arg(long, value_name = "WHEN,WHY=N", help_heading = "Job control")]
+    pub halt: Option<String>,
+
+    /// Log every finished task to FILE (GNU parallel's TSV columns)
+    #[arg(long, value_name = "FILE", help_heading = "Job control")]
+    pub joblog: Option<std::path::PathBuf>,
+
+    /// With --joblog: skip tasks already in the log
+    #[arg(long, requires = "joblog", help_heading = "Job control")]
+    pub resume: bool,
+
+    /// With --joblog: skip tasks logged as succeeded, rerun those logged as failed
+    #[arg(long, requires = "joblog", help_heading = "Job control")]
+    pub resume_failed: bool,
+
+    /// Pause DUR between task starts
+    #[arg(long, value_name = "DUR", help_heading = "Job control")]
+    pub delay: Option<String>,
+
+    /// Run only share K of N (task seq s runs iff (s-1) % N == K-1); `auto` reads array-job variables
+    #[arg(long, value_name = "K/N|auto", help_heading = "Job control")]
+    pub shard: Option<String>,
+
+    /// Prefix each output line with the task's values and a TAB
+    #[arg(long, help_heading = "Output")]
+    pub tag: bool,
+
+    /// Prefix each output line with STR (placeholders expanded) and a TAB
+    #[arg(long, value_name = "STR", help_heading = "Output")]
+    pub tagstring: Option<OsString>,
+
+    /// Print whole lines as they come, from all tasks at once (never torn)
+    #[arg(long, help_heading = "Output")]
+    pub line_buffer: bool,
+
+    /// Also store each task's stdout, stderr and exit status under DIR/<seq>/
+    #[arg(long, value_name = "DIR", help_heading = "Output")]
+    pub results: Option<std::path::PathBuf>,
+
+    /// Show a progress bar on stderr (only when stderr is a terminal)
+    #[arg(long, help_heading = "Output")]
+    pub bar: bool,
+
+    /// Show progress with an estimated time left on stderr (only when stderr is a terminal)
+    #[arg(long, help_heading = "Output")]
+    pub eta: bool,
 
     /// The command and its arguments, then the input sources (`:::`, `:::+`, `::::`, `::::+`)
     #[arg(

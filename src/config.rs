@@ -5,10 +5,15 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
+use std::time::Duration;
+
 use crate::cli::{Cli, PoolArg, TypeArg};
+use crate::halt::HaltSpec;
+use crate::shard::Shard;
 use crate::source::chunk::{parse_block_size, BlockSize, RecordSpec};
 use crate::source::walk::{EntryType, WalkSpec};
 use crate::template::{Mode, Placeholder, Template};
+use crate::units::parse_duration;
 
 /// A usage error: reported as `parx: <message>`, exit status 255.
 #[derive(Debug, thiserror::Error)]
@@ -36,12 +41,12 @@ pub struct Config {
     pub input: InputSpec,
     /// `--max-tasks`: with the process pool, a worker is restarted after this many tasks.
     pub max_tasks: Option<u64>,
-    /// How many more times a failed task is run (0: once in all).
-    pub retries: u32,
     /// How many records go into one task (`-n`, `-X`).
     pub batch: Batch,
     /// `--pipe`/`--pipe-part`: tasks are chunks of data instead of argument values.
     pub chunks: Option<ChunkConfig>,
+    /// Job control and observability (`--timeout`, `--retries`, `--halt`, `--joblog`, ...).
+    pub jobs_ctl: JobControl,
 }
 
 /// How many records go into one task.
@@ -77,6 +82,47 @@ pub enum ChunkMode {
     Pipe(Option<PathBuf>),
     /// `--pipe-part`: these files, memory-mapped.
     PipePart(Vec<PathBuf>),
+}
+
+/// Job control and output shaping beyond the core (issue 6). Shared by both pools.
+#[derive(Debug, Default)]
+pub struct JobControl {
+    /// `--timeout`: a task's process group gets TERM after this, then KILL after a grace.
+    pub timeout: Option<Duration>,
+    /// `--retries`: extra runs of a failed task (N+1 runs at most).
+    pub retries: u32,
+    /// `--halt`: when to stop early (`None`: never).
+    pub halt: Option<HaltSpec>,
+    /// `--joblog`: the log file.
+    pub joblog: Option<PathBuf>,
+    /// `--resume` / `--resume-failed`: which logged tasks are skipped.
+    pub resume: Resume,
+    /// `--delay`: the least time between two task starts.
+    pub delay: Option<Duration>,
+    /// `--shard`: this machine's share of the tasks.
+    pub shard: Option<Shard>,
+    /// `--tag` / `--tagstring`: the template of the prefix of every output line.
+    pub tag: Option<Template>,
+    /// `--line-buffer`: whole lines are printed as they come (without `-k`).
+    pub line_buffer: bool,
+    /// `--results`: the directory where each task's outputs are stored.
+    pub results: Option<PathBuf>,
+    /// `--bar`: show a progress bar on stderr (if a terminal).
+    pub bar: bool,
+    /// `--eta`: show progress with the time left on stderr (if a terminal).
+    pub eta: bool,
+}
+
+/// Which tasks an existing job log makes parx skip.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Resume {
+    /// None: the log is started over.
+    #[default]
+    No,
+    /// `--resume`: every logged task.
+    All,
+    /// `--resume-failed`: logged tasks that succeeded (failed ones run again).
+    Failed,
 }
 
 /// Which pool runs the tasks.
@@ -245,7 +291,41 @@ impl Config {
                 UsageError(format!("invalid --colsep '{re}': {reason}"))
             })?),
         };
+        let dur = |opt: &str, v: &Option<String>| -> Result<Option<Duration>, UsageError> {
+            v.as_deref()
+                .map(|d| parse_duration(d).map_err(|e| UsageError(format!("{opt}: {e}"))))
+                .transpose()
+        };
+        let jobs_ctl = JobControl {
+            timeout: dur("--timeout", &cli.timeout)?.filter(|d| !d.is_zero()),
+            retries: cli.retries.unwrap_or(0),
+            halt: match &cli.halt {
+                None => None,
+                Some(h) => crate::halt::parse(h).or_else(usage)?,
+            },
+            joblog: cli.joblog,
+            resume: match (cli.resume, cli.resume_failed) {
+                (_, true) => Resume::Failed,
+                (true, false) => Resume::All,
+                (false, false) => Resume::No,
+            },
+            delay: dur("--delay", &cli.delay)?.filter(|d| !d.is_zero()),
+            shard: match &cli.shard {
+                None => None,
+                Some(s) => Some(crate::shard::parse(s, |k| std::env::var(k).ok()).or_else(usage)?),
+            },
+            tag: match (&cli.tagstring, cli.tag) {
+                (Some(t), _) => Some(Template::new(std::slice::from_ref(t), false)),
+                (None, true) => Some(Template::new(&[OsString::from("{}")], false)),
+                (None, false) => None,
+            },
+            line_buffer: cli.line_buffer,
+            results: cli.results,
+            bar: cli.bar,
+            eta: cli.eta,
+        };
         Ok(Config {
+            jobs_ctl,
             jobs,
             keep_order: cli.keep_order,
             dry_run: cli.dry_run,
@@ -258,7 +338,6 @@ impl Config {
                 colsep,
             },
             max_tasks: cli.max_tasks,
-            retries: 0,
             batch,
             chunks,
         })

@@ -6,24 +6,33 @@
 
 pub mod cli;
 pub mod config;
+pub mod halt;
+pub mod joblog;
+pub mod lines;
 pub mod merge;
+pub mod observe;
 pub mod output;
 pub mod pool;
+pub mod progress;
+pub mod results;
+pub mod shard;
 pub mod source;
 pub mod sys;
 pub mod task;
 pub mod template;
 pub mod units;
+pub mod watchdog;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use clap::Parser;
 use crossbeam_channel::bounded;
 
 use crate::cli::Cli;
-use crate::config::{ChunkMode, Config, PoolKind};
+use crate::config::{ChunkMode, Config, PoolKind, Resume};
 use crate::pool::Control;
 use crate::task::{Msg, Task};
 
@@ -34,6 +43,9 @@ const GRACE: Duration = Duration::from_secs(2);
 
 /// Parses the command line, runs, and returns the exit status.
 pub fn run_main() -> i32 {
+    if std::env::var_os(watchdog::ENV).is_some() {
+        return watchdog::serve();
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => return clap_error(&e),
@@ -91,15 +103,37 @@ enum Input {
 /// Runs a validated configuration and returns the exit status.
 pub fn run(cfg: Config) -> anyhow::Result<i32> {
     let cfg = Arc::new(cfg);
-    // Before any thread starts, so that every thread inherits the mask.
-    sys::block_signals()?;
-    let ctl = Arc::new(Control::new(cfg.jobs));
+    // Handled, not blocked: children must start with an empty signal mask.
+    sys::catch_signals()?;
+    let mut ctl = Control::new(cfg.jobs);
     // --walk problems: reported as they happen, each counted like a failed task.
     let warnings = Arc::new(AtomicU64::new(0));
     let input = match &cfg.chunks {
         Some(c) => Input::Chunks(source::pipe::open(c)?),
         None => Input::Args(source::args::open_all(&cfg.input, &warnings)?),
     };
+    let jc = &cfg.jobs_ctl;
+    if let Some(dir) = &jc.results {
+        ctl.results = Some(
+            results::Results::open(dir).with_context(|| format!("--results {}", dir.display()))?,
+        );
+    }
+    let (joblog, logged) = match &jc.joblog {
+        Some(path) => {
+            let (log, logged) = joblog::Joblog::open(path, jc.resume != Resume::No)
+                .with_context(|| format!("--joblog {}", path.display()))?;
+            (Some(log), logged)
+        }
+        None => (None, joblog::Logged::default()),
+    };
+    if !cfg.dry_run {
+        ctl.watchdog = Some(watchdog::Watchdog::spawn().context("starting the orphan watchdog")?);
+    }
+    ctl.halt = jc
+        .halt
+        .map(|h| std::sync::Mutex::new(halt::HaltState::new(h)));
+    let ctl = Arc::new(ctl);
+    let mut obs = observe::Observer::new(&cfg, &ctl, joblog);
 
     let (sig_tx, sig_rx) = bounded::<i32>(1);
     std::thread::Builder::new()
@@ -130,28 +164,49 @@ pub fn run(cfg: Config) -> anyhow::Result<i32> {
         sys::return_big_frees();
     }
     let (msg_tx, msg_rx) = bounded::<Msg>(cfg.jobs * 4 + 16);
-    // The source holds no sender to the merger: a source blocked reading its input must not
-    // keep the run alive once the pool is done.
+    // The source holds a sender to the merger only when it may skip tasks under -k (--resume,
+    // --shard): otherwise a source blocked reading its input must not keep the run alive once
+    // the pool is done.
+    let skips = jc.shard.is_some() || jc.resume != Resume::No;
+    let skip_tx = (skips && cfg.keep_order).then(|| msg_tx.clone());
     std::thread::Builder::new()
         .name("parx-source".into())
         .spawn({
             let (cfg, ctl) = (cfg.clone(), ctl.clone());
             move || {
-                let res = match input {
-                    Input::Args(sources) => {
-                        source::feed(&cfg, sources, |task| send_task(&task_tx, &ctl, task))
+                let skip = |seq: u64| {
+                    let jc = &cfg.jobs_ctl;
+                    jc.shard.is_some_and(|s| !s.runs(seq))
+                        || match jc.resume {
+                            Resume::No => false,
+                            Resume::All => logged.done.contains(&seq),
+                            Resume::Failed => logged.succeeded.contains(&seq),
+                        }
+                };
+                let submit = |task: Task| -> bool {
+                    if skips && skip(task.seq) {
+                        return match &skip_tx {
+                            Some(tx) => tx.send(Msg::Skipped(task.seq)).is_ok(),
+                            None => true,
+                        };
                     }
+                    ctl.tasks_read.fetch_add(1, Ordering::AcqRel);
+                    send_task(&task_tx, &ctl, task)
+                };
+                let res = match input {
+                    Input::Args(sources) => source::feed(&cfg, sources, submit),
                     Input::Chunks(opened) => {
                         let c = cfg.chunks.as_ref().expect("chunk mode");
                         let mut seq = 0;
                         let mut send = |input| {
                             seq += 1;
-                            send_task(&task_tx, &ctl, Task { seq, input })
+                            submit(Task { seq, input })
                         };
                         let mut report = |e: anyhow::Error| ctl.error(format_args!("{e:#}"));
                         source::pipe::produce(c, cfg.jobs, opened, &mut send, &mut report)
                     }
                 };
+                ctl.input_done.store(true, Ordering::Release);
                 if let Err(e) = res {
                     ctl.error(format_args!("{e:#}"));
                 }
@@ -175,22 +230,36 @@ pub fn run(cfg: Config) -> anyhow::Result<i32> {
         PoolKind::Process => drop(pool::process::start(&cfg, &ctl, task_rx, msg_tx)),
     }
 
-    let sum = merge::run(&cfg, &ctl, msg_rx, sig_rx);
+    let sum = merge::run(&cfg, &ctl, &mut obs, msg_rx, sig_rx);
+    obs.finish();
+    let code = exit_status(&sum, &obs, &ctl, warnings.load(Ordering::Relaxed));
+    if let Some(w) = &ctl.watchdog {
+        // Ends whatever is still live and leaves no watchdog behind.
+        w.finish();
+    }
+    Ok(code)
+}
+
+/// Ends what is still running when the merge stopped early, and maps the run to the exit
+/// status (DESIGN.md). `warnings` (--walk problems) count like failed tasks.
+fn exit_status(sum: &merge::Summary, obs: &observe::Observer, ctl: &Control, warnings: u64) -> i32 {
     if let Some(sig) = sum.interrupted {
         ctl.stop(libc::SIGTERM);
         ctl.end_children(GRACE);
-        return Ok(128 + sig);
+        return 128 + sig;
     }
     if sum.stdout_closed || sum.write_error {
         ctl.stop(libc::SIGTERM);
         ctl.end_children(GRACE);
-        return Ok(if sum.write_error { EXIT_ERROR } else { 0 });
+        return if sum.write_error { EXIT_ERROR } else { 0 };
     }
-    if ctl.failed() {
-        return Ok(EXIT_ERROR);
+    if let Some(code) = obs.halt_status() {
+        return code;
     }
-    let failed = sum.failed + warnings.load(Ordering::Relaxed);
-    Ok(failed.min(101) as i32)
+    if ctl.failed() || obs.log_failed {
+        return EXIT_ERROR;
+    }
+    (sum.failed + warnings).min(101) as i32
 }
 
 /// Sends a task to the pool, giving up when the run stops or the pool is gone. Returns

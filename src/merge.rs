@@ -9,9 +9,11 @@ use std::sync::atomic::Ordering;
 use crossbeam_channel::{select, Receiver, TryRecvError};
 
 use crate::config::Config;
+use crate::observe::Observer;
+use crate::output::OutBuf;
 use crate::pool::Control;
 use crate::sys;
-use crate::task::{Finished, Msg};
+use crate::task::{Finished, Msg, Outcome, RunInfo};
 
 /// How the merge ended and what it counted.
 #[derive(Debug, Default)]
@@ -34,6 +36,7 @@ struct Writer<'a> {
     next: u64,
     pending: BTreeMap<u64, Box<Finished>>,
     ctl: &'a Control,
+    obs: &'a mut Observer,
 }
 
 impl Writer<'_> {
@@ -59,15 +62,20 @@ impl Writer<'_> {
         f.stdout.write_to(&mut self.out)?;
         if !f.stderr.is_empty() {
             self.out.flush()?;
-            // A failing stderr cannot be reported anywhere: ignore it.
-            let _ = f.stderr.write_to(&mut io::stderr().lock());
+            self.obs.write_stderr(f);
         }
         Ok(())
     }
 }
 
 /// Runs the merge until every sender is gone, an interrupt arrives or stdout fails.
-pub fn run(cfg: &Config, ctl: &Control, rx: Receiver<Msg>, sig: Receiver<i32>) -> Summary {
+pub fn run(
+    cfg: &Config,
+    ctl: &Control,
+    obs: &mut Observer,
+    rx: Receiver<Msg>,
+    sig: Receiver<i32>,
+) -> Summary {
     let stdout = sys::stdout_file();
     let mut w = Writer {
         out: BufWriter::with_capacity(64 << 10, &*stdout),
@@ -75,6 +83,7 @@ pub fn run(cfg: &Config, ctl: &Control, rx: Receiver<Msg>, sig: Receiver<i32>) -
         next: 1,
         pending: BTreeMap::new(),
         ctl,
+        obs,
     };
     let mut sum = Summary::default();
     let res: io::Result<()> = (|| loop {
@@ -101,14 +110,24 @@ pub fn run(cfg: &Config, ctl: &Control, rx: Receiver<Msg>, sig: Receiver<i32>) -
                 debug_assert_eq!(seq, w.next, "only the head of line streams");
                 data.write_to(&mut w.out)?;
             }
+            Msg::Lines { data, .. } => w.out.write_all(&data)?,
             Msg::Done(f) => {
                 sum.done += 1;
                 if !f.outcome.success() {
                     sum.failed += 1;
                 }
+                w.obs.task_done(&f);
                 w.finished(f)?;
             }
             Msg::Output(data) => data.write_to(&mut w.out)?,
+            Msg::Skipped(seq) if w.keep_order => w.finished(Box::new(Finished {
+                seq,
+                stdout: OutBuf::new(),
+                stderr: OutBuf::new(),
+                outcome: Outcome::DryRun,
+                info: RunInfo::default(),
+            }))?,
+            Msg::Skipped(_) => {}
             Msg::Interrupt(s) => {
                 sum.interrupted = Some(s);
                 return Ok(());

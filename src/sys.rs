@@ -1,12 +1,13 @@
-//! The only home of `unsafe`: raw stdout, signal masks and waiting, killing process
-//! groups, file mappings and the SIGBUS guard for them, non-blocking pipes and sendfile(2).
+//! The only home of `unsafe`: raw stdout, catching and waiting for signals, killing process
+//! groups, poll(2), file mappings and the SIGBUS guard for them, non-blocking pipes and
+//! sendfile(2).
 //! Every block carries a `// SAFETY:` note.
 
 use std::fs::File;
 use std::io;
 use std::mem::ManuallyDrop;
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 
 /// A `File` for fd 1 that is never closed (stdout belongs to the process, not to us).
 pub fn stdout_file() -> ManuallyDrop<File> {
@@ -15,43 +16,73 @@ pub fn stdout_file() -> ManuallyDrop<File> {
     ManuallyDrop::new(unsafe { File::from_raw_fd(1) })
 }
 
-fn sigset(signals: &[i32]) -> libc::sigset_t {
-    // SAFETY: sigemptyset initialises the zeroed set; sigaddset only writes into it.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for &s in signals {
-            libc::sigaddset(&mut set, s);
-        }
-        set
-    }
-}
-
 /// The signals parx handles itself (in a dedicated thread, via [`wait_signal`]).
 pub const HANDLED: [i32; 2] = [libc::SIGINT, libc::SIGTERM];
 
-/// Blocks [`HANDLED`] in the calling thread and every thread it starts afterwards.
-/// Children do not inherit the mask: std's spawn resets it.
-pub fn block_signals() -> io::Result<()> {
-    let set = sigset(&HANDLED);
-    // SAFETY: `set` is a valid, initialised sigset; a null old-set pointer is allowed.
-    let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
-    if rc != 0 {
-        return Err(io::Error::from_raw_os_error(rc));
+/// The write end of the self-pipe the signal handler writes to (-1 before
+/// [`catch_signals`]), and the read end [`wait_signal`] reads.
+static SIG_PIPE: [AtomicI32; 2] = [AtomicI32::new(-1), AtomicI32::new(-1)];
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    let fd = SIG_PIPE[1].load(Ordering::Relaxed);
+    let b = sig as u8;
+    // SAFETY: only async-signal-safe calls (write); errno is saved and restored so that the
+    // interrupted code does not see it change.
+    unsafe {
+        let errno = *libc::__errno_location();
+        libc::write(fd, (&b as *const u8).cast(), 1);
+        *libc::__errno_location() = errno;
+    }
+}
+
+/// Catches [`HANDLED`] with a handler that writes the signal number to a self-pipe, for
+/// [`wait_signal`]. The signals are handled rather than blocked, so that children start
+/// with an empty signal mask and default dispositions (exec resets handlers; a blocked mask
+/// would be inherited, and a task could then not be ended with TERM).
+pub fn catch_signals() -> io::Result<()> {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` is a valid out-array of two ints.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    SIG_PIPE[0].store(fds[0], Ordering::SeqCst);
+    SIG_PIPE[1].store(fds[1], Ordering::SeqCst);
+    for sig in HANDLED {
+        // SAFETY: the sigaction struct is zeroed and then filled in; the handler only does
+        // async-signal-safe work; a null old-action pointer is allowed.
+        let rc = unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            sa.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, std::ptr::null_mut())
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
     }
     Ok(())
 }
 
-/// Waits for one of the blocked [`HANDLED`] signals and returns its number.
+/// Waits for one of the [`HANDLED`] signals (after [`catch_signals`]) and returns its number.
 pub fn wait_signal() -> io::Result<i32> {
-    let set = sigset(&HANDLED);
-    let mut sig: libc::c_int = 0;
-    // SAFETY: `set` is valid and `sig` is a valid out-pointer for the duration of the call.
-    let rc = unsafe { libc::sigwait(&set, &mut sig) };
-    if rc != 0 {
-        return Err(io::Error::from_raw_os_error(rc));
+    let fd = SIG_PIPE[0].load(Ordering::SeqCst);
+    let mut b = 0u8;
+    loop {
+        // SAFETY: reads one byte into a valid local buffer.
+        let n = unsafe { libc::read(fd, (&mut b as *mut u8).cast(), 1) };
+        if n == 1 {
+            return Ok(i32::from(b));
+        }
+        let e = io::Error::last_os_error();
+        if n == 0 || e.kind() != io::ErrorKind::Interrupted {
+            return Err(if n == 0 {
+                io::ErrorKind::UnexpectedEof.into()
+            } else {
+                e
+            });
+        }
     }
-    Ok(sig)
 }
 
 /// Sends `sig` to the whole process group `pgid` (ignoring a group that is already gone).

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crossbeam_channel::Sender;
+use std::time::{Duration, SystemTime};
 
 use crate::output::OutBuf;
 
@@ -185,6 +186,23 @@ pub struct Finished {
     pub stderr: OutBuf,
     /// How it ended.
     pub outcome: Outcome,
+    /// What the job log needs (the last attempt's timing and byte counts, the command).
+    pub info: RunInfo,
+}
+
+/// Facts about a task's (last) run, for `--joblog`. `Default` when nothing ran.
+#[derive(Debug, Default)]
+pub struct RunInfo {
+    /// When the last attempt started (`None`: it never started).
+    pub start: Option<SystemTime>,
+    /// How long it ran.
+    pub runtime: Duration,
+    /// Bytes written to its stdin.
+    pub send: u64,
+    /// Bytes it wrote to stdout.
+    pub receive: u64,
+    /// The command line as `--dry-run` shows it (filled only when a job log is kept).
+    pub command: Vec<u8>,
 }
 
 /// What the pool and the sources send to the merger, the only writer of stdout.
@@ -197,11 +215,20 @@ pub enum Msg {
         /// The bytes, in order.
         data: OutBuf,
     },
+    /// Whole lines of a task's stdout (`--line-buffer`, without `-k`), tags applied.
+    Lines {
+        /// The task's sequence number.
+        seq: u64,
+        /// One or more whole lines (the last piece of a task may lack its newline).
+        data: Vec<u8>,
+    },
     /// A task finished.
     Done(Box<Finished>),
     /// Output not tied to one task's place in the order (`--pool process` without `-k`:
     /// whole records as they arrive).
     Output(OutBuf),
+    /// A task that is not run (`--resume`, `--shard`): `-k` moves past it, nothing counts it.
+    Skipped(u64),
     /// parx got SIGINT/SIGTERM (the signal number).
     Interrupt(i32),
 }

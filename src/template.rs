@@ -262,6 +262,28 @@ impl Template {
         }
     }
 
+    /// Expands the words as plain text, joined by spaces: no quoting, no appended values
+    /// (`--tag`, `--tagstring`). A value placeholder stands for each record in turn.
+    pub fn expand_text(&self, ctx: &Ctx) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (i, w) in self.words.iter().enumerate() {
+            if i > 0 {
+                out.push(b' ');
+            }
+            if !w.uses_values() {
+                out.extend(expand(w, ctx, None, false));
+                continue;
+            }
+            for (j, rec) in ctx.records.iter().enumerate() {
+                if j > 0 {
+                    out.push(b' ');
+                }
+                out.extend(expand(w, ctx, Some(rec), false));
+            }
+        }
+        out
+    }
+
     fn render_argv(&self, ctx: &Ctx) -> Vec<OsString> {
         let mut out = Vec::with_capacity(self.words.len() + 1);
         for w in &self.words {

@@ -2,10 +2,12 @@
 //! the stop flag, the process group of the task in each slot, and the `-k` head of line.
 
 pub mod feed;
+pub mod hook;
 pub mod process;
 pub mod thread;
 
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::sys;
@@ -17,6 +19,21 @@ const SPAWNING: i32 = -1;
 #[derive(Debug)]
 pub struct Control {
     stop: AtomicBool,
+    /// `--halt soon`: start no new task (running ones go on).
+    no_new: AtomicBool,
+    /// Tasks read from the input so far (those that run: not skipped ones).
+    pub tasks_read: AtomicU64,
+    /// The input has been read to its end (`tasks_read` is the total).
+    pub input_done: AtomicBool,
+    /// `--results`: where each task's outputs are stored (set before the run starts).
+    pub results: Option<crate::results::Results>,
+    /// `--halt`: the decision, taken by the pool as each task ends (before its slot can
+    /// start another), via [`crate::halt::task_ended`].
+    pub halt: Option<Mutex<crate::halt::HaltState>>,
+    /// The orphan guard, told of every task process group (set before the run starts).
+    pub watchdog: Option<crate::watchdog::Watchdog>,
+    /// `--delay`: when the next task may start.
+    next_start: Mutex<Option<Instant>>,
     /// Process group of the child running in each slot (index slot-1), 0 when idle.
     slots: Vec<AtomicI32>,
     /// With `-k`: the sequence number the merger prints next (its output may stream through).
@@ -30,6 +47,13 @@ impl Control {
     pub fn new(jobs: usize) -> Control {
         Control {
             stop: AtomicBool::new(false),
+            no_new: AtomicBool::new(false),
+            tasks_read: AtomicU64::new(0),
+            input_done: AtomicBool::new(false),
+            next_start: Mutex::new(None),
+            results: None,
+            halt: None,
+            watchdog: None,
             slots: (0..jobs).map(|_| AtomicI32::new(0)).collect(),
             head: AtomicU64::new(1),
             error: AtomicBool::new(false),
@@ -64,9 +88,42 @@ impl Control {
         true
     }
 
+    /// Whether a new task (or a retry) may start: not stopping, no `--halt soon`.
+    pub fn may_start(&self) -> bool {
+        !self.stopping() && !self.no_new.load(Ordering::SeqCst)
+    }
+
+    /// `--halt soon`: no new task starts; running ones finish.
+    pub fn no_new_tasks(&self) {
+        self.no_new.store(true, Ordering::SeqCst);
+    }
+
+    /// The number of tasks, once the input has been read to its end.
+    pub fn total(&self) -> Option<u64> {
+        self.input_done
+            .load(Ordering::Acquire)
+            .then(|| self.tasks_read.load(Ordering::Acquire))
+    }
+
+    /// `--delay`: waits until `delay` has passed since the previous task start (over all
+    /// slots), and books this start.
+    pub fn pace(&self, delay: Duration) {
+        let mut next = self.next_start.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if let Some(at) = *next {
+            if at > now {
+                std::thread::sleep(at - now);
+            }
+        }
+        *next = Some(Instant::now() + delay);
+    }
+
     /// Records that `slot` runs a child whose process group is `pgid`. If the run is already
     /// stopping, the child is killed at once (the sweep in [`Control::stop`] may have missed it).
     pub fn set_child(&self, slot: usize, pgid: i32) {
+        if let Some(w) = &self.watchdog {
+            w.started(pgid);
+        }
         self.slots[slot - 1].store(pgid, Ordering::SeqCst);
         if self.stopping() {
             sys::kill_group(pgid, libc::SIGTERM);
@@ -75,7 +132,10 @@ impl Control {
 
     /// Records that `slot`'s child has been reaped.
     pub fn clear_child(&self, slot: usize) {
-        self.slots[slot - 1].store(0, Ordering::SeqCst);
+        let pgid = self.slots[slot - 1].swap(0, Ordering::SeqCst);
+        if let (Some(w), true) = (&self.watchdog, pgid > 0) {
+            w.ended(pgid);
+        }
     }
 
     /// Stops the run: no new task starts, and every running task's group gets `sig`.

@@ -31,7 +31,7 @@ use crate::config::Config;
 use crate::output::{OutBuf, Spiller};
 use crate::pool::Control;
 use crate::sys;
-use crate::task::{Finished, Msg, Outcome, Task};
+use crate::task::{Finished, Msg, Outcome, RunInfo, Task};
 use crate::template::{Ctx, Rendered};
 
 /// Tasks a worker may have outstanding before its writer lets a less loaded worker go first.
@@ -460,7 +460,7 @@ impl Slot<'_> {
             },
             on.seq
         );
-        if on.failures <= self.cfg.retries {
+        if on.failures <= self.cfg.jobs_ctl.retries {
             let _ = self.shared.redo_tx.send(on);
         } else {
             self.finish(on.seq, OutBuf::new(), outcome);
@@ -477,6 +477,7 @@ impl Slot<'_> {
             stdout,
             stderr: OutBuf::new(),
             outcome,
+            info: RunInfo::default(),
         })));
     }
 }

@@ -1,0 +1,191 @@
+//! `--joblog` and `--resume`: GNU parallel's TSV job log. Rows are written by the merger (the
+//! one place every pool's final task outcomes pass through), each row whole in one write(2) on
+//! an `O_APPEND` file, so a `kill -9` of parx leaves a log of whole rows. Reading it back for
+//! `--resume` tolerates a torn last line.
+
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::task::Outcome;
+
+/// The header row (GNU parallel's columns).
+pub const HEADER: &[u8] =
+    b"Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n";
+
+/// What an existing log says about earlier runs.
+#[derive(Debug, Default)]
+pub struct Logged {
+    /// Tasks with a row.
+    pub done: HashSet<u64>,
+    /// Tasks with a row that shows success (exit value 0, no signal).
+    pub succeeded: HashSet<u64>,
+}
+
+/// One finished task, as the log records it.
+#[derive(Debug)]
+pub struct Row<'a> {
+    /// Sequence number.
+    pub seq: u64,
+    /// When the (last attempt of the) task started.
+    pub start: SystemTime,
+    /// How long it ran.
+    pub runtime: Duration,
+    /// Bytes sent to the task's stdin.
+    pub send: u64,
+    /// Bytes the task wrote to stdout.
+    pub receive: u64,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The command line as `--dry-run` shows it.
+    pub command: &'a [u8],
+}
+
+/// Formats a row: seconds since the epoch with 3 decimals, the runtime as `%10.3f`, the
+/// exit value and signal (a killed task: exit value -1 and its signal, as GNU parallel logs
+/// a timeout), the command with any newline written as `\n` so that every row is one line.
+pub fn format_row(r: &Row) -> Vec<u8> {
+    let start = r.start.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let (exitval, signal) = match r.outcome {
+        Outcome::Signaled(s) => (-1, s),
+        o => (o.exit_code(), 0),
+    };
+    let mut row = format!(
+        "{}\t:\t{}.{:03}\t{:10.3}\t{}\t{}\t{}\t{}\t",
+        r.seq,
+        start.as_secs(),
+        start.subsec_millis(),
+        r.runtime.as_secs_f64(),
+        r.send,
+        r.receive,
+        exitval,
+        signal
+    )
+    .into_bytes();
+    for &b in r.command {
+        match b {
+            b'\n' => row.extend_from_slice(b"\\n"),
+            b'\r' => row.extend_from_slice(b"\\r"),
+            _ => row.push(b),
+        }
+    }
+    row.push(b'\n');
+    row
+}
+
+/// Parses a log's rows (the header, unparsable lines and a torn last line are skipped).
+pub fn parse(text: &[u8]) -> Logged {
+    let mut l = Logged::default();
+    let complete = match memchr::memrchr(b'\n', text) {
+        Some(i) => &text[..=i],
+        None => &[][..],
+    };
+    for line in complete.split(|&b| b == b'\n') {
+        let mut f = line.split(|&b| b == b'\t');
+        let num =
+            |f: Option<&[u8]>| -> Option<i64> { std::str::from_utf8(f?).ok()?.trim().parse().ok() };
+        let seq = num(f.next());
+        let (exitval, signal) = (num(f.nth(5)), num(f.next()));
+        if let (Some(seq), Some(e), Some(s), Some(_cmd)) = (seq, exitval, signal, f.next()) {
+            if seq > 0 {
+                l.done.insert(seq as u64);
+                if e == 0 && s == 0 {
+                    l.succeeded.insert(seq as u64);
+                }
+            }
+        }
+    }
+    l
+}
+
+/// An open job log.
+#[derive(Debug)]
+pub struct Joblog {
+    file: File,
+}
+
+impl Joblog {
+    /// Opens the log. With `resume`, reads what it already holds (a missing file holds
+    /// nothing) and appends after it, dropping a torn last line; otherwise starts it over.
+    pub fn open(path: &Path, resume: bool) -> io::Result<(Joblog, Logged)> {
+        let mut logged = Logged::default();
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)?;
+        let mut text = Vec::new();
+        if resume {
+            file.read_to_end(&mut text)?;
+            logged = parse(&text);
+            let whole = memchr::memrchr(b'\n', &text).map_or(0, |i| i + 1);
+            if whole < text.len() {
+                file.set_len(whole as u64)?;
+                text.truncate(whole);
+            }
+        } else {
+            file.set_len(0)?;
+        }
+        let log = Joblog { file };
+        if text.is_empty() {
+            log.write_whole(HEADER)?;
+        }
+        Ok((log, logged))
+    }
+
+    /// Appends one row with one write(2).
+    pub fn write(&self, row: &Row) -> io::Result<()> {
+        self.write_whole(&format_row(row))
+    }
+
+    fn write_whole(&self, data: &[u8]) -> io::Result<()> {
+        let mut f = &self.file;
+        // O_APPEND: one write of a regular file lands whole; finish a short one anyway.
+        let n = f.write(data)?;
+        if n < data.len() {
+            f.write_all(&data[n..])?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_format_is_gnu_parallels() {
+        let r = Row {
+            seq: 7,
+            start: UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),
+            runtime: Duration::from_millis(2500),
+            send: 0,
+            receive: 12,
+            outcome: Outcome::Exited(3),
+            command: b"echo 'a\nb'",
+        };
+        assert_eq!(
+            format_row(&r),
+            b"7\t:\t1700000000.123\t     2.500\t0\t12\t3\t0\techo 'a\\nb'\n".to_vec()
+        );
+        let r = Row {
+            outcome: Outcome::Signaled(15),
+            ..r
+        };
+        assert!(format_row(&r).starts_with(b"7\t:\t1700000000.123\t     2.500\t0\t12\t-1\t15\t"));
+    }
+
+    #[test]
+    fn parse_skips_header_garbage_and_torn_line() {
+        let mut t = HEADER.to_vec();
+        t.extend_from_slice(b"1\t:\t1.000\t 0.1\t0\t0\t0\t0\tok\n");
+        t.extend_from_slice(b"2\t:\t1.000\t 0.1\t0\t0\t1\t0\tfail\n");
+        t.extend_from_slice(b"3\t:\t1.000\t 0.1\t0\t0\t-1\t15\tkilled\n");
+        t.extend_from_slice(b"junk\n4\t:\t1.0");
+        let l = parse(&t);
+        assert_eq!(l.done, HashSet::from([1, 2, 3]));
+        assert_eq!(l.succeeded, HashSet::from([1]));
+    }
+}

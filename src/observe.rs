@@ -1,0 +1,129 @@
+//! What happens when a task has finished for good (after its last attempt), whatever the
+//! pool: its `--joblog` row, the `--bar`/`--eta` display and the `--halt` decision. The merger
+//! calls [`Observer::task_done`] for every finished task, in completion order.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::halt::When;
+use crate::joblog::{Joblog, Row};
+use crate::pool::Control;
+use crate::progress::Progress;
+use crate::task::Finished;
+
+/// How long tasks get after `--halt now`'s TERM before KILL.
+const HALT_GRACE: Duration = Duration::from_secs(1);
+
+/// The per-finished-task observers.
+#[derive(Debug)]
+pub struct Observer {
+    ctl: Arc<Control>,
+    joblog: Option<Joblog>,
+    /// The `--halt` message has been printed (and `now`'s KILL scheduled).
+    halted: bool,
+    progress: Option<Progress>,
+    /// Writing the job log failed (reported once); the run ends with status 255.
+    pub log_failed: bool,
+}
+
+impl Observer {
+    /// Observers for `cfg`; `joblog` is the opened log, if any.
+    pub fn new(cfg: &Config, ctl: &Arc<Control>, joblog: Option<Joblog>) -> Observer {
+        let jc = &cfg.jobs_ctl;
+        debug_assert_eq!(
+            jc.halt.is_some(),
+            ctl.halt.is_some(),
+            "Control::halt is set up"
+        );
+        Observer {
+            ctl: ctl.clone(),
+            joblog,
+            halted: false,
+            progress: Progress::new(jc.bar, jc.eta, {
+                let ctl = ctl.clone();
+                move || ctl.total()
+            }),
+            log_failed: false,
+        }
+    }
+
+    /// A task finished (its last attempt).
+    pub fn task_done(&mut self, f: &Finished) {
+        if let Some(log) = &self.joblog {
+            let row = Row {
+                seq: f.seq,
+                start: f.info.start.unwrap_or_else(std::time::SystemTime::now),
+                runtime: f.info.runtime,
+                send: f.info.send,
+                receive: f.info.receive,
+                outcome: f.outcome,
+                command: &f.info.command,
+            };
+            if let Err(e) = log.write(&row) {
+                if !self.log_failed {
+                    self.stderr(|| eprintln!("parx: writing the job log: {e}"));
+                }
+                self.log_failed = true;
+            }
+        }
+        if let Some(p) = &self.progress {
+            p.inc();
+        }
+        if let (false, Some((status, when, seq))) = (self.halted, self.halt_status_when()) {
+            self.halted = true;
+            let what = match when {
+                When::Soon => "starting no new task, waiting for the running ones",
+                When::Now => "ending the running tasks",
+            };
+            self.stderr(|| {
+                eprintln!("parx: --halt: condition met at task {seq} (status {status}); {what}")
+            });
+            if when == When::Now {
+                let ctl = self.ctl.clone();
+                let _ = std::thread::Builder::new()
+                    .name("parx-halt".into())
+                    .spawn(move || ctl.end_children(HALT_GRACE));
+            }
+        }
+    }
+
+    fn halt_status_when(&self) -> Option<(i32, When, u64)> {
+        let h = self
+            .ctl
+            .halt
+            .as_ref()?
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        Some((h.status?, h.spec.when, h.trigger))
+    }
+
+    /// The exit status `--halt` decided, if it stopped the run.
+    pub fn halt_status(&self) -> Option<i32> {
+        self.halt_status_when().map(|(s, _, _)| s)
+    }
+
+    /// Runs `f`, which writes to stderr, with the progress display out of the way.
+    pub fn stderr<R>(&self, f: impl FnOnce() -> R) -> R {
+        match &self.progress {
+            Some(p) => p.suspend(f),
+            None => f(),
+        }
+    }
+
+    /// Writes a task's stderr (with the progress display out of the way).
+    pub fn write_stderr(&self, f: &Finished) {
+        // A failing stderr cannot be reported anywhere: ignore it.
+        self.stderr(|| {
+            let _ = f.stderr.write_to(&mut io::stderr().lock());
+        });
+    }
+
+    /// The run is over: leaves the final progress on the terminal.
+    pub fn finish(&self) {
+        if let Some(p) = &self.progress {
+            p.finish();
+        }
+    }
+}
