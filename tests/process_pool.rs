@@ -354,3 +354,71 @@ fn dry_run_prints_one_worker_per_slot() {
         .success()
         .stdout("mawk '{print $1}'\nmawk '{print $1}'\n");
 }
+
+/// Writes `1..=n`, one per line, to a temp file.
+fn numbers_file(dir: &tempfile::TempDir, n: u32) -> std::path::PathBuf {
+    let p = dir.path().join("numbers.txt");
+    std::fs::write(&p, seq(n)).unwrap();
+    p
+}
+
+#[test]
+fn chunks_through_long_lived_workers_keep_the_map_contract() {
+    let dir = tempdir();
+    let file = numbers_file(&dir, 50_000);
+    let want: String = (1..=50_000u64).map(|n| format!("{}\n", n * 2)).collect();
+    let worker = ["mawk", "{ print $1 * 2 }"];
+    // --pipe from a real pipe (stdin written by assert_cmd), --pipe-part over the file.
+    let piped = parx()
+        .args(["--pipe", "--block", "20k", "--pool", "process", "-k", "-j2"])
+        .args(worker)
+        .write_stdin(seq(50_000))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(String::from_utf8(piped).unwrap(), want);
+    let parted = parx()
+        .args([
+            "--pipe-part",
+            "--block",
+            "20k",
+            "--pool",
+            "process",
+            "-k",
+            "-j2",
+        ])
+        .args(worker)
+        .arg("::::")
+        .arg(&file)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(String::from_utf8(parted).unwrap(), want);
+}
+
+#[test]
+fn chunk_records_are_counted_with_multi_byte_terminators() {
+    // Records end with "XY"; the last one has no terminator. The worker answers each record
+    // with one line, so -k must credit every answer to the right chunk.
+    let input: String = (1..=3000).map(|i| format!("r{i}XY")).collect::<String>() + "last";
+    let out = parx()
+        .args([
+            "--pipe", "--block", "1k", "--recend", "XY", "--pool", "process", "-k", "-j2",
+        ])
+        .args(["mawk", "BEGIN { RS = \"XY\" } { print length($0) }"])
+        .write_stdin(input)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let mut want: Vec<String> = (1..=3000)
+        .map(|i| (format!("r{i}").len()).to_string())
+        .collect();
+    want.push("4".into());
+    assert_eq!(lines(&out), want);
+}

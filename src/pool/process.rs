@@ -18,6 +18,7 @@ use std::ffi::OsStr;
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -29,13 +30,17 @@ use crossbeam_channel::{select, unbounded, Receiver, Sender};
 
 use crate::config::Config;
 use crate::output::{OutBuf, Spiller};
+use crate::pool::feed::{Fed, Feeder};
 use crate::pool::Control;
+use crate::source::chunk::RecordSpec;
 use crate::sys;
-use crate::task::{Finished, Msg, Outcome, RunInfo, Task};
+use crate::task::{Chunk, ChunkBody, Finished, Msg, Outcome, RunInfo, Task, TaskInput};
 use crate::template::{Ctx, Rendered};
 
 /// Tasks a worker may have outstanding before its writer lets a less loaded worker go first.
 const SOFT_CAP: u64 = 64;
+/// The same for chunks (each may be megabytes, kept until answered).
+const CHUNK_SOFT_CAP: u64 = 2;
 /// Workers in a row that die without completing a task before parx gives up.
 const MAX_STARTUP_FAILURES: u32 = 3;
 
@@ -45,10 +50,30 @@ struct Job {
     seq: u64,
     /// Records the worker must answer with.
     nrec: u64,
-    /// The bytes sent to the worker's stdin.
-    input: Arc<OutBuf>,
+    /// What is sent to the worker's stdin.
+    input: Arc<JobInput>,
     /// Failed attempts so far (deaths of the worker while on this task).
     failures: u32,
+}
+
+/// The bytes of a job: encoded argument records, or a chunk (sent as it is).
+#[derive(Debug)]
+enum JobInput {
+    Records(OutBuf),
+    Chunk(Chunk),
+}
+
+impl JobInput {
+    /// Writes the job to a worker's (blocking) stdin.
+    fn send(&self, stdin: &mut ChildStdin) -> io::Result<()> {
+        match self {
+            JobInput::Records(b) => b.write_to(stdin).and_then(|()| stdin.flush()),
+            JobInput::Chunk(c) => match Feeder::new(c).feed(stdin)? {
+                Fed::Done => Ok(()),
+                Fed::Closed | Fed::Pending => Err(io::ErrorKind::BrokenPipe.into()),
+            },
+        }
+    }
 }
 
 /// A job sent to the current worker and not yet answered in full.
@@ -85,12 +110,12 @@ impl Shared {
     }
 
     /// Waits until `slot` may take another task (see the module docs), or `quit` is set.
-    fn wait_turn(&self, slot: usize, quit: &AtomicBool) {
+    fn wait_turn(&self, slot: usize, quit: &AtomicBool, cap: u64) {
         let mut g = self.load.lock().expect("load lock");
         loop {
             let mine = g[slot - 1].unwrap_or(0);
             let least = g.iter().flatten().min().copied().unwrap_or(0);
-            if mine < SOFT_CAP || mine <= least || quit.load(Ordering::SeqCst) {
+            if mine < cap || mine <= least || quit.load(Ordering::SeqCst) {
                 return;
             }
             g = self
@@ -199,10 +224,10 @@ impl Slot<'_> {
                 Err(_) => Next::End,
             },
             recv(self.tasks) -> t => match t {
-                Ok(t) => match self.encode(&t, spill) {
-                    Ok(j) => Next::Job(j),
-                    Err(e) => {
-                        self.ctl.error(format_args!("task {}: {e}", t.seq));
+                Ok(t) => match (t.seq, self.encode(t, spill)) {
+                    (_, Ok(j)) => Next::Job(j),
+                    (seq, Err(e)) => {
+                        self.ctl.error(format_args!("task {seq}: {e}"));
                         self.ctl.stop(libc::SIGTERM);
                         Next::End
                     }
@@ -216,26 +241,61 @@ impl Slot<'_> {
         }
     }
 
-    /// Encodes a task as records: each value (columns joined by TAB) ends with the record
-    /// terminator.
-    fn encode(&self, task: &Task, spill: &mut Spiller) -> io::Result<Job> {
-        let term = [self.cfg.record_end()];
-        let mut buf = OutBuf::new();
-        for rec in task.records() {
-            for (i, col) in rec.iter().enumerate() {
-                if i > 0 {
-                    buf.push(b"\t", spill)?;
-                }
-                buf.push(col.as_bytes(), spill)?;
+    /// Turns a task into a job: argument values become records (columns joined by TAB, each
+    /// ending with the record terminator); a chunk is sent as it is, and its records counted.
+    fn encode(&self, task: Task, spill: &mut Spiller) -> io::Result<Job> {
+        let seq = task.seq;
+        let (input, nrec) = match task.input {
+            TaskInput::Chunk(c) => {
+                let nrec = self.count_records(&c)?;
+                (JobInput::Chunk(c), nrec)
             }
-            buf.push(&term, spill)?;
-        }
+            TaskInput::Args(records) => {
+                let term = [self.cfg.record_end()];
+                let mut buf = OutBuf::new();
+                for rec in &records {
+                    for (i, col) in rec.iter().enumerate() {
+                        if i > 0 {
+                            buf.push(b"\t", spill)?;
+                        }
+                        buf.push(col.as_bytes(), spill)?;
+                    }
+                    buf.push(&term, spill)?;
+                }
+                (JobInput::Records(buf), records.len() as u64)
+            }
+        };
         Ok(Job {
-            seq: task.seq,
-            nrec: task.records().len() as u64,
-            input: Arc::new(buf),
+            seq,
+            nrec,
+            input: Arc::new(input),
             failures: 0,
         })
+    }
+
+    /// The records of a chunk (header included): the worker must answer each with one.
+    fn count_records(&self, c: &Chunk) -> io::Result<u64> {
+        let chunks = self
+            .cfg
+            .chunks
+            .as_ref()
+            .expect("chunk tasks come from chunk modes");
+        let mut counter = RecordCounter::new(&chunks.rec);
+        counter.feed(&c.header);
+        match &c.body {
+            ChunkBody::Bytes(b) => counter.feed(b),
+            ChunkBody::File { file, offset, len } => {
+                let mut buf = vec![0u8; (*len as usize).min(1 << 20)];
+                let mut done = 0u64;
+                while done < *len {
+                    let n = ((*len - done) as usize).min(buf.len());
+                    file.file.read_exact_at(&mut buf[..n], offset + done)?;
+                    counter.feed(&buf[..n]);
+                    done += n as u64;
+                }
+            }
+        }
+        Ok(counter.records())
     }
 
     fn spawn(&self) -> io::Result<std::process::Child> {
@@ -289,6 +349,7 @@ impl Slot<'_> {
             pending: VecDeque::new(),
             pend_rx: &pend_rx,
             partial: Vec::new(),
+            mid_record: false,
             completed: 0,
             spill: Spiller::default(),
             err_line: Vec::new(),
@@ -342,7 +403,12 @@ impl Slot<'_> {
                     if self.cfg.max_tasks.is_some_and(|m| sent >= m) {
                         return WriterEnd { closed: true };
                     }
-                    self.shared.wait_turn(self.slot, quit);
+                    let cap = if self.cfg.chunks.is_some() {
+                        CHUNK_SOFT_CAP
+                    } else {
+                        SOFT_CAP
+                    };
+                    self.shared.wait_turn(self.slot, quit, cap);
                     if quit.load(Ordering::SeqCst) || self.ctl.stopping() {
                         return WriterEnd { closed: false };
                     }
@@ -367,11 +433,7 @@ impl Slot<'_> {
                 return WriterEnd { closed: false };
             }
             sent += 1;
-            if input
-                .write_to(&mut stdin)
-                .and_then(|()| stdin.flush())
-                .is_err()
-            {
+            if input.send(&mut stdin).is_err() {
                 // The worker closed its stdin or died: the reader settles what is pending.
                 return WriterEnd { closed: false };
             }
@@ -392,14 +454,12 @@ impl Slot<'_> {
             (None, Some(s)) => Outcome::Signaled(s),
             (None, None) => Outcome::Exited(255),
         };
-        let clean = closed && status.success();
+        // It exited by itself after its input ended: its work is over, whatever its status
+        // (grep says 1 when nothing matched); a signal or an early exit is a failure.
+        let clean = closed && status.code().is_some();
         if left.is_empty() {
-            if !status.success() && !self.ctl.stopping() {
-                self.ctl.error(format_args!(
-                    "worker {} exited with {}",
-                    self.slot,
-                    describe(outcome)
-                ));
+            if status.signal().is_some() && !self.ctl.stopping() {
+                eprintln!("parx: worker {} ended by {}", self.slot, describe(outcome));
             }
             self.shared.startup_failures.store(0, Ordering::SeqCst);
             return true;
@@ -412,7 +472,7 @@ impl Slot<'_> {
         }
         if clean && !self.cfg.keep_order {
             // Without -k a worker may filter (print nothing for some records): it read all
-            // its input and exited 0, so its tasks are done.
+            // its input and exited, so its tasks are done.
             for p in left {
                 self.finish(p.job.seq, OutBuf::new(), Outcome::Exited(0));
             }
@@ -495,8 +555,10 @@ struct Reader<'a> {
     slot: &'a Slot<'a>,
     pending: VecDeque<Pending>,
     pend_rx: &'a Receiver<Pending>,
-    /// The bytes of an output record whose terminator has not arrived yet.
+    /// Without -k: the bytes of an output record whose terminator has not arrived yet.
     partial: Vec<u8>,
+    /// With -k: the last byte credited was not a terminator.
+    mid_record: bool,
     completed: u64,
     spill: Spiller,
     /// An incomplete line of the worker's stderr.
@@ -566,72 +628,168 @@ impl Reader<'_> {
     }
 
     fn on_stdout(&mut self, data: &[u8]) -> io::Result<()> {
-        let term = self.slot.cfg.record_end();
-        let keep_order = self.slot.cfg.keep_order;
-        let mut passthrough = Vec::new();
-        let mut start = 0;
-        for end in memchr::memchr_iter(term, data) {
-            let piece = &data[start..=end];
-            start = end + 1;
-            if keep_order {
-                self.credit(piece)?;
-            } else {
-                passthrough.extend_from_slice(&self.partial);
-                passthrough.extend_from_slice(piece);
-                self.partial.clear();
-                self.credit(b"")?;
-            }
+        if self.slot.cfg.keep_order {
+            return self.credit(data, true);
         }
-        self.partial.extend_from_slice(&data[start..]);
-        if !passthrough.is_empty() {
-            let _ = self
-                .slot
-                .out
-                .send(Msg::Output(OutBuf::from_vec(passthrough)));
+        // Without -k whole records go out as they come: hold back an unfinished last one.
+        let term = self.slot.cfg.record_end();
+        let Some(last) = memchr::memrchr(term, data) else {
+            self.partial.extend_from_slice(data);
+            return Ok(());
+        };
+        let mut whole = std::mem::take(&mut self.partial);
+        whole.extend_from_slice(&data[..=last]);
+        self.partial.extend_from_slice(&data[last + 1..]);
+        self.credit(&whole, false)?;
+        let _ = self.slot.out.send(Msg::Output(OutBuf::from_vec(whole)));
+        Ok(())
+    }
+
+    /// Credits the records in `data` to the jobs in flight, oldest first, a whole span per
+    /// job (with `keep`, the bytes become the jobs' output). A record may go on in the next
+    /// call.
+    fn credit(&mut self, mut data: &[u8], keep: bool) -> io::Result<()> {
+        let term = self.slot.cfg.record_end();
+        while !data.is_empty() {
+            if self.pending.is_empty() {
+                self.pending.extend(self.pend_rx.try_iter());
+            }
+            let Some(front) = self.pending.front_mut() else {
+                // Records for no task: the worker broke the contract. Keep the bytes.
+                self.slot.ctl.error(format_args!(
+                    "worker {} printed a record for no task",
+                    self.slot.slot
+                ));
+                if keep {
+                    let _ = self
+                        .slot
+                        .out
+                        .send(Msg::Output(OutBuf::from_vec(data.to_vec())));
+                }
+                return Ok(());
+            };
+            let need = front.job.nrec - front.got;
+            let mut seen = 0u64;
+            let mut end = data.len();
+            for pos in memchr::memchr_iter(term, data) {
+                seen += 1;
+                if seen == need {
+                    end = pos + 1;
+                    break;
+                }
+            }
+            if keep {
+                front.out.push(&data[..end], &mut self.spill)?;
+            }
+            self.mid_record = data[end - 1] != term;
+            data = &data[end..];
+            self.add_records(seen);
         }
         Ok(())
     }
 
-    /// Credits one complete output record (`partial` + `tail`) to the oldest job in flight.
-    fn credit(&mut self, tail: &[u8]) -> io::Result<()> {
+    /// The oldest job in flight.
+    fn front(&mut self) -> Option<&mut Pending> {
         if self.pending.is_empty() {
             self.pending.extend(self.pend_rx.try_iter());
         }
-        let Some(front) = self.pending.front_mut() else {
-            // A record for no task: the worker broke the contract. Keep the bytes.
-            let mut rec = std::mem::take(&mut self.partial);
-            rec.extend_from_slice(tail);
-            self.slot.ctl.error(format_args!(
-                "worker {} printed a record for no task",
-                self.slot.slot
-            ));
-            let _ = self.slot.out.send(Msg::Output(OutBuf::from_vec(rec)));
-            return Ok(());
-        };
-        front.out.push(&self.partial, &mut self.spill)?;
-        front.out.push(tail, &mut self.spill)?;
-        self.partial.clear();
-        front.got += 1;
-        if front.got == front.job.nrec {
+        self.pending.front_mut()
+    }
+
+    /// Counts `n` more records answered for the oldest job (at most what it lacks),
+    /// finishing it when complete.
+    fn add_records(&mut self, n: u64) {
+        let Some(front) = self.front() else { return };
+        front.got += n;
+        if front.got >= front.job.nrec {
             let p = self.pending.pop_front().expect("front exists");
             self.completed += 1;
             self.slot.shared.add_load(self.slot.slot, -1);
             self.slot.finish(p.job.seq, p.out, Outcome::Exited(0));
         }
-        Ok(())
     }
 
-    /// A last record without terminator counts as a record.
+    /// At the end of the worker's output, an unterminated last record counts as a record.
     fn finish_partial(&mut self) {
-        if self.partial.is_empty() {
-            return;
-        }
         if self.slot.cfg.keep_order {
-            let _ = self.credit(b"");
+            if !self.mid_record {
+                return;
+            }
         } else {
+            if self.partial.is_empty() {
+                return;
+            }
             let rec = std::mem::take(&mut self.partial);
             let _ = self.slot.out.send(Msg::Output(OutBuf::from_vec(rec)));
-            let _ = self.credit(b"");
         }
+        self.mid_record = false;
+        self.add_records(1);
+    }
+}
+
+/// Counts the records of a chunk as the chunk modes split them: record ends (plus an
+/// unterminated last record), or with `--recstart` alone the record starts.
+struct RecordCounter<'a> {
+    rec: &'a RecordSpec,
+    /// Separators seen (with `--recstart` alone: those not at the very start).
+    seps: u64,
+    /// Bytes seen so far.
+    seen: u64,
+    /// The last bytes seen (a separator may straddle two pieces).
+    tail: Vec<u8>,
+}
+
+impl<'a> RecordCounter<'a> {
+    fn new(rec: &'a RecordSpec) -> Self {
+        RecordCounter {
+            rec,
+            seps: 0,
+            seen: 0,
+            tail: Vec::new(),
+        }
+    }
+
+    fn sep(&self) -> &'a [u8] {
+        if self.rec.recend.is_empty() {
+            self.rec.recstart.as_deref().unwrap_or_default()
+        } else {
+            &self.rec.recend
+        }
+    }
+
+    fn feed(&mut self, data: &[u8]) {
+        let sep = self.sep();
+        if data.is_empty() || sep.is_empty() {
+            self.seen += data.len() as u64;
+            return;
+        }
+        let mut joined = std::mem::take(&mut self.tail);
+        let old = joined.len();
+        joined.extend_from_slice(data);
+        let base = self.seen - old as u64;
+        let starts_only = self.rec.recend.is_empty();
+        self.seps += memchr::memmem::find_iter(&joined, sep)
+            .filter(|&i| i + sep.len() > old)
+            .filter(|&i| !(starts_only && base + i as u64 == 0))
+            .count() as u64;
+        self.seen += data.len() as u64;
+        let keep = sep.len().min(joined.len());
+        self.tail = joined[joined.len() - keep..].to_vec();
+    }
+
+    /// The number of records in what was fed.
+    fn records(&self) -> u64 {
+        if self.seen == 0 {
+            return 0;
+        }
+        let sep = self.sep();
+        if sep.is_empty() {
+            return 1;
+        }
+        if self.rec.recend.is_empty() {
+            // Each start not at the beginning opens one more record.
+            return self.seps + 1;
+        }
+        self.seps + u64::from(!self.tail.ends_with(sep))
     }
 }
