@@ -422,3 +422,103 @@ fn chunk_records_are_counted_with_multi_byte_terminators() {
     want.push("4".into());
     assert_eq!(lines(&out), want);
 }
+
+#[test]
+fn timeout_replaces_the_worker_and_fails_or_retries_the_task() {
+    let dir = tempdir();
+    let log = dir.path().join("log.tsv");
+    // Hangs on 5: without retries task 5 fails (killed), the others come through once each.
+    let hang = r#"while IFS= read -r x; do if [ "$x" = 5 ]; then sleep 30; fi; echo "$x"; done"#;
+    let a = parx()
+        .args([
+            "--pool",
+            "process",
+            "-k",
+            "-j2",
+            "--timeout",
+            "300ms",
+            "--joblog",
+        ])
+        .arg(&log)
+        .args(["sh", "-c", hang])
+        .write_stdin(seq(10))
+        .assert()
+        .code(1);
+    let out = a.get_output();
+    let want: Vec<String> = (1..=10)
+        .filter(|&i| i != 5)
+        .map(|i| i.to_string())
+        .collect();
+    assert_eq!(lines(&out.stdout), want);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("task 5 timed out"));
+    let rows = std::fs::read_to_string(&log).unwrap();
+    let rows: Vec<&str> = rows.lines().skip(1).collect();
+    assert_eq!(rows.len(), 10, "one joblog row per task: {rows:?}");
+    let five: Vec<&str> = rows
+        .iter()
+        .find(|r| r.starts_with("5\t"))
+        .unwrap()
+        .split('\t')
+        .collect();
+    assert_eq!((five[6], five[7]), ("-1", "15"), "killed by TERM: {five:?}");
+    // Hangs on 5 only the first time: with --retries 1 every value comes through.
+    let flag = dir.path().join("hung");
+    let once = format!(
+        r#"while IFS= read -r x; do if [ "$x" = 5 ] && [ ! -e {f} ]; then : > {f}; sleep 30; fi; echo "$x"; done"#,
+        f = flag.display()
+    );
+    let out = parx()
+        .args([
+            "--pool",
+            "process",
+            "-k",
+            "-j2",
+            "--timeout",
+            "300ms",
+            "--retries",
+            "1",
+        ])
+        .args(["sh", "-c", &once])
+        .write_stdin(seq(10))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(
+        lines(&out),
+        (1..=10).map(|i| i.to_string()).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn retries_resend_the_task_a_worker_died_on() {
+    let dir = tempdir();
+    let flag = dir.path().join("crashed");
+    let worker = format!(
+        r#"while IFS= read -r x; do if [ "$x" = 37 ] && [ ! -e {f} ]; then : > {f}; kill -9 $$; fi; echo "$x"; done"#,
+        f = flag.display()
+    );
+    let out = parx()
+        .args([
+            "--pool",
+            "process",
+            "-k",
+            "-j2",
+            "--retries",
+            "1",
+            "sh",
+            "-c",
+            &worker,
+        ])
+        .write_stdin(seq(100))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(
+        lines(&out),
+        (1..=100).map(|i| i.to_string()).collect::<Vec<_>>()
+    );
+}

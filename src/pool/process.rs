@@ -24,13 +24,14 @@ use std::process::{ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, St
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{select, unbounded, Receiver, Sender};
 
 use crate::config::Config;
 use crate::output::{OutBuf, Spiller};
 use crate::pool::feed::{Fed, Feeder};
+use crate::pool::thread::KILL_GRACE;
 use crate::pool::Control;
 use crate::source::chunk::RecordSpec;
 use crate::sys;
@@ -64,6 +65,14 @@ enum JobInput {
 }
 
 impl JobInput {
+    /// Bytes sent in all.
+    fn len(&self) -> u64 {
+        match self {
+            JobInput::Records(b) => b.len(),
+            JobInput::Chunk(c) => c.len(),
+        }
+    }
+
     /// Writes the job to a worker's (blocking) stdin.
     fn send(&self, stdin: &mut ChildStdin) -> io::Result<()> {
         match self {
@@ -353,6 +362,9 @@ impl Slot<'_> {
             completed: 0,
             spill: Spiller::default(),
             err_line: Vec::new(),
+            front_since: None,
+            pgid: pid,
+            timed_out: false,
         };
         let (wend, read_res) = std::thread::scope(|s| {
             let writer = s.spawn(|| self.write_loop(stdin, first, &pend_tx, &dead_rx, &quit));
@@ -380,7 +392,8 @@ impl Slot<'_> {
         };
         reader.finish_partial();
         let completed = reader.completed;
-        self.settle(reader.pending, &status, wend.closed, completed)
+        let timed_out = reader.timed_out;
+        self.settle(reader.pending, &status, wend.closed, completed, timed_out)
     }
 
     /// Feeds jobs to the worker's stdin until input ends, `--max-tasks` is reached, or the
@@ -448,6 +461,7 @@ impl Slot<'_> {
         status: &ExitStatus,
         closed: bool,
         completed: u64,
+        timed_out: bool,
     ) -> bool {
         let outcome = match (status.code(), status.signal()) {
             (Some(c), _) => Outcome::Exited(c),
@@ -456,7 +470,7 @@ impl Slot<'_> {
         };
         // It exited by itself after its input ended: its work is over, whatever its status
         // (grep says 1 when nothing matched); a signal or an early exit is a failure.
-        let clean = closed && status.code().is_some();
+        let clean = closed && status.code().is_some() && !timed_out;
         if left.is_empty() {
             if status.signal().is_some() && !self.ctl.stopping() {
                 eprintln!("parx: worker {} ended by {}", self.slot, describe(outcome));
@@ -479,7 +493,7 @@ impl Slot<'_> {
             self.shared.startup_failures.store(0, Ordering::SeqCst);
             return true;
         }
-        if completed == 0 {
+        if completed == 0 && !timed_out {
             // It answered nothing: a worker that exits at once, or cannot start its work.
             let n = self.shared.startup_failures.fetch_add(1, Ordering::SeqCst) + 1;
             if n >= MAX_STARTUP_FAILURES {
@@ -511,15 +525,24 @@ impl Slot<'_> {
         let mut left = left.into_iter();
         let mut on = left.next().expect("non-empty").job;
         on.failures += 1;
-        eprintln!(
-            "parx: worker {} {} on task {}",
-            self.slot,
-            match outcome {
-                Outcome::Signaled(s) => format!("was killed by signal {s}"),
-                o => format!("exited ({})", describe(o)),
-            },
-            on.seq
-        );
+        if timed_out {
+            eprintln!(
+                "parx: task {} timed out after {:?}: worker {} replaced",
+                on.seq,
+                self.cfg.jobs_ctl.timeout.unwrap_or_default(),
+                self.slot
+            );
+        } else {
+            eprintln!(
+                "parx: worker {} {} on task {}",
+                self.slot,
+                match outcome {
+                    Outcome::Signaled(s) => format!("was killed by signal {s}"),
+                    o => format!("exited ({})", describe(o)),
+                },
+                on.seq
+            );
+        }
         if on.failures <= self.cfg.jobs_ctl.retries {
             let _ = self.shared.redo_tx.send(on);
         } else {
@@ -532,13 +555,38 @@ impl Slot<'_> {
     }
 
     fn finish(&self, seq: u64, stdout: OutBuf, outcome: Outcome) {
+        self.finish_with(seq, stdout, outcome, RunInfo::default());
+    }
+
+    fn finish_with(&self, seq: u64, stdout: OutBuf, outcome: Outcome, info: RunInfo) {
         let _ = self.out.send(Msg::Done(Box::new(Finished {
             seq,
             stdout,
             stderr: OutBuf::new(),
             outcome,
-            info: RunInfo::default(),
+            info,
         })));
+    }
+
+    /// What the job log says of a job: from when the worker got to it, the bytes both ways,
+    /// and the worker's command line.
+    fn info(&self, p: &Pending, since: Option<(Instant, SystemTime)>) -> RunInfo {
+        let mut info = RunInfo {
+            start: since.map(|(_, t)| t),
+            runtime: since.map_or(Duration::ZERO, |(t, _)| t.elapsed()),
+            send: p.job.input.len(),
+            receive: p.out.len(),
+            command: Vec::new(),
+        };
+        if self.cfg.jobs_ctl.joblog.is_some() {
+            let r = self.cfg.template.render(&Ctx {
+                seq: p.job.seq,
+                slot: self.slot,
+                records: &[],
+            });
+            info.command = r.display();
+        }
+        info
     }
 }
 
@@ -563,6 +611,12 @@ struct Reader<'a> {
     spill: Spiller,
     /// An incomplete line of the worker's stderr.
     err_line: Vec<u8>,
+    /// Since when the oldest job in flight has been the one the worker is on.
+    front_since: Option<(Instant, SystemTime)>,
+    /// The worker's process group (killed on `--timeout`).
+    pgid: i32,
+    /// `--timeout` expired on the oldest job.
+    timed_out: bool,
 }
 
 impl Reader<'_> {
@@ -580,8 +634,41 @@ impl Reader<'_> {
             },
         ];
         let mut buf = vec![0u8; 64 << 10];
+        let limit = self.slot.cfg.jobs_ctl.timeout;
+        // After a timeout: 1 TERM sent, 2 KILL sent (then stop waiting for the pipes).
+        let mut stage = 0u8;
+        let mut kill_at = None;
         while fds.iter().any(|p| p.fd >= 0) {
-            sys::poll(&mut fds, -1)?;
+            let mut wait = -1;
+            if let Some(limit) = limit {
+                let due = match kill_at {
+                    Some(at) => Some(at),
+                    None => {
+                        self.watch_front();
+                        self.front_since.map(|(t, _)| t + limit)
+                    }
+                };
+                if let Some(due) = due {
+                    let left = due.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        let sig = match stage {
+                            0 => libc::SIGTERM,
+                            1 => libc::SIGKILL,
+                            _ => break,
+                        };
+                        self.timed_out = true;
+                        sys::kill_group(self.pgid, sig);
+                        stage += 1;
+                        kill_at = Some(Instant::now() + KILL_GRACE);
+                        continue;
+                    }
+                    // Re-check at least every 100 ms: the oldest job may change meanwhile.
+                    wait = left.as_millis().clamp(1, 100) as i32;
+                }
+            }
+            if sys::poll(&mut fds, wait)? == 0 {
+                continue;
+            }
             for (i, pfd) in fds.iter_mut().enumerate() {
                 if pfd.fd < 0 || pfd.revents == 0 {
                     continue;
@@ -688,6 +775,13 @@ impl Reader<'_> {
         Ok(())
     }
 
+    /// Starts the clock of the oldest job in flight when it becomes the one the worker is on.
+    fn watch_front(&mut self) {
+        if self.front_since.is_none() && self.front().is_some() {
+            self.front_since = Some((Instant::now(), SystemTime::now()));
+        }
+    }
+
     /// The oldest job in flight.
     fn front(&mut self) -> Option<&mut Pending> {
         if self.pending.is_empty() {
@@ -705,7 +799,10 @@ impl Reader<'_> {
             let p = self.pending.pop_front().expect("front exists");
             self.completed += 1;
             self.slot.shared.add_load(self.slot.slot, -1);
-            self.slot.finish(p.job.seq, p.out, Outcome::Exited(0));
+            let since = self.front_since.take();
+            let info = self.slot.info(&p, since);
+            self.slot
+                .finish_with(p.job.seq, p.out, Outcome::Exited(0), info);
         }
     }
 
