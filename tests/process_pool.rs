@@ -522,3 +522,50 @@ fn retries_resend_the_task_a_worker_died_on() {
         (1..=100).map(|i| i.to_string()).collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn halt_stops_sending_work_and_exits_with_the_tasks_status() {
+    // Worker dies (kill -9) on 5: --halt soon,fail=1 ends the run with 128+9 and the values
+    // far behind never run.
+    let worker =
+        r#"while IFS= read -r x; do if [ "$x" = 5 ]; then kill -9 $$; fi; echo "$x"; done"#;
+    let a = parx()
+        .args([
+            "--pool",
+            "process",
+            "-k",
+            "-j1",
+            "--halt",
+            "soon,fail=1",
+            "sh",
+            "-c",
+            worker,
+        ])
+        .write_stdin(seq(1000))
+        .assert()
+        .code(137);
+    let out = lines(&a.get_output().stdout);
+    assert_eq!(out, ["1", "2", "3", "4"]);
+}
+
+#[test]
+fn per_run_output_options_are_refused_with_workers() {
+    for opt in [
+        &["--tag"][..],
+        &["--line-buffer"],
+        &["--results", "r"],
+        &["--delay", "1"],
+    ] {
+        let a = parx()
+            .args(["--pool", "process"])
+            .args(opt)
+            .args(["cat", ":::", "a"])
+            .assert()
+            .code(255);
+        let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+        assert!(
+            err.contains("not available with --pool process"),
+            "{opt:?}: {err}"
+        );
+    }
+}

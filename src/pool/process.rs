@@ -206,7 +206,7 @@ impl Slot<'_> {
     fn run(&self) {
         let mut spill = Spiller::default();
         loop {
-            if self.ctl.stopping() {
+            if !self.ctl.may_start() {
                 return;
             }
             // Start a worker only when there is work for it.
@@ -425,6 +425,10 @@ impl Slot<'_> {
                     if quit.load(Ordering::SeqCst) || self.ctl.stopping() {
                         return WriterEnd { closed: false };
                     }
+                    if !self.ctl.may_start() {
+                        // --halt soon: what was sent is answered, nothing new goes out.
+                        return WriterEnd { closed: true };
+                    }
                     match self.next_job(Some(dead_rx), &mut spill) {
                         Next::Job(j) => j,
                         Next::End => return WriterEnd { closed: true },
@@ -559,6 +563,7 @@ impl Slot<'_> {
     }
 
     fn finish_with(&self, seq: u64, stdout: OutBuf, outcome: Outcome, info: RunInfo) {
+        crate::halt::task_ended(self.ctl, seq, outcome);
         let _ = self.out.send(Msg::Done(Box::new(Finished {
             seq,
             stdout,
