@@ -451,14 +451,19 @@ pub fn quote_into(out: &mut Vec<u8>, v: &[u8]) {
 
 /// Quotes a word for display only when it needs it (for `--dry-run`).
 pub fn display_word(v: &OsStr) -> Vec<u8> {
+    let mut out = Vec::with_capacity(v.len() + 2);
+    display_word_into(&mut out, v);
+    out
+}
+
+/// Appends `v` to `out`, quoted only when it needs it.
+fn display_word_into(out: &mut Vec<u8>, v: &OsStr) {
     let b = v.as_bytes();
     let plain = |c: &u8| c.is_ascii_alphanumeric() || b"_-./:@%+=,^".contains(c);
     if !b.is_empty() && b.iter().all(plain) {
-        b.to_vec()
+        out.extend_from_slice(b);
     } else {
-        let mut out = Vec::with_capacity(b.len() + 2);
-        quote_into(&mut out, b);
-        out
+        quote_into(out, b);
     }
 }
 
@@ -468,12 +473,13 @@ impl Rendered {
         match self {
             Rendered::Shell(s) => s.clone(),
             Rendered::Argv(words) => {
-                let mut out = Vec::new();
+                let size: usize = words.iter().map(|w| w.len() + 3).sum();
+                let mut out = Vec::with_capacity(size);
                 for (i, w) in words.iter().enumerate() {
                     if i > 0 {
                         out.push(b' ');
                     }
-                    out.extend(display_word(w));
+                    display_word_into(&mut out, w);
                 }
                 out
             }

@@ -8,6 +8,11 @@ use std::collections::BTreeSet;
 
 use common::{lines, parx, sorted_lines, tempdir};
 
+/// Runs parx, asserts success and returns its stdout.
+fn ok(c: &mut assert_cmd::Command) -> Vec<u8> {
+    c.assert().success().get_output().stdout.clone()
+}
+
 fn seq(n: u32) -> String {
     (1..=n).map(|i| format!("{i}\n")).collect()
 }
@@ -24,14 +29,9 @@ fn pids(out: &[u8]) -> BTreeSet<String> {
 
 #[test]
 fn starts_exactly_j_workers_and_keeps_input_order() {
-    let out = parx()
+    let out = ok(parx()
         .args(["--pool", "process", "-k", "-j3", "sh", "-c", PID_WORKER])
-        .write_stdin(seq(300))
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+        .write_stdin(seq(300)));
     let ls = lines(&out);
     let values: Vec<String> = ls
         .iter()
@@ -45,14 +45,9 @@ fn starts_exactly_j_workers_and_keeps_input_order() {
 fn each_worker_runs_in_its_own_process_group() {
     // Field 5 of /proc/PID/stat is the process group.
     let worker = r#"pg=$(cut -d' ' -f5 /proc/$$/stat); while read x; do echo "$$ $pg"; done"#;
-    let out = parx()
+    let out = ok(parx()
         .args(["--pool", "process", "-j2", "sh", "-c", worker])
-        .write_stdin(seq(50))
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+        .write_stdin(seq(50)));
     for l in lines(&out) {
         let (pid, pg) = l.split_once(' ').unwrap();
         assert_eq!(pid, pg, "worker {pid} leads its own group");
@@ -164,14 +159,9 @@ fn no_deadlock_when_a_worker_writes_ten_times_what_it_reads() {
 #[test]
 fn no_deadlock_when_a_worker_reads_everything_before_writing() {
     // sort answers nothing until its stdin closes; 200,000 records overflow every pipe.
-    let out = parx()
+    let out = ok(parx()
         .args(["--pool", "process", "-j2", "sort", "-n"])
-        .write_stdin(seq(200_000))
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+        .write_stdin(seq(200_000)));
     let mut got: Vec<u32> = lines(&out).iter().map(|l| l.parse().unwrap()).collect();
     got.sort_unstable();
     assert_eq!(got, (1..=200_000).collect::<Vec<_>>());
@@ -320,14 +310,9 @@ fn a_worker_that_exits_at_once_is_a_clear_error_not_a_hang() {
 
 #[test]
 fn filter_workers_without_keep_order_may_answer_fewer_records() {
-    let out = parx()
+    let out = ok(parx()
         .args(["--pool", "process", "-j2", "grep", "7"])
-        .write_stdin(seq(100))
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+        .write_stdin(seq(100)));
     let want: Vec<String> = (1..=100)
         .filter(|i| i.to_string().contains('7'))
         .map(|i| i.to_string())
@@ -369,15 +354,10 @@ fn chunks_through_long_lived_workers_keep_the_map_contract() {
     let want: String = (1..=50_000u64).map(|n| format!("{}\n", n * 2)).collect();
     let worker = ["mawk", "{ print $1 * 2 }"];
     // --pipe from a real pipe (stdin written by assert_cmd), --pipe-part over the file.
-    let piped = parx()
+    let piped = ok(parx()
         .args(["--pipe", "--block", "20k", "--pool", "process", "-k", "-j2"])
         .args(worker)
-        .write_stdin(seq(50_000))
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+        .write_stdin(seq(50_000)));
     assert_eq!(String::from_utf8(piped).unwrap(), want);
     let parted = parx()
         .args([

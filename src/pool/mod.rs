@@ -6,6 +6,29 @@ pub mod hook;
 pub mod process;
 pub mod thread;
 
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::process::Command;
+
+use crate::template::Rendered;
+
+/// The process for a rendered command: the argv exec'd directly (`program`: where its first
+/// word was found in PATH, if looked up), or the script run by `sh -c`.
+pub fn command(rendered: &Rendered, program: Option<&OsStr>) -> Command {
+    match rendered {
+        Rendered::Argv(a) => {
+            let mut c = Command::new(program.unwrap_or(&a[0]));
+            c.args(&a[1..]);
+            c
+        }
+        Rendered::Shell(s) => {
+            let mut c = Command::new("sh");
+            c.arg("-c").arg(OsStr::from_bytes(s));
+            c
+        }
+    }
+}
+
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

@@ -14,13 +14,12 @@
 //! the merger as that task's output; without it, whole records are written as they arrive.
 
 use std::collections::VecDeque;
-use std::ffi::OsStr;
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::process::{ChildStderr, ChildStdin, ChildStdout, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -36,7 +35,7 @@ use crate::pool::Control;
 use crate::source::chunk::RecordSpec;
 use crate::sys;
 use crate::task::{Chunk, ChunkBody, Finished, Msg, Outcome, RunInfo, Task, TaskInput};
-use crate::template::{Ctx, Rendered};
+use crate::template::Ctx;
 
 /// Tasks a worker may have outstanding before its writer lets a less loaded worker go first.
 const SOFT_CAP: u64 = 64;
@@ -313,18 +312,7 @@ impl Slot<'_> {
             slot: self.slot,
             records: &[],
         });
-        let mut cmd = match &rendered {
-            Rendered::Argv(a) => {
-                let mut c = Command::new(&a[0]);
-                c.args(&a[1..]);
-                c
-            }
-            Rendered::Shell(s) => {
-                let mut c = Command::new("sh");
-                c.arg("-c").arg(OsStr::from_bytes(s));
-                c
-            }
-        };
+        let mut cmd = super::command(&rendered, None);
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

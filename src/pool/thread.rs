@@ -9,7 +9,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -26,6 +26,11 @@ use crate::sys;
 use crate::task::{Chunk, Finished, Msg, Outcome, RunInfo, Task};
 use crate::template::{Ctx, Rendered};
 
+/// Short reads of one task's stdout after which the slot pauses between reads.
+const CHATTY_READS: u32 = 8;
+/// That pause: long enough for a chatty writer to put many writes in the pipe, short enough
+/// to add nothing a person or a pipeline would notice.
+const CHATTY_PAUSE: Duration = Duration::from_micros(200);
 /// After a `--timeout` TERM, how long the task's group has before KILL (and after the KILL,
 /// how long parx still waits for its pipes to close).
 pub const KILL_GRACE: Duration = Duration::from_millis(500);
@@ -144,18 +149,11 @@ impl<'a> Slot<'a> {
                 return fin;
             }
         };
-        let mut cmd = match &rendered {
-            Rendered::Argv(a) => {
-                let mut c = Command::new(self.resolve(&a[0]));
-                c.args(&a[1..]);
-                c
-            }
-            Rendered::Shell(s) => {
-                let mut c = Command::new("sh");
-                c.arg("-c").arg(OsStr::from_bytes(s));
-                c
-            }
+        let program = match &rendered {
+            Rendered::Argv(a) => Some(self.resolve(&a[0])),
+            Rendered::Shell(_) => None,
         };
+        let mut cmd = super::command(&rendered, program);
         let stdin = match task.chunk() {
             Some(_) => Stdio::piped(),
             None => Stdio::null(),
@@ -309,6 +307,7 @@ impl<'a> Slot<'a> {
         ];
         let mut streaming = false;
         let may_stream = hook.last;
+        let mut small_reads = 0u32;
         // 0: nothing sent, 1: TERM sent, 2: KILL sent.
         let mut stage = 0u8;
         // Until stdout and stderr close and the chunk (if any) is fed: a command may close its
@@ -378,7 +377,15 @@ impl<'a> Slot<'a> {
                 } else {
                     let (data, lines) = hook.stdout(&buf[..n])?;
                     self.pass_stdout(fin, data, lines, may_stream, &mut streaming)?;
+                    if n < buf.len() {
+                        small_reads += 1;
+                    }
                 }
+            }
+            if small_reads > CHATTY_READS {
+                // A task that writes in many small pieces (`wc` writes a line per file) would
+                // wake this thread for each: let its pipe fill a little between reads.
+                std::thread::sleep(CHATTY_PAUSE);
             }
         }
         Ok((stage > 0).then_some(libc::SIGTERM))

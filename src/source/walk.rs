@@ -171,10 +171,15 @@ fn extension(name: &[u8]) -> Option<&[u8]> {
     }
 }
 
-/// Bytewise ordering by file name within one directory (what
-/// `sort_by_file_name` does, minus the component parsing).
+/// Bytewise ordering by file name within one directory (what `sort_by_file_name` does).
+/// Siblings' paths are the same parent path joined with their names, so comparing whole
+/// paths bytewise orders them by name: a plain memcmp, no search for the last `/`.
 fn by_name(a: &DirEntry, b: &DirEntry) -> std::cmp::Ordering {
-    name_bytes(a).cmp(name_bytes(b))
+    use std::os::unix::ffi::OsStrExt;
+    a.path()
+        .as_os_str()
+        .as_bytes()
+        .cmp(b.path().as_os_str().as_bytes())
 }
 
 /// Streaming iterator over the entries selected by a [`WalkSpec`].
