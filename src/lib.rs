@@ -235,7 +235,7 @@ pub fn run(cfg: Config) -> anyhow::Result<i32> {
     let code = exit_status(&sum, &obs, &ctl, warnings.load(Ordering::Relaxed));
     if let Some(w) = &ctl.watchdog {
         // Ends whatever is still live and leaves no watchdog behind.
-        w.finish();
+        w.finish(!ctl.any_child());
     }
     Ok(code)
 }

@@ -19,6 +19,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::Duration;
 
+/// How long the watchdog lets records gather between reads.
+const BATCH: Duration = Duration::from_millis(5);
+
 /// The environment variable that makes the parx binary act as the watchdog.
 pub const ENV: &str = "PARX_INTERNAL_WATCHDOG";
 
@@ -48,10 +51,16 @@ impl Watchdog {
     }
 
     /// parx is about to exit: the watchdog ends any group still live, exits, and is reaped.
-    pub fn finish(&self) {
-        self.send(0);
+    /// With `nothing_live` (every task reaped, the normal end) it is simply killed: it has
+    /// nothing to do, and it may be sleeping between reads.
+    pub fn finish(&self, nothing_live: bool) {
         let child = self.child.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(mut c) = child {
+            if nothing_live {
+                let _ = c.kill();
+            } else {
+                self.send(0);
+            }
             let _ = c.wait();
         }
     }
@@ -81,16 +90,30 @@ impl Watchdog {
 pub fn serve() -> i32 {
     let mut live = HashSet::new();
     let mut stdin = io::stdin().lock();
-    let mut rec = [0u8; 4];
-    while stdin.read_exact(&mut rec).is_ok() {
-        let v = i32::from_le_bytes(rec);
-        if v == 0 {
-            break;
-        } else if v > 0 {
-            live.insert(v);
-        } else {
-            live.remove(&-v);
+    let mut buf = vec![0u8; 64 << 10];
+    let mut have = 0;
+    'read: loop {
+        let n = match stdin.read(&mut buf[have..]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        have += n;
+        let whole = have - have % 4;
+        for rec in buf[..whole].chunks_exact(4) {
+            let v = i32::from_le_bytes(rec.try_into().expect("4 bytes"));
+            if v == 0 {
+                break 'read;
+            } else if v > 0 {
+                live.insert(v);
+            } else {
+                live.remove(&-v);
+            }
         }
+        buf.copy_within(whole..have, 0);
+        have -= whole;
+        // Read in batches: waking for every 4-byte record would compete with the tasks for
+        // the CPUs (two records a task). The pipe holds far more than 5 ms of records.
+        std::thread::sleep(BATCH);
     }
     if live.is_empty() {
         return 0;

@@ -173,7 +173,8 @@ impl Control {
         }
     }
 
-    fn any_child(&self) -> bool {
+    /// Whether some slot has a child that is not reaped yet.
+    pub fn any_child(&self) -> bool {
         self.slots.iter().any(|s| s.load(Ordering::SeqCst) != 0)
     }
 
