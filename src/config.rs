@@ -324,19 +324,6 @@ impl Config {
             bar: cli.bar,
             eta: cli.eta,
         };
-        if pool == PoolKind::Process {
-            let per_attempt = [
-                (jobs_ctl.tag.is_some(), "--tag/--tagstring"),
-                (jobs_ctl.line_buffer, "--line-buffer"),
-                (jobs_ctl.results.is_some(), "--results"),
-                (jobs_ctl.delay.is_some(), "--delay"),
-            ];
-            if let Some((_, name)) = per_attempt.iter().find(|(given, _)| *given) {
-                return usage(format!(
-                    "{name} is not available with --pool process (a worker's output is records, not per-task runs)"
-                ));
-            }
-        }
         Ok(Config {
             jobs_ctl,
             jobs,

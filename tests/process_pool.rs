@@ -529,23 +529,40 @@ fn halt_stops_sending_work_and_exits_with_the_tasks_status() {
 }
 
 #[test]
-fn per_run_output_options_are_refused_with_workers() {
-    for opt in [
-        &["--tag"][..],
-        &["--line-buffer"],
-        &["--results", "r"],
-        &["--delay", "1"],
-    ] {
-        let a = parx()
-            .args(["--pool", "process"])
-            .args(opt)
-            .args(["cat", ":::", "a"])
-            .assert()
-            .code(255);
-        let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
-        assert!(
-            err.contains("not available with --pool process"),
-            "{opt:?}: {err}"
+fn tags_results_and_delay_work_with_workers() {
+    let worker = ["mawk", "{ print $1 \"!\" }"];
+    let out = ok(parx()
+        .args(["--pool", "process", "-k", "-j2", "--tag"])
+        .args(worker)
+        .args([":::", "a", "b c", "d"]));
+    assert_eq!(out, b"a\ta!\nb c\tb!\nd\td!\n");
+    let out = ok(parx()
+        .args(["--pool", "process", "-j2", "--tagstring", "<{#}:{}>"])
+        .args(worker)
+        .args([":::", "a", "b"]));
+    assert_eq!(sorted_lines(&out), ["<1:a>\ta!", "<2:b>\tb!"]);
+    let dir = tempdir();
+    let res = dir.path().join("res");
+    let start = std::time::Instant::now();
+    ok(parx()
+        .args(["--pool", "process", "-j2", "--delay", "0.2", "--results"])
+        .arg(&res)
+        .args(worker)
+        .args([":::", "x", "y", "z"]));
+    assert!(
+        start.elapsed() >= std::time::Duration::from_millis(400),
+        "--delay paces sends"
+    );
+    for (seq, v) in [(1, "x"), (2, "y"), (3, "z")] {
+        let d = res.join(seq.to_string());
+        assert_eq!(
+            std::fs::read_to_string(d.join("stdout")).unwrap(),
+            format!("{v}!\n")
         );
+        assert_eq!(std::fs::read_to_string(d.join("exitval")).unwrap(), "0\n");
     }
+    let index = std::fs::read_to_string(res.join("index.tsv")).unwrap();
+    let mut rows: Vec<&str> = index.lines().collect();
+    rows.sort_unstable();
+    assert_eq!(rows, ["1\tx", "2\ty", "3\tz"]);
 }

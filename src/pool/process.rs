@@ -34,7 +34,7 @@ use crate::pool::thread::KILL_GRACE;
 use crate::pool::Control;
 use crate::source::chunk::RecordSpec;
 use crate::sys;
-use crate::task::{Chunk, ChunkBody, Finished, Msg, Outcome, RunInfo, Task, TaskInput};
+use crate::task::{Chunk, ChunkBody, Finished, Msg, Outcome, Record, RunInfo, Task, TaskInput};
 use crate::template::Ctx;
 
 /// Tasks a worker may have outstanding before its writer lets a less loaded worker go first.
@@ -54,6 +54,17 @@ struct Job {
     input: Arc<JobInput>,
     /// Failed attempts so far (deaths of the worker while on this task).
     failures: u32,
+    /// What `--tag`/`--tagstring` and `--results` need to know of the task.
+    meta: Option<Arc<JobMeta>>,
+}
+
+/// A job's `--tag` prefix and values (for `--results`' index).
+#[derive(Debug)]
+struct JobMeta {
+    /// The prefix of each of its output records, TAB included.
+    tag: Option<Vec<u8>>,
+    /// Its values.
+    records: Vec<Record>,
 }
 
 /// The bytes of a job: encoded argument records, or a chunk (sent as it is).
@@ -89,7 +100,10 @@ impl JobInput {
 struct Pending {
     job: Job,
     got: u64,
+    /// Its output as printed (with `-k`).
     out: OutBuf,
+    /// Its output as the worker wrote it (with `--results`).
+    raw: OutBuf,
 }
 
 /// What the slots share: load per slot, the re-dispatch queue, failure counting.
@@ -253,6 +267,20 @@ impl Slot<'_> {
     /// ending with the record terminator); a chunk is sent as it is, and its records counted.
     fn encode(&self, task: Task, spill: &mut Spiller) -> io::Result<Job> {
         let seq = task.seq;
+        let jc = &self.cfg.jobs_ctl;
+        let meta = (jc.tag.is_some() || jc.results.is_some()).then(|| {
+            let records = task.template_records().to_vec();
+            let tag = jc.tag.as_ref().map(|t| {
+                let mut tag = t.expand_text(&Ctx {
+                    seq,
+                    slot: self.slot,
+                    records: &records,
+                });
+                tag.push(b'\t');
+                tag
+            });
+            Arc::new(JobMeta { tag, records })
+        });
         let (input, nrec) = match task.input {
             TaskInput::Chunk(c) => {
                 let nrec = self.count_records(&c)?;
@@ -278,6 +306,7 @@ impl Slot<'_> {
             nrec,
             input: Arc::new(input),
             failures: 0,
+            meta,
         })
     }
 
@@ -349,6 +378,7 @@ impl Slot<'_> {
             mid_record: false,
             completed: 0,
             spill: Spiller::default(),
+            spill_raw: Spiller::default(),
             err_line: Vec::new(),
             front_since: None,
             pgid: pid,
@@ -424,11 +454,15 @@ impl Slot<'_> {
                     }
                 }
             };
+            if let Some(d) = self.cfg.jobs_ctl.delay {
+                self.ctl.pace(d);
+            }
             let input = job.input.clone();
             self.shared.add_load(self.slot, 1);
             // The reader must know of the job before the worker can answer it.
             if pend_tx
                 .send(Pending {
+                    raw: OutBuf::new(),
                     job,
                     got: 0,
                     out: OutBuf::new(),
@@ -472,6 +506,7 @@ impl Slot<'_> {
         }
         if self.ctl.stopping() {
             for p in left {
+                self.store(&p.job, &p.raw, outcome);
                 self.finish(p.job.seq, OutBuf::new(), outcome);
             }
             return false;
@@ -480,6 +515,7 @@ impl Slot<'_> {
             // Without -k a worker may filter (print nothing for some records): it read all
             // its input and exited, so its tasks are done.
             for p in left {
+                self.store(&p.job, &p.raw, Outcome::Exited(0));
                 self.finish(p.job.seq, OutBuf::new(), Outcome::Exited(0));
             }
             self.shared.startup_failures.store(0, Ordering::SeqCst);
@@ -495,6 +531,7 @@ impl Slot<'_> {
                 ));
                 self.ctl.stop(libc::SIGTERM);
                 for p in left {
+                    self.store(&p.job, &p.raw, outcome);
                     self.finish(p.job.seq, OutBuf::new(), outcome);
                 }
                 return false;
@@ -510,6 +547,7 @@ impl Slot<'_> {
                 self.slot, left[0].job.seq
             ));
             for p in left {
+                self.store(&p.job, &p.raw, Outcome::Exited(1));
                 self.finish(p.job.seq, p.out, Outcome::Exited(1));
             }
             return true;
@@ -538,6 +576,7 @@ impl Slot<'_> {
         if on.failures <= self.cfg.jobs_ctl.retries {
             let _ = self.shared.redo_tx.send(on);
         } else {
+            self.store(&on, &OutBuf::new(), outcome);
             self.finish(on.seq, OutBuf::new(), outcome);
         }
         for p in left {
@@ -559,6 +598,21 @@ impl Slot<'_> {
             outcome,
             info,
         })));
+    }
+
+    /// `--results`: the job's output as the worker wrote it, its status and its index row.
+    fn store(&self, job: &Job, raw: &OutBuf, outcome: Outcome) {
+        let (Some(r), Some(meta)) = (&self.ctl.results, &job.meta) else {
+            return;
+        };
+        let res = r.task(job.seq).and_then(|mut files| {
+            raw.write_to(&mut WriteFn(|b: &[u8]| files.out(b)))?;
+            files.finish(outcome)?;
+            r.index(job.seq, &meta.records)
+        });
+        if let Err(e) = res {
+            eprintln!("parx: task {}: --results: {e}", job.seq);
+        }
     }
 
     /// What the job log says of a job: from when the worker got to it, the bytes both ways,
@@ -596,6 +650,8 @@ struct Reader<'a> {
     slot: &'a Slot<'a>,
     pending: VecDeque<Pending>,
     pend_rx: &'a Receiver<Pending>,
+    /// Spill file of the `--results` copies.
+    spill_raw: Spiller,
     /// Without -k: the bytes of an output record whose terminator has not arrived yet.
     partial: Vec<u8>,
     /// With -k: the last byte credited was not a terminator.
@@ -709,7 +765,7 @@ impl Reader<'_> {
 
     fn on_stdout(&mut self, data: &[u8]) -> io::Result<()> {
         if self.slot.cfg.keep_order {
-            return self.credit(data, true);
+            return self.credit(data, None);
         }
         // Without -k whole records go out as they come: hold back an unfinished last one.
         let term = self.slot.cfg.record_end();
@@ -720,15 +776,16 @@ impl Reader<'_> {
         let mut whole = std::mem::take(&mut self.partial);
         whole.extend_from_slice(&data[..=last]);
         self.partial.extend_from_slice(&data[last + 1..]);
-        self.credit(&whole, false)?;
-        let _ = self.slot.out.send(Msg::Output(OutBuf::from_vec(whole)));
+        let mut out = Vec::with_capacity(whole.len());
+        self.credit(&whole, Some(&mut out))?;
+        let _ = self.slot.out.send(Msg::Output(OutBuf::from_vec(out)));
         Ok(())
     }
 
     /// Credits the records in `data` to the jobs in flight, oldest first, a whole span per
-    /// job (with `keep`, the bytes become the jobs' output). A record may go on in the next
-    /// call.
-    fn credit(&mut self, mut data: &[u8], keep: bool) -> io::Result<()> {
+    /// job. Without a `sink` (-k) the bytes become the jobs' output; with one they go there
+    /// (tagged with `--tag`). A record may go on in the next call.
+    fn credit(&mut self, mut data: &[u8], mut sink: Option<&mut Vec<u8>>) -> io::Result<()> {
         let term = self.slot.cfg.record_end();
         while !data.is_empty() {
             if self.pending.is_empty() {
@@ -740,11 +797,14 @@ impl Reader<'_> {
                     "worker {} printed a record for no task",
                     self.slot.slot
                 ));
-                if keep {
-                    let _ = self
-                        .slot
-                        .out
-                        .send(Msg::Output(OutBuf::from_vec(data.to_vec())));
+                match sink {
+                    Some(out) => out.extend_from_slice(data),
+                    None => {
+                        let _ = self
+                            .slot
+                            .out
+                            .send(Msg::Output(OutBuf::from_vec(data.to_vec())));
+                    }
                 }
                 return Ok(());
             };
@@ -758,8 +818,21 @@ impl Reader<'_> {
                     break;
                 }
             }
-            if keep {
-                front.out.push(&data[..end], &mut self.spill)?;
+            let span = &data[..end];
+            let tag = front.job.meta.as_ref().and_then(|m| m.tag.as_deref());
+            let at_start = !self.mid_record;
+            match sink.as_deref_mut() {
+                Some(out) => push_tagged(span, tag, term, at_start, &mut |b| {
+                    out.extend_from_slice(b);
+                    Ok(())
+                })?,
+                None => {
+                    let (buf, spill) = (&mut front.out, &mut self.spill);
+                    push_tagged(span, tag, term, at_start, &mut |b| buf.push(b, spill))?;
+                }
+            }
+            if self.slot.cfg.jobs_ctl.results.is_some() {
+                front.raw.push(span, &mut self.spill_raw)?;
             }
             self.mid_record = data[end - 1] != term;
             data = &data[end..];
@@ -794,6 +867,7 @@ impl Reader<'_> {
             self.slot.shared.add_load(self.slot.slot, -1);
             let since = self.front_since.take();
             let info = self.slot.info(&p, since);
+            self.slot.store(&p.job, &p.raw, Outcome::Exited(0));
             self.slot
                 .finish_with(p.job.seq, p.out, Outcome::Exited(0), info);
         }
@@ -881,5 +955,51 @@ impl<'a> RecordCounter<'a> {
             return self.seps + 1;
         }
         self.seps + u64::from(!self.tail.ends_with(sep))
+    }
+}
+
+/// Passes `span` (output records, the first one starting a record when `at_start`) to `out`,
+/// each record prefixed with `tag` if there is one.
+fn push_tagged(
+    span: &[u8],
+    tag: Option<&[u8]>,
+    term: u8,
+    mut at_start: bool,
+    out: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+) -> io::Result<()> {
+    let Some(tag) = tag else {
+        return out(span);
+    };
+    let mut rest = span;
+    while !rest.is_empty() {
+        if at_start {
+            out(tag)?;
+        }
+        match memchr::memchr(term, rest) {
+            Some(i) => {
+                out(&rest[..=i])?;
+                rest = &rest[i + 1..];
+                at_start = true;
+            }
+            None => {
+                out(rest)?;
+                rest = &[];
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A `Write` that hands every buffer to a closure.
+struct WriteFn<F>(F);
+
+impl<F: FnMut(&[u8]) -> io::Result<()>> Write for WriteFn<F> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (self.0)(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
