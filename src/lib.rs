@@ -164,11 +164,12 @@ pub fn run(cfg: Config) -> anyhow::Result<i32> {
         sys::return_big_frees();
     }
     let (msg_tx, msg_rx) = bounded::<Msg>(cfg.jobs * 4 + 16);
-    // The source holds a sender to the merger only when it may skip tasks under -k (--resume,
-    // --shard): otherwise a source blocked reading its input must not keep the run alive once
-    // the pool is done.
+    // The source holds no sender of the merger's channel: a source blocked reading its input
+    // must not keep the run alive once the pool is done. Tasks it skips under -k (--resume,
+    // --shard) go on a channel of their own, which the merger drains when the pool is done.
     let skips = jc.shard.is_some() || jc.resume != Resume::No;
-    let skip_tx = (skips && cfg.keep_order).then(|| msg_tx.clone());
+    let (skip_tx, skip_rx) = crossbeam_channel::unbounded::<u64>();
+    let skip_tx = (skips && cfg.keep_order).then_some(skip_tx);
     std::thread::Builder::new()
         .name("parx-source".into())
         .spawn({
@@ -186,7 +187,7 @@ pub fn run(cfg: Config) -> anyhow::Result<i32> {
                 let submit = |task: Task| -> bool {
                     if skips && skip(task.seq) {
                         return match &skip_tx {
-                            Some(tx) => tx.send(Msg::Skipped(task.seq)).is_ok(),
+                            Some(tx) => tx.send(task.seq).is_ok(),
                             None => true,
                         };
                     }
@@ -230,7 +231,7 @@ pub fn run(cfg: Config) -> anyhow::Result<i32> {
         PoolKind::Process => drop(pool::process::start(&cfg, &ctl, task_rx, msg_tx)),
     }
 
-    let sum = merge::run(&cfg, &ctl, &mut obs, msg_rx, sig_rx);
+    let sum = merge::run(&cfg, &ctl, &mut obs, msg_rx, sig_rx, skip_rx);
     obs.finish();
     let code = exit_status(&sum, &obs, &ctl, warnings.load(Ordering::Relaxed));
     if let Some(w) = &ctl.watchdog {

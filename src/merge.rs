@@ -40,6 +40,20 @@ struct Writer<'a> {
 }
 
 impl Writer<'_> {
+    /// A task that is not run (`--resume`, `--shard`): `-k` moves past it.
+    fn skipped(&mut self, seq: u64) -> io::Result<()> {
+        if !self.keep_order {
+            return Ok(());
+        }
+        self.finished(Box::new(Finished {
+            seq,
+            stdout: OutBuf::new(),
+            stderr: OutBuf::new(),
+            outcome: Outcome::DryRun,
+            info: RunInfo::default(),
+        }))
+    }
+
     fn finished(&mut self, f: Box<Finished>) -> io::Result<()> {
         if !self.keep_order {
             return self.write(&f);
@@ -75,7 +89,9 @@ pub fn run(
     obs: &mut Observer,
     rx: Receiver<Msg>,
     sig: Receiver<i32>,
+    skips: Receiver<u64>,
 ) -> Summary {
+    let mut skips = skips;
     let stdout = sys::stdout_file();
     let mut w = Writer {
         out: BufWriter::with_capacity(64 << 10, &*stdout),
@@ -89,7 +105,13 @@ pub fn run(
     let res: io::Result<()> = (|| loop {
         let msg = match rx.try_recv() {
             Ok(m) => m,
-            Err(TryRecvError::Disconnected) => return Ok(()),
+            Err(TryRecvError::Disconnected) => {
+                // The pool is done; skips sent before the source ended are all queued.
+                for seq in skips.try_iter() {
+                    w.skipped(seq)?;
+                }
+                return Ok(());
+            }
             Err(TryRecvError::Empty) => {
                 // Nothing waiting: flush what we have before blocking.
                 w.out.flush()?;
@@ -102,6 +124,13 @@ pub fn run(
                         sum.interrupted = s.ok();
                         return Ok(());
                     }
+                    recv(skips) -> s => match s {
+                        Ok(seq) => Msg::Skipped(seq),
+                        Err(_) => {
+                            skips = crossbeam_channel::never();
+                            continue;
+                        }
+                    },
                 }
             }
         };
@@ -120,14 +149,7 @@ pub fn run(
                 w.finished(f)?;
             }
             Msg::Output(data) => data.write_to(&mut w.out)?,
-            Msg::Skipped(seq) if w.keep_order => w.finished(Box::new(Finished {
-                seq,
-                stdout: OutBuf::new(),
-                stderr: OutBuf::new(),
-                outcome: Outcome::DryRun,
-                info: RunInfo::default(),
-            }))?,
-            Msg::Skipped(_) => {}
+            Msg::Skipped(seq) => w.skipped(seq)?,
             Msg::Interrupt(s) => {
                 sum.interrupted = Some(s);
                 return Ok(());

@@ -637,3 +637,45 @@ fn soak_failures_timeouts_retries_keep_order() {
     let hung = rows.iter().filter(|r| r[7] == "15").count();
     assert_eq!(hung, (1..=n).filter(|&i| class(i) == "hang").count());
 }
+
+#[test]
+fn halt_and_closed_stdout_do_not_wait_for_input_when_tasks_are_skipped() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    // stdin stays open with no more input: with -k and --shard (tasks skipped), parx must
+    // still end as soon as --halt now decides, not when the input ends.
+    let mut c = Command::new(env!("CARGO_BIN_EXE_parx"))
+        .args([
+            "-j2",
+            "-k",
+            "--shard",
+            "1/2",
+            "--halt",
+            "now,fail=1",
+            "sh",
+            "-c",
+            "exit 3",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = c.stdin.take().unwrap();
+    stdin.write_all(b"1\n2\n3\n4\n").unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = c.try_wait().unwrap() {
+            break Some(s);
+        }
+        if start.elapsed() > Duration::from_secs(5) {
+            let _ = c.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    drop(stdin);
+    let status = status.expect("parx waited for input after --halt now");
+    assert_eq!(status.code(), Some(3));
+}

@@ -566,3 +566,92 @@ fn tags_results_and_delay_work_with_workers() {
     rows.sort_unstable();
     assert_eq!(rows, ["1\tx", "2\ty", "3\tz"]);
 }
+
+#[test]
+fn timeout_fires_on_a_workers_very_first_task() {
+    let start = std::time::Instant::now();
+    let a = parx()
+        .args([
+            "--pool",
+            "process",
+            "-j1",
+            "-k",
+            "--timeout",
+            "500ms",
+            "sh",
+            "-c",
+            "sleep 30",
+        ])
+        .args([":::", "a", "b"])
+        .assert()
+        .code(2);
+    assert!(start.elapsed() < std::time::Duration::from_secs(10));
+    assert!(String::from_utf8_lossy(&a.get_output().stderr).contains("task 1 timed out"));
+}
+
+#[test]
+fn a_worker_killed_mid_record_fails_its_own_task_and_tears_nothing() {
+    // The worker writes half a record for b, then dies: b fails, the half record is dropped,
+    // c and d are answered by a fresh worker.
+    let worker = r#"while IFS= read -r x; do [ "$x" = b ] && { printf part; kill -9 $$; }; echo "out-$x"; done"#;
+    for keep in [true, false] {
+        let mut c = parx();
+        c.args(["--pool", "process", "-j1"]);
+        if keep {
+            c.arg("-k");
+        }
+        let a = c
+            .args(["sh", "-c", worker, ":::", "a", "b", "c", "d"])
+            .assert()
+            .code(1);
+        let out = a.get_output();
+        assert_eq!(out.stdout, b"out-a\nout-c\nout-d\n", "keep={keep}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("on task 2"));
+    }
+}
+
+#[test]
+fn a_redone_batch_prints_nothing_twice_without_keep_order() {
+    let dir = tempdir();
+    let flag = dir.path().join("died");
+    let worker = format!(
+        r#"while IFS= read -r x; do [ "$x" = 3 ] && [ ! -e {f} ] && {{ : > {f}; kill -9 $$; }}; echo "o-$x"; done"#,
+        f = flag.display()
+    );
+    let out = ok(parx()
+        .args([
+            "--pool",
+            "process",
+            "-j1",
+            "--retries",
+            "1",
+            "-n",
+            "3",
+            "sh",
+            "-c",
+            &worker,
+        ])
+        .args([":::", "1", "2", "3", "4", "5", "6"]));
+    assert_eq!(
+        sorted_lines(&out),
+        ["o-1", "o-2", "o-3", "o-4", "o-5", "o-6"]
+    );
+}
+
+#[test]
+fn a_worker_that_closes_its_outputs_and_stops_reading_does_not_hang_the_run() {
+    let start = std::time::Instant::now();
+    parx()
+        .args([
+            "--pool",
+            "process",
+            "-j1",
+            "sh",
+            "-c",
+            "exec >&- 2>&-; sleep 30",
+        ])
+        .write_stdin(seq(200_000))
+        .assert()
+        .failure();
+    assert!(start.elapsed() < std::time::Duration::from_secs(20));
+}

@@ -30,7 +30,7 @@ use crossbeam_channel::{select, unbounded, Receiver, Sender};
 use crate::config::Config;
 use crate::output::{OutBuf, Spiller};
 use crate::pool::feed::{Fed, Feeder};
-use crate::pool::thread::KILL_GRACE;
+use crate::pool::thread::{IDLE_CHECK, KILL_GRACE};
 use crate::pool::Control;
 use crate::source::chunk::RecordSpec;
 use crate::sys;
@@ -235,31 +235,40 @@ impl Slot<'_> {
 
     /// Takes the next job: tasks to redo first, then new tasks.
     fn next_job(&self, dead: Option<&Receiver<()>>, spill: &mut Spiller) -> Next {
-        if let Ok(j) = self.shared.redo_rx.try_recv() {
-            return Next::Job(j);
-        }
         let never = crossbeam_channel::never();
         let dead = dead.unwrap_or(&never);
-        select! {
-            recv(self.shared.redo_rx) -> j => match j {
-                Ok(j) => Next::Job(j),
-                Err(_) => Next::End,
-            },
-            recv(self.tasks) -> t => match t {
-                Ok(t) => match (t.seq, self.encode(t, spill)) {
-                    (_, Ok(j)) => Next::Job(j),
-                    (seq, Err(e)) => {
-                        self.ctl.error(format_args!("task {seq}: {e}"));
-                        self.ctl.stop(libc::SIGTERM);
-                        Next::End
-                    }
+        loop {
+            if let Ok(j) = self.shared.redo_rx.try_recv() {
+                return Next::Job(j);
+            }
+            // Look up now and then: after --halt or a stop no task may come for long.
+            let idle = crossbeam_channel::after(IDLE_CHECK);
+            return select! {
+                recv(idle) -> _ => if self.ctl.may_start() {
+                    continue;
+                } else {
+                    Next::End
                 },
-                Err(_) => match self.shared.redo_rx.try_recv() {
+                recv(self.shared.redo_rx) -> j => match j {
                     Ok(j) => Next::Job(j),
                     Err(_) => Next::End,
                 },
-            },
-            recv(dead) -> _ => Next::Dead,
+                recv(self.tasks) -> t => match t {
+                    Ok(t) => match (t.seq, self.encode(t, spill)) {
+                        (_, Ok(j)) => Next::Job(j),
+                        (seq, Err(e)) => {
+                            self.ctl.error(format_args!("task {seq}: {e}"));
+                            self.ctl.stop(libc::SIGTERM);
+                            Next::End
+                        }
+                    },
+                    Err(_) => match self.shared.redo_rx.try_recv() {
+                        Ok(j) => Next::Job(j),
+                        Err(_) => Next::End,
+                    },
+                },
+                recv(dead) -> _ => Next::Dead,
+            };
         }
     }
 
@@ -389,6 +398,15 @@ impl Slot<'_> {
             let mut stdout = child.stdout.take().expect("piped");
             let mut stderr = child.stderr.take().expect("piped");
             let res = reader.pump(&mut stdout, &mut stderr);
+            // Its stdout and stderr are closed: it can answer nothing more. One that goes on
+            // running (perhaps not reading, with the writer stuck) is ended after a grace.
+            let grace = Instant::now() + KILL_GRACE;
+            while matches!(child.try_wait(), Ok(None)) && Instant::now() < grace {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if matches!(child.try_wait(), Ok(None)) {
+                sys::kill_group(pid, libc::SIGTERM);
+            }
             quit.store(true, Ordering::SeqCst);
             self.shared.turn.notify_all();
             drop(dead_tx);
@@ -408,9 +426,13 @@ impl Slot<'_> {
                 ExitStatus::from_raw(255 << 8)
             }
         };
-        reader.finish_partial();
-        let completed = reader.completed;
         let timed_out = reader.timed_out;
+        if wend.closed && status.code().is_some() && !timed_out {
+            // It ended by itself after its input: an unterminated last record is a record.
+            // After a crash or a timeout it is a torn one, and its task is redone.
+            reader.finish_partial();
+        }
+        let completed = reader.completed;
         self.settle(reader.pending, &status, wend.closed, completed, timed_out)
     }
 
@@ -516,7 +538,7 @@ impl Slot<'_> {
             // its input and exited, so its tasks are done.
             for p in left {
                 self.store(&p.job, &p.raw, Outcome::Exited(0));
-                self.finish(p.job.seq, OutBuf::new(), Outcome::Exited(0));
+                self.finish(p.job.seq, p.out, Outcome::Exited(0));
             }
             self.shared.startup_failures.store(0, Ordering::SeqCst);
             return true;
@@ -697,6 +719,8 @@ impl Reader<'_> {
                         self.front_since.map(|(t, _)| t + limit)
                     }
                 };
+                // No job being timed yet: look again soon (the writer may be sending one).
+                wait = 100;
                 if let Some(due) = due {
                     let left = due.saturating_duration_since(Instant::now());
                     if left.is_zero() {
@@ -821,7 +845,15 @@ impl Reader<'_> {
             let span = &data[..end];
             let tag = front.job.meta.as_ref().and_then(|m| m.tag.as_deref());
             let at_start = !self.mid_record;
-            match sink.as_deref_mut() {
+            // Without -k a job of several records (-n, -X, chunks) is printed whole when it is
+            // answered: were its worker to die half way, the job is redone, and its first
+            // records must not come out twice.
+            let sink_now = if front.job.nrec > 1 {
+                None
+            } else {
+                sink.as_deref_mut()
+            };
+            match sink_now {
                 Some(out) => push_tagged(span, tag, term, at_start, &mut |b| {
                     out.extend_from_slice(b);
                     Ok(())

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use crate::config::Config;
 use crate::output::{OutBuf, Spiller};
@@ -26,6 +26,8 @@ use crate::sys;
 use crate::task::{Chunk, Finished, Msg, Outcome, RunInfo, Task};
 use crate::template::{Ctx, Rendered};
 
+/// How often an idle slot checks whether the run still may start tasks.
+pub const IDLE_CHECK: Duration = Duration::from_millis(100);
 /// Short reads of one task's stdout after which the slot pauses between reads.
 const CHATTY_READS: u32 = 8;
 /// That pause: long enough for a chatty writer to put many writes in the pipe, short enough
@@ -83,7 +85,14 @@ impl<'a> Slot<'a> {
     }
 
     fn run(mut self, tasks: &Receiver<Task>) {
-        while let Ok(task) = tasks.recv() {
+        loop {
+            // Look up now and then: after --halt or a stop no task may come for long (the
+            // source may be waiting for input), and the slot must not keep the run alive.
+            let task = match tasks.recv_timeout(IDLE_CHECK) {
+                Ok(t) => t,
+                Err(RecvTimeoutError::Timeout) if self.ctl.may_start() => continue,
+                Err(_) => break,
+            };
             if !self.ctl.may_start() {
                 break;
             }
@@ -382,9 +391,10 @@ impl<'a> Slot<'a> {
                     }
                 }
             }
-            if small_reads > CHATTY_READS {
+            if small_reads > CHATTY_READS && fds[2].fd < 0 {
                 // A task that writes in many small pieces (`wc` writes a line per file) would
-                // wake this thread for each: let its pipe fill a little between reads.
+                // wake this thread for each: let its pipe fill a little between reads (not while
+                // its stdin is still being fed).
                 std::thread::sleep(CHATTY_PAUSE);
             }
         }
