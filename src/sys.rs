@@ -95,6 +95,16 @@ pub fn kill_group(pgid: i32, sig: i32) {
     }
 }
 
+/// A poll(2) entry watching `fd` for `events` (`libc::POLLIN`, `libc::POLLOUT`); a negative
+/// fd is ignored by poll.
+pub fn watch(fd: i32, events: libc::c_short) -> libc::pollfd {
+    libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    }
+}
+
 /// Waits until one of `fds` is readable (or hung up), at most `timeout_ms` (-1: forever).
 /// Entries with a negative fd are ignored; on return `revents` says which are ready.
 pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> io::Result<usize> {

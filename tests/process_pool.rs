@@ -56,7 +56,7 @@ fn each_worker_runs_in_its_own_process_group() {
 
 #[test]
 fn slot_placeholder_is_the_only_one_allowed() {
-    let out = parx()
+    let out = ok(parx()
         .args([
             "--pool",
             "process",
@@ -66,12 +66,7 @@ fn slot_placeholder_is_the_only_one_allowed() {
             "-c",
             "while read x; do echo {%}; done",
         ])
-        .write_stdin(seq(40))
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+        .write_stdin(seq(40)));
     let slots: BTreeSet<String> = lines(&out).into_iter().collect();
     assert!(slots.iter().all(|s| s == "1" || s == "2"), "{slots:?}");
     for bad in ["{}", "{#}", "{1}", "{.}"] {
@@ -93,46 +88,35 @@ fn slot_placeholder_is_the_only_one_allowed() {
 fn null_separated_values_are_one_record_each() {
     // Values with spaces and newlines travel as NUL-terminated records.
     let worker = "import sys\nfor r in sys.stdin.buffer.read().split(b'\\0')[:-1]:\n    sys.stdout.buffer.write(r.upper() + b'\\0')";
-    let out = parx()
+    let out = ok(parx()
         .args([
             "--pool", "process", "-k", "-0", "-j1", "python3", "-c", worker,
         ])
-        .write_stdin(&b"a b\0c\nd\0e\0"[..])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+        .write_stdin(&b"a b\0c\nd\0e\0"[..]));
     assert_eq!(out, b"A B\0C\nD\0E\0");
 }
 
 #[test]
 fn arguments_from_sources_are_streamed_to_workers() {
-    let out = parx()
-        .args([
-            "--pool",
-            "process",
-            "-k",
-            "-j2",
-            "mawk",
-            "{print $0 \"!\"}",
-            ":::",
-            "x",
-            "y",
-            "z",
-        ])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = ok(parx().args([
+        "--pool",
+        "process",
+        "-k",
+        "-j2",
+        "mawk",
+        "{print $0 \"!\"}",
+        ":::",
+        "x",
+        "y",
+        "z",
+    ]));
     assert_eq!(out, b"x!\ny!\nz!\n");
 }
 
 #[test]
 fn no_deadlock_when_a_worker_writes_ten_times_what_it_reads() {
     // mawk block-buffers its output when it is a pipe: parx must keep feeding it.
-    let out = parx()
+    let out = ok(parx()
         .args([
             "--pool",
             "process",
@@ -141,12 +125,7 @@ fn no_deadlock_when_a_worker_writes_ten_times_what_it_reads() {
             "mawk",
             r#"{ s = $0; for (i = 0; i < 10; i++) s = s "-" $0; print s }"#,
         ])
-        .write_stdin(seq(20000))
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+        .write_stdin(seq(20000)));
     let ls = lines(&out);
     assert_eq!(ls.len(), 20000);
     for (i, l) in ls.iter().enumerate() {
@@ -170,16 +149,11 @@ fn no_deadlock_when_a_worker_reads_everything_before_writing() {
 #[test]
 fn keep_order_holds_with_uneven_python_workers() {
     let worker = "import sys, time\nfor l in sys.stdin:\n    n = int(l)\n    time.sleep((n * 7919 % 5) / 1000)\n    print(n * n, flush=True)";
-    let out = parx()
+    let out = ok(parx()
         .args([
             "--pool", "process", "-k", "-j3", "python3", "-u", "-c", worker,
         ])
-        .write_stdin(seq(300))
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+        .write_stdin(seq(300)));
     let want: String = (1..=300u64).map(|n| format!("{}\n", n * n)).collect();
     assert_eq!(String::from_utf8(out).unwrap(), want);
 }
@@ -188,18 +162,13 @@ fn keep_order_holds_with_uneven_python_workers() {
 fn without_keep_order_records_are_never_torn() {
     // Each record is 100 KB: bigger than a pipe's buffer, so it arrives in pieces.
     let worker = "import sys\nfor l in sys.stdin:\n    v = l.strip()\n    sys.stdout.write(v * (100000 // len(v)) + '\\n')\n    sys.stdout.flush()";
-    let out = parx()
+    let out = ok(parx()
         .args(["--pool", "process", "-j2", "python3", "-u", "-c", worker])
         .write_stdin(
             (0..60)
                 .map(|i| format!("{}\n", (b'a' + i % 26) as char))
                 .collect::<String>(),
-        )
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+        ));
     let ls = lines(&out);
     assert_eq!(ls.len(), 60);
     for l in &ls {
@@ -229,7 +198,7 @@ fn a_worker_that_drops_records_is_reported_with_its_task() {
 
 #[test]
 fn max_tasks_recycles_workers() {
-    let out = parx()
+    let out = ok(parx()
         .args([
             "--pool",
             "process",
@@ -241,12 +210,7 @@ fn max_tasks_recycles_workers() {
             "-c",
             PID_WORKER,
         ])
-        .write_stdin(seq(100))
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+        .write_stdin(seq(100)));
     let values: Vec<String> = lines(&out)
         .iter()
         .map(|l| l.split('\t').nth(1).unwrap().to_string())
@@ -359,7 +323,7 @@ fn chunks_through_long_lived_workers_keep_the_map_contract() {
         .args(worker)
         .write_stdin(seq(50_000)));
     assert_eq!(String::from_utf8(piped).unwrap(), want);
-    let parted = parx()
+    let parted = ok(parx()
         .args([
             "--pipe-part",
             "--block",
@@ -371,12 +335,7 @@ fn chunks_through_long_lived_workers_keep_the_map_contract() {
         ])
         .args(worker)
         .arg("::::")
-        .arg(&file)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+        .arg(&file));
     assert_eq!(String::from_utf8(parted).unwrap(), want);
 }
 
@@ -385,17 +344,12 @@ fn chunk_records_are_counted_with_multi_byte_terminators() {
     // Records end with "XY"; the last one has no terminator. The worker answers each record
     // with one line, so -k must credit every answer to the right chunk.
     let input: String = (1..=3000).map(|i| format!("r{i}XY")).collect::<String>() + "last";
-    let out = parx()
+    let out = ok(parx()
         .args([
             "--pipe", "--block", "1k", "--recend", "XY", "--pool", "process", "-k", "-j2",
         ])
         .args(["mawk", "BEGIN { RS = \"XY\" } { print length($0) }"])
-        .write_stdin(input)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+        .write_stdin(input));
     let mut want: Vec<String> = (1..=3000)
         .map(|i| (format!("r{i}").len()).to_string())
         .collect();
@@ -447,7 +401,7 @@ fn timeout_replaces_the_worker_and_fails_or_retries_the_task() {
         r#"while IFS= read -r x; do if [ "$x" = 5 ] && [ ! -e {f} ]; then : > {f}; sleep 30; fi; echo "$x"; done"#,
         f = flag.display()
     );
-    let out = parx()
+    let out = ok(parx()
         .args([
             "--pool",
             "process",
@@ -459,12 +413,7 @@ fn timeout_replaces_the_worker_and_fails_or_retries_the_task() {
             "1",
         ])
         .args(["sh", "-c", &once])
-        .write_stdin(seq(10))
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+        .write_stdin(seq(10)));
     assert_eq!(
         lines(&out),
         (1..=10).map(|i| i.to_string()).collect::<Vec<_>>()
@@ -479,7 +428,7 @@ fn retries_resend_the_task_a_worker_died_on() {
         r#"while IFS= read -r x; do if [ "$x" = 37 ] && [ ! -e {f} ]; then : > {f}; kill -9 $$; fi; echo "$x"; done"#,
         f = flag.display()
     );
-    let out = parx()
+    let out = ok(parx()
         .args([
             "--pool",
             "process",
@@ -491,12 +440,7 @@ fn retries_resend_the_task_a_worker_died_on() {
             "-c",
             &worker,
         ])
-        .write_stdin(seq(100))
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+        .write_stdin(seq(100)));
     assert_eq!(
         lines(&out),
         (1..=100).map(|i| i.to_string()).collect::<Vec<_>>()

@@ -693,16 +693,8 @@ struct Reader<'a> {
 impl Reader<'_> {
     fn pump(&mut self, stdout: &mut ChildStdout, stderr: &mut ChildStderr) -> io::Result<()> {
         let mut fds = [
-            libc::pollfd {
-                fd: stdout.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: stderr.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
+            sys::watch(stdout.as_raw_fd(), libc::POLLIN),
+            sys::watch(stderr.as_raw_fd(), libc::POLLIN),
         ];
         let mut buf = vec![0u8; 64 << 10];
         let limit = self.slot.cfg.jobs_ctl.timeout;

@@ -298,21 +298,9 @@ impl<'a> Slot<'a> {
         }
         let pgid = child.id() as i32;
         let mut fds = [
-            libc::pollfd {
-                fd: stdout.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: stderr.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: stdin.as_ref().map_or(-1, |s| s.as_raw_fd()),
-                events: libc::POLLOUT,
-                revents: 0,
-            },
+            sys::watch(stdout.as_raw_fd(), libc::POLLIN),
+            sys::watch(stderr.as_raw_fd(), libc::POLLIN),
+            sys::watch(stdin.as_ref().map_or(-1, |s| s.as_raw_fd()), libc::POLLOUT),
         ];
         let mut streaming = false;
         let may_stream = hook.last;
