@@ -6,10 +6,12 @@
 
 pub mod cli;
 pub mod config;
+pub mod exit;
 pub mod halt;
 pub mod joblog;
 pub mod lines;
 pub mod merge;
+pub mod messages;
 pub mod observe;
 pub mod output;
 pub mod pool;
@@ -23,7 +25,7 @@ pub mod template;
 pub mod units;
 pub mod watchdog;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,8 +38,7 @@ use crate::config::{ChunkMode, Config, PoolKind, Resume};
 use crate::pool::Control;
 use crate::task::{Msg, Task};
 
-/// Exit status for parx's own errors.
-pub const EXIT_ERROR: i32 = 255;
+pub use crate::exit::EXIT_ERROR;
 /// How long task process groups get after TERM before KILL when parx stops early.
 const GRACE: Duration = Duration::from_secs(2);
 
@@ -53,14 +54,14 @@ pub fn run_main() -> i32 {
     let cfg = match Config::from_cli(cli) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("parx: {e}");
+            messages::error(e);
             return EXIT_ERROR;
         }
     };
     match run(cfg) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("parx: {e:#}");
+            messages::error(format_args!("{e:#}"));
             EXIT_ERROR
         }
     }
@@ -88,7 +89,7 @@ fn clap_error(e: &clap::Error) -> i32 {
                 }
             }
             let line = line.strip_prefix("error: ").unwrap_or(&line);
-            eprintln!("parx: {line} (see 'parx --help')");
+            messages::error(format_args!("{line} (see 'parx --help')"));
             EXIT_ERROR
         }
     }
@@ -106,11 +107,9 @@ pub fn run(cfg: Config) -> anyhow::Result<i32> {
     // Handled, not blocked: children must start with an empty signal mask.
     sys::catch_signals()?;
     let mut ctl = Control::new(cfg.jobs);
-    // --walk problems: reported as they happen, each counted like a failed task.
-    let warnings = Arc::new(AtomicU64::new(0));
     let input = match &cfg.chunks {
         Some(c) => Input::Chunks(source::pipe::open(c)?),
-        None => Input::Args(source::args::open_all(&cfg.input, &warnings)?),
+        None => Input::Args(source::args::open_all(&cfg.input)?),
     };
     let jc = &cfg.jobs_ctl;
     if let Some(dir) = &jc.results {
@@ -203,13 +202,13 @@ pub fn run(cfg: Config) -> anyhow::Result<i32> {
                             seq += 1;
                             submit(Task { seq, input })
                         };
-                        let mut report = |e: anyhow::Error| ctl.error(format_args!("{e:#}"));
+                        let mut report = |e: anyhow::Error| messages::error(format_args!("{e:#}"));
                         source::pipe::produce(c, cfg.jobs, opened, &mut send, &mut report)
                     }
                 };
                 ctl.input_done.store(true, Ordering::Release);
                 if let Err(e) = res {
-                    ctl.error(format_args!("{e:#}"));
+                    messages::error(format_args!("{e:#}"));
                 }
             }
         })?;
@@ -233,34 +232,24 @@ pub fn run(cfg: Config) -> anyhow::Result<i32> {
 
     let sum = merge::run(&cfg, &ctl, &mut obs, msg_rx, sig_rx, skip_rx);
     obs.finish();
-    let code = exit_status(&sum, &obs, &ctl, warnings.load(Ordering::Relaxed));
+    let report = exit::Report {
+        interrupted: sum.interrupted,
+        stdout_closed: sum.stdout_closed,
+        write_error: sum.write_error,
+        halt: obs.halt_status(),
+        errored: ctl.failed() || messages::errored(),
+        failed: sum.failed,
+        warnings: messages::warnings(),
+    };
+    if report.stopped_early() {
+        ctl.stop(libc::SIGTERM);
+        ctl.end_children(GRACE);
+    }
     if let Some(w) = &ctl.watchdog {
         // Ends whatever is still live and leaves no watchdog behind.
         w.finish(!ctl.any_child());
     }
-    Ok(code)
-}
-
-/// Ends what is still running when the merge stopped early, and maps the run to the exit
-/// status (DESIGN.md). `warnings` (--walk problems) count like failed tasks.
-fn exit_status(sum: &merge::Summary, obs: &observe::Observer, ctl: &Control, warnings: u64) -> i32 {
-    if let Some(sig) = sum.interrupted {
-        ctl.stop(libc::SIGTERM);
-        ctl.end_children(GRACE);
-        return 128 + sig;
-    }
-    if sum.stdout_closed || sum.write_error {
-        ctl.stop(libc::SIGTERM);
-        ctl.end_children(GRACE);
-        return if sum.write_error { EXIT_ERROR } else { 0 };
-    }
-    if let Some(code) = obs.halt_status() {
-        return code;
-    }
-    if ctl.failed() || obs.log_failed {
-        return EXIT_ERROR;
-    }
-    (sum.failed + warnings).min(101) as i32
+    Ok(report.status())
 }
 
 /// Sends a task to the pool, giving up when the run stops or the pool is gone. Returns

@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 use crossbeam_channel::{select, Receiver, TryRecvError};
 
 use crate::config::Config;
+use crate::messages;
 use crate::observe::Observer;
 use crate::output::OutBuf;
 use crate::pool::Control;
@@ -76,7 +77,10 @@ impl Writer<'_> {
         f.stdout.write_to(&mut self.out)?;
         if !f.stderr.is_empty() {
             self.out.flush()?;
-            self.obs.write_stderr(f);
+            // A failing stderr cannot be reported anywhere: ignore it.
+            messages::with_stderr(|| {
+                let _ = f.stderr.write_to(&mut io::stderr().lock());
+            });
         }
         Ok(())
     }
@@ -167,7 +171,7 @@ pub fn run(
         if e.kind() == io::ErrorKind::BrokenPipe {
             sum.stdout_closed = true;
         } else {
-            eprintln!("parx: writing stdout: {e}");
+            messages::error(format_args!("writing stdout: {e}"));
             sum.write_error = true;
         }
         // Drop what is buffered without writing it again.

@@ -2,13 +2,13 @@
 //! pool: its `--joblog` row, the `--bar`/`--eta` display and the `--halt` decision. The merger
 //! calls [`Observer::task_done`] for every finished task, in completion order.
 
-use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::Config;
 use crate::halt::When;
 use crate::joblog::{Joblog, Row};
+use crate::messages;
 use crate::pool::Control;
 use crate::progress::Progress;
 use crate::task::Finished;
@@ -24,8 +24,8 @@ pub struct Observer {
     /// The `--halt` message has been printed (and `now`'s KILL scheduled).
     halted: bool,
     progress: Option<Progress>,
-    /// Writing the job log failed (reported once); the run ends with status 255.
-    pub log_failed: bool,
+    /// Writing the job log failed (reported once, as an error: the run ends with status 255).
+    log_failed: bool,
 }
 
 impl Observer {
@@ -37,14 +37,18 @@ impl Observer {
             ctl.halt.is_some(),
             "Control::halt is set up"
         );
+        let progress = Progress::new(jc.bar, jc.eta, {
+            let ctl = ctl.clone();
+            move || ctl.total()
+        });
+        if let Some(p) = &progress {
+            messages::set_progress(p.clone());
+        }
         Observer {
             ctl: ctl.clone(),
             joblog,
             halted: false,
-            progress: Progress::new(jc.bar, jc.eta, {
-                let ctl = ctl.clone();
-                move || ctl.total()
-            }),
+            progress,
             log_failed: false,
         }
     }
@@ -63,7 +67,7 @@ impl Observer {
             };
             if let Err(e) = log.write(&row) {
                 if !self.log_failed {
-                    self.stderr(|| eprintln!("parx: writing the job log: {e}"));
+                    messages::error(format_args!("writing the job log: {e}"));
                 }
                 self.log_failed = true;
             }
@@ -77,9 +81,9 @@ impl Observer {
                 When::Soon => "starting no new task, waiting for the running ones",
                 When::Now => "ending the running tasks",
             };
-            self.stderr(|| {
-                eprintln!("parx: --halt: condition met at task {seq} (status {status}); {what}")
-            });
+            messages::note(format_args!(
+                "--halt: condition met at task {seq} (status {status}); {what}"
+            ));
             if when == When::Now {
                 let ctl = self.ctl.clone();
                 let _ = std::thread::Builder::new()
@@ -102,22 +106,6 @@ impl Observer {
     /// The exit status `--halt` decided, if it stopped the run.
     pub fn halt_status(&self) -> Option<i32> {
         self.halt_status_when().map(|(s, _, _)| s)
-    }
-
-    /// Runs `f`, which writes to stderr, with the progress display out of the way.
-    pub fn stderr<R>(&self, f: impl FnOnce() -> R) -> R {
-        match &self.progress {
-            Some(p) => p.suspend(f),
-            None => f(),
-        }
-    }
-
-    /// Writes a task's stderr (with the progress display out of the way).
-    pub fn write_stderr(&self, f: &Finished) {
-        // A failing stderr cannot be reported anywhere: ignore it.
-        self.stderr(|| {
-            let _ = f.stderr.write_to(&mut io::stderr().lock());
-        });
     }
 
     /// The run is over: leaves the final progress on the terminal.

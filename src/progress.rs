@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// The progress display.
-#[derive(Debug)]
+/// The progress display (a handle: clones show the same display).
+#[derive(Clone, Debug)]
 pub struct Progress {
     bar: ProgressBar,
 }

@@ -7,8 +7,6 @@ use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::os::unix::ffi::OsStringExt;
-use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
 
 use anyhow::Context;
 
@@ -68,8 +66,8 @@ impl<R: BufRead> Iterator for ValueReader<R> {
 }
 
 /// Opens every source up front, so a missing file is an error before any task runs.
-/// `--walk` problems are counted in `warnings` as the walk meets them.
-pub fn open_all(spec: &InputSpec, warnings: &Arc<AtomicU64>) -> anyhow::Result<Vec<Values>> {
+/// `--walk` problems are reported as warnings as the walk meets them.
+pub fn open_all(spec: &InputSpec) -> anyhow::Result<Vec<Values>> {
     spec.sources
         .iter()
         .map(|s| -> anyhow::Result<Values> {
@@ -81,7 +79,7 @@ pub fn open_all(spec: &InputSpec, warnings: &Arc<AtomicU64>) -> anyhow::Result<V
                     Box::new(ValueReader::new(BufReader::with_capacity(64 << 10, f), d))
                 }
                 SourceKind::Walk(w) => {
-                    crate::source::walk::values(w, warnings.clone()).map_err(anyhow::Error::msg)?
+                    crate::source::walk::values(w).map_err(anyhow::Error::msg)?
                 }
                 SourceKind::Stdin => Box::new(ValueReader::new(
                     BufReader::with_capacity(

@@ -25,8 +25,6 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use walkdir::{DirEntry, FilterEntry, WalkDir};
@@ -335,19 +333,18 @@ impl Iterator for Walker {
 impl std::iter::FusedIterator for Walker {}
 
 /// The `--walk` source as argument values (each path's bytes, as an `OsString`). Problems are
-/// printed as `parx: PATH: reason` on stderr as they happen and counted in `warnings` (each
-/// counts like a failed task in the exit status); the walk goes on.
+/// reported as `parx: PATH: reason` warnings as they happen (each counts like a failed task in
+/// the exit status); the walk goes on.
 ///
 /// # Errors
 ///
 /// A bad `--glob` pattern (already caught when the configuration is validated).
-pub fn values(spec: &WalkSpec, warnings: Arc<AtomicU64>) -> Result<Values, String> {
+pub fn values(spec: &WalkSpec) -> Result<Values, String> {
     let walker = walk(spec)?;
     Ok(Box::new(walker.filter_map(move |item| match item {
         Ok(p) => Some(Ok(p.into_os_string())),
         Err(e) => {
-            eprintln!("parx: {e}");
-            warnings.fetch_add(1, Ordering::Relaxed);
+            crate::messages::warn(e);
             None
         }
     })))

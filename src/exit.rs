@@ -1,0 +1,138 @@
+//! The exit status (DESIGN.md, Exit status), decided in one place from one [`Report`] of how
+//! the run went.
+
+/// Exit status for parx's own errors (bad usage, unreadable input, a failing stdout).
+pub const EXIT_ERROR: i32 = 255;
+
+/// Everything the exit status depends on, gathered when the run is over.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Report {
+    /// parx got this signal (SIGINT, SIGTERM).
+    pub interrupted: Option<i32>,
+    /// stdout was closed by its reader (EPIPE): a quiet, successful stop.
+    pub stdout_closed: bool,
+    /// Writing stdout failed otherwise.
+    pub write_error: bool,
+    /// `--halt` stopped the run with this status.
+    pub halt: Option<i32>,
+    /// parx reported an error of its own (input, job log, a pool's failure).
+    pub errored: bool,
+    /// Tasks that failed (after their last attempt).
+    pub failed: u64,
+    /// Problems that count like a failed task (`--walk` entries that could not be read).
+    pub warnings: u64,
+}
+
+impl Report {
+    /// The run ended before its tasks did: what still runs must be ended.
+    pub(crate) fn stopped_early(&self) -> bool {
+        self.interrupted.is_some() || self.stdout_closed || self.write_error
+    }
+
+    /// The exit status: 128+signal when interrupted; 0 when stdout was closed, 255 when it
+    /// failed; `--halt`'s status; 255 after an error of parx's own; else the number of failed
+    /// tasks and warnings, at most 101.
+    pub(crate) fn status(&self) -> i32 {
+        if let Some(sig) = self.interrupted {
+            return 128 + sig;
+        }
+        if self.write_error {
+            return EXIT_ERROR;
+        }
+        if self.stdout_closed {
+            return 0;
+        }
+        if let Some(code) = self.halt {
+            return code;
+        }
+        if self.errored {
+            return EXIT_ERROR;
+        }
+        (self.failed.saturating_add(self.warnings)).min(101) as i32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_count_up_to_101() {
+        let r = |failed, warnings| Report {
+            failed,
+            warnings,
+            ..Report::default()
+        };
+        assert_eq!(r(0, 0).status(), 0);
+        assert_eq!(r(3, 0).status(), 3);
+        assert_eq!(r(2, 1).status(), 3);
+        assert_eq!(r(500, 0).status(), 101);
+        assert_eq!(r(u64::MAX, 5).status(), 101);
+    }
+
+    #[test]
+    fn precedence() {
+        let all = Report {
+            interrupted: Some(15),
+            stdout_closed: true,
+            write_error: true,
+            halt: Some(7),
+            errored: true,
+            failed: 4,
+            warnings: 1,
+        };
+        assert_eq!(all.status(), 143);
+        let r = Report {
+            interrupted: None,
+            ..all
+        };
+        assert_eq!(r.status(), EXIT_ERROR, "a failing stdout");
+        let r = Report {
+            write_error: false,
+            ..r
+        };
+        assert_eq!(r.status(), 0, "a closed stdout is success");
+        let r = Report {
+            stdout_closed: false,
+            ..r
+        };
+        assert_eq!(r.status(), 7, "--halt's status");
+        assert_eq!(Report { halt: None, ..r }.status(), EXIT_ERROR);
+        assert_eq!(
+            Report {
+                halt: Some(0),
+                ..r
+            }
+            .status(),
+            0,
+            "halt success=1 wins over failures"
+        );
+    }
+
+    #[test]
+    fn stopped_early() {
+        assert!(!Report::default().stopped_early());
+        let r = Report {
+            halt: Some(1),
+            errored: true,
+            ..Report::default()
+        };
+        assert!(!r.stopped_early());
+        for r in [
+            Report {
+                interrupted: Some(2),
+                ..Report::default()
+            },
+            Report {
+                stdout_closed: true,
+                ..Report::default()
+            },
+            Report {
+                write_error: true,
+                ..Report::default()
+            },
+        ] {
+            assert!(r.stopped_early(), "{r:?}");
+        }
+    }
+}
