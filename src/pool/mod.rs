@@ -51,7 +51,7 @@ pub struct Control {
     /// `--results`: where each task's outputs are stored (set before the run starts).
     pub results: Option<crate::results::Results>,
     /// `--halt`: the decision, taken by the pool as each task ends (before its slot can
-    /// start another), via [`crate::halt::task_ended`].
+    /// start another), via [`Control::task_ended`].
     pub halt: Option<Mutex<crate::halt::HaltState>>,
     /// The orphan guard, told of every task process group (set before the run starts).
     pub watchdog: Option<crate::watchdog::Watchdog>,
@@ -109,6 +109,29 @@ impl Control {
             return false;
         }
         true
+    }
+
+    /// Called by a pool when a task has finished for good (after its last attempt), before its
+    /// slot may start another task: applies `--halt` (no new tasks; with `now`, TERM to every
+    /// running task — the merger's [`crate::observe::Observer`] sends the KILL after a grace).
+    pub fn task_ended(&self, seq: u64, outcome: crate::task::Outcome) {
+        use crate::halt::When;
+        let Some(h) = &self.halt else { return };
+        let total = self
+            .total()
+            .unwrap_or_else(|| self.tasks_read.load(Ordering::Acquire));
+        let when = h
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .observe(seq, outcome, total);
+        match when {
+            None => {}
+            Some(When::Soon) => self.no_new_tasks(),
+            Some(When::Now) => {
+                self.no_new_tasks();
+                self.stop(libc::SIGTERM);
+            }
+        }
     }
 
     /// Whether a new task (or a retry) may start: not stopping, no `--halt soon`.

@@ -612,7 +612,7 @@ impl Slot<'_> {
     }
 
     fn finish_with(&self, seq: u64, stdout: OutBuf, outcome: Outcome, info: RunInfo) {
-        crate::halt::task_ended(self.ctl, seq, outcome);
+        self.ctl.task_ended(seq, outcome);
         let _ = self.out.send(Msg::Done(Box::new(Finished {
             seq,
             stdout,

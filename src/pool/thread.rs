@@ -97,7 +97,7 @@ impl<'a> Slot<'a> {
                 break;
             }
             let fin = self.run_retrying(&task);
-            crate::halt::task_ended(self.ctl, fin.seq, fin.outcome);
+            self.ctl.task_ended(fin.seq, fin.outcome);
             if self.out.send(Msg::Done(Box::new(fin))).is_err() {
                 break;
             }

@@ -1,9 +1,9 @@
 //! `--walk` input source: a streaming, deterministic directory walker.
 //!
-//! This module owns everything behind `--walk PATH`: turning the walk options
-//! (`--ext`, `--glob`, `--type`, `--hidden`, `--follow`, `--max-depth`) into a
-//! [`WalkSpec`], compiling it with [`walk`], and yielding matching paths one
-//! at a time from the [`Walker`] iterator.
+//! This module walks what `--walk PATH` and its filters (`--ext`, `--glob`,
+//! `--type`, `--hidden`, `--follow`, `--max-depth`) select, as compiled once
+//! by [`crate::config::walk`], yielding matching paths one at a time from the
+//! [`Walker`] iterator.
 //!
 //! Semantics:
 //! * Entries come out depth-first, parents before children, sorted bytewise
@@ -19,49 +19,17 @@
 
 use std::collections::VecDeque;
 use std::error::Error;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::fmt;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use globset::GlobSet;
 use walkdir::{DirEntry, FilterEntry, WalkDir};
 
-use crate::source::args::Values;
-
-/// The kind of filesystem entry selected by `--type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EntryType {
-    /// A regular file (`--type f`).
-    File,
-    /// A directory (`--type d`).
-    Dir,
-    /// A symbolic link (`--type l`); only seen without `--follow`.
-    Symlink,
-}
-
-/// Everything that controls one `--walk` source.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct WalkSpec {
-    /// The `--walk PATH` roots, walked in this order, kept exactly as typed.
-    pub roots: Vec<PathBuf>,
-    /// `--ext` values (with or without a leading dot); any-of, case-sensitive,
-    /// compared against the final extension only. Empty means no filter.
-    pub exts: Vec<OsString>,
-    /// `--glob` patterns matched against the path relative to its root;
-    /// any-of. `*` does not cross `/`; use `**` for that. Empty means no filter.
-    pub globs: Vec<String>,
-    /// `--type` values; any-of. Empty means `[EntryType::File]`.
-    pub types: Vec<EntryType>,
-    /// `--hidden`: include (and descend into) entries whose name starts with `.`.
-    pub hidden: bool,
-    /// `--follow`: follow symbolic links.
-    pub follow: bool,
-    /// `--max-depth N`: 1 means only the root's direct children.
-    pub max_depth: Option<usize>,
-}
+use crate::config::walk::CompiledWalk;
+use crate::source::Values;
 
 /// A non-fatal problem met while walking; the walk continues after it.
 ///
@@ -180,9 +148,8 @@ fn by_name(a: &DirEntry, b: &DirEntry) -> std::cmp::Ordering {
         .cmp(b.path().as_os_str().as_bytes())
 }
 
-/// Streaming iterator over the entries selected by a [`WalkSpec`].
-///
-/// Created by [`walk`]. Yields `Ok(path)` for each matching entry and
+/// Streaming iterator over the entries selected by a [`CompiledWalk`].
+/// Yields `Ok(path)` for each matching entry and
 /// `Err(WalkError)` for each problem, in walk order.
 pub struct Walker {
     pending: VecDeque<PathBuf>,
@@ -206,59 +173,24 @@ impl fmt::Debug for Walker {
     }
 }
 
-/// Compiles `spec` into a [`Walker`]. No filesystem access happens here.
-///
-/// # Errors
-///
-/// Fails only on a usage error: a bad `--glob` pattern gives
-/// `Err("invalid --glob 'PATTERN': reason")`. Filesystem problems are reported
-/// later, as `Err` items of the iterator.
-pub fn walk(spec: &WalkSpec) -> Result<Walker, String> {
-    let globs = if spec.globs.is_empty() {
-        None
-    } else {
-        let mut builder = GlobSetBuilder::new();
-        for pattern in &spec.globs {
-            let glob = GlobBuilder::new(pattern)
-                .literal_separator(true)
-                .build()
-                .map_err(|e| format!("invalid --glob '{pattern}': {}", e.kind()))?;
-            builder.add(glob);
-        }
-        let set = builder
-            .build()
-            .map_err(|e| format!("invalid --glob: {}", e.kind()))?;
-        Some(set)
-    };
-    let exts = spec
-        .exts
-        .iter()
-        .map(|e| {
-            let bytes = e.as_bytes();
-            let bytes = bytes.strip_prefix(b".").unwrap_or(bytes);
-            OsStr::from_bytes(bytes).to_os_string()
-        })
-        .collect();
-    let types: &[EntryType] = if spec.types.is_empty() {
-        &[EntryType::File]
-    } else {
-        &spec.types
-    };
-    Ok(Walker {
-        pending: spec.roots.iter().cloned().collect(),
-        current: None,
-        exts,
-        globs,
-        want_file: types.contains(&EntryType::File),
-        want_dir: types.contains(&EntryType::Dir),
-        want_link: types.contains(&EntryType::Symlink),
-        hidden: spec.hidden,
-        follow: spec.follow,
-        max_depth: spec.max_depth,
-    })
-}
-
 impl Walker {
+    /// A walker over `walk`'s roots. No filesystem access happens here; problems are reported
+    /// later, as `Err` items of the iterator.
+    pub fn new(walk: &CompiledWalk) -> Walker {
+        Walker {
+            pending: walk.spec.roots.iter().cloned().collect(),
+            current: None,
+            exts: walk.exts.clone(),
+            globs: walk.globs.clone(),
+            want_file: walk.want_file,
+            want_dir: walk.want_dir,
+            want_link: walk.want_link,
+            hidden: walk.spec.hidden,
+            follow: walk.spec.follow,
+            max_depth: walk.spec.max_depth,
+        }
+    }
+
     fn start(&self, root: &Path) -> FilterEntry<walkdir::IntoIter, Prune> {
         // No `min_depth(1)`: walkdir clamps it to `max_depth`, which would make
         // `--max-depth 0` yield the root. Depth 0 is skipped in `next` instead.
@@ -335,24 +267,21 @@ impl std::iter::FusedIterator for Walker {}
 /// The `--walk` source as argument values (each path's bytes, as an `OsString`). Problems are
 /// reported as `parx: PATH: reason` warnings as they happen (each counts like a failed task in
 /// the exit status); the walk goes on.
-///
-/// # Errors
-///
-/// A bad `--glob` pattern (already caught when the configuration is validated).
-pub fn values(spec: &WalkSpec) -> Result<Values, String> {
-    let walker = walk(spec)?;
-    Ok(Box::new(walker.filter_map(move |item| match item {
+pub fn values(walk: &CompiledWalk) -> Values {
+    Box::new(Walker::new(walk).filter_map(move |item| match item {
         Ok(p) => Some(Ok(p.into_os_string())),
         Err(e) => {
             crate::messages::warn(e);
             None
         }
-    })))
+    }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::walk::{EntryType, WalkSpec};
+    use std::ffi::OsStr;
     use std::fs;
     use std::os::unix::fs::{symlink, PermissionsExt};
     use tempfile::TempDir;
@@ -383,6 +312,10 @@ mod tests {
             max_depth: Some(0),
             ..spec(&[root])
         }
+    }
+
+    fn walk(spec: &WalkSpec) -> Result<Walker, String> {
+        Ok(Walker::new(&spec.compile()?))
     }
 
     /// Runs the walk; returns (paths relative to `base`, error strings).

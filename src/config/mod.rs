@@ -1,5 +1,13 @@
 //! The validated run configuration, built once from the command line. Everything below this
 //! module works from [`Config`]; every usage error is found here and reported as one line.
+//!
+//! This is the one bridge from clap's [`Cli`] (what was typed) to what it means: the
+//! submodules hold the rules parsed and compiled once here (`--walk` filters, chunk records,
+//! `--halt`), and nothing below imports clap, nor does this module import a source or a pool.
+
+pub mod chunk;
+pub mod halt;
+pub mod walk;
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
@@ -8,12 +16,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::{Cli, PoolArg, TypeArg};
-use crate::halt::HaltSpec;
 use crate::shard::Shard;
-use crate::source::chunk::{parse_block_size, BlockSize, RecordSpec};
-use crate::source::walk::{EntryType, WalkSpec};
 use crate::template::{Mode, Placeholder, Template};
 use crate::units::parse_duration;
+use chunk::{parse_block_size, BlockSize, RecordSpec};
+use halt::HaltSpec;
+use walk::{CompiledWalk, EntryType, WalkSpec};
 
 /// A usage error: reported as `parx: <message>`, exit status 255.
 #[derive(Debug, thiserror::Error)]
@@ -166,7 +174,7 @@ pub enum SourceKind {
     /// Standard input, one value per record.
     Stdin,
     /// `--walk` roots and filters: one value per selected entry.
-    Walk(WalkSpec),
+    Walk(CompiledWalk),
 }
 
 impl Config {
@@ -210,12 +218,12 @@ impl Config {
                 max_depth: cli.max_depth,
             };
             // Compiles the globs: a bad pattern is a usage error before anything runs.
-            crate::source::walk::walk(&spec).or_else(usage)?;
+            let walk = spec.compile().or_else(usage)?;
             // The walk comes first: it is the streamed source of a product.
             sources.insert(
                 0,
                 SourceSpec {
-                    kind: SourceKind::Walk(spec),
+                    kind: SourceKind::Walk(walk),
                     linked: false,
                 },
             );
@@ -301,7 +309,7 @@ impl Config {
             retries: cli.retries.unwrap_or(0),
             halt: match &cli.halt {
                 None => None,
-                Some(h) => crate::halt::parse(h).or_else(usage)?,
+                Some(h) => halt::parse(h).or_else(usage)?,
             },
             joblog: cli.joblog,
             resume: match (cli.resume, cli.resume_failed) {
