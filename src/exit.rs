@@ -99,11 +99,7 @@ mod tests {
         assert_eq!(r.status(), 7, "--halt's status");
         assert_eq!(Report { halt: None, ..r }.status(), EXIT_ERROR);
         assert_eq!(
-            Report {
-                halt: Some(0),
-                ..r
-            }
-            .status(),
+            Report { halt: Some(0), ..r }.status(),
             0,
             "halt success=1 wins over failures"
         );

@@ -25,22 +25,30 @@ pub mod template;
 pub mod units;
 pub mod watchdog;
 
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use crossbeam_channel::bounded;
+use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 
 use crate::cli::Cli;
 use crate::config::{ChunkMode, Config, PoolKind, Resume};
+use crate::joblog::Joblog;
+use crate::observe::Observer;
 use crate::pool::Control;
+use crate::source::{Skip, Source};
 use crate::task::{Msg, Task};
 
 pub use crate::exit::EXIT_ERROR;
 /// How long task process groups get after TERM before KILL when parx stops early.
 const GRACE: Duration = Duration::from_secs(2);
+/// After a signal, how long the signal thread gives the run to end once the tasks are gone,
+/// before it exits on its own (the merger may be stuck writing to a stdout nobody reads).
+const LAST_RESORT: Duration = Duration::from_millis(200);
 
 /// Parses the command line, runs, and returns the exit status.
 pub fn run_main() -> i32 {
@@ -95,142 +103,35 @@ fn clap_error(e: &clap::Error) -> i32 {
     }
 }
 
-/// What the source thread reads.
-enum Input {
-    Args(Vec<source::args::Values>),
-    Chunks(source::pipe::Opened),
-}
-
-/// Runs a validated configuration and returns the exit status.
+/// Runs a validated configuration and returns the exit status: the input is opened, then a
+/// source thread streams numbered tasks to the pool, whose slots run them and send their
+/// outputs to the merger (this thread), which writes stdout; how it all went makes one
+/// [`exit::Report`].
 pub fn run(cfg: Config) -> anyhow::Result<i32> {
     let cfg = Arc::new(cfg);
     // Handled, not blocked: children must start with an empty signal mask.
     sys::catch_signals()?;
-    let mut ctl = Control::new(cfg.jobs);
-    let input = match &cfg.chunks {
-        Some(c) => Input::Chunks(source::pipe::open(c)?),
-        None => Input::Args(source::args::open_all(&cfg.input)?),
-    };
-    let jc = &cfg.jobs_ctl;
-    if let Some(dir) = &jc.results {
-        ctl.results = Some(
-            results::Results::open(dir).with_context(|| format!("--results {}", dir.display()))?,
-        );
-    }
-    let (joblog, logged) = match &jc.joblog {
-        Some(path) => {
-            let (log, logged) = joblog::Joblog::open(path, jc.resume != Resume::No)
-                .with_context(|| format!("--joblog {}", path.display()))?;
-            (Some(log), logged)
-        }
-        None => (None, joblog::Logged::default()),
-    };
-    if !cfg.dry_run {
-        ctl.watchdog = Some(watchdog::Watchdog::spawn().context("starting the orphan watchdog")?);
-    }
-    ctl.halt = jc
-        .halt
-        .map(|h| std::sync::Mutex::new(halt::HaltState::new(h)));
-    let ctl = Arc::new(ctl);
-    let mut obs = observe::Observer::new(&cfg, &ctl, joblog);
-
-    let (sig_tx, sig_rx) = bounded::<i32>(1);
-    std::thread::Builder::new()
-        .name("parx-signals".into())
-        .spawn({
-            let ctl = ctl.clone();
-            move || {
-                if let Ok(sig) = sys::wait_signal() {
-                    ctl.stop(libc::SIGTERM);
-                    let _ = sig_tx.send(sig);
-                    // The merger may be stuck writing to a stdout nobody reads: end the
-                    // children here too and leave with the signal's status either way.
-                    ctl.end_children(GRACE);
-                    std::thread::sleep(Duration::from_millis(200));
-                    std::process::exit(128 + sig);
-                }
-            }
-        })?;
-
-    // --pipe chunks are whole blocks of data: hand each straight to a free slot (a zero-capacity
-    // channel), so in flight are one chunk per slot plus the one being read.
-    let task_cap = match cfg.chunks.as_ref().map(|c| &c.mode) {
-        Some(ChunkMode::Pipe(_)) => 0,
-        _ => cfg.jobs * 2 + 16,
-    };
-    let (task_tx, task_rx) = bounded::<Task>(task_cap);
-    if task_cap == 0 {
-        sys::return_big_frees();
-    }
-    let (msg_tx, msg_rx) = bounded::<Msg>(cfg.jobs * 4 + 16);
-    // The source holds no sender of the merger's channel: a source blocked reading its input
-    // must not keep the run alive once the pool is done. Tasks it skips under -k (--resume,
-    // --shard) go on a channel of their own, which the merger drains when the pool is done.
-    let skips = jc.shard.is_some() || jc.resume != Resume::No;
-    let (skip_tx, skip_rx) = crossbeam_channel::unbounded::<u64>();
-    let skip_tx = (skips && cfg.keep_order).then_some(skip_tx);
-    std::thread::Builder::new()
-        .name("parx-source".into())
-        .spawn({
-            let (cfg, ctl) = (cfg.clone(), ctl.clone());
-            move || {
-                let skip = |seq: u64| {
-                    let jc = &cfg.jobs_ctl;
-                    jc.shard.is_some_and(|s| !s.runs(seq))
-                        || match jc.resume {
-                            Resume::No => false,
-                            Resume::All => logged.done.contains(&seq),
-                            Resume::Failed => logged.succeeded.contains(&seq),
-                        }
-                };
-                let submit = |task: Task| -> bool {
-                    if skips && skip(task.seq) {
-                        return match &skip_tx {
-                            Some(tx) => tx.send(task.seq).is_ok(),
-                            None => true,
-                        };
-                    }
-                    ctl.tasks_read.fetch_add(1, Ordering::AcqRel);
-                    send_task(&task_tx, &ctl, task)
-                };
-                let res = match input {
-                    Input::Args(sources) => source::feed(&cfg, sources, submit),
-                    Input::Chunks(opened) => {
-                        let c = cfg.chunks.as_ref().expect("chunk mode");
-                        let mut seq = 0;
-                        let mut send = |input| {
-                            seq += 1;
-                            submit(Task { seq, input })
-                        };
-                        let mut report = |e: anyhow::Error| messages::error(format_args!("{e:#}"));
-                        source::pipe::produce(c, cfg.jobs, opened, &mut send, &mut report)
-                    }
-                };
-                ctl.input_done.store(true, Ordering::Release);
-                if let Err(e) = res {
-                    messages::error(format_args!("{e:#}"));
-                }
-            }
-        })?;
-
+    let input = source::open(&cfg)?;
+    let (ctl, joblog, skip) = prepare(&cfg)?;
     if cfg.dry_run && cfg.pool == PoolKind::Process {
-        // Values would go to the workers' stdin: what would run is one worker per slot.
-        for slot in 1..=cfg.jobs {
-            let r = cfg.template.render(&template::Ctx {
-                seq: 0,
-                slot,
-                records: &[],
-            });
-            println!("{}", String::from_utf8_lossy(&r.display()));
-        }
+        print_workers(&cfg);
         return Ok(0);
     }
-    match cfg.pool {
-        PoolKind::Thread => drop(pool::thread::start(&cfg, &ctl, task_rx, msg_tx)),
-        PoolKind::Process => drop(pool::process::start(&cfg, &ctl, task_rx, msg_tx)),
-    }
-
-    let sum = merge::run(&cfg, &ctl, &mut obs, msg_rx, sig_rx, skip_rx);
+    let ctl = Arc::new(ctl);
+    let (_running, interrupts) = watch_signals(&ctl)?;
+    let (task_tx, task_rx) = bounded::<Task>(task_capacity(&cfg));
+    let (msg_tx, msg_rx) = bounded::<Msg>(cfg.jobs * 4 + 16);
+    // Tasks skipped under -k (--resume, --shard) go on a channel of their own, which the
+    // merger drains when the pool is done.
+    let (skip_tx, skip_rx) = unbounded::<u64>();
+    let skip_tx = (skip.any() && cfg.keep_order).then_some(skip_tx);
+    spawn_source(&ctl, input, skip, task_tx, skip_tx)?;
+    let slots = match cfg.pool {
+        PoolKind::Thread => pool::thread::start(&cfg, &ctl, task_rx, msg_tx),
+        PoolKind::Process => pool::process::start(&cfg, &ctl, task_rx, msg_tx),
+    };
+    let mut obs = Observer::new(&cfg, &ctl, joblog);
+    let sum = merge::run(&cfg, &ctl, &mut obs, msg_rx, interrupts, skip_rx);
     obs.finish();
     let report = exit::Report {
         interrupted: sum.interrupted,
@@ -241,15 +142,143 @@ pub fn run(cfg: Config) -> anyhow::Result<i32> {
         failed: sum.failed,
         warnings: messages::warnings(),
     };
-    if report.stopped_early() {
+    finish(&ctl, report.stopped_early(), slots);
+    Ok(report.status())
+}
+
+/// Opens what the run writes besides stdout (`--results`, `--joblog`), reads what `--resume`
+/// skips, and sets up the state the pool, the merger and the signal thread share.
+fn prepare(cfg: &Config) -> anyhow::Result<(Control, Option<Joblog>, Skip)> {
+    let jc = &cfg.jobs_ctl;
+    let mut ctl = Control::new(cfg.jobs);
+    if let Some(dir) = &jc.results {
+        ctl.results = Some(
+            results::Results::open(dir).with_context(|| format!("--results {}", dir.display()))?,
+        );
+    }
+    let (joblog, done) = match &jc.joblog {
+        Some(path) => {
+            let (log, logged) = Joblog::open(path, jc.resume != Resume::No)
+                .with_context(|| format!("--joblog {}", path.display()))?;
+            let done = match jc.resume {
+                Resume::No => HashSet::new(),
+                Resume::All => logged.done,
+                Resume::Failed => logged.succeeded,
+            };
+            (Some(log), done)
+        }
+        None => (None, HashSet::new()),
+    };
+    if !cfg.dry_run {
+        ctl.watchdog = Some(watchdog::Watchdog::spawn().context("starting the orphan watchdog")?);
+    }
+    ctl.halt = jc.halt.map(|h| Mutex::new(halt::HaltState::new(h)));
+    let skip = Skip {
+        shard: jc.shard,
+        done,
+    };
+    Ok((ctl, joblog, skip))
+}
+
+/// `--dry-run` with the process pool: values would go to the workers' stdin, so what would
+/// run is one worker per slot.
+fn print_workers(cfg: &Config) {
+    for slot in 1..=cfg.jobs {
+        let r = cfg.template.render(&template::Ctx {
+            seq: 0,
+            slot,
+            records: &[],
+        });
+        println!("{}", String::from_utf8_lossy(&r.display()));
+    }
+}
+
+/// Starts the thread that waits for SIGINT/SIGTERM: it stops the run (TERM to every task),
+/// tells the merger, and ends the tasks. The run then ends as usual and [`exit::Report`]
+/// gives the status; only if it has not ended [`LAST_RESORT`] after the tasks did (the
+/// merger stuck writing to a stdout nobody reads) does this thread exit the process, with
+/// the same status. The run holds the returned sender until it ends.
+fn watch_signals(ctl: &Arc<Control>) -> std::io::Result<(Sender<()>, Receiver<i32>)> {
+    let (sig_tx, sig_rx) = bounded::<i32>(1);
+    let (running, ended) = bounded::<()>(0);
+    let ctl = ctl.clone();
+    std::thread::Builder::new()
+        .name("parx-signals".into())
+        .spawn(move || {
+            if let Ok(sig) = sys::wait_signal() {
+                ctl.stop(libc::SIGTERM);
+                let _ = sig_tx.send(sig);
+                ctl.end_children(GRACE);
+                if let Err(crossbeam_channel::RecvTimeoutError::Timeout) =
+                    ended.recv_timeout(LAST_RESORT)
+                {
+                    let report = exit::Report {
+                        interrupted: Some(sig),
+                        ..exit::Report::default()
+                    };
+                    std::process::exit(report.status());
+                }
+            }
+        })?;
+    Ok((running, sig_rx))
+}
+
+/// How many tasks may wait for a free slot. `--pipe` chunks are whole blocks of data: each
+/// goes straight to a free slot (a zero-capacity channel), so in flight are one chunk per slot
+/// plus the one being read.
+fn task_capacity(cfg: &Config) -> usize {
+    match cfg.chunks.as_ref().map(|c| &c.mode) {
+        Some(ChunkMode::Pipe(_)) => {
+            sys::return_big_frees();
+            0
+        }
+        _ => cfg.jobs * 2 + 16,
+    }
+}
+
+/// Starts the thread that reads the input and sends the numbered tasks to the pool (and,
+/// with -k, the numbers of skipped ones to the merger). It holds no sender of the merger's
+/// channel and is not joined: a source blocked reading its input must not keep the run
+/// alive once the pool is done.
+fn spawn_source(
+    ctl: &Arc<Control>,
+    input: Box<dyn Source>,
+    skip: Skip,
+    tasks: Sender<Task>,
+    skipped: Option<Sender<u64>>,
+) -> std::io::Result<()> {
+    let ctl = ctl.clone();
+    std::thread::Builder::new()
+        .name("parx-source".into())
+        .spawn(move || {
+            let run = |task: Task| {
+                ctl.tasks_read.fetch_add(1, Ordering::AcqRel);
+                send_task(&tasks, &ctl, task)
+            };
+            let skip_one = |seq: u64| skipped.as_ref().map_or(true, |tx| tx.send(seq).is_ok());
+            let res = source::feed(input, &skip, run, skip_one);
+            ctl.input_done.store(true, Ordering::Release);
+            if let Err(e) = res {
+                messages::error(format_args!("{e:#}"));
+            }
+        })?;
+    Ok(())
+}
+
+/// The merge is over: ends what still runs if it stopped early, waits for the pool's slots,
+/// and leaves no watchdog behind.
+fn finish(ctl: &Control, stopped_early: bool, slots: Vec<JoinHandle<()>>) {
+    if stopped_early {
         ctl.stop(libc::SIGTERM);
         ctl.end_children(GRACE);
     }
+    for slot in slots {
+        let _ = slot.join();
+    }
     if let Some(w) = &ctl.watchdog {
-        // Ends whatever is still live and leaves no watchdog behind.
+        // Ends whatever is still live.
         w.finish(!ctl.any_child());
     }
-    Ok(report.status())
 }
 
 /// Sends a task to the pool, giving up when the run stops or the pool is gone. Returns

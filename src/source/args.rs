@@ -11,10 +11,8 @@ use std::os::unix::ffi::OsStringExt;
 use anyhow::Context;
 
 use crate::config::{InputSpec, SourceKind};
+use crate::source::Values;
 use crate::task::Record;
-
-/// An opened source: its values, in order.
-pub type Values = Box<dyn Iterator<Item = io::Result<OsString>> + Send>;
 
 /// Splits a byte stream into values ending with `delim` (the last one may lack it).
 pub struct ValueReader<R> {
@@ -78,9 +76,7 @@ pub fn open_all(spec: &InputSpec) -> anyhow::Result<Vec<Values>> {
                     let f = File::open(p).with_context(|| format!("{}", p.display()))?;
                     Box::new(ValueReader::new(BufReader::with_capacity(64 << 10, f), d))
                 }
-                SourceKind::Walk(w) => {
-                    crate::source::walk::values(w).map_err(anyhow::Error::msg)?
-                }
+                SourceKind::Walk(w) => crate::source::walk::values(w),
                 SourceKind::Stdin => Box::new(ValueReader::new(
                     BufReader::with_capacity(
                         64 << 10,

@@ -1,39 +1,138 @@
-//! Sources: turn the configured inputs into numbered tasks, streamed into a bounded channel.
+//! Sources: turn the configured input into numbered tasks, streamed to the pool.
+//!
+//! Two levels, each one interface:
+//! - [`Values`]: the values of one argument source (`:::` words, a file or stdin split on the
+//!   delimiter in [`args`], `--walk` paths in [`walk`]), combined by [`args`] (product, link).
+//! - [`Source`]: the task inputs of the whole input: argument records grouped into tasks
+//!   ([`values::ArgTasks`]) or `--pipe`/`--pipe-part` chunks ([`pipe::Chunks`]), picked once
+//!   by [`open`].
+//!
+//! [`feed`] numbers the tasks from 1 and applies `--shard` and `--resume` to them, for every
+//! source alike. Adding a source is one file plus one line in [`open`] (or, for a value
+//! source, in [`args::open_all`]).
 
 pub mod args;
 pub mod batch;
 pub mod chunk;
 pub mod pipe;
+pub mod values;
 pub mod walk;
 
-use crate::config::Config;
-use crate::task::{Record, Task, TaskInput};
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::io;
+use std::sync::Arc;
 
-/// Produces the argument tasks: records from the sources (split into columns with
-/// `--colsep`), grouped by `-n`/`-X`, numbered from 1. Stops when `send` returns `false`.
+use crate::config::Config;
+use crate::shard::Shard;
+use crate::task::{Task, TaskInput};
+
+/// The values of one opened argument source, in order.
+pub type Values = Box<dyn Iterator<Item = io::Result<OsString>> + Send>;
+
+/// An opened input: yields task inputs in order.
+pub trait Source: Send {
+    /// Calls `emit` with each task input, in order, until it returns `false` or the input
+    /// ends. Problems that do not end the input are reported through [`crate::messages`]; an
+    /// error returned ends it (what was emitted before it still runs).
+    fn produce(self: Box<Self>, emit: &mut dyn FnMut(TaskInput) -> bool) -> anyhow::Result<()>;
+}
+
+/// Opens the configured input, so that a missing or unreadable file is an error before any
+/// task runs.
+pub fn open(cfg: &Arc<Config>) -> anyhow::Result<Box<dyn Source>> {
+    Ok(match &cfg.chunks {
+        Some(_) => Box::new(pipe::Chunks::open(cfg)?),
+        None => Box::new(values::ArgTasks::open(cfg)?),
+    })
+}
+
+/// The tasks not run here: another machine's share (`--shard`) or ones a job log says are
+/// done (`--resume`, `--resume-failed`).
+#[derive(Debug, Default)]
+pub struct Skip {
+    /// This machine's share.
+    pub shard: Option<Shard>,
+    /// Sequence numbers done in an earlier run.
+    pub done: HashSet<u64>,
+}
+
+impl Skip {
+    /// Whether any task may be skipped.
+    pub fn any(&self) -> bool {
+        self.shard.is_some() || !self.done.is_empty()
+    }
+
+    /// Whether task `seq` is skipped.
+    pub fn skips(&self, seq: u64) -> bool {
+        self.shard.is_some_and(|s| !s.runs(seq)) || self.done.contains(&seq)
+    }
+}
+
+/// Reads `source` to its end: numbers its tasks from 1 and hands each to `run`, or its number
+/// to `skipped` when `skip` says so. Stops early when either returns `false`.
 pub fn feed(
-    cfg: &Config,
-    sources: Vec<args::Values>,
-    mut send: impl FnMut(Task) -> bool,
+    source: Box<dyn Source>,
+    skip: &Skip,
+    mut run: impl FnMut(Task) -> bool,
+    mut skipped: impl FnMut(u64) -> bool,
 ) -> anyhow::Result<()> {
     let mut seq = 0;
-    let mut emit = |records: Vec<Record>| {
+    source.produce(&mut |input| {
         seq += 1;
-        send(Task {
-            seq,
-            input: TaskInput::Args(records),
-        })
-    };
-    let mut batcher = batch::Batcher::new(&cfg.template, cfg.batch);
-    let colsep = cfg.input.colsep.as_ref();
-    let res = args::produce(&cfg.input, sources, |rec| {
-        let rec = match colsep {
-            Some(re) => batch::split_columns(re, rec),
-            None => rec,
+        if skip.skips(seq) {
+            skipped(seq)
+        } else {
+            run(Task { seq, input })
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A source of `n` empty argument tasks.
+    struct Count(u64);
+
+    impl Source for Count {
+        fn produce(self: Box<Self>, emit: &mut dyn FnMut(TaskInput) -> bool) -> anyhow::Result<()> {
+            for _ in 0..self.0 {
+                if !emit(TaskInput::Args(Vec::new())) {
+                    break;
+                }
+            }
+            Ok(())
+        }
+    }
+
+    fn run(n: u64, skip: &Skip, stop_after: usize) -> (Vec<u64>, Vec<u64>) {
+        let (mut ran, mut skipped) = (Vec::new(), Vec::new());
+        feed(
+            Box::new(Count(n)),
+            skip,
+            |t| {
+                ran.push(t.seq);
+                ran.len() < stop_after
+            },
+            |s| {
+                skipped.push(s);
+                true
+            },
+        )
+        .unwrap();
+        (ran, skipped)
+    }
+
+    #[test]
+    fn numbers_from_one_and_skips_once() {
+        assert_eq!(run(3, &Skip::default(), 99), (vec![1, 2, 3], vec![]));
+        let skip = Skip {
+            shard: Some(Shard { k: 2, n: 2 }),
+            done: HashSet::from([4]),
         };
-        batcher.push(rec, &mut emit)
-    });
-    // What was read before an error still runs.
-    batcher.flush(&mut emit);
-    res
+        assert!(skip.any());
+        assert_eq!(run(6, &skip, 99), (vec![2, 6], vec![1, 3, 4, 5]));
+        assert_eq!(run(6, &skip, 1), (vec![2], vec![1]), "stops when told");
+    }
 }

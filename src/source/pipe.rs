@@ -16,8 +16,9 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 
-use crate::config::{ChunkConfig, ChunkMode};
+use crate::config::{ChunkConfig, ChunkMode, Config};
 use crate::source::chunk::{split_slice, split_slice_stream, BlockSize, ChunkSpec, StreamSplitter};
+use crate::source::Source;
 use crate::sys::{self, SigbusGuard};
 use crate::task::{Block, Chunk, ChunkBody, DataFile, TaskInput};
 
@@ -30,6 +31,31 @@ pub enum Opened {
     /// `--pipe` from a regular file (stdin redirected from one, or `-a FILE`), from this
     /// offset on: split with the `--pipe` rules and sent like `--pipe-part` chunks.
     File(Arc<DataFile>, u64),
+}
+
+/// The chunk data, opened: a [`Source`] of chunks.
+pub struct Chunks {
+    cfg: Arc<Config>,
+    opened: Opened,
+}
+
+impl Chunks {
+    /// Opens the data of `cfg`'s chunk mode.
+    pub fn open(cfg: &Arc<Config>) -> anyhow::Result<Chunks> {
+        let c = cfg.chunks.as_ref().expect("a chunk mode");
+        Ok(Chunks {
+            cfg: cfg.clone(),
+            opened: open(c)?,
+        })
+    }
+}
+
+impl Source for Chunks {
+    fn produce(self: Box<Self>, emit: &mut dyn FnMut(TaskInput) -> bool) -> anyhow::Result<()> {
+        let c = self.cfg.chunks.as_ref().expect("a chunk mode");
+        let mut report = |e: anyhow::Error| crate::messages::error(format_args!("{e:#}"));
+        produce(c, self.cfg.jobs, self.opened, emit, &mut report)
+    }
 }
 
 /// Opens the data: a missing or unmappable file is an error before anything runs.
