@@ -1,29 +1,32 @@
 //! parx: run a command in parallel over arguments, files and chunks of input.
 //!
-//! Data flow (DESIGN.md): sources → bounded task channel → pool → bounded message channel →
-//! merger (the one writer of stdout). `run_main` wires them together and maps the outcome to
-//! the exit status.
+//! Data flow (DESIGN.md): `source` → bounded task channel → `pool` → bounded message channel
+//! → `merge` (the one writer of stdout). [`run_main`] parses the command line into a
+//! `config::Config` (the only place clap is seen), `run` wires the flow together, and `exit`
+//! maps how it went to the exit status. parx's own stderr lines go through `messages`.
 
 pub mod cli;
-pub mod config;
-pub mod exit;
-pub mod halt;
-pub mod joblog;
-pub mod lines;
-pub mod merge;
-pub mod messages;
-pub mod observe;
+pub(crate) mod config;
+pub(crate) mod exit;
+pub(crate) mod halt;
+pub(crate) mod joblog;
+pub(crate) mod lines;
+pub(crate) mod merge;
+pub(crate) mod messages;
+pub(crate) mod observe;
+// `output`, `task` and `template` stay `pub` until the pool and compat branches have dropped
+// the items no one uses any more (they would warn as dead code as `pub(crate)`).
 pub mod output;
-pub mod pool;
-pub mod progress;
-pub mod results;
-pub mod shard;
-pub mod source;
-pub mod sys;
+pub(crate) mod pool;
+pub(crate) mod progress;
+pub(crate) mod results;
+pub(crate) mod shard;
+pub(crate) mod source;
+pub(crate) mod sys;
 pub mod task;
 pub mod template;
-pub mod units;
-pub mod watchdog;
+pub(crate) mod units;
+pub(crate) mod watchdog;
 
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
@@ -43,7 +46,7 @@ use crate::pool::Control;
 use crate::source::{Skip, Source};
 use crate::task::{Msg, Task};
 
-pub use crate::exit::EXIT_ERROR;
+use crate::exit::EXIT_ERROR;
 /// How long task process groups get after TERM before KILL when parx stops early.
 const GRACE: Duration = Duration::from_secs(2);
 /// After a signal, how long the signal thread gives the run to end once the tasks are gone,
@@ -107,7 +110,7 @@ fn clap_error(e: &clap::Error) -> i32 {
 /// source thread streams numbered tasks to the pool, whose slots run them and send their
 /// outputs to the merger (this thread), which writes stdout; how it all went makes one
 /// [`exit::Report`].
-pub fn run(cfg: Config) -> anyhow::Result<i32> {
+pub(crate) fn run(cfg: Config) -> anyhow::Result<i32> {
     let cfg = Arc::new(cfg);
     // Handled, not blocked: children must start with an empty signal mask.
     sys::catch_signals()?;
@@ -255,7 +258,7 @@ fn spawn_source(
                 ctl.tasks_read.fetch_add(1, Ordering::AcqRel);
                 send_task(&tasks, &ctl, task)
             };
-            let skip_one = |seq: u64| skipped.as_ref().map_or(true, |tx| tx.send(seq).is_ok());
+            let skip_one = |seq: u64| skipped.as_ref().is_none_or(|tx| tx.send(seq).is_ok());
             let res = source::feed(input, &skip, run, skip_one);
             ctl.input_done.store(true, Ordering::Release);
             if let Err(e) = res {

@@ -1,6 +1,8 @@
 //! What happens when a task has finished for good (after its last attempt), whatever the
-//! pool: its `--joblog` row, the `--bar`/`--eta` display and the `--halt` decision. The merger
-//! calls [`Observer::task_done`] for every finished task, in completion order.
+//! pool: its `--joblog` row, the `--bar`/`--eta` display, and telling the user once `--halt`
+//! has stopped the run (with `now`, the KILL after a grace; the decision itself is taken by
+//! [`crate::halt`] as the pool reports each ending). The merger calls [`Observer::task_done`]
+//! for every finished task, in completion order.
 
 use std::sync::Arc;
 use std::time::Duration;

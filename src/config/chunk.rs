@@ -26,7 +26,8 @@ impl Default for RecordSpec {
 impl RecordSpec {
     /// Builds a spec from command-line options with GNU parallel defaults:
     /// `recend` defaults to `"\n"` (`"\0"` if `null`), except that when only
-    /// `recstart` is given, `recend` is empty.
+    /// `recstart` is given, `recend` is empty. (Config applies the same rules with `-d`.)
+    #[cfg(test)]
     pub fn from_options(recend: Option<Vec<u8>>, recstart: Option<Vec<u8>>, null: bool) -> Self {
         let recend = match (recend, &recstart) {
             (Some(end), _) => end,
@@ -35,15 +36,6 @@ impl RecordSpec {
             (None, None) => b"\n".to_vec(),
         };
         Self { recend, recstart }
-    }
-
-    /// Returns whether `p` is a valid split position in `data` (never true
-    /// for `p == 0` or `p >= data.len()`).
-    pub fn is_split(&self, data: &[u8], p: usize) -> bool {
-        p > 0
-            && p < data.len()
-            && data[..p].ends_with(&self.recend)
-            && data[p..].starts_with(self.recstart.as_deref().unwrap_or_default())
     }
 }
 

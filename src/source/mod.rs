@@ -11,12 +11,12 @@
 //! source alike. Adding a source is one file plus one line in [`open`] (or, for a value
 //! source, in [`args::open_all`]).
 
-pub mod args;
-pub mod batch;
-pub mod chunk;
-pub mod pipe;
-pub mod values;
-pub mod walk;
+mod args;
+mod batch;
+pub(crate) mod chunk;
+mod pipe;
+mod values;
+mod walk;
 
 use std::collections::HashSet;
 use std::ffi::OsString;

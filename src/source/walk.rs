@@ -42,18 +42,6 @@ pub struct WalkError {
 }
 
 impl WalkError {
-    /// The path the problem concerns (raw bytes, not lossily converted).
-    #[must_use]
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// The reason, without the path (e.g. `Permission denied (os error 13)`).
-    #[must_use]
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-
     fn from_walkdir(err: walkdir::Error, root: &Path) -> WalkError {
         let path = err.path().unwrap_or(root).to_path_buf();
         if let Some(ancestor) = err.loop_ancestor() {
