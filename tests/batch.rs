@@ -1,17 +1,14 @@
 //! `-n`, `-X` and `--colsep`: the real binary, real processes, real argument limits.
 
+mod common;
+
 use std::collections::HashMap;
 use std::fs;
 use std::path::Path;
 
-use assert_cmd::Command;
 use tempfile::TempDir;
 
-fn parx() -> Command {
-    let mut c = Command::cargo_bin("parx").unwrap();
-    c.write_stdin("");
-    c
-}
+use common::parx;
 
 fn ok(args: &[&str]) -> String {
     let out = parx().args(args).output().unwrap();

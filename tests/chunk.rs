@@ -1,20 +1,17 @@
 //! Chunk modes (`--pipe`, `--pipe-part`) end to end, with the real binary: round trips over
 //! random inputs, numbering and order, headers, records, and bad input.
 
+mod common;
+
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use assert_cmd::cargo::CommandCargoExt;
 use proptest::prelude::*;
 
-fn parx() -> Command {
-    let mut c = Command::cargo_bin("parx").unwrap();
-    c.stdin(Stdio::null());
-    c
-}
+use common::{parx_std, Timed, BIN};
 
 /// Runs `cmd` with `input` on a real pipe as stdin.
 fn run_piped(mut cmd: Command, input: &[u8]) -> std::process::Output {
@@ -27,15 +24,21 @@ fn run_piped(mut cmd: Command, input: &[u8]) -> std::process::Output {
     let writer = std::thread::spawn(move || {
         let _ = stdin.write_all(&data);
     });
-    let out = child.wait_with_output().unwrap();
+    let stdout = common::drain(child.stdout.take().unwrap());
+    let stderr = common::drain(child.stderr.take().unwrap());
+    let status = common::wait_timeout(&mut child, common::TIMEOUT).expect("parx hung");
     writer.join().unwrap();
-    out
+    std::process::Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
 }
 
 /// Runs `cmd` with the file `path` as stdin (a regular file: the in-place path).
 fn run_file_stdin(mut cmd: Command, path: &Path) -> std::process::Output {
     cmd.stdin(File::open(path).unwrap());
-    cmd.output().unwrap()
+    cmd.timed_output().unwrap()
 }
 
 fn stderr_one_line(out: &std::process::Output) -> String {
@@ -69,7 +72,7 @@ proptest! {
         let path = dir.path().join("data");
         fs::write(&path, &data).unwrap();
         let args = |mode: &str| {
-            let mut c = parx();
+            let mut c = parx_std();
             c.args([mode, "-k", "-j3", "--block", &block.to_string(), "--recend", recend, "cat"]);
             c
         };
@@ -81,7 +84,7 @@ proptest! {
         prop_assert_eq!(&out.stdout, &data);
         let mut c = args("--pipe-part");
         c.arg("::::").arg(&path);
-        let out = c.output().unwrap();
+        let out = c.timed_output().unwrap();
         prop_assert!(out.status.success(), "{:?}", out);
         prop_assert_eq!(&out.stdout, &data);
     }
@@ -90,7 +93,7 @@ proptest! {
 #[test]
 fn chunks_are_numbered_in_order_and_never_split_records() {
     let input: String = (1..=50).map(|i| format!("line{i}\n")).collect();
-    let mut c = parx();
+    let mut c = parx_std();
     c.args(["--pipe", "-k", "-j2", "--block", "20"]);
     c.args(["sh", "-c", "echo \"#{#} slot{%}\"; cat"]);
     let out = run_piped(c, input.as_bytes());
@@ -119,7 +122,7 @@ fn chunks_are_numbered_in_order_and_never_split_records() {
 fn outputs_of_chunks_never_interleave() {
     // Without -k: each chunk prints its records twice with pauses; blocks stay whole.
     let input: String = (1..=40).map(|i| format!("{i}\n")).collect();
-    let mut c = parx();
+    let mut c = parx_std();
     c.args(["--pipe", "-j4", "-L", "5"]);
     c.args([
         "sh",
@@ -143,7 +146,7 @@ fn outputs_of_chunks_never_interleave() {
 
 #[test]
 fn header_is_sent_with_every_chunk() {
-    let mut c = parx();
+    let mut c = parx_std();
     c.args(["--pipe", "-k", "--header", "1", "--block", "4"]);
     c.args(["sh", "-c", "cat; echo --"]);
     let out = run_piped(c, b"H\na\nb\nc\n");
@@ -151,29 +154,29 @@ fn header_is_sent_with_every_chunk() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("csv");
     fs::write(&f, "id,v\n1,a\n2,b\n3,c\n").unwrap();
-    let out = parx()
+    let out = parx_std()
         .args(["--pipe-part", "-k", "--header", "1", "-L", "2", "-a"])
         .arg(&f)
         .args(["sh", "-c", "cat; echo --"])
-        .output()
+        .timed_output()
         .unwrap();
     assert_eq!(out.stdout, b"id,v\n1,a\n2,b\n--\nid,v\n3,c\n--\n");
 }
 
 #[test]
 fn recstart_lines_and_null_records() {
-    let mut c = parx();
+    let mut c = parx_std();
     c.args(["--pipe", "-k", "--recstart", ">", "--block", "1"]);
     c.args(["sh", "-c", "tr '\\n' ' '; echo"]);
     let out = run_piped(c, b">a\nAC\n>b\nGT\nTT\n>c\n");
     assert_eq!(out.stdout, b">a AC \n>b GT TT \n>c \n");
 
-    let mut c = parx();
+    let mut c = parx_std();
     c.args(["--pipe", "-k", "-L", "3", "wc", "-l"]);
     let out = run_piped(c, b"1\n2\n3\n4\n5\n6\n7\n");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "3\n3\n1\n");
 
-    let mut c = parx();
+    let mut c = parx_std();
     c.args([
         "--pipe",
         "-k",
@@ -191,7 +194,7 @@ fn recstart_lines_and_null_records() {
 #[test]
 fn binary_data_with_nul_bytes_goes_through_unchanged() {
     let data: Vec<u8> = (0..20_000u32).map(|i| (i * 7 % 256) as u8).collect();
-    let mut c = parx();
+    let mut c = parx_std();
     c.args(["--pipe", "-k", "--block", "1k", "cat"]);
     let out = run_piped(c, &data);
     assert!(out.status.success());
@@ -206,12 +209,12 @@ fn pipe_part_several_files_braces_and_per_slot_blocks() {
     fs::write(&a, (1..=100).map(|i| format!("{i}\n")).collect::<String>()).unwrap();
     fs::write(&b, "x\ny\n").unwrap();
     // --block -2 at -j2: each file in 4 chunks (b has only 2 records: 2 chunks).
-    let out = parx()
+    let out = parx_std()
         .args(["--pipe-part", "-k", "-j2", "--block", "-2"])
         .args(["sh", "-c", "echo {/} $(wc -l)"])
         .arg("::::")
         .args([&a, &b])
-        .output()
+        .timed_output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
     let text = String::from_utf8(out.stdout).unwrap();
@@ -233,14 +236,14 @@ fn a_command_that_does_not_read_its_chunk_is_not_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("big");
     fs::write(&f, "0123456789abcdef\n".repeat(200_000)).unwrap();
-    let out = parx()
+    let out = parx_std()
         .args(["--pipe-part", "--block", "1M", "true", "::::"])
         .arg(&f)
-        .output()
+        .timed_output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
     assert!(out.stderr.is_empty());
-    let mut c = parx();
+    let mut c = parx_std();
     c.args(["--pipe", "--block", "1M", "head", "-c", "1"]);
     let out = run_piped(c, "0123456789abcdef\n".repeat(200_000).as_bytes());
     assert!(out.status.success(), "{out:?}");
@@ -254,7 +257,7 @@ fn empty_input_runs_no_task() {
     let script = format!("touch {}", marker.display());
     let out = run_piped(
         {
-            let mut c = parx();
+            let mut c = parx_std();
             c.args(["--pipe", "sh", "-c", &script]);
             c
         },
@@ -263,18 +266,18 @@ fn empty_input_runs_no_task() {
     assert!(out.status.success());
     let empty = dir.path().join("empty");
     fs::write(&empty, "").unwrap();
-    let out = parx()
+    let out = parx_std()
         .args(["--pipe-part", "sh", "-c", &script, "::::"])
         .arg(&empty)
-        .output()
+        .timed_output()
         .unwrap();
     assert!(out.status.success());
     // Only a header: no chunk either.
     fs::write(&empty, "h\n").unwrap();
-    let out = parx()
+    let out = parx_std()
         .args(["--pipe-part", "--header", "1", "sh", "-c", &script, "::::"])
         .arg(&empty)
-        .output()
+        .timed_output()
         .unwrap();
     assert!(out.status.success());
     assert!(!marker.exists());
@@ -318,10 +321,10 @@ fn bad_input_is_one_line_and_255() {
         vec!["--pipe-part".into()],
     ];
     for args in cases {
-        let out = parx()
+        let out = parx_std()
             .args(&args)
             .args(["sh", "-c", &script])
-            .output()
+            .timed_output()
             .unwrap();
         assert_eq!(out.status.code(), Some(255), "{args:?}");
         let err = stderr_one_line(&out);
@@ -342,7 +345,7 @@ fn file_truncated_while_running_fails_its_chunks_without_crashing() {
     let f = dir.path().join("data");
     fs::write(&f, "0123456789abcdef\n".repeat(64 * 1024)).unwrap(); // 1.1 MB
     for mode in ["--pipe-part", "--pipe"] {
-        let mut c = parx();
+        let mut c = parx_std();
         c.args([
             mode,
             "-k",
@@ -394,7 +397,7 @@ fn pipe_from_a_file_starts_at_stdins_offset_and_reads_dash_a_files() {
     let f = dir.path().join("data");
     let input: String = (1..=300).map(|i| format!("{i}\n")).collect();
     fs::write(&f, &input).unwrap();
-    let bin = assert_cmd::cargo::cargo_bin("parx");
+    let bin = std::path::Path::new(BIN);
     // The shell's `read` leaves stdin's offset after the first line.
     let script = format!(
         "read first; exec '{}' --pipe -k --block 50 cat",
@@ -403,15 +406,15 @@ fn pipe_from_a_file_starts_at_stdins_offset_and_reads_dash_a_files() {
     let out = Command::new("sh")
         .args(["-c", &script])
         .stdin(File::open(&f).unwrap())
-        .output()
+        .timed_output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
     assert_eq!(out.stdout, &input.as_bytes()[2..]);
-    let out = parx()
+    let out = parx_std()
         .args(["--pipe", "-k", "--block", "50", "-a"])
         .arg(&f)
         .args(["sh", "-c", "echo \"#{#}\"; cat"])
-        .output()
+        .timed_output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
     let text = String::from_utf8(out.stdout).unwrap();

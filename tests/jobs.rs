@@ -2,6 +2,8 @@
 //! --timeout, --retries, --halt, --joblog/--resume, --bar/--eta, --tag/--tagstring,
 //! --line-buffer, --results, --delay, --shard, and a soak run of them together.
 
+mod common;
+
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::io::{BufRead, BufReader};
@@ -9,17 +11,11 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use assert_cmd::cargo::CommandCargoExt;
-
-fn parx() -> Command {
-    let mut c = Command::cargo_bin("parx").unwrap();
-    c.stdin(Stdio::null());
-    c
-}
+use common::{parx_std, Timed, BIN};
 
 /// Runs to the end; returns (status, stdout, stderr).
 fn run(c: &mut Command) -> (i32, String, String) {
-    let o = c.output().unwrap();
+    let o = c.timed_output().unwrap();
     (
         o.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -58,7 +54,7 @@ fn timeout_kills_the_whole_group_and_counts_as_failed() {
     let d = tempfile::tempdir().unwrap();
     let log = d.path().join("log");
     let t = Instant::now();
-    let (code, out, err) = run(parx()
+    let (code, out, err) = run(parx_std()
         .arg("--timeout")
         .arg("500ms")
         .arg("--joblog")
@@ -86,9 +82,9 @@ fn timeout_kills_the_whole_group_and_counts_as_failed() {
     assert_eq!(rows.len(), 1);
     assert_eq!((rows[0][6].as_str(), rows[0][7].as_str()), ("-1", "15"));
     // Plain seconds and a task that finishes in time.
-    let (code, out, _) = run(parx().args(["--timeout", "5", "echo", "ok", ":::", "x"]));
+    let (code, out, _) = run(parx_std().args(["--timeout", "5", "echo", "ok", ":::", "x"]));
     assert_eq!((code, out.as_str()), (0, "ok x\n"));
-    let (code, _, err) = run(parx().args(["--timeout", "soon", "true"]));
+    let (code, _, err) = run(parx_std().args(["--timeout", "soon", "true"]));
     assert_eq!(code, 255);
     assert!(
         err.starts_with("parx: --timeout: invalid duration"),
@@ -103,7 +99,7 @@ fn retries_print_only_the_last_attempt() {
     let script = "n=$(cat \"$0.$1\" 2>/dev/null || echo 0); n=$((n+1)); echo $n > \"$0.$1\"; \
                   echo \"$1 attempt $n\"; [ $n -ge 3 ]";
     let base = d.path().join("count");
-    let (code, out, _) = run(parx()
+    let (code, out, _) = run(parx_std()
         .args(["-k", "-j2", "--retries", "2", "sh", "-c", script])
         .arg(&base)
         .args(["{}", ":::", "a", "b", "c"]));
@@ -111,7 +107,7 @@ fn retries_print_only_the_last_attempt() {
     assert_eq!(out, "a attempt 3\nb attempt 3\nc attempt 3\n");
     // One retry is not enough: printed once, the last attempt's output, and counted failed.
     let base2 = d.path().join("count2");
-    let (code, out, _) = run(parx()
+    let (code, out, _) = run(parx_std()
         .args(["-k", "--retries", "1", "sh", "-c", script])
         .arg(&base2)
         .args(["{}", ":::", "a", "b"]));
@@ -122,7 +118,7 @@ fn retries_print_only_the_last_attempt() {
 #[test]
 fn halt_soon_starts_nothing_new_and_exits_with_the_tasks_status() {
     let d = tempfile::tempdir().unwrap();
-    let (code, out, err) = run(parx()
+    let (code, out, err) = run(parx_std()
         .current_dir(d.path())
         .args([
             "-j1",
@@ -141,7 +137,7 @@ fn halt_soon_starts_nothing_new_and_exits_with_the_tasks_status() {
     let ran = |i: u32| d.path().join(format!("ran.{i}")).exists();
     assert_eq!((ran(1), ran(2), ran(3), ran(4)), (true, true, false, false));
     // success=N: stops after that many successes, status 0.
-    let (code, out, _) = run(parx().args([
+    let (code, out, _) = run(parx_std().args([
         "-j1",
         "-k",
         "--halt",
@@ -158,7 +154,7 @@ fn halt_soon_starts_nothing_new_and_exits_with_the_tasks_status() {
     ]));
     assert_eq!((code, out.as_str()), (0, "1\n0\n0\n"));
     // fail=N%: of all tasks (GNU parallel): 2 of 4 failed = 50% → status 50.
-    let (code, out, _) = run(parx().args([
+    let (code, out, _) = run(parx_std().args([
         "-j1",
         "-k",
         "--halt",
@@ -174,7 +170,7 @@ fn halt_soon_starts_nothing_new_and_exits_with_the_tasks_status() {
         "0",
     ]));
     assert_eq!((code, out.as_str()), (2, "1\n0\n2\n0\n0\n")); // 3 of 5 needed: never met
-    let (code, out, _) = run(parx().args([
+    let (code, out, _) = run(parx_std().args([
         "-j1",
         "-k",
         "--halt",
@@ -195,7 +191,7 @@ fn halt_soon_starts_nothing_new_and_exits_with_the_tasks_status() {
 #[test]
 fn halt_now_kills_running_tasks() {
     let t = Instant::now();
-    let (code, out, err) = run(parx().args([
+    let (code, out, err) = run(parx_std().args([
         "-j3",
         "-k",
         "--halt",
@@ -222,11 +218,11 @@ fn halt_now_kills_running_tasks() {
     );
     // A killed task's status is 128+signal.
     let (code, _, _) =
-        run(parx().args(["--halt", "now,fail=1", "sh", "-c", "kill -9 $$", ":::", "x"]));
+        run(parx_std().args(["--halt", "now,fail=1", "sh", "-c", "kill -9 $$", ":::", "x"]));
     assert_eq!(code, 137);
-    let (code, _, _) = run(parx().args(["--halt", "never", "false", ":::", "x"]));
+    let (code, _, _) = run(parx_std().args(["--halt", "never", "false", ":::", "x"]));
     assert_eq!(code, 1);
-    let (code, _, err) = run(parx().args(["--halt", "later,fail=1", "true"]));
+    let (code, _, err) = run(parx_std().args(["--halt", "later,fail=1", "true"]));
     assert_eq!(code, 255);
     assert!(err.starts_with("parx: invalid --halt"), "{err}");
 }
@@ -235,7 +231,7 @@ fn halt_now_kills_running_tasks() {
 fn joblog_has_gnu_columns_one_row_per_task() {
     let d = tempfile::tempdir().unwrap();
     let log = d.path().join("log");
-    let (code, _, _) = run(parx().arg("--joblog").arg(&log).args([
+    let (code, _, _) = run(parx_std().arg("--joblog").arg(&log).args([
         "sh",
         "-c",
         "printf 1234; exit $0",
@@ -276,7 +272,7 @@ fn resume_after_kill_9_runs_every_task_once_more_at_most() {
     let log = d.path().join("log");
     let ran = d.path().join("ran");
     let cmd = |resume: bool| {
-        let mut c = parx();
+        let mut c = parx_std();
         c.current_dir(d.path()).arg("-j4").arg("--joblog").arg(&log);
         if resume {
             c.arg("--resume");
@@ -343,7 +339,7 @@ fn resume_failed_reruns_only_failed_tasks() {
     let d = tempfile::tempdir().unwrap();
     let log = d.path().join("log");
     let go = |extra: &[&str]| {
-        run(parx()
+        run(parx_std()
             .current_dir(d.path())
             .arg("-k")
             .arg("--joblog")
@@ -369,19 +365,19 @@ fn resume_failed_reruns_only_failed_tasks() {
 
 #[test]
 fn progress_is_hidden_when_stderr_is_not_a_terminal() {
-    let (code, out, err) = run(parx().args(["-k", "--bar", "--eta", "echo", ":::", "a", "b"]));
+    let (code, out, err) = run(parx_std().args(["-k", "--bar", "--eta", "echo", ":::", "a", "b"]));
     assert_eq!((code, out.as_str(), err.as_str()), (0, "a\nb\n", ""));
 }
 
 /// Draws `--bar` in a real terminal (tmux) and reads the screen back.
 #[test]
 fn progress_bar_renders_in_a_terminal() {
-    if Command::new("tmux").arg("-V").output().is_err() {
+    if Command::new("tmux").arg("-V").timed_output().is_err() {
         eprintln!("skipped: tmux is not installed");
         return;
     }
     let d = tempfile::tempdir().unwrap();
-    let bin = assert_cmd::cargo::cargo_bin("parx");
+    let bin = std::path::Path::new(BIN);
     let sock = d.path().join("tmux.sock");
     let tmux = |args: &[&str]| {
         Command::new("tmux")
@@ -389,7 +385,7 @@ fn progress_bar_renders_in_a_terminal() {
             .arg(&sock)
             .args(args)
             .stdin(Stdio::null())
-            .output()
+            .timed_output()
             .unwrap()
     };
     let script = format!(
@@ -420,7 +416,7 @@ fn progress_bar_renders_in_a_terminal() {
 
 #[test]
 fn tag_and_tagstring_prefix_every_line() {
-    let (code, out, err) = run(parx().args([
+    let (code, out, err) = run(parx_std().args([
         "-k",
         "--tag",
         "sh",
@@ -433,7 +429,7 @@ fn tag_and_tagstring_prefix_every_line() {
     assert_eq!(code, 0);
     assert_eq!(out, "a\t1\na\t2\nb\t1\nb\t2\n");
     assert_eq!(err, "a\te\nb\te\n");
-    let (_, out, _) = run(parx().args([
+    let (_, out, _) = run(parx_std().args([
         "-k",
         "--tagstring",
         "{#}-{.}",
@@ -452,7 +448,7 @@ fn line_buffer_passes_whole_lines_as_they_come() {
     // Many tasks write each line in two pieces; every line must arrive whole.
     let script =
         "i=0; while [ $i -lt 20 ]; do printf \"task$0-\"; printf \"line$i\\n\"; i=$((i+1)); done";
-    let (code, out, _) = run(parx()
+    let (code, out, _) = run(parx_std()
         .args(["-j8", "--line-buffer", "--tag", "sh", "-c", script, ":::"])
         .args((1..=40).map(|i| i.to_string())));
     assert_eq!(code, 0);
@@ -466,7 +462,7 @@ fn line_buffer_passes_whole_lines_as_they_come() {
     }
     // Lines come as they are written: the first line of a slow task arrives long before it
     // ends.
-    let mut child = parx()
+    let mut child = parx_std()
         .args([
             "--line-buffer",
             "sh",
@@ -492,7 +488,7 @@ fn line_buffer_passes_whole_lines_as_they_come() {
 fn results_dir_holds_outputs_named_by_seq_only() {
     let d = tempfile::tempdir().unwrap();
     let res = d.path().join("res");
-    let (code, out, _) = run(parx()
+    let (code, out, _) = run(parx_std()
         .arg("-k")
         .arg("--results")
         .arg(&res)
@@ -533,7 +529,7 @@ fn delay_spaces_task_starts() {
     let d = tempfile::tempdir().unwrap();
     let log = d.path().join("log");
     let t = Instant::now();
-    let (code, _, _) = run(parx()
+    let (code, _, _) = run(parx_std()
         .args(["-j3", "--delay", "300ms", "--joblog"])
         .arg(&log)
         .args(["true", ":::", "1", "2", "3"]));
@@ -555,16 +551,16 @@ fn delay_spaces_task_starts() {
 
 #[test]
 fn shard_runs_this_machines_share() {
-    let (code, out, _) = run(parx().args([
+    let (code, out, _) = run(parx_std().args([
         "-k", "--shard", "2/3", "echo", ":::", "1", "2", "3", "4", "5", "6", "7",
     ]));
     assert_eq!((code, out.as_str()), (0, "2\n5\n"));
-    let (_, out, _) = run(parx()
+    let (_, out, _) = run(parx_std()
         .env("SLURM_ARRAY_TASK_ID", "0")
         .env("SLURM_ARRAY_TASK_COUNT", "2")
         .args(["-k", "--shard", "auto", "echo", "{#}", ":::", "a", "b", "c"]));
     assert_eq!(out, "1 a\n3 c\n");
-    let (code, _, err) = run(parx().args(["--shard", "4/3", "true"]));
+    let (code, _, err) = run(parx_std().args(["--shard", "4/3", "true"]));
     assert_eq!(code, 255);
     assert!(err.starts_with("parx: invalid --shard"), "{err}");
 }
@@ -609,7 +605,7 @@ fn soak_failures_timeouts_retries_keep_order() {
     let script = "set -- $0; case $1 in ok) echo $2;; fail) echo $2; echo failed $2; exit 3;; \
                   hang) echo $2; exec sleep 5;; esac";
     let t = Instant::now();
-    let o = parx()
+    let o = parx_std()
         .args([
             "-k",
             "-j8",
@@ -622,7 +618,7 @@ fn soak_failures_timeouts_retries_keep_order() {
         .arg(&log)
         .args(["sh", "-c", script, "::::"])
         .arg(&inp)
-        .output()
+        .timed_output()
         .unwrap();
     let failing = (1..=n).filter(|&i| class(i) != "ok").count();
     eprintln!("soak: {n} tasks in {:?}", t.elapsed());

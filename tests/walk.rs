@@ -1,19 +1,16 @@
 //! `--walk`: the real binary over trees built in temp dirs.
 
+mod common;
+
 use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::Path;
 
-use assert_cmd::Command;
 use tempfile::TempDir;
 
-fn parx() -> Command {
-    let mut c = Command::cargo_bin("parx").unwrap();
-    c.write_stdin("");
-    c
-}
+use common::parx;
 
 /// Creates files (and parents) under `dir`; names ending in `/` are directories.
 fn make(dir: &Path, names: &[&str]) {

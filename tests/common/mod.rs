@@ -3,10 +3,11 @@
 //! of a run through `/proc` by a unique marker argument.
 #![allow(dead_code)]
 
+use std::ffi::{OsStr, OsString};
 use std::io::Read;
-use std::os::unix::process::CommandExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command as StdCommand, ExitStatus, Stdio};
+use std::process::{Child, Command as StdCommand, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -17,19 +18,44 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_parx");
 /// 60 s timeout, so that a hang fails the test instead of blocking CI.
 pub fn parx() -> assert_cmd::Command {
     let mut c = assert_cmd::Command::new(BIN);
-    c.write_stdin(Vec::<u8>::new())
-        .timeout(Duration::from_secs(60));
+    c.write_stdin(Vec::<u8>::new()).timeout(TIMEOUT);
     c
 }
 
-/// `parx` as a plain std command (for tests that watch it while it runs): stdin null,
-/// SIGINT/SIGTERM at their default disposition (a CI runner may start us with them ignored,
-/// which children would inherit).
+/// `parx` as a plain std command (for tests that watch it while it runs, or give it a real
+/// pipe): stdin null, SIGINT/SIGTERM at their default disposition (a CI runner may start us
+/// with them ignored, which children would inherit). Run it with [`Timed::timed_output`] or
+/// watch it with [`wait_timeout`], so that a hang fails the test.
 pub fn parx_std() -> StdCommand {
     let mut c = StdCommand::new(BIN);
     c.stdin(Stdio::null());
     default_signals(&mut c);
     c
+}
+
+/// How long a test waits for a run of parx before it fails.
+pub const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// `output()` with [`TIMEOUT`] for std commands: a run that hangs is killed and the test
+/// fails.
+pub trait Timed {
+    /// Runs to the end, collecting stdout and stderr; panics after [`TIMEOUT`].
+    fn timed_output(&mut self) -> std::io::Result<Output>;
+}
+
+impl Timed for StdCommand {
+    fn timed_output(&mut self) -> std::io::Result<Output> {
+        let mut child = self.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+        let out = drain(child.stdout.take().expect("piped stdout"));
+        let err = drain(child.stderr.take().expect("piped stderr"));
+        let status = wait_timeout(&mut child, TIMEOUT)
+            .unwrap_or_else(|| panic!("{self:?} did not end within {TIMEOUT:?}"));
+        Ok(Output {
+            status,
+            stdout: out.join().expect("stdout reader"),
+            stderr: err.join().expect("stderr reader"),
+        })
+    }
 }
 
 /// Resets SIGINT and SIGTERM to their default disposition in the child before exec.
@@ -42,6 +68,52 @@ pub fn default_signals(c: &mut StdCommand) {
             Ok(())
         });
     }
+}
+
+/// Runs `parx ARGS` with `stdin`, expects success, returns stdout.
+pub fn run_ok(args: &[&str], stdin: &[u8]) -> Vec<u8> {
+    parx()
+        .args(args)
+        .write_stdin(stdin.to_vec())
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone()
+}
+
+/// `run_ok` as a string.
+pub fn run_str(args: &[&str], stdin: &[u8]) -> String {
+    String::from_utf8(run_ok(args, stdin)).expect("utf-8 output")
+}
+
+/// The number of CPUs parx sees (its default -j).
+pub fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Runs `parx ARGS` and returns (exit code, stdout, stderr).
+pub fn run_status(args: &[&OsStr], stdin: &[u8]) -> (i32, Vec<u8>, Vec<u8>) {
+    let out = parx()
+        .args(args)
+        .write_stdin(stdin.to_vec())
+        .output()
+        .unwrap();
+    let code = out
+        .status
+        .code()
+        .unwrap_or_else(|| panic!("parx killed by signal {:?}", out.status.signal()));
+    (code, out.stdout, out.stderr)
+}
+
+/// Owned arguments.
+pub fn os(args: &[&str]) -> Vec<OsString> {
+    args.iter().map(OsString::from).collect()
+}
+
+/// Borrowed arguments.
+pub fn refs(args: &[OsString]) -> Vec<&OsStr> {
+    args.iter().map(OsString::as_os_str).collect()
 }
 
 /// A fresh temp dir (removed when dropped).
