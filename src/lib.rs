@@ -40,13 +40,13 @@ use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 
 use crate::cli::Cli;
 use crate::config::{ChunkMode, Config, PoolKind, Resume};
+use crate::exit::EXIT_ERROR;
 use crate::joblog::Joblog;
 use crate::observe::Observer;
 use crate::pool::Control;
 use crate::source::{Skip, Source};
 use crate::task::{Msg, Task};
 
-use crate::exit::EXIT_ERROR;
 /// How long task process groups get after TERM before KILL when parx stops early.
 const GRACE: Duration = Duration::from_secs(2);
 /// After a signal, how long the signal thread gives the run to end once the tasks are gone,
@@ -259,7 +259,7 @@ fn spawn_source(
                 send_task(&tasks, &ctl, task)
             };
             let skip_one = |seq: u64| skipped.as_ref().is_none_or(|tx| tx.send(seq).is_ok());
-            let res = source::feed(input, &skip, run, skip_one);
+            let res = source::stream_tasks(input, &skip, run, skip_one);
             ctl.input_done.store(true, Ordering::Release);
             if let Err(e) = res {
                 messages::error(format_args!("{e:#}"));

@@ -7,9 +7,9 @@
 //!   ([`values::ArgTasks`]) or `--pipe`/`--pipe-part` chunks ([`pipe::Chunks`]), picked once
 //!   by [`open`].
 //!
-//! [`feed`] numbers the tasks from 1 and applies `--shard` and `--resume` to them, for every
-//! source alike. Adding a source is one file plus one line in [`open`] (or, for a value
-//! source, in [`args::open_all`]).
+//! [`stream_tasks`] numbers the tasks from 1 and applies `--shard` and `--resume` to them,
+//! for every source alike. Adding a source is one file plus one line in [`open`] (or, for a
+//! value source, in [`args::open_all`]).
 
 mod args;
 mod batch;
@@ -71,7 +71,7 @@ impl Skip {
 
 /// Reads `source` to its end: numbers its tasks from 1 and hands each to `run`, or its number
 /// to `skipped` when `skip` says so. Stops early when either returns `false`.
-pub fn feed(
+pub fn stream_tasks(
     source: Box<dyn Source>,
     skip: &Skip,
     mut run: impl FnMut(Task) -> bool,
@@ -108,7 +108,7 @@ mod tests {
 
     fn run(n: u64, skip: &Skip, stop_after: usize) -> (Vec<u64>, Vec<u64>) {
         let (mut ran, mut skipped) = (Vec::new(), Vec::new());
-        feed(
+        stream_tasks(
             Box::new(Count(n)),
             skip,
             |t| {
