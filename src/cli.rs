@@ -7,25 +7,34 @@ use clap::{Parser, ValueEnum};
 
 const USAGE: &str = "parx [OPTIONS] [COMMAND [ARG]...] [::: VALUES... | :::+ VALUES... | :::: FILES... | ::::+ FILES...]...";
 
-const AFTER_HELP: &str = "\
-Inputs: each line of stdin is a value, unless sources are given: `::: a b` (literal values),
-`:::: FILE` or `-a FILE` (one value per line; `-` is stdin). Several sources combine as a
-cartesian product (first varies slowest); `:::+`/`::::+` link a source to the previous one.
+// The text shared by `--help` and the man page lives in `doc/*.txt`, once (the man page
+// generator in `xtask/src/gen.rs` reads the same constants).
 
-Placeholders: {} value, {.} no extension, {/} basename, {//} dirname, {/.} basename without
-extension, {#} sequence number, {%} job slot, {N} {N.} {N/} {N//} {N/.} the Nth source.
-Without placeholders the values are appended. Separate words run without a shell; one word
-with spaces or shell syntax (or -s) runs with `sh -c`, every value single-quoted.
+/// The DESCRIPTION: shown by `--help` above the options and by the man page.
+pub const DESCRIPTION: &str = include_str!("../doc/description.txt");
+/// The EXAMPLES: a description line (indent 2), then its command (indent 4).
+pub const EXAMPLES: &str = include_str!("../doc/examples.txt");
+/// The EXIT STATUS: `TERM  definition` lines (indent 2), continuation lines indented deeper.
+pub const EXIT_STATUS: &str = include_str!("../doc/exit-status.txt");
+/// The ENVIRONMENT: same layout as [`EXIT_STATUS`].
+pub const ENVIRONMENT: &str = include_str!("../doc/environment.txt");
+/// The SEE ALSO line of the man page.
+pub const SEE_ALSO: &str = include_str!("../doc/see-also.txt");
 
-Exit status: 0 all succeeded; 1-100 that many failed; 101 more than 100 failed;
-130/143 interrupted; 255 parx's own error.
+const AFTER_HELP: &str = concat!(
+    "Examples:\n",
+    include_str!("../doc/examples.txt"),
+    "\nMore (inputs, placeholders, exit status, environment): parx --help, man parx"
+);
 
-Examples:
-  find . -name '*.png' -print0 | parx -0 optipng
-  parx -k echo {//} {} ::: a a/b a/b/c
-  parx 'gzip -9 {} && echo done {}' ::: *.log
-  zcat big.gz | parx --pipe -k grep ERROR
-  parx --pipe-part -a big.log --block 16M -k wc -l";
+const AFTER_LONG_HELP: &str = concat!(
+    "Exit status:\n",
+    include_str!("../doc/exit-status.txt"),
+    "\nEnvironment:\n",
+    include_str!("../doc/environment.txt"),
+    "\nExamples:\n",
+    include_str!("../doc/examples.txt"),
+);
 
 /// The raw command line.
 #[derive(Parser, Debug)]
@@ -34,7 +43,9 @@ Examples:
     version,
     about = "Run a command in parallel over arguments, files and chunks of input",
     override_usage = USAGE,
+    long_about = DESCRIPTION,
     after_help = AFTER_HELP,
+    after_long_help = AFTER_LONG_HELP,
     max_term_width = 100
 )]
 pub struct Cli {

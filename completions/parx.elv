@@ -1,0 +1,77 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[parx] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'parx'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'parx'= {
+            cand -j 'Job slots: N, N% of the CPUs, +N or -N relative to the CPU count [default: CPUs]'
+            cand --jobs 'Job slots: N, N% of the CPUs, +N or -N relative to the CPU count [default: CPUs]'
+            cand -a 'Read values from FILE, one per line (`-` is stdin); repeatable'
+            cand --arg-file 'Read values from FILE, one per line (`-` is stdin); repeatable'
+            cand -d 'Values end with DELIM (escapes: \n \t \r \0 \\ \xHH)'
+            cand --delimiter 'Values end with DELIM (escapes: \n \t \r \0 \\ \xHH)'
+            cand --colsep 'Split each value into columns {1} {2} ... at matches of REGEX'
+            cand -n 'Up to N values per command (N records with several sources)'
+            cand --max-args 'Up to N values per command (N records with several sources)'
+            cand --walk 'Walk PATH: every entry under it is a value (repeatable)'
+            cand --ext 'Only entries with extension EXT (repeatable)'
+            cand --glob 'Only entries whose path relative to PATH matches PATTERN (repeatable; `**` crosses `/`)'
+            cand --type 'Entry type: f file, d directory, l symlink (repeatable) [default: f]'
+            cand --max-depth 'Descend at most N levels (1: PATH''s direct children)'
+            cand --block 'Target chunk size [default: 1M]; K M G T are powers of 1024, k m g t of 1000; -N: N chunks per job slot per file (--pipe-part)'
+            cand -L 'N records per chunk instead of a size'
+            cand --lines 'N records per chunk instead of a size'
+            cand --recend 'Record terminator [default: \n, NUL with -0] (escapes: \n \t \r \0 \\ \xHH)'
+            cand --recstart 'Records begin with STR (chunks are split only before it)'
+            cand --header 'The first N records are a header, sent at the start of every chunk'
+            cand --pool 'How tasks run: a child process per task, or long-lived workers fed on stdin'
+            cand --max-tasks 'With --pool process: restart a worker after it has been sent N tasks'
+            cand --timeout 'Kill a task (its whole process group: TERM, then KILL) after DUR (500ms, 30s, 2m, 1.5)'
+            cand --retries 'Run a failed task up to N more times; only the last attempt''s output is printed'
+            cand --halt 'When to stop early: never, soon|now,fail=N|success=N|done=N (N or N%)'
+            cand --joblog 'Log every finished task to FILE (GNU parallel''s TSV columns)'
+            cand --delay 'Pause DUR between task starts'
+            cand --shard 'Run only share K of N (task seq s runs iff (s-1) % N == K-1); `auto` reads array-job variables'
+            cand --tagstring 'Prefix each output line with STR (placeholders expanded) and a TAB'
+            cand --results 'Also store each task''s stdout, stderr and exit status under DIR/<seq>/'
+            cand -k 'Print outputs in input order (default: as tasks complete)'
+            cand --keep-order 'Print outputs in input order (default: as tasks complete)'
+            cand -0 'Values end with NUL instead of newline'
+            cand --null 'Values end with NUL instead of newline'
+            cand --link 'Link all sources (zip), recycling the shorter ones'
+            cand -s 'Run the command through `sh -c` (values single-quoted)'
+            cand --shell 'Run the command through `sh -c` (values single-quoted)'
+            cand --dry-run 'Print each command instead of running it'
+            cand -X 'As many values per command as fit the OS argument limit (context replace: a{}b per value)'
+            cand --hidden 'Include entries whose name starts with a dot'
+            cand --follow 'Follow symbolic links'
+            cand --pipe 'Chunk mode: stdin is data, split into record-aligned chunks fed to the command''s stdin'
+            cand --pipe-part 'Chunk mode: the -a/:::: files are data, memory-mapped and split in place'
+            cand --resume 'With --joblog: skip tasks already in the log'
+            cand --resume-failed 'With --joblog: skip tasks logged as succeeded, rerun those logged as failed'
+            cand --tag 'Prefix each output line with the task''s values and a TAB'
+            cand --line-buffer 'Print whole lines as they come, from all tasks at once (never torn)'
+            cand --bar 'Show a progress bar on stderr (only when stderr is a terminal)'
+            cand --eta 'Show progress with an estimated time left on stderr (only when stderr is a terminal)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+    ]
+    $completions[$command]
+}
