@@ -73,6 +73,9 @@ pub struct ChunkConfig {
     pub rec: RecordSpec,
     /// `--header`: leading records sent before every chunk.
     pub header: u64,
+    /// `--pipe-part --shard K/N`: only the K-th of N contiguous, record-aligned byte ranges of
+    /// the files is split (instead of every N-th task).
+    pub part: Option<Shard>,
 }
 
 /// Where chunk data comes from.
@@ -324,6 +327,12 @@ impl Config {
             bar: cli.bar,
             eta: cli.eta,
         };
+        let mut jobs_ctl = jobs_ctl;
+        let mut chunks = chunks;
+        if let Some(c) = chunks.as_mut().filter(|c| matches!(c.mode, ChunkMode::PipePart(_))) {
+            // --pipe-part shards by byte range, not by task number.
+            c.part = jobs_ctl.shard.take();
+        }
         Ok(Config {
             jobs_ctl,
             jobs,
@@ -489,6 +498,7 @@ fn chunk_config(
         lines: o.lines,
         rec: RecordSpec { recend, recstart },
         header: o.header.unwrap_or(0),
+        part: None,
     })
 }
 
