@@ -329,7 +329,10 @@ impl Config {
         };
         let mut jobs_ctl = jobs_ctl;
         let mut chunks = chunks;
-        if let Some(c) = chunks.as_mut().filter(|c| matches!(c.mode, ChunkMode::PipePart(_))) {
+        if let Some(c) = chunks
+            .as_mut()
+            .filter(|c| matches!(c.mode, ChunkMode::PipePart(_)))
+        {
             // --pipe-part shards by byte range, not by task number.
             c.part = jobs_ctl.shard.take();
         }

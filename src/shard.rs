@@ -70,16 +70,23 @@ struct Found {
 type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 fn from_env(env: Env, given_n: Option<u64>) -> Result<Shard, String> {
-    let found: Vec<Found> = [slurm(env), aws(env, given_n), kubernetes(env, given_n), sge(env)]
-        .into_iter()
-        .flatten()
-        .collect();
+    let found: Vec<Found> = [
+        slurm(env),
+        aws(env, given_n),
+        kubernetes(env, given_n),
+        sge(env),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     let first = match found.as_slice() {
         [] => {
-            return Err("--shard auto: no array-job variables found (Slurm SLURM_ARRAY_TASK_*, \
+            return Err(
+                "--shard auto: no array-job variables found (Slurm SLURM_ARRAY_TASK_*, \
                         AWS Batch AWS_BATCH_JOB_ARRAY_*, Kubernetes JOB_COMPLETION_INDEX, SGE \
                         SGE_TASK_*); use --shard K/N"
-                .into())
+                    .into(),
+            )
         }
         [one] => one,
         [a, b, ..] => {
@@ -122,8 +129,11 @@ fn num(env: Env, name: &str) -> Option<Result<i64, String>> {
 
 /// `num` for a variable that must be there once the scheduler is detected.
 fn need(env: Env, name: &str, who: &str, id: &str) -> Result<i64, String> {
-    num(env, name)
-        .unwrap_or_else(|| Err(format!("--shard auto: {id} is set but {name} is not ({who})")))
+    num(env, name).unwrap_or_else(|| {
+        Err(format!(
+            "--shard auto: {id} is set but {name} is not ({who})"
+        ))
+    })
 }
 
 fn share(k: i64, n: i64, who: &str) -> Result<Shard, String> {
@@ -171,7 +181,10 @@ fn slurm(env: Env) -> Option<Found> {
         }
         share((id - min) / step + 1, count, "Slurm")
     })();
-    Some(Found { who: "Slurm", share })
+    Some(Found {
+        who: "Slurm",
+        share,
+    })
 }
 
 fn aws(env: Env, given_n: Option<u64>) -> Option<Found> {
@@ -280,7 +293,9 @@ mod tests {
         assert_eq!(s, Shard { k: 2, n: 3 });
         let picked: Vec<u64> = (1..=7).filter(|&q| s.runs(q)).collect();
         assert_eq!(picked, vec![2, 5]);
-        for bad in ["0/3", "4/3", "1/0", "x", "1/", "/2", "auto", "auto/0", "auto/x"] {
+        for bad in [
+            "0/3", "4/3", "1/0", "x", "1/", "/2", "auto", "auto/0", "auto/x",
+        ] {
             assert!(parse(bad, env(&[])).is_err(), "{bad}");
         }
     }
@@ -308,7 +323,14 @@ mod tests {
         ] {
             for (i, vars) in slurm_array(&ids).iter().enumerate() {
                 let s = auto(vars, "auto").unwrap();
-                assert_eq!(s, Shard { k: i as u64 + 1, n: want_n }, "{ids:?}");
+                assert_eq!(
+                    s,
+                    Shard {
+                        k: i as u64 + 1,
+                        n: want_n
+                    },
+                    "{ids:?}"
+                );
             }
         }
     }
@@ -354,7 +376,9 @@ mod tests {
             ("SGE_TASK_LAST", "undefined"),
             ("SGE_TASK_STEPSIZE", "undefined"),
         ]);
-        assert!(parse("auto", undefined).unwrap_err().contains("no array-job"));
+        assert!(parse("auto", undefined)
+            .unwrap_err()
+            .contains("no array-job"));
     }
 
     #[test]
@@ -364,7 +388,10 @@ mod tests {
         v.push(("SGE_TASK_FIRST".into(), "1".into()));
         v.push(("SGE_TASK_LAST".into(), "3".into()));
         let e = auto(&v, "auto").unwrap_err();
-        assert!(e.contains("disagree") && e.contains("Slurm") && e.contains("SGE"), "{e}");
+        assert!(
+            e.contains("disagree") && e.contains("Slurm") && e.contains("SGE"),
+            "{e}"
+        );
         // The same share from both is not a conflict.
         let mut v = slurm_array(&[0, 1, 2])[1].clone();
         v.push(("JOB_COMPLETION_INDEX".into(), "1".into()));
