@@ -47,6 +47,19 @@ pub struct Config {
     pub chunks: Option<ChunkConfig>,
     /// Job control and observability (`--timeout`, `--retries`, `--halt`, `--joblog`, ...).
     pub jobs_ctl: JobControl,
+    /// `--slurm`: run as one Slurm array instead of here (see `crate::cluster`).
+    pub slurm: Option<SlurmConfig>,
+}
+
+/// `--slurm N`, `--slurm-arg`, `--run-dir` (issue 16).
+#[derive(Debug, Clone)]
+pub struct SlurmConfig {
+    /// Array tasks (shards), at least 1.
+    pub tasks: u32,
+    /// Extra sbatch arguments, in order.
+    pub sbatch_args: Vec<OsString>,
+    /// The run directory (`None`: a new one in the current directory).
+    pub run_dir: Option<PathBuf>,
 }
 
 /// How many records go into one task.
@@ -327,6 +340,15 @@ impl Config {
             bar: cli.bar,
             eta: cli.eta,
         };
+        let slurm = match cli.slurm {
+            None => None,
+            Some(0) => return usage("--slurm 0: an array needs at least 1 task"),
+            Some(tasks) => Some(SlurmConfig {
+                tasks,
+                sbatch_args: cli.slurm_arg,
+                run_dir: cli.run_dir,
+            }),
+        };
         let mut jobs_ctl = jobs_ctl;
         let mut chunks = chunks;
         if let Some(c) = chunks
@@ -352,6 +374,7 @@ impl Config {
             max_tasks: cli.max_tasks,
             batch,
             chunks,
+            slurm,
         })
     }
 

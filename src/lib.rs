@@ -5,6 +5,7 @@
 //! the exit status.
 
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod halt;
 pub mod joblog;
@@ -57,6 +58,9 @@ pub fn run_main() -> i32 {
             return EXIT_ERROR;
         }
     };
+    if cfg.slurm.is_some() {
+        return cluster::run(cfg);
+    }
     match run(cfg) {
         Ok(code) => code,
         Err(e) => {

@@ -325,3 +325,18 @@ mod tests {
         drop(r);
     }
 }
+
+/// The effective user id (owner check of a `--slurm` run directory).
+pub fn euid() -> u32 {
+    // SAFETY: geteuid(2) cannot fail and has no preconditions.
+    unsafe { libc::geteuid() }
+}
+
+/// Makes fd 2 a duplicate of `file` (an array task's stderr goes into its run directory).
+pub fn redirect_stderr(file: &File) -> io::Result<()> {
+    // SAFETY: dup2 on an fd we own onto fd 2; nothing holds a Rust object for fd 2.
+    if unsafe { libc::dup2(file.as_raw_fd(), 2) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
