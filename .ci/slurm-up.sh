@@ -58,12 +58,13 @@ for _ in $(seq 50); do [[ -S $sock ]] && break; sleep 0.1; done
 cp "$dir/munge/munged.pid" "$dir/run/munged.pid"
 
 host=$(hostname -s)
+port=${PARX_SLURM_PORT_BASE:-16817}
 node=$(slurmd -C | head -1 | sed -e "s/^NodeName=[^ ]*/NodeName=$host/" -e 's/ UpTime=.*//')
 cat >"$dir/slurm.conf" <<CONF
 ClusterName=parx
 SlurmctldHost=$host(127.0.0.1)
-SlurmctldPort=16817
-SlurmdPort=16818
+SlurmctldPort=$port
+SlurmdPort=$((port + 1))
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
