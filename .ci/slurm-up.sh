@@ -39,7 +39,7 @@ if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null \
 fi
 
 # Left over from an earlier run: stop it first.
-[[ -d $dir ]] && "$0" stop "$dir"
+[[ -d $dir ]] && bash "$0" stop "$dir"
 mkdir -p "$dir"/{run,log,state,spool} "$dir/munge"
 chmod 755 "$dir"
 chown munge:munge "$dir/munge"

@@ -1,6 +1,6 @@
 //! The only home of `unsafe`: raw stdout, catching and waiting for signals, killing process
 //! groups, poll(2), file mappings and the SIGBUS guard for them, non-blocking pipes and
-//! sendfile(2).
+//! sendfile(2), the effective uid and redirecting stderr (`--slurm` array tasks).
 //! Every block carries a `// SAFETY:` note.
 
 use std::fs::File;
@@ -302,6 +302,21 @@ impl Drop for SigbusGuard<'_> {
     }
 }
 
+/// The effective user id (owner check of a `--slurm` run directory).
+pub fn euid() -> u32 {
+    // SAFETY: geteuid(2) cannot fail and has no preconditions.
+    unsafe { libc::geteuid() }
+}
+
+/// Makes fd 2 a duplicate of `file` (an array task's stderr goes into its run directory).
+pub fn redirect_stderr(file: &File) -> io::Result<()> {
+    // SAFETY: dup2 on an fd we own onto fd 2; nothing holds a Rust object for fd 2.
+    if unsafe { libc::dup2(file.as_raw_fd(), 2) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,19 +339,4 @@ mod tests {
         assert_eq!(sendfile(w.as_raw_fd(), &f, 100, 1000).unwrap(), 0);
         drop(r);
     }
-}
-
-/// The effective user id (owner check of a `--slurm` run directory).
-pub fn euid() -> u32 {
-    // SAFETY: geteuid(2) cannot fail and has no preconditions.
-    unsafe { libc::geteuid() }
-}
-
-/// Makes fd 2 a duplicate of `file` (an array task's stderr goes into its run directory).
-pub fn redirect_stderr(file: &File) -> io::Result<()> {
-    // SAFETY: dup2 on an fd we own onto fd 2; nothing holds a Rust object for fd 2.
-    if unsafe { libc::dup2(file.as_raw_fd(), 2) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
 }

@@ -67,8 +67,11 @@ fn slurm(ids: &[i64]) -> Vec<Vec<(String, String)>> {
         .collect()
 }
 
+/// The variables of one array task.
+type Vars = Vec<(String, String)>;
+
 /// Each scheduler's array of `n` tasks, as (name, shard option, per-task variables).
-fn arrays(n: i64) -> Vec<(String, String, Vec<Vec<(String, String)>>)> {
+fn arrays(n: i64) -> Vec<(String, String, Vec<Vars>)> {
     let range = |lo: i64, step: i64| (0..n).map(|i| lo + i * step).collect::<Vec<_>>();
     let idx = |name: &'static str, extra: Vec<(&'static str, String)>| {
         (0..n)
