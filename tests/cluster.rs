@@ -201,6 +201,8 @@ fn ordered_merge_of_four_shards_equals_the_local_run() {
     // The merged job log: one row per task, in input order.
     let seqs: Vec<u64> = rows(&log).iter().map(|r| r[0].parse().unwrap()).collect();
     assert_eq!(seqs, (1..=1000).collect::<Vec<_>>());
+    // Host: the node each shard ran on.
+    assert!(rows(&log).iter().all(|r| r[1] != ":" && !r[1].is_empty()));
     // Four shards, each with its own log and status.
     let rd = d
         .path()
@@ -342,6 +344,8 @@ fn sigint_cancels_the_array_and_leaves_no_job() {
         &[
             "--slurm",
             "3",
+            "--run-dir",
+            "rd",
             "sleep",
             marker.as_str(),
             ":::",
@@ -355,6 +359,27 @@ fn sigint_cancels_the_array_and_leaves_no_job() {
         wait_for(Duration::from_secs(60), || !common::pids_with(&marker)
             .is_empty()),
         "no task started"
+    );
+    // Resuming a run whose array still runs would run shards twice: refused.
+    let o = slurm_parx(&conf, d.path())
+        .args([
+            "--slurm",
+            "3",
+            "--run-dir",
+            "rd",
+            "--resume",
+            "sleep",
+            &marker,
+            ":::",
+            "a",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(255), "{err}");
+    assert!(
+        err.contains(&format!("array job {job} is still pending or running")),
+        "{err}"
     );
     let pid = child.id() as i32;
     // SAFETY: kill(2) on the child we spawned.
@@ -479,4 +504,27 @@ fn walkdir(root: &Path) -> Vec<PathBuf> {
         i += 1;
     }
     out
+}
+
+#[test]
+fn without_keep_order_each_shard_is_printed_whole_as_it_ends() {
+    let Some(conf) = cluster() else { return };
+    let d = common::tempdir();
+    let o = slurm_parx(&conf, d.path())
+        .args([
+            "--slurm", "2", "--pool", "process", "cat", ":::", "1", "2", "3", "4", "5", "6",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out = String::from_utf8_lossy(&o.stdout).replace('\n', " ");
+    assert!(
+        out == "1 3 5 2 4 6 " || out == "2 4 6 1 3 5 ",
+        "not shard by shard: {out}"
+    );
 }

@@ -110,6 +110,20 @@ fn shard_exit(dir: &RunDir, k: u64) -> anyhow::Result<Option<i32>> {
         .find_map(|l| l.strip_prefix("exit ")?.trim().parse().ok()))
 }
 
+/// The node a shard ran on, from its status file.
+fn shard_host(dir: &RunDir, k: u64) -> anyhow::Result<Option<String>> {
+    let Some(text) = rundir::read(&dir.shard(k).join("status"))? else {
+        return Ok(None);
+    };
+    let text = String::from_utf8_lossy(&text);
+    Ok(text
+        .lines()
+        .find_map(|l| l.strip_prefix("host "))
+        .map(str::trim)
+        .filter(|h| !h.is_empty() && *h != "-" && !h.contains(['\t', '\n']))
+        .map(str::to_owned))
+}
+
 /// A shard that ended normally: its log lists every task it was given.
 fn ended_normally(code: Option<i32>) -> bool {
     matches!(code, Some(0..=101))
@@ -308,6 +322,20 @@ fn submit(mut cfg: Config) -> anyhow::Result<i32> {
                 dir.path.display(),
                 String::from_utf8_lossy(&had).trim().replace('\n', ", ")
             );
+        }
+    }
+    if resume != Resume::No {
+        // A submitter killed outright leaves its array running: do not run shards twice.
+        let jobs = rundir::read(&dir.join("jobs"))?.unwrap_or_default();
+        let last = String::from_utf8_lossy(&jobs);
+        if let Some(job) = last.lines().last().and_then(|l| l.split(' ').next()) {
+            if slurm::queued(job).is_some_and(|q| !q.is_empty()) {
+                bail!(
+                    "--run-dir {}: its Slurm array job {job} is still pending or running; wait \
+                     for it or cancel it (scancel {job}) before resuming",
+                    dir.path.display()
+                );
+            }
         }
     }
     let stdin = reads_stdin(&cfg).then(|| dir.join("stdin"));
@@ -569,6 +597,10 @@ fn finish(
                 Some(o)
             })
             .collect();
+        let mut hosts = Vec::new();
+        for k in 1..=n {
+            hosts.push(shard_host(dir, k)?);
+        }
         let mut text = crate::joblog::HEADER.to_vec();
         for &(k, seq) in &order {
             let global = if part {
@@ -578,7 +610,16 @@ fn finish(
             };
             text.extend_from_slice(global.to_string().as_bytes());
             text.push(b'\t');
-            text.extend_from_slice(&logs[k as usize - 1].rows[&seq].rest);
+            let rest = &logs[k as usize - 1].rows[&seq].rest;
+            // The Host column: the node the shard ran on, where known.
+            match (&hosts[k as usize - 1], rest.strip_prefix(b":\t")) {
+                (Some(h), Some(after)) => {
+                    text.extend_from_slice(h.as_bytes());
+                    text.push(b'\t');
+                    text.extend_from_slice(after);
+                }
+                _ => text.extend_from_slice(rest),
+            }
         }
         std::fs::write(path, &text).with_context(|| format!("--joblog {}", path.display()))?;
     }
@@ -606,4 +647,35 @@ fn finish(
         return Ok(EXIT_ERROR);
     }
     Ok(failed.min(101) as i32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_keeps_the_last_row_of_each_task() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("joblog");
+        let mut t = crate::joblog::HEADER.to_vec();
+        t.extend_from_slice(b"1\t:\t1.0\t0.1\t0\t2\t0\t0\techo a\n");
+        t.extend_from_slice(b"4\t:\t1.0\t0.1\t0\t2\t3\t0\tfalse\n");
+        t.extend_from_slice(b"4\t:\t2.0\t0.1\t0\t2\t0\t0\ttrue\n");
+        t.extend_from_slice(b"7\t:\t1.0\t0.1\t0\t0\t-1\t15\tsleep 9\n");
+        t.extend_from_slice(b"9\t:\t1.0");
+        std::fs::write(&p, &t).unwrap();
+        let log = Log::read(&p).unwrap();
+        assert_eq!(log.rows.keys().copied().collect::<Vec<_>>(), [1, 4, 7]);
+        assert_eq!(log.failed(), 1);
+        assert_eq!(log.rows[&4].rest, b":\t2.0\t0.1\t0\t2\t0\t0\ttrue\n");
+    }
+
+    #[test]
+    fn quoting_for_the_batch_script() {
+        let mut v = Vec::new();
+        sh_quote(&mut v, b"it's $HOME");
+        assert_eq!(v, br"'it'\''s $HOME'");
+        assert!(ended_normally(Some(0)) && ended_normally(Some(101)));
+        assert!(!ended_normally(None) && !ended_normally(Some(143)) && !ended_normally(Some(255)));
+    }
 }
