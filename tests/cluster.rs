@@ -335,6 +335,17 @@ fn cancelled_array_task_is_reported_and_its_tasks_fail() {
 
 #[test]
 fn sigint_cancels_the_array_and_leaves_no_job() {
+    signal_cancels_the_array(libc::SIGINT);
+}
+
+#[test]
+fn sigterm_cancels_the_array_and_leaves_no_job() {
+    signal_cancels_the_array(libc::SIGTERM);
+}
+
+/// Ctrl-C (or TERM) of the submitting parx: the array is cancelled, parx exits 128+sig, no
+/// job is left in squeue and no task process is left.
+fn signal_cancels_the_array(sig: i32) {
     let Some(conf) = cluster() else { return };
     let d = common::tempdir();
     let marker = sleep_marker();
@@ -384,10 +395,10 @@ fn sigint_cancels_the_array_and_leaves_no_job() {
     let pid = child.id() as i32;
     // SAFETY: kill(2) on the child we spawned.
     unsafe {
-        libc::kill(pid, libc::SIGINT);
+        libc::kill(pid, sig);
     }
     let status = wait_timeout(&mut child, Duration::from_secs(60)).expect("parx did not end");
-    assert_eq!(status.code(), Some(130));
+    assert_eq!(status.code(), Some(128 + sig));
     assert_eq!(squeue(&conf, &job).trim(), "", "jobs left in squeue");
     assert!(
         wait_for(Duration::from_secs(15), || common::pids_with(&marker)
