@@ -164,6 +164,26 @@ fn wait_job(rx: &mpsc::Receiver<String>) -> (String, Vec<String>) {
     }
 }
 
+/// The rest of parx's stderr lines, once it has ended.
+fn rest(rx: &mpsc::Receiver<String>) -> Vec<String> {
+    let mut v = Vec::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(10)) {
+        v.push(line);
+    }
+    v
+}
+
+/// The `sleep MARKER` processes (the marker also sits in parx's own arguments).
+fn sleeping(marker: &str) -> Vec<i32> {
+    common::pids_with(marker)
+        .into_iter()
+        .filter(|p| {
+            fs::read(format!("/proc/{p}/cmdline"))
+                .is_ok_and(|c| c.split(|&b| b == 0).next() == Some(b"sleep"))
+        })
+        .collect()
+}
+
 fn rows(log: &Path) -> Vec<Vec<String>> {
     fs::read_to_string(log)
         .unwrap()
@@ -296,8 +316,9 @@ fn cancelled_array_task_is_reported_and_its_tasks_fail() {
     let Some(conf) = cluster() else { return };
     let d = common::tempdir();
     let marker = sleep_marker();
-    // Shard 2 of 2 gets seqs 2 and 4, which sleep; shard 1 ends at once.
-    let script = format!("case $1 in 2|4) sleep {marker};; esac; echo v$1");
+    // Shard 2 of 2 gets seqs 2 and 4, which sleep (the task is the sleep itself, so Slurm's
+    // TERM ends it as a failure, whichever process it reaches first); shard 1 ends at once.
+    let script = format!("case $1 in 2|4) exec sleep {marker};; esac; echo v$1");
     let (mut child, out, rx) = spawn(
         &conf,
         d.path(),
@@ -310,7 +331,7 @@ fn cancelled_array_task_is_reported_and_its_tasks_fail() {
     assert!(
         wait_for(Duration::from_secs(60), || squeue(&conf, &job)
             .contains(&format!("{task} RUNNING"))
-            && !common::pids_with(&marker).is_empty()),
+            && !sleeping(&marker).is_empty()),
         "array task {task} never ran its sleep"
     );
     let c = Command::new("scancel")
@@ -320,7 +341,7 @@ fn cancelled_array_task_is_reported_and_its_tasks_fail() {
         .unwrap();
     assert!(c.success());
     let status = wait_timeout(&mut child, Duration::from_secs(90)).expect("parx did not end");
-    err.extend(rx.try_iter());
+    err.extend(rest(&rx));
     let err = err.join("\n");
     assert_eq!(status.code(), Some(2), "two tasks did not run: {err}");
     assert!(
@@ -349,6 +370,7 @@ fn signal_cancels_the_array(sig: i32) {
     let Some(conf) = cluster() else { return };
     let d = common::tempdir();
     let marker = sleep_marker();
+    let script = format!("exec sleep {marker}");
     let (mut child, _out, rx) = spawn(
         &conf,
         d.path(),
@@ -357,8 +379,10 @@ fn signal_cancels_the_array(sig: i32) {
             "3",
             "--run-dir",
             "rd",
-            "sleep",
-            marker.as_str(),
+            "sh",
+            "-c",
+            script.as_str(),
+            "sh",
             ":::",
             "a",
             "b",
@@ -367,8 +391,7 @@ fn signal_cancels_the_array(sig: i32) {
     );
     let (job, _) = wait_job(&rx);
     assert!(
-        wait_for(Duration::from_secs(60), || !common::pids_with(&marker)
-            .is_empty()),
+        wait_for(Duration::from_secs(60), || !sleeping(&marker).is_empty()),
         "no task started"
     );
     // Resuming a run whose array still runs would run shards twice: refused.
@@ -379,8 +402,10 @@ fn signal_cancels_the_array(sig: i32) {
             "--run-dir",
             "rd",
             "--resume",
-            "sleep",
-            &marker,
+            "sh",
+            "-c",
+            &script,
+            "sh",
             ":::",
             "a",
         ])

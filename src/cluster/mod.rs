@@ -329,7 +329,12 @@ fn submit(mut cfg: Config) -> anyhow::Result<i32> {
         let jobs = rundir::read(&dir.join("jobs"))?.unwrap_or_default();
         let last = String::from_utf8_lossy(&jobs);
         if let Some(job) = last.lines().last().and_then(|l| l.split(' ').next()) {
-            if slurm::queued(job).is_some_and(|q| !q.is_empty()) {
+            // Array index k-1 is shard k; one that wrote its status is only being cleaned up.
+            let mut running = false;
+            for idx in slurm::queued(job).unwrap_or_default().into_keys() {
+                running |= shard_exit(&dir, idx + 1)?.is_none();
+            }
+            if running {
                 bail!(
                     "--run-dir {}: its Slurm array job {job} is still pending or running; wait \
                      for it or cancel it (scancel {job}) before resuming",
