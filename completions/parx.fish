@@ -26,6 +26,9 @@ complete -c parx -l delay -d 'Pause DUR between task starts' -r
 complete -c parx -l shard -d 'Run only share K of N (task seq s runs iff (s-1) % N == K-1); `auto` reads array-job variables' -r
 complete -c parx -l tagstring -d 'Prefix each output line with STR (placeholders expanded) and a TAB' -r
 complete -c parx -l results -d 'Also store each task\'s stdout, stderr and exit status under DIR/<seq>/' -r -F
+complete -c parx -l slurm -d 'Submit one Slurm array of N tasks, each running this share of the tasks, then wait and print the merged output (parx must be on storage every node sees)' -r
+complete -c parx -l slurm-arg -d 'Pass ARG to sbatch (repeatable), e.g. --slurm-arg=--time=10 --slurm-arg=-pshort' -r
+complete -c parx -l run-dir -d 'The --slurm run directory (outputs, job logs, status); default: a new one in the current directory. Give it again with --resume or --resume-failed to continue a run' -r -F
 complete -c parx -s k -l keep-order -d 'Print outputs in input order (default: as tasks complete)'
 complete -c parx -s 0 -l null -d 'Values end with NUL instead of newline'
 complete -c parx -l link -d 'Link all sources (zip), recycling the shorter ones'
@@ -36,8 +39,8 @@ complete -c parx -l hidden -d 'Include entries whose name starts with a dot'
 complete -c parx -l follow -d 'Follow symbolic links'
 complete -c parx -l pipe -d 'Chunk mode: stdin is data, split into record-aligned chunks fed to the command\'s stdin'
 complete -c parx -l pipe-part -d 'Chunk mode: the -a/:::: files are data, memory-mapped and split in place'
-complete -c parx -l resume -d 'With --joblog: skip tasks already in the log'
-complete -c parx -l resume-failed -d 'With --joblog: skip tasks logged as succeeded, rerun those logged as failed'
+complete -c parx -l resume -d 'With --joblog (or --slurm --run-dir): skip tasks already in the log'
+complete -c parx -l resume-failed -d 'With --joblog (or --slurm --run-dir): skip tasks logged as succeeded, rerun failed ones'
 complete -c parx -l tag -d 'Prefix each output line with the task\'s values and a TAB'
 complete -c parx -l line-buffer -d 'Print whole lines as they come, from all tasks at once (never torn)'
 complete -c parx -l bar -d 'Show a progress bar on stderr (only when stderr is a terminal)'

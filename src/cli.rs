@@ -46,7 +46,8 @@ const AFTER_LONG_HELP: &str = concat!(
     long_about = DESCRIPTION,
     after_help = AFTER_HELP,
     after_long_help = AFTER_LONG_HELP,
-    max_term_width = 100
+    max_term_width = 100,
+    group = clap::ArgGroup::new("resume_from").args(["joblog", "run_dir"]).multiple(true)
 )]
 pub struct Cli {
     /// Job slots: N, N% of the CPUs, +N or -N relative to the CPU count [default: CPUs]
@@ -216,12 +217,12 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", help_heading = "Job control")]
     pub joblog: Option<std::path::PathBuf>,
 
-    /// With --joblog: skip tasks already in the log
-    #[arg(long, requires = "joblog", help_heading = "Job control")]
+    /// With --joblog (or --slurm --run-dir): skip tasks already in the log
+    #[arg(long, requires = "resume_from", help_heading = "Job control")]
     pub resume: bool,
 
-    /// With --joblog: skip tasks logged as succeeded, rerun those logged as failed
-    #[arg(long, requires = "joblog", help_heading = "Job control")]
+    /// With --joblog (or --slurm --run-dir): skip tasks logged as succeeded, rerun failed ones
+    #[arg(long, requires = "resume_from", help_heading = "Job control")]
     pub resume_failed: bool,
 
     /// Pause DUR between task starts
@@ -256,6 +257,27 @@ pub struct Cli {
     #[arg(long, help_heading = "Output")]
     pub eta: bool,
 
+    // --- Cluster (issue 16): --slurm and its options; see src/cluster/. ---
+    /// Submit one Slurm array of N tasks, each running this share of the tasks, then wait and
+    /// print the merged output (parx must be on storage every node sees)
+    #[arg(long, value_name = "N", help_heading = "Cluster")]
+    pub slurm: Option<u32>,
+
+    /// Pass ARG to sbatch (repeatable), e.g. --slurm-arg=--time=10 --slurm-arg=-pshort
+    #[arg(
+        long,
+        value_name = "ARG",
+        requires = "slurm",
+        allow_hyphen_values = true,
+        help_heading = "Cluster"
+    )]
+    pub slurm_arg: Vec<OsString>,
+
+    /// The --slurm run directory (outputs, job logs, status); default: a new one in the
+    /// current directory. Give it again with --resume or --resume-failed to continue a run
+    #[arg(long, value_name = "DIR", requires = "slurm", help_heading = "Cluster")]
+    pub run_dir: Option<std::path::PathBuf>,
+    // --- end of Cluster ---
     /// The command and its arguments, then the input sources (`:::`, `:::+`, `::::`, `::::+`)
     #[arg(
         value_name = "COMMAND",

@@ -6,6 +6,7 @@
 //! maps how it went to the exit status. parx's own stderr lines go through `messages`.
 
 pub mod cli;
+pub(crate) mod cluster;
 pub(crate) mod config;
 pub(crate) mod exit;
 pub(crate) mod halt;
@@ -69,6 +70,9 @@ pub fn run_main() -> i32 {
             return EXIT_ERROR;
         }
     };
+    if cfg.slurm.is_some() {
+        return cluster::run(cfg);
+    }
     match run(cfg) {
         Ok(code) => code,
         Err(e) => {

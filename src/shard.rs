@@ -1,15 +1,21 @@
-//! `--shard K/N` and `--shard auto`: which tasks this machine runs. Task `s` (1-based) runs
-//! iff `(s-1) % N == K-1`. `auto` reads a batch scheduler's array-job variables:
+//! `--shard K/N`, `--shard auto` and `--shard auto/N`: which share of the tasks this process
+//! runs. Task `s` (1-based) belongs to share `((s-1) mod N) + 1`; `--pipe-part` instead gives
+//! share K the K-th of N contiguous byte ranges (see `source::pipe`). `auto` reads a batch
+//! scheduler's array-job variables (DESIGN.md, "Beyond one machine"):
 //!
-//! * Slurm: `SLURM_ARRAY_TASK_ID`, with `SLURM_ARRAY_TASK_MIN`/`_MAX` (K = ID-MIN+1,
-//!   N = MAX-MIN+1), or `SLURM_ARRAY_TASK_COUNT` (K = ID-MIN+1 with MIN defaulting to 0).
-//! * SGE / UGE: `SGE_TASK_ID`, `SGE_TASK_FIRST`, `SGE_TASK_LAST`, `SGE_TASK_STEPSIZE`.
-//! * LSF: `LSB_JOBINDEX`, `LSB_JOBINDEX_END` (indices 1..END).
+//! * Slurm: `SLURM_ARRAY_TASK_ID`, `_COUNT`, `_MIN`, `_MAX`. The array must be an evenly
+//!   stepped range: STEP = (MAX-MIN)/(COUNT-1) integral and ID on it. `SLURM_ARRAY_TASK_STEP`
+//!   is not read (Slurm sets it wrongly for lists); `%` throttles do not show in the variables.
+//! * AWS Batch: `AWS_BATCH_JOB_ARRAY_INDEX` (0-based) and `AWS_BATCH_JOB_ARRAY_SIZE` (or N
+//!   from `auto/N`).
+//! * Kubernetes Indexed Jobs: `JOB_COMPLETION_INDEX` (0-based); the pod is not told the count,
+//!   so N comes from `auto/N`.
+//! * SGE / UGE: `SGE_TASK_ID`, `_FIRST`, `_LAST`, `_STEPSIZE` (`undefined`: not an array).
 //!
-//! PBS/Torque (`PBS_ARRAYID`, `PBS_ARRAY_INDEX`) export no array size, so they are not
-//! enough on their own: use `--shard K/N` there.
+//! Two schedulers' variables that give different shares are refused, as is an N in `auto/N`
+//! that a scheduler contradicts. Everything here is pure: the environment is a function.
 
-/// This machine's share of the tasks.
+/// This process's share of the tasks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shard {
     /// Which share, 1..=n.
@@ -23,14 +29,28 @@ impl Shard {
     pub fn runs(&self, seq: u64) -> bool {
         (seq - 1) % self.n == self.k - 1
     }
+
+    /// The nominal byte range `[lo, hi)` of this share of `total` bytes (before the edges are
+    /// moved to record boundaries): shares' ranges are contiguous and cover `0..total`.
+    pub fn byte_range(&self, total: u64) -> (u64, u64) {
+        let edge = |k: u64| (total as u128 * k as u128 / self.n as u128) as u64;
+        (edge(self.k - 1), edge(self.k))
+    }
 }
 
-/// Parses `K/N` or `auto` (looking variables up with `env`).
+/// Parses `K/N`, `auto` or `auto/N` (looking variables up with `env`).
 pub fn parse(s: &str, env: impl Fn(&str) -> Option<String>) -> Result<Shard, String> {
     if s == "auto" {
-        return from_env(env);
+        return from_env(&env, None);
     }
-    let bad = || format!("invalid --shard '{s}': use K/N with 1 <= K <= N, or auto");
+    if let Some(n) = s.strip_prefix("auto/") {
+        let n = match n.parse::<u64>() {
+            Ok(n) if n >= 1 => n,
+            _ => return Err(format!("invalid --shard '{s}': auto/N needs N >= 1")),
+        };
+        return from_env(&env, Some(n));
+    }
+    let bad = || format!("invalid --shard '{s}': use K/N with 1 <= K <= N, auto, or auto/N");
     let (k, n) = s.split_once('/').ok_or_else(bad)?;
     let (k, n): (u64, u64) = (k.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
     if k == 0 || k > n {
@@ -39,70 +59,232 @@ pub fn parse(s: &str, env: impl Fn(&str) -> Option<String>) -> Result<Shard, Str
     Ok(Shard { k, n })
 }
 
-fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<Shard, String> {
-    let num = |name: &str| -> Result<Option<i64>, String> {
-        match env(name) {
-            None => Ok(None),
-            Some(v) => v
-                .trim()
-                .parse()
-                .map(Some)
-                .map_err(|_| format!("--shard auto: {name}='{v}' is not a number")),
+/// One scheduler's reading of the environment.
+struct Found {
+    /// The scheduler, as the messages name it.
+    who: &'static str,
+    /// Its share, or why its variables do not give one.
+    share: Result<Shard, String>,
+}
+
+type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+fn from_env(env: Env, given_n: Option<u64>) -> Result<Shard, String> {
+    let found: Vec<Found> = [
+        slurm(env),
+        aws(env, given_n),
+        kubernetes(env, given_n),
+        sge(env),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let first = match found.as_slice() {
+        [] => {
+            return Err(
+                "--shard auto: no array-job variables found (Slurm SLURM_ARRAY_TASK_*, \
+                        AWS Batch AWS_BATCH_JOB_ARRAY_*, Kubernetes JOB_COMPLETION_INDEX, SGE \
+                        SGE_TASK_*); use --shard K/N"
+                    .into(),
+            )
+        }
+        [one] => one,
+        [a, b, ..] => {
+            // Agreeing schedulers (a Slurm job inside a pod with the same index) are fine.
+            if matches!((&a.share, &b.share), (Ok(x), Ok(y)) if x == y) && found.len() == 2 {
+                a
+            } else {
+                let say = |f: &Found| match &f.share {
+                    Ok(s) => format!("{} says share {} of {}", f.who, s.k, s.n),
+                    Err(_) => format!("{} variables are set", f.who),
+                };
+                return Err(format!(
+                    "--shard auto: two schedulers' array variables disagree ({}, {}); \
+                     unset one or use --shard K/N",
+                    say(a),
+                    say(b)
+                ));
+            }
         }
     };
-    let make = |k: i64, n: i64, what: &str| -> Result<Shard, String> {
-        if n < 1 || k < 1 || k > n {
+    let share = first.share.clone()?;
+    match given_n {
+        Some(n) if n != share.n => Err(format!(
+            "--shard auto/{n}: {} says the array has {} tasks; use --shard auto/{} or auto",
+            first.who, share.n, share.n
+        )),
+        _ => Ok(share),
+    }
+}
+
+/// Reads `name` as an integer: `None` when unset, an error naming it when not a number.
+fn num(env: Env, name: &str) -> Option<Result<i64, String>> {
+    let v = env(name)?;
+    Some(
+        v.trim()
+            .parse()
+            .map_err(|_| format!("--shard auto: {name}='{v}' is not a number")),
+    )
+}
+
+/// `num` for a variable that must be there once the scheduler is detected.
+fn need(env: Env, name: &str, who: &str, id: &str) -> Result<i64, String> {
+    num(env, name).unwrap_or_else(|| {
+        Err(format!(
+            "--shard auto: {id} is set but {name} is not ({who})"
+        ))
+    })
+}
+
+fn share(k: i64, n: i64, who: &str) -> Result<Shard, String> {
+    if n < 1 || k < 1 || k > n {
+        return Err(format!(
+            "--shard auto: the {who} variables give share {k} of {n}, which is out of range"
+        ));
+    }
+    Ok(Shard {
+        k: k as u64,
+        n: n as u64,
+    })
+}
+
+fn slurm(env: Env) -> Option<Found> {
+    const ID: &str = "SLURM_ARRAY_TASK_ID";
+    let id = num(env, ID)?;
+    let share = (|| {
+        let id = id?;
+        let count = need(env, "SLURM_ARRAY_TASK_COUNT", "Slurm", ID)?;
+        let min = need(env, "SLURM_ARRAY_TASK_MIN", "Slurm", ID)?;
+        let max = need(env, "SLURM_ARRAY_TASK_MAX", "Slurm", ID)?;
+        if count < 1 || max < min || id < min || id > max {
             return Err(format!(
-                "--shard auto: {what} gives share {k} of {n}, which is out of range"
+                "--shard auto: Slurm array task {id} of {count} in {min}-{max} makes no sense"
             ));
         }
-        Ok(Shard {
-            k: k as u64,
-            n: n as u64,
-        })
-    };
-    if let Some(id) = num("SLURM_ARRAY_TASK_ID")? {
-        let min = num("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
-        let n = match (num("SLURM_ARRAY_TASK_MAX")?, num("SLURM_ARRAY_TASK_COUNT")?) {
-            (Some(max), _) => max - min + 1,
-            (None, Some(c)) => c,
+        if count == 1 {
+            return share(1, 1, "Slurm");
+        }
+        let span = max - min;
+        let uneven = || {
+            format!(
+                "--shard auto: the Slurm array ({count} tasks from {min} to {max}, this one {id}) \
+                 is not an evenly stepped range like --array={min}-{max}:STEP; submit one, or \
+                 use --shard K/N"
+            )
+        };
+        if span % (count - 1) != 0 || span == 0 {
+            return Err(uneven());
+        }
+        let step = span / (count - 1);
+        if (id - min) % step != 0 {
+            return Err(uneven());
+        }
+        share((id - min) / step + 1, count, "Slurm")
+    })();
+    Some(Found {
+        who: "Slurm",
+        share,
+    })
+}
+
+fn aws(env: Env, given_n: Option<u64>) -> Option<Found> {
+    const ID: &str = "AWS_BATCH_JOB_ARRAY_INDEX";
+    let id = num(env, ID)?;
+    let share = (|| {
+        let id = id?;
+        let n = match (num(env, "AWS_BATCH_JOB_ARRAY_SIZE"), given_n) {
+            (Some(size), _) => size?,
+            (None, Some(n)) => n as i64,
             (None, None) => {
-                return Err("--shard auto: SLURM_ARRAY_TASK_ID is set but neither \
-                            SLURM_ARRAY_TASK_MAX nor SLURM_ARRAY_TASK_COUNT is"
-                    .into())
+                return Err(format!(
+                    "--shard auto: {ID} is set but AWS_BATCH_JOB_ARRAY_SIZE is not; give the \
+                     array size as --shard auto/N"
+                ))
             }
         };
-        return make(id - min + 1, n, "Slurm");
+        share(id + 1, n, "AWS Batch")
+    })();
+    Some(Found {
+        who: "AWS Batch",
+        share,
+    })
+}
+
+fn kubernetes(env: Env, given_n: Option<u64>) -> Option<Found> {
+    const ID: &str = "JOB_COMPLETION_INDEX";
+    let id = num(env, ID)?;
+    let share = (|| {
+        let id = id?;
+        let n = given_n.ok_or_else(|| {
+            format!(
+                "--shard auto: {ID} is set (a Kubernetes Indexed Job) but the pod is not told \
+                 the number of completions; use --shard auto/N"
+            )
+        })?;
+        share(id + 1, n as i64, "Kubernetes")
+    })();
+    Some(Found {
+        who: "Kubernetes",
+        share,
+    })
+}
+
+fn sge(env: Env) -> Option<Found> {
+    const ID: &str = "SGE_TASK_ID";
+    if env(ID).is_some_and(|v| v.trim() == "undefined") {
+        return None;
     }
-    if let Some(id) = num("SGE_TASK_ID")? {
-        let first = num("SGE_TASK_FIRST")?.unwrap_or(1);
-        let step = num("SGE_TASK_STEPSIZE")?.unwrap_or(1).max(1);
-        let last = num("SGE_TASK_LAST")?
-            .ok_or("--shard auto: SGE_TASK_ID is set but SGE_TASK_LAST is not")?;
-        return make((id - first) / step + 1, (last - first) / step + 1, "SGE");
-    }
-    if let Some(id) = num("LSB_JOBINDEX")? {
-        let end = num("LSB_JOBINDEX_END")?
-            .ok_or("--shard auto: LSB_JOBINDEX is set but LSB_JOBINDEX_END is not")?;
-        return make(id, end, "LSF");
-    }
-    Err(
-        "--shard auto: no array-job variables found (Slurm SLURM_ARRAY_TASK_*, SGE SGE_TASK_*, \
-         LSF LSB_JOBINDEX*); use --shard K/N"
-            .into(),
-    )
+    let id = num(env, ID)?;
+    let share = (|| {
+        let id = id?;
+        let first = need(env, "SGE_TASK_FIRST", "SGE", ID)?;
+        let last = need(env, "SGE_TASK_LAST", "SGE", ID)?;
+        let step = match num(env, "SGE_TASK_STEPSIZE") {
+            None => 1,
+            Some(s) => s?,
+        };
+        if step < 1 || last < first || id < first || id > last || (id - first) % step != 0 {
+            return Err(format!(
+                "--shard auto: SGE task {id} is not on the array {first}-{last}:{step}"
+            ));
+        }
+        share((id - first) / step + 1, (last - first) / step + 1, "SGE")
+    })();
+    Some(Found { who: "SGE", share })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn env(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |k| {
-            vars.iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| v.to_string())
-        }
+    fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    }
+
+    /// The variables Slurm sets for each task of an array given as ids.
+    fn slurm_array(ids: &[i64]) -> Vec<Vec<(String, String)>> {
+        let (min, max) = (ids[0], *ids.last().unwrap());
+        ids.iter()
+            .map(|id| {
+                vec![
+                    ("SLURM_ARRAY_TASK_ID".into(), id.to_string()),
+                    ("SLURM_ARRAY_TASK_COUNT".into(), ids.len().to_string()),
+                    ("SLURM_ARRAY_TASK_MIN".into(), min.to_string()),
+                    ("SLURM_ARRAY_TASK_MAX".into(), max.to_string()),
+                    // Deliberately wrong: parx must not read it.
+                    ("SLURM_ARRAY_TASK_STEP".into(), "7".into()),
+                ]
+            })
+            .collect()
+    }
+
+    fn auto(vars: &[(String, String)], spec: &str) -> Result<Shard, String> {
+        let v: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        parse(spec, env(&v))
     }
 
     #[test]
@@ -111,34 +293,111 @@ mod tests {
         assert_eq!(s, Shard { k: 2, n: 3 });
         let picked: Vec<u64> = (1..=7).filter(|&q| s.runs(q)).collect();
         assert_eq!(picked, vec![2, 5]);
-        for bad in ["0/3", "4/3", "1/0", "x", "1/", "/2", "auto"] {
+        for bad in [
+            "0/3", "4/3", "1/0", "x", "1/", "/2", "auto", "auto/0", "auto/x",
+        ] {
             assert!(parse(bad, env(&[])).is_err(), "{bad}");
         }
     }
 
     #[test]
-    fn schedulers() {
-        let slurm = env(&[
-            ("SLURM_ARRAY_TASK_ID", "5"),
-            ("SLURM_ARRAY_TASK_MIN", "4"),
-            ("SLURM_ARRAY_TASK_MAX", "7"),
+    fn byte_ranges_cover_and_touch() {
+        for n in 1..=7 {
+            let mut at = 0;
+            for k in 1..=n {
+                let (lo, hi) = Shard { k, n }.byte_range(100);
+                assert_eq!(lo, at);
+                at = hi;
+            }
+            assert_eq!(at, 100);
+        }
+    }
+
+    #[test]
+    fn slurm_ranges_and_steps() {
+        for (ids, want_n) in [
+            (vec![0, 1, 2], 3),
+            (vec![1, 2, 3], 3),
+            (vec![1, 5, 9], 3),
+            (vec![4], 1),
+        ] {
+            for (i, vars) in slurm_array(&ids).iter().enumerate() {
+                let s = auto(vars, "auto").unwrap();
+                assert_eq!(
+                    s,
+                    Shard {
+                        k: i as u64 + 1,
+                        n: want_n
+                    },
+                    "{ids:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn slurm_uneven_list_refused() {
+        // --array=1,2,9: task 2 is not on the grid of 1..9 in 3 tasks.
+        let tasks = slurm_array(&[1, 2, 9]);
+        let e = auto(&tasks[1], "auto").unwrap_err();
+        assert!(e.contains("evenly stepped"), "{e}");
+        // --array=1,2,4: (4-1)/2 is not whole.
+        let e = auto(&slurm_array(&[1, 2, 4])[0], "auto").unwrap_err();
+        assert!(e.contains("evenly stepped"), "{e}");
+        // Missing companions.
+        assert!(parse("auto", env(&[("SLURM_ARRAY_TASK_ID", "1")])).is_err());
+        assert!(parse("auto", env(&[("SLURM_ARRAY_TASK_ID", "x")])).is_err());
+    }
+
+    #[test]
+    fn aws_kubernetes_sge() {
+        let a = env(&[
+            ("AWS_BATCH_JOB_ARRAY_INDEX", "0"),
+            ("AWS_BATCH_JOB_ARRAY_SIZE", "3"),
         ]);
-        assert_eq!(parse("auto", slurm), Ok(Shard { k: 2, n: 4 }));
-        let slurm0 = env(&[
-            ("SLURM_ARRAY_TASK_ID", "0"),
-            ("SLURM_ARRAY_TASK_COUNT", "3"),
-        ]);
-        assert_eq!(parse("auto", slurm0), Ok(Shard { k: 1, n: 3 }));
+        assert_eq!(parse("auto", a), Ok(Shard { k: 1, n: 3 }));
+        let a = env(&[("AWS_BATCH_JOB_ARRAY_INDEX", "2")]);
+        assert_eq!(parse("auto/3", &a), Ok(Shard { k: 3, n: 3 }));
+        assert!(parse("auto", &a).unwrap_err().contains("auto/N"));
+        let k = env(&[("JOB_COMPLETION_INDEX", "3")]);
+        assert_eq!(parse("auto/4", &k), Ok(Shard { k: 4, n: 4 }));
+        assert!(parse("auto", &k).unwrap_err().contains("auto/N"));
+        assert!(parse("auto/3", &k).unwrap_err().contains("out of range"));
         let sge = env(&[
-            ("SGE_TASK_ID", "3"),
+            ("SGE_TASK_ID", "5"),
             ("SGE_TASK_FIRST", "1"),
-            ("SGE_TASK_LAST", "5"),
-            ("SGE_TASK_STEPSIZE", "1"),
+            ("SGE_TASK_LAST", "9"),
+            ("SGE_TASK_STEPSIZE", "2"),
         ]);
         assert_eq!(parse("auto", sge), Ok(Shard { k: 3, n: 5 }));
-        let lsf = env(&[("LSB_JOBINDEX", "2"), ("LSB_JOBINDEX_END", "2")]);
-        assert_eq!(parse("auto", lsf), Ok(Shard { k: 2, n: 2 }));
-        assert!(parse("auto", env(&[("SLURM_ARRAY_TASK_ID", "1")])).is_err());
-        assert!(parse("auto", env(&[("PBS_ARRAYID", "1")])).is_err());
+        let undefined = env(&[
+            ("SGE_TASK_ID", "undefined"),
+            ("SGE_TASK_FIRST", "undefined"),
+            ("SGE_TASK_LAST", "undefined"),
+            ("SGE_TASK_STEPSIZE", "undefined"),
+        ]);
+        assert!(parse("auto", undefined)
+            .unwrap_err()
+            .contains("no array-job"));
+    }
+
+    #[test]
+    fn two_schedulers() {
+        let mut v = slurm_array(&[0, 1, 2])[0].clone();
+        v.push(("SGE_TASK_ID".into(), "2".into()));
+        v.push(("SGE_TASK_FIRST".into(), "1".into()));
+        v.push(("SGE_TASK_LAST".into(), "3".into()));
+        let e = auto(&v, "auto").unwrap_err();
+        assert!(
+            e.contains("disagree") && e.contains("Slurm") && e.contains("SGE"),
+            "{e}"
+        );
+        // The same share from both is not a conflict.
+        let mut v = slurm_array(&[0, 1, 2])[1].clone();
+        v.push(("JOB_COMPLETION_INDEX".into(), "1".into()));
+        assert_eq!(auto(&v, "auto/3"), Ok(Shard { k: 2, n: 3 }));
+        // N contradicting the scheduler.
+        let v = slurm_array(&[0, 1, 2])[1].clone();
+        assert!(auto(&v, "auto/4").unwrap_err().contains("3 tasks"));
     }
 }

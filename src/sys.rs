@@ -1,6 +1,6 @@
 //! The only home of `unsafe`: raw stdout, catching and waiting for signals, killing process
 //! groups, poll(2), file mappings and the SIGBUS guard for them, non-blocking pipes and
-//! sendfile(2).
+//! sendfile(2), the effective uid and redirecting stderr (`--slurm` array tasks).
 //! Every block carries a `// SAFETY:` note.
 
 use std::fs::File;
@@ -300,6 +300,21 @@ impl Drop for SigbusGuard<'_> {
         GUARD_START.store(0, Ordering::SeqCst);
         GUARD_END.store(0, Ordering::SeqCst);
     }
+}
+
+/// The effective user id (owner check of a `--slurm` run directory).
+pub fn euid() -> u32 {
+    // SAFETY: geteuid(2) cannot fail and has no preconditions.
+    unsafe { libc::geteuid() }
+}
+
+/// Makes fd 2 a duplicate of `file` (an array task's stderr goes into its run directory).
+pub fn redirect_stderr(file: &File) -> io::Result<()> {
+    // SAFETY: dup2 on an fd we own onto fd 2; nothing holds a Rust object for fd 2.
+    if unsafe { libc::dup2(file.as_raw_fd(), 2) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -558,6 +558,8 @@ fn shard_runs_this_machines_share() {
     let (_, out, _) = run(parx_std()
         .env("SLURM_ARRAY_TASK_ID", "0")
         .env("SLURM_ARRAY_TASK_COUNT", "2")
+        .env("SLURM_ARRAY_TASK_MIN", "0")
+        .env("SLURM_ARRAY_TASK_MAX", "1")
         .args(["-k", "--shard", "auto", "echo", "{#}", ":::", "a", "b", "c"]));
     assert_eq!(out, "1 a\n3 c\n");
     let (code, _, err) = run(parx_std().args(["--shard", "4/3", "true"]));

@@ -55,6 +55,19 @@ pub struct Config {
     pub chunks: Option<ChunkConfig>,
     /// Job control and observability (`--timeout`, `--retries`, `--halt`, `--joblog`, ...).
     pub jobs_ctl: JobControl,
+    /// `--slurm`: run as one Slurm array instead of here (see `crate::cluster`).
+    pub slurm: Option<SlurmConfig>,
+}
+
+/// `--slurm N`, `--slurm-arg`, `--run-dir` (issue 16).
+#[derive(Debug, Clone)]
+pub struct SlurmConfig {
+    /// Array tasks (shards), at least 1.
+    pub tasks: u32,
+    /// Extra sbatch arguments, in order.
+    pub sbatch_args: Vec<OsString>,
+    /// The run directory (`None`: a new one in the current directory).
+    pub run_dir: Option<PathBuf>,
 }
 
 /// How many records go into one task.
@@ -81,6 +94,9 @@ pub struct ChunkConfig {
     pub rec: RecordSpec,
     /// `--header`: leading records sent before every chunk.
     pub header: u64,
+    /// `--pipe-part --shard K/N`: only the K-th of N contiguous, record-aligned byte ranges of
+    /// the files is split (instead of every N-th task).
+    pub part: Option<Shard>,
 }
 
 /// Where chunk data comes from.
@@ -332,6 +348,24 @@ impl Config {
             bar: cli.bar,
             eta: cli.eta,
         };
+        let slurm = match cli.slurm {
+            None => None,
+            Some(0) => return usage("--slurm 0: an array needs at least 1 task"),
+            Some(tasks) => Some(SlurmConfig {
+                tasks,
+                sbatch_args: cli.slurm_arg,
+                run_dir: cli.run_dir,
+            }),
+        };
+        let mut jobs_ctl = jobs_ctl;
+        let mut chunks = chunks;
+        if let Some(c) = chunks
+            .as_mut()
+            .filter(|c| matches!(c.mode, ChunkMode::PipePart(_)))
+        {
+            // --pipe-part shards by byte range, not by task number.
+            c.part = jobs_ctl.shard.take();
+        }
         Ok(Config {
             jobs_ctl,
             jobs,
@@ -348,6 +382,7 @@ impl Config {
             max_tasks: cli.max_tasks,
             batch,
             chunks,
+            slurm,
         })
     }
 
@@ -497,6 +532,7 @@ fn chunk_config(
         lines: o.lines,
         rec: RecordSpec { recend, recstart },
         header: o.header.unwrap_or(0),
+        part: None,
     })
 }
 

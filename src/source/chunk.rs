@@ -203,6 +203,32 @@ pub fn split_slice(data: &[u8], spec: &ChunkSpec) -> (Range<usize>, Vec<Range<us
     (0..h, chunks)
 }
 
+/// For `--pipe-part --shard`: the header range of `data` and the part of its body between
+/// the nominal edges `lo` and `hi` (offsets in `data`), each edge moved forward to the next
+/// valid split position as `split -n l/K/N` does, and never into the header. Shards cut at
+/// consecutive edges get disjoint parts that together cover the body in order.
+pub fn part_range(
+    data: &[u8],
+    spec: &ChunkSpec,
+    lo: usize,
+    hi: usize,
+) -> (Range<usize>, Range<usize>) {
+    let matcher = Matcher::new(&spec.rec);
+    let len = data.len();
+    let h = header_end(&matcher, data, spec.header);
+    let edge = |p: usize| {
+        if p <= h {
+            h
+        } else if p >= len {
+            len
+        } else {
+            matcher.first_split(&[], data, p).unwrap_or(len).min(len)
+        }
+    };
+    let (a, z) = (edge(lo), edge(hi));
+    (0..h, a..z.max(a))
+}
+
 /// Splits an in-memory file with the `--pipe` rules of [`StreamSplitter`]
 /// (each chunk the largest record-aligned prefix of at most `block` bytes),
 /// giving exactly the chunks a `StreamSplitter` would read from `data`. Used

@@ -17,7 +17,9 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 
 use crate::config::{ChunkConfig, ChunkMode, Config};
-use crate::source::chunk::{split_slice, split_slice_stream, BlockSize, ChunkSpec, StreamSplitter};
+use crate::source::chunk::{
+    part_range, split_slice, split_slice_stream, BlockSize, ChunkSpec, StreamSplitter,
+};
 use crate::source::Source;
 use crate::sys::{self, SigbusGuard};
 use crate::task::{Block, Chunk, ChunkBody, DataFile, TaskInput};
@@ -168,7 +170,7 @@ pub fn produce(
             }
         }
         Opened::File(f, start) => {
-            let chunks = split_file(&f, c, jobs, &spec, Some(start))
+            let chunks = split_file(&f, c, jobs, &spec, Where::Stream(start))
                 .with_context(|| f.path.display().to_string())?;
             for chunk in chunks {
                 if !send(TaskInput::Chunk(chunk)) {
@@ -177,8 +179,20 @@ pub fn produce(
             }
         }
         Opened::Files(files) => {
-            for f in files {
-                match split_file(&f, c, jobs, &spec, None) {
+            // --shard: the files are one byte space, cut into N contiguous ranges.
+            let lens: Vec<u64> = files
+                .iter()
+                .map(|f| f.file.metadata().map_or(0, |m| m.len()))
+                .collect();
+            let range = c.part.map(|s| s.byte_range(lens.iter().sum()));
+            let mut base = 0;
+            for (f, len) in files.into_iter().zip(lens) {
+                let part = range.map(|(lo, hi)| (lo.saturating_sub(base), hi.saturating_sub(base)));
+                base += len;
+                if part.is_some_and(|(lo, hi)| hi == 0 || lo >= len) {
+                    continue;
+                }
+                match split_file(&f, c, jobs, &spec, Where::Part(part)) {
                     Ok(chunks) => {
                         for chunk in chunks {
                             if !send(TaskInput::Chunk(chunk)) {
@@ -194,40 +208,70 @@ pub fn produce(
     Ok(())
 }
 
-/// Maps one file and finds its chunks: with `--pipe-part` rules, or with `--pipe` rules from
-/// offset `stream_from`.
+/// Which part of a file to split, and how.
+#[derive(Clone, Copy)]
+enum Where {
+    /// `--pipe` rules, from this offset on.
+    Stream(u64),
+    /// `--pipe-part` rules, over the whole file or (`--shard`) the part between these nominal
+    /// edges (moved to record boundaries).
+    Part(Option<(u64, u64)>),
+}
+
+/// Maps one file and finds its chunks: with `--pipe-part` rules (all of the file, or one
+/// shard's part of it), or with `--pipe` rules from an offset.
 fn split_file(
     f: &Arc<DataFile>,
     c: &ChunkConfig,
     jobs: usize,
     spec: &dyn Fn(u64) -> ChunkSpec,
-    stream_from: Option<u64>,
+    at: Where,
 ) -> anyhow::Result<Vec<Chunk>> {
     if f.file.metadata()?.len() == 0 {
         return Ok(Vec::new());
     }
     let map = sys::map_file(&f.file)?;
-    let len = map.len() as u64;
-    let block = match c.block {
-        BlockSize::Bytes(b) => b,
-        BlockSize::PerSlot(n) => len.div_ceil(n.saturating_mul(jobs as u64)).max(1),
-    };
-    let start = stream_from.map_or(0, |s| (s as usize).min(map.len()));
     let guard = SigbusGuard::new(&map)?;
-    let data = &guard.bytes()[start..];
-    let (head, ranges) = match stream_from {
-        None => split_slice(data, &spec(block)),
-        Some(_) => split_slice_stream(data, &spec(block)),
+    let all = guard.bytes();
+    let block = |len: usize| match c.block {
+        BlockSize::Bytes(b) => b,
+        BlockSize::PerSlot(n) => (len as u64).div_ceil(n.saturating_mul(jobs as u64)).max(1),
     };
-    let header: Arc<[u8]> = data[head].into();
+    let (start, head, ranges) = match at {
+        Where::Stream(from) => {
+            let start = (from as usize).min(all.len());
+            let (head, ranges) = split_slice_stream(&all[start..], &spec(block(all.len())));
+            (start, head, ranges)
+        }
+        Where::Part(None) => {
+            let (head, ranges) = split_slice(all, &spec(block(all.len())));
+            (0, head, ranges)
+        }
+        Where::Part(Some((lo, hi))) => {
+            let clamp = |p: u64| usize::try_from(p).unwrap_or(usize::MAX).min(all.len());
+            let (head, body) = part_range(all, &spec(1), clamp(lo), clamp(hi));
+            let body_spec = ChunkSpec {
+                header: 0,
+                ..spec(block(body.len()))
+            };
+            let (_, ranges) = split_slice(&all[body.clone()], &body_spec);
+            let at = body.start;
+            let ranges = ranges
+                .into_iter()
+                .map(|r| r.start + at..r.end + at)
+                .collect();
+            (0, head, ranges)
+        }
+    };
+    let header: Arc<[u8]> = all[start..][head].into();
     if guard.hit() {
         bail!("the file shrank while parx was scanning it");
     }
     drop(guard);
     drop(map);
-    let name = match stream_from {
-        None => vec![vec![f.path.clone().into_os_string()]],
-        Some(_) => Vec::new(),
+    let name = match at {
+        Where::Part(_) => vec![vec![f.path.clone().into_os_string()]],
+        Where::Stream(_) => Vec::new(),
     };
     Ok(ranges
         .into_iter()

@@ -1,0 +1,152 @@
+//! Talking to Slurm through its client commands, without accounting (`sacct` is absent on
+//! small clusters): `scontrol show config` (MaxArraySize), `sbatch --parsable --array`,
+//! `squeue` (what is still pending or running), `scontrol show job` (why a task ended, while
+//! the controller remembers it) and `scancel`.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use anyhow::{bail, Context};
+
+fn run(cmd: &mut Command, what: &str) -> anyhow::Result<Output> {
+    cmd.stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("cannot run {what} (is Slurm's client installed and on PATH?)"))
+}
+
+fn first_line(b: &[u8]) -> String {
+    String::from_utf8_lossy(b)
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
+        .to_owned()
+}
+
+/// The cluster's MaxArraySize (array indices must be below it), if it says.
+pub fn max_array_size() -> anyhow::Result<Option<u64>> {
+    let o = run(
+        Command::new("scontrol").args(["show", "config"]),
+        "scontrol",
+    )?;
+    if !o.status.success() {
+        bail!(
+            "scontrol show config failed: {} (is the cluster up?)",
+            first_line(&o.stderr)
+        );
+    }
+    Ok(parse_max_array_size(&String::from_utf8_lossy(&o.stdout)))
+}
+
+fn parse_max_array_size(text: &str) -> Option<u64> {
+    text.lines().find_map(|l| {
+        let (k, v) = l.split_once('=')?;
+        (k.trim() == "MaxArraySize").then(|| v.trim().parse().ok())?
+    })
+}
+
+/// Submits `script` as an array over the indices `spec` (`0-3`, `0,2`); returns the job id.
+pub fn submit(script: &Path, spec: &str, cwd: &Path, extra: &[OsString]) -> anyhow::Result<String> {
+    let mut c = Command::new("sbatch");
+    c.arg("--parsable")
+        .arg(format!("--array={spec}"))
+        .arg("--job-name=parx")
+        .arg("--output=/dev/null")
+        .arg("--error=/dev/null")
+        .arg("--chdir")
+        .arg(cwd)
+        .args(extra)
+        .arg(script);
+    let o = run(&mut c, "sbatch")?;
+    if !o.status.success() {
+        bail!("sbatch refused the array: {}", first_line(&o.stderr));
+    }
+    // --parsable: "JOBID" or "JOBID;CLUSTER".
+    let line = first_line(&o.stdout);
+    let id = line.split(';').next().unwrap_or("").trim().to_owned();
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+        bail!("sbatch printed no job id (got '{line}')");
+    }
+    Ok(id)
+}
+
+/// The array tasks of `job` that Slurm still has pending, running or completing, by index,
+/// with their state; `None` when squeue could not be asked this time.
+pub fn queued(job: &str) -> Option<HashMap<u64, String>> {
+    let o = Command::new("squeue")
+        .args(["-h", "-r", "-j", job, "-o", "%i %T"])
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    if !o.status.success() {
+        // A job the controller has already forgotten.
+        let err = String::from_utf8_lossy(&o.stderr);
+        return err.contains("Invalid job id").then(HashMap::new);
+    }
+    Some(parse_squeue(job, &String::from_utf8_lossy(&o.stdout)))
+}
+
+fn parse_squeue(job: &str, text: &str) -> HashMap<u64, String> {
+    text.lines()
+        .filter_map(|l| {
+            let (id, state) = l.trim().split_once(' ')?;
+            let (j, idx) = id.split_once('_')?;
+            (j == job).then_some(())?;
+            Some((idx.parse().ok()?, state.trim().to_owned()))
+        })
+        .filter(|(_, s)| !matches!(s.as_str(), "COMPLETED" | "CANCELLED" | "FAILED"))
+        .collect()
+}
+
+/// Why array task `job_idx` ended, while the controller still knows it (e.g. `CANCELLED`,
+/// `TIMEOUT`, `OUT_OF_MEMORY`, `NODE_FAIL`).
+pub fn ended_state(job: &str, idx: u64) -> Option<String> {
+    let o = Command::new("scontrol")
+        .args(["show", "job", "-o", &format!("{job}_{idx}")])
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&o.stdout);
+    let state = text
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("JobState="))?;
+    Some(state.to_owned())
+}
+
+/// Cancels the whole array (`scancel JOB`); errors are reported, not fatal.
+pub fn cancel(job: &str) {
+    match Command::new("scancel")
+        .arg(job)
+        .stdin(Stdio::null())
+        .output()
+    {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => crate::messages::note(format_args!("scancel {job}: {}", first_line(&o.stderr))),
+        Err(e) => crate::messages::note(format_args!("cannot run scancel {job}: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_array_size_line() {
+        let t = "MaxArraySize            = 100\nMaxJobCount             = 10000\n";
+        assert_eq!(parse_max_array_size(t), Some(100));
+        assert_eq!(parse_max_array_size("Other = 1\n"), None);
+    }
+
+    #[test]
+    fn squeue_lines() {
+        let q = parse_squeue(
+            "12",
+            "12_0 RUNNING\n12_3 PENDING\n13_1 RUNNING\n12_4 COMPLETED\n",
+        );
+        assert_eq!(q.len(), 2);
+        assert_eq!(q[&0], "RUNNING");
+        assert_eq!(q[&3], "PENDING");
+    }
+}

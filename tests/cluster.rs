@@ -1,0 +1,570 @@
+//! `--slurm N` against a real one-node Slurm (`.ci/slurm-up.sh`): an ordered merge equal to
+//! the local run, failing tasks and `--resume-failed`, an array task cancelled with
+//! `scancel`, Ctrl-C of the submitting parx, MaxArraySize, and the run directory's
+//! permissions and symlink handling.
+//!
+//! The cluster: the one `.ci/run` started (`PARX_SLURM=1` and `SLURM_CONF` set), else one
+//! these tests start themselves (as root, with apt-get) and stop when the test process exits.
+//! Where neither can be, each test says why and passes without running; with `CI=true` a
+//! missing cluster is a failure.
+
+mod common;
+
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use common::{assert_no_survivors, parx, parx_std, sleep_marker, wait_for, wait_timeout, BIN};
+
+/// The cluster every test uses: `Ok(SLURM_CONF)`, or why there is none.
+fn cluster() -> Option<PathBuf> {
+    static UP: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let up = UP.get_or_init(start_cluster);
+    match up {
+        Ok(conf) => Some(conf.clone()),
+        Err(why) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("CI=true but there is no Slurm cluster: {why}")
+        }
+        Err(why) => {
+            // Straight to stderr: the test harness would swallow eprintln! of a passing test.
+            let _ = writeln!(
+                std::io::stderr(),
+                "tests/cluster.rs: skipped, no Slurm cluster: {why}"
+            );
+            None
+        }
+    }
+}
+
+const OWN_DIR: &str = "/tmp/parx-slurm-tests";
+
+extern "C" fn stop_own_cluster() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/slurm-up.sh");
+    let _ = Command::new("bash")
+        .arg(script)
+        .args(["stop", OWN_DIR])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+fn start_cluster() -> Result<PathBuf, String> {
+    if std::env::var("PARX_SLURM").as_deref() == Ok("1") {
+        let conf = std::env::var("SLURM_CONF").map_err(|_| "PARX_SLURM=1 without SLURM_CONF")?;
+        return Ok(conf.into());
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map_err(|e| e.to_string())?;
+    if String::from_utf8_lossy(&root.stdout).trim() != "0" {
+        return Err(
+            "not root, so Slurm cannot be installed and started here; run \
+                    .ci/slurm-up.sh as root and export PARX_SLURM=1 SLURM_CONF=..."
+                .into(),
+        );
+    }
+    let has = |c: &str| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {c}")])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !has("slurmctld") && !has("apt-get") {
+        return Err("Slurm is not installed and there is no apt-get to install it".into());
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/slurm-up.sh");
+    // Two test processes must not share OWN_DIR: this one holds it while it runs.
+    let o = Command::new("bash")
+        .arg(&script)
+        .arg(OWN_DIR)
+        .env("PARX_SLURM_PORT_BASE", "17817")
+        .output()
+        .map_err(|e| e.to_string())?;
+    // SAFETY: registers a plain extern "C" function with no arguments to run at exit.
+    unsafe {
+        libc::atexit(stop_own_cluster);
+    }
+    if !o.status.success() {
+        return Err(format!(
+            ".ci/slurm-up.sh failed: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        ));
+    }
+    Ok(Path::new(OWN_DIR).join("slurm.conf"))
+}
+
+/// A parx `--slurm` run in `cwd` against the cluster.
+fn slurm_parx(conf: &Path, cwd: &Path) -> assert_cmd::Command {
+    let mut c = parx();
+    c.env("SLURM_CONF", conf)
+        .current_dir(cwd)
+        .timeout(Duration::from_secs(180));
+    c
+}
+
+fn squeue(conf: &Path, job: &str) -> String {
+    let o = Command::new("squeue")
+        .env("SLURM_CONF", conf)
+        .args(["-h", "-r", "-j", job, "-o", "%i %T"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The job id in parx's "Slurm array job N" line.
+fn job_id(stderr: &str) -> String {
+    let at = stderr.find("Slurm array job ").expect("no job line") + "Slurm array job ".len();
+    stderr[at..].split_whitespace().next().unwrap().to_owned()
+}
+
+/// Starts a `--slurm` parx with stderr piped; returns it, its stdout reader and a channel of
+/// its stderr lines.
+fn spawn(
+    conf: &Path,
+    cwd: &Path,
+    args: &[&str],
+) -> (
+    std::process::Child,
+    std::thread::JoinHandle<Vec<u8>>,
+    mpsc::Receiver<String>,
+) {
+    let mut child = parx_std()
+        .env("SLURM_CONF", conf)
+        .current_dir(cwd)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = common::drain(child.stdout.take().unwrap());
+    let (tx, rx) = mpsc::channel();
+    let err = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (child, out, rx)
+}
+
+/// Waits for parx's "Slurm array job" line; returns the job id and every line so far.
+fn wait_job(rx: &mpsc::Receiver<String>) -> (String, Vec<String>) {
+    let mut seen = Vec::new();
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("parx printed no job id");
+        seen.push(line.clone());
+        if line.contains("Slurm array job ") {
+            return (job_id(&line), seen);
+        }
+    }
+}
+
+/// The rest of parx's stderr lines, once it has ended.
+fn rest(rx: &mpsc::Receiver<String>) -> Vec<String> {
+    let mut v = Vec::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(10)) {
+        v.push(line);
+    }
+    v
+}
+
+/// The `sleep MARKER` processes (the marker also sits in parx's own arguments).
+fn sleeping(marker: &str) -> Vec<i32> {
+    common::pids_with(marker)
+        .into_iter()
+        .filter(|p| {
+            fs::read(format!("/proc/{p}/cmdline"))
+                .is_ok_and(|c| c.split(|&b| b == 0).next() == Some(b"sleep"))
+        })
+        .collect()
+}
+
+fn rows(log: &Path) -> Vec<Vec<String>> {
+    fs::read_to_string(log)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').map(str::to_owned).collect())
+        .collect()
+}
+
+#[test]
+fn ordered_merge_of_four_shards_equals_the_local_run() {
+    let Some(conf) = cluster() else { return };
+    let d = common::tempdir();
+    let input: String = (1..=1000).map(|i| format!("{i}\n")).collect();
+    let args = ["-k", "-j4", "echo", "{#}", "value", "{}"];
+    let local = parx()
+        .args(args)
+        .write_stdin(input.clone())
+        .output()
+        .unwrap();
+    assert!(local.status.success());
+    let log = d.path().join("merged.tsv");
+    let o = slurm_parx(&conf, d.path())
+        .args(["--slurm", "4", "--joblog", log.to_str().unwrap()])
+        .args(args)
+        .write_stdin(input)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        o.stdout == local.stdout,
+        "the merged output differs from the local run"
+    );
+    // The merged job log: one row per task, in input order.
+    let seqs: Vec<u64> = rows(&log).iter().map(|r| r[0].parse().unwrap()).collect();
+    assert_eq!(seqs, (1..=1000).collect::<Vec<_>>());
+    // Host: the node each shard ran on.
+    assert!(rows(&log).iter().all(|r| r[1] != ":" && !r[1].is_empty()));
+    // Four shards, each with its own log and status.
+    let rd = d
+        .path()
+        .read_dir()
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("parx-run-"))
+        .expect("default run directory in the current one")
+        .path();
+    for k in 1..=4 {
+        let status = fs::read_to_string(rd.join(format!("shard-{k}/status"))).unwrap();
+        assert!(status.starts_with("exit 0\n"), "{status}");
+        assert_eq!(rows(&rd.join(format!("shard-{k}/joblog"))).len(), 250);
+    }
+}
+
+/// `sh -c` that fails for values in `bad` (space-separated) unless `ok-now` exists, and
+/// records every run in `runs`.
+const FLAKY: &str = "echo $1 >> runs; case \" $BAD \" in *\" $1 \"*) [ -e ok-now ] || { echo \
+                     bad $1; exit 3; } ;; esac; echo good $1";
+
+#[test]
+fn failing_shard_then_resume_failed_resubmits_only_it() {
+    let Some(conf) = cluster() else { return };
+    let d = common::tempdir();
+    let values: Vec<String> = (1..=30).map(|i| i.to_string()).collect();
+    // Values 2, 5, 8 are seqs 2, 5, 8: all in shard 2 of 3.
+    let bad = "2 5 8";
+    let run = |extra: &[&str]| {
+        let mut c = slurm_parx(&conf, d.path());
+        c.env("BAD", bad)
+            .args([
+                "--slurm",
+                "3",
+                "--run-dir",
+                "rd",
+                "--joblog",
+                "log.tsv",
+                "-k",
+            ])
+            .args(extra)
+            .args(["sh", "-c", FLAKY, "sh", ":::"])
+            .args(&values);
+        c.output().unwrap()
+    };
+    let o = run(&[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "three tasks failed: {err}");
+    let want_first: String = (1..=30)
+        .map(|i| match i {
+            2 | 5 | 8 => format!("bad {i}\n"),
+            _ => format!("good {i}\n"),
+        })
+        .collect();
+    assert_eq!(String::from_utf8_lossy(&o.stdout), want_first);
+    let failed: Vec<String> = rows(&d.path().join("log.tsv"))
+        .into_iter()
+        .filter(|r| r[6] != "0")
+        .map(|r| r[0].clone())
+        .collect();
+    assert_eq!(failed, ["2", "5", "8"]);
+
+    fs::write(d.path().join("ok-now"), "").unwrap();
+    fs::write(d.path().join("runs"), "").unwrap();
+    let o = run(&["--resume-failed"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let want: String = (1..=30).map(|i| format!("good {i}\n")).collect();
+    assert_eq!(String::from_utf8_lossy(&o.stdout), want);
+    // Only shard 2 (array index 1) went again, and in it only the failed tasks ran.
+    let jobs = fs::read_to_string(d.path().join("rd/jobs")).unwrap();
+    let last = jobs.lines().last().unwrap();
+    assert!(last.ends_with(" 1"), "resubmitted array: {jobs}");
+    let mut runs: Vec<u32> = fs::read_to_string(d.path().join("runs"))
+        .unwrap()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    runs.sort();
+    assert_eq!(runs, [2, 5, 8]);
+    assert!(rows(&d.path().join("log.tsv")).iter().all(|r| r[6] == "0"));
+    // Nothing left to do: nothing is submitted, the output is printed again.
+    let o = run(&["--resume-failed"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), want);
+    assert_eq!(fs::read_to_string(d.path().join("rd/jobs")).unwrap(), jobs);
+}
+
+#[test]
+fn cancelled_array_task_is_reported_and_its_tasks_fail() {
+    let Some(conf) = cluster() else { return };
+    let d = common::tempdir();
+    let marker = sleep_marker();
+    // Shard 2 of 2 gets seqs 2 and 4, which sleep (the task is the sleep itself, so Slurm's
+    // TERM ends it as a failure, whichever process it reaches first); shard 1 ends at once.
+    let script = format!("case $1 in 2|4) exec sleep {marker};; esac; echo v$1");
+    let (mut child, out, rx) = spawn(
+        &conf,
+        d.path(),
+        &[
+            "--slurm", "2", "-k", "-j1", "sh", "-c", &script, "sh", ":::", "1", "2", "3", "4",
+        ],
+    );
+    let (job, mut err) = wait_job(&rx);
+    let task = format!("{job}_1");
+    assert!(
+        wait_for(Duration::from_secs(60), || squeue(&conf, &job)
+            .contains(&format!("{task} RUNNING"))
+            && !sleeping(&marker).is_empty()),
+        "array task {task} never ran its sleep"
+    );
+    let c = Command::new("scancel")
+        .env("SLURM_CONF", &conf)
+        .arg(&task)
+        .status()
+        .unwrap();
+    assert!(c.success());
+    let status = wait_timeout(&mut child, Duration::from_secs(90)).expect("parx did not end");
+    err.extend(rest(&rx));
+    let err = err.join("\n");
+    assert_eq!(status.code(), Some(2), "two tasks did not run: {err}");
+    assert!(
+        err.contains(&format!(
+            "Slurm array task {task} (shard 2/2) did not finish"
+        )),
+        "{err}"
+    );
+    assert_eq!(String::from_utf8_lossy(&out.join().unwrap()), "v1\nv3\n");
+    assert_no_survivors(&marker, "the cancelled task's sleep");
+}
+
+#[test]
+fn sigint_cancels_the_array_and_leaves_no_job() {
+    signal_cancels_the_array(libc::SIGINT);
+}
+
+#[test]
+fn sigterm_cancels_the_array_and_leaves_no_job() {
+    signal_cancels_the_array(libc::SIGTERM);
+}
+
+/// Ctrl-C (or TERM) of the submitting parx: the array is cancelled, parx exits 128+sig, no
+/// job is left in squeue and no task process is left.
+fn signal_cancels_the_array(sig: i32) {
+    let Some(conf) = cluster() else { return };
+    let d = common::tempdir();
+    let marker = sleep_marker();
+    let script = format!("exec sleep {marker}");
+    let (mut child, _out, rx) = spawn(
+        &conf,
+        d.path(),
+        &[
+            "--slurm",
+            "3",
+            "--run-dir",
+            "rd",
+            "sh",
+            "-c",
+            script.as_str(),
+            "sh",
+            ":::",
+            "a",
+            "b",
+            "c",
+        ],
+    );
+    let (job, _) = wait_job(&rx);
+    assert!(
+        wait_for(Duration::from_secs(60), || !sleeping(&marker).is_empty()),
+        "no task started"
+    );
+    // Resuming a run whose array still runs would run shards twice: refused.
+    let o = slurm_parx(&conf, d.path())
+        .args([
+            "--slurm",
+            "3",
+            "--run-dir",
+            "rd",
+            "--resume",
+            "sh",
+            "-c",
+            &script,
+            "sh",
+            ":::",
+            "a",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(255), "{err}");
+    assert!(
+        err.contains(&format!("array job {job} is still pending or running")),
+        "{err}"
+    );
+    let pid = child.id() as i32;
+    // SAFETY: kill(2) on the child we spawned.
+    unsafe {
+        libc::kill(pid, sig);
+    }
+    let status = wait_timeout(&mut child, Duration::from_secs(60)).expect("parx did not end");
+    assert_eq!(status.code(), Some(128 + sig));
+    assert_eq!(squeue(&conf, &job).trim(), "", "jobs left in squeue");
+    assert!(
+        wait_for(Duration::from_secs(15), || common::pids_with(&marker)
+            .is_empty()),
+        "tasks survived the cancel"
+    );
+    assert_no_survivors(&marker, "the cancelled array's tasks");
+}
+
+#[test]
+fn array_larger_than_max_array_size_is_refused() {
+    let Some(conf) = cluster() else { return };
+    let d = common::tempdir();
+    // .ci/slurm-up.sh sets MaxArraySize=100.
+    let o = slurm_parx(&conf, d.path())
+        .args(["--slurm", "101", "echo", ":::", "a"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(255), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("MaxArraySize is 100"), "{err}");
+    assert!(common::dir_names(d.path()).is_empty(), "nothing is created");
+}
+
+#[test]
+fn run_dir_is_private_and_never_follows_a_link() {
+    let Some(conf) = cluster() else { return };
+    let d = common::tempdir();
+    // Under umask 000 everything would be world-writable if parx relied on it.
+    let cmd = format!(
+        "umask 000; exec {} --slurm 2 --run-dir rd --joblog log.tsv -k cat ::: {}",
+        common::sh_quote(BIN),
+        "a b c d"
+    );
+    fs::write(d.path().join("a"), "A\n").unwrap();
+    for f in ["b", "c", "d"] {
+        fs::write(d.path().join(f), format!("{f}\n")).unwrap();
+    }
+    let o = Command::new("sh")
+        .args(["-c", &cmd])
+        .env("SLURM_CONF", &conf)
+        .current_dir(d.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "A\nb\nc\nd\n");
+    let rd = d.path().join("rd");
+    let mut seen = 0;
+    for e in walkdir(&rd) {
+        let m = fs::symlink_metadata(&e).unwrap();
+        let mode = m.permissions().mode() & 0o777;
+        let want = if m.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(mode, want, "{} has mode {mode:o}", e.display());
+        seen += 1;
+    }
+    assert!(seen > 10);
+
+    // A link planted in the run directory is refused, and its target is untouched.
+    let victim = d.path().join("victim");
+    fs::write(&victim, "keep\n").unwrap();
+    fs::remove_file(rd.join("shard-1/joblog")).unwrap();
+    std::os::unix::fs::symlink(&victim, rd.join("shard-1/joblog")).unwrap();
+    let o = slurm_parx(&conf, d.path())
+        .args([
+            "--slurm",
+            "2",
+            "--run-dir",
+            "rd",
+            "--resume",
+            "-k",
+            "cat",
+            ":::",
+            "a",
+            "b",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(255), "{err}");
+    assert!(err.contains("symbolic link"), "{err}");
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "keep\n");
+
+    // A run directory that is itself a link is refused.
+    std::os::unix::fs::symlink(d.path().join("elsewhere"), d.path().join("linked")).unwrap();
+    fs::create_dir(d.path().join("elsewhere")).unwrap();
+    let o = slurm_parx(&conf, d.path())
+        .args(["--slurm", "2", "--run-dir", "linked", "echo", ":::", "a"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(255), "{err}");
+    assert!(err.contains("symbolic link"), "{err}");
+    assert!(common::dir_names(&d.path().join("elsewhere")).is_empty());
+}
+
+/// Every path under `root` (itself included), without following links.
+fn walkdir(root: &Path) -> Vec<PathBuf> {
+    let mut out = vec![root.to_owned()];
+    let mut i = 0;
+    while i < out.len() {
+        let p = out[i].clone();
+        if fs::symlink_metadata(&p).unwrap().is_dir() {
+            for e in fs::read_dir(&p).unwrap().flatten() {
+                out.push(e.path());
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+#[test]
+fn without_keep_order_each_shard_is_printed_whole_as_it_ends() {
+    let Some(conf) = cluster() else { return };
+    let d = common::tempdir();
+    let o = slurm_parx(&conf, d.path())
+        .args([
+            "--slurm", "2", "--pool", "process", "cat", ":::", "1", "2", "3", "4", "5", "6",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out = String::from_utf8_lossy(&o.stdout).replace('\n', " ");
+    assert!(
+        out == "1 3 5 2 4 6 " || out == "2 4 6 1 3 5 ",
+        "not shard by shard: {out}"
+    );
+}
