@@ -595,7 +595,7 @@ impl Slot<'_> {
                 on.seq
             );
         }
-        if on.failures <= self.cfg.jobs_ctl.retries {
+        if self.cfg.jobs_ctl.may_rerun(on.failures) {
             let _ = self.shared.redo_tx.send(on);
         } else {
             self.store(&on, &OutBuf::new(), outcome);

@@ -104,14 +104,13 @@ impl<'a> Slot<'a> {
         }
     }
 
-    /// Runs a task up to `--retries` more times while it fails. Earlier attempts' outputs
+    /// Runs a task up to `--retries` times in all while it fails. Earlier attempts' outputs
     /// are dropped; only the last attempt allowed may stream or send lines early (its output
     /// cannot be replaced any more), so with retries a task's output is printed when it ends.
     fn run_retrying(&mut self, task: &Task) -> Finished {
-        let retries = self.cfg.jobs_ctl.retries;
         let mut attempt = 0;
         loop {
-            let last = attempt >= retries;
+            let last = !self.cfg.jobs_ctl.may_rerun(attempt + 1);
             let fin = self.run_task(task, last);
             if last || fin.outcome.success() || !self.ctl.may_start() {
                 return fin;

@@ -113,6 +113,7 @@ pub fn produce(
         lines: c.lines,
         rec: c.rec.clone(),
         header: c.header,
+        group: c.group,
     };
     match opened {
         Opened::Stream(r, name) => {
@@ -185,6 +186,7 @@ fn split_file(
     let block = match c.block {
         BlockSize::Bytes(b) => b,
         BlockSize::PerSlot(n) => len.div_ceil(n.saturating_mul(jobs as u64)).max(1),
+        BlockSize::PerSlotMax(n, max) => len.div_ceil(n.saturating_mul(jobs as u64)).clamp(1, max),
     };
     let start = stream_from.map_or(0, |s| (s as usize).min(map.len()));
     let guard = SigbusGuard::new(&map)?;
