@@ -369,7 +369,13 @@ impl<'a> Slot<'a> {
                     }
                 } else if i == 1 {
                     let data = hook.stderr(&buf[..n])?;
-                    fin.stderr.push(data, &mut self.spill_err)?;
+                    if streaming && self.cfg.jobs_ctl.line_buffer {
+                        // -k --line-buffer: the streaming head task's stderr goes out as it
+                        // comes, like its stdout (GNU parallel); only one task streams.
+                        let _ = io::Write::write_all(&mut io::stderr().lock(), data);
+                    } else {
+                        fin.stderr.push(data, &mut self.spill_err)?;
+                    }
                 } else {
                     let (data, lines) = hook.stdout(&buf[..n])?;
                     self.pass_stdout(fin, data, lines, may_stream, &mut streaming)?;
