@@ -1042,8 +1042,8 @@ mod tests {
             argv(&["echo", "-n"], &[&["a b"]], 1, 1),
             ["echo", "-n", "a b"]
         );
-        // {#} alone is not a value placeholder: the value is still appended.
-        assert_eq!(argv(&["echo", "{#}"], &[&["v"]], 3, 1), ["echo", "3", "v"]);
+        // Any placeholder, {#} included, means nothing is appended (GNU parallel).
+        assert_eq!(argv(&["echo", "{#}"], &[&["v"]], 3, 1), ["echo", "3"]);
     }
 
     #[test]
@@ -1100,9 +1100,7 @@ mod tests {
         });
         assert_eq!(
             r,
-            Rendered::Shell(
-                b"printf '%s  ' a'1.c'b a'it'\\''s'b 4 && echo x'1' x'it'\\''s'".to_vec()
-            )
+            Rendered::Shell(b"printf '%s  ' a1.cb a'it'\\''s'b 4 && echo x1 x'it'\\''s'".to_vec())
         );
     }
 

@@ -25,18 +25,19 @@ fn ok(args: &[&str]) -> String {
 
 #[test]
 fn x_context_replace() {
-    assert_eq!(ok(&["-X", "echo", "a{}b", ":::", "1", "2"]), "a1b a2b\n");
+    // (-j1: with more slots -X spreads a short input over them.)
+    assert_eq!(ok(&["-j1", "-X", "echo", "a{}b", ":::", "1", "2"]), "a1b a2b\n");
     assert_eq!(
-        ok(&["-X", "echo", "{#}", "-{}-", "x", ":::", "1", "2", "3"]),
+        ok(&["-j1", "-X", "echo", "{#}", "-{}-", "x", ":::", "1", "2", "3"]),
         "1 -1- -2- -3- x\n"
     );
     // A command string: context replace within each of its words.
     assert_eq!(
-        ok(&["-X", "echo a{}b && echo {.}", ":::", "1.c", "it's"]),
+        ok(&["-j1", "-X", "echo a{}b && echo {.}", ":::", "1.c", "it's"]),
         "a1.cb ait'sb\n1 it's\n"
     );
     // No placeholder: all values appended.
-    assert_eq!(ok(&["-X", "echo", "-", ":::", "1", "2"]), "- 1 2\n");
+    assert_eq!(ok(&["-j1", "-X", "echo", "-", ":::", "1", "2"]), "- 1 2\n");
 }
 
 #[test]
@@ -51,6 +52,7 @@ fn n_batches_in_input_order_with_k() {
         "-c",
         "sleep 0.0$((7 - $1 % 7)); echo $0 \"$@\"",
         "{#}",
+        "{}",
     ];
     args.push(":::");
     args.extend(vals.iter().map(String::as_str));
@@ -64,9 +66,9 @@ fn n_batches_in_input_order_with_k() {
         })
         .collect();
     assert_eq!(out.lines().collect::<Vec<_>>(), want);
-    // Several sources: -n counts records; {1} {2} per record.
+    // Several sources: -n counts records; {N} numbers the batch's values (GNU parallel).
     assert_eq!(
-        ok(&["-k", "-n", "2", "echo", "{1}={2}", ":::", "a", "b", ":::", "x", "y"]),
+        ok(&["-k", "-n", "2", "echo", "{1}={2}", "{3}={4}", ":::", "a", "b", ":::", "x", "y"]),
         "a=x a=y\nb=x b=y\n"
     );
     // --dry-run shows the batches.
@@ -209,9 +211,9 @@ fn colsep_splits_values_into_columns() {
         .unwrap();
     assert!(out.status.success());
     assert_eq!(out.stdout, b"c-a\nf-d\n");
-    // With -n: columns per record.
+    // With -n: {N} is the batch's Nth value, columns of all its records in order (GNU).
     assert_eq!(
-        ok(&["-n", "2", "--colsep", ",", "echo", "{2}", ":::", "a,b", "c,d"]),
+        ok(&["-n", "2", "--colsep", ",", "echo", "{2}", "{4}", ":::", "a,b", "c,d"]),
         "b d\n"
     );
     let out = parx().args(["--colsep", "(", "echo"]).output().unwrap();
