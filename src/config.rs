@@ -485,7 +485,8 @@ impl Config {
                 (None, true) => Some(Template::new(&[OsString::from("{}")], false)),
                 (None, false) => None,
             },
-            line_buffer: cli.line_buffer,
+            // -u: output as it comes; parx still never tears a line.
+            line_buffer: cli.line_buffer || cli.ungroup,
             results: cli.results,
             bar: cli.bar,
             eta: cli.eta,
@@ -939,6 +940,15 @@ pub fn parse_termseq(s: &str) -> Result<Vec<(i32, Duration)>, String> {
     }
     if out.is_empty() {
         return Err(bad("no signal"));
+    }
+    // The last signal's wait: the grace for the pipes to close; a KILL always ends it.
+    if let Some(last) = out.last_mut() {
+        if last.1.is_zero() {
+            last.1 = Duration::from_millis(500);
+        }
+    }
+    if out.last().map(|l| l.0) != Some(libc::SIGKILL) {
+        out.push((libc::SIGKILL, Duration::from_millis(500)));
     }
     Ok(out)
 }

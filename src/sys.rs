@@ -343,3 +343,17 @@ pub fn max_slots() -> usize {
     let files = if ok { lim.rlim_cur } else { 1024 };
     (files.saturating_sub(RESERVED) / PER_TASK).clamp(1, 1024) as usize
 }
+
+/// `--nice N`: the child sets its niceness to N (relative to parx's) before exec.
+pub fn nice_in_child(cmd: &mut std::process::Command, n: i32) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: nice(2) is async-signal-safe and touches only the child's own priority; it
+    // runs between fork and exec with nothing else in between. Its failure (EPERM for a
+    // negative N without privilege) is ignored, as GNU parallel's `nice -n` would go on.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::nice(n);
+            Ok(())
+        });
+    }
+}

@@ -350,7 +350,12 @@ impl Slot<'_> {
             slot: self.slot,
             records: &[],
         });
-        let mut cmd = super::command(&rendered, None);
+        let who = super::Spawn {
+            cfg: self.cfg,
+            seq: None,
+            slot: self.slot,
+        };
+        let mut cmd = super::command(&rendered, None, who);
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -141,6 +141,18 @@ impl<'a> Slot<'a> {
             fin.stdout = OutBuf::from_vec(line);
             return fin;
         }
+        // -t: the command on stderr before it runs; -v: on stdout, grouped with its output.
+        let compat = &self.cfg.compat;
+        if compat.verbose || compat.print_command {
+            let mut line = rendered.display();
+            line.push(b'\n');
+            if compat.verbose {
+                let _ = io::Write::write_all(&mut io::stderr().lock(), &line);
+            }
+            if compat.print_command {
+                let _ = fin.stdout.push(&line, &mut self.spill_out);
+            }
+        }
         let mut hook = match OutputHook::new(
             self.cfg,
             self.ctl,
@@ -157,11 +169,16 @@ impl<'a> Slot<'a> {
                 return fin;
             }
         };
+        let who = super::Spawn {
+            cfg: self.cfg,
+            seq: Some(task.seq),
+            slot: self.slot,
+        };
         let program = match &rendered {
             Rendered::Argv(a) => Some(self.resolve(&a[0])),
             Rendered::Shell(_) => None,
         };
-        let mut cmd = super::command(&rendered, program);
+        let mut cmd = super::command(&rendered, program, who);
         let stdin = match task.chunk() {
             Some(_) => Stdio::piped(),
             None => Stdio::null(),
@@ -316,14 +333,17 @@ impl<'a> Slot<'a> {
                     if left.is_zero() {
                         // TERM, KILL after the grace, then stop waiting for the pipes (a
                         // descendant that left the group could hold them open for ever).
-                        let sig = match stage {
-                            0 => libc::SIGTERM,
-                            1 => libc::SIGKILL,
-                            _ => break,
+                        // --termseq: its signals and waits (a KILL always ends it).
+                        let step = match &self.cfg.compat.termseq {
+                            Some(seq) => seq.get(usize::from(stage)).copied(),
+                            None => [(libc::SIGTERM, KILL_GRACE), (libc::SIGKILL, KILL_GRACE)]
+                                .get(usize::from(stage))
+                                .copied(),
                         };
+                        let Some((sig, wait)) = step else { break };
                         sys::kill_group(pgid, sig);
                         stage += 1;
-                        deadline = Some(Instant::now() + KILL_GRACE);
+                        deadline = Some(Instant::now() + wait);
                         continue;
                     }
                     left.as_millis().clamp(1, i32::MAX as u128) as i32
