@@ -131,6 +131,8 @@ pub struct Control {
     pub head: AtomicU64,
     /// parx itself failed somewhere (reported already): the run ends with status 255.
     error: AtomicBool,
+    /// `--timeout N%`: recent task run times.
+    pub runtimes: Mutex<crate::units::Median>,
 }
 
 impl Control {
@@ -148,6 +150,7 @@ impl Control {
             slots: (0..jobs).map(|_| AtomicI32::new(0)).collect(),
             head: AtomicU64::new(1),
             error: AtomicBool::new(false),
+            runtimes: Mutex::new(crate::units::Median::default()),
         }
     }
 

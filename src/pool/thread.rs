@@ -209,7 +209,12 @@ impl<'a> Slot<'a> {
         };
         let pgid = child.id() as i32;
         self.ctl.set_child(self.slot, pgid);
-        let deadline = self.cfg.jobs_ctl.timeout.map(|t| started + t);
+        let deadline = self.cfg.jobs_ctl.timeout.map(|t| started + t).or_else(|| {
+            // --timeout N%: N% of the median run time so far (none before a task is done).
+            let pct = self.cfg.compat.timeout_pct?;
+            let median = self.ctl.runtimes.lock().ok()?.get()?;
+            Some(started + median.mul_f64(pct / 100.0))
+        });
         let mut feed = Feed {
             chunk: task.chunk(),
             err: None,
@@ -221,13 +226,18 @@ impl<'a> Slot<'a> {
         let status = child.wait();
         self.ctl.clear_child(self.slot);
         fin.info.runtime = started.elapsed();
+        if self.cfg.compat.timeout_pct.is_some() {
+            if let Ok(mut m) = self.ctl.runtimes.lock() {
+                m.push(fin.info.runtime);
+            }
+        }
         fin.info.receive = hook.received;
         fin.outcome = match (pumped, status) {
             (Ok(Some(sig)), Ok(st)) => {
                 let msg = format!(
                     "parx: task {} timed out after {:?}\n",
                     task.seq,
-                    self.cfg.jobs_ctl.timeout.unwrap_or_default()
+                    deadline.map(|d| d - started).unwrap_or_default()
                 );
                 let _ = fin.stderr.push(msg.as_bytes(), &mut self.spill_err);
                 // Killed, or ended by itself after the TERM: a timed-out task failed.
