@@ -424,6 +424,7 @@ impl Config {
         let limits = Limits {
             max_chars: cli.max_chars,
             spread_over: if cli.context_x || cli.multi { jobs } else { 0 },
+            exit_on_size: cli.exit_on_size,
         };
         let colsep = match &cli.colsep {
             None => None,

@@ -53,6 +53,9 @@ pub struct Limits {
     pub max_chars: Option<usize>,
     /// `-X`/`-m`: spread the last batch over this many slots (0 or 1: no spreading).
     pub spread_over: usize,
+    /// `-x` (xargs): a value whose command line would reach the `-s` limit ends the input
+    /// with an error instead of running alone.
+    pub exit_on_size: bool,
 }
 
 /// The byte budget for one command's arguments, from the OS limit and the environment.
@@ -111,6 +114,10 @@ pub struct Batcher<'a> {
     line_max: usize,
     /// `-X`/`-m`: the last batch is spread over this many slots.
     spread_over: usize,
+    /// `-x`: a record too long for the line limit stops the batching.
+    exit_on_size: bool,
+    /// Set when `-x` stopped the batching: the length of the command line that was too long.
+    pub too_long: Option<usize>,
     base: Cost,
     /// Separate words with values only appended: a record costs its values, no rendering.
     appended: bool,
@@ -153,6 +160,8 @@ impl<'a> Batcher<'a> {
             script_budget: MAX_ARG_STRLEN - 1 - 256,
             line_max,
             spread_over: limits.spread_over,
+            exit_on_size: limits.exit_on_size && limits.max_chars.is_some(),
+            too_long: None,
             base,
             appended,
             cur: Vec::new(),
@@ -212,10 +221,17 @@ impl<'a> Batcher<'a> {
     /// Adds a record; `emit` gets every batch that is complete. Returns `false` as soon as
     /// `emit` does (the run is stopping).
     pub fn push(&mut self, rec: Record, emit: &mut impl FnMut(Vec<Record>) -> bool) -> bool {
-        if self.max == 1 {
+        if self.max == 1 && !self.exit_on_size {
             return emit(vec![rec]);
         }
         let (alone, more, rec) = self.costs(rec);
+        if self.exit_on_size && alone.line >= self.line_max {
+            self.too_long = Some(alone.line);
+            return false;
+        }
+        if self.max == 1 {
+            return emit(vec![rec]);
+        }
         if alone.longest >= MAX_ARG_STRLEN {
             // Cannot run at all: alone, so that its failure takes no other value with it.
             return self.flush(emit) && emit(vec![rec]);
@@ -386,6 +402,7 @@ mod tests {
         let limits = Limits {
             max_chars: None,
             spread_over: 3,
+            exit_on_size: false,
         };
         let mut b = Batcher::with_budget(&t, Batch::Fit, limits, 6 << 20);
         let mut got = Vec::new();
@@ -408,6 +425,7 @@ mod tests {
             let limits = Limits {
                 max_chars: Some(max),
                 spread_over: 0,
+                exit_on_size: false,
             };
             let mut b = Batcher::with_budget(&t, Batch::Fit, limits, 6 << 20);
             let mut got: Vec<Vec<String>> = Vec::new();

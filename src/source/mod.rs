@@ -65,7 +65,13 @@ pub fn feed(
         });
         // What was read before an error still runs.
         batcher.finish(&mut emit);
-        res
+        match (batcher.too_long, res) {
+            (Some(n), Ok(())) => Err(anyhow::anyhow!(
+                "-x: a command line would be {n} characters, over the -s limit of {}",
+                cfg.compat.limits.max_chars.unwrap_or_default()
+            )),
+            (_, res) => res,
+        }
     };
     if hold {
         cfg.template.set_total(held.len() as u64);
