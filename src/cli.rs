@@ -200,8 +200,13 @@ pub struct Cli {
     #[arg(long, value_name = "N", help_heading = "Job control")]
     pub retries: Option<u32>,
 
-    /// When to stop early: never, soon|now,fail=N|success=N|done=N (N or N%)
-    #[arg(long, value_name = "WHEN,WHY=N", help_heading = "Job control")]
+    /// When to stop early: never, soon|now,fail=N|success=N|done=N (N or N%); GNU's 0 1 2 -1 -2 N%
+    #[arg(
+        long,
+        value_name = "WHEN,WHY=N",
+        allow_hyphen_values = true,
+        help_heading = "Job control"
+    )]
     pub halt: Option<String>,
 
     /// Log every finished task to FILE (GNU parallel's TSV columns; `-`: stdout)

@@ -632,6 +632,11 @@ impl Template {
         let mut out = Vec::with_capacity(self.words.len() + 1);
         for w in &self.words {
             if !w.per_record() {
+                if self.missing_lone_position(w, &env) {
+                    // `{3}` of a batch of two: no word (as the shell drops an empty one in
+                    // GNU parallel's command line).
+                    continue;
+                }
                 out.push(OsString::from_vec(self.expand(w, &env, None)));
                 continue;
             }
@@ -742,7 +747,9 @@ impl Template {
                 Piece::Lit(l) => out.extend_from_slice(l),
                 Piece::Ph(Placeholder::Value { col, tr }) => {
                     let vals = self.values(*col, env, rec);
-                    if vals.is_empty() && env.shell {
+                    // A missing position (`{3}` of two values) is nothing, as in GNU
+                    // parallel; an empty record still quotes as ''.
+                    if vals.is_empty() && env.shell && col.is_none() {
                         out.extend_from_slice(b"''");
                     }
                     for (i, v) in vals.iter().enumerate() {
@@ -761,6 +768,16 @@ impl Template {
             }
         }
         out
+    }
+
+    /// Whether `w` is exactly one positional placeholder with no value to take.
+    fn missing_lone_position(&self, w: &Word, env: &Env) -> bool {
+        match w.pieces.as_slice() {
+            [Piece::Ph(Placeholder::Value { col: Some(c), .. })] => {
+                self.values(Some(*c), env, None).is_empty()
+            }
+            _ => false,
+        }
     }
 
     /// `-m` in argv mode: the word as the shell would split `a{}b` with values `1 2`
