@@ -21,7 +21,7 @@ process\t'-j long-lived workers, tasks streamed to their stdin'"
 complete -c parx -l max-tasks -d 'With --pool process: restart a worker after it has been sent N tasks' -r
 complete -c parx -l timeout -d 'Kill a task (its whole process group: TERM, then KILL) after DUR (500ms, 30s, 2m, 1.5)' -r
 complete -c parx -l retries -d 'Run a failed task up to N times in all (0: until it succeeds); only the last attempt\'s output is printed' -r
-complete -c parx -l halt -d 'When to stop early: never, soon|now,fail=N|success=N|done=N (N or N%)' -r
+complete -c parx -l halt -d 'When to stop early: never, soon|now,fail=N|success=N|done=N (N or N%); GNU\'s 0 1 2 -1 -2 N%' -r
 complete -c parx -l joblog -d 'Log every finished task to FILE (GNU parallel\'s TSV columns; `-`: stdout)' -r -F
 complete -c parx -l delay -d 'Pause DUR between task starts' -r
 complete -c parx -l shard -d 'Run only share K of N (task seq s runs iff (s-1) % N == K-1); `auto` reads array-job variables' -r

@@ -255,7 +255,12 @@ pub struct Cli {
 
     // --- Compatibility: GNU parallel and xargs spellings (DESIGN.md "Compatibility") ---
     /// At most N characters per command line (-X, -m, -n)
-    #[arg(short = 's', long = "max-chars", value_name = "N", help_heading = "Compatibility")]
+    #[arg(
+        short = 's',
+        long = "max-chars",
+        value_name = "N",
+        help_heading = "Compatibility"
+    )]
     pub max_chars: Option<usize>,
 
     /// Several values per command, up to the line limit, spread over the slots at the end
@@ -287,7 +292,12 @@ pub struct Cli {
     pub replace: Option<String>,
 
     /// The value STR ends the input
-    #[arg(short = 'E', long = "eof", value_name = "STR", help_heading = "Compatibility")]
+    #[arg(
+        short = 'E',
+        long = "eof",
+        value_name = "STR",
+        help_heading = "Compatibility"
+    )]
     pub eof: Option<OsString>,
 
     /// Trim blanks around values: n (none), l, r, lr, rl
@@ -323,7 +333,12 @@ pub struct Cli {
     pub tmpdir: Option<std::path::PathBuf>,
 
     /// Run tasks under nice N
-    #[arg(long, value_name = "N", allow_hyphen_values = true, help_heading = "Compatibility")]
+    #[arg(
+        long,
+        value_name = "N",
+        allow_hyphen_values = true,
+        help_heading = "Compatibility"
+    )]
     pub nice: Option<i32>,
 
     /// xargs: NAME holds the job slot number in each task's environment

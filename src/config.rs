@@ -10,9 +10,9 @@ use std::time::Duration;
 use crate::cli::{Cli, PoolArg, TypeArg};
 use crate::halt::HaltSpec;
 use crate::shard::Shard;
+use crate::source::batch::Limits;
 use crate::source::chunk::{parse_block_size, BlockSize, RecordSpec};
 use crate::source::walk::{EntryType, WalkSpec};
-use crate::source::batch::Limits;
 use crate::template::{Mode, Placeholder, Replace, Syntax, Template};
 use crate::units::parse_duration;
 
@@ -254,7 +254,11 @@ impl Config {
             None => cpus,
             Some(s) => parse_jobs(s, cpus).or_else(usage)?,
         };
-        let jobs = if jobs == 0 { crate::sys::max_slots() } else { jobs };
+        let jobs = if jobs == 0 {
+            crate::sys::max_slots()
+        } else {
+            jobs
+        };
         refuse_unsupported(&cli)?;
         let delimiter = match (&cli.delimiter, cli.null) {
             (Some(d), _) => parse_delimiter(d).or_else(usage)?,
@@ -336,7 +340,11 @@ impl Config {
         };
         let chunk_opts = ChunkOpts {
             block: cli.block,
-            records: if chunk_mode { cli.max_replace_args } else { None },
+            records: if chunk_mode {
+                cli.max_replace_args
+            } else {
+                None
+            },
             lines: if chunk_mode { cli.max_lines } else { None },
             recend: cli.recend,
             recstart: cli.recstart,
@@ -448,11 +456,16 @@ impl Config {
                     .ok()
                     .filter(|p| p.is_finite() && *p > 0.0)
                     .ok_or_else(|| {
-                        UsageError(format!("invalid --timeout '{t}': use N% with N > 0, e.g. 200%"))
+                        UsageError(format!(
+                            "invalid --timeout '{t}': use N% with N > 0, e.g. 200%"
+                        ))
                     })?;
                 (None, Some(pct))
             }
-            _ => (dur("--timeout", &cli.timeout)?.filter(|d| !d.is_zero()), None),
+            _ => (
+                dur("--timeout", &cli.timeout)?.filter(|d| !d.is_zero()),
+                None,
+            ),
         };
         let joblog_stdout = cli.joblog.as_deref() == Some(std::path::Path::new("-"));
         let jobs_ctl = JobControl {
@@ -492,12 +505,26 @@ impl Config {
             bar: cli.bar,
             eta: cli.eta,
         };
-        let termseq = cli.termseq.as_deref().map(parse_termseq).transpose().or_else(usage)?;
+        let termseq = cli
+            .termseq
+            .as_deref()
+            .map(parse_termseq)
+            .transpose()
+            .or_else(usage)?;
         let trim = match cli.trim.as_deref() {
             None | Some("n") => Trim::default(),
-            Some("l") => Trim { left: true, right: false },
-            Some("r") => Trim { left: false, right: true },
-            Some("lr" | "rl") => Trim { left: true, right: true },
+            Some("l") => Trim {
+                left: true,
+                right: false,
+            },
+            Some("r") => Trim {
+                left: false,
+                right: true,
+            },
+            Some("lr" | "rl") => Trim {
+                left: true,
+                right: true,
+            },
             Some(t) => return usage(format!("invalid --trim '{t}': use n, l, r, lr or rl")),
         };
         let process_slot_var = match cli.process_slot_var {
@@ -733,7 +760,9 @@ fn chunk_config(
     let group = match (o.records, o.lines) {
         (None, Some(l)) if l > 1 => {
             if o.recend.is_some() || o.recstart.is_some() {
-                return usage("-L counts lines: --recend/--recstart go with -N (records per chunk)");
+                return usage(
+                    "-L counts lines: --recend/--recstart go with -N (records per chunk)",
+                );
             }
             l
         }
@@ -919,7 +948,9 @@ fn gnu_halt(h: &str) -> String {
         "2" => "now,fail=1".into(),
         "-1" => "soon,success=1".into(),
         "-2" => "now,success=1".into(),
-        _ if h.ends_with('%') && h[..h.len() - 1].parse::<f64>().is_ok() => format!("soon,fail={h}"),
+        _ if h.ends_with('%') && h[..h.len() - 1].parse::<f64>().is_ok() => {
+            format!("soon,fail={h}")
+        }
         _ => h.into(),
     }
 }
@@ -928,13 +959,18 @@ fn gnu_halt(h: &str) -> String {
 /// last followed by the milliseconds to wait before the next. GNU's default is
 /// TERM,200,TERM,100,TERM,50,KILL,25.
 pub fn parse_termseq(s: &str) -> Result<Vec<(i32, Duration)>, String> {
-    let bad = |why: &str| format!("invalid --termseq '{s}': {why} (e.g. TERM,200,TERM,100,KILL,25)");
+    let bad =
+        |why: &str| format!("invalid --termseq '{s}': {why} (e.g. TERM,200,TERM,100,KILL,25)");
     let parts: Vec<&str> = s.split(',').map(str::trim).collect();
     let mut out = Vec::new();
     for pair in parts.chunks(2) {
-        let sig = signal_number(pair[0]).ok_or_else(|| bad(&format!("unknown signal '{}'", pair[0])))?;
+        let sig =
+            signal_number(pair[0]).ok_or_else(|| bad(&format!("unknown signal '{}'", pair[0])))?;
         let wait = match pair.get(1) {
-            Some(ms) => Duration::from_millis(ms.parse().map_err(|_| bad(&format!("'{ms}' is not milliseconds")))?),
+            Some(ms) => Duration::from_millis(
+                ms.parse()
+                    .map_err(|_| bad(&format!("'{ms}' is not milliseconds")))?,
+            ),
             None => Duration::ZERO,
         };
         out.push((sig, wait));

@@ -302,30 +302,6 @@ impl Drop for SigbusGuard<'_> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::Write;
-
-    #[test]
-    fn sigbus_guard_survives_truncation() {
-        let mut f = tempfile::tempfile().unwrap();
-        f.write_all(&vec![b'x'; 3 * 65536]).unwrap();
-        let map = map_file(&f).unwrap();
-        f.set_len(100).unwrap();
-        let guard = SigbusGuard::new(&map).unwrap();
-        let sum: u64 = guard.bytes().iter().map(|&b| u64::from(b)).sum();
-        assert!(guard.hit());
-        assert_eq!(sum, 100 * u64::from(b'x'));
-        drop(guard);
-        // The kernel copy sees the new end too.
-        let (r, w) = std::os::unix::net::UnixStream::pair().unwrap();
-        assert_eq!(sendfile(w.as_raw_fd(), &f, 0, 1000).unwrap(), 100);
-        assert_eq!(sendfile(w.as_raw_fd(), &f, 100, 1000).unwrap(), 0);
-        drop(r);
-    }
-}
-
 /// `-j 0`: as many job slots as the open-file limit allows (each running task holds a few
 /// pipes and spill files), at most 1024 and at least 1.
 pub fn max_slots() -> usize {
@@ -355,5 +331,29 @@ pub fn nice_in_child(cmd: &mut std::process::Command, n: i32) {
             libc::nice(n);
             Ok(())
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn sigbus_guard_survives_truncation() {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(&vec![b'x'; 3 * 65536]).unwrap();
+        let map = map_file(&f).unwrap();
+        f.set_len(100).unwrap();
+        let guard = SigbusGuard::new(&map).unwrap();
+        let sum: u64 = guard.bytes().iter().map(|&b| u64::from(b)).sum();
+        assert!(guard.hit());
+        assert_eq!(sum, 100 * u64::from(b'x'));
+        drop(guard);
+        // The kernel copy sees the new end too.
+        let (r, w) = std::os::unix::net::UnixStream::pair().unwrap();
+        assert_eq!(sendfile(w.as_raw_fd(), &f, 0, 1000).unwrap(), 100);
+        assert_eq!(sendfile(w.as_raw_fd(), &f, 100, 1000).unwrap(), 0);
+        drop(r);
     }
 }

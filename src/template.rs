@@ -347,10 +347,12 @@ fn parse_op(rest: &[u8]) -> Option<Op> {
         return (!p.is_empty()).then(|| re(&format!("^(?:{p})"), true).map(Op::Prefix))?;
     }
     if let Some(p) = text.strip_prefix("%%") {
-        return (!p.is_empty()).then(|| re(&format!("(?:{p})$"), false).map(|r| Op::Suffix(r, true)))?;
+        return (!p.is_empty())
+            .then(|| re(&format!("(?:{p})$"), false).map(|r| Op::Suffix(r, true)))?;
     }
     if let Some(p) = text.strip_prefix('%') {
-        return (!p.is_empty()).then(|| re(&format!("(?:{p})$"), true).map(|r| Op::Suffix(r, false)))?;
+        return (!p.is_empty())
+            .then(|| re(&format!("(?:{p})$"), true).map(|r| Op::Suffix(r, false)))?;
     }
     None
 }
@@ -379,14 +381,14 @@ impl Op {
             Op::Suffix(re, longest) => {
                 // The shortest suffix starts at the last position where the pattern matches
                 // to the end; the longest at the first.
-                let mut starts = (0..=v.len()).filter(|&i| {
+                let ends_here = |&i: &usize| {
                     re.find_at(v, i)
                         .is_some_and(|m| m.start() == i && m.end() == v.len())
-                });
+                };
                 let at = if *longest {
-                    starts.next()
+                    (0..=v.len()).find(ends_here)
                 } else {
-                    starts.last()
+                    (0..=v.len()).rev().find(ends_here)
                 };
                 match at {
                     Some(i) => v[..i].to_vec(),
@@ -641,7 +643,11 @@ impl Template {
                 continue;
             }
             if self.replace == Replace::Plain && ctx.records.len() > 1 {
-                out.extend(self.expand_split(w, &env).into_iter().map(OsString::from_vec));
+                out.extend(
+                    self.expand_split(w, &env)
+                        .into_iter()
+                        .map(OsString::from_vec),
+                );
                 continue;
             }
             for rec in ctx.records {
@@ -716,9 +722,18 @@ impl Template {
 
     /// The values a value placeholder stands for: `rec`'s for `{}` (all of the task's when
     /// `rec` is `None`), one of the task's for `{N}`.
-    fn values<'a>(&self, col: Option<Col>, env: &Env<'a>, rec: Option<&'a Record>) -> Vec<&'a OsString> {
+    fn values<'a>(
+        &self,
+        col: Option<Col>,
+        env: &Env<'a>,
+        rec: Option<&'a Record>,
+    ) -> Vec<&'a OsString> {
         let n = env.flat.len();
-        let at = |i: Option<usize>| i.and_then(|i| env.flat.get(i).copied()).into_iter().collect();
+        let at = |i: Option<usize>| {
+            i.and_then(|i| env.flat.get(i).copied())
+                .into_iter()
+                .collect()
+        };
         match col {
             None => match rec {
                 Some(r) => r.iter().collect(),
@@ -898,7 +913,6 @@ fn ext_start(v: &[u8], n: usize) -> Option<usize> {
     }
     at
 }
-
 
 fn basename(v: &[u8]) -> &[u8] {
     match memchr::memrchr(b'/', v) {

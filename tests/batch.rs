@@ -26,7 +26,10 @@ fn ok(args: &[&str]) -> String {
 #[test]
 fn x_context_replace() {
     // (-j1: with more slots -X spreads a short input over them.)
-    assert_eq!(ok(&["-j1", "-X", "echo", "a{}b", ":::", "1", "2"]), "a1b a2b\n");
+    assert_eq!(
+        ok(&["-j1", "-X", "echo", "a{}b", ":::", "1", "2"]),
+        "a1b a2b\n"
+    );
     assert_eq!(
         ok(&["-j1", "-X", "echo", "{#}", "-{}-", "x", ":::", "1", "2", "3"]),
         "1 -1- -2- -3- x\n"

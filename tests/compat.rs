@@ -50,7 +50,20 @@ fn refused(args: &[&str]) -> String {
 fn j0_runs_as_many_as_possible() {
     // Five sleepers at once: with -j 0 they overlap (GNU parallel and xargs -P 0).
     let t = std::time::Instant::now();
-    let out = ok(&["-j", "0", "-k", "sh", "-c", "sleep 1; echo $0", ":::", "1", "2", "3", "4", "5"]);
+    let out = ok(&[
+        "-j",
+        "0",
+        "-k",
+        "sh",
+        "-c",
+        "sleep 1; echo $0",
+        ":::",
+        "1",
+        "2",
+        "3",
+        "4",
+        "5",
+    ]);
     assert_eq!(out, "1\n2\n3\n4\n5\n");
     assert!(t.elapsed().as_secs_f64() < 4.0, "{:?}", t.elapsed());
     // -P is -j.
@@ -66,14 +79,21 @@ fn j0_respects_a_small_open_file_limit() {
         .arg(format!("ulimit -n 50; seq 30 | {bin} -k -j 0 echo"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let want: Vec<String> = (1..=30).map(|i| i.to_string()).collect();
     assert_eq!(lines(&out.stdout), want);
 }
 
 #[test]
 fn seq_or_slot_alone_does_not_append_the_values() {
-    assert_eq!(ok(&["-k", "echo", "job", "{#}", ":::", "a", "b"]), "job 1\njob 2\n");
+    assert_eq!(
+        ok(&["-k", "echo", "job", "{#}", ":::", "a", "b"]),
+        "job 1\njob 2\n"
+    );
     assert_eq!(ok(&["-j1", "-k", "echo", "{%}", ":::", "a", "b"]), "1\n1\n");
     // Several sources: still one line per task, no values.
     assert_eq!(
@@ -98,12 +118,18 @@ fn positional_placeholders_number_the_values_of_a_batch() {
         "1 a\n1 b\n"
     );
     // -X: a part with only positional placeholders is not repeated.
-    assert_eq!(ok(&["-j2", "-k", "-X", "echo", "{1}-{}", ":::", "a", "b", "c"]), "a-a a-b\nc-c\n");
+    assert_eq!(
+        ok(&["-j2", "-k", "-X", "echo", "{1}-{}", ":::", "a", "b", "c"]),
+        "a-a a-b\nc-c\n"
+    );
 }
 
 #[test]
 fn negative_positions_count_from_the_end() {
-    assert_eq!(ok(&["-k", "echo", "{-1}", "{1}", ":::", "a", "b", ":::", "x"]), "x a\nx b\n");
+    assert_eq!(
+        ok(&["-k", "echo", "{-1}", "{1}", ":::", "a", "b", ":::", "x"]),
+        "x a\nx b\n"
+    );
     assert_eq!(ok(&["-n3", "echo", "{-2}", ":::", "a", "b", "c"]), "b\n");
 }
 
@@ -126,7 +152,10 @@ fn linked_file_sources_may_come_first() {
 #[test]
 fn delimiter_splits_triple_colon_values_too() {
     assert_eq!(ok(&["-k", "-d", " ", "echo", ":::", "1 done"]), "1\ndone\n");
-    assert_eq!(ok(&["-k", "-d", ",", "echo", ":::", "x,y", "z"]), "x\ny\nz\n");
+    assert_eq!(
+        ok(&["-k", "-d", ",", "echo", ":::", "x,y", "z"]),
+        "x\ny\nz\n"
+    );
     // An empty value stays one value.
     assert_eq!(ok(&["-k", "echo", "<{}>", ":::", ""]), "<>\n");
 }
@@ -145,7 +174,10 @@ fn pipe_part_ignores_triple_colon_values_beside_files_and_takes_them_alone() {
     assert!(out.status.success());
     assert_eq!(lines(&out.stdout), ["1", "1", "1"]);
     // Alone, ::: values name the data files.
-    assert_eq!(ok(&["--pipe-part", "-j1", "--block", "1M", "wc", "-l", ":::", p]), "3\n");
+    assert_eq!(
+        ok(&["--pipe-part", "-j1", "--block", "1M", "wc", "-l", ":::", p]),
+        "3\n"
+    );
 }
 
 #[test]
@@ -159,7 +191,10 @@ fn pipe_part_splits_a_small_file_for_every_slot() {
     let out = ok(&["--pipe-part", "-j2", "-k", "echo", "{#}", "::::", p]);
     assert_eq!(lines(out.as_bytes()).len(), 20);
     let out = ok(&["--pipe-part", "-j2", "-k", "wc", "-l", "::::", p]);
-    let total: usize = lines(out.as_bytes()).iter().map(|l| l.trim().parse::<usize>().unwrap()).sum();
+    let total: usize = lines(out.as_bytes())
+        .iter()
+        .map(|l| l.trim().parse::<usize>().unwrap())
+        .sum();
     assert_eq!(total, 1000);
 }
 
@@ -193,9 +228,15 @@ fn x_and_m_spread_a_short_input_over_the_slots() {
 
 #[test]
 fn m_replaces_without_context() {
-    assert_eq!(ok(&["-j1", "-m", "echo", "x{}y", ":::", "a", "b"]), "xa by\n");
+    assert_eq!(
+        ok(&["-j1", "-m", "echo", "x{}y", ":::", "a", "b"]),
+        "xa by\n"
+    );
     assert_eq!(ok(&["-j1", "-m", "echo x{}y", ":::", "a", "b"]), "xa by\n");
-    assert_eq!(ok(&["-j1", "-X", "echo", "x{}y", ":::", "a", "b"]), "xay xby\n");
+    assert_eq!(
+        ok(&["-j1", "-X", "echo", "x{}y", ":::", "a", "b"]),
+        "xay xby\n"
+    );
 }
 
 #[test]
@@ -237,16 +278,34 @@ fn blanks_after_a_position_inside_braces() {
 
 #[test]
 fn max_chars_limits_each_command_line() {
-    let out = ok(&["-j1", "-k", "-s", "10", "-X", "echo", ":::", "a", "b", "c", "d", "e"]);
+    let out = ok(&[
+        "-j1", "-k", "-s", "10", "-X", "echo", ":::", "a", "b", "c", "d", "e",
+    ]);
     // "echo a b" is 8 characters (argv words and their NULs: 5+2+2 = 9 < 10).
     assert_eq!(lines(out.as_bytes()), ["a b", "c d", "e"]);
-    assert_eq!(ok(&["--max-chars", "10", "-j1", "-X", "echo", ":::", "a", "b", "c"]), "a b\nc\n");
+    assert_eq!(
+        ok(&[
+            "--max-chars",
+            "10",
+            "-j1",
+            "-X",
+            "echo",
+            ":::",
+            "a",
+            "b",
+            "c"
+        ]),
+        "a b\nc\n"
+    );
     assert!(refused(&["-s", "0", "echo"]).contains("-s"));
 }
 
 #[test]
 fn shell_has_only_its_long_form() {
-    assert_eq!(ok(&["--shell", "echo", "a", "{}", "|", "tr", "a", "b", ":::", "x"]), "b x\n");
+    assert_eq!(
+        ok(&["--shell", "echo", "a", "{}", "|", "tr", "a", "b", ":::", "x"]),
+        "b x\n"
+    );
     // -s is --max-chars: it needs a number.
     let err = refused(&["-s", "echo", "x"]);
     assert!(err.contains("-s") || err.contains("max-chars"), "{err}");
@@ -254,27 +313,42 @@ fn shell_has_only_its_long_form() {
 
 #[test]
 fn v_prints_each_command_before_its_output() {
-    assert_eq!(ok(&["-k", "-v", "echo", ":::", "a", "b"]), "echo a\na\necho b\nb\n");
+    assert_eq!(
+        ok(&["-k", "-v", "echo", ":::", "a", "b"]),
+        "echo a\na\necho b\nb\n"
+    );
 }
 
 #[test]
 fn t_prints_each_command_on_stderr() {
-    let out = parx().args(["-k", "-t", "echo", ":::", "a", "b"]).output().unwrap();
+    let out = parx()
+        .args(["-k", "-t", "echo", ":::", "a", "b"])
+        .output()
+        .unwrap();
     assert_eq!(out.stdout, b"a\nb\n");
     assert_eq!(sorted_lines(&out.stderr), ["echo a", "echo b"]);
-    let out = parx().args(["--verbose", "echo", ":::", "a"]).output().unwrap();
+    let out = parx()
+        .args(["--verbose", "echo", ":::", "a"])
+        .output()
+        .unwrap();
     assert_eq!(out.stderr, b"echo a\n");
 }
 
 #[test]
 fn r_skips_empty_and_blank_values() {
-    assert_eq!(ok_in(&["-k", "-r", "echo", "x"], "a\n\n \t\nb\n"), "x a\nx b\n");
+    assert_eq!(
+        ok_in(&["-k", "-r", "echo", "x"], "a\n\n \t\nb\n"),
+        "x a\nx b\n"
+    );
     assert_eq!(ok_in(&["-k", "--no-run-if-empty", "echo"], "\n\n"), "");
 }
 
 #[test]
 fn capital_i_sets_the_value_placeholder() {
-    assert_eq!(ok(&["-k", "-I", "%%", "echo", "<%%>", "{}", ":::", "a"]), "<a> {}\n");
+    assert_eq!(
+        ok(&["-k", "-I", "%%", "echo", "<%%>", "{}", ":::", "a"]),
+        "<a> {}\n"
+    );
     assert!(refused(&["-I", "", "echo"]).contains("-I"));
 }
 
@@ -292,21 +366,41 @@ fn l_in_argument_mode_is_lines_per_command() {
 fn l_in_chunk_modes_makes_records_of_n_lines() {
     let input: String = (1..=10).map(|i| format!("{i}\n")).collect();
     // GNU parallel: 9 and 1 (three 3-line records, then the incomplete one).
-    assert_eq!(ok_in(&["--pipe", "-L", "3", "-k", "wc", "-l"], &input), "9\n1\n");
+    assert_eq!(
+        ok_in(&["--pipe", "-L", "3", "-k", "wc", "-l"], &input),
+        "9\n1\n"
+    );
     // -N with -L: N records of L lines per chunk.
-    assert_eq!(ok_in(&["--pipe", "-L", "3", "-N", "2", "-k", "wc", "-l"], &input), "6\n4\n");
+    assert_eq!(
+        ok_in(&["--pipe", "-L", "3", "-N", "2", "-k", "wc", "-l"], &input),
+        "6\n4\n"
+    );
     // -N alone: N records per chunk.
-    assert_eq!(ok_in(&["--pipe", "-N", "4", "-k", "wc", "-l"], &input), "4\n4\n2\n");
+    assert_eq!(
+        ok_in(&["--pipe", "-N", "4", "-k", "wc", "-l"], &input),
+        "4\n4\n2\n"
+    );
     // FASTQ: 4-line records never split across chunks.
     let fq: String = (0..50).map(|i| format!("@r{i}\nACGT\n+\nIIII\n")).collect();
-    let out = ok_in(&["--pipe", "-L", "4", "--block", "100", "-k", "wc", "-l"], &fq);
-    assert!(lines(out.as_bytes()).iter().all(|l| l.trim().parse::<usize>().unwrap() % 4 == 0), "{out}");
+    let out = ok_in(
+        &["--pipe", "-L", "4", "--block", "100", "-k", "wc", "-l"],
+        &fq,
+    );
+    assert!(
+        lines(out.as_bytes())
+            .iter()
+            .all(|l| l.trim().parse::<usize>().unwrap() % 4 == 0),
+        "{out}"
+    );
 }
 
 #[test]
 fn capital_e_ends_the_input() {
     assert_eq!(ok_in(&["-k", "-E", "STOP", "echo"], "a\nSTOP\nb\n"), "a\n");
-    assert_eq!(ok(&["-k", "--eof", "b", "echo", ":::", "a", "b", "c"]), "a\n");
+    assert_eq!(
+        ok(&["-k", "--eof", "b", "echo", ":::", "a", "b", "c"]),
+        "a\n"
+    );
 }
 
 #[test]
@@ -314,7 +408,10 @@ fn trim_removes_blanks() {
     assert_eq!(ok(&["--trim", "lr", "echo", "[{}]", ":::", " a "]), "[a]\n");
     assert_eq!(ok(&["--trim", "l", "echo", "[{}]", ":::", " a "]), "[a ]\n");
     assert_eq!(ok(&["--trim", "r", "echo", "[{}]", ":::", " a "]), "[ a]\n");
-    assert_eq!(ok(&["--trim", "n", "echo", "[{}]", ":::", " a "]), "[ a ]\n");
+    assert_eq!(
+        ok(&["--trim", "n", "echo", "[{}]", ":::", " a "]),
+        "[ a ]\n"
+    );
     assert!(refused(&["--trim", "x", "echo"]).contains("--trim"));
 }
 
@@ -335,9 +432,12 @@ fn plus_replacement_strings() {
     assert_eq!(t("{%%\\..*}"), "dir/sub/file");
     assert_eq!(ok(&["--plus", "echo", "{:-none}", ":::", ""]), "none\n");
     assert_eq!(
-        ok(&["--plus", "-k", "echo", "{##}", "{0#}", ":::", "a", "b", "c", "d", "e", "f", "g", "h", "i", "j"])
-            .lines()
-            .next(),
+        ok(&[
+            "--plus", "-k", "echo", "{##}", "{0#}", ":::", "a", "b", "c", "d", "e", "f", "g", "h",
+            "i", "j"
+        ])
+        .lines()
+        .next(),
         Some("10 01")
     );
     assert_eq!(ok(&["--plus", "-j1", "echo", "{0%}", ":::", "a"]), "1\n");
@@ -365,7 +465,10 @@ fn header_names_columns() {
 
 #[test]
 fn skip_first_line() {
-    assert_eq!(ok_in(&["-k", "--skip-first-line", "echo"], "head\na\nb\n"), "a\nb\n");
+    assert_eq!(
+        ok_in(&["-k", "--skip-first-line", "echo"], "head\na\nb\n"),
+        "a\nb\n"
+    );
 }
 
 #[test]
@@ -374,14 +477,34 @@ fn arg_sep_and_arg_file_sep() {
     let f = d.path().join("f");
     fs::write(&f, "1\n2\n").unwrap();
     let f = f.to_str().unwrap();
-    assert_eq!(ok(&["-k", "--arg-sep", ",,", "echo", ",,", "a", "b"]), "a\nb\n");
-    assert_eq!(ok(&["-k", "--arg-file-sep", "//", "echo", "//", f]), "1\n2\n");
     assert_eq!(
-        ok(&["-k", "--arg-sep", ",,", "echo", ",,", "a", "b", ",,+", "x", "y"]),
+        ok(&["-k", "--arg-sep", ",,", "echo", ",,", "a", "b"]),
+        "a\nb\n"
+    );
+    assert_eq!(
+        ok(&["-k", "--arg-file-sep", "//", "echo", "//", f]),
+        "1\n2\n"
+    );
+    assert_eq!(
+        ok(&[
+            "-k",
+            "--arg-sep",
+            ",,",
+            "echo",
+            ",,",
+            "a",
+            "b",
+            ",,+",
+            "x",
+            "y"
+        ]),
         "a x\nb y\n"
     );
     // ::: is a plain word then.
-    assert_eq!(ok(&["--arg-sep", ",,", "echo", ":::", ",,", "a"]), "::: a\n");
+    assert_eq!(
+        ok(&["--arg-sep", ",,", "echo", ":::", ",,", "a"]),
+        "::: a\n"
+    );
 }
 
 #[test]
@@ -417,7 +540,18 @@ fn termseq_sends_its_signals_on_timeout() {
 fn timeout_percent_of_the_median() {
     let out = parx()
         .args([
-            "-j1", "-k", "--timeout", "300%", "sh", "-c", "sleep $0; echo $0", ":::", "0.2", "0.2", "0.2", "3",
+            "-j1",
+            "-k",
+            "--timeout",
+            "300%",
+            "sh",
+            "-c",
+            "sleep $0; echo $0",
+            ":::",
+            "0.2",
+            "0.2",
+            "0.2",
+            "3",
             "0.2",
         ])
         .output()
@@ -439,7 +573,10 @@ fn joblog_dash_is_stdout() {
 fn tmpdir_is_the_tasks_tmpdir_and_must_exist() {
     let d = tempdir();
     let dir = d.path().to_str().unwrap();
-    assert_eq!(ok(&["--tmpdir", dir, "sh", "-c", "echo $TMPDIR", ":::", "x"]).trim_end(), dir);
+    assert_eq!(
+        ok(&["--tmpdir", dir, "sh", "-c", "echo $TMPDIR", ":::", "x"]).trim_end(),
+        dir
+    );
     assert!(refused(&["--tmpdir", "/no/such/dir", "true"]).contains("--tmpdir"));
 }
 
@@ -459,17 +596,43 @@ fn accepted_no_op_options() {
 fn old_halt_forms() {
     // --halt 1: stop starting tasks after a failure; 2: kill running ones too.
     let out = parx()
-        .args(["-j1", "-k", "--halt", "1", "sh", "-c", "echo $0; exit $0", ":::", "0", "3", "0"])
+        .args([
+            "-j1",
+            "-k",
+            "--halt",
+            "1",
+            "sh",
+            "-c",
+            "echo $0; exit $0",
+            ":::",
+            "0",
+            "3",
+            "0",
+        ])
         .output()
         .unwrap();
     assert_eq!(lines(&out.stdout), ["0", "3"]);
     assert_eq!(out.status.code(), Some(3));
     let out = parx()
-        .args(["-j1", "--halt", "-1", "sh", "-c", "echo $0; exit $0", ":::", "3", "0", "0"])
+        .args([
+            "-j1",
+            "--halt",
+            "-1",
+            "sh",
+            "-c",
+            "echo $0; exit $0",
+            ":::",
+            "3",
+            "0",
+            "0",
+        ])
         .output()
         .unwrap();
     assert_eq!(lines(&out.stdout), ["3", "0"]);
-    let out = parx().args(["--halt", "0", "false", ":::", "a", "b"]).output().unwrap();
+    let out = parx()
+        .args(["--halt", "0", "false", ":::", "a", "b"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -487,7 +650,11 @@ fn retries_counts_runs_in_all() {
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(1));
-        assert_eq!(fs::read_to_string(&count).unwrap().lines().count(), runs, "--retries {retries}");
+        assert_eq!(
+            fs::read_to_string(&count).unwrap().lines().count(),
+            runs,
+            "--retries {retries}"
+        );
     }
     // 0: until it succeeds (here: on the fourth run).
     let _ = fs::remove_file(&count);
@@ -504,7 +671,16 @@ fn retries_counts_runs_in_all() {
 
 #[test]
 fn every_task_sees_parallel_seq_and_jobslot() {
-    let out = ok(&["-j1", "-k", "sh", "-c", "echo $PARALLEL_SEQ $PARALLEL_JOBSLOT", ":::", "a", "b"]);
+    let out = ok(&[
+        "-j1",
+        "-k",
+        "sh",
+        "-c",
+        "echo $PARALLEL_SEQ $PARALLEL_JOBSLOT",
+        ":::",
+        "a",
+        "b",
+    ]);
     assert_eq!(out, "1 1\n2 1\n");
     let out = ok(&["--shell", "-k", "--pipe", "-N1", "echo $PARALLEL_SEQ"]);
     assert_eq!(out, "");
@@ -530,13 +706,20 @@ fn remote_options_are_refused_with_the_alternative() {
         &["--onall", "echo"],
     ] {
         let err = refused(args);
-        assert!(err.contains("--shard") && err.contains("one machine"), "{args:?}: {err}");
+        assert!(
+            err.contains("--shard") && err.contains("one machine"),
+            "{args:?}: {err}"
+        );
     }
 }
 
 #[test]
 fn conflicting_packing_options_are_refused() {
-    for args in [&["-n", "2", "-X", "echo"][..], &["-m", "-N", "2", "echo"], &["-X", "--xargs", "echo"]] {
+    for args in [
+        &["-n", "2", "-X", "echo"][..],
+        &["-m", "-N", "2", "echo"],
+        &["-X", "--xargs", "echo"],
+    ] {
         refused(args);
     }
     assert!(refused(&["--pipe", "-N", "2", "--block", "1k", "wc"]).contains("-N"));

@@ -617,7 +617,14 @@ fn hostile_values_reach_shell_commands_literally() {
         false,
     );
     check_values_reach_literally("one-word shell, -0 stdin", &os(&[&script]), &with_nl, true);
-    let forced = os(&["--shell", "python3", py.to_str().unwrap(), "pre", "{}", "x{}y"]);
+    let forced = os(&[
+        "--shell",
+        "python3",
+        py.to_str().unwrap(),
+        "pre",
+        "{}",
+        "x{}y",
+    ]);
     check_values_reach_literally("-s, :::", &forced, &hostile_values(), false);
     check_values_reach_literally("-s, -0 stdin", &forced, &with_nl, true);
 }

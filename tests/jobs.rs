@@ -562,7 +562,9 @@ fn shard_runs_this_machines_share() {
     let (_, out, _) = run(parx()
         .env("SLURM_ARRAY_TASK_ID", "0")
         .env("SLURM_ARRAY_TASK_COUNT", "2")
-        .args(["-k", "--shard", "auto", "echo", "{#}", "{}", ":::", "a", "b", "c"]));
+        .args([
+            "-k", "--shard", "auto", "echo", "{#}", "{}", ":::", "a", "b", "c",
+        ]));
     assert_eq!(out, "1 a\n3 c\n");
     let (code, _, err) = run(parx().args(["--shard", "4/3", "true"]));
     assert_eq!(code, 255);

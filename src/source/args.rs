@@ -87,13 +87,15 @@ fn filtered(spec: &InputSpec, first: bool, it: Values) -> Values {
     }
     let trim = spec.trim;
     if trim != Default::default() {
-        it = Box::new(it.map(move |r| {
-            r.map(|v| OsString::from_vec(trim.apply(v.as_bytes()).to_vec()))
-        }));
+        it = Box::new(
+            it.map(move |r| r.map(|v| OsString::from_vec(trim.apply(v.as_bytes()).to_vec()))),
+        );
     }
     if spec.skip_empty {
         let blank = |c: &u8| c.is_ascii_whitespace();
-        it = Box::new(it.filter(move |r| r.as_ref().map_or(true, |v| !v.as_bytes().iter().all(blank))));
+        it = Box::new(
+            it.filter(move |r| r.as_ref().map_or(true, |v| !v.as_bytes().iter().all(blank))),
+        );
     }
     if first && spec.skip_first {
         it = Box::new(it.skip(1));
@@ -109,10 +111,7 @@ pub fn take_header(spec: &InputSpec, sources: &mut [Values]) -> anyhow::Result<V
         let Some(v) = s.next() else { continue };
         let v = v.context("reading the header")?;
         match &spec.colsep {
-            Some(re) => names.extend(
-                re.split(v.as_bytes())
-                    .map(|c| spec.trim.apply(c).to_vec()),
-            ),
+            Some(re) => names.extend(re.split(v.as_bytes()).map(|c| spec.trim.apply(c).to_vec())),
             None => names.push(v.into_vec()),
         }
     }

@@ -421,7 +421,10 @@ mod tests {
     fn max_chars_limits_the_line() {
         // A shell command line: "echo a b" is 8 characters; -s 9 allows it, -s 8 does not.
         let t = Template::new(&[OsString::from("echo")], true);
-        for (max, want) in [(9, vec![vec!["a", "b"], vec!["c"]]), (8, vec![vec!["a"], vec!["b"], vec!["c"]])] {
+        for (max, want) in [
+            (9, vec![vec!["a", "b"], vec!["c"]]),
+            (8, vec![vec!["a"], vec!["b"], vec!["c"]]),
+        ] {
             let limits = Limits {
                 max_chars: Some(max),
                 spread_over: 0,
@@ -430,7 +433,11 @@ mod tests {
             let mut b = Batcher::with_budget(&t, Batch::Fit, limits, 6 << 20);
             let mut got: Vec<Vec<String>> = Vec::new();
             let mut emit = |recs: Vec<Record>| {
-                got.push(recs.iter().map(|r| r[0].to_string_lossy().into_owned()).collect());
+                got.push(
+                    recs.iter()
+                        .map(|r| r[0].to_string_lossy().into_owned())
+                        .collect(),
+                );
                 true
             };
             for v in ["a", "b", "c"] {

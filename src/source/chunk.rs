@@ -1382,18 +1382,32 @@ mod tests {
 
     #[test]
     fn l_groups_of_lines() {
-        let data: Vec<u8> = (1..=10).flat_map(|i| format!("{i}\n").into_bytes()).collect();
+        let data: Vec<u8> = (1..=10)
+            .flat_map(|i| format!("{i}\n").into_bytes())
+            .collect();
         let mut sp = spec(1 << 20, None, RecordSpec::default(), 0);
         sp.group = 3;
         let (_, chunks) = stream(&data[..], &sp, true);
-        let lines: Vec<usize> = chunks.iter().map(|c| c.iter().filter(|&&b| b == b'\n').count()).collect();
+        let lines: Vec<usize> = chunks
+            .iter()
+            .map(|c| c.iter().filter(|&&b| b == b'\n').count())
+            .collect();
         assert_eq!(lines, [9, 1]);
         let (_, ranges) = split_slice_stream(&data, &sp);
-        let lines: Vec<usize> = ranges.iter().map(|r| data[r.clone()].iter().filter(|&&b| b == b'\n').count()).collect();
+        let lines: Vec<usize> = ranges
+            .iter()
+            .map(|r| data[r.clone()].iter().filter(|&&b| b == b'\n').count())
+            .collect();
         assert_eq!(lines, [9, 1]);
         sp.block = 7;
         let (_, ranges) = split_slice(&data, &sp);
-        assert!(ranges.iter().all(|r| data[r.clone()].iter().filter(|&&b| b == b'\n').count() % 3 == 0 || r.end == data.len()), "{ranges:?}");
+        assert!(
+            ranges.iter().all(
+                |r| data[r.clone()].iter().filter(|&&b| b == b'\n').count() % 3 == 0
+                    || r.end == data.len()
+            ),
+            "{ranges:?}"
+        );
         assert_eq!(ranges.last().map(|r| r.end), Some(data.len()));
     }
 }

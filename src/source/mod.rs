@@ -38,7 +38,11 @@ pub fn feed(
     let res = {
         let mut emit = |records: Vec<Record>| {
             seq += 1;
-            let records = if drop_values { vec![Record::new()] } else { records };
+            let records = if drop_values {
+                vec![Record::new()]
+            } else {
+                records
+            };
             let task = Task {
                 seq,
                 input: TaskInput::Args(records),
