@@ -542,6 +542,9 @@ impl Config {
                     d.display()
                 ));
             }
+            // GNU parallel: --tmpdir is the same as setting $TMPDIR (parx's spill files and
+            // the tasks'). Set here, before any thread of the run starts.
+            std::env::set_var("TMPDIR", d);
         }
         let compat = Compat {
             limits,
