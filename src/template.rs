@@ -1081,7 +1081,17 @@ mod tests {
     fn columns_and_several_records() {
         assert_eq!(
             argv(&["echo", "{2}", "{1/}", "{3}"], &[&["a/x", "b"]], 1, 1),
-            ["echo", "b", "x", ""]
+            ["echo", "b", "x"]
+        );
+        // A missing position inside a word is empty; blanks may follow N; {-N} from the end.
+        assert_eq!(
+            argv(&["echo", "<{3}>", "{1 }", "{-1}"], &[&["a", "b"]], 1, 1),
+            ["echo", "<>", "a", "b"]
+        );
+        // In a batch, {N} is the batch's Nth value.
+        assert_eq!(
+            argv(&["echo", "{3}", "{1}"], &[&["a"], &["b"], &["c"]], 1, 1),
+            ["echo", "c", "a"]
         );
         assert_eq!(
             argv(&["echo", "{}"], &[&["a", "b"]], 1, 1),
