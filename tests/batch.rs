@@ -118,8 +118,9 @@ fn x_200k_values_each_arrives_once() {
     assert_each_once(&out.stdout, &vals);
 }
 
-/// Values long enough that the argument limit, not the batch cap, ends each batch; run with
-/// a large environment too, which the budget must leave room for. No E2BIG, nothing lost.
+/// Values long enough that the argument limit, not the line limit (raised with a huge `-s`),
+/// ends each batch; run with a large environment too, which the budget must leave room for.
+/// No E2BIG, nothing lost.
 #[test]
 fn x_batches_near_the_argument_limit() {
     let t = TempDir::new().unwrap();
@@ -134,6 +135,8 @@ fn x_batches_near_the_argument_limit() {
             .args([
                 "-X",
                 "-j2",
+                "-s",
+                "100000000",
                 "sh",
                 "-c",
                 "printf '%s\\n' \"$@\"; echo \"n=$#\" >&2",

@@ -19,9 +19,9 @@
 //! on. A batch never mixes it with other records, so no other value is lost with it.
 //!
 //! Packing follows GNU parallel (and xargs): a batch is filled up to the limits, then the
-//! next one starts. A command string run by `sh -c` is also kept under GNU parallel's
-//! usable command-line length ([`GNU_LINE_MAX`]) unless `-s/--max-chars` says otherwise, so
-//! `-X` makes the same command lines as GNU parallel. With `-X` and `-m` the last batch
+//! next one starts. A command line is also kept under GNU parallel's usable command-line
+//! length ([`GNU_LINE_MAX`]) unless `-s/--max-chars` says otherwise, so `-X` makes the same
+//! command lines as GNU parallel. With `-X` and `-m` the last batch
 //! (the one the input ends in) is spread evenly over the job slots, as GNU parallel does, so
 //! a short input still gives every slot work.
 
@@ -41,8 +41,10 @@ const LINUX_CEILING: usize = 6 << 20;
 const PTR: usize = std::mem::size_of::<usize>();
 /// GNU parallel's usable command-line length on Linux (`parallel --show-limits`: "Maximal
 /// usable size of command", 20221122): half of the longest `sh -c` script it finds (130,329
-/// bytes, under the 128 KiB `MAX_ARG_STRLEN`) less 3000. A shell command line of a batch is
-/// kept shorter than this unless `-s` is given.
+/// bytes, under the 128 KiB `MAX_ARG_STRLEN`) less 3000. A batch's command line is kept
+/// shorter than this unless `-s` is given (xargs' default buffer is 128 KiB): lines of this
+/// size also let a long input (a walk) start its first commands early and spread over the
+/// slots.
 pub const GNU_LINE_MAX: usize = 63_664;
 
 /// How batches are packed beyond the record count.
@@ -143,11 +145,7 @@ impl<'a> Batcher<'a> {
             Batch::MaxArgs(n) => n.max(1),
             Batch::Fit => usize::MAX,
         };
-        let line_max = match (limits.max_chars, template.mode()) {
-            (Some(n), _) => n,
-            (None, Mode::Argv) => usize::MAX,
-            (None, _) => GNU_LINE_MAX,
-        };
+        let line_max = limits.max_chars.unwrap_or(GNU_LINE_MAX);
         let base = cost(&template.render(&Self::ctx(&[])));
         let appended = template.mode() == Mode::Argv
             && !template
