@@ -572,7 +572,8 @@ impl Config {
                 link_all: cli.link,
                 delimiter,
                 colsep,
-                eof: cli.eof,
+                // An empty -E string means no end-of-input value (xargs).
+                eof: cli.eof.filter(|e| !e.is_empty()),
                 trim,
                 skip_empty: cli.no_run_if_empty,
                 skip_first: cli.skip_first_line,
