@@ -23,7 +23,7 @@ _parx() {
 
     case "${cmd}" in
         parx)
-            opts="-j -k -a -0 -d -s -n -X -L -h -V --jobs --keep-order --arg-file --null --delimiter --link --shell --dry-run --colsep --max-args --walk --ext --glob --type --hidden --follow --max-depth --pipe --pipe-part --block --lines --recend --recstart --header --pool --max-tasks --timeout --retries --halt --joblog --resume --resume-failed --delay --shard --tag --tagstring --line-buffer --results --bar --eta --slurm --slurm-arg --run-dir --help --version"
+            opts="-j -k -a -0 -d -n -X -N -L -s -m -x -v -t -r -I -E -u -q -S -h -V --jobs --keep-order --arg-file --null --delimiter --link --shell --dry-run --colsep --max-args --walk --ext --glob --type --hidden --follow --max-depth --pipe --pipe-part --block --max-replace-args --max-lines --recend --recstart --header --pool --max-tasks --timeout --retries --halt --joblog --resume --resume-failed --delay --shard --tag --tagstring --line-buffer --results --bar --eta --slurm --slurm-arg --run-dir --max-chars --xargs --exit --verbose --no-run-if-empty --eof --trim --plus --skip-first-line --arg-sep --arg-file-sep --ungroup --termseq --tmpdir --nice --process-slot-var --quote --will-cite --no-notice --group --sshlogin --transfer --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -89,7 +89,15 @@ _parx() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --lines)
+                --max-replace-args)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -N)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-lines)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -158,6 +166,62 @@ _parx() {
                     return 0
                     ;;
                 --run-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-chars)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -s)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -I)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --eof)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -E)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trim)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --arg-sep)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --arg-file-sep)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --termseq)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tmpdir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --nice)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --process-slot-var)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sshlogin)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -S)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -54,6 +54,8 @@ pub struct Cli {
     #[arg(
         short = 'j',
         long = "jobs",
+        short_alias = 'P',
+        alias = "max-procs",
         value_name = "N",
         allow_hyphen_values = true
     )]
@@ -79,8 +81,8 @@ pub struct Cli {
     #[arg(long)]
     pub link: bool,
 
-    /// Run the command through `sh -c` (values single-quoted)
-    #[arg(short = 's', long)]
+    /// Run the command through `sh -c` (values quoted)
+    #[arg(long)]
     pub shell: bool,
 
     /// Print each command instead of running it
@@ -96,13 +98,13 @@ pub struct Cli {
         short = 'n',
         long = "max-args",
         value_name = "N",
-        conflicts_with = "xargs"
+        conflicts_with = "context_x"
     )]
     pub max_args: Option<usize>,
 
-    /// As many values per command as fit the OS argument limit (context replace: a{}b per value)
+    /// As many values per command as fit the line limit (context replace: a{}b per value)
     #[arg(short = 'X')]
-    pub xargs: bool,
+    pub context_x: bool,
 
     /// Walk PATH: every entry under it is a value (repeatable)
     #[arg(
@@ -172,15 +174,14 @@ pub struct Cli {
     )]
     pub block: Option<String>,
 
-    /// N records per chunk instead of a size
-    #[arg(
-        short = 'L',
-        long = "lines",
-        value_name = "N",
-        conflicts_with = "block",
-        help_heading = "Chunk modes"
-    )]
-    pub lines: Option<u64>,
+    /// Chunk modes: N records per chunk instead of a size; else N values per command with {N}
+    /// the Nth (GNU's max-replace-args)
+    #[arg(short = 'N', long = "max-replace-args", value_name = "N")]
+    pub max_replace_args: Option<u64>,
+
+    /// Chunk modes: a record is N lines (FASTQ: -L 4); else N input lines per command
+    #[arg(short = 'L', long = "max-lines", value_name = "N")]
+    pub max_lines: Option<u64>,
 
     /// Record terminator [default: \n, NUL with -0] (escapes: \n \t \r \0 \\ \xHH)
     #[arg(long, value_name = "STR", help_heading = "Chunk modes")]
@@ -190,9 +191,10 @@ pub struct Cli {
     #[arg(long, value_name = "STR", help_heading = "Chunk modes")]
     pub recstart: Option<String>,
 
-    /// The first N records are a header, sent at the start of every chunk
-    #[arg(long, value_name = "N", help_heading = "Chunk modes")]
-    pub header: Option<u64>,
+    /// Chunk modes: the first N records are a header, sent at the start of every chunk;
+    /// `:` with argument sources: the first value names the column ({name})
+    #[arg(long, value_name = "N|:", help_heading = "Chunk modes")]
+    pub header: Option<String>,
 
     /// How tasks run: a child process per task, or long-lived workers fed on stdin
     #[arg(long, value_enum, value_name = "KIND", default_value_t = PoolArg::Thread)]
@@ -205,15 +207,21 @@ pub struct Cli {
     #[arg(long, value_name = "DUR", help_heading = "Job control")]
     pub timeout: Option<String>,
 
-    /// Run a failed task up to N more times; only the last attempt's output is printed
+    /// Run a failed task up to N times in all (0: until it succeeds); only the last attempt's
+    /// output is printed
     #[arg(long, value_name = "N", help_heading = "Job control")]
     pub retries: Option<u32>,
 
-    /// When to stop early: never, soon|now,fail=N|success=N|done=N (N or N%)
-    #[arg(long, value_name = "WHEN,WHY=N", help_heading = "Job control")]
+    /// When to stop early: never, soon|now,fail=N|success=N|done=N (N or N%); GNU's 0 1 2 -1 -2 N%
+    #[arg(
+        long,
+        value_name = "WHEN,WHY=N",
+        allow_hyphen_values = true,
+        help_heading = "Job control"
+    )]
     pub halt: Option<String>,
 
-    /// Log every finished task to FILE (GNU parallel's TSV columns)
+    /// Log every finished task to FILE (GNU parallel's TSV columns; `-`: stdout)
     #[arg(long, value_name = "FILE", help_heading = "Job control")]
     pub joblog: Option<std::path::PathBuf>,
 
@@ -242,7 +250,7 @@ pub struct Cli {
     pub tagstring: Option<OsString>,
 
     /// Print whole lines as they come, from all tasks at once (never torn)
-    #[arg(long, help_heading = "Output")]
+    #[arg(long, alias = "lb", help_heading = "Output")]
     pub line_buffer: bool,
 
     /// Also store each task's stdout, stderr and exit status under DIR/<seq>/
@@ -278,6 +286,144 @@ pub struct Cli {
     #[arg(long, value_name = "DIR", requires = "slurm", help_heading = "Cluster")]
     pub run_dir: Option<std::path::PathBuf>,
     // --- end of Cluster ---
+    // --- Compatibility: GNU parallel and xargs spellings (DESIGN.md "Compatibility") ---
+    /// At most N characters per command line (-X, -m, -n)
+    #[arg(
+        short = 's',
+        long = "max-chars",
+        value_name = "N",
+        help_heading = "Compatibility"
+    )]
+    pub max_chars: Option<usize>,
+
+    /// Several values per command, up to the line limit, spread over the slots at the end
+    #[arg(short = 'm', help_heading = "Compatibility")]
+    pub multi: bool,
+
+    /// Several values per command, up to the line limit (xargs' packing)
+    #[arg(long = "xargs", help_heading = "Compatibility")]
+    pub xargs: bool,
+
+    /// Exit if a command line would exceed the -s size (xargs -x)
+    #[arg(short = 'x', long = "exit", help_heading = "Compatibility")]
+    pub exit_on_size: bool,
+
+    /// Print each command on stdout before its output
+    #[arg(short = 'v', help_heading = "Compatibility")]
+    pub print_command: bool,
+
+    /// Print each command on stderr before it runs
+    #[arg(short = 't', long = "verbose", help_heading = "Compatibility")]
+    pub verbose: bool,
+
+    /// Skip values that are empty or only blanks
+    #[arg(short = 'r', long = "no-run-if-empty", help_heading = "Compatibility")]
+    pub no_run_if_empty: bool,
+
+    /// STR replaces {} as the value placeholder
+    #[arg(short = 'I', value_name = "STR", help_heading = "Compatibility")]
+    pub replace: Option<String>,
+
+    /// The value STR ends the input
+    #[arg(
+        short = 'E',
+        long = "eof",
+        value_name = "STR",
+        help_heading = "Compatibility"
+    )]
+    pub eof: Option<OsString>,
+
+    /// Trim blanks around values: n (none), l, r, lr, rl
+    #[arg(long, value_name = "n|l|r|lr|rl", help_heading = "Compatibility")]
+    pub trim: Option<String>,
+
+    /// GNU parallel's extra replacement strings ({..} {+.} {##} {0#} {:-x} {#re} {%re} ...)
+    #[arg(long, help_heading = "Compatibility")]
+    pub plus: bool,
+
+    /// The first value is not used
+    #[arg(long, help_heading = "Compatibility")]
+    pub skip_first_line: bool,
+
+    /// STR instead of ::: (and STR+ instead of :::+)
+    #[arg(long, value_name = "STR", help_heading = "Compatibility")]
+    pub arg_sep: Option<OsString>,
+
+    /// STR instead of :::: (and STR+ instead of ::::+)
+    #[arg(long, value_name = "STR", help_heading = "Compatibility")]
+    pub arg_file_sep: Option<OsString>,
+
+    /// Output as it comes, not grouped (lines of different tasks may mix)
+    #[arg(short = 'u', long = "ungroup", help_heading = "Compatibility")]
+    pub ungroup: bool,
+
+    /// Signals (and milliseconds between them) that end a task: SIG,MS,SIG,MS,...,SIG
+    #[arg(long, value_name = "SEQ", help_heading = "Compatibility")]
+    pub termseq: Option<String>,
+
+    /// Where output spills to disk [default: $TMPDIR]
+    #[arg(long, value_name = "DIR", help_heading = "Compatibility")]
+    pub tmpdir: Option<std::path::PathBuf>,
+
+    /// Run tasks under nice N
+    #[arg(
+        long,
+        value_name = "N",
+        allow_hyphen_values = true,
+        help_heading = "Compatibility"
+    )]
+    pub nice: Option<i32>,
+
+    /// xargs: NAME holds the job slot number in each task's environment
+    #[arg(long, value_name = "NAME", help_heading = "Compatibility")]
+    pub process_slot_var: Option<String>,
+
+    /// Accepted for GNU parallel (values are never shell syntax in exec mode already)
+    #[arg(short = 'q', long = "quote", help_heading = "Compatibility")]
+    pub quote: bool,
+
+    /// Accepted for GNU parallel; no effect
+    #[arg(long, hide = true)]
+    pub will_cite: bool,
+
+    /// Accepted for GNU parallel; no effect
+    #[arg(long, hide = true)]
+    pub no_notice: bool,
+
+    /// Accepted for GNU parallel (grouped output is the default); no effect
+    #[arg(long, hide = true)]
+    pub group: bool,
+
+    /// GNU parallel's remote options: refused (parx runs on one machine; see --shard)
+    #[arg(
+        short = 'S',
+        long = "sshlogin",
+        alias = "sshloginfile",
+        alias = "slf",
+        alias = "transferfile",
+        alias = "return",
+        alias = "basefile",
+        alias = "bf",
+        alias = "workdir",
+        alias = "wd",
+        alias = "controlmaster",
+        alias = "trc",
+        alias = "ssh",
+        value_name = "X",
+        hide = true
+    )]
+    pub remote: Option<String>,
+
+    /// GNU parallel's remote flags: refused (parx runs on one machine; see --shard)
+    #[arg(
+        long = "transfer",
+        alias = "cleanup",
+        alias = "nonall",
+        alias = "onall",
+        hide = true
+    )]
+    pub remote_flag: bool,
+
     /// The command and its arguments, then the input sources (`:::`, `:::+`, `::::`, `::::+`)
     #[arg(
         value_name = "COMMAND",

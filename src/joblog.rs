@@ -125,7 +125,8 @@ impl Joblog {
                 file.set_len(whole as u64)?;
                 text.truncate(whole);
             }
-        } else {
+        } else if file.metadata()?.is_file() {
+            // (Not for `--joblog -`: stdout may be a pipe or a terminal.)
             file.set_len(0)?;
         }
         let log = Joblog { file };

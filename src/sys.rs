@@ -317,6 +317,38 @@ pub fn redirect_stderr(file: &File) -> io::Result<()> {
     Ok(())
 }
 
+/// `-j 0`: as many job slots as the open-file limit allows (each running task holds a few
+/// pipes and spill files), at most 1024 and at least 1.
+pub fn max_slots() -> usize {
+    /// Descriptors parx keeps for itself (stdio, the watchdog, the signal pipe, input files).
+    const RESERVED: u64 = 24;
+    /// Descriptors a running task may hold (stdout, stderr and stdin pipes with both ends
+    /// while it spawns, two spill files).
+    const PER_TASK: u64 = 8;
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we own; no other memory is touched.
+    let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0;
+    let files = if ok { lim.rlim_cur } else { 1024 };
+    (files.saturating_sub(RESERVED) / PER_TASK).clamp(1, 1024) as usize
+}
+
+/// `--nice N`: the child sets its niceness to N (relative to parx's) before exec.
+pub fn nice_in_child(cmd: &mut std::process::Command, n: i32) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: nice(2) is async-signal-safe and touches only the child's own priority; it
+    // runs between fork and exec with nothing else in between. Its failure (EPERM for a
+    // negative N without privilege) is ignored, as GNU parallel's `nice -n` would go on.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::nice(n);
+            Ok(())
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

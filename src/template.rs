@@ -1,11 +1,18 @@
 //! Command templates: parsing placeholders, rendering a task into an argv (no shell) or a
-//! `sh -c` script with every substituted value single-quoted, and quoting for `--dry-run`.
+//! `sh -c` script with every substituted value quoted when it needs it, and quoting for
+//! `--dry-run`.
 //!
 //! Placeholders follow GNU parallel: `{}` `{.}` `{/}` `{//}` `{/.}` `{#}` `{%}` and the
-//! column forms `{N}` `{N.}` `{N/}` `{N//}` `{N/.}`. Anything else in braces is literal.
+//! positional forms `{N}` `{N.}` `{N/}` `{N//}` `{N/.}` (`{-N}` counts from the end; blanks may
+//! follow N, as in `{1 }`). In a batch (`-n`, `-N`, `-X`, `-m`) `{N}` is the batch's Nth value,
+//! as in GNU parallel; with one record it is the record's Nth source or column. `-I STR` makes
+//! STR the value placeholder instead of `{}`; `--plus` adds GNU's extra ones (`{..}` `{+.}`
+//! `{##}` `{0#}` `{:-x}` `{#re}` `{%%re}` ...); `--header :` adds `{name}` for named columns.
+//! Anything else in braces is literal.
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::sync::OnceLock;
 
 use crate::task::Record;
 
@@ -22,15 +29,45 @@ pub enum Transform {
     Dir,
     /// `{/.}`: basename without extension.
     BaseNoExt,
+    /// `--plus` `{..}`: without two extensions.
+    NoExt2,
+    /// `--plus` `{...}`: without three extensions.
+    NoExt3,
+    /// `--plus` `{/..}`: basename without two extensions.
+    BaseNoExt2,
+    /// `--plus` `{/...}`: basename without three extensions.
+    BaseNoExt3,
+    /// `--plus` `{+/}`: the directory part (empty when none).
+    PlusDir,
+    /// `--plus` `{+.}`: the extension (empty when none).
+    PlusExt,
+    /// `--plus` `{+..}`: the last two extensions.
+    PlusExt2,
+    /// `--plus` `{+...}`: the last three extensions.
+    PlusExt3,
+    /// `--plus` `{:…}` `{#…}` `{%…}`: an operation with parameters (index into the template's
+    /// table).
+    Op(u16),
+}
+
+/// Which value a value placeholder takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Col {
+    /// `{N}`: the Nth (1-based) value of the task.
+    Pos(usize),
+    /// `{-N}`: the Nth value from the end.
+    Neg(usize),
+    /// `{name}` (`--header :`): the column of that name (index into the template's names).
+    Named(u16),
 }
 
 /// One placeholder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Placeholder {
-    /// A value, or column `col` (1-based) of it.
+    /// A value, or column `col` of it.
     Value {
-        /// `None` for the whole record, `Some(n)` for column n.
-        col: Option<usize>,
+        /// `None` for each record in turn, `Some` for one value of the task.
+        col: Option<Col>,
         /// The transformation applied.
         tr: Transform,
     },
@@ -38,6 +75,25 @@ pub enum Placeholder {
     Seq,
     /// `{%}`: the job slot.
     Slot,
+    /// `--plus` `{##}`: the number of tasks.
+    Total,
+    /// `--plus` `{0#}`: the sequence number, zero-padded to the width of the number of tasks.
+    SeqPad,
+    /// `--plus` `{0%}`: the slot, zero-padded to the width of the number of slots.
+    SlotPad,
+}
+
+/// A `--plus` operation with parameters.
+#[derive(Clone, Debug)]
+enum Op {
+    /// `{:-x}`: `x` when the value is empty (or `0`, as Perl's `||=`).
+    Default(Vec<u8>),
+    /// `{:N}`: without its first N bytes; `{:N:M}`: M bytes from N.
+    Substr(usize, Option<usize>),
+    /// `{#re}` / `{##re}`: without the shortest / longest prefix matching `re`.
+    Prefix(regex::bytes::Regex),
+    /// `{%re}` / `{%%re}`: without the shortest / longest suffix matching `re`.
+    Suffix(regex::bytes::Regex, bool),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,26 +107,57 @@ struct Word {
     pieces: Vec<Piece>,
 }
 
+/// How placeholders are spelled: `-I`, `--plus`, `--header :`.
+#[derive(Clone, Debug, Default)]
+pub struct Syntax {
+    /// `-I STR`: STR is the value placeholder instead of `{}`.
+    pub replace: Option<Vec<u8>>,
+    /// `--plus`: GNU parallel's extra replacement strings.
+    pub plus: bool,
+    /// `--header :`: `{name}` names a column.
+    pub header: bool,
+}
+
+/// What parsing collects besides the words.
+#[derive(Default)]
+struct Tables {
+    ops: Vec<Op>,
+    names: Vec<Vec<u8>>,
+}
+
 impl Word {
-    fn parse(w: &[u8]) -> Word {
+    fn parse(w: &[u8], syn: &Syntax, t: &mut Tables) -> Word {
         let mut pieces = Vec::new();
         let mut lit = Vec::new();
         let mut i = 0;
         while i < w.len() {
-            if w[i] == b'{' {
+            let mut found = None;
+            if let Some(r) = syn.replace.as_deref().filter(|r| w[i..].starts_with(r)) {
+                found = Some((
+                    Placeholder::Value {
+                        col: None,
+                        tr: Transform::Whole,
+                    },
+                    r.len(),
+                ));
+            } else if w[i] == b'{' {
                 if let Some(end) = w[i..].iter().position(|&c| c == b'}') {
-                    if let Some(ph) = parse_placeholder(&w[i + 1..i + end]) {
-                        if !lit.is_empty() {
-                            pieces.push(Piece::Lit(std::mem::take(&mut lit)));
-                        }
-                        pieces.push(Piece::Ph(ph));
-                        i += end + 1;
-                        continue;
-                    }
+                    found = parse_placeholder(&w[i + 1..i + end], syn, t).map(|p| (p, end + 1));
                 }
             }
-            lit.push(w[i]);
-            i += 1;
+            match found {
+                Some((ph, len)) => {
+                    if !lit.is_empty() {
+                        pieces.push(Piece::Lit(std::mem::take(&mut lit)));
+                    }
+                    pieces.push(Piece::Ph(ph));
+                    i += len;
+                }
+                None => {
+                    lit.push(w[i]);
+                    i += 1;
+                }
+            }
         }
         if !lit.is_empty() {
             pieces.push(Piece::Lit(lit));
@@ -78,10 +165,22 @@ impl Word {
         Word { pieces }
     }
 
+    fn phs(&self) -> impl Iterator<Item = &Placeholder> {
+        self.pieces.iter().filter_map(|p| match p {
+            Piece::Ph(ph) => Some(ph),
+            Piece::Lit(_) => None,
+        })
+    }
+
+    /// Whether any value placeholder (`{}`, `{1}`, …) occurs.
     fn uses_values(&self) -> bool {
-        self.pieces
-            .iter()
-            .any(|p| matches!(p, Piece::Ph(Placeholder::Value { .. })))
+        self.phs().any(|p| matches!(p, Placeholder::Value { .. }))
+    }
+
+    /// Whether a placeholder that stands for each record in turn (`{}`, `{.}`, …) occurs.
+    fn per_record(&self) -> bool {
+        self.phs()
+            .any(|p| matches!(p, Placeholder::Value { col: None, .. }))
     }
 
     /// The word cut at blanks (space, tab, newline): `Ok` parts and `Err` runs of blanks.
@@ -126,29 +225,178 @@ impl Word {
     }
 }
 
-fn parse_placeholder(inner: &[u8]) -> Option<Placeholder> {
-    let digits = inner.iter().take_while(|c| c.is_ascii_digit()).count();
-    let (num, rest) = inner.split_at(digits);
+/// Parses what is between `{` and `}`.
+fn parse_placeholder(inner: &[u8], syn: &Syntax, t: &mut Tables) -> Option<Placeholder> {
+    if syn.plus {
+        match inner {
+            b"##" => return Some(Placeholder::Total),
+            b"0#" => return Some(Placeholder::SeqPad),
+            b"0%" => return Some(Placeholder::SlotPad),
+            _ => {}
+        }
+    }
+    match inner {
+        b"#" => return Some(Placeholder::Seq),
+        b"%" => return Some(Placeholder::Slot),
+        _ => {}
+    }
+    // A position: -?digits, then optional blanks (GNU parallel: `{1 }`, even across lines).
+    let neg = inner.first() == Some(&b'-');
+    let start = usize::from(neg);
+    let digits = inner[start..]
+        .iter()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    let (col, rest) = if digits > 0 {
+        let n: usize = std::str::from_utf8(&inner[start..start + digits])
+            .ok()?
+            .parse()
+            .ok()?;
+        if n == 0 {
+            return None;
+        }
+        let mut rest = &inner[start + digits..];
+        while let [b' ' | b'\t' | b'\n' | b'\r', tail @ ..] = rest {
+            rest = tail;
+        }
+        (Some(if neg { Col::Neg(n) } else { Col::Pos(n) }), rest)
+    } else if neg {
+        return None;
+    } else {
+        (None, inner)
+    };
     let tr = match rest {
+        b"" if col.is_none() && syn.replace.is_some() => return None,
         b"" => Transform::Whole,
         b"." => Transform::NoExt,
         b"/" => Transform::Base,
         b"//" => Transform::Dir,
         b"/." => Transform::BaseNoExt,
-        b"#" if num.is_empty() => return Some(Placeholder::Seq),
-        b"%" if num.is_empty() => return Some(Placeholder::Slot),
-        _ => return None,
-    };
-    let col = if num.is_empty() {
-        None
-    } else {
-        let n: usize = std::str::from_utf8(num).ok()?.parse().ok()?;
-        if n == 0 {
-            return None;
-        }
-        Some(n)
+        _ if syn.plus => match plus_transform(rest, t) {
+            Some(tr) => tr,
+            None => return named(col, rest, syn, t),
+        },
+        _ => return named(col, rest, syn, t),
     };
     Some(Placeholder::Value { col, tr })
+}
+
+/// `{name}` with `--header :`.
+fn named(col: Option<Col>, rest: &[u8], syn: &Syntax, t: &mut Tables) -> Option<Placeholder> {
+    if !syn.header || col.is_some() || rest.is_empty() {
+        return None;
+    }
+    let i = match t.names.iter().position(|n| n == rest) {
+        Some(i) => i,
+        None => {
+            t.names.push(rest.to_vec());
+            t.names.len() - 1
+        }
+    };
+    Some(Placeholder::Value {
+        col: Some(Col::Named(u16::try_from(i).ok()?)),
+        tr: Transform::Whole,
+    })
+}
+
+/// `--plus` replacement strings (after the position, if any).
+fn plus_transform(rest: &[u8], t: &mut Tables) -> Option<Transform> {
+    let tr = match rest {
+        b".." => Transform::NoExt2,
+        b"..." => Transform::NoExt3,
+        b"/.." => Transform::BaseNoExt2,
+        b"/..." => Transform::BaseNoExt3,
+        b"+/" => Transform::PlusDir,
+        b"+." => Transform::PlusExt,
+        b"+.." => Transform::PlusExt2,
+        b"+..." => Transform::PlusExt3,
+        _ => {
+            let op = parse_op(rest)?;
+            t.ops.push(op);
+            return Some(Transform::Op(u16::try_from(t.ops.len() - 1).ok()?));
+        }
+    };
+    Some(tr)
+}
+
+/// `{:-x}` `{:N}` `{:N:M}` `{#re}` `{##re}` `{%re}` `{%%re}`.
+fn parse_op(rest: &[u8]) -> Option<Op> {
+    let text = std::str::from_utf8(rest).ok()?;
+    let re = |pattern: &str, lazy: bool| {
+        regex::bytes::RegexBuilder::new(pattern)
+            .swap_greed(lazy)
+            .build()
+            .ok()
+    };
+    if let Some(d) = text.strip_prefix(":-") {
+        return (!d.is_empty()).then(|| Op::Default(d.as_bytes().to_vec()));
+    }
+    if let Some(spec) = text.strip_prefix(':') {
+        let mut it = spec.splitn(2, ':');
+        let from = it.next()?.parse().ok()?;
+        let len = match it.next() {
+            None => None,
+            Some(l) => Some(l.parse().ok()?),
+        };
+        return Some(Op::Substr(from, len));
+    }
+    if let Some(p) = text.strip_prefix("##") {
+        return (!p.is_empty()).then(|| re(&format!("^(?:{p})"), false).map(Op::Prefix))?;
+    }
+    if let Some(p) = text.strip_prefix('#') {
+        return (!p.is_empty()).then(|| re(&format!("^(?:{p})"), true).map(Op::Prefix))?;
+    }
+    if let Some(p) = text.strip_prefix("%%") {
+        return (!p.is_empty())
+            .then(|| re(&format!("(?:{p})$"), false).map(|r| Op::Suffix(r, true)))?;
+    }
+    if let Some(p) = text.strip_prefix('%') {
+        return (!p.is_empty())
+            .then(|| re(&format!("(?:{p})$"), true).map(|r| Op::Suffix(r, false)))?;
+    }
+    None
+}
+
+impl Op {
+    fn apply(&self, v: &[u8]) -> Vec<u8> {
+        match self {
+            Op::Default(d) => {
+                if v.is_empty() || v == b"0" {
+                    d.clone()
+                } else {
+                    v.to_vec()
+                }
+            }
+            Op::Substr(from, len) => {
+                let s = v.get(*from..).unwrap_or_default();
+                match len {
+                    Some(l) => s[..s.len().min(*l)].to_vec(),
+                    None => s.to_vec(),
+                }
+            }
+            Op::Prefix(re) => match re.find(v) {
+                Some(m) => v[m.end()..].to_vec(),
+                None => v.to_vec(),
+            },
+            Op::Suffix(re, longest) => {
+                // The shortest suffix starts at the last position where the pattern matches
+                // to the end; the longest at the first.
+                let ends_here = |&i: &usize| {
+                    re.find_at(v, i)
+                        .is_some_and(|m| m.start() == i && m.end() == v.len())
+                };
+                let at = if *longest {
+                    (0..=v.len()).find(ends_here)
+                } else {
+                    (0..=v.len()).rev().find(ends_here)
+                };
+                match at {
+                    Some(i) => v[..i].to_vec(),
+                    None => v.to_vec(),
+                }
+            }
+        }
+    }
 }
 
 /// How the command is run.
@@ -156,10 +404,20 @@ fn parse_placeholder(inner: &[u8]) -> Option<Placeholder> {
 pub enum Mode {
     /// Separate words, exec'd directly.
     Argv,
-    /// Through `sh -c`, values single-quoted.
+    /// Through `sh -c`, values quoted.
     Shell,
     /// No command: each value is itself a shell command line.
     ValueIsCommand,
+}
+
+/// How a placeholder that stands for each record expands when a task has several records.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Replace {
+    /// `-X`, `-n`, `-N`, `-L`: the placeholder's word is repeated per record (`a{}b` → `a1b a2b`).
+    #[default]
+    Context,
+    /// `-m`, `--xargs`: the placeholder alone is replaced by all values (`a{}b` → `a1 2b`).
+    Plain,
 }
 
 /// A parsed command template.
@@ -168,8 +426,19 @@ pub struct Template {
     words: Vec<Word>,
     mode: Mode,
     uses_values: bool,
-    /// Values are appended when no value placeholder occurs (false in chunk modes).
+    /// Any placeholder at all, `{#}` and `{%}` included: values are appended only without.
+    any_placeholder: bool,
+    /// Values are appended when no placeholder occurs (false in chunk modes).
     append: bool,
+    replace: Replace,
+    ops: Vec<Op>,
+    names: Vec<Vec<u8>>,
+    /// `--header :`: the column names read from the input.
+    header: OnceLock<Vec<Vec<u8>>>,
+    /// `{##}`: the number of tasks, once known.
+    total: OnceLock<u64>,
+    /// The number of job slots (`{0%}`'s width).
+    jobs: usize,
 }
 
 /// A rendered command, ready to run.
@@ -195,10 +464,23 @@ pub struct Ctx<'a> {
 /// Bytes that make a single command word need a shell.
 const SHELL_META: &[u8] = b" \t\n|&;<>()$`\\\"'*?[#~";
 
+/// What a rendering resolves value placeholders against.
+struct Env<'a> {
+    ctx: &'a Ctx<'a>,
+    /// Every value of the task, in order (`{N}`, `{-N}`).
+    flat: Vec<&'a OsString>,
+    shell: bool,
+}
+
 impl Template {
     /// Parses the command words. One word with whitespace or shell metacharacters, or
     /// `force_shell`, means shell mode; no words means each value is a command line.
     pub fn new(words: &[OsString], force_shell: bool) -> Template {
+        Self::with_syntax(words, force_shell, &Syntax::default())
+    }
+
+    /// [`Template::new`] with `-I`, `--plus` or `--header :` spellings.
+    pub fn with_syntax(words: &[OsString], force_shell: bool, syn: &Syntax) -> Template {
         let mode = if words.is_empty() {
             Mode::ValueIsCommand
         } else if force_shell
@@ -208,13 +490,25 @@ impl Template {
         } else {
             Mode::Argv
         };
-        let words: Vec<Word> = words.iter().map(|w| Word::parse(w.as_bytes())).collect();
+        let mut t = Tables::default();
+        let words: Vec<Word> = words
+            .iter()
+            .map(|w| Word::parse(w.as_bytes(), syn, &mut t))
+            .collect();
         let uses_values = words.iter().any(Word::uses_values);
+        let any_placeholder = words.iter().any(|w| w.phs().next().is_some());
         Template {
             words,
             mode,
             uses_values,
+            any_placeholder,
             append: true,
+            replace: Replace::Context,
+            ops: t.ops,
+            names: t.names,
+            header: OnceLock::new(),
+            total: OnceLock::new(),
+            jobs: 1,
         }
     }
 
@@ -224,9 +518,52 @@ impl Template {
         self
     }
 
+    /// `-m`/`--xargs`: plain replace in batches instead of context replace.
+    pub fn with_replace(mut self, r: Replace) -> Template {
+        self.replace = r;
+        self
+    }
+
+    /// The number of job slots (for `{0%}`).
+    pub fn with_jobs(mut self, jobs: usize) -> Template {
+        self.jobs = jobs;
+        self
+    }
+
     /// Whether a value placeholder (`{}`, `{.}`, `{1}`, …) occurs in the command.
     pub fn uses_values(&self) -> bool {
         self.uses_values
+    }
+
+    /// Whether `{##}` or `{0#}` occurs: the number of tasks must be known before the first runs.
+    pub fn needs_total(&self) -> bool {
+        self.placeholders()
+            .any(|p| matches!(p, Placeholder::Total | Placeholder::SeqPad))
+    }
+
+    /// Sets the number of tasks (`{##}`); the first call wins.
+    pub fn set_total(&self, n: u64) {
+        let _ = self.total.set(n);
+    }
+
+    /// Whether `{name}` placeholders occur (`--header :`).
+    pub fn uses_names(&self) -> bool {
+        !self.names.is_empty()
+    }
+
+    /// Sets the column names read from the input (`--header :`); the first call wins.
+    pub fn set_header(&self, names: Vec<Vec<u8>>) {
+        let _ = self.header.set(names);
+    }
+
+    /// The names used in `{name}` placeholders that are not among the header's columns.
+    pub fn unknown_names(&self) -> Vec<String> {
+        let header = self.header.get().map(Vec::as_slice).unwrap_or_default();
+        self.names
+            .iter()
+            .filter(|n| !header.contains(n))
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .collect()
     }
 
     /// The run mode.
@@ -236,12 +573,15 @@ impl Template {
 
     /// Every placeholder that occurs in the command.
     pub fn placeholders(&self) -> impl Iterator<Item = Placeholder> + '_ {
-        self.words.iter().flat_map(|w| {
-            w.pieces.iter().filter_map(|p| match p {
-                Piece::Ph(ph) => Some(*ph),
-                Piece::Lit(_) => None,
-            })
-        })
+        self.words.iter().flat_map(|w| w.phs().copied())
+    }
+
+    fn env<'a>(&self, ctx: &'a Ctx<'a>, shell: bool) -> Env<'a> {
+        Env {
+            ctx,
+            flat: ctx.records.iter().flatten().collect(),
+            shell,
+        }
     }
 
     /// Renders the command for one task.
@@ -265,50 +605,70 @@ impl Template {
     /// Expands the words as plain text, joined by spaces: no quoting, no appended values
     /// (`--tag`, `--tagstring`). A value placeholder stands for each record in turn.
     pub fn expand_text(&self, ctx: &Ctx) -> Vec<u8> {
+        let env = self.env(ctx, false);
         let mut out = Vec::new();
         for (i, w) in self.words.iter().enumerate() {
             if i > 0 {
                 out.push(b' ');
             }
-            if !w.uses_values() {
-                out.extend(expand(w, ctx, None, false));
+            if !w.per_record() {
+                out.extend(self.expand(w, &env, None));
                 continue;
             }
             for (j, rec) in ctx.records.iter().enumerate() {
                 if j > 0 {
                     out.push(b' ');
                 }
-                out.extend(expand(w, ctx, Some(rec), false));
+                out.extend(self.expand(w, &env, Some(rec)));
             }
         }
         out
     }
 
+    fn appends(&self) -> bool {
+        self.append && !self.any_placeholder
+    }
+
     fn render_argv(&self, ctx: &Ctx) -> Vec<OsString> {
+        let env = self.env(ctx, false);
         let mut out = Vec::with_capacity(self.words.len() + 1);
         for w in &self.words {
-            if !w.uses_values() {
-                out.push(OsString::from_vec(expand(w, ctx, None, false)));
+            if !w.per_record() {
+                if self.missing_lone_position(w, &env) {
+                    // `{3}` of a batch of two: no word (as the shell drops an empty one in
+                    // GNU parallel's command line).
+                    continue;
+                }
+                out.push(OsString::from_vec(self.expand(w, &env, None)));
+                continue;
+            }
+            if self.replace == Replace::Plain && ctx.records.len() > 1 {
+                out.extend(
+                    self.expand_split(w, &env)
+                        .into_iter()
+                        .map(OsString::from_vec),
+                );
                 continue;
             }
             for rec in ctx.records {
                 match w.lone_whole() {
                     Some(tr) => {
                         for v in rec {
-                            out.push(OsString::from_vec(transform(v.as_bytes(), tr)));
+                            out.push(OsString::from_vec(self.transform(v.as_bytes(), tr)));
                         }
                     }
-                    None => out.push(OsString::from_vec(expand(w, ctx, Some(rec), false))),
+                    None => out.push(OsString::from_vec(self.expand(w, &env, Some(rec)))),
                 }
             }
         }
-        if !self.uses_values && self.append {
+        if self.appends() {
             out.extend(ctx.records.iter().flatten().cloned());
         }
         out
     }
 
     fn render_shell(&self, ctx: &Ctx) -> Vec<u8> {
+        let env = self.env(ctx, true);
         let mut s = Vec::new();
         let sep = |s: &mut Vec<u8>| {
             if !s.is_empty() {
@@ -316,25 +676,30 @@ impl Template {
             }
         };
         for w in &self.words {
-            if !w.uses_values() {
+            if !w.per_record() {
                 sep(&mut s);
-                s.extend(expand(w, ctx, None, true));
+                s.extend(self.expand(w, &env, None));
                 continue;
             }
             if ctx.records.len() > 1 {
-                // Several records (-n/-X): context replace within each blank-separated part
-                // of a command string, as GNU parallel does (`'echo a{}b'` → `echo a1b a2b`).
                 sep(&mut s);
+                if self.replace == Replace::Plain {
+                    s.extend(self.expand(w, &env, None));
+                    continue;
+                }
+                // Context replace within each blank-separated part of a command string, as
+                // GNU parallel does (`'echo a{}b'` → `echo a1b a2b`); a part with only
+                // positional placeholders is copied once.
                 for part in w.blank_split() {
                     match part {
                         Err(blank) => s.extend_from_slice(blank),
-                        Ok(p) if !p.uses_values() => s.extend(expand(&p, ctx, None, true)),
+                        Ok(p) if !p.per_record() => s.extend(self.expand(&p, &env, None)),
                         Ok(p) => {
                             for (i, rec) in ctx.records.iter().enumerate() {
                                 if i > 0 {
                                     s.push(b' ');
                                 }
-                                s.extend(expand(&p, ctx, Some(rec), true));
+                                s.extend(self.expand(&p, &env, Some(rec)));
                             }
                         }
                     }
@@ -343,62 +708,210 @@ impl Template {
             }
             for rec in ctx.records {
                 sep(&mut s);
-                s.extend(expand(w, ctx, Some(rec), true));
+                s.extend(self.expand(w, &env, Some(rec)));
             }
         }
-        if !self.uses_values && self.append {
+        if self.appends() {
             for v in ctx.records.iter().flatten() {
                 sep(&mut s);
-                quote_into(&mut s, v.as_bytes());
+                shell_word_into(&mut s, v.as_bytes());
             }
         }
         s
     }
-}
 
-/// Expands one word for one record (or none, for words without value placeholders).
-fn expand(w: &Word, ctx: &Ctx, rec: Option<&Record>, shell: bool) -> Vec<u8> {
-    let mut out = Vec::new();
-    for p in &w.pieces {
-        match p {
-            Piece::Lit(l) => out.extend_from_slice(l),
-            Piece::Ph(Placeholder::Seq) => out.extend_from_slice(ctx.seq.to_string().as_bytes()),
-            Piece::Ph(Placeholder::Slot) => out.extend_from_slice(ctx.slot.to_string().as_bytes()),
-            Piece::Ph(Placeholder::Value { col, tr }) => {
-                let rec = rec.map(Vec::as_slice).unwrap_or(&[]);
-                let cols: &[OsString] = match col {
-                    None => rec,
-                    Some(n) => rec.get(n - 1).map(std::slice::from_ref).unwrap_or(&[]),
-                };
-                if cols.is_empty() && shell {
-                    out.extend_from_slice(b"''");
-                }
-                for (i, v) in cols.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b' ');
-                    }
-                    let v = transform(v.as_bytes(), *tr);
-                    if shell {
-                        quote_into(&mut out, &v);
-                    } else {
-                        out.extend_from_slice(&v);
-                    }
-                }
+    /// The values a value placeholder stands for: `rec`'s for `{}` (all of the task's when
+    /// `rec` is `None`), one of the task's for `{N}`.
+    fn values<'a>(
+        &self,
+        col: Option<Col>,
+        env: &Env<'a>,
+        rec: Option<&'a Record>,
+    ) -> Vec<&'a OsString> {
+        let n = env.flat.len();
+        let at = |i: Option<usize>| {
+            i.and_then(|i| env.flat.get(i).copied())
+                .into_iter()
+                .collect()
+        };
+        match col {
+            None => match rec {
+                Some(r) => r.iter().collect(),
+                None => env.flat.clone(),
+            },
+            Some(Col::Pos(p)) => at(Some(p - 1)),
+            Some(Col::Neg(k)) => at(n.checked_sub(k)),
+            Some(Col::Named(i)) => {
+                let name = &self.names[usize::from(i)];
+                let pos = self
+                    .header
+                    .get()
+                    .and_then(|h| h.iter().position(|c| c == name));
+                at(pos)
             }
         }
     }
-    out
+
+    /// Expands one word for one record (or, with `None`, for all values of the task at once:
+    /// words without per-record placeholders, and `-m`'s plain replace).
+    fn expand(&self, w: &Word, env: &Env, rec: Option<&Record>) -> Vec<u8> {
+        let ctx = env.ctx;
+        let mut out = Vec::new();
+        for p in &w.pieces {
+            match p {
+                Piece::Lit(l) => out.extend_from_slice(l),
+                Piece::Ph(Placeholder::Value { col, tr }) => {
+                    let vals = self.values(*col, env, rec);
+                    // A missing position (`{3}` of two values) is nothing, as in GNU
+                    // parallel; an empty record still quotes as ''.
+                    if vals.is_empty() && env.shell && col.is_none() {
+                        out.extend_from_slice(b"''");
+                    }
+                    for (i, v) in vals.iter().enumerate() {
+                        if i > 0 {
+                            out.push(b' ');
+                        }
+                        let v = self.transform(v.as_bytes(), *tr);
+                        if env.shell {
+                            shell_word_into(&mut out, &v);
+                        } else {
+                            out.extend_from_slice(&v);
+                        }
+                    }
+                }
+                Piece::Ph(ph) => out.extend(self.number(*ph, ctx)),
+            }
+        }
+        out
+    }
+
+    /// Whether `w` is exactly one positional placeholder with no value to take.
+    fn missing_lone_position(&self, w: &Word, env: &Env) -> bool {
+        match w.pieces.as_slice() {
+            [Piece::Ph(Placeholder::Value { col: Some(c), .. })] => {
+                self.values(Some(*c), env, None).is_empty()
+            }
+            _ => false,
+        }
+    }
+
+    /// `-m` in argv mode: the word as the shell would split `a{}b` with values `1 2`
+    /// (`a1`, `2b`).
+    fn expand_split(&self, w: &Word, env: &Env) -> Vec<Vec<u8>> {
+        let mut words = vec![Vec::new()];
+        for p in &w.pieces {
+            match p {
+                Piece::Lit(l) => words.last_mut().expect("non-empty").extend_from_slice(l),
+                Piece::Ph(Placeholder::Value { col, tr }) => {
+                    for (i, v) in self.values(*col, env, None).iter().enumerate() {
+                        if i > 0 {
+                            words.push(Vec::new());
+                        }
+                        let v = self.transform(v.as_bytes(), *tr);
+                        words.last_mut().expect("non-empty").extend_from_slice(&v);
+                    }
+                }
+                Piece::Ph(ph) => words
+                    .last_mut()
+                    .expect("non-empty")
+                    .extend(self.number(*ph, env.ctx)),
+            }
+        }
+        words
+    }
+
+    /// `{#}`, `{%}` and `--plus`'s numbers.
+    fn number(&self, ph: Placeholder, ctx: &Ctx) -> Vec<u8> {
+        let width = |n: u64| n.max(1).to_string().len();
+        let total = self.total.get().copied().unwrap_or(0);
+        match ph {
+            Placeholder::Seq => ctx.seq.to_string().into_bytes(),
+            Placeholder::Slot => ctx.slot.to_string().into_bytes(),
+            Placeholder::Total => total.to_string().into_bytes(),
+            Placeholder::SeqPad => format!("{:0w$}", ctx.seq, w = width(total)).into_bytes(),
+            Placeholder::SlotPad => {
+                format!("{:0w$}", ctx.slot, w = width(self.jobs as u64)).into_bytes()
+            }
+            Placeholder::Value { .. } => Vec::new(),
+        }
+    }
+
+    /// Applies a transform, the template's `--plus` operations included.
+    fn transform(&self, v: &[u8], tr: Transform) -> Vec<u8> {
+        match tr {
+            Transform::Op(i) => self.ops[usize::from(i)].apply(v),
+            _ => transform(v, tr),
+        }
+    }
+}
+
+/// Appends `v` as one shell word: as it is when it holds only characters no shell treats
+/// specially (letters, digits, `%+,-./:@_`), else single-quoted (as GNU parallel quotes only
+/// what needs it, so that `-X` packs the same values into a command line).
+pub fn shell_word_into(out: &mut Vec<u8>, v: &[u8]) {
+    let plain = |c: &u8| c.is_ascii_alphanumeric() || b"%+,-./:@_".contains(c);
+    if !v.is_empty() && v.iter().all(plain) {
+        out.extend_from_slice(v);
+    } else {
+        quote_into(out, v);
+    }
 }
 
 /// Applies a transform to one value (GNU parallel's rules, Perl `dirname` for `{//}`).
 pub fn transform(v: &[u8], tr: Transform) -> Vec<u8> {
     match tr {
-        Transform::Whole => v.to_vec(),
+        Transform::Whole | Transform::Op(_) => v.to_vec(),
         Transform::NoExt => no_ext(v).to_vec(),
         Transform::Base => basename(v).to_vec(),
         Transform::Dir => dirname(v),
         Transform::BaseNoExt => no_ext(basename(v)).to_vec(),
+        Transform::NoExt2 => strip_exts(v, 2).to_vec(),
+        Transform::NoExt3 => strip_exts(v, 3).to_vec(),
+        Transform::BaseNoExt2 => strip_exts(basename(v), 2).to_vec(),
+        Transform::BaseNoExt3 => strip_exts(basename(v), 3).to_vec(),
+        Transform::PlusDir => match memchr::memrchr(b'/', v) {
+            Some(i) => v[..i].to_vec(),
+            None => Vec::new(),
+        },
+        Transform::PlusExt => match memchr::memrchr(b'.', v) {
+            Some(i) => v[i + 1..].to_vec(),
+            None => Vec::new(),
+        },
+        Transform::PlusExt2 => exts(v, 2).to_vec(),
+        Transform::PlusExt3 => exts(v, 3).to_vec(),
     }
+}
+
+/// GNU's `s:\.[^/.]*\.[^/.]*$::` (n = 2): the value without its last n extensions, when it
+/// has n.
+fn strip_exts(v: &[u8], n: usize) -> &[u8] {
+    match ext_start(v, n) {
+        Some(i) => &v[..i],
+        None => v,
+    }
+}
+
+/// GNU's `s:.*\.([^/.]*\.[^/.]*)$:$1:` (n = 2): the last n extensions, or empty.
+fn exts(v: &[u8], n: usize) -> &[u8] {
+    match ext_start(v, n) {
+        Some(i) => &v[i + 1..],
+        None => b"",
+    }
+}
+
+/// Where the last `n` extensions (`.x.y`, no `/` in them) of `v` start.
+fn ext_start(v: &[u8], n: usize) -> Option<usize> {
+    let mut end = v.len();
+    let mut at = None;
+    for _ in 0..n {
+        let i = memchr::memrchr(b'.', &v[..end])?;
+        if v[i + 1..end].contains(&b'/') {
+            return None;
+        }
+        at = Some(i);
+        end = i;
+    }
+    at
 }
 
 fn basename(v: &[u8]) -> &[u8] {
@@ -560,15 +1073,25 @@ mod tests {
             argv(&["echo", "-n"], &[&["a b"]], 1, 1),
             ["echo", "-n", "a b"]
         );
-        // {#} alone is not a value placeholder: the value is still appended.
-        assert_eq!(argv(&["echo", "{#}"], &[&["v"]], 3, 1), ["echo", "3", "v"]);
+        // Any placeholder, {#} included, means nothing is appended (GNU parallel).
+        assert_eq!(argv(&["echo", "{#}"], &[&["v"]], 3, 1), ["echo", "3"]);
     }
 
     #[test]
     fn columns_and_several_records() {
         assert_eq!(
             argv(&["echo", "{2}", "{1/}", "{3}"], &[&["a/x", "b"]], 1, 1),
-            ["echo", "b", "x", ""]
+            ["echo", "b", "x"]
+        );
+        // A missing position inside a word is empty; blanks may follow N; {-N} from the end.
+        assert_eq!(
+            argv(&["echo", "<{3}>", "{1 }", "{-1}"], &[&["a", "b"]], 1, 1),
+            ["echo", "<>", "a", "b"]
+        );
+        // In a batch, {N} is the batch's Nth value.
+        assert_eq!(
+            argv(&["echo", "{3}", "{1}"], &[&["a"], &["b"], &["c"]], 1, 1),
+            ["echo", "c", "a"]
         );
         assert_eq!(
             argv(&["echo", "{}"], &[&["a", "b"]], 1, 1),
@@ -618,9 +1141,7 @@ mod tests {
         });
         assert_eq!(
             r,
-            Rendered::Shell(
-                b"printf '%s  ' a'1.c'b a'it'\\''s'b 4 && echo x'1' x'it'\\''s'".to_vec()
-            )
+            Rendered::Shell(b"printf '%s  ' a1.cb a'it'\\''s'b 4 && echo x1 x'it'\\''s'".to_vec())
         );
     }
 

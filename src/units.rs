@@ -1,4 +1,5 @@
-//! Parsing of human-written quantities: durations (`500ms`, `30s`, `2m`, plain seconds).
+//! Parsing of human-written quantities: durations (`500ms`, `30s`, `2m`, plain seconds), and
+//! the running median of task run times behind `--timeout N%`.
 
 use std::time::Duration;
 
@@ -26,6 +27,34 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         }
     };
     Duration::try_from_secs_f64(n * mult).map_err(|_| format!("duration out of range: '{s}'"))
+}
+
+/// The median of the last [`Median::WINDOW`] task run times (`--timeout N%`: GNU parallel
+/// kills a task after N% of the median run time of the tasks done so far; none before the
+/// first is done).
+#[derive(Debug, Default)]
+pub struct Median {
+    last: std::collections::VecDeque<Duration>,
+}
+
+impl Median {
+    /// How many recent run times count.
+    pub const WINDOW: usize = 999;
+
+    /// Adds a finished task's run time.
+    pub fn push(&mut self, d: Duration) {
+        if self.last.len() == Self::WINDOW {
+            self.last.pop_front();
+        }
+        self.last.push_back(d);
+    }
+
+    /// The median so far, if any task has finished.
+    pub fn get(&self) -> Option<Duration> {
+        let mut v: Vec<Duration> = self.last.iter().copied().collect();
+        v.sort_unstable();
+        v.get(v.len().saturating_sub(1) / 2).copied()
+    }
 }
 
 #[cfg(test)]

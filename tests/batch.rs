@@ -22,18 +22,22 @@ fn ok(args: &[&str]) -> String {
 
 #[test]
 fn x_context_replace() {
-    assert_eq!(ok(&["-X", "echo", "a{}b", ":::", "1", "2"]), "a1b a2b\n");
+    // (-j1: with more slots -X spreads a short input over them.)
     assert_eq!(
-        ok(&["-X", "echo", "{#}", "-{}-", "x", ":::", "1", "2", "3"]),
+        ok(&["-j1", "-X", "echo", "a{}b", ":::", "1", "2"]),
+        "a1b a2b\n"
+    );
+    assert_eq!(
+        ok(&["-j1", "-X", "echo", "{#}", "-{}-", "x", ":::", "1", "2", "3"]),
         "1 -1- -2- -3- x\n"
     );
     // A command string: context replace within each of its words.
     assert_eq!(
-        ok(&["-X", "echo a{}b && echo {.}", ":::", "1.c", "it's"]),
+        ok(&["-j1", "-X", "echo a{}b && echo {.}", ":::", "1.c", "it's"]),
         "a1.cb ait'sb\n1 it's\n"
     );
     // No placeholder: all values appended.
-    assert_eq!(ok(&["-X", "echo", "-", ":::", "1", "2"]), "- 1 2\n");
+    assert_eq!(ok(&["-j1", "-X", "echo", "-", ":::", "1", "2"]), "- 1 2\n");
 }
 
 #[test]
@@ -48,6 +52,7 @@ fn n_batches_in_input_order_with_k() {
         "-c",
         "sleep 0.0$((7 - $1 % 7)); echo $0 \"$@\"",
         "{#}",
+        "{}",
     ];
     args.push(":::");
     args.extend(vals.iter().map(String::as_str));
@@ -61,9 +66,9 @@ fn n_batches_in_input_order_with_k() {
         })
         .collect();
     assert_eq!(out.lines().collect::<Vec<_>>(), want);
-    // Several sources: -n counts records; {1} {2} per record.
+    // Several sources: -n counts records; {N} numbers the batch's values (GNU parallel).
     assert_eq!(
-        ok(&["-k", "-n", "2", "echo", "{1}={2}", ":::", "a", "b", ":::", "x", "y"]),
+        ok(&["-k", "-n", "2", "echo", "{1}={2}", "{3}={4}", ":::", "a", "b", ":::", "x", "y"]),
         "a=x a=y\nb=x b=y\n"
     );
     // --dry-run shows the batches.
@@ -110,8 +115,9 @@ fn x_200k_values_each_arrives_once() {
     assert_each_once(&out.stdout, &vals);
 }
 
-/// Values long enough that the argument limit, not the batch cap, ends each batch; run with
-/// a large environment too, which the budget must leave room for. No E2BIG, nothing lost.
+/// Values long enough that the argument limit, not the line limit (raised with a huge `-s`),
+/// ends each batch; run with a large environment too, which the budget must leave room for.
+/// No E2BIG, nothing lost.
 #[test]
 fn x_batches_near_the_argument_limit() {
     let t = TempDir::new().unwrap();
@@ -126,6 +132,8 @@ fn x_batches_near_the_argument_limit() {
             .args([
                 "-X",
                 "-j2",
+                "-s",
+                "100000000",
                 "sh",
                 "-c",
                 "printf '%s\\n' \"$@\"; echo \"n=$#\" >&2",
@@ -206,9 +214,9 @@ fn colsep_splits_values_into_columns() {
         .unwrap();
     assert!(out.status.success());
     assert_eq!(out.stdout, b"c-a\nf-d\n");
-    // With -n: columns per record.
+    // With -n: {N} is the batch's Nth value, columns of all its records in order (GNU).
     assert_eq!(
-        ok(&["-n", "2", "--colsep", ",", "echo", "{2}", ":::", "a,b", "c,d"]),
+        ok(&["-n", "2", "--colsep", ",", "echo", "{2}", "{4}", ":::", "a,b", "c,d"]),
         "b d\n"
     );
     let out = parx().args(["--colsep", "(", "echo"]).output().unwrap();

@@ -123,7 +123,7 @@ fn outputs_of_chunks_never_interleave() {
     // Without -k: each chunk prints its records twice with pauses; blocks stay whole.
     let input: String = (1..=40).map(|i| format!("{i}\n")).collect();
     let mut c = parx_std();
-    c.args(["--pipe", "-j4", "-L", "5"]);
+    c.args(["--pipe", "-j4", "-N", "5"]);
     c.args([
         "sh",
         "-c",
@@ -155,7 +155,7 @@ fn header_is_sent_with_every_chunk() {
     let f = dir.path().join("csv");
     fs::write(&f, "id,v\n1,a\n2,b\n3,c\n").unwrap();
     let out = parx_std()
-        .args(["--pipe-part", "-k", "--header", "1", "-L", "2", "-a"])
+        .args(["--pipe-part", "-k", "--header", "1", "-N", "2", "-a"])
         .arg(&f)
         .args(["sh", "-c", "cat; echo --"])
         .timed_output()
@@ -172,7 +172,7 @@ fn recstart_lines_and_null_records() {
     assert_eq!(out.stdout, b">a AC \n>b GT TT \n>c \n");
 
     let mut c = parx_std();
-    c.args(["--pipe", "-k", "-L", "3", "wc", "-l"]);
+    c.args(["--pipe", "-k", "-N", "3", "wc", "-l"]);
     let out = run_piped(c, b"1\n2\n3\n4\n5\n6\n7\n");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "3\n3\n1\n");
 
@@ -181,7 +181,7 @@ fn recstart_lines_and_null_records() {
         "--pipe",
         "-k",
         "-0",
-        "-L",
+        "-N",
         "2",
         "sh",
         "-c",
@@ -316,7 +316,7 @@ fn bad_input_is_one_line_and_255() {
         vec!["--pipe".into(), "--block".into(), "12Q".into()],
         vec!["--pipe".into(), "--block".into(), "".into()],
         vec!["--pipe".into(), "--block".into(), "-2".into()],
-        vec!["--pipe".into(), "-L".into(), "0".into()],
+        vec!["--pipe".into(), "-N".into(), "0".into()],
         vec!["--block".into(), "1M".into()],
         vec!["--pipe-part".into()],
     ];

@@ -76,7 +76,7 @@ fn one_word_with_shell_syntax_runs_through_sh() {
 fn shell_option_forces_sh() {
     assert_eq!(
         run_str(
-            &["-k", "-s", "echo", "{}", "|", "tr", "a-z", "A-Z", ":::", "ab"],
+            &["-k", "--shell", "echo", "{}", "|", "tr", "a-z", "A-Z", ":::", "ab"],
             b""
         ),
         "AB\n"
@@ -93,10 +93,10 @@ fn values_are_appended_when_no_placeholder() {
         run_str(&["-k", "echo", "pre", ":::", "a", "b c"], b""),
         "pre a\npre b c\n"
     );
-    // {#} and {%} are not value placeholders: the value is still appended.
+    // Any placeholder, {#} and {%} included, means nothing is appended (GNU parallel).
     assert_eq!(
         run_str(&["-k", "echo", "n{#}", ":::", "a", "b"], b""),
-        "n1 a\nn2 b\n"
+        "n1\nn2\n"
     );
     // Shell mode appends the values quoted.
     assert_eq!(
@@ -201,7 +201,7 @@ fn sequence_number_placeholder_counts_inputs_from_one() {
 #[test]
 fn slot_placeholder_is_within_jobs() {
     let vals: Vec<String> = (0..40).map(|i| i.to_string()).collect();
-    let mut args = vec!["-j3", "echo", "{%}", ":::"];
+    let mut args = vec!["-j3", "echo", "{%}", "{}", ":::"];
     args.extend(vals.iter().map(String::as_str));
     let out = run_str(&args, b"");
     let slots: Vec<usize> = out
@@ -335,7 +335,14 @@ fn hostile_values_reach_shell_commands_literally() {
         false,
     );
     check_values_reach_literally("one-word shell, -0 stdin", &os(&[&script]), &with_nl, true);
-    let forced = os(&["-s", "python3", py.to_str().unwrap(), "pre", "{}", "x{}y"]);
+    let forced = os(&[
+        "--shell",
+        "python3",
+        py.to_str().unwrap(),
+        "pre",
+        "{}",
+        "x{}y",
+    ]);
     check_values_reach_literally("-s, :::", &forced, &hostile_values(), false);
     check_values_reach_literally("-s, -0 stdin", &forced, &with_nl, true);
 }
@@ -350,7 +357,7 @@ fn hostile_values_appended_literally_in_both_modes() {
     for cmd in [
         os(&["python3", py]),
         os(&[&shell]),
-        os(&["-s", "python3", py]),
+        os(&["--shell", "python3", py]),
     ] {
         let dir = tempdir();
         std::fs::write(dir.path().join("bait"), "").unwrap();

@@ -100,15 +100,15 @@ fn retries_print_only_the_last_attempt() {
                   echo \"$1 attempt $n\"; [ $n -ge 3 ]";
     let base = d.path().join("count");
     let (code, out, _) = run(parx_std()
-        .args(["-k", "-j2", "--retries", "2", "sh", "-c", script])
+        .args(["-k", "-j2", "--retries", "3", "sh", "-c", script])
         .arg(&base)
         .args(["{}", ":::", "a", "b", "c"]));
     assert_eq!(code, 0);
     assert_eq!(out, "a attempt 3\nb attempt 3\nc attempt 3\n");
-    // One retry is not enough: printed once, the last attempt's output, and counted failed.
+    // Two runs are not enough: printed once, the last attempt's output, and counted failed.
     let base2 = d.path().join("count2");
     let (code, out, _) = run(parx_std()
-        .args(["-k", "--retries", "1", "sh", "-c", script])
+        .args(["-k", "--retries", "2", "sh", "-c", script])
         .arg(&base2)
         .args(["{}", ":::", "a", "b"]));
     assert_eq!(code, 2);
@@ -560,7 +560,9 @@ fn shard_runs_this_machines_share() {
         .env("SLURM_ARRAY_TASK_COUNT", "2")
         .env("SLURM_ARRAY_TASK_MIN", "0")
         .env("SLURM_ARRAY_TASK_MAX", "1")
-        .args(["-k", "--shard", "auto", "echo", "{#}", ":::", "a", "b", "c"]));
+        .args([
+            "-k", "--shard", "auto", "echo", "{#}", "{}", ":::", "a", "b", "c",
+        ]));
     assert_eq!(out, "1 a\n3 c\n");
     let (code, _, err) = run(parx_std().args(["--shard", "4/3", "true"]));
     assert_eq!(code, 255);
@@ -580,7 +582,7 @@ fn soak_failures_timeouts_retries_keep_order() {
     // A deterministic pseudo-random class per task: 1 in 7 fails (exit 3), 1 in 1000 hangs
     // past the timeout (1 s: generous, so that a loaded machine does not time out a normal
     // task), the rest succeed. Output: the value, and for failing ones a second
-    // line; with --retries 1 every failing task runs twice and prints its last attempt.
+    // line; with --retries 2 every failing task runs twice and prints its last attempt.
     let class = |i: u64| {
         let h = i.wrapping_mul(2654435761) % 7000;
         if h < 7 {
@@ -608,15 +610,7 @@ fn soak_failures_timeouts_retries_keep_order() {
                   hang) echo $2; exec sleep 5;; esac";
     let t = Instant::now();
     let o = parx_std()
-        .args([
-            "-k",
-            "-j8",
-            "--timeout",
-            "300ms",
-            "--retries",
-            "1",
-            "--joblog",
-        ])
+        .args(["-k", "-j8", "--timeout", "1s", "--retries", "2", "--joblog"])
         .arg(&log)
         .args(["sh", "-c", script, "::::"])
         .arg(&inp)

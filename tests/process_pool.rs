@@ -395,7 +395,7 @@ fn timeout_replaces_the_worker_and_fails_or_retries_the_task() {
         .split('\t')
         .collect();
     assert_eq!((five[6], five[7]), ("-1", "15"), "killed by TERM: {five:?}");
-    // Hangs on 5 only the first time: with --retries 1 every value comes through.
+    // Hangs on 5 only the first time: with --retries 2 (two runs) every value comes through.
     let flag = dir.path().join("hung");
     let once = format!(
         r#"while IFS= read -r x; do if [ "$x" = 5 ] && [ ! -e {f} ]; then : > {f}; sleep 30; fi; echo "$x"; done"#,
@@ -410,7 +410,7 @@ fn timeout_replaces_the_worker_and_fails_or_retries_the_task() {
             "--timeout",
             "300ms",
             "--retries",
-            "1",
+            "2",
         ])
         .args(["sh", "-c", &once])
         .write_stdin(seq(10)));
@@ -435,7 +435,7 @@ fn retries_resend_the_task_a_worker_died_on() {
             "-k",
             "-j2",
             "--retries",
-            "1",
+            "2",
             "sh",
             "-c",
             &worker,
@@ -568,7 +568,7 @@ fn a_redone_batch_prints_nothing_twice_without_keep_order() {
             "process",
             "-j1",
             "--retries",
-            "1",
+            "2",
             "-n",
             "3",
             "sh",

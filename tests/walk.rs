@@ -333,6 +333,17 @@ fn walk_with_batches_dry_run_and_keep_order() {
         })
         .collect();
     assert_eq!(lines(&out), want);
-    let (out, _, code) = run(d, &["-X", "--walk", "tree", "sh", "-c", "echo $#", "sh"]);
+    let (out, _, code) = run(
+        d,
+        &["-j1", "-X", "--walk", "tree", "sh", "-c", "echo $#", "sh"],
+    );
     assert_eq!((out.as_str(), code), ("25\n", 0));
+    // With more slots, the input's last batch is spread over them (GNU parallel's -X).
+    let (out, _, code) = run(
+        d,
+        &[
+            "-j2", "-k", "-X", "--walk", "tree", "sh", "-c", "echo $#", "sh",
+        ],
+    );
+    assert_eq!((out.as_str(), code), ("13\n12\n", 0));
 }

@@ -51,6 +51,9 @@ pub struct ChunkSpec {
     pub rec: RecordSpec,
     /// Number of leading records that form the header.
     pub header: u64,
+    /// `-L N` (without `-N`): a record is N lines, so chunks end only after a multiple of N
+    /// newlines (0 or 1: plain records). The input's last chunk may hold an incomplete record.
+    pub group: u64,
 }
 
 /// A parsed `--block` value.
@@ -60,6 +63,9 @@ pub enum BlockSize {
     Bytes(u64),
     /// `-N`: N chunks per job slot (always > 0).
     PerSlot(u64),
+    /// No `--block` with `--pipe-part`: N chunks per job slot, as GNU parallel, but chunks of
+    /// at most this many bytes (a large file still streams in modest chunks).
+    PerSlotMax(u64, u64),
 }
 
 /// Parses a `--block` size such as `"1M"`, `"512k"`, `"100"` or `"1.5M"`.

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use crate::cli::{Cli, PoolArg, TypeArg};
 use crate::shard::Shard;
-use crate::template::{Mode, Placeholder, Template};
+use crate::template::{Mode, Placeholder, Replace, Syntax, Template};
 use crate::units::parse_duration;
 use chunk::{parse_block_size, BlockSize, RecordSpec};
 use halt::HaltSpec;
@@ -57,6 +57,8 @@ pub struct Config {
     pub jobs_ctl: JobControl,
     /// `--slurm`: run as one Slurm array instead of here (see `crate::cluster`).
     pub slurm: Option<SlurmConfig>,
+    /// GNU parallel / xargs options (DESIGN.md "Compatibility").
+    pub compat: Compat,
 }
 
 /// `--slurm N`, `--slurm-arg`, `--run-dir` (issue 16).
@@ -68,6 +70,42 @@ pub struct SlurmConfig {
     pub sbatch_args: Vec<OsString>,
     /// The run directory (`None`: a new one in the current directory).
     pub run_dir: Option<PathBuf>,
+}
+
+/// GNU parallel / xargs options beyond the core (DESIGN.md "Compatibility", issue 15).
+#[derive(Debug, Default)]
+pub struct Compat {
+    /// `-s`, `-X`/`-m` spreading: how batches are packed.
+    pub limits: Limits,
+    /// `-N 0`: the command runs once per value, without it.
+    pub drop_values: bool,
+    /// `-v`: each command is printed on stdout before its output.
+    pub print_command: bool,
+    /// `-t`/`--verbose`: each command is printed on stderr before it runs.
+    pub verbose: bool,
+    /// `--termseq`: the signals that end a task, each with the wait after it.
+    pub termseq: Option<Vec<(i32, Duration)>>,
+    /// `--tmpdir`: where output spills.
+    pub tmpdir: Option<PathBuf>,
+    /// `--nice`: tasks run under this niceness.
+    pub nice: Option<i32>,
+    /// `--process-slot-var`: this variable holds the slot number in each task's environment.
+    pub process_slot_var: Option<OsString>,
+    /// `--timeout N%`: N% of the median run time of the tasks so far.
+    pub timeout_pct: Option<f64>,
+}
+
+/// How batches are packed beyond the record count.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// `-s/--max-chars`: a command line stays shorter than this many characters (the script
+    /// of a shell command; the words and their NULs of an exec'd one, as xargs counts).
+    pub max_chars: Option<usize>,
+    /// `-X`/`-m`: spread the last batch over this many slots (0 or 1: no spreading).
+    pub spread_over: usize,
+    /// `-x` (xargs): a value whose command line would reach the `-s` limit ends the input
+    /// with an error instead of running alone.
+    pub exit_on_size: bool,
 }
 
 /// How many records go into one task.
@@ -88,8 +126,10 @@ pub struct ChunkConfig {
     pub mode: ChunkMode,
     /// `--block`: bytes per chunk, or chunks per job slot per file (`--pipe-part` only).
     pub block: BlockSize,
-    /// `-L`: records per chunk instead of a size.
+    /// `-N` (times `-L`): records per chunk instead of a size.
     pub lines: Option<u64>,
+    /// `-L N` without `-N`: a record is N lines (chunks hold whole groups of N lines).
+    pub group: u64,
     /// `--recend`/`--recstart` (default: the value delimiter, newline or NUL with `-0`).
     pub rec: RecordSpec,
     /// `--header`: leading records sent before every chunk.
@@ -113,8 +153,9 @@ pub enum ChunkMode {
 pub struct JobControl {
     /// `--timeout`: a task's process group gets TERM after this, then KILL after a grace.
     pub timeout: Option<Duration>,
-    /// `--retries`: extra runs of a failed task (N+1 runs at most).
-    pub retries: u32,
+    /// `--retries N`: runs of a failed task in all, as GNU parallel counts (`None`: until it
+    /// succeeds, `--retries 0`); 1 without `--retries`.
+    pub max_runs: Option<u32>,
     /// `--halt`: when to stop early (`None`: never).
     pub halt: Option<HaltSpec>,
     /// `--joblog`: the log file.
@@ -135,6 +176,13 @@ pub struct JobControl {
     pub bar: bool,
     /// `--eta`: show progress with the time left on stderr (if a terminal).
     pub eta: bool,
+}
+
+impl JobControl {
+    /// Whether a task that failed `runs` times may run again.
+    pub fn may_rerun(&self, runs: u32) -> bool {
+        self.max_runs.is_none_or(|m| runs < m)
+    }
 }
 
 /// Which tasks an existing job log makes parx skip.
@@ -169,6 +217,43 @@ pub struct InputSpec {
     pub delimiter: Vec<u8>,
     /// `--colsep`: each value is split into columns at the matches of this regex.
     pub colsep: Option<regex::bytes::Regex>,
+    /// `-E`: this value ends each source.
+    pub eof: Option<OsString>,
+    /// `--trim`: blanks removed around values (and columns).
+    pub trim: Trim,
+    /// `-r`: values that are empty or only blanks are skipped.
+    pub skip_empty: bool,
+    /// `--skip-first-line`: the first value of the first source is not used.
+    pub skip_first: bool,
+    /// `--header :`: the first value of each source names its column (`{name}`).
+    pub header: bool,
+}
+
+/// `--trim`: which ends of a value lose their blanks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Trim {
+    /// Leading blanks.
+    pub left: bool,
+    /// Trailing blanks.
+    pub right: bool,
+}
+
+impl Trim {
+    /// Trims `v` (spaces and tabs, as GNU parallel).
+    pub fn apply<'a>(&self, mut v: &'a [u8]) -> &'a [u8] {
+        let blank = |c: &u8| *c == b' ' || *c == b'\t';
+        if self.left {
+            while v.first().is_some_and(blank) {
+                v = &v[1..];
+            }
+        }
+        if self.right {
+            while v.last().is_some_and(blank) {
+                v = &v[..v.len() - 1];
+            }
+        }
+        v
+    }
 }
 
 /// One input source.
@@ -201,12 +286,22 @@ impl Config {
             None => cpus,
             Some(s) => parse_jobs(s, cpus).or_else(usage)?,
         };
+        let jobs = if jobs == 0 {
+            crate::sys::max_slots()
+        } else {
+            jobs
+        };
+        refuse_unsupported(&cli)?;
         let delimiter = match (&cli.delimiter, cli.null) {
             (Some(d), _) => parse_delimiter(d).or_else(usage)?,
             (None, true) => vec![0],
             (None, false) => vec![b'\n'],
         };
-        let (command, trailing) = split_command(cli.command)?;
+        let seps = Seps {
+            arg: cli.arg_sep.clone().unwrap_or_else(|| ":::".into()),
+            file: cli.arg_file_sep.clone().unwrap_or_else(|| "::::".into()),
+        };
+        let (command, trailing) = split_command(cli.command, &seps)?;
         let mut sources: Vec<SourceSpec> = cli
             .arg_file
             .into_iter()
@@ -259,21 +354,50 @@ impl Config {
         {
             return usage("stdin can be read as an input source only once");
         }
+        let chunk_mode = cli.pipe || cli.pipe_part;
+        // `--header :` in argument mode names columns; in chunk modes it is one header line.
+        let (named_header, header_records) = match cli.header.as_deref() {
+            None => (false, None),
+            Some(":") if chunk_mode => (false, Some(1)),
+            Some(":") => (true, None),
+            Some(n) => match n.parse::<u64>() {
+                Ok(n) => (false, Some(n)),
+                Err(_) => {
+                    return usage(format!(
+                        "invalid --header '{n}': use a number of records (chunk modes) or ':' \
+                         (the first value names the column)"
+                    ))
+                }
+            },
+        };
         let chunk_opts = ChunkOpts {
             block: cli.block,
-            lines: cli.lines,
+            records: if chunk_mode {
+                cli.max_replace_args
+            } else {
+                None
+            },
+            lines: if chunk_mode { cli.max_lines } else { None },
             recend: cli.recend,
             recstart: cli.recstart,
-            header: cli.header,
+            header: header_records,
         };
         let chunks = match (cli.pipe, cli.pipe_part) {
             (false, false) => {
                 chunk_opts.refuse_outside_chunk_modes()?;
                 None
             }
-            (pipe, _) => Some(chunk_config(pipe, chunk_opts, &sources, &delimiter)?),
+            (pipe, _) => Some(chunk_config(pipe, chunk_opts, &mut sources, &delimiter)?),
         };
-        let mut template = Template::new(&command, cli.shell);
+        let syntax = Syntax {
+            replace: match cli.replace.as_deref() {
+                Some("") => return usage("-I needs a non-empty replacement string, e.g. -I {}"),
+                r => r.map(|r| r.as_bytes().to_vec()),
+            },
+            plus: cli.plus,
+            header: named_header,
+        };
+        let mut template = Template::with_syntax(&command, cli.shell, &syntax).with_jobs(jobs);
         if let Some(c) = &chunks {
             if command.is_empty() {
                 return usage("--pipe and --pipe-part need a command to run on each chunk");
@@ -299,11 +423,48 @@ impl Config {
         if cli.max_tasks.is_some() && pool != PoolKind::Process {
             return usage("--max-tasks goes with --pool process");
         }
-        let batch = match (cli.max_args, cli.xargs) {
-            (_, true) => Batch::Fit,
-            (None | Some(1), false) => Batch::One,
-            (Some(0), false) => return usage("invalid -n 0: at least 1 value per command"),
-            (Some(n), false) => Batch::MaxArgs(n),
+        // -n / -N / -L (argument mode) / -X / -m / --xargs: how many values per command.
+        let packing = [
+            (cli.context_x, "-X"),
+            (cli.multi, "-m"),
+            (cli.xargs, "--xargs"),
+            (cli.max_args.is_some(), "-n"),
+            (!chunk_mode && cli.max_replace_args.is_some(), "-N"),
+            (!chunk_mode && cli.max_lines.is_some(), "-L"),
+        ];
+        let given: Vec<&str> = packing.iter().filter(|p| p.0).map(|p| p.1).collect();
+        if given.len() > 1 {
+            return usage(format!(
+                "{} and {} both set how many values go into a command: use one",
+                given[0], given[1]
+            ));
+        }
+        let mut drop_values = false;
+        let per_cmd = match (cli.max_args, chunk_mode) {
+            (Some(n), _) => Some(n as u64),
+            (None, false) => cli.max_replace_args.or(cli.max_lines),
+            (None, true) => None,
+        };
+        let batch = match per_cmd {
+            _ if cli.context_x || cli.multi || cli.xargs => Batch::Fit,
+            None | Some(1) => Batch::One,
+            Some(0) if cli.max_replace_args.is_some() => {
+                drop_values = true;
+                Batch::One
+            }
+            Some(0) => return usage("invalid -n 0: at least 1 value per command"),
+            Some(n) => Batch::MaxArgs(usize::try_from(n).unwrap_or(usize::MAX)),
+        };
+        if cli.multi || cli.xargs {
+            template = template.with_replace(Replace::Plain);
+        }
+        if cli.max_chars == Some(0) {
+            return usage("invalid -s 0: a command line needs at least 1 character");
+        }
+        let limits = Limits {
+            max_chars: cli.max_chars,
+            spread_over: if cli.context_x || cli.multi { jobs } else { 0 },
+            exit_on_size: cli.exit_on_size,
         };
         let colsep = match &cli.colsep {
             None => None,
@@ -320,14 +481,41 @@ impl Config {
                 .map(|d| parse_duration(d).map_err(|e| UsageError(format!("{opt}: {e}"))))
                 .transpose()
         };
+        let (timeout, timeout_pct) = match cli.timeout.as_deref() {
+            Some(t) if t.ends_with('%') => {
+                let pct = t[..t.len() - 1]
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|p| p.is_finite() && *p > 0.0)
+                    .ok_or_else(|| {
+                        UsageError(format!(
+                            "invalid --timeout '{t}': use N% with N > 0, e.g. 200%"
+                        ))
+                    })?;
+                (None, Some(pct))
+            }
+            _ => (
+                dur("--timeout", &cli.timeout)?.filter(|d| !d.is_zero()),
+                None,
+            ),
+        };
+        let joblog_stdout = cli.joblog.as_deref() == Some(std::path::Path::new("-"));
         let jobs_ctl = JobControl {
-            timeout: dur("--timeout", &cli.timeout)?.filter(|d| !d.is_zero()),
-            retries: cli.retries.unwrap_or(0),
+            timeout,
+            max_runs: match cli.retries {
+                None => Some(1),
+                Some(0) => None,
+                Some(n) => Some(n),
+            },
             halt: match &cli.halt {
                 None => None,
-                Some(h) => halt::parse(h).or_else(usage)?,
+                Some(h) => halt::parse(&gnu_halt(h)).or_else(usage)?,
             },
-            joblog: cli.joblog,
+            joblog: if joblog_stdout {
+                Some(PathBuf::from("/dev/stdout"))
+            } else {
+                cli.joblog
+            },
             resume: match (cli.resume, cli.resume_failed) {
                 (_, true) => Resume::Failed,
                 (true, false) => Resume::All,
@@ -343,7 +531,8 @@ impl Config {
                 (None, true) => Some(Template::new(&[OsString::from("{}")], false)),
                 (None, false) => None,
             },
-            line_buffer: cli.line_buffer,
+            // -u: output as it comes; parx still never tears a line.
+            line_buffer: cli.line_buffer || cli.ungroup,
             results: cli.results,
             bar: cli.bar,
             eta: cli.eta,
@@ -366,7 +555,60 @@ impl Config {
             // --pipe-part shards by byte range, not by task number.
             c.part = jobs_ctl.shard.take();
         }
+        let termseq = cli
+            .termseq
+            .as_deref()
+            .map(parse_termseq)
+            .transpose()
+            .or_else(usage)?;
+        let trim = match cli.trim.as_deref() {
+            None | Some("n") => Trim::default(),
+            Some("l") => Trim {
+                left: true,
+                right: false,
+            },
+            Some("r") => Trim {
+                left: false,
+                right: true,
+            },
+            Some("lr" | "rl") => Trim {
+                left: true,
+                right: true,
+            },
+            Some(t) => return usage(format!("invalid --trim '{t}': use n, l, r, lr or rl")),
+        };
+        let process_slot_var = match cli.process_slot_var {
+            Some(v) if v.is_empty() || v.contains('=') => {
+                return usage(format!(
+                    "invalid --process-slot-var '{v}': a variable name, without '='"
+                ))
+            }
+            v => v.map(OsString::from),
+        };
+        if let Some(d) = &cli.tmpdir {
+            if !d.is_dir() {
+                return usage(format!(
+                    "--tmpdir {}: not a directory (give an existing directory)",
+                    d.display()
+                ));
+            }
+            // GNU parallel: --tmpdir is the same as setting $TMPDIR (parx's spill files and
+            // the tasks'). Set here, before any thread of the run starts.
+            std::env::set_var("TMPDIR", d);
+        }
+        let compat = Compat {
+            limits,
+            drop_values,
+            print_command: cli.print_command,
+            verbose: cli.verbose,
+            termseq,
+            tmpdir: cli.tmpdir,
+            nice: cli.nice,
+            process_slot_var,
+            timeout_pct,
+        };
         Ok(Config {
+            compat,
             jobs_ctl,
             jobs,
             keep_order: cli.keep_order,
@@ -378,6 +620,12 @@ impl Config {
                 link_all: cli.link,
                 delimiter,
                 colsep,
+                // An empty -E string means no end-of-input value (xargs).
+                eof: cli.eof.filter(|e| !e.is_empty()),
+                trim,
+                skip_empty: cli.no_run_if_empty,
+                skip_first: cli.skip_first_line,
+                header: named_header,
             },
             max_tasks: cli.max_tasks,
             batch,
@@ -411,18 +659,35 @@ fn check_worker_command(t: &Template) -> Result<(), UsageError> {
 }
 
 fn describe_placeholder(p: Placeholder) -> String {
-    use crate::template::Transform::*;
+    use crate::template::{Col, Transform::*};
     match p {
         Placeholder::Seq => "{#}".into(),
         Placeholder::Slot => "{%}".into(),
+        Placeholder::Total => "{##}".into(),
+        Placeholder::SeqPad => "{0#}".into(),
+        Placeholder::SlotPad => "{0%}".into(),
         Placeholder::Value { col, tr } => {
-            let n = col.map(|c| c.to_string()).unwrap_or_default();
+            let n = match col {
+                None => String::new(),
+                Some(Col::Pos(n)) => n.to_string(),
+                Some(Col::Neg(n)) => format!("-{n}"),
+                Some(Col::Named(_)) => return "a {name} placeholder".into(),
+            };
             let t = match tr {
                 Whole => "",
                 NoExt => ".",
                 Base => "/",
                 Dir => "//",
                 BaseNoExt => "/.",
+                NoExt2 => "..",
+                NoExt3 => "...",
+                BaseNoExt2 => "/..",
+                BaseNoExt3 => "/...",
+                PlusDir => "+/",
+                PlusExt => "+.",
+                PlusExt2 => "+..",
+                PlusExt3 => "+...",
+                Op(_) => return format!("a {{{n}...}} placeholder"),
             };
             format!("{{{n}{t}}}")
         }
@@ -432,6 +697,9 @@ fn describe_placeholder(p: Placeholder) -> String {
 /// The chunk options as given.
 struct ChunkOpts {
     block: Option<String>,
+    /// `-N`: records per chunk.
+    records: Option<u64>,
+    /// `-L`: lines per record.
     lines: Option<u64>,
     recend: Option<String>,
     recstart: Option<String>,
@@ -442,7 +710,6 @@ impl ChunkOpts {
     fn refuse_outside_chunk_modes(&self) -> Result<(), UsageError> {
         let given = [
             (self.block.is_some(), "--block"),
-            (self.lines.is_some(), "-L/--lines"),
             (self.recend.is_some(), "--recend"),
             (self.recstart.is_some(), "--recstart"),
             (self.header.is_some(), "--header"),
@@ -458,9 +725,39 @@ impl ChunkOpts {
 fn chunk_config(
     pipe: bool,
     o: ChunkOpts,
-    sources: &[SourceSpec],
+    sources: &mut Vec<SourceSpec>,
     delimiter: &[u8],
 ) -> Result<ChunkConfig, UsageError> {
+    if !pipe {
+        // GNU parallel: `:::` values beside data files are ignored; alone, they name the files.
+        let has_files = sources
+            .iter()
+            .any(|s| matches!(s.kind, SourceKind::File(_)));
+        let mut ignored = Vec::new();
+        let mut named = Vec::new();
+        sources.retain(|s| match &s.kind {
+            SourceKind::Values(v) => {
+                if has_files {
+                    ignored.extend(v.iter().map(|v| v.to_string_lossy().into_owned()));
+                } else {
+                    named.extend(v.iter().cloned());
+                }
+                false
+            }
+            _ => true,
+        });
+        if !ignored.is_empty() {
+            eprintln!(
+                "parx: warning: --pipe-part splits the -a/:::: files; the ::: values ({}) are not used",
+                ignored.join(" ")
+            );
+        }
+        sources.extend(named.into_iter().map(|f| SourceSpec {
+            kind: SourceKind::File(f.into()),
+            linked: false,
+        }));
+    }
+    let sources = &sources[..];
     let files = || {
         sources.iter().map(|s| match &s.kind {
             SourceKind::File(p) => Ok(p.clone()),
@@ -484,9 +781,6 @@ fn chunk_config(
     } else {
         match files().collect::<Result<Vec<_>, _>>() {
             Ok(f) if sources.iter().all(|s| s.kind != SourceKind::Stdin) => ChunkMode::PipePart(f),
-            Err(":::") => {
-                return usage("--pipe-part takes files (-a FILE or :::: FILE), not ::: values")
-            }
             Err("--walk") => {
                 return usage("--pipe-part takes files given with -a or ::::, not --walk")
             }
@@ -499,6 +793,8 @@ fn chunk_config(
         }
     };
     let block = match &o.block {
+        // GNU parallel's --pipe-part default: 10 chunks per job slot (here at most 1M each).
+        None if !pipe => BlockSize::PerSlotMax(10, 1 << 20),
         None => BlockSize::Bytes(1 << 20),
         Some(b) => parse_block_size(b).map_err(|e| UsageError(format!("--block: {e}")))?,
     };
@@ -506,8 +802,25 @@ fn chunk_config(
         return usage("--block -N (chunks per job slot) needs --pipe-part");
     }
     if o.lines == Some(0) {
-        return usage("-L/--lines must be at least 1");
+        return usage("-L must be at least 1 (lines per record)");
     }
+    if o.records == Some(0) {
+        return usage("-N must be at least 1 (records per chunk)");
+    }
+    if o.block.is_some() && o.records.is_some() {
+        return usage("--block and -N both size the chunks: use one");
+    }
+    let group = match (o.records, o.lines) {
+        (None, Some(l)) if l > 1 => {
+            if o.recend.is_some() || o.recstart.is_some() {
+                return usage(
+                    "-L counts lines: --recend/--recstart go with -N (records per chunk)",
+                );
+            }
+            l
+        }
+        _ => 0,
+    };
     let esc = |name: &str, v: &Option<String>| -> Result<Option<Vec<u8>>, UsageError> {
         match v.as_deref() {
             None => Ok(None),
@@ -529,7 +842,9 @@ fn chunk_config(
     Ok(ChunkConfig {
         mode,
         block,
-        lines: o.lines,
+        // -N n with -L l: n*l records per chunk (GNU parallel).
+        lines: o.records.map(|n| n.saturating_mul(o.lines.unwrap_or(1))),
+        group,
         rec: RecordSpec { recend, recstart },
         header: o.header.unwrap_or(0),
         part: None,
@@ -544,24 +859,42 @@ fn file_source(f: OsString) -> SourceKind {
     }
 }
 
-/// Splits the trailing words into the command and the `:::`-style sources.
-fn split_command(words: Vec<OsString>) -> Result<(Vec<OsString>, Vec<SourceSpec>), UsageError> {
+/// The source separators (`--arg-sep`, `--arg-file-sep`).
+struct Seps {
+    arg: OsString,
+    file: OsString,
+}
+
+impl Seps {
+    /// `Some((files?, linked?))` when `w` is a separator (`S` or `S+`).
+    fn classify(&self, w: &[u8]) -> Option<(bool, bool)> {
+        let is = |sep: &OsString, plus: bool| {
+            let s = sep.as_bytes();
+            if plus {
+                w.len() == s.len() + 1 && w.starts_with(s) && w.ends_with(b"+")
+            } else {
+                w == s
+            }
+        };
+        [(false, false), (false, true), (true, false), (true, true)]
+            .into_iter()
+            .find(|&(files, plus)| is(if files { &self.file } else { &self.arg }, plus))
+    }
+}
+
+/// Splits the trailing words into the command and the `:::`-style sources. A linked
+/// separator (`:::+`, `::::+`) first is a plain one: there is nothing before it to link to.
+fn split_command(
+    words: Vec<OsString>,
+    seps: &Seps,
+) -> Result<(Vec<OsString>, Vec<SourceSpec>), UsageError> {
     let mut command = Vec::new();
     let mut sources: Vec<SourceSpec> = Vec::new();
     // The separator in force: (files?, linked?)
     let mut current: Option<(bool, bool)> = None;
     for w in words {
-        let sep = match w.as_bytes() {
-            b":::" => Some((false, false)),
-            b":::+" => Some((false, true)),
-            b"::::" => Some((true, false)),
-            b"::::+" => Some((true, true)),
-            _ => None,
-        };
+        let sep = seps.classify(w.as_bytes());
         if let Some((files, linked)) = sep {
-            if linked && sources.is_empty() {
-                return usage(format!("{} needs a source before it", w.to_string_lossy()));
-            }
             if !files {
                 sources.push(SourceSpec {
                     kind: SourceKind::Values(Vec::new()),
@@ -600,9 +933,10 @@ fn split_command(words: Vec<OsString>) -> Result<(Vec<OsString>, Vec<SourceSpec>
     Ok((command, sources))
 }
 
-/// Parses `-j`: `N`, `N%` of the CPUs, `+N`/`-N` relative to the CPU count (at least 1).
+/// Parses `-j`: `N`, `N%` of the CPUs, `+N`/`-N` relative to the CPU count (at least 1);
+/// `0` (as many as possible) is returned as 0.
 pub fn parse_jobs(s: &str, cpus: usize) -> Result<usize, String> {
-    let bad = || format!("invalid -j '{s}': use N, N%, +N or -N");
+    let bad = || format!("invalid -j '{s}': use N, N%, +N, -N or 0 (as many as possible)");
     let num = |t: &str| t.parse::<usize>().map_err(|_| bad());
     let n = if let Some(p) = s.strip_suffix('%') {
         (cpus * num(p)? / 100).max(1)
@@ -611,11 +945,8 @@ pub fn parse_jobs(s: &str, cpus: usize) -> Result<usize, String> {
     } else if let Some(p) = s.strip_prefix('-') {
         cpus.saturating_sub(num(p)?).max(1)
     } else {
-        let n = num(s)?;
-        if n == 0 {
-            return Err(format!("invalid -j '{s}': at least 1 job slot is needed"));
-        }
-        n
+        // 0: as many as possible (the caller decides how many that is).
+        num(s)?
     };
     Ok(n.min(65536))
 }
@@ -663,6 +994,90 @@ pub fn parse_delimiter(s: &str) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// GNU parallel's older `--halt` forms: `0` `1` `2` `-1` `-2` and `N%`.
+fn gnu_halt(h: &str) -> String {
+    match h {
+        "0" => "never".into(),
+        "1" => "soon,fail=1".into(),
+        "2" => "now,fail=1".into(),
+        "-1" => "soon,success=1".into(),
+        "-2" => "now,success=1".into(),
+        _ if h.ends_with('%') && h[..h.len() - 1].parse::<f64>().is_ok() => {
+            format!("soon,fail={h}")
+        }
+        _ => h.into(),
+    }
+}
+
+/// `--termseq SIG,MS,SIG,MS,...,SIG`: signal names (TERM, SIGTERM) or numbers, each but the
+/// last followed by the milliseconds to wait before the next. GNU's default is
+/// TERM,200,TERM,100,TERM,50,KILL,25.
+pub fn parse_termseq(s: &str) -> Result<Vec<(i32, Duration)>, String> {
+    let bad =
+        |why: &str| format!("invalid --termseq '{s}': {why} (e.g. TERM,200,TERM,100,KILL,25)");
+    let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+    let mut out = Vec::new();
+    for pair in parts.chunks(2) {
+        let sig =
+            signal_number(pair[0]).ok_or_else(|| bad(&format!("unknown signal '{}'", pair[0])))?;
+        let wait = match pair.get(1) {
+            Some(ms) => Duration::from_millis(
+                ms.parse()
+                    .map_err(|_| bad(&format!("'{ms}' is not milliseconds")))?,
+            ),
+            None => Duration::ZERO,
+        };
+        out.push((sig, wait));
+    }
+    if out.is_empty() {
+        return Err(bad("no signal"));
+    }
+    // The last signal's wait: the grace for the pipes to close; a KILL always ends it.
+    if let Some(last) = out.last_mut() {
+        if last.1.is_zero() {
+            last.1 = Duration::from_millis(500);
+        }
+    }
+    if out.last().map(|l| l.0) != Some(libc::SIGKILL) {
+        out.push((libc::SIGKILL, Duration::from_millis(500)));
+    }
+    Ok(out)
+}
+
+fn signal_number(name: &str) -> Option<i32> {
+    if let Ok(n) = name.parse::<i32>() {
+        return (1..=64).contains(&n).then_some(n);
+    }
+    let n = name.strip_prefix("SIG").unwrap_or(name);
+    Some(match n {
+        "HUP" => libc::SIGHUP,
+        "INT" => libc::SIGINT,
+        "QUIT" => libc::SIGQUIT,
+        "KILL" => libc::SIGKILL,
+        "USR1" => libc::SIGUSR1,
+        "USR2" => libc::SIGUSR2,
+        "PIPE" => libc::SIGPIPE,
+        "ALRM" => libc::SIGALRM,
+        "TERM" => libc::SIGTERM,
+        "CONT" => libc::SIGCONT,
+        "STOP" => libc::SIGSTOP,
+        "TSTP" => libc::SIGTSTP,
+        _ => return None,
+    })
+}
+
+/// GNU parallel options parx does not have: one line saying what to use instead.
+fn refuse_unsupported(cli: &Cli) -> Result<(), UsageError> {
+    if cli.remote.is_some() || cli.remote_flag {
+        return usage(
+            "--sshlogin and GNU parallel's other remote options are not supported: parx runs on \
+             one machine; spread work over machines with --shard K/N (or --shard auto in an \
+             array job), see the README's cluster section",
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -675,7 +1090,7 @@ mod tests {
         assert_eq!(parse_jobs("+2", 2), Ok(4));
         assert_eq!(parse_jobs("-1", 2), Ok(1));
         assert_eq!(parse_jobs("-5", 2), Ok(1));
-        assert!(parse_jobs("0", 2).is_err());
+        assert_eq!(parse_jobs("0", 2), Ok(0));
         assert!(parse_jobs("x", 2).is_err());
         assert!(parse_jobs("", 2).is_err());
         assert!(parse_jobs("%", 2).is_err());
@@ -697,9 +1112,14 @@ mod tests {
     #[test]
     fn sources_split_from_command() {
         let w = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
-        let (cmd, src) = split_command(w(&[
-            "echo", "{}", ":::", "a", "b", ":::+", "1", "::::", "f", "-",
-        ]))
+        let seps = Seps {
+            arg: ":::".into(),
+            file: "::::".into(),
+        };
+        let (cmd, src) = split_command(
+            w(&["echo", "{}", ":::", "a", "b", ":::+", "1", "::::", "f", "-"]),
+            &seps,
+        )
         .unwrap();
         assert_eq!(cmd, w(&["echo", "{}"]));
         assert_eq!(src.len(), 4);
@@ -707,7 +1127,7 @@ mod tests {
         assert!(src[1].linked);
         assert_eq!(src[2].kind, SourceKind::File("f".into()));
         assert_eq!(src[3].kind, SourceKind::Stdin);
-        assert!(split_command(w(&[":::+", "a"])).is_err());
-        assert!(split_command(w(&["echo", "::::"])).is_err());
+        assert!(split_command(w(&[":::+", "a"]), &seps).is_ok());
+        assert!(split_command(w(&["echo", "::::"]), &seps).is_err());
     }
 }

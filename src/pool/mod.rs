@@ -10,23 +10,91 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::process::Command;
 
+use crate::config::Config;
 use crate::template::Rendered;
 
+/// Who a process runs for: its task's `{#}` (none for a `--pool process` worker) and slot.
+#[derive(Clone, Copy, Debug)]
+pub struct Spawn<'a> {
+    /// The run's configuration (`--nice`, `--process-slot-var`, `--tmpdir`).
+    pub cfg: &'a Config,
+    /// The task's sequence number (`PARALLEL_SEQ`); `None` for a long-lived worker.
+    pub seq: Option<u64>,
+    /// The job slot (`PARALLEL_JOBSLOT`).
+    pub slot: usize,
+}
+
 /// The process for a rendered command: the argv exec'd directly (`program`: where its first
-/// word was found in PATH, if looked up), or the script run by `sh -c`.
-pub fn command(rendered: &Rendered, program: Option<&OsStr>) -> Command {
-    match rendered {
+/// word was found in PATH, if looked up), or the script run by `sh -c`. Its environment has
+/// `PARALLEL_SEQ` and `PARALLEL_JOBSLOT` (as under GNU parallel), the `--process-slot-var`
+/// variable (as under xargs) and `TMPDIR` from `--tmpdir`; it runs under `--nice`. A program
+/// that is an executable file without `#!` and not a binary runs with `/bin/sh`, as execvp(3)
+/// does on ENOEXEC (xargs and GNU parallel run such scripts).
+pub fn command(rendered: &Rendered, program: Option<&OsStr>, who: Spawn) -> Command {
+    let mut c = match rendered {
         Rendered::Argv(a) => {
-            let mut c = Command::new(program.unwrap_or(&a[0]));
-            c.args(&a[1..]);
-            c
+            let prog = program.unwrap_or(&a[0]);
+            if needs_sh(prog) {
+                let mut c = Command::new("/bin/sh");
+                c.arg(prog).args(&a[1..]);
+                c
+            } else {
+                let mut c = Command::new(prog);
+                c.args(&a[1..]);
+                c
+            }
         }
         Rendered::Shell(s) => {
             let mut c = Command::new("sh");
             c.arg("-c").arg(OsStr::from_bytes(s));
             c
         }
+    };
+    if let Some(seq) = who.seq {
+        c.env("PARALLEL_SEQ", seq.to_string());
     }
+    c.env("PARALLEL_JOBSLOT", who.slot.to_string());
+    let compat = &who.cfg.compat;
+    if let Some(var) = &compat.process_slot_var {
+        // xargs counts slots from 0.
+        c.env(var, (who.slot - 1).to_string());
+    }
+    if let Some(dir) = &compat.tmpdir {
+        c.env("TMPDIR", dir);
+    }
+    if let Some(n) = compat.nice {
+        sys::nice_in_child(&mut c, n);
+    }
+    c
+}
+
+/// Whether `prog` (a path, or a name exec will look up) is an executable file that execve(2)
+/// would refuse with ENOEXEC: no `#!` and no ELF header. Looks only at paths (a name found in
+/// PATH by the pool is a path by now).
+fn needs_sh(prog: &OsStr) -> bool {
+    use std::io::Read;
+    if !prog.as_bytes().contains(&b'/') {
+        return false;
+    }
+    let Ok(mut f) = std::fs::File::open(prog) else {
+        return false;
+    };
+    let mut head = [0u8; 4];
+    let mut n = 0;
+    while n < head.len() {
+        match f.read(&mut head[n..]) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => n += k,
+        }
+    }
+    let head = &head[..n];
+    !(head.starts_with(b"#!") || head.starts_with(b"\x7fELF")) && is_executable_file(&f)
+}
+
+fn is_executable_file(f: &std::fs::File) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    f.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
@@ -63,6 +131,8 @@ pub struct Control {
     pub head: AtomicU64,
     /// parx itself failed somewhere (reported already): the run ends with status 255.
     error: AtomicBool,
+    /// `--timeout N%`: recent task run times.
+    pub runtimes: Mutex<crate::units::Median>,
 }
 
 impl Control {
@@ -80,6 +150,7 @@ impl Control {
             slots: (0..jobs).map(|_| AtomicI32::new(0)).collect(),
             head: AtomicU64::new(1),
             error: AtomicBool::new(false),
+            runtimes: Mutex::new(crate::units::Median::default()),
         }
     }
 

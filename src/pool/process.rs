@@ -350,7 +350,12 @@ impl Slot<'_> {
             slot: self.slot,
             records: &[],
         });
-        let mut cmd = super::command(&rendered, None);
+        let who = super::Spawn {
+            cfg: self.cfg,
+            seq: None,
+            slot: self.slot,
+        };
+        let mut cmd = super::command(&rendered, None, who);
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -595,7 +600,7 @@ impl Slot<'_> {
                 on.seq
             );
         }
-        if on.failures <= self.cfg.jobs_ctl.retries {
+        if self.cfg.jobs_ctl.may_rerun(on.failures) {
             let _ = self.shared.redo_tx.send(on);
         } else {
             self.store(&on, &OutBuf::new(), outcome);

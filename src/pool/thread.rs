@@ -104,14 +104,13 @@ impl<'a> Slot<'a> {
         }
     }
 
-    /// Runs a task up to `--retries` more times while it fails. Earlier attempts' outputs
+    /// Runs a task up to `--retries` times in all while it fails. Earlier attempts' outputs
     /// are dropped; only the last attempt allowed may stream or send lines early (its output
     /// cannot be replaced any more), so with retries a task's output is printed when it ends.
     fn run_retrying(&mut self, task: &Task) -> Finished {
-        let retries = self.cfg.jobs_ctl.retries;
         let mut attempt = 0;
         loop {
-            let last = attempt >= retries;
+            let last = !self.cfg.jobs_ctl.may_rerun(attempt + 1);
             let fin = self.run_task(task, last);
             if last || fin.outcome.success() || !self.ctl.may_start() {
                 return fin;
@@ -142,6 +141,18 @@ impl<'a> Slot<'a> {
             fin.stdout = OutBuf::from_vec(line);
             return fin;
         }
+        // -t: the command on stderr before it runs; -v: on stdout, grouped with its output.
+        let compat = &self.cfg.compat;
+        if compat.verbose || compat.print_command {
+            let mut line = rendered.display();
+            line.push(b'\n');
+            if compat.verbose {
+                let _ = io::Write::write_all(&mut io::stderr().lock(), &line);
+            }
+            if compat.print_command {
+                let _ = fin.stdout.push(&line, &mut self.spill_out);
+            }
+        }
         let mut hook = match OutputHook::new(
             self.cfg,
             self.ctl,
@@ -158,11 +169,16 @@ impl<'a> Slot<'a> {
                 return fin;
             }
         };
+        let who = super::Spawn {
+            cfg: self.cfg,
+            seq: Some(task.seq),
+            slot: self.slot,
+        };
         let program = match &rendered {
             Rendered::Argv(a) => Some(self.resolve(&a[0])),
             Rendered::Shell(_) => None,
         };
-        let mut cmd = super::command(&rendered, program);
+        let mut cmd = super::command(&rendered, program, who);
         let stdin = match task.chunk() {
             Some(_) => Stdio::piped(),
             None => Stdio::null(),
@@ -193,7 +209,12 @@ impl<'a> Slot<'a> {
         };
         let pgid = child.id() as i32;
         self.ctl.set_child(self.slot, pgid);
-        let deadline = self.cfg.jobs_ctl.timeout.map(|t| started + t);
+        let deadline = self.cfg.jobs_ctl.timeout.map(|t| started + t).or_else(|| {
+            // --timeout N%: N% of the median run time so far (none before a task is done).
+            let pct = self.cfg.compat.timeout_pct?;
+            let median = self.ctl.runtimes.lock().ok()?.get()?;
+            Some(started + median.mul_f64(pct / 100.0))
+        });
         let mut feed = Feed {
             chunk: task.chunk(),
             err: None,
@@ -205,13 +226,18 @@ impl<'a> Slot<'a> {
         let status = child.wait();
         self.ctl.clear_child(self.slot);
         fin.info.runtime = started.elapsed();
+        if self.cfg.compat.timeout_pct.is_some() {
+            if let Ok(mut m) = self.ctl.runtimes.lock() {
+                m.push(fin.info.runtime);
+            }
+        }
         fin.info.receive = hook.received;
         fin.outcome = match (pumped, status) {
             (Ok(Some(sig)), Ok(st)) => {
                 let msg = format!(
                     "parx: task {} timed out after {:?}\n",
                     task.seq,
-                    self.cfg.jobs_ctl.timeout.unwrap_or_default()
+                    deadline.map(|d| d - started).unwrap_or_default()
                 );
                 let _ = fin.stderr.push(msg.as_bytes(), &mut self.spill_err);
                 // Killed, or ended by itself after the TERM: a timed-out task failed.
@@ -317,14 +343,17 @@ impl<'a> Slot<'a> {
                     if left.is_zero() {
                         // TERM, KILL after the grace, then stop waiting for the pipes (a
                         // descendant that left the group could hold them open for ever).
-                        let sig = match stage {
-                            0 => libc::SIGTERM,
-                            1 => libc::SIGKILL,
-                            _ => break,
+                        // --termseq: its signals and waits (a KILL always ends it).
+                        let step = match &self.cfg.compat.termseq {
+                            Some(seq) => seq.get(usize::from(stage)).copied(),
+                            None => [(libc::SIGTERM, KILL_GRACE), (libc::SIGKILL, KILL_GRACE)]
+                                .get(usize::from(stage))
+                                .copied(),
                         };
+                        let Some((sig, wait)) = step else { break };
                         sys::kill_group(pgid, sig);
                         stage += 1;
-                        deadline = Some(Instant::now() + KILL_GRACE);
+                        deadline = Some(Instant::now() + wait);
                         continue;
                     }
                     left.as_millis().clamp(1, i32::MAX as u128) as i32
@@ -370,7 +399,13 @@ impl<'a> Slot<'a> {
                     }
                 } else if i == 1 {
                     let data = hook.stderr(&buf[..n])?;
-                    fin.stderr.push(data, &mut self.spill_err)?;
+                    if streaming && self.cfg.jobs_ctl.line_buffer {
+                        // -k --line-buffer: the streaming head task's stderr goes out as it
+                        // comes, like its stdout (GNU parallel); only one task streams.
+                        let _ = io::Write::write_all(&mut io::stderr().lock(), data);
+                    } else {
+                        fin.stderr.push(data, &mut self.spill_err)?;
+                    }
                 } else {
                     let (data, lines) = hook.stdout(&buf[..n])?;
                     self.pass_stdout(fin, data, lines, may_stream, &mut streaming)?;

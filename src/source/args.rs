@@ -6,7 +6,7 @@
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
-use std::os::unix::ffi::OsStringExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use anyhow::Context;
 
@@ -63,15 +63,70 @@ impl<R: BufRead> Iterator for ValueReader<R> {
     }
 }
 
+/// Splits a `:::` value at the delimiter, as GNU parallel does (`-d ' ' echo ::: "1 done"`
+/// runs twice): a delimiter at its end adds no empty value; an empty value stays one.
+fn split_value(v: &OsString, delim: &[u8]) -> Vec<OsString> {
+    let b = v.as_bytes();
+    if b.is_empty() || memchr::memmem::find(b, delim).is_none() {
+        return vec![v.clone()];
+    }
+    ValueReader::new(b, delim.to_vec())
+        .map(|r| r.expect("reading from memory"))
+        .collect()
+}
+
+/// `-E`, `--trim`, `-r` and `--skip-first-line` on one source's values.
+fn filtered(spec: &InputSpec, first: bool, it: Values) -> Values {
+    let mut it = it;
+    if let Some(eof) = spec.eof.clone() {
+        it = Box::new(it.take_while(move |r| r.as_ref().map_or(true, |v| *v != eof)));
+    }
+    let trim = spec.trim;
+    if trim != Default::default() {
+        it = Box::new(
+            it.map(move |r| r.map(|v| OsString::from_vec(trim.apply(v.as_bytes()).to_vec()))),
+        );
+    }
+    if spec.skip_empty {
+        let blank = |c: &u8| c.is_ascii_whitespace();
+        it = Box::new(
+            it.filter(move |r| r.as_ref().map_or(true, |v| !v.as_bytes().iter().all(blank))),
+        );
+    }
+    if first && spec.skip_first {
+        it = Box::new(it.skip(1));
+    }
+    it
+}
+
+/// `--header :`: takes the first value of each source as its name (split into column names
+/// with `--colsep`).
+pub fn take_header(spec: &InputSpec, sources: &mut [Values]) -> anyhow::Result<Vec<Vec<u8>>> {
+    let mut names = Vec::new();
+    for s in sources.iter_mut() {
+        let Some(v) = s.next() else { continue };
+        let v = v.context("reading the header")?;
+        match &spec.colsep {
+            Some(re) => names.extend(re.split(v.as_bytes()).map(|c| spec.trim.apply(c).to_vec())),
+            None => names.push(v.into_vec()),
+        }
+    }
+    Ok(names)
+}
+
 /// Opens every source up front, so a missing file is an error before any task runs.
 /// `--walk` problems are reported as warnings as the walk meets them.
 pub fn open_all(spec: &InputSpec) -> anyhow::Result<Vec<Values>> {
     spec.sources
         .iter()
-        .map(|s| -> anyhow::Result<Values> {
+        .enumerate()
+        .map(|(i, s)| -> anyhow::Result<Values> {
             let d = spec.delimiter.clone();
-            Ok(match &s.kind {
-                SourceKind::Values(v) => Box::new(v.clone().into_iter().map(Ok)),
+            let it: Values = match &s.kind {
+                SourceKind::Values(v) => {
+                    let vals: Vec<OsString> = v.iter().flat_map(|v| split_value(v, &d)).collect();
+                    Box::new(vals.into_iter().map(Ok))
+                }
                 SourceKind::File(p) => {
                     let f = File::open(p).with_context(|| format!("{}", p.display()))?;
                     Box::new(ValueReader::new(BufReader::with_capacity(64 << 10, f), d))
@@ -84,7 +139,8 @@ pub fn open_all(spec: &InputSpec) -> anyhow::Result<Vec<Values>> {
                     ),
                     d,
                 )),
-            })
+            };
+            Ok(filtered(spec, i == 0, it))
         })
         .collect()
 }

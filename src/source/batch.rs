@@ -17,10 +17,17 @@
 //! A record that alone exceeds a limit (a value over 128 KiB) becomes a task of its own: its
 //! exec fails with E2BIG, which the pool reports and counts like any failed task; the run goes
 //! on. A batch never mixes it with other records, so no other value is lost with it.
+//!
+//! Packing follows GNU parallel (and xargs): a batch is filled up to the limits, then the
+//! next one starts. A command line is also kept under GNU parallel's usable command-line
+//! length ([`GNU_LINE_MAX`]) unless `-s/--max-chars` says otherwise, so `-X` makes the same
+//! command lines as GNU parallel. With `-X` and `-m` the last batch
+//! (the one the input ends in) is spread evenly over the job slots, as GNU parallel does, so
+//! a short input still gives every slot work.
 
 use std::os::unix::ffi::OsStrExt;
 
-use crate::config::Batch;
+use crate::config::{Batch, Limits};
 use crate::task::Record;
 use crate::template::{Ctx, Mode, Placeholder, Rendered, Template};
 
@@ -32,11 +39,13 @@ pub const MAX_ARG_STRLEN: usize = 131_072;
 const LINUX_CEILING: usize = 6 << 20;
 /// Size of an `argv`/`envp` pointer.
 const PTR: usize = std::mem::size_of::<usize>();
-/// `-X`: at most this many records per command, so that work spreads over the job slots
-/// (one huge batch would keep a single slot busy while the others idle) and the first command
-/// starts early while a walk goes on. Measured on 20,000 files with `wc -c`: 1000–2000 per
-/// command were fastest, 5000 ~15% slower, 20,000 (one batch) ~70% slower; see README.
-pub const FIT_CAP: usize = 2000;
+/// GNU parallel's usable command-line length on Linux (`parallel --show-limits`: "Maximal
+/// usable size of command", 20221122): half of the longest `sh -c` script it finds (130,329
+/// bytes, under the 128 KiB `MAX_ARG_STRLEN`) less 3000. A batch's command line is kept
+/// shorter than this unless `-s` is given (xargs' default buffer is 128 KiB): lines of this
+/// size also let a long input (a walk) start its first commands early and spread over the
+/// slots.
+pub const GNU_LINE_MAX: usize = 63_664;
 
 /// The byte budget for one command's arguments, from the OS limit and the environment.
 pub fn arg_budget() -> usize {
@@ -59,6 +68,8 @@ struct Cost {
     script: usize,
     /// Length of the longest argument.
     longest: usize,
+    /// Characters of the command line (`-s`): the script, or the words and their NULs.
+    line: usize,
 }
 
 fn cost(r: &Rendered) -> Cost {
@@ -67,12 +78,14 @@ fn cost(r: &Rendered) -> Cost {
             args: a.iter().map(|w| w.len() + 1 + PTR).sum(),
             script: 0,
             longest: a.iter().map(|w| w.len()).max().unwrap_or(0),
+            line: a.iter().map(|w| w.len() + 1).sum(),
         },
         // `sh -c SCRIPT`
         Rendered::Shell(s) => Cost {
             args: 3 + 3 + s.len() + 1 + 3 * PTR,
             script: s.len(),
             longest: s.len(),
+            line: s.len(),
         },
     }
 }
@@ -86,6 +99,14 @@ pub struct Batcher<'a> {
     budget: usize,
     /// Byte budget for the one script argument in shell modes.
     script_budget: usize,
+    /// A command line stays shorter than this (`-s`, or GNU's limit for a shell command).
+    line_max: usize,
+    /// `-X`/`-m`: the last batch is spread over this many slots.
+    spread_over: usize,
+    /// `-x`: a record too long for the line limit stops the batching.
+    exit_on_size: bool,
+    /// Set when `-x` stopped the batching: the length of the command line that was too long.
+    pub too_long: Option<usize>,
     base: Cost,
     /// Separate words with values only appended: a record costs its values, no rendering.
     appended: bool,
@@ -95,17 +116,23 @@ pub struct Batcher<'a> {
 
 impl<'a> Batcher<'a> {
     /// A batcher for `batch`, with the argument budget of this process's environment.
-    pub fn new(template: &'a Template, batch: Batch) -> Self {
-        Self::with_budget(template, batch, arg_budget())
+    pub fn new(template: &'a Template, batch: Batch, limits: Limits) -> Self {
+        Self::with_budget(template, batch, limits, arg_budget())
     }
 
     /// A batcher with an explicit argument budget (for tests).
-    pub fn with_budget(template: &'a Template, batch: Batch, budget: usize) -> Self {
+    pub fn with_budget(
+        template: &'a Template,
+        batch: Batch,
+        limits: Limits,
+        budget: usize,
+    ) -> Self {
         let max = match batch {
             Batch::One => 1,
             Batch::MaxArgs(n) => n.max(1),
-            Batch::Fit => FIT_CAP,
+            Batch::Fit => usize::MAX,
         };
+        let line_max = limits.max_chars.unwrap_or(GNU_LINE_MAX);
         let base = cost(&template.render(&Self::ctx(&[])));
         let appended = template.mode() == Mode::Argv
             && !template
@@ -116,6 +143,10 @@ impl<'a> Batcher<'a> {
             max,
             budget,
             script_budget: MAX_ARG_STRLEN - 1 - 256,
+            line_max,
+            spread_over: limits.spread_over,
+            exit_on_size: limits.exit_on_size && limits.max_chars.is_some(),
+            too_long: None,
             base,
             appended,
             cur: Vec::new(),
@@ -140,11 +171,13 @@ impl<'a> Batcher<'a> {
                 args: rec.iter().map(|v| v.len() + 1 + PTR).sum(),
                 script: 0,
                 longest: rec.iter().map(|v| v.len()).max().unwrap_or(0),
+                line: rec.iter().map(|v| v.len() + 1).sum(),
             };
             let alone = Cost {
                 args: self.base.args + more.args,
                 script: 0,
                 longest: more.longest.max(self.base.longest),
+                line: self.base.line + more.line,
             };
             return (alone, more, rec);
         }
@@ -155,6 +188,7 @@ impl<'a> Batcher<'a> {
                 args: alone.args.saturating_sub(self.base.args),
                 script: 0,
                 longest: 0,
+                line: alone.line.saturating_sub(self.base.line),
             }
         } else {
             recs.push(recs[0].clone());
@@ -163,6 +197,7 @@ impl<'a> Batcher<'a> {
                 args: twice.args.saturating_sub(alone.args),
                 script: twice.script.saturating_sub(alone.script),
                 longest: 0,
+                line: twice.line.saturating_sub(alone.line),
             }
         };
         (alone, more, recs.swap_remove(0))
@@ -171,16 +206,24 @@ impl<'a> Batcher<'a> {
     /// Adds a record; `emit` gets every batch that is complete. Returns `false` as soon as
     /// `emit` does (the run is stopping).
     pub fn push(&mut self, rec: Record, emit: &mut impl FnMut(Vec<Record>) -> bool) -> bool {
-        if self.max == 1 {
+        if self.max == 1 && !self.exit_on_size {
             return emit(vec![rec]);
         }
         let (alone, more, rec) = self.costs(rec);
+        if self.exit_on_size && alone.line >= self.line_max {
+            self.too_long = Some(alone.line);
+            return false;
+        }
+        if self.max == 1 {
+            return emit(vec![rec]);
+        }
         if alone.longest >= MAX_ARG_STRLEN {
             // Cannot run at all: alone, so that its failure takes no other value with it.
             return self.flush(emit) && emit(vec![rec]);
         }
         let over = self.used.args + more.args > self.budget
-            || self.used.script + more.script > self.script_budget;
+            || self.used.script + more.script > self.script_budget
+            || self.used.line + more.line >= self.line_max;
         if !self.cur.is_empty() && over && !self.flush(emit) {
             return false;
         }
@@ -189,12 +232,32 @@ impl<'a> Batcher<'a> {
         } else {
             self.used.args += more.args;
             self.used.script += more.script;
+            self.used.line += more.line;
         }
         self.cur.push(rec);
         if self.cur.len() >= self.max {
             return self.flush(emit);
         }
         true
+    }
+
+    /// At the end of the input: emits the last batch, spread evenly over the job slots with
+    /// `-X`/`-m` (GNU parallel: ceil(n / slots) records per command).
+    pub fn finish(&mut self, emit: &mut impl FnMut(Vec<Record>) -> bool) -> bool {
+        let n = self.cur.len();
+        if self.spread_over > 1 && n > 1 {
+            let per = n.div_ceil(self.spread_over);
+            let mut rest = std::mem::take(&mut self.cur);
+            self.used = self.base;
+            while !rest.is_empty() {
+                let tail = rest.split_off(per.min(rest.len()));
+                if !emit(std::mem::replace(&mut rest, tail)) {
+                    return false;
+                }
+            }
+            return true;
+        }
+        self.flush(emit)
     }
 
     /// Emits the batch being built, if any.
@@ -231,7 +294,7 @@ mod tests {
     }
 
     fn batches(t: &Template, batch: Batch, budget: usize, vals: &[&str]) -> Vec<Vec<String>> {
-        let mut b = Batcher::with_budget(t, batch, budget);
+        let mut b = Batcher::with_budget(t, batch, Limits::default(), budget);
         let mut out = Vec::new();
         let mut emit = |recs: Vec<Record>| {
             out.push(
@@ -295,7 +358,7 @@ mod tests {
         let t = Template::new(&[OsString::from("echo {}")], false);
         let v = "v".repeat(1000);
         let vals: Vec<&str> = (0..300).map(|_| v.as_str()).collect();
-        let mut b = Batcher::with_budget(&t, Batch::Fit, 6 << 20);
+        let mut b = Batcher::with_budget(&t, Batch::Fit, Limits::default(), 6 << 20);
         let mut sizes = Vec::new();
         let mut emit = |recs: Vec<Record>| {
             let r = t.render(&Ctx {
@@ -319,13 +382,55 @@ mod tests {
     }
 
     #[test]
-    fn fit_caps_the_batch() {
+    fn last_batch_spreads_over_the_slots() {
         let t = tpl(&["true"]);
-        let vals: Vec<String> = (0..FIT_CAP + 1).map(|i| i.to_string()).collect();
-        let vals: Vec<&str> = vals.iter().map(String::as_str).collect();
-        let got = batches(&t, Batch::Fit, 6 << 20, &vals);
-        assert_eq!(got.len(), 2);
-        assert_eq!(got[0].len(), FIT_CAP);
+        let limits = Limits {
+            max_chars: None,
+            spread_over: 3,
+            exit_on_size: false,
+        };
+        let mut b = Batcher::with_budget(&t, Batch::Fit, limits, 6 << 20);
+        let mut got = Vec::new();
+        let mut emit = |recs: Vec<Record>| {
+            got.push(recs.len());
+            true
+        };
+        for i in 0..10 {
+            assert!(b.push(vec![OsString::from(i.to_string())], &mut emit));
+        }
+        assert!(b.finish(&mut emit));
+        assert_eq!(got, [4, 4, 2]);
+    }
+
+    #[test]
+    fn max_chars_limits_the_line() {
+        // A shell command line: "echo a b" is 8 characters; -s 9 allows it, -s 8 does not.
+        let t = Template::new(&[OsString::from("echo")], true);
+        for (max, want) in [
+            (9, vec![vec!["a", "b"], vec!["c"]]),
+            (8, vec![vec!["a"], vec!["b"], vec!["c"]]),
+        ] {
+            let limits = Limits {
+                max_chars: Some(max),
+                spread_over: 0,
+                exit_on_size: false,
+            };
+            let mut b = Batcher::with_budget(&t, Batch::Fit, limits, 6 << 20);
+            let mut got: Vec<Vec<String>> = Vec::new();
+            let mut emit = |recs: Vec<Record>| {
+                got.push(
+                    recs.iter()
+                        .map(|r| r[0].to_string_lossy().into_owned())
+                        .collect(),
+                );
+                true
+            };
+            for v in ["a", "b", "c"] {
+                assert!(b.push(vec![OsString::from(v)], &mut emit));
+            }
+            assert!(b.finish(&mut emit));
+            assert_eq!(got, want, "-s {max}");
+        }
     }
 
     #[test]

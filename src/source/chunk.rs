@@ -39,6 +39,56 @@ const PAR_MIN_EDGES: usize = 16;
 
 pub use crate::config::chunk::{BlockSize, ChunkSpec, RecordSpec};
 
+/// `-L N`: moves the chunk end `p` (in `data`, which starts at a chunk start) back to the end
+/// of the last whole group of `group` lines before it. `None` when no whole group ends at or
+/// before `p`.
+pub fn group_end(data: &[u8], p: usize, group: usize) -> Option<usize> {
+    if group <= 1 {
+        return Some(p);
+    }
+    let count = memchr::memchr_iter(b'\n', &data[..p]).count();
+    let full = count - count % group;
+    if full == 0 {
+        return None;
+    }
+    if full == count && data[..p].ends_with(b"\n") {
+        return Some(p);
+    }
+    memchr::memchr_iter(b'\n', &data[..p])
+        .nth(full - 1)
+        .map(|i| i + 1)
+}
+
+/// `-L N` for ranges found by size: moves every edge back (or, when no whole group ends
+/// before it, drops it) so that each chunk holds whole groups of `group` lines.
+fn regroup(data: &[u8], ranges: Vec<Range<usize>>, group: usize) -> Vec<Range<usize>> {
+    if group <= 1 || ranges.is_empty() {
+        return ranges;
+    }
+    let len = ranges.last().map_or(0, |r| r.end);
+    let mut out = Vec::with_capacity(ranges.len());
+    let mut pos = ranges[0].start;
+    for r in ranges {
+        if r.end <= pos {
+            continue;
+        }
+        if r.end == len {
+            break;
+        }
+        if let Some(e) = group_end(&data[pos..], r.end - pos, group) {
+            out.push(pos..pos + e);
+            pos += e;
+        }
+    }
+    while pos < len {
+        // What is left: whole groups, then the incomplete one.
+        let e = group_end(&data[pos..], len - pos, group).unwrap_or(len - pos);
+        out.push(pos..pos + e);
+        pos += e;
+    }
+    out
+}
+
 fn to_usize(n: u64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
 }
@@ -198,7 +248,8 @@ pub fn split_slice(data: &[u8], spec: &ChunkSpec) -> (Range<usize>, Vec<Range<us
         } else {
             rayon::current_num_threads() * 4
         };
-        split_blocks(&matcher, data, h, block, groups)
+        let ranges = split_blocks(&matcher, data, h, block, groups);
+        regroup(data, ranges, to_usize(spec.group))
     };
     (0..h, chunks)
 }
@@ -256,6 +307,12 @@ pub fn split_slice_stream(data: &[u8], spec: &ChunkSpec) -> (Range<usize>, Vec<R
                 .last_split(ctx, rest, block)
                 .or_else(|| matcher.first_split(ctx, rest, block + 1))
                 .map_or(len, |p| pos + p)
+        };
+        let end = match group_end(&data[pos..], end - pos, to_usize(spec.group)) {
+            Some(e) => pos + e,
+            None => matcher
+                .nth_split(&[], data, pos + 1, to_usize(spec.group))
+                .unwrap_or(len),
         };
         out.push(pos..end);
         pos = end;
@@ -363,6 +420,8 @@ pub struct StreamSplitter<R: Read> {
     matcher: Matcher,
     block: usize,
     lines: Option<usize>,
+    /// `-L N`: chunks hold whole groups of N lines.
+    group: usize,
     header: usize,
     header_state: HeaderState,
     /// `buf[start..filled]` is the unconsumed data (`filled == buf.len()`).
@@ -391,6 +450,7 @@ impl<R: Read> StreamSplitter<R> {
             matcher: Matcher::new(&spec.rec),
             block,
             lines,
+            group: to_usize(spec.group).max(1),
             header: to_usize(spec.header),
             header_state: HeaderState::Pending,
             buf: Vec::new(),
@@ -449,6 +509,16 @@ impl<R: Read> StreamSplitter<R> {
         }
         let end = match self.lines {
             Some(n) => self.find_nth(n)?,
+            None if self.group > 1 => match self.find_block_end()? {
+                None => None,
+                Some(p) => {
+                    let data = &self.buf[self.start..self.filled];
+                    match group_end(data, p, self.group) {
+                        Some(e) => Some(e),
+                        None => self.find_nth(self.group)?,
+                    }
+                }
+            },
             None => self.find_block_end()?,
         };
         Ok(end.map(|p| self.take_chunk(p)))
@@ -622,6 +692,7 @@ mod tests {
             lines,
             rec,
             header,
+            group: 0,
         }
     }
 
@@ -1109,5 +1180,36 @@ mod tests {
             check_invariants(&data, &sp, &h, &c, true);
             prop_assert_eq!(ends_of(&h, &c), ref_stream(&data, &sp));
         }
+    }
+
+    #[test]
+    fn l_groups_of_lines() {
+        let data: Vec<u8> = (1..=10)
+            .flat_map(|i| format!("{i}\n").into_bytes())
+            .collect();
+        let mut sp = spec(1 << 20, None, RecordSpec::default(), 0);
+        sp.group = 3;
+        let (_, chunks) = stream(&data[..], &sp, true);
+        let lines: Vec<usize> = chunks
+            .iter()
+            .map(|c| c.iter().filter(|&&b| b == b'\n').count())
+            .collect();
+        assert_eq!(lines, [9, 1]);
+        let (_, ranges) = split_slice_stream(&data, &sp);
+        let lines: Vec<usize> = ranges
+            .iter()
+            .map(|r| data[r.clone()].iter().filter(|&&b| b == b'\n').count())
+            .collect();
+        assert_eq!(lines, [9, 1]);
+        sp.block = 7;
+        let (_, ranges) = split_slice(&data, &sp);
+        assert!(
+            ranges.iter().all(
+                |r| data[r.clone()].iter().filter(|&&b| b == b'\n').count() % 3 == 0
+                    || r.end == data.len()
+            ),
+            "{ranges:?}"
+        );
+        assert_eq!(ranges.last().map(|r| r.end), Some(data.len()));
     }
 }

@@ -141,6 +141,7 @@ pub fn produce(
         lines: c.lines,
         rec: c.rec.clone(),
         header: c.header,
+        group: c.group,
     };
     match opened {
         Opened::Stream(r, name) => {
@@ -236,6 +237,9 @@ fn split_file(
     let block = |len: usize| match c.block {
         BlockSize::Bytes(b) => b,
         BlockSize::PerSlot(n) => (len as u64).div_ceil(n.saturating_mul(jobs as u64)).max(1),
+        BlockSize::PerSlotMax(n, max) => (len as u64)
+            .div_ceil(n.saturating_mul(jobs as u64))
+            .clamp(1, max),
     };
     let (start, head, ranges) = match at {
         Where::Stream(from) => {
