@@ -157,6 +157,9 @@ pub fn run(cfg: Config) -> anyhow::Result<i32> {
     // channel), so in flight are one chunk per slot plus the one being read.
     let task_cap = match cfg.chunks.as_ref().map(|c| &c.mode) {
         Some(ChunkMode::Pipe(_)) => 0,
+        // Process-pool workers take values in blocks: a deep queue spares the source a
+        // wake-up per value.
+        None if cfg.pool == PoolKind::Process => 16 << 10,
         _ => cfg.jobs * 2 + 16,
     };
     let (task_tx, task_rx) = bounded::<Task>(task_cap);

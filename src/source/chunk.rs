@@ -79,6 +79,32 @@ impl RecordSpec {
             && data[..p].ends_with(&self.recend)
             && data[p..].starts_with(self.recstart.as_deref().unwrap_or_default())
     }
+
+    /// The number of records in `data`, a whole number of records as the chunk modes cut
+    /// them (the last one may lack its terminator): one more than the split positions
+    /// inside it. The process pool counts a chunk's records with it (one result each).
+    pub fn count_records(&self, data: &[u8]) -> u64 {
+        if data.is_empty() {
+            return 0;
+        }
+        let m = Matcher::new(self);
+        if let [b] = *m.needle.as_slice() {
+            // Split positions i + m with 1 <= i + m < len.
+            let lo = 1usize.saturating_sub(m.m);
+            let hi = data.len() - m.m;
+            return 1 + memchr::memchr_iter(b, &data[lo.min(hi)..hi]).count() as u64;
+        }
+        let mut n = 1;
+        let mut from = 1;
+        while let Some(p) = m.first_split(&[], data, from) {
+            if p >= data.len() {
+                break;
+            }
+            n += 1;
+            from = p + 1;
+        }
+        n
+    }
 }
 
 /// What to chunk and how.
@@ -720,6 +746,22 @@ pub fn parse_block_size(s: &str) -> Result<BlockSize, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn count_records_follows_the_split_rules() {
+        let nl = RecordSpec::default();
+        assert_eq!(nl.count_records(b""), 0);
+        assert_eq!(nl.count_records(b"a\nb\n"), 2);
+        assert_eq!(nl.count_records(b"a\nb"), 2);
+        assert_eq!(nl.count_records(b"\n\n"), 2);
+        let xy = RecordSpec::from_options(Some(b"XY".to_vec()), None, false);
+        assert_eq!(xy.count_records(b"r1XYr2XYlast"), 3);
+        assert_eq!(xy.count_records(b"r1XY"), 1);
+        let start = RecordSpec::from_options(None, Some(b">".to_vec()), false);
+        assert_eq!(start.count_records(b">a\n>b\n>c"), 3);
+        let both = RecordSpec::from_options(Some(b"\n".to_vec()), Some(b">".to_vec()), false);
+        assert_eq!(both.count_records(b">a\nb\n>c\n"), 2);
+    }
     use proptest::prelude::*;
 
     // ---------- helpers ----------
