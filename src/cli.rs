@@ -182,7 +182,8 @@ pub struct Cli {
     #[arg(long, value_name = "N", help_heading = "Chunk modes")]
     pub header: Option<u64>,
 
-    /// How tasks run: a child process per task, or long-lived workers fed on stdin
+    /// How tasks run: a child process per task, or long-lived workers fed on stdin (process:
+    /// a worker answers each record it reads with exactly one result, in order)
     #[arg(long, value_enum, value_name = "KIND", default_value_t = PoolArg::Thread)]
     pub pool: PoolArg,
 

@@ -21,12 +21,12 @@ use std::io::{self, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::process::ChildStdin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use crossbeam_channel::{select, unbounded, Receiver, Sender};
+use crossbeam_channel::{select, unbounded, Receiver, Sender, TryRecvError};
 
 use crate::config::Config;
 use crate::output::{OutBuf, Spiller};
@@ -46,6 +46,10 @@ const BATCH_BYTES: usize = 64 << 10;
 /// Records sent in one write at most (a batch is answered by one worker: smaller batches
 /// spread a short input over all workers).
 const BATCH_RECORDS: u64 = 4096;
+/// How long a writer waits for more values to fill a block before it sends what it has.
+const GATHER: Duration = Duration::from_millis(2);
+/// The nap between two looks for more values while gathering a block.
+const GATHER_NAP: Duration = Duration::from_micros(250);
 /// Bytes read from a worker's stdout at a time.
 const READ_BUF: usize = 256 << 10;
 /// Pipe buffer asked for on a worker's stdin.
@@ -294,6 +298,8 @@ struct Shared {
     /// Records outstanding per slot (`None`: no live worker in that slot).
     load: Mutex<Vec<Option<u64>>>,
     turn: Condvar,
+    /// Writers waiting in [`Shared::wait_turn`] (others need no wake-up).
+    waiting: AtomicUsize,
     redo_tx: Sender<Job>,
     redo_rx: Receiver<Job>,
     /// The tasks on which workers ended in a row without answering anything.
@@ -303,7 +309,7 @@ struct Shared {
 impl Shared {
     fn set_load(&self, slot: usize, v: Option<u64>) {
         self.load.lock().expect("load lock")[slot - 1] = v;
-        self.turn.notify_all();
+        self.wake();
     }
 
     fn add_load(&self, slot: usize, delta: i64) {
@@ -312,7 +318,14 @@ impl Shared {
             *n = n.saturating_add_signed(delta);
         }
         drop(g);
-        self.turn.notify_all();
+        self.wake();
+    }
+
+    /// Wakes the writers waiting for their turn, if any.
+    fn wake(&self) {
+        if self.waiting.load(Ordering::SeqCst) > 0 {
+            self.turn.notify_all();
+        }
     }
 
     /// Whether `slot` may take more work now (see the module docs).
@@ -332,11 +345,13 @@ impl Shared {
             if mine < cap || mine <= least || quit.load(Ordering::SeqCst) {
                 return;
             }
+            self.waiting.fetch_add(1, Ordering::SeqCst);
             g = self
                 .turn
                 .wait_timeout(g, Duration::from_millis(50))
                 .expect("load lock")
                 .0;
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
         }
     }
 
@@ -364,6 +379,7 @@ pub fn start(
     let shared = Arc::new(Shared {
         load: Mutex::new(vec![None; cfg.jobs]),
         turn: Condvar::new(),
+        waiting: AtomicUsize::new(0),
         redo_tx,
         redo_rx,
         silent: Mutex::new(Vec::new()),
@@ -476,12 +492,24 @@ impl Slot<'_> {
         }
     }
 
-    /// A job waiting now, if any.
-    fn try_next_job(&self) -> Option<Next> {
-        if let Ok(j) = self.shared.redo_rx.try_recv() {
-            return Some(Next::Job(j));
+    /// A job that arrives before `until`, if any (`End` when the input is over). Naps
+    /// rather than waits on the channels: a wake-up per value is what blocks avoid.
+    fn next_job_until(&self, until: Instant) -> Option<Next> {
+        loop {
+            if let Ok(j) = self.shared.redo_rx.try_recv() {
+                return Some(Next::Job(j));
+            }
+            match self.tasks.try_recv() {
+                Ok(t) => return Some(self.job_or_stop(t)),
+                Err(TryRecvError::Disconnected) => return Some(Next::End),
+                Err(TryRecvError::Empty) => {}
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            std::thread::sleep(left.min(GATHER_NAP));
         }
-        self.tasks.try_recv().ok().map(|t| self.job_or_stop(t))
     }
 
     fn job_or_stop(&self, t: Task) -> Next {
@@ -569,12 +597,12 @@ impl Slot<'_> {
         self.shared.set_load(self.slot, Some(0));
         let stdin = child.take_stdin().expect("piped");
         let (mut stdout, mut stderr) = child.take_outputs();
-        let (sent_tx, sent_rx) = unbounded::<Vec<InFlight>>();
+        let sent = Mutex::new(VecDeque::new());
         let quit = AtomicBool::new(false);
         let (dead_tx, dead_rx) = crossbeam_channel::bounded::<()>(0);
-        let reader = RefCell::new(Reader::new(self, &sent_rx));
+        let reader = RefCell::new(Reader::new(self, &sent));
         let (closed, pumped) = std::thread::scope(|s| {
-            let writer = s.spawn(|| self.write_loop(stdin, first, &sent_tx, &dead_rx, &quit));
+            let writer = s.spawn(|| self.write_loop(stdin, first, &sent, &dead_rx, &quit));
             let mut buf = vec![0u8; READ_BUF];
             let pumped = child::pump(
                 child.pgid,
@@ -623,7 +651,7 @@ impl Slot<'_> {
         &self,
         mut stdin: ChildStdin,
         first: Job,
-        sent: &Sender<Vec<InFlight>>,
+        sent: &Mutex<VecDeque<InFlight>>,
         dead: &Receiver<()>,
         quit: &AtomicBool,
     ) -> bool {
@@ -639,6 +667,7 @@ impl Slot<'_> {
         let mut tasks_sent = 0u64;
         let mut next = Some(first);
         let mut buf = Vec::with_capacity(BATCH_BYTES + (4 << 10));
+        let mut batch = Vec::new();
         loop {
             let job = match next.take() {
                 Some(j) => j,
@@ -672,8 +701,11 @@ impl Slot<'_> {
             buf.clear();
             job.encode(term, &mut buf);
             let mut units = job.units();
-            let mut batch = vec![InFlight::new(job)];
+            batch.push(InFlight::new(job));
             tasks_sent += 1;
+            // Values trickle in one by one: wait a little for more, rather than pay a write
+            // (and the worker a read, and a wake-up each side) per value.
+            let until = Instant::now() + GATHER;
             while chunk.is_none()
                 && paced.is_none()
                 && buf.len() < BATCH_BYTES
@@ -682,7 +714,7 @@ impl Slot<'_> {
                 && self.ctl.may_start()
                 && self.shared.may_take(self.slot, cap)
             {
-                match self.try_next_job() {
+                match self.next_job_until(until) {
                     Some(Next::Job(j)) if matches!(j.input, JobInput::Records(_)) => {
                         j.encode(term, &mut buf);
                         units += j.units();
@@ -698,9 +730,7 @@ impl Slot<'_> {
             }
             self.shared.add_load(self.slot, units as i64);
             // The reader must know of the jobs before the worker can answer them.
-            if sent.send(batch).is_err() {
-                return false;
-            }
+            sent.lock().expect("sent lock").extend(batch.drain(..));
             let res = match &chunk {
                 Some(c) => match Feeder::new(c).feed(&mut stdin) {
                     Ok(Fed::Done) => Ok(()),
@@ -831,7 +861,8 @@ fn describe(o: Outcome) -> String {
 struct Run {
     first: u64,
     count: u64,
-    out: OutBuf,
+    /// Their results (at most one read's worth: sent at the end of each read).
+    out: Vec<u8>,
 }
 
 /// The reading side of one worker: credits its results to the jobs in flight and hands
@@ -839,7 +870,7 @@ struct Run {
 struct Reader<'a> {
     slot: &'a Slot<'a>,
     ledger: Ledger,
-    sent: &'a Receiver<Vec<InFlight>>,
+    sent: &'a Mutex<VecDeque<InFlight>>,
     term: u8,
     strip: bool,
     /// One merger entry may stand for many tasks (no job log or progress display).
@@ -864,7 +895,7 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    fn new(slot: &'a Slot<'a>, sent: &'a Receiver<Vec<InFlight>>) -> Self {
+    fn new(slot: &'a Slot<'a>, sent: &'a Mutex<VecDeque<InFlight>>) -> Self {
         let (term, strip) = slot.result_end();
         let jc = &slot.cfg.jobs_ctl;
         Reader {
@@ -889,9 +920,9 @@ impl<'a> Reader<'a> {
 
     /// Takes the jobs the writer has sent since.
     fn pull(&mut self) {
-        for batch in self.sent.try_iter() {
-            self.ledger.jobs.extend(batch);
-        }
+        self.ledger
+            .jobs
+            .append(&mut self.sent.lock().expect("sent lock"));
         self.watch_front();
     }
 
@@ -1043,18 +1074,25 @@ impl<'a> Reader<'a> {
             })?;
         }
         if self.coalesce && out.is_empty() {
-            if self.run.as_ref().is_some_and(|r| r.first + r.count != job.seq) {
+            if self
+                .run
+                .as_ref()
+                .is_some_and(|r| r.first + r.count != job.seq)
+            {
                 self.flush_run();
             }
             let run = self.run.get_or_insert_with(|| Run {
                 first: job.seq,
                 count: 0,
-                out: OutBuf::new(),
+                out: Vec::new(),
             });
             run.count += 1;
             if keep {
-                let (buf, spill) = (&mut run.out, &mut self.spill);
-                shape(span, tag, term, strip, start, &mut |b| buf.push(b, spill))?;
+                let buf = &mut run.out;
+                shape(span, tag, term, strip, start, &mut |b| {
+                    buf.extend_from_slice(b);
+                    Ok(())
+                })?;
             }
             return Ok(());
         }
@@ -1103,9 +1141,15 @@ impl<'a> Reader<'a> {
 
     fn flush_run(&mut self) {
         if let Some(r) = self.run.take() {
+            let mut stdout = OutBuf::new();
+            if let Err(e) = stdout.push(&r.out, &mut self.spill) {
+                self.slot
+                    .ctl
+                    .error(format_args!("worker {}: {e}", self.slot.slot));
+            }
             let _ = self.slot.out.send(Msg::Done(Box::new(Finished {
                 seq: r.first,
-                stdout: r.out,
+                stdout,
                 stderr: OutBuf::new(),
                 outcome: Outcome::Exited(0),
                 info: RunInfo::default(),

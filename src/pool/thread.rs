@@ -223,7 +223,12 @@ impl<'a> Slot<'a> {
                 // Killed, or ended by itself after the TERM: a timed-out task failed.
                 Outcome::Signaled(st.signal().unwrap_or(libc::SIGTERM))
             }
-            (Ok(Pumped { feed_err: Some(e), .. }), Ok(_)) => {
+            (
+                Ok(Pumped {
+                    feed_err: Some(e), ..
+                }),
+                Ok(_),
+            ) => {
                 let msg = format!("parx: task {}: {e}\n", task.seq);
                 let _ = fin.stderr.push(msg.as_bytes(), &mut self.spill_err);
                 Outcome::IoError
