@@ -4,6 +4,7 @@
 pub mod child;
 pub mod feed;
 pub mod hook;
+pub mod ledger;
 pub mod process;
 pub mod thread;
 

@@ -24,18 +24,22 @@ use std::process::ChildStdin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{select, unbounded, Receiver, Sender, TryRecvError};
 
 use crate::config::Config;
-use crate::output::{OutBuf, Spiller};
-use crate::pool::child::{self, Child, Spawned, Stream, Tick, IDLE_CHECK, KILL_GRACE};
+use crate::output::OutBuf;
+use crate::pool::child::{self, Child, Spawned, IDLE_CHECK, KILL_GRACE};
 use crate::pool::feed::{Fed, Feeder};
+use crate::pool::ledger::{InFlight, Job, JobInput};
 use crate::pool::Control;
 use crate::sys;
-use crate::task::{Chunk, ChunkBody, Finished, Msg, Outcome, Record, RunInfo, Task, TaskInput};
+use crate::task::{Chunk, ChunkBody, Finished, Msg, Outcome, RunInfo, Task, TaskInput};
 use crate::template::Ctx;
+
+mod reader;
+use reader::Reader;
 
 /// Records a worker may have outstanding before its writer lets a less loaded worker go first.
 const SOFT_CAP: u64 = 16 << 10;
@@ -66,231 +70,6 @@ const GIVE_UP_AFTER: usize = 3;
 /// for "until it succeeds", only this line changes).
 fn may_retry(cfg: &Config, failures: u32) -> bool {
     failures <= cfg.jobs_ctl.retries
-}
-
-/// A task as sent to a worker, kept until it is answered.
-#[derive(Debug)]
-struct Job {
-    seq: u64,
-    /// Records the worker must answer.
-    nrec: u64,
-    input: JobInput,
-    /// Failed attempts so far (a worker ended while on this task).
-    failures: u32,
-    /// `--tag`/`--tagstring`: the prefix of each of its results, TAB included.
-    tag: Option<Box<[u8]>>,
-}
-
-/// The records of a job: argument values (encoded when sent), or a chunk (sent as it is).
-#[derive(Debug)]
-enum JobInput {
-    Records(Vec<Record>),
-    Chunk(Arc<Chunk>),
-}
-
-impl Job {
-    /// What the writer's load counts: records, or one per chunk.
-    fn units(&self) -> u64 {
-        match self.input {
-            JobInput::Records(_) => self.nrec,
-            JobInput::Chunk(_) => 1,
-        }
-    }
-
-    /// Appends its records to `out`: columns joined by TAB, each record ended by `term`.
-    fn encode(&self, term: u8, out: &mut Vec<u8>) {
-        if let JobInput::Records(recs) = &self.input {
-            for rec in recs {
-                for (i, col) in rec.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b'\t');
-                    }
-                    out.extend_from_slice(col.as_encoded_bytes());
-                }
-                out.push(term);
-            }
-        }
-    }
-
-    /// Bytes sent in all.
-    fn len(&self) -> u64 {
-        match &self.input {
-            JobInput::Records(recs) => recs
-                .iter()
-                .map(|r| r.iter().map(|c| c.len() as u64 + 1).sum::<u64>().max(1))
-                .sum(),
-            JobInput::Chunk(c) => c.len(),
-        }
-    }
-
-    /// The values the job's messages and `--results` index show.
-    fn records(&self) -> &[Record] {
-        match &self.input {
-            JobInput::Records(r) => r,
-            JobInput::Chunk(c) => &c.name,
-        }
-    }
-
-    /// The job as a message names it: `task N (value)`.
-    fn label(&self) -> String {
-        format!("task {} ({})", self.seq, self.value())
-    }
-
-    /// Its value(s) as a message shows them (shortened).
-    fn value(&self) -> String {
-        let mut v = String::new();
-        for (i, rec) in self.records().iter().enumerate() {
-            if i > 0 {
-                v.push(' ');
-            }
-            for (j, col) in rec.iter().enumerate() {
-                if j > 0 {
-                    v.push('\t');
-                }
-                v.push_str(&col.to_string_lossy());
-            }
-        }
-        if let JobInput::Chunk(c) = &self.input {
-            if v.is_empty() {
-                v = format!("chunk of {} bytes", c.len());
-            }
-        }
-        if v.chars().count() > 60 {
-            v = v.chars().take(57).collect::<String>() + "...";
-        }
-        v.escape_debug().to_string()
-    }
-}
-
-/// A job sent to the current worker and not yet answered in full.
-#[derive(Debug)]
-struct InFlight {
-    job: Job,
-    /// Results credited so far.
-    got: u64,
-    /// Its results so far (shaped as printed).
-    out: OutBuf,
-    /// Its results as the worker wrote them (with `--results`).
-    raw: OutBuf,
-}
-
-impl InFlight {
-    fn new(job: Job) -> Self {
-        InFlight {
-            job,
-            got: 0,
-            out: OutBuf::new(),
-            raw: OutBuf::new(),
-        }
-    }
-}
-
-/// One step of crediting a worker's output.
-enum Step<'a, 'd> {
-    /// More results (and perhaps the start of one) for a job still unanswered.
-    Part(&'a mut InFlight, &'d [u8]),
-    /// The last bytes of a job's results: it is answered.
-    Done(InFlight, &'d [u8]),
-}
-
-/// The jobs in flight on one worker, in the order they were sent: results are credited to
-/// the oldest, by count of terminators.
-#[derive(Debug, Default)]
-struct Ledger {
-    jobs: VecDeque<InFlight>,
-    /// The last byte credited was not a terminator (a result is under way).
-    mid: bool,
-}
-
-impl Ledger {
-    /// Credits the results in `data` to the jobs in order, handing each job's span to `on`.
-    /// Returns the bytes left over when no job is in flight (more results than records).
-    fn credit<'d>(
-        &mut self,
-        mut data: &'d [u8],
-        term: u8,
-        mut on: impl FnMut(Step<'_, 'd>) -> io::Result<()>,
-    ) -> io::Result<&'d [u8]> {
-        while !data.is_empty() {
-            let Some(front) = self.jobs.front_mut() else {
-                return Ok(data);
-            };
-            let need = front.job.nrec - front.got;
-            let mut seen = 0u64;
-            let mut end = data.len();
-            for pos in memchr::memchr_iter(term, data) {
-                seen += 1;
-                if seen == need {
-                    end = pos + 1;
-                    break;
-                }
-            }
-            let span = &data[..end];
-            data = &data[end..];
-            self.mid = span[span.len() - 1] != term;
-            front.got += seen;
-            if front.got >= front.job.nrec {
-                let done = self.jobs.pop_front().expect("front exists");
-                on(Step::Done(done, span))?;
-            } else {
-                on(Step::Part(front, span))?;
-            }
-        }
-        Ok(data)
-    }
-
-    /// An unterminated last result counts as one (the worker ended cleanly after it).
-    fn close_result(&mut self, on: impl FnMut(Step<'_, '_>) -> io::Result<()>) -> io::Result<()> {
-        if !self.mid || self.jobs.is_empty() {
-            return Ok(());
-        }
-        self.mid = false;
-        let Some(front) = self.jobs.front_mut() else {
-            return Ok(());
-        };
-        front.got += 1;
-        if front.got >= front.job.nrec {
-            let done = self.jobs.pop_front().expect("front exists");
-            let mut on = on;
-            on(Step::Done(done, &[]))?;
-        }
-        Ok(())
-    }
-}
-
-/// Passes `span` (results, the first one starting a result when `at_start`) to `out`, each
-/// result prefixed with `tag` if there is one and without its terminator if `strip`.
-fn shape(
-    span: &[u8],
-    tag: Option<&[u8]>,
-    term: u8,
-    strip: bool,
-    mut at_start: bool,
-    out: &mut dyn FnMut(&[u8]) -> io::Result<()>,
-) -> io::Result<()> {
-    if tag.is_none() && !strip {
-        return out(span);
-    }
-    let mut rest = span;
-    while !rest.is_empty() {
-        if at_start {
-            if let Some(t) = tag {
-                out(t)?;
-            }
-        }
-        match memchr::memchr(term, rest) {
-            Some(i) => {
-                out(&rest[..i + usize::from(!strip)])?;
-                rest = &rest[i + 1..];
-                at_start = true;
-            }
-            None => {
-                out(rest)?;
-                rest = &[];
-            }
-        }
-    }
-    Ok(())
 }
 
 /// What the slots share: load per slot, the re-dispatch queue, the no-answer streak.
@@ -857,308 +636,6 @@ fn describe(o: Outcome) -> String {
     }
 }
 
-/// Consecutive answered tasks sent to the merger as one entry.
-struct Run {
-    first: u64,
-    count: u64,
-    /// Their results (at most one read's worth: sent at the end of each read).
-    out: Vec<u8>,
-}
-
-/// The reading side of one worker: credits its results to the jobs in flight and hands
-/// answered tasks to the merger.
-struct Reader<'a> {
-    slot: &'a Slot<'a>,
-    ledger: Ledger,
-    sent: &'a Mutex<VecDeque<InFlight>>,
-    term: u8,
-    strip: bool,
-    /// One merger entry may stand for many tasks (no job log or progress display).
-    coalesce: bool,
-    run: Option<Run>,
-    /// Without -k: results to print now.
-    print: Vec<u8>,
-    spill: Spiller,
-    spill_raw: Spiller,
-    /// An unfinished line of the worker's stderr.
-    err_hold: Vec<u8>,
-    /// Since when the oldest job in flight has been the one the worker is on.
-    front_since: Option<(Instant, SystemTime)>,
-    /// Tasks answered by this worker.
-    answered: u64,
-    /// The worker broke the map contract (reported).
-    broke: bool,
-    /// Records answered since the load was last updated.
-    unload: u64,
-    /// Jobs are timed (`--timeout` or a job log).
-    timed: bool,
-}
-
-impl<'a> Reader<'a> {
-    fn new(slot: &'a Slot<'a>, sent: &'a Mutex<VecDeque<InFlight>>) -> Self {
-        let (term, strip) = slot.result_end();
-        let jc = &slot.cfg.jobs_ctl;
-        Reader {
-            slot,
-            ledger: Ledger::default(),
-            sent,
-            term,
-            strip,
-            coalesce: jc.joblog.is_none() && !jc.bar && !jc.eta,
-            run: None,
-            print: Vec::new(),
-            spill: Spiller::default(),
-            spill_raw: Spiller::default(),
-            err_hold: Vec::new(),
-            front_since: None,
-            answered: 0,
-            broke: false,
-            unload: 0,
-            timed: jc.timeout.is_some() || jc.joblog.is_some(),
-        }
-    }
-
-    /// Takes the jobs the writer has sent since.
-    fn pull(&mut self) {
-        self.ledger
-            .jobs
-            .append(&mut self.sent.lock().expect("sent lock"));
-        self.watch_front();
-    }
-
-    /// Between reads: the clock of `--timeout` runs on the oldest job in flight.
-    fn tick(&mut self) -> Tick {
-        let Some(limit) = self.slot.cfg.jobs_ctl.timeout else {
-            return Tick {
-                deadline: None,
-                recheck: None,
-            };
-        };
-        if self.ledger.jobs.is_empty() {
-            self.pull();
-        }
-        self.watch_front();
-        Tick {
-            deadline: self.front_since.map(|(t, _)| t + limit),
-            // The oldest job changes as results come, and the writer may send a first one.
-            recheck: Some(Duration::from_millis(100)),
-        }
-    }
-
-    /// Starts the clock of the oldest job in flight when it becomes the one the worker is on.
-    fn watch_front(&mut self) {
-        if self.timed && self.front_since.is_none() && !self.ledger.jobs.is_empty() {
-            self.front_since = Some((Instant::now(), SystemTime::now()));
-        }
-    }
-
-    fn on(&mut self, stream: Stream, data: &[u8]) -> io::Result<()> {
-        match stream {
-            Stream::Err => {
-                self.on_stderr(data);
-                Ok(())
-            }
-            Stream::Out => {
-                self.on_stdout(data)?;
-                self.flush()
-            }
-        }
-    }
-
-    /// Passes the worker's stderr through, whole lines at a time (a line longer than
-    /// [`ERR_HOLD_MAX`] goes as it is); an empty piece is its end.
-    fn on_stderr(&mut self, data: &[u8]) {
-        let mut e = io::stderr().lock();
-        if data.is_empty() {
-            if !self.err_hold.is_empty() {
-                self.err_hold.push(b'\n');
-                let _ = e.write_all(&self.err_hold);
-                self.err_hold.clear();
-            }
-            return;
-        }
-        match memchr::memrchr(b'\n', data) {
-            Some(i) => {
-                let _ = e
-                    .write_all(&self.err_hold)
-                    .and_then(|()| e.write_all(&data[..=i]));
-                self.err_hold.clear();
-                self.err_hold.extend_from_slice(&data[i + 1..]);
-            }
-            None => self.err_hold.extend_from_slice(data),
-        }
-        if self.err_hold.len() > ERR_HOLD_MAX {
-            let _ = e.write_all(&self.err_hold);
-            self.err_hold.clear();
-        }
-    }
-
-    fn on_stdout(&mut self, data: &[u8]) -> io::Result<()> {
-        self.pull();
-        let mut ledger = std::mem::take(&mut self.ledger);
-        // Only the first span of a piece may continue a result; the others start one.
-        let mut at_start = !ledger.mid;
-        let res = ledger.credit(data, self.term, |step| {
-            let start = std::mem::replace(&mut at_start, true);
-            self.step(step, start)
-        });
-        self.ledger = ledger;
-        let extra = res?;
-        if !extra.is_empty() && !self.broke {
-            self.broke = true;
-            self.slot.ctl.error(format_args!(
-                "worker {} broke the map contract: it printed more results than it was sent records (one result per record: no banner, no extra lines); stopping",
-                self.slot.slot
-            ));
-            self.slot.ctl.stop(libc::SIGTERM);
-        }
-        Ok(())
-    }
-
-    /// An unterminated last result counts as one.
-    fn close_result(&mut self) -> io::Result<()> {
-        let mut ledger = std::mem::take(&mut self.ledger);
-        let res = ledger.close_result(|step| self.step(step, false));
-        self.ledger = ledger;
-        res
-    }
-
-    fn step(&mut self, step: Step<'_, '_>, start: bool) -> io::Result<()> {
-        let (term, strip) = (self.term, self.strip);
-        let results = self.slot.ctl.results.is_some();
-        match step {
-            Step::Part(inf, span) => {
-                let (out, spill) = (&mut inf.out, &mut self.spill);
-                shape(span, inf.job.tag.as_deref(), term, strip, start, &mut |b| {
-                    out.push(b, spill)
-                })?;
-                if results {
-                    inf.raw.push(span, &mut self.spill_raw)?;
-                }
-                Ok(())
-            }
-            Step::Done(mut inf, span) => {
-                if results {
-                    inf.raw.push(span, &mut self.spill_raw)?;
-                    self.slot.store(&inf.job, &inf.raw, Outcome::Exited(0));
-                }
-                self.done(inf, span, start)
-            }
-        }
-    }
-
-    /// A job is answered: its results go to the merger (or out at once without -k).
-    fn done(&mut self, inf: InFlight, span: &[u8], start: bool) -> io::Result<()> {
-        let (term, strip) = (self.term, self.strip);
-        let InFlight { job, mut out, .. } = inf;
-        self.answered += 1;
-        self.unload += job.units();
-        crate::halt::task_ended(self.slot.ctl, job.seq, Outcome::Exited(0));
-        let since = if !self.timed {
-            None
-        } else if self.ledger.jobs.is_empty() {
-            self.front_since.take()
-        } else {
-            self.front_since
-                .replace((Instant::now(), SystemTime::now()))
-        };
-        let tag = job.tag.as_deref();
-        let keep = self.slot.cfg.keep_order;
-        if !keep {
-            out.write_to(&mut self.print)?;
-            out = OutBuf::new();
-            let print = &mut self.print;
-            shape(span, tag, term, strip, start, &mut |b| {
-                print.extend_from_slice(b);
-                Ok(())
-            })?;
-        }
-        if self.coalesce && out.is_empty() {
-            if self
-                .run
-                .as_ref()
-                .is_some_and(|r| r.first + r.count != job.seq)
-            {
-                self.flush_run();
-            }
-            let run = self.run.get_or_insert_with(|| Run {
-                first: job.seq,
-                count: 0,
-                out: Vec::new(),
-            });
-            run.count += 1;
-            if keep {
-                let buf = &mut run.out;
-                shape(span, tag, term, strip, start, &mut |b| {
-                    buf.extend_from_slice(b);
-                    Ok(())
-                })?;
-            }
-            return Ok(());
-        }
-        if keep {
-            let spill = &mut self.spill;
-            shape(span, tag, term, strip, start, &mut |b| out.push(b, spill))?;
-        }
-        self.flush_run();
-        let mut info = RunInfo {
-            start: since.map(|(_, t)| t),
-            runtime: since.map_or(Duration::ZERO, |(t, _)| t.elapsed()),
-            send: job.len(),
-            receive: out.len(),
-            command: Vec::new(),
-        };
-        if self.slot.cfg.jobs_ctl.joblog.is_some() {
-            info.command = self
-                .slot
-                .cfg
-                .template
-                .render(&Ctx {
-                    seq: job.seq,
-                    slot: self.slot.slot,
-                    records: &[],
-                })
-                .display();
-        }
-        self.slot.finish(&job, out, Outcome::Exited(0), info);
-        Ok(())
-    }
-
-    /// Sends what is ready: results to print (without -k), then the run of answered tasks.
-    fn flush(&mut self) -> io::Result<()> {
-        if self.unload > 0 {
-            self.slot
-                .shared
-                .add_load(self.slot.slot, -(std::mem::take(&mut self.unload) as i64));
-        }
-        if !self.print.is_empty() {
-            let data = std::mem::take(&mut self.print);
-            let _ = self.slot.out.send(Msg::Output(OutBuf::from_vec(data)));
-        }
-        self.flush_run();
-        Ok(())
-    }
-
-    fn flush_run(&mut self) {
-        if let Some(r) = self.run.take() {
-            let mut stdout = OutBuf::new();
-            if let Err(e) = stdout.push(&r.out, &mut self.spill) {
-                self.slot
-                    .ctl
-                    .error(format_args!("worker {}: {e}", self.slot.slot));
-            }
-            let _ = self.slot.out.send(Msg::Done(Box::new(Finished {
-                seq: r.first,
-                stdout,
-                stderr: OutBuf::new(),
-                outcome: Outcome::Exited(0),
-                info: RunInfo::default(),
-                more: r.count - 1,
-            })));
-        }
-    }
-}
-
 /// A `Write` that hands every buffer to a closure.
 struct WriteFn<F>(F);
 
@@ -1176,115 +653,46 @@ impl<F: FnMut(&[u8]) -> io::Result<()>> Write for WriteFn<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::ffi::OsString;
 
-    fn job(seq: u64, nrec: u64) -> InFlight {
-        InFlight::new(Job {
-            seq,
-            nrec,
-            input: JobInput::Records(
-                (0..nrec)
-                    .map(|i| vec![OsString::from(format!("v{seq}.{i}"))])
-                    .collect(),
-            ),
-            failures: 0,
-            tag: None,
-        })
-    }
-
-    /// Credits `pieces` in turn; returns (seq, bytes) per answered job, and the leftovers.
-    fn credit_all(l: &mut Ledger, pieces: &[&[u8]]) -> (Vec<(u64, Vec<u8>)>, Vec<u8>) {
-        let mut done = Vec::new();
-        let mut extra = Vec::new();
-        for p in pieces {
-            let rest = l
-                .credit(p, b'\n', |s| {
-                    match s {
-                        Step::Part(inf, span) => inf.raw.push(span, &mut Spiller::default())?,
-                        Step::Done(inf, span) => {
-                            let mut v = inf.raw.to_vec()?;
-                            v.extend_from_slice(span);
-                            done.push((inf.job.seq, v));
-                        }
-                    }
-                    Ok(())
-                })
-                .unwrap();
-            extra.extend_from_slice(rest);
+    fn shared(jobs: usize) -> Shared {
+        let (redo_tx, redo_rx) = unbounded();
+        Shared {
+            load: Mutex::new(vec![None; jobs]),
+            turn: Condvar::new(),
+            waiting: AtomicUsize::new(0),
+            redo_tx,
+            redo_rx,
+            silent: Mutex::new(Vec::new()),
         }
-        (done, extra)
     }
 
     #[test]
-    fn ledger_credits_results_by_count_across_pieces() {
-        let mut l = Ledger::default();
-        l.jobs.extend([job(1, 1), job(2, 3), job(3, 1)]);
-        let (done, extra) = credit_all(&mut l, &[b"a\nb", b"\nc\n", b"d\ne"]);
-        assert_eq!(
-            done,
-            vec![(1, b"a\n".to_vec()), (2, b"b\nc\nd\n".to_vec())],
-            "a job of 3 records is answered by 3 results, whatever the pieces"
+    fn silent_workers_on_three_different_tasks_give_up() {
+        let s = shared(2);
+        assert!(s.silent_end(Some(5)).is_none());
+        assert!(
+            s.silent_end(Some(5)).is_none(),
+            "a retried task counts once"
         );
-        assert!(extra.is_empty());
-        assert!(l.mid, "'e' is a result under way");
-        assert_eq!(l.jobs.front().unwrap().job.seq, 3);
-        // The worker ends cleanly: its unterminated last result counts.
-        let mut closed = Vec::new();
-        l.close_result(|s| {
-            if let Step::Done(inf, _) = s {
-                closed.push(inf.job.seq);
-            }
-            Ok(())
-        })
-        .unwrap();
-        assert_eq!(closed, [3]);
-        assert!(l.jobs.is_empty());
+        assert!(s.silent_end(Some(6)).is_none());
+        assert_eq!(s.silent_end(Some(9)), Some(vec![5, 6, 9]));
+        let s = shared(2);
+        s.silent_end(Some(1));
+        s.silent_end(Some(2));
+        s.silent_end(None);
+        assert!(s.silent_end(Some(3)).is_none(), "an answer ends the streak");
     }
 
     #[test]
-    fn ledger_returns_results_beyond_every_record() {
-        let mut l = Ledger::default();
-        l.jobs.push_back(job(7, 2));
-        let (done, extra) = credit_all(&mut l, &[b"x\ny\nbanner\n"]);
-        assert_eq!(done, vec![(7, b"x\ny\n".to_vec())]);
-        assert_eq!(extra, b"banner\n");
-    }
-
-    #[test]
-    fn ledger_keeps_unanswered_jobs_in_order() {
-        let mut l = Ledger::default();
-        l.jobs.extend([job(1, 1), job(2, 2), job(3, 1)]);
-        let (done, _) = credit_all(&mut l, &[b"1\n2a\n"]);
-        assert_eq!(done.len(), 1);
-        let left: Vec<(u64, u64)> = l.jobs.iter().map(|j| (j.job.seq, j.got)).collect();
-        assert_eq!(left, [(2, 1), (3, 0)], "task 2 is half answered");
-    }
-
-    #[test]
-    fn shape_tags_each_result_and_strips_the_terminator() {
-        let mut out = Vec::new();
-        let mut push = |b: &[u8]| {
-            out.extend_from_slice(b);
-            Ok(())
-        };
-        shape(b"a\nb\0c\n\0", Some(b"T\t"), 0, true, true, &mut push).unwrap();
-        assert_eq!(out, b"T\ta\nbT\tc\n");
-        let mut out = Vec::new();
-        shape(b"x\ny", Some(b"t\t"), b'\n', false, false, &mut |b| {
-            out.extend_from_slice(b);
-            Ok(())
-        })
-        .unwrap();
-        assert_eq!(out, b"x\nt\ty", "a result under way gets no second tag");
-    }
-
-    #[test]
-    fn job_labels_name_the_task_and_its_value() {
-        let j = job(5, 1).job;
-        assert_eq!(j.label(), "task 5 (v5.0)");
-        let mut buf = Vec::new();
-        j.encode(b'\n', &mut buf);
-        assert_eq!(buf, b"v5.0\n");
-        assert_eq!(j.len(), 5);
+    fn a_writer_holds_back_only_while_another_worker_has_less() {
+        let s = shared(2);
+        s.set_load(1, Some(100));
+        s.set_load(2, Some(5));
+        assert!(!s.may_take(1, 64));
+        assert!(s.may_take(2, 64));
+        s.add_load(2, 200);
+        assert!(s.may_take(1, 64), "the least loaded may always go");
+        s.set_load(2, None);
+        assert!(s.may_take(1, 64), "a slot without a worker does not count");
     }
 }
