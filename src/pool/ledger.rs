@@ -1,8 +1,8 @@
 //! What a process-pool worker is sent and owes: a [`Job`] (a task's records, kept until they
 //! are answered, to be re-sent if the worker ends), the [`Ledger`] of the jobs in flight on
 //! one worker that credits its results to them by count of terminators (the map contract:
-//! one result per record, in order), and [`shape`], which tags results and strips a
-//! `--result-end` terminator. Pure logic, unit-tested here; the pool moves the bytes.
+//! one result per record, in order). Pure logic, unit-tested here; the pool moves the
+//! bytes.
 
 use std::collections::VecDeque;
 use std::io;
@@ -204,41 +204,6 @@ impl Ledger {
     }
 }
 
-/// Passes `span` (results, the first one starting a result when `at_start`) to `out`, each
-/// result prefixed with `tag` if there is one and without its terminator if `strip`.
-pub(crate) fn shape(
-    span: &[u8],
-    tag: Option<&[u8]>,
-    term: u8,
-    strip: bool,
-    mut at_start: bool,
-    out: &mut dyn FnMut(&[u8]) -> io::Result<()>,
-) -> io::Result<()> {
-    if tag.is_none() && !strip {
-        return out(span);
-    }
-    let mut rest = span;
-    while !rest.is_empty() {
-        if at_start {
-            if let Some(t) = tag {
-                out(t)?;
-            }
-        }
-        match memchr::memchr(term, rest) {
-            Some(i) => {
-                out(&rest[..i + usize::from(!strip)])?;
-                rest = &rest[i + 1..];
-                at_start = true;
-            }
-            None => {
-                out(rest)?;
-                rest = &[];
-            }
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -325,24 +290,6 @@ mod tests {
         assert_eq!(done.len(), 1);
         let left: Vec<(u64, u64)> = l.jobs.iter().map(|j| (j.job.seq, j.got)).collect();
         assert_eq!(left, [(2, 1), (3, 0)], "task 2 is half answered");
-    }
-
-    #[test]
-    fn shape_tags_each_result_and_strips_the_terminator() {
-        let mut out = Vec::new();
-        let mut push = |b: &[u8]| {
-            out.extend_from_slice(b);
-            Ok(())
-        };
-        shape(b"a\nb\0c\n\0", Some(b"T\t"), 0, true, true, &mut push).unwrap();
-        assert_eq!(out, b"T\ta\nbT\tc\n");
-        let mut out = Vec::new();
-        shape(b"x\ny", Some(b"t\t"), b'\n', false, false, &mut |b| {
-            out.extend_from_slice(b);
-            Ok(())
-        })
-        .unwrap();
-        assert_eq!(out, b"x\nt\ty", "a result under way gets no second tag");
     }
 
     #[test]

@@ -10,9 +10,10 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::{Slot, ERR_HOLD_MAX};
+use crate::lines::shape_results as shape;
 use crate::output::{OutBuf, Spiller};
 use crate::pool::child::{Stream, Tick};
-use crate::pool::ledger::{shape, InFlight, Ledger, Step};
+use crate::pool::ledger::{InFlight, Ledger, Step};
 use crate::task::{Finished, Msg, Outcome, RunInfo};
 use crate::template::Ctx;
 
