@@ -16,9 +16,10 @@ complete -c parx -s L -l max-lines -d 'Chunk modes: a record is N lines (FASTQ: 
 complete -c parx -l recend -d 'Record terminator [default: \\n, NUL with -0] (escapes: \\n \\t \\r \\0 \\\\ \\xHH)' -r
 complete -c parx -l recstart -d 'Records begin with STR (chunks are split only before it)' -r
 complete -c parx -l header -d 'Chunk modes: the first N records are a header, sent at the start of every chunk; `:` with argument sources: the first value names the column ({name})' -r
-complete -c parx -l pool -d 'How tasks run: a child process per task, or long-lived workers fed on stdin' -r -f -a "thread\t'One child process per task, supervised by -j threads'
+complete -c parx -l pool -d 'How tasks run: a child process per task, or long-lived workers fed on stdin (process: a worker answers each record it reads with exactly one result, in order)' -r -f -a "thread\t'One child process per task, supervised by -j threads'
 process\t'-j long-lived workers, tasks streamed to their stdin'"
 complete -c parx -l max-tasks -d 'With --pool process: restart a worker after it has been sent N tasks' -r
+complete -c parx -l result-end -d 'With --pool process: each result ends with SEP instead of the record terminator, so a result may span lines; printed without SEP (escapes: \\n \\t \\r \\0 \\\\ \\xHH)' -r
 complete -c parx -l timeout -d 'Kill a task (its whole process group: TERM, then KILL) after DUR (500ms, 30s, 2m, 1.5)' -r
 complete -c parx -l retries -d 'Run a failed task up to N times in all (0: until it succeeds); only the last attempt\'s output is printed' -r
 complete -c parx -l halt -d 'When to stop early: never, soon|now,fail=N|success=N|done=N (N or N%); GNU\'s 0 1 2 -1 -2 N%' -r

@@ -196,13 +196,19 @@ pub struct Cli {
     #[arg(long, value_name = "N|:", help_heading = "Chunk modes")]
     pub header: Option<String>,
 
-    /// How tasks run: a child process per task, or long-lived workers fed on stdin
+    /// How tasks run: a child process per task, or long-lived workers fed on stdin (process:
+    /// a worker answers each record it reads with exactly one result, in order)
     #[arg(long, value_enum, value_name = "KIND", default_value_t = PoolArg::Thread)]
     pub pool: PoolArg,
 
     /// With --pool process: restart a worker after it has been sent N tasks
     #[arg(long, value_name = "N")]
     pub max_tasks: Option<u64>,
+
+    /// With --pool process: each result ends with SEP instead of the record terminator, so a
+    /// result may span lines; printed without SEP (escapes: \n \t \r \0 \\ \xHH)
+    #[arg(long, value_name = "SEP")]
+    pub result_end: Option<String>,
     /// Kill a task (its whole process group: TERM, then KILL) after DUR (500ms, 30s, 2m, 1.5)
     #[arg(long, value_name = "DUR", help_heading = "Job control")]
     pub timeout: Option<String>,

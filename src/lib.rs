@@ -239,6 +239,9 @@ fn task_capacity(cfg: &Config) -> usize {
             sys::return_big_frees();
             0
         }
+        // Process-pool workers take values in blocks: a deep queue spares the source a
+        // wake-up per value.
+        None if cfg.pool == PoolKind::Process => 16 << 10,
         _ => cfg.jobs * 2 + 16,
     }
 }

@@ -1,6 +1,9 @@
-//! Line shaping of a task's output stream for `--tag`/`--tagstring` (a prefix at the start of
-//! every line) and `--line-buffer` (only whole lines leave, the unfinished last line waits).
-//! One [`Shaper`] per task stream, fed as bytes arrive; used by the pools' per-task hooks.
+//! Line shaping of a task's output for `--tag`/`--tagstring` (a prefix at the start of every
+//! line) and `--line-buffer` (only whole lines leave, the unfinished last line waits): one
+//! [`Shaper`] per task stream of the thread pool, fed as bytes arrive; [`shape_results`] for
+//! the process pool's results (any terminator, stripped with `--result-end`).
+
+use std::io;
 
 /// Shapes one output stream of one task.
 #[derive(Debug, Default)]
@@ -77,6 +80,41 @@ impl Shaper {
     }
 }
 
+/// Passes `span` (results, the first one starting a result when `at_start`) to `out`, each
+/// result prefixed with `tag` if there is one and without its terminator if `strip`.
+pub fn shape_results(
+    span: &[u8],
+    tag: Option<&[u8]>,
+    term: u8,
+    strip: bool,
+    mut at_start: bool,
+    out: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+) -> io::Result<()> {
+    if tag.is_none() && !strip {
+        return out(span);
+    }
+    let mut rest = span;
+    while !rest.is_empty() {
+        if at_start {
+            if let Some(t) = tag {
+                out(t)?;
+            }
+        }
+        match memchr::memchr(term, rest) {
+            Some(i) => {
+                out(&rest[..i + usize::from(!strip)])?;
+                rest = &rest[i + 1..];
+                at_start = true;
+            }
+            None => {
+                out(rest)?;
+                rest = &[];
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,5 +151,23 @@ mod tests {
         assert_eq!(o, b"t\tf");
         let mut plain = Shaper::new(None, true);
         assert_eq!(run(&mut plain, &[b"1\n2\n3"]).concat(), b"1\n2\n");
+    }
+
+    #[test]
+    fn shape_tags_each_result_and_strips_the_terminator() {
+        let mut out = Vec::new();
+        let mut push = |b: &[u8]| {
+            out.extend_from_slice(b);
+            Ok(())
+        };
+        shape_results(b"a\nb\0c\n\0", Some(b"T\t"), 0, true, true, &mut push).unwrap();
+        assert_eq!(out, b"T\ta\nbT\tc\n");
+        let mut out = Vec::new();
+        shape_results(b"x\ny", Some(b"t\t"), b'\n', false, false, &mut |b| {
+            out.extend_from_slice(b);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(out, b"x\nt\ty", "a result under way gets no second tag");
     }
 }

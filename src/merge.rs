@@ -52,6 +52,7 @@ impl Writer<'_> {
             stderr: OutBuf::new(),
             outcome: Outcome::DryRun,
             info: RunInfo::default(),
+            more: 0,
         }))
     }
 
@@ -64,10 +65,10 @@ impl Writer<'_> {
             return Ok(());
         }
         self.write(&f)?;
-        self.next += 1;
+        self.next += 1 + f.more;
         while let Some(f) = self.pending.remove(&self.next) {
             self.write(&f)?;
-            self.next += 1;
+            self.next += 1 + f.more;
         }
         self.ctl.head.store(self.next, Ordering::Release);
         Ok(())
@@ -145,9 +146,9 @@ pub fn run(
             }
             Msg::Lines { data, .. } => w.out.write_all(&data)?,
             Msg::Done(f) => {
-                sum.done += 1;
+                sum.done += 1 + f.more;
                 if !f.outcome.success() {
-                    sum.failed += 1;
+                    sum.failed += 1 + f.more;
                 }
                 w.obs.task_done(&f);
                 w.finished(f)?;

@@ -188,6 +188,10 @@ pub struct Finished {
     pub outcome: Outcome,
     /// What the job log needs (the last attempt's timing and byte counts, the command).
     pub info: RunInfo,
+    /// Tasks `seq+1 ..= seq+more` that this entry finishes too, all successfully, their
+    /// output included in `stdout` (the process pool's run of answered records; used only
+    /// when no job log and no progress display need one entry per task).
+    pub more: u64,
 }
 
 /// Facts about a task's (last) run, for `--joblog`. `Default` when nothing ran.

@@ -49,6 +49,9 @@ pub struct Config {
     pub input: InputSpec,
     /// `--max-tasks`: with the process pool, a worker is restarted after this many tasks.
     pub max_tasks: Option<u64>,
+    /// `--result-end`: the byte that ends each result of a `--pool process` worker (printed
+    /// without it), instead of the record terminator.
+    pub result_end: Option<u8>,
     /// How many records go into one task (`-n`, `-X`).
     pub batch: Batch,
     /// `--pipe`/`--pipe-part`: tasks are chunks of data instead of argument values.
@@ -423,6 +426,20 @@ impl Config {
         if cli.max_tasks.is_some() && pool != PoolKind::Process {
             return usage("--max-tasks goes with --pool process");
         }
+        let result_end = match &cli.result_end {
+            None => None,
+            Some(_) if pool != PoolKind::Process => {
+                return usage("--result-end goes with --pool process")
+            }
+            Some(s) => match parse_delimiter(s).or_else(usage)?[..] {
+                [b] => Some(b),
+                _ => {
+                    return usage(format!(
+                        "invalid --result-end '{s}': one byte is needed (e.g. '\\0')"
+                    ))
+                }
+            },
+        };
         // -n / -N / -L (argument mode) / -X / -m / --xargs: how many values per command.
         let packing = [
             (cli.context_x, "-X"),
@@ -628,6 +645,7 @@ impl Config {
                 header: named_header,
             },
             max_tasks: cli.max_tasks,
+            result_end,
             batch,
             chunks,
             slurm,

@@ -1,8 +1,10 @@
 //! Pools run tasks. [`Control`] is what the pool, the merger and the signal thread share:
 //! the stop flag, the process group of the task in each slot, and the `-k` head of line.
 
+pub mod child;
 pub mod feed;
 pub mod hook;
+pub mod ledger;
 pub mod process;
 pub mod thread;
 

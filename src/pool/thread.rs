@@ -1,41 +1,28 @@
 //! The thread pool (`--pool thread`): `-j` threads, each taking tasks from the channel and
-//! running one child process per task in its own process group, collecting its stdout and
-//! stderr with poll(2) and handing the whole output to the merger.
+//! running one supervised child per task ([`crate::pool::child`]), shaping its output with the
+//! per-attempt hook and handing it to the merger (streamed when it is the `-k` head of line).
 
 use std::ffi::{OsStr, OsString};
-use std::io::{self, Read};
-use std::os::fd::AsRawFd;
+use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::process::{Child, Stdio};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use crate::config::Config;
 use crate::output::{OutBuf, Spiller};
-use crate::pool::feed::{Fed, Feeder};
+use crate::pool::child::{self, Child, Pumped, Spawned, Stream, Tick, IDLE_CHECK};
+use crate::pool::feed::Feeder;
 use crate::pool::hook::OutputHook;
 use crate::pool::Control;
-use crate::sys;
-use crate::task::{Chunk, Finished, Msg, Outcome, RunInfo, Task};
+use crate::task::{Finished, Msg, Outcome, RunInfo, Task};
 use crate::template::{Ctx, Rendered};
-
-/// How often an idle slot checks whether the run still may start tasks.
-pub const IDLE_CHECK: Duration = Duration::from_millis(100);
-/// Short reads of one task's stdout after which the slot pauses between reads.
-const CHATTY_READS: u32 = 8;
-/// That pause: long enough for a chatty writer to put many writes in the pipe, short enough
-/// to add nothing a person or a pipeline would notice.
-const CHATTY_PAUSE: Duration = Duration::from_micros(200);
-/// After a `--timeout` TERM, how long the task's group has before KILL (and after the KILL,
-/// how long parx still waits for its pipes to close).
-pub const KILL_GRACE: Duration = Duration::from_millis(500);
 
 /// Starts the `-j` pool threads. They end when the task channel is drained and closed, or
 /// when the run stops.
@@ -131,6 +118,7 @@ impl<'a> Slot<'a> {
             stderr: OutBuf::new(),
             outcome: Outcome::DryRun,
             info: RunInfo::default(),
+            more: 0,
         };
         if self.cfg.jobs_ctl.joblog.is_some() {
             fin.info.command = rendered.display();
@@ -179,27 +167,18 @@ impl<'a> Slot<'a> {
             Rendered::Shell(_) => None,
         };
         let mut cmd = super::command(&rendered, program, who);
-        let stdin = match task.chunk() {
-            Some(_) => Stdio::piped(),
-            None => Stdio::null(),
-        };
-        cmd.stdin(stdin)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
         if let Some(d) = self.cfg.jobs_ctl.delay {
             self.ctl.pace(d);
         }
-        if !self.ctl.begin_spawn(self.slot) {
-            fin.outcome = Outcome::Signaled(libc::SIGTERM);
-            return fin;
-        }
         let started = Instant::now();
         fin.info.start = Some(SystemTime::now());
-        let mut child = match cmd.spawn() {
-            Ok(c) => c,
-            Err(e) => {
-                self.ctl.clear_child(self.slot);
+        let mut child = match Child::spawn(self.ctl, self.slot, &mut cmd, task.chunk().is_some()) {
+            Spawned::Running(c) => c,
+            Spawned::Stopping => {
+                fin.outcome = Outcome::Signaled(libc::SIGTERM);
+                return fin;
+            }
+            Spawned::Failed(e) => {
                 let prog = cmd.get_program().to_string_lossy().into_owned();
                 fin.stderr = OutBuf::from_vec(format!("parx: {prog}: {e}\n").into_bytes());
                 fin.outcome = Outcome::SpawnFailed;
@@ -207,24 +186,63 @@ impl<'a> Slot<'a> {
                 return fin;
             }
         };
-        let pgid = child.id() as i32;
-        self.ctl.set_child(self.slot, pgid);
         let deadline = self.cfg.jobs_ctl.timeout.map(|t| started + t).or_else(|| {
             // --timeout N%: N% of the median run time so far (none before a task is done).
             let pct = self.cfg.compat.timeout_pct?;
             let median = self.ctl.runtimes.lock().ok()?.get()?;
             Some(started + median.mul_f64(pct / 100.0))
         });
-        let mut feed = Feed {
-            chunk: task.chunk(),
-            err: None,
+        let feed = match (child.take_stdin(), task.chunk()) {
+            (Some(s), Some(c)) => Some((s, Feeder::new(c))),
+            _ => None,
         };
-        let pumped = self.pump(&mut child, &mut fin, &mut hook, deadline, &mut feed);
+        let (mut stdout, mut stderr) = child.take_outputs();
+        let mut buf = std::mem::take(&mut self.buf);
+        let may_stream = hook.last;
+        let mut streaming = false;
+        let pumped = child::pump(
+            child.pgid,
+            (&mut stdout, &mut stderr),
+            feed,
+            &mut buf,
+            self.cfg
+                .compat
+                .termseq
+                .as_deref()
+                .unwrap_or(&child::END_SEQUENCE),
+            || Tick {
+                deadline,
+                recheck: None,
+            },
+            |stream, data| match stream {
+                Stream::Out if data.is_empty() => {
+                    let lines = hook.lines;
+                    let rest = hook.stdout_end();
+                    self.pass_stdout(&mut fin, rest, lines, may_stream, &mut streaming)
+                }
+                Stream::Out => {
+                    let (data, lines) = hook.stdout(data)?;
+                    self.pass_stdout(&mut fin, data, lines, may_stream, &mut streaming)
+                }
+                Stream::Err => {
+                    let data = hook.stderr(data)?;
+                    if streaming && self.cfg.jobs_ctl.line_buffer {
+                        // -k --line-buffer: the streaming head task's stderr goes out as it
+                        // comes, like its stdout (GNU parallel); only one task streams.
+                        let _ = io::Write::write_all(&mut io::stderr().lock(), data);
+                        Ok(())
+                    } else {
+                        fin.stderr.push(data, &mut self.spill_err)
+                    }
+                }
+            },
+        );
+        self.buf = buf;
+        drop((stdout, stderr));
         if pumped.is_err() {
-            sys::kill_group(pgid, libc::SIGKILL);
+            child.signal(libc::SIGKILL);
         }
-        let status = child.wait();
-        self.ctl.clear_child(self.slot);
+        let status = child.reap();
         fin.info.runtime = started.elapsed();
         if self.cfg.compat.timeout_pct.is_some() {
             if let Ok(mut m) = self.ctl.runtimes.lock() {
@@ -233,7 +251,7 @@ impl<'a> Slot<'a> {
         }
         fin.info.receive = hook.received;
         fin.outcome = match (pumped, status) {
-            (Ok(Some(sig)), Ok(st)) => {
+            (Ok(p), Ok(st)) if p.timed_out => {
                 let msg = format!(
                     "parx: task {} timed out after {:?}\n",
                     task.seq,
@@ -241,19 +259,19 @@ impl<'a> Slot<'a> {
                 );
                 let _ = fin.stderr.push(msg.as_bytes(), &mut self.spill_err);
                 // Killed, or ended by itself after the TERM: a timed-out task failed.
-                Outcome::Signaled(st.signal().unwrap_or(sig))
+                Outcome::Signaled(st.signal().unwrap_or(libc::SIGTERM))
             }
-            (Ok(None), Ok(_)) if feed.err.is_some() => {
-                let e = feed.err.take().expect("checked");
+            (
+                Ok(Pumped {
+                    feed_err: Some(e), ..
+                }),
+                Ok(_),
+            ) => {
                 let msg = format!("parx: task {}: {e}\n", task.seq);
                 let _ = fin.stderr.push(msg.as_bytes(), &mut self.spill_err);
                 Outcome::IoError
             }
-            (Ok(None), Ok(st)) => match (st.code(), st.signal()) {
-                (Some(c), _) => Outcome::Exited(c),
-                (None, Some(s)) => Outcome::Signaled(s),
-                (None, None) => Outcome::Exited(255),
-            },
+            (Ok(_), Ok(st)) => child::outcome(st),
             (Err(e), _) | (_, Err(e)) => {
                 let msg = format!("parx: task {}: {e}\n", task.seq);
                 let _ = fin.stderr.push(msg.as_bytes(), &mut self.spill_err);
@@ -285,143 +303,6 @@ impl<'a> Slot<'a> {
             Some((_, Some(path))) => path.as_os_str(),
             _ => prog,
         }
-    }
-
-    /// Reads the child's stdout and stderr until both close, feeding `chunk` (if any) to its
-    /// stdin meanwhile; a chunk that cannot be read leaves its error in `feed_err`. With a
-    /// `deadline` (`--timeout`),
-    /// the task's process group gets TERM when it passes and KILL [`KILL_GRACE`] later;
-    /// returns the signal sent, if any.
-    fn pump(
-        &mut self,
-        child: &mut Child,
-        fin: &mut Finished,
-        hook: &mut OutputHook,
-        deadline: Option<Instant>,
-        feed: &mut Feed,
-    ) -> io::Result<Option<i32>> {
-        let mut buf = std::mem::take(&mut self.buf);
-        let res = self.pump_with(child, fin, hook, deadline, &mut buf, feed);
-        self.buf = buf;
-        res
-    }
-
-    fn pump_with(
-        &mut self,
-        child: &mut Child,
-        fin: &mut Finished,
-        hook: &mut OutputHook,
-        mut deadline: Option<Instant>,
-        buf: &mut [u8],
-        feed: &mut Feed,
-    ) -> io::Result<Option<i32>> {
-        let mut stdout = child.stdout.take().expect("piped");
-        let mut stderr = child.stderr.take().expect("piped");
-        let mut stdin = child.stdin.take();
-        let mut feeder = feed.chunk.map(Feeder::new);
-        if let Some(s) = &stdin {
-            Feeder::prepare(s)?;
-        }
-        let pgid = child.id() as i32;
-        let mut fds = [
-            sys::watch(stdout.as_raw_fd(), libc::POLLIN),
-            sys::watch(stderr.as_raw_fd(), libc::POLLIN),
-            sys::watch(stdin.as_ref().map_or(-1, |s| s.as_raw_fd()), libc::POLLOUT),
-        ];
-        let mut streaming = false;
-        let may_stream = hook.last;
-        let mut small_reads = 0u32;
-        // 0: nothing sent, 1: TERM sent, 2: KILL sent.
-        let mut stage = 0u8;
-        // Until stdout and stderr close and the chunk (if any) is fed: a command may close its
-        // stdout early and still read its input.
-        while fds.iter().any(|p| p.fd >= 0) {
-            let timeout = match deadline {
-                None => -1,
-                Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        // TERM, KILL after the grace, then stop waiting for the pipes (a
-                        // descendant that left the group could hold them open for ever).
-                        // --termseq: its signals and waits (a KILL always ends it).
-                        let step = match &self.cfg.compat.termseq {
-                            Some(seq) => seq.get(usize::from(stage)).copied(),
-                            None => [(libc::SIGTERM, KILL_GRACE), (libc::SIGKILL, KILL_GRACE)]
-                                .get(usize::from(stage))
-                                .copied(),
-                        };
-                        let Some((sig, wait)) = step else { break };
-                        sys::kill_group(pgid, sig);
-                        stage += 1;
-                        deadline = Some(Instant::now() + wait);
-                        continue;
-                    }
-                    left.as_millis().clamp(1, i32::MAX as u128) as i32
-                }
-            };
-            if sys::poll(&mut fds, timeout)? == 0 {
-                continue;
-            }
-            for (i, pfd) in fds.iter_mut().enumerate() {
-                if pfd.fd < 0 || pfd.revents == 0 {
-                    continue;
-                }
-                if i == 2 {
-                    let (Some(f), Some(s)) = (feeder.as_mut(), stdin.as_mut()) else {
-                        unreachable!("the stdin slot is polled only while feeding")
-                    };
-                    match f.feed(s) {
-                        Ok(Fed::Pending) => continue,
-                        Ok(Fed::Done | Fed::Closed) => {}
-                        Err(e) => feed.err = Some(e),
-                    }
-                    // Closing stdin tells the command its input has ended.
-                    stdin = None;
-                    pfd.fd = -1;
-                    continue;
-                }
-                let r = if i == 0 {
-                    stdout.read(buf)
-                } else {
-                    stderr.read(buf)
-                };
-                let n = match r {
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e),
-                };
-                if n == 0 {
-                    pfd.fd = -1;
-                    if i == 0 {
-                        let lines = hook.lines;
-                        let rest = hook.stdout_end();
-                        self.pass_stdout(fin, rest, lines, may_stream, &mut streaming)?;
-                    }
-                } else if i == 1 {
-                    let data = hook.stderr(&buf[..n])?;
-                    if streaming && self.cfg.jobs_ctl.line_buffer {
-                        // -k --line-buffer: the streaming head task's stderr goes out as it
-                        // comes, like its stdout (GNU parallel); only one task streams.
-                        let _ = io::Write::write_all(&mut io::stderr().lock(), data);
-                    } else {
-                        fin.stderr.push(data, &mut self.spill_err)?;
-                    }
-                } else {
-                    let (data, lines) = hook.stdout(&buf[..n])?;
-                    self.pass_stdout(fin, data, lines, may_stream, &mut streaming)?;
-                    if n < buf.len() {
-                        small_reads += 1;
-                    }
-                }
-            }
-            if small_reads > CHATTY_READS && fds[2].fd < 0 {
-                // A task that writes in many small pieces (`wc` writes a line per file) would
-                // wake this thread for each: let its pipe fill a little between reads (not while
-                // its stdin is still being fed).
-                std::thread::sleep(CHATTY_PAUSE);
-            }
-        }
-        Ok((stage > 0).then_some(libc::SIGTERM))
     }
 
     /// Passes (shaped) stdout on: as whole lines to the merger (`--line-buffer`), streamed
@@ -464,12 +345,6 @@ impl<'a> Slot<'a> {
         }
         Ok(())
     }
-}
-
-/// A chunk to feed to the task's stdin, and what went wrong reading it.
-struct Feed<'a> {
-    chunk: Option<&'a Chunk>,
-    err: Option<io::Error>,
 }
 
 /// The first executable regular file named `prog` in `$PATH`, as execvp(3) would find it.

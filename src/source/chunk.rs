@@ -89,6 +89,32 @@ fn regroup(data: &[u8], ranges: Vec<Range<usize>>, group: usize) -> Vec<Range<us
     out
 }
 
+/// The number of records in `data`, a whole number of records as the chunk modes cut them
+/// (the last one may lack its terminator): one more than the split positions inside it. The
+/// process pool counts a chunk's records with it (one result each).
+pub fn count_records(rec: &RecordSpec, data: &[u8]) -> u64 {
+    if data.is_empty() {
+        return 0;
+    }
+    let m = Matcher::new(rec);
+    if let [b] = *m.needle.as_slice() {
+        // Split positions i + m with 1 <= i + m < len.
+        let lo = 1usize.saturating_sub(m.m);
+        let hi = data.len() - m.m;
+        return 1 + memchr::memchr_iter(b, &data[lo.min(hi)..hi]).count() as u64;
+    }
+    let mut n = 1;
+    let mut from = 1;
+    while let Some(p) = m.first_split(&[], data, from) {
+        if p >= data.len() {
+            break;
+        }
+        n += 1;
+        from = p + 1;
+    }
+    n
+}
+
 fn to_usize(n: u64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
 }
@@ -675,6 +701,22 @@ impl<R: Read> Iterator for StreamSplitter<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn count_records_follows_the_split_rules() {
+        let nl = RecordSpec::default();
+        assert_eq!(super::count_records(&nl, b""), 0);
+        assert_eq!(super::count_records(&nl, b"a\nb\n"), 2);
+        assert_eq!(super::count_records(&nl, b"a\nb"), 2);
+        assert_eq!(super::count_records(&nl, b"\n\n"), 2);
+        let xy = RecordSpec::from_options(Some(b"XY".to_vec()), None, false);
+        assert_eq!(super::count_records(&xy, b"r1XYr2XYlast"), 3);
+        assert_eq!(super::count_records(&xy, b"r1XY"), 1);
+        let start = RecordSpec::from_options(None, Some(b">".to_vec()), false);
+        assert_eq!(super::count_records(&start, b">a\n>b\n>c"), 3);
+        let both = RecordSpec::from_options(Some(b"\n".to_vec()), Some(b">".to_vec()), false);
+        assert_eq!(super::count_records(&both, b">a\nb\n>c\n"), 2);
+    }
     use proptest::prelude::*;
 
     // ---------- helpers ----------

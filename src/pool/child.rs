@@ -1,0 +1,259 @@
+//! The supervised child both pools run: a command spawned in its own process group with piped
+//! stdout and stderr, registered with [`Control`] (and through it the orphan watchdog) for as
+//! long as it lives; the poll(2) loop that reads its outputs (feeding a chunk to its stdin
+//! meanwhile, if asked), with the `--timeout` TERM → KILL stages; reaping; and the mapping of
+//! its exit status to an [`Outcome`]. The pools only decide what the bytes mean.
+
+use std::io::{self, Read};
+use std::os::fd::AsRawFd;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::pool::feed::{Fed, Feeder};
+use crate::pool::Control;
+use crate::sys;
+use crate::task::Outcome;
+
+/// How often an idle slot checks whether the run still may start tasks.
+pub const IDLE_CHECK: Duration = Duration::from_millis(100);
+/// After a `--timeout` TERM, how long the child's group has before KILL (and after the KILL,
+/// how long parx still waits for its pipes to close).
+pub const KILL_GRACE: Duration = Duration::from_millis(500);
+/// How a timed-out child is ended unless `--termseq` says otherwise: TERM, KILL after
+/// [`KILL_GRACE`], and another grace before parx stops waiting for its pipes.
+pub const END_SEQUENCE: [(i32, Duration); 2] =
+    [(libc::SIGTERM, KILL_GRACE), (libc::SIGKILL, KILL_GRACE)];
+/// Short reads of a child's stdout after which the reader pauses between reads.
+const CHATTY_READS: u32 = 8;
+/// That pause: long enough for a chatty writer to put many writes in the pipe, short enough
+/// to add nothing a person or a pipeline would notice.
+const CHATTY_PAUSE: Duration = Duration::from_micros(200);
+
+/// A running child in its own process group, known to [`Control`] until reaped.
+pub struct Child<'a> {
+    child: std::process::Child,
+    ctl: &'a Control,
+    slot: usize,
+    /// Its process group (= its pid).
+    pub pgid: i32,
+}
+
+/// How spawning went.
+pub enum Spawned<'a> {
+    /// The child runs.
+    Running(Child<'a>),
+    /// The run is stopping: nothing was started.
+    Stopping,
+    /// The command could not be started.
+    Failed(io::Error),
+}
+
+impl<'a> Child<'a> {
+    /// Spawns `cmd` in slot `slot`: its own process group, stdout and stderr piped, stdin
+    /// piped if `stdin`, else /dev/null.
+    pub fn spawn(ctl: &'a Control, slot: usize, cmd: &mut Command, stdin: bool) -> Spawned<'a> {
+        cmd.stdin(if stdin { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        if !ctl.begin_spawn(slot) {
+            return Spawned::Stopping;
+        }
+        match cmd.spawn() {
+            Ok(child) => {
+                let pgid = child.id() as i32;
+                ctl.set_child(slot, pgid);
+                Spawned::Running(Child {
+                    child,
+                    ctl,
+                    slot,
+                    pgid,
+                })
+            }
+            Err(e) => {
+                ctl.clear_child(slot);
+                Spawned::Failed(e)
+            }
+        }
+    }
+
+    /// Its stdin (once; `None` if not piped).
+    pub fn take_stdin(&mut self) -> Option<ChildStdin> {
+        self.child.stdin.take()
+    }
+
+    /// Its stdout and stderr (once).
+    pub fn take_outputs(&mut self) -> (ChildStdout, ChildStderr) {
+        (
+            self.child.stdout.take().expect("piped"),
+            self.child.stderr.take().expect("piped"),
+        )
+    }
+
+    /// Sends `sig` to its whole group.
+    pub fn signal(&self, sig: i32) {
+        sys::kill_group(self.pgid, sig);
+    }
+
+    /// Whether it has exited (without reaping it for good: [`Child::reap`] still must run).
+    pub fn exited(&mut self) -> bool {
+        !matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// After its outputs closed: gives it `grace` to exit by itself, then TERMs its group.
+    pub fn end_within(&mut self, grace: Duration) {
+        let until = Instant::now() + grace;
+        while !self.exited() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if !self.exited() {
+            self.signal(libc::SIGTERM);
+        }
+    }
+
+    /// Waits for it to end and tells [`Control`] it is gone.
+    pub fn reap(mut self) -> io::Result<ExitStatus> {
+        let st = self.child.wait();
+        self.ctl.clear_child(self.slot);
+        st
+    }
+}
+
+/// A child's exit status as an outcome.
+pub fn outcome(st: ExitStatus) -> Outcome {
+    match (st.code(), st.signal()) {
+        (Some(c), _) => Outcome::Exited(c),
+        (None, Some(s)) => Outcome::Signaled(s),
+        (None, None) => Outcome::Exited(255),
+    }
+}
+
+/// Which output a piece of bytes came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    /// stdout.
+    Out,
+    /// stderr.
+    Err,
+}
+
+/// What [`pump`] asks its caller between reads.
+pub struct Tick {
+    /// When the child's group gets TERM (`--timeout`), if it is being timed.
+    pub deadline: Option<Instant>,
+    /// The longest wait before asking again (`None`: until something happens).
+    pub recheck: Option<Duration>,
+}
+
+/// How [`pump`] ended.
+#[derive(Debug, Default)]
+pub struct Pumped {
+    /// The `--timeout` TERM was sent (and perhaps the KILL).
+    pub timed_out: bool,
+    /// The chunk fed to stdin could not be read.
+    pub feed_err: Option<io::Error>,
+}
+
+/// Reads the child's stdout and stderr into `on` until both close (an empty piece says that
+/// stream closed), feeding `feed` (if any) to
+/// `stdin` meanwhile (closing it when done). Between reads `tick` says whether the child is
+/// timed: when its deadline passes, the group gets the signals of `ends` in turn, each followed
+/// by its wait ([`END_SEQUENCE`] or `--termseq`), and after the last parx stops waiting for the
+/// pipes (a descendant that left the group
+/// could hold them open for ever). A child that writes in many small pieces is read with
+/// short pauses, so that one read takes many of its writes.
+pub fn pump(
+    pgid: i32,
+    outs: (&mut ChildStdout, &mut ChildStderr),
+    mut feed: Option<(ChildStdin, Feeder<'_>)>,
+    buf: &mut [u8],
+    ends: &[(i32, Duration)],
+    mut tick: impl FnMut() -> Tick,
+    mut on: impl FnMut(Stream, &[u8]) -> io::Result<()>,
+) -> io::Result<Pumped> {
+    let (stdout, stderr) = outs;
+    if let Some((s, _)) = &feed {
+        Feeder::prepare(s)?;
+    }
+    let mut fds = [
+        sys::watch(stdout.as_raw_fd(), libc::POLLIN),
+        sys::watch(stderr.as_raw_fd(), libc::POLLIN),
+        sys::watch(
+            feed.as_ref().map_or(-1, |(s, _)| s.as_raw_fd()),
+            libc::POLLOUT,
+        ),
+    ];
+    let mut res = Pumped::default();
+    let mut small_reads = 0u32;
+    // How many signals of `ends` were sent.
+    let mut stage = 0u8;
+    let mut kill_at: Option<Instant> = None;
+    while fds.iter().any(|p| p.fd >= 0) {
+        let t = tick();
+        let due = if stage > 0 { kill_at } else { t.deadline };
+        let mut wait = t.recheck.map(|d| d.as_millis().clamp(1, 60_000) as i32);
+        if let Some(due) = due {
+            let left = due.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                let Some(&(sig, wait)) = ends.get(usize::from(stage)) else {
+                    break;
+                };
+                res.timed_out = true;
+                sys::kill_group(pgid, sig);
+                stage += 1;
+                kill_at = Some(Instant::now() + wait);
+                continue;
+            }
+            let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+            wait = Some(wait.map_or(ms, |w| w.min(ms)));
+        }
+        if sys::poll(&mut fds, wait.unwrap_or(-1))? == 0 {
+            continue;
+        }
+        for i in 0..fds.len() {
+            if fds[i].fd < 0 || fds[i].revents == 0 {
+                continue;
+            }
+            if i == 2 {
+                let (s, f) = feed.as_mut().expect("stdin is polled only while feeding");
+                match f.feed(s) {
+                    Ok(Fed::Pending) => continue,
+                    Ok(Fed::Done | Fed::Closed) => {}
+                    Err(e) => res.feed_err = Some(e),
+                }
+                // Closing stdin tells the command its input has ended.
+                feed = None;
+                fds[2].fd = -1;
+                continue;
+            }
+            let r = if i == 0 {
+                stdout.read(buf)
+            } else {
+                stderr.read(buf)
+            };
+            let n = match r {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            let stream = if i == 0 { Stream::Out } else { Stream::Err };
+            if n == 0 {
+                fds[i].fd = -1;
+                on(stream, &[])?;
+                continue;
+            }
+            on(stream, &buf[..n])?;
+            if i == 0 && n < buf.len() {
+                small_reads += 1;
+            }
+        }
+        if small_reads > CHATTY_READS && fds[2].fd < 0 {
+            // A child that writes in many small pieces (`wc` writes a line per file, a
+            // flushing worker a line per record) would wake this thread for each: let its
+            // pipe fill a little between reads (not while its stdin is still being fed).
+            std::thread::sleep(CHATTY_PAUSE);
+        }
+    }
+    Ok(res)
+}

@@ -1,0 +1,304 @@
+//! What a process-pool worker is sent and owes: a [`Job`] (a task's records, kept until they
+//! are answered, to be re-sent if the worker ends), the [`Ledger`] of the jobs in flight on
+//! one worker that credits its results to them by count of terminators (the map contract:
+//! one result per record, in order). Pure logic, unit-tested here; the pool moves the
+//! bytes.
+
+use std::collections::VecDeque;
+use std::io;
+use std::sync::Arc;
+
+use crate::output::OutBuf;
+use crate::task::{Chunk, Record};
+
+/// A task as sent to a worker, kept until it is answered.
+#[derive(Debug)]
+pub(crate) struct Job {
+    pub(crate) seq: u64,
+    /// Records the worker must answer.
+    pub(crate) nrec: u64,
+    pub(crate) input: JobInput,
+    /// Failed attempts so far (a worker ended while on this task).
+    pub(crate) failures: u32,
+    /// `--tag`/`--tagstring`: the prefix of each of its results, TAB included.
+    pub(crate) tag: Option<Box<[u8]>>,
+}
+
+/// The records of a job: argument values (encoded when sent), or a chunk (sent as it is).
+#[derive(Debug)]
+pub(crate) enum JobInput {
+    Records(Vec<Record>),
+    Chunk(Arc<Chunk>),
+}
+
+impl Job {
+    /// What the writer's load counts: records, or one per chunk.
+    pub(crate) fn units(&self) -> u64 {
+        match self.input {
+            JobInput::Records(_) => self.nrec,
+            JobInput::Chunk(_) => 1,
+        }
+    }
+
+    /// Appends its records to `out`: columns joined by TAB, each record ended by `term`.
+    pub(crate) fn encode(&self, term: u8, out: &mut Vec<u8>) {
+        if let JobInput::Records(recs) = &self.input {
+            for rec in recs {
+                for (i, col) in rec.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b'\t');
+                    }
+                    out.extend_from_slice(col.as_encoded_bytes());
+                }
+                out.push(term);
+            }
+        }
+    }
+
+    /// Bytes sent in all.
+    pub(crate) fn len(&self) -> u64 {
+        match &self.input {
+            JobInput::Records(recs) => recs
+                .iter()
+                .map(|r| r.iter().map(|c| c.len() as u64 + 1).sum::<u64>().max(1))
+                .sum(),
+            JobInput::Chunk(c) => c.len(),
+        }
+    }
+
+    /// The values the job's messages and `--results` index show.
+    pub(crate) fn records(&self) -> &[Record] {
+        match &self.input {
+            JobInput::Records(r) => r,
+            JobInput::Chunk(c) => &c.name,
+        }
+    }
+
+    /// The job as a message names it: `task N (value)`.
+    pub(crate) fn label(&self) -> String {
+        format!("task {} ({})", self.seq, self.value())
+    }
+
+    /// Its value(s) as a message shows them (shortened).
+    pub(crate) fn value(&self) -> String {
+        let mut v = String::new();
+        for (i, rec) in self.records().iter().enumerate() {
+            if i > 0 {
+                v.push(' ');
+            }
+            for (j, col) in rec.iter().enumerate() {
+                if j > 0 {
+                    v.push('\t');
+                }
+                v.push_str(&col.to_string_lossy());
+            }
+        }
+        if let JobInput::Chunk(c) = &self.input {
+            if v.is_empty() {
+                v = format!("chunk of {} bytes", c.len());
+            }
+        }
+        if v.chars().count() > 60 {
+            v = v.chars().take(57).collect::<String>() + "...";
+        }
+        v.escape_debug().to_string()
+    }
+}
+
+/// A job sent to the current worker and not yet answered in full.
+#[derive(Debug)]
+pub(crate) struct InFlight {
+    pub(crate) job: Job,
+    /// Results credited so far.
+    pub(crate) got: u64,
+    /// Its results so far (shaped as printed).
+    pub(crate) out: OutBuf,
+    /// Its results as the worker wrote them (with `--results`).
+    pub(crate) raw: OutBuf,
+}
+
+impl InFlight {
+    pub(crate) fn new(job: Job) -> Self {
+        InFlight {
+            job,
+            got: 0,
+            out: OutBuf::new(),
+            raw: OutBuf::new(),
+        }
+    }
+}
+
+/// One step of crediting a worker's output.
+pub(crate) enum Step<'a, 'd> {
+    /// More results (and perhaps the start of one) for a job still unanswered.
+    Part(&'a mut InFlight, &'d [u8]),
+    /// The last bytes of a job's results: it is answered.
+    Done(InFlight, &'d [u8]),
+}
+
+/// The jobs in flight on one worker, in the order they were sent: results are credited to
+/// the oldest, by count of terminators.
+#[derive(Debug, Default)]
+pub(crate) struct Ledger {
+    pub(crate) jobs: VecDeque<InFlight>,
+    /// The last byte credited was not a terminator (a result is under way).
+    pub(crate) mid: bool,
+}
+
+impl Ledger {
+    /// Credits the results in `data` to the jobs in order, handing each job's span to `on`.
+    /// Returns the bytes left over when no job is in flight (more results than records).
+    pub(crate) fn credit<'d>(
+        &mut self,
+        mut data: &'d [u8],
+        term: u8,
+        mut on: impl FnMut(Step<'_, 'd>) -> io::Result<()>,
+    ) -> io::Result<&'d [u8]> {
+        while !data.is_empty() {
+            let Some(front) = self.jobs.front_mut() else {
+                return Ok(data);
+            };
+            let need = front.job.nrec - front.got;
+            let mut seen = 0u64;
+            let mut end = data.len();
+            for pos in memchr::memchr_iter(term, data) {
+                seen += 1;
+                if seen == need {
+                    end = pos + 1;
+                    break;
+                }
+            }
+            let span = &data[..end];
+            data = &data[end..];
+            self.mid = span[span.len() - 1] != term;
+            front.got += seen;
+            if front.got >= front.job.nrec {
+                let done = self.jobs.pop_front().expect("front exists");
+                on(Step::Done(done, span))?;
+            } else {
+                on(Step::Part(front, span))?;
+            }
+        }
+        Ok(data)
+    }
+
+    /// An unterminated last result counts as one (the worker ended cleanly after it).
+    pub(crate) fn close_result(
+        &mut self,
+        on: impl FnMut(Step<'_, '_>) -> io::Result<()>,
+    ) -> io::Result<()> {
+        if !self.mid || self.jobs.is_empty() {
+            return Ok(());
+        }
+        self.mid = false;
+        let Some(front) = self.jobs.front_mut() else {
+            return Ok(());
+        };
+        front.got += 1;
+        if front.got >= front.job.nrec {
+            let done = self.jobs.pop_front().expect("front exists");
+            let mut on = on;
+            on(Step::Done(done, &[]))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::Spiller;
+    use std::ffi::OsString;
+
+    fn job(seq: u64, nrec: u64) -> InFlight {
+        InFlight::new(Job {
+            seq,
+            nrec,
+            input: JobInput::Records(
+                (0..nrec)
+                    .map(|i| vec![OsString::from(format!("v{seq}.{i}"))])
+                    .collect(),
+            ),
+            failures: 0,
+            tag: None,
+        })
+    }
+
+    /// Credits `pieces` in turn; returns (seq, bytes) per answered job, and the leftovers.
+    fn credit_all(l: &mut Ledger, pieces: &[&[u8]]) -> (Vec<(u64, Vec<u8>)>, Vec<u8>) {
+        let mut done = Vec::new();
+        let mut extra = Vec::new();
+        for p in pieces {
+            let rest = l
+                .credit(p, b'\n', |s| {
+                    match s {
+                        Step::Part(inf, span) => inf.raw.push(span, &mut Spiller::default())?,
+                        Step::Done(inf, span) => {
+                            let mut v = inf.raw.to_vec()?;
+                            v.extend_from_slice(span);
+                            done.push((inf.job.seq, v));
+                        }
+                    }
+                    Ok(())
+                })
+                .unwrap();
+            extra.extend_from_slice(rest);
+        }
+        (done, extra)
+    }
+
+    #[test]
+    fn ledger_credits_results_by_count_across_pieces() {
+        let mut l = Ledger::default();
+        l.jobs.extend([job(1, 1), job(2, 3), job(3, 1)]);
+        let (done, extra) = credit_all(&mut l, &[b"a\nb", b"\nc\n", b"d\ne"]);
+        assert_eq!(
+            done,
+            vec![(1, b"a\n".to_vec()), (2, b"b\nc\nd\n".to_vec())],
+            "a job of 3 records is answered by 3 results, whatever the pieces"
+        );
+        assert!(extra.is_empty());
+        assert!(l.mid, "'e' is a result under way");
+        assert_eq!(l.jobs.front().unwrap().job.seq, 3);
+        // The worker ends cleanly: its unterminated last result counts.
+        let mut closed = Vec::new();
+        l.close_result(|s| {
+            if let Step::Done(inf, _) = s {
+                closed.push(inf.job.seq);
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(closed, [3]);
+        assert!(l.jobs.is_empty());
+    }
+
+    #[test]
+    fn ledger_returns_results_beyond_every_record() {
+        let mut l = Ledger::default();
+        l.jobs.push_back(job(7, 2));
+        let (done, extra) = credit_all(&mut l, &[b"x\ny\nbanner\n"]);
+        assert_eq!(done, vec![(7, b"x\ny\n".to_vec())]);
+        assert_eq!(extra, b"banner\n");
+    }
+
+    #[test]
+    fn ledger_keeps_unanswered_jobs_in_order() {
+        let mut l = Ledger::default();
+        l.jobs.extend([job(1, 1), job(2, 2), job(3, 1)]);
+        let (done, _) = credit_all(&mut l, &[b"1\n2a\n"]);
+        assert_eq!(done.len(), 1);
+        let left: Vec<(u64, u64)> = l.jobs.iter().map(|j| (j.job.seq, j.got)).collect();
+        assert_eq!(left, [(2, 1), (3, 0)], "task 2 is half answered");
+    }
+
+    #[test]
+    fn job_labels_name_the_task_and_its_value() {
+        let j = job(5, 1).job;
+        assert_eq!(j.label(), "task 5 (v5.0)");
+        let mut buf = Vec::new();
+        j.encode(b'\n', &mut buf);
+        assert_eq!(buf, b"v5.0\n");
+        assert_eq!(j.len(), 5);
+    }
+}

@@ -1,0 +1,320 @@
+//! The reading side of one process-pool worker: credits its results to the jobs in flight
+//! ([`Ledger`]), shapes them (`--tag`, `--result-end`), hands answered tasks to the merger
+//! (as runs of consecutive tasks when no job log or progress display needs one entry per
+//! task) or prints them at once without `-k`, stores `--results`, passes stderr through,
+//! and times the oldest job for `--timeout`.
+
+use std::collections::VecDeque;
+use std::io::{self, Write};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
+
+use super::{Slot, ERR_HOLD_MAX};
+use crate::lines::shape_results as shape;
+use crate::output::{OutBuf, Spiller};
+use crate::pool::child::{Stream, Tick};
+use crate::pool::ledger::{InFlight, Ledger, Step};
+use crate::task::{Finished, Msg, Outcome, RunInfo};
+use crate::template::Ctx;
+
+/// Consecutive answered tasks sent to the merger as one entry.
+struct Run {
+    first: u64,
+    count: u64,
+    /// Their results (at most one read's worth: sent at the end of each read).
+    out: Vec<u8>,
+}
+
+/// The reading side of one worker: credits its results to the jobs in flight and hands
+/// answered tasks to the merger.
+pub(super) struct Reader<'a> {
+    slot: &'a Slot<'a>,
+    pub(super) ledger: Ledger,
+    sent: &'a Mutex<VecDeque<InFlight>>,
+    term: u8,
+    strip: bool,
+    /// One merger entry may stand for many tasks (no job log or progress display).
+    coalesce: bool,
+    run: Option<Run>,
+    /// Without -k: results to print now.
+    print: Vec<u8>,
+    spill: Spiller,
+    spill_raw: Spiller,
+    /// An unfinished line of the worker's stderr.
+    err_hold: Vec<u8>,
+    /// Since when the oldest job in flight has been the one the worker is on.
+    front_since: Option<(Instant, SystemTime)>,
+    /// Tasks answered by this worker.
+    pub(super) answered: u64,
+    /// The worker broke the map contract (reported).
+    broke: bool,
+    /// Records answered since the load was last updated.
+    unload: u64,
+    /// Jobs are timed (`--timeout` or a job log).
+    timed: bool,
+}
+
+impl<'a> Reader<'a> {
+    pub(super) fn new(slot: &'a Slot<'a>, sent: &'a Mutex<VecDeque<InFlight>>) -> Self {
+        let (term, strip) = slot.result_end();
+        let jc = &slot.cfg.jobs_ctl;
+        Reader {
+            slot,
+            ledger: Ledger::default(),
+            sent,
+            term,
+            strip,
+            coalesce: jc.joblog.is_none() && !jc.bar && !jc.eta,
+            run: None,
+            print: Vec::new(),
+            spill: Spiller::default(),
+            spill_raw: Spiller::default(),
+            err_hold: Vec::new(),
+            front_since: None,
+            answered: 0,
+            broke: false,
+            unload: 0,
+            timed: jc.timeout.is_some() || jc.joblog.is_some(),
+        }
+    }
+
+    /// Takes the jobs the writer has sent since.
+    pub(super) fn pull(&mut self) {
+        self.ledger
+            .jobs
+            .append(&mut self.sent.lock().expect("sent lock"));
+        self.watch_front();
+    }
+
+    /// Between reads: the clock of `--timeout` runs on the oldest job in flight.
+    pub(super) fn tick(&mut self) -> Tick {
+        let Some(limit) = self.slot.cfg.jobs_ctl.timeout else {
+            return Tick {
+                deadline: None,
+                recheck: None,
+            };
+        };
+        if self.ledger.jobs.is_empty() {
+            self.pull();
+        }
+        self.watch_front();
+        Tick {
+            deadline: self.front_since.map(|(t, _)| t + limit),
+            // The oldest job changes as results come, and the writer may send a first one.
+            recheck: Some(Duration::from_millis(100)),
+        }
+    }
+
+    /// Starts the clock of the oldest job in flight when it becomes the one the worker is on.
+    fn watch_front(&mut self) {
+        if self.timed && self.front_since.is_none() && !self.ledger.jobs.is_empty() {
+            self.front_since = Some((Instant::now(), SystemTime::now()));
+        }
+    }
+
+    pub(super) fn on(&mut self, stream: Stream, data: &[u8]) -> io::Result<()> {
+        match stream {
+            Stream::Err => {
+                self.on_stderr(data);
+                Ok(())
+            }
+            Stream::Out => {
+                self.on_stdout(data)?;
+                self.flush()
+            }
+        }
+    }
+
+    /// Passes the worker's stderr through, whole lines at a time (a line longer than
+    /// [`ERR_HOLD_MAX`] goes as it is); an empty piece is its end.
+    fn on_stderr(&mut self, data: &[u8]) {
+        let mut e = io::stderr().lock();
+        if data.is_empty() {
+            if !self.err_hold.is_empty() {
+                self.err_hold.push(b'\n');
+                let _ = e.write_all(&self.err_hold);
+                self.err_hold.clear();
+            }
+            return;
+        }
+        match memchr::memrchr(b'\n', data) {
+            Some(i) => {
+                let _ = e
+                    .write_all(&self.err_hold)
+                    .and_then(|()| e.write_all(&data[..=i]));
+                self.err_hold.clear();
+                self.err_hold.extend_from_slice(&data[i + 1..]);
+            }
+            None => self.err_hold.extend_from_slice(data),
+        }
+        if self.err_hold.len() > ERR_HOLD_MAX {
+            let _ = e.write_all(&self.err_hold);
+            self.err_hold.clear();
+        }
+    }
+
+    fn on_stdout(&mut self, data: &[u8]) -> io::Result<()> {
+        self.pull();
+        let mut ledger = std::mem::take(&mut self.ledger);
+        // Only the first span of a piece may continue a result; the others start one.
+        let mut at_start = !ledger.mid;
+        let res = ledger.credit(data, self.term, |step| {
+            let start = std::mem::replace(&mut at_start, true);
+            self.step(step, start)
+        });
+        self.ledger = ledger;
+        let extra = res?;
+        if !extra.is_empty() && !self.broke {
+            self.broke = true;
+            self.slot.ctl.error(format_args!(
+                "worker {} broke the map contract: it printed more results than it was sent records (one result per record: no banner, no extra lines); stopping",
+                self.slot.slot
+            ));
+            self.slot.ctl.stop(libc::SIGTERM);
+        }
+        Ok(())
+    }
+
+    /// An unterminated last result counts as one.
+    pub(super) fn close_result(&mut self) -> io::Result<()> {
+        let mut ledger = std::mem::take(&mut self.ledger);
+        let res = ledger.close_result(|step| self.step(step, false));
+        self.ledger = ledger;
+        res
+    }
+
+    fn step(&mut self, step: Step<'_, '_>, start: bool) -> io::Result<()> {
+        let (term, strip) = (self.term, self.strip);
+        let results = self.slot.ctl.results.is_some();
+        match step {
+            Step::Part(inf, span) => {
+                let (out, spill) = (&mut inf.out, &mut self.spill);
+                shape(span, inf.job.tag.as_deref(), term, strip, start, &mut |b| {
+                    out.push(b, spill)
+                })?;
+                if results {
+                    inf.raw.push(span, &mut self.spill_raw)?;
+                }
+                Ok(())
+            }
+            Step::Done(mut inf, span) => {
+                if results {
+                    inf.raw.push(span, &mut self.spill_raw)?;
+                    self.slot.store(&inf.job, &inf.raw, Outcome::Exited(0));
+                }
+                self.done(inf, span, start)
+            }
+        }
+    }
+
+    /// A job is answered: its results go to the merger (or out at once without -k).
+    fn done(&mut self, inf: InFlight, span: &[u8], start: bool) -> io::Result<()> {
+        let (term, strip) = (self.term, self.strip);
+        let InFlight { job, mut out, .. } = inf;
+        self.answered += 1;
+        self.unload += job.units();
+        self.slot.ctl.task_ended(job.seq, Outcome::Exited(0));
+        let since = if !self.timed {
+            None
+        } else if self.ledger.jobs.is_empty() {
+            self.front_since.take()
+        } else {
+            self.front_since
+                .replace((Instant::now(), SystemTime::now()))
+        };
+        let tag = job.tag.as_deref();
+        let keep = self.slot.cfg.keep_order;
+        if !keep {
+            out.write_to(&mut self.print)?;
+            out = OutBuf::new();
+            let print = &mut self.print;
+            shape(span, tag, term, strip, start, &mut |b| {
+                print.extend_from_slice(b);
+                Ok(())
+            })?;
+        }
+        if self.coalesce && out.is_empty() {
+            if self
+                .run
+                .as_ref()
+                .is_some_and(|r| r.first + r.count != job.seq)
+            {
+                self.flush_run();
+            }
+            let run = self.run.get_or_insert_with(|| Run {
+                first: job.seq,
+                count: 0,
+                out: Vec::new(),
+            });
+            run.count += 1;
+            if keep {
+                let buf = &mut run.out;
+                shape(span, tag, term, strip, start, &mut |b| {
+                    buf.extend_from_slice(b);
+                    Ok(())
+                })?;
+            }
+            return Ok(());
+        }
+        if keep {
+            let spill = &mut self.spill;
+            shape(span, tag, term, strip, start, &mut |b| out.push(b, spill))?;
+        }
+        self.flush_run();
+        let mut info = RunInfo {
+            start: since.map(|(_, t)| t),
+            runtime: since.map_or(Duration::ZERO, |(t, _)| t.elapsed()),
+            send: job.len(),
+            receive: out.len(),
+            command: Vec::new(),
+        };
+        if self.slot.cfg.jobs_ctl.joblog.is_some() {
+            info.command = self
+                .slot
+                .cfg
+                .template
+                .render(&Ctx {
+                    seq: job.seq,
+                    slot: self.slot.slot,
+                    records: &[],
+                })
+                .display();
+        }
+        self.slot.finish(&job, out, Outcome::Exited(0), info);
+        Ok(())
+    }
+
+    /// Sends what is ready: results to print (without -k), then the run of answered tasks.
+    pub(super) fn flush(&mut self) -> io::Result<()> {
+        if self.unload > 0 {
+            self.slot
+                .shared
+                .add_load(self.slot.slot, -(std::mem::take(&mut self.unload) as i64));
+        }
+        if !self.print.is_empty() {
+            let data = std::mem::take(&mut self.print);
+            let _ = self.slot.out.send(Msg::Output(OutBuf::from_vec(data)));
+        }
+        self.flush_run();
+        Ok(())
+    }
+
+    fn flush_run(&mut self) {
+        if let Some(r) = self.run.take() {
+            let mut stdout = OutBuf::new();
+            if let Err(e) = stdout.push(&r.out, &mut self.spill) {
+                self.slot
+                    .ctl
+                    .error(format_args!("worker {}: {e}", self.slot.slot));
+            }
+            let _ = self.slot.out.send(Msg::Done(Box::new(Finished {
+                seq: r.first,
+                stdout,
+                stderr: OutBuf::new(),
+                outcome: Outcome::Exited(0),
+                info: RunInfo::default(),
+                more: r.count - 1,
+            })));
+        }
+    }
+}
