@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod gate;
 pub mod halt;
 pub mod joblog;
 pub mod lines;
@@ -14,6 +15,7 @@ pub mod observe;
 pub mod output;
 pub mod pool;
 pub mod progress;
+pub mod resources;
 pub mod results;
 pub mod shard;
 pub mod source;
@@ -132,7 +134,12 @@ pub fn run(cfg: Config) -> anyhow::Result<i32> {
     ctl.halt = jc
         .halt
         .map(|h| std::sync::Mutex::new(halt::HaltState::new(h)));
+    // Resources (issue 13): the gate, and its monitor thread.
+    ctl.gate = gate::Gate::new(&cfg.sched, cfg.jobs, cfg.pool == PoolKind::Thread);
     let ctl = Arc::new(ctl);
+    if ctl.gate.is_some() && !cfg.dry_run {
+        gate::spawn_monitor(ctl.clone()).context("starting the resource monitor")?;
+    }
     let mut obs = observe::Observer::new(&cfg, &ctl, joblog);
 
     let (sig_tx, sig_rx) = bounded::<i32>(1);

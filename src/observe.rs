@@ -41,10 +41,18 @@ impl Observer {
             ctl: ctl.clone(),
             joblog,
             halted: false,
-            progress: Progress::new(jc.bar, jc.eta, {
-                let ctl = ctl.clone();
-                move || ctl.total()
-            }),
+            progress: Progress::new(
+                jc.bar,
+                jc.eta,
+                {
+                    let ctl = ctl.clone();
+                    move || ctl.total()
+                },
+                {
+                    let ctl = ctl.clone();
+                    move || ctl.waiting()
+                },
+            ),
             log_failed: false,
         }
     }

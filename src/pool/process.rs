@@ -360,7 +360,8 @@ impl Slot<'_> {
 
     /// Runs one worker until it ends; returns whether the slot should go on.
     fn run_worker(&self, first: Job) -> bool {
-        if !self.ctl.begin_spawn(self.slot) {
+        // Gate hook: a worker starts only when --load/--memfree/--memsuspend allow.
+        if !self.ctl.admit(self.slot) || !self.ctl.begin_spawn(self.slot) {
             return false;
         }
         let mut child = match self.spawn() {
