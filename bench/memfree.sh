@@ -5,10 +5,12 @@
 #
 # 20 tasks each hold 300 MiB for 1 s:
 #   1. parx -j 20 --memfree 600M       must succeed with no OOM kill
-#   2. parx -j N for N = 3..7          the best hand-chosen -j (fastest run with no OOM kill)
+#   2. parx -j N for N = 4..7          the best hand-chosen -j (fastest run with no OOM kill;
+#                                      HAND_J="3 4 5" to choose others)
 #   3. parx -j 20 (no --memfree)       is OOM-killed
 # and prints, per run: wall time, exit status, tasks that failed, the cgroup's OOM kills and
-# failcnt (v1; v2: memory.events' oom_kill and max).
+# failcnt (v1; v2: memory.events' oom_kill and max), and how many times a task started
+# (more than 20: --memfree killed some and ran them again).
 #
 # Usage: bench/memfree.sh [PARX]      (default: target/release/parx, built if missing)
 set -euo pipefail
@@ -37,6 +39,7 @@ else
 fi
 
 CG=
+STARTS=$(mktemp)
 cleanup() {
     if [ -n "$CG" ] && [ -d "$CG" ]; then
         # Anything left in it is ended; then the cgroup goes.
@@ -45,12 +48,14 @@ cleanup() {
         rmdir "$CG" 2>/dev/null || true
     fi
 }
-trap cleanup EXIT
+trap 'cleanup; rm -f "$STARTS"' EXIT
 
 # A fresh cgroup limited to LIMIT bytes, no swap.
+RUNS=0
 new_cgroup() {
     cleanup
-    CG="$ROOT/parx-bench-memfree-$$-$1"
+    RUNS=$((RUNS + 1))
+    CG="$ROOT/parx-bench-memfree-$$-$RUNS"
     mkdir "$CG"
     if [ $V = 1 ]; then
         echo "$LIMIT" > "$CG/memory.limit_in_bytes"
@@ -75,15 +80,16 @@ limit_hits() {
     if [ $V = 1 ]; then cat "$CG/memory.failcnt"; else awk '$1 == "max" {print $2}' "$CG/memory.events"; fi
 }
 
-task="import time; b = b'x' * ($TASK_MIB << 20); time.sleep($HOLD)"
+task="import time; open('$STARTS', 'a').write('x\\n'); b = b'x' * ($TASK_MIB << 20); time.sleep($HOLD)"
 seqs=$(seq "$TASKS")
 
 # run LABEL PARX-OPTIONS...: runs parx inside a fresh cgroup and prints one line of figures.
 run() {
     local label=$1; shift
-    new_cgroup "$label"
+    new_cgroup
     local log; log=$(mktemp)
     local start end status
+    : > "$STARTS"
     start=$(date +%s.%N)
     set +e
     # The shell enters the cgroup and checks it did before exec'ing parx: nothing runs outside.
@@ -98,16 +104,16 @@ run() {
     failed=$(awk -F'\t' 'NR > 1 && ($7 != 0 || $8 != 0)' "$log" | wc -l)
     local ran
     ran=$(awk 'NR > 1' "$log" | wc -l)
-    printf '%-28s %6.2f s  exit %-3s  tasks ok %2d/%d  failed %2d  oom_kill %s  failcnt %s\n' \
+    printf '%-28s %6.2f s  exit %-3s  tasks ok %2d/%d  failed %2d  starts %2d  oom_kill %s  failcnt %s\n' \
         "$label" "$(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }')" "$status" "$((ran - failed))" "$TASKS" \
-        "$failed" "$(oom_kills)" "$(limit_hits)"
+        "$failed" "$(wc -l < "$STARTS")" "$(oom_kills)" "$(limit_hits)"
     rm -f "$log"
 }
 
 echo "cgroup v$V, limit $((LIMIT >> 20)) MiB; $TASKS tasks × $TASK_MIB MiB for ${HOLD}s; $(nproc) CPUs"
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 run "-j 20 --memfree 600M" -j 20 --memfree 600M
-for j in 3 4 5 6 7; do
+for j in ${HAND_J:-4 5 6 7}; do
     run "-j $j" -j "$j"
 done
 run "-j 20 --memfree 600M (again)" -j 20 --memfree 600M

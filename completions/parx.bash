@@ -23,7 +23,7 @@ _parx() {
 
     case "${cmd}" in
         parx)
-            opts="-j -k -a -0 -d -s -n -X -L -h -V --jobs --keep-order --arg-file --null --delimiter --link --shell --dry-run --colsep --max-args --walk --ext --glob --type --hidden --follow --max-depth --pipe --pipe-part --block --lines --recend --recstart --header --pool --max-tasks --timeout --retries --halt --joblog --resume --resume-failed --delay --shard --tag --tagstring --line-buffer --results --bar --eta --help --version"
+            opts="-j -k -a -0 -d -s -n -X -L -h -V --jobs --keep-order --arg-file --null --delimiter --link --shell --dry-run --colsep --max-args --walk --ext --glob --type --hidden --follow --max-depth --pipe --pipe-part --block --lines --recend --recstart --header --pool --max-tasks --timeout --retries --halt --joblog --resume --resume-failed --delay --shard --load --memfree --memsuspend --tag --tagstring --line-buffer --results --bar --eta --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -138,6 +138,18 @@ _parx() {
                     return 0
                     ;;
                 --shard)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --load)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --memfree)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --memsuspend)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -112,7 +112,7 @@ fn sched_config(
             return Ok(None);
         };
         match parse_block_size(t) {
-            Ok(BlockSize::Bytes(n)) if n > 0 => Ok(Some(n as u64)),
+            Ok(BlockSize::Bytes(n)) if n > 0 => Ok(Some(n)),
             _ => usage(format!(
                 "invalid {opt} '{t}': use a size such as 500M or 2G (K M G T: powers of 1024)"
             )),
