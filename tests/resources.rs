@@ -44,14 +44,25 @@ fn barrier_task(dir: &Path, n: usize) -> String {
     )
 }
 
+/// A sh script for a task that prints how many tasks run at its middle (itself included),
+/// keeping a marker under `dir` while it runs.
+fn count_task(dir: &Path) -> String {
+    let d = sh_quote(dir.to_str().unwrap());
+    format!("touch {d}/{{#}}; sleep 0.3; n=$(ls {d} | wc -l); rm {d}/{{#}}; echo $n")
+}
+
 #[test]
 fn default_jobs_is_the_cpus_this_process_may_use() {
     // Under one CPU of affinity: one slot, whatever the machine has.
-    let out = on_cpu0(&[
-        BIN, "-k", "sh", "-c", "echo {%}", "sh", ":::", "a", "b", "c", "d",
-    ]);
+    let dir = tempdir();
+    let script = count_task(dir.path());
+    let out = on_cpu0(&[BIN, "-k", "sh", "-c", &script, ":::", "a", "b", "c"]);
     assert!(out.status.success(), "{out:?}");
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "1\n1\n1\n1\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "1\n1\n1\n",
+        "one at a time"
+    );
     // +1 and 200% are relative to that CPU: two slots, and both are used at once.
     for j in ["+1", "200%"] {
         let dir = tempdir();
@@ -72,6 +83,60 @@ fn default_jobs_is_the_cpus_this_process_may_use() {
         got.sort();
         assert_eq!(got, ["slot 1", "slot 2"], "-j {j}");
     }
+}
+
+#[test]
+fn default_jobs_follows_the_cgroup_cpu_quota() {
+    // SAFETY: geteuid(2) has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: not root: cannot create a CPU cgroup");
+        return;
+    }
+    let (root, v2) = if Path::new("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").exists()
+        || Path::new("/sys/fs/cgroup/cpu/cpu.cfs_period_us").exists()
+    {
+        (PathBuf::from("/sys/fs/cgroup/cpu"), false)
+    } else if std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
+        .is_ok_and(|c| c.split_whitespace().any(|c| c == "cpu"))
+    {
+        let _ = std::fs::write("/sys/fs/cgroup/cgroup.subtree_control", "+cpu");
+        (PathBuf::from("/sys/fs/cgroup"), true)
+    } else {
+        eprintln!("skipped: no cpu cgroup controller mounted");
+        return;
+    };
+    let dir = root.join(format!("parx-test-cpu-{}", std::process::id()));
+    std::fs::create_dir(&dir).unwrap();
+    struct Rm(PathBuf);
+    impl Drop for Rm {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir(&self.0);
+        }
+    }
+    let _rm = Rm(dir.clone());
+    // Half a CPU's worth of time: rounded up, one slot.
+    if v2 {
+        std::fs::write(dir.join("cpu.max"), "50000 100000").unwrap();
+    } else {
+        std::fs::write(dir.join("cpu.cfs_period_us"), "100000").unwrap();
+        std::fs::write(dir.join("cpu.cfs_quota_us"), "50000").unwrap();
+    }
+    let marks = tempdir();
+    let script = count_task(marks.path());
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("echo $$ > \"$0/cgroup.procs\" && exec \"$@\"")
+        .arg(&dir)
+        .args([BIN, "-k", "sh", "-c", &script, ":::", "a", "b", "c"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "1\n1\n1\n",
+        "one at a time"
+    );
 }
 
 #[test]
