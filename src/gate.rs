@@ -310,7 +310,6 @@ impl Gate {
     /// One monitor step: samples, then kills, suspends or resumes as memory says.
     fn step(&self, ctl: &Control) {
         let mut st = self.lock();
-        self.sample(&mut st);
         if self.spec.memfree.is_some() {
             let pgids: Vec<i32> = (1..=st.slots.len())
                 .map(|s| match st.slots[s - 1].started {
@@ -330,6 +329,8 @@ impl Gate {
             let max = st.slots.iter().map(|s| s.rss).max().unwrap_or(0);
             st.learned = st.learned.max(max);
         }
+        // Memory is sampled last, so that what is decided below acts on a fresh value.
+        self.sample(&mut st);
         if let (Some(m), Some(avail), true) = (self.spec.memfree, st.avail, self.may_kill) {
             if avail < m / 2 && st.killing.is_none() {
                 self.kill_youngest(&mut st, ctl);
@@ -432,7 +433,17 @@ pub fn spawn_monitor(ctl: Arc<Control>) -> std::io::Result<()> {
 /// Reads a `-j FILE`: its first word, in any `-j` form (`N`, `N%`, `+N`, `-N`, relative to
 /// `cpus`).
 pub fn read_jobs_file(path: &Path, cpus: usize) -> Result<usize, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let read = || std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()));
+    let mut text = read()?;
+    // `echo 8 > FILE` truncates, then writes: a read in between sees an empty file. Look again
+    // a few times before taking it as empty.
+    for _ in 0..5 {
+        if !text.trim().is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+        text = read()?;
+    }
     parse_jobs_text(&text, cpus)
 }
 

@@ -155,12 +155,13 @@ fn jobs_file_widens_and_narrows_a_running_job() {
     // Each task logs its start with the tasks running at that moment (itself included) and its
     // slot. Task 1 widens the file to 3; tasks 2-4 meet at a barrier of 3 (so they must run at
     // once), and before leaving narrow the file to 1; tasks 5-10 must then run one at a time
-    // in slot 1.
+    // in slot 1. The file is replaced whole (mv), so that no read sees it half-written.
     let script = format!(
         "seq={{#}}; slot={{%}}; touch {run}/$seq; \
          echo start $seq $slot $(ls {run} | wc -l) >> {log}; \
-         if [ $seq = 1 ]; then sleep 0.2; echo 3 > {jobs}; \
-         elif [ $seq -le 4 ]; then PARX_SEQ=$seq PARX_SLOT=$slot; {barrier}; echo 1 > {jobs}; \
+         if [ $seq = 1 ]; then sleep 0.2; echo 3 > {jobs}.$seq; mv {jobs}.$seq {jobs}; \
+         elif [ $seq -le 4 ]; then PARX_SEQ=$seq PARX_SLOT=$slot; {barrier}; \
+         echo 1 > {jobs}.$seq; mv {jobs}.$seq {jobs}; \
          else sleep 0.05; fi; \
          echo end $seq >> {log}; rm {run}/$seq",
         run = q(&running),
@@ -662,13 +663,13 @@ fn memfree_kills_the_youngest_and_runs_it_again_without_losing_or_repeating_outp
     let dir = tempdir();
     let (attempts, log) = (dir.path().join("attempts"), dir.path().join("joblog"));
     // Each task prints a line at once (which a killed attempt must not leave behind), counts
-    // its attempts, then grows to 200 MiB slowly (5 MiB per 50 ms): two of them cannot fit
+    // its attempts, then grows to 200 MiB slowly (4 MiB per 60 ms): two of them cannot fit
     // under 400 MiB with --memfree 160M, so the youngest is killed (below 80M available) and
     // run again once the other has ended.
     let task = format!(
         "import sys, time\nprint('begin', sys.argv[1], flush=True)\n\
          open({:?}, 'a').write(sys.argv[1] + '\\n')\nhold = []\n\
-         for _ in range(40):\n    hold.append(b'x' * (5 << 20))\n    time.sleep(0.05)\n\
+         for _ in range(50):\n    hold.append(b'x' * (4 << 20))\n    time.sleep(0.06)\n\
          time.sleep(0.3)\nprint('end', sys.argv[1], flush=True)",
         attempts
     );

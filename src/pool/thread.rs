@@ -128,7 +128,8 @@ impl<'a> Slot<'a> {
             let fin = self.run_task(task, last);
             // Gate hook: killed by --memfree, it runs again (its output dropped), and that
             // attempt does not count.
-            if self.ctl.take_requeue(self.slot) && self.ctl.may_start() {
+            let killed = fin.outcome == Outcome::Signaled(libc::SIGKILL);
+            if self.ctl.take_requeue(self.slot) && killed && self.ctl.may_start() {
                 continue;
             }
             if last || fin.outcome.success() || !self.ctl.may_start() {
