@@ -27,6 +27,9 @@ use crate::sys;
 pub const TICK: Duration = Duration::from_millis(50);
 /// The window `--load` averages the running-process count over.
 const LOAD_WINDOW: usize = 20;
+/// The monitor measures the tasks' resident sizes every this many ticks (a pass over /proc
+/// costs a few ms of CPU; a stale size only over-reserves, and kills act on fresh samples).
+const RSS_EVERY: u64 = 4;
 /// How long a waiting slot sleeps before it looks again (it is woken sooner by changes).
 const RECHECK: Duration = Duration::from_millis(100);
 /// How often a `-j FILE` is re-read when no task ends.
@@ -307,10 +310,11 @@ impl Gate {
         }
     }
 
-    /// One monitor step: samples, then kills, suspends or resumes as memory says.
-    fn step(&self, ctl: &Control) {
+    /// One monitor step: samples, then kills, suspends or resumes as memory says. `scan`: also
+    /// measure the tasks' resident sizes (a pass over /proc, so not every step).
+    fn step(&self, ctl: &Control, scan: bool) {
         let mut st = self.lock();
-        if self.spec.memfree.is_some() {
+        if self.spec.memfree.is_some() && scan {
             let pgids: Vec<i32> = (1..=st.slots.len())
                 .map(|s| match st.slots[s - 1].started {
                     Some(_) => ctl.child(s),
@@ -421,10 +425,12 @@ pub fn spawn_monitor(ctl: Arc<Control>) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("parx-gate".into())
         .stack_size(256 << 10)
-        .spawn(move || loop {
-            std::thread::sleep(TICK);
-            if let Some(g) = &ctl.gate {
-                g.step(&ctl);
+        .spawn(move || {
+            for n in 0u64.. {
+                std::thread::sleep(TICK);
+                if let Some(g) = &ctl.gate {
+                    g.step(&ctl, n % RSS_EVERY == 0);
+                }
             }
         })
         .map(|_| ())
