@@ -21,8 +21,8 @@ Register-ArgumentCompleter -Native -CommandName 'parx' -ScriptBlock {
 
     $completions = @(switch ($command) {
         'parx' {
-            [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Job slots: N, N% of the CPUs, +N or -N relative to the CPU count [default: CPUs]')
-            [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'Job slots: N, N% of the CPUs, +N or -N relative to the CPU count [default: CPUs]')
+            [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Job slots: N, N% of the CPUs, +N or -N relative to the CPU count, or FILE (re-read as tasks end) [default: CPUs this process may use]')
+            [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'Job slots: N, N% of the CPUs, +N or -N relative to the CPU count, or FILE (re-read as tasks end) [default: CPUs this process may use]')
             [CompletionResult]::new('-a', '-a', [CompletionResultType]::ParameterName, 'Read values from FILE, one per line (`-` is stdin); repeatable')
             [CompletionResult]::new('--arg-file', '--arg-file', [CompletionResultType]::ParameterName, 'Read values from FILE, one per line (`-` is stdin); repeatable')
             [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Values end with DELIM (escapes: \n \t \r \0 \\ \xHH)')
@@ -52,6 +52,9 @@ Register-ArgumentCompleter -Native -CommandName 'parx' -ScriptBlock {
             [CompletionResult]::new('--joblog', '--joblog', [CompletionResultType]::ParameterName, 'Log every finished task to FILE (GNU parallel''s TSV columns; `-`: stdout)')
             [CompletionResult]::new('--delay', '--delay', [CompletionResultType]::ParameterName, 'Pause DUR between task starts')
             [CompletionResult]::new('--shard', '--shard', [CompletionResultType]::ParameterName, 'Run only share K of N (task seq s runs iff (s-1) % N == K-1); `auto` reads array-job variables')
+            [CompletionResult]::new('--load', '--load', [CompletionResultType]::ParameterName, 'Start a task only while fewer than MAX processes run on the machine (N, N%/+N/-N of the CPUs)')
+            [CompletionResult]::new('--memfree', '--memfree', [CompletionResultType]::ParameterName, 'Start a task only while SIZE memory is available; below SIZE/2 the youngest task is killed and run again later')
+            [CompletionResult]::new('--memsuspend', '--memsuspend', [CompletionResultType]::ParameterName, 'Stop (SIGSTOP) the youngest tasks while less than 2×SIZE memory is available; continue them when it is back')
             [CompletionResult]::new('--tagstring', '--tagstring', [CompletionResultType]::ParameterName, 'Prefix each output line with STR (placeholders expanded) and a TAB')
             [CompletionResult]::new('--results', '--results', [CompletionResultType]::ParameterName, 'Also store each task''s stdout, stderr and exit status under DIR/<seq>/')
             [CompletionResult]::new('--slurm', '--slurm', [CompletionResultType]::ParameterName, 'Submit one Slurm array of N tasks, each running this share of the tasks, then wait and print the merged output (parx must be on storage every node sees)')

@@ -23,7 +23,7 @@ _parx() {
 
     case "${cmd}" in
         parx)
-            opts="-j -k -a -0 -d -n -X -N -L -s -m -x -v -t -r -I -E -u -q -S -h -V --jobs --keep-order --arg-file --null --delimiter --link --shell --dry-run --colsep --max-args --walk --ext --glob --type --hidden --follow --max-depth --pipe --pipe-part --block --max-replace-args --max-lines --recend --recstart --header --pool --max-tasks --result-end --timeout --retries --halt --joblog --resume --resume-failed --delay --shard --tag --tagstring --line-buffer --results --bar --eta --slurm --slurm-arg --run-dir --max-chars --xargs --exit --verbose --no-run-if-empty --eof --trim --plus --skip-first-line --arg-sep --arg-file-sep --ungroup --termseq --tmpdir --nice --process-slot-var --quote --will-cite --no-notice --group --sshlogin --transfer --help --version"
+            opts="-j -k -a -0 -d -n -X -N -L -s -m -x -v -t -r -I -E -u -q -S -h -V --jobs --keep-order --arg-file --null --delimiter --link --shell --dry-run --colsep --max-args --walk --ext --glob --type --hidden --follow --max-depth --pipe --pipe-part --block --max-replace-args --max-lines --recend --recstart --header --pool --max-tasks --result-end --timeout --retries --halt --joblog --resume --resume-failed --delay --shard --load --memfree --memsuspend --tag --tagstring --line-buffer --results --bar --eta --slurm --slurm-arg --run-dir --max-chars --xargs --exit --verbose --no-run-if-empty --eof --trim --plus --skip-first-line --arg-sep --arg-file-sep --ungroup --termseq --tmpdir --nice --process-slot-var --quote --will-cite --no-notice --group --sshlogin --transfer --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -150,6 +150,18 @@ _parx() {
                     return 0
                     ;;
                 --shard)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --load)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --memfree)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --memsuspend)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -18,8 +18,8 @@ set edit:completion:arg-completer[parx] = {|@words|
     }
     var completions = [
         &'parx'= {
-            cand -j 'Job slots: N, N% of the CPUs, +N or -N relative to the CPU count [default: CPUs]'
-            cand --jobs 'Job slots: N, N% of the CPUs, +N or -N relative to the CPU count [default: CPUs]'
+            cand -j 'Job slots: N, N% of the CPUs, +N or -N relative to the CPU count, or FILE (re-read as tasks end) [default: CPUs this process may use]'
+            cand --jobs 'Job slots: N, N% of the CPUs, +N or -N relative to the CPU count, or FILE (re-read as tasks end) [default: CPUs this process may use]'
             cand -a 'Read values from FILE, one per line (`-` is stdin); repeatable'
             cand --arg-file 'Read values from FILE, one per line (`-` is stdin); repeatable'
             cand -d 'Values end with DELIM (escapes: \n \t \r \0 \\ \xHH)'
@@ -49,6 +49,9 @@ set edit:completion:arg-completer[parx] = {|@words|
             cand --joblog 'Log every finished task to FILE (GNU parallel''s TSV columns; `-`: stdout)'
             cand --delay 'Pause DUR between task starts'
             cand --shard 'Run only share K of N (task seq s runs iff (s-1) % N == K-1); `auto` reads array-job variables'
+            cand --load 'Start a task only while fewer than MAX processes run on the machine (N, N%/+N/-N of the CPUs)'
+            cand --memfree 'Start a task only while SIZE memory is available; below SIZE/2 the youngest task is killed and run again later'
+            cand --memsuspend 'Stop (SIGSTOP) the youngest tasks while less than 2×SIZE memory is available; continue them when it is back'
             cand --tagstring 'Prefix each output line with STR (placeholders expanded) and a TAB'
             cand --results 'Also store each task''s stdout, stderr and exit status under DIR/<seq>/'
             cand --slurm 'Submit one Slurm array of N tasks, each running this share of the tasks, then wait and print the merged output (parx must be on storage every node sees)'

@@ -1,4 +1,4 @@
-complete -c parx -s j -l jobs -d 'Job slots: N, N% of the CPUs, +N or -N relative to the CPU count [default: CPUs]' -r
+complete -c parx -s j -l jobs -d 'Job slots: N, N% of the CPUs, +N or -N relative to the CPU count, or FILE (re-read as tasks end) [default: CPUs this process may use]' -r
 complete -c parx -s a -l arg-file -d 'Read values from FILE, one per line (`-` is stdin); repeatable' -r
 complete -c parx -s d -l delimiter -d 'Values end with DELIM (escapes: \\n \\t \\r \\0 \\\\ \\xHH)' -r
 complete -c parx -l colsep -d 'Split each value into columns {1} {2} ... at matches of REGEX' -r
@@ -26,6 +26,9 @@ complete -c parx -l halt -d 'When to stop early: never, soon|now,fail=N|success=
 complete -c parx -l joblog -d 'Log every finished task to FILE (GNU parallel\'s TSV columns; `-`: stdout)' -r -F
 complete -c parx -l delay -d 'Pause DUR between task starts' -r
 complete -c parx -l shard -d 'Run only share K of N (task seq s runs iff (s-1) % N == K-1); `auto` reads array-job variables' -r
+complete -c parx -l load -d 'Start a task only while fewer than MAX processes run on the machine (N, N%/+N/-N of the CPUs)' -r
+complete -c parx -l memfree -d 'Start a task only while SIZE memory is available; below SIZE/2 the youngest task is killed and run again later' -r
+complete -c parx -l memsuspend -d 'Stop (SIGSTOP) the youngest tasks while less than 2×SIZE memory is available; continue them when it is back' -r
 complete -c parx -l tagstring -d 'Prefix each output line with STR (placeholders expanded) and a TAB' -r
 complete -c parx -l results -d 'Also store each task\'s stdout, stderr and exit status under DIR/<seq>/' -r -F
 complete -c parx -l slurm -d 'Submit one Slurm array of N tasks, each running this share of the tasks, then wait and print the merged output (parx must be on storage every node sees)' -r

@@ -50,7 +50,7 @@ const AFTER_LONG_HELP: &str = concat!(
     group = clap::ArgGroup::new("resume_from").args(["joblog", "run_dir"]).multiple(true)
 )]
 pub struct Cli {
-    /// Job slots: N, N% of the CPUs, +N or -N relative to the CPU count [default: CPUs]
+    /// Job slots: N, N% of the CPUs, +N or -N relative to the CPU count, or FILE (re-read as tasks end) [default: CPUs this process may use]
     #[arg(
         short = 'j',
         long = "jobs",
@@ -246,6 +246,24 @@ pub struct Cli {
     /// Run only share K of N (task seq s runs iff (s-1) % N == K-1); `auto` reads array-job variables
     #[arg(long, value_name = "K/N|auto", help_heading = "Job control")]
     pub shard: Option<String>,
+
+    // ---- Resources (issue 13): --load, --memfree, --memsuspend (-j FILE is under --jobs) ----
+    /// Start a task only while fewer than MAX processes run on the machine (N, N%/+N/-N of the CPUs)
+    #[arg(
+        long,
+        value_name = "MAX",
+        allow_hyphen_values = true,
+        help_heading = "Resources"
+    )]
+    pub load: Option<String>,
+
+    /// Start a task only while SIZE memory is available; below SIZE/2 the youngest task is killed and run again later
+    #[arg(long, value_name = "SIZE", help_heading = "Resources")]
+    pub memfree: Option<String>,
+
+    /// Stop (SIGSTOP) the youngest tasks while less than 2×SIZE memory is available; continue them when it is back
+    #[arg(long, value_name = "SIZE", help_heading = "Resources")]
+    pub memsuspend: Option<String>,
 
     /// Prefix each output line with the task's values and a TAB
     #[arg(long, help_heading = "Output")]

@@ -9,6 +9,7 @@ pub mod cli;
 pub(crate) mod cluster;
 pub(crate) mod config;
 pub(crate) mod exit;
+pub(crate) mod gate;
 pub(crate) mod halt;
 pub(crate) mod joblog;
 pub(crate) mod lines;
@@ -20,6 +21,7 @@ pub(crate) mod observe;
 pub mod output;
 pub(crate) mod pool;
 pub(crate) mod progress;
+pub(crate) mod resources;
 pub(crate) mod results;
 pub(crate) mod shard;
 pub(crate) mod source;
@@ -126,6 +128,9 @@ pub(crate) fn run(cfg: Config) -> anyhow::Result<i32> {
     }
     let ctl = Arc::new(ctl);
     let (_running, interrupts) = watch_signals(&ctl)?;
+    if ctl.gate.is_some() && !cfg.dry_run {
+        gate::spawn_monitor(ctl.clone()).context("starting the resource monitor")?;
+    }
     let (task_tx, task_rx) = bounded::<Task>(task_capacity(&cfg));
     let (msg_tx, msg_rx) = bounded::<Msg>(cfg.jobs * 4 + 16);
     // Tasks skipped under -k (--resume, --shard) go on a channel of their own, which the
@@ -180,6 +185,8 @@ fn prepare(cfg: &Config) -> anyhow::Result<(Control, Option<Joblog>, Skip)> {
         ctl.watchdog = Some(watchdog::Watchdog::spawn().context("starting the orphan watchdog")?);
     }
     ctl.halt = jc.halt.map(|h| Mutex::new(halt::HaltState::new(h)));
+    // Resources (issue 13): the gate (its monitor thread starts with the run).
+    ctl.gate = gate::Gate::new(&cfg.sched, cfg.jobs, cfg.pool == PoolKind::Thread);
     let skip = Skip {
         shard: jc.shard,
         done,

@@ -39,10 +39,18 @@ impl Observer {
             ctl.halt.is_some(),
             "Control::halt is set up"
         );
-        let progress = Progress::new(jc.bar, jc.eta, {
-            let ctl = ctl.clone();
-            move || ctl.total()
-        });
+        let progress = Progress::new(
+            jc.bar,
+            jc.eta,
+            {
+                let ctl = ctl.clone();
+                move || ctl.total()
+            },
+            {
+                let ctl = ctl.clone();
+                move || ctl.waiting()
+            },
+        );
         if let Some(p) = &progress {
             messages::set_progress(p.clone());
         }

@@ -200,6 +200,31 @@ pub fn sendfile(out: RawFd, file: &File, offset: u64, len: usize) -> io::Result<
     }
 }
 
+// ---- resources (--load, --memfree, default -j) -----------------------------------------------
+
+/// The number of CPUs in this process's affinity mask (sched_getaffinity), or `None` if it
+/// cannot be read.
+pub fn affinity_cpus() -> Option<usize> {
+    // SAFETY: cpu_set_t is plain data, valid when zeroed; sched_getaffinity writes at most
+    // size_of::<cpu_set_t>() bytes into it, and CPU_COUNT only reads it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return None;
+        }
+        usize::try_from(libc::CPU_COUNT(&set))
+            .ok()
+            .filter(|&n| n > 0)
+    }
+}
+
+/// The size of a memory page in bytes.
+pub fn page_size() -> usize {
+    // SAFETY: sysconf(3) has no memory-safety preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(n).ok().filter(|&n| n > 0).unwrap_or(4096)
+}
+
 // ---- SIGBUS guard ---------------------------------------------------------------------------
 //
 // `--pipe-part` scans its memory-mapped files for record boundaries. If another process

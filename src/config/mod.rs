@@ -62,6 +62,8 @@ pub struct Config {
     pub slurm: Option<SlurmConfig>,
     /// GNU parallel / xargs options (DESIGN.md "Compatibility").
     pub compat: Compat,
+    /// Resource-aware scheduling (`--load`, `--memfree`, `--memsuspend`, `-j FILE`).
+    pub sched: Sched,
 }
 
 /// `--slurm N`, `--slurm-arg`, `--run-dir` (issue 16).
@@ -109,6 +111,91 @@ pub struct Limits {
     /// `-x` (xargs): a value whose command line would reach the `-s` limit ends the input
     /// with an error instead of running alone.
     pub exit_on_size: bool,
+}
+
+// ---- Resources (issue 13) --------------------------------------------------------------------
+
+/// Resource-aware scheduling: when a task may start (see [`crate::gate`]).
+#[derive(Debug, Clone, Default)]
+pub struct Sched {
+    /// `--load`: start only while fewer processes than this run on the machine.
+    pub load: Option<f64>,
+    /// `--memfree`: start only while this much memory is available (bytes).
+    pub memfree: Option<u64>,
+    /// `--memsuspend`: stop the youngest tasks while less than twice this is available.
+    pub memsuspend: Option<u64>,
+    /// `-j FILE`: the slot count is read from this file, again whenever a task ends.
+    pub jobs_file: Option<PathBuf>,
+    /// The CPUs this process may use (what `-j N%`, `+N`, `-N` and `--load N%` refer to).
+    pub cpus: usize,
+}
+
+impl Sched {
+    /// Whether any resource option is given.
+    pub fn active(&self) -> bool {
+        self.load.is_some()
+            || self.memfree.is_some()
+            || self.memsuspend.is_some()
+            || self.jobs_file.is_some()
+    }
+}
+
+/// With `-j FILE`, the pool has this many slots at least (and the file's first value, if more):
+/// the file may widen the run up to it.
+pub const JOBS_FILE_SLOTS: usize = 64;
+
+/// `-j`: the slot count, and the `-j FILE` if one is named.
+fn jobs_option(value: Option<&str>, cpus: usize) -> Result<(usize, Option<PathBuf>), UsageError> {
+    let Some(s) = value else {
+        return Ok((cpus, None));
+    };
+    match parse_jobs(s, cpus) {
+        Ok(n) => Ok((n, None)),
+        Err(e) => match crate::gate::jobs_file(s) {
+            Some(path) => {
+                let n = crate::gate::read_jobs_file(&path, cpus)
+                    .map_err(|e| UsageError(format!("-j {s}: {e}")))?;
+                Ok((n.max(JOBS_FILE_SLOTS), Some(path)))
+            }
+            None => usage(format!("{e}, or the name of a file holding one")),
+        },
+    }
+}
+
+/// `--load`, `--memfree`, `--memsuspend` and `-j FILE`, validated.
+fn sched_config(
+    (load, memfree, memsuspend): (&Option<String>, &Option<String>, &Option<String>),
+    cpus: usize,
+    jobs_file: Option<PathBuf>,
+    pool: PoolKind,
+) -> Result<Sched, UsageError> {
+    let size = |opt: &str, v: &Option<String>| -> Result<Option<u64>, UsageError> {
+        let Some(t) = v.as_deref() else {
+            return Ok(None);
+        };
+        match parse_block_size(t) {
+            Ok(BlockSize::Bytes(n)) if n > 0 => Ok(Some(n)),
+            _ => usage(format!(
+                "invalid {opt} '{t}': use a size such as 500M or 2G (K M G T: powers of 1024)"
+            )),
+        }
+    };
+    if jobs_file.is_some() && pool == PoolKind::Process {
+        return usage(
+            "-j FILE needs --pool thread: process-pool workers are started once per slot \
+             (give -j a number)",
+        );
+    }
+    Ok(Sched {
+        load: match load {
+            None => None,
+            Some(l) => Some(crate::gate::parse_load(l, cpus).or_else(usage)?),
+        },
+        memfree: size("--memfree", memfree)?,
+        memsuspend: size("--memsuspend", memsuspend)?,
+        jobs_file,
+        cpus,
+    })
 }
 
 /// How many records go into one task.
@@ -284,11 +371,9 @@ pub enum SourceKind {
 impl Config {
     /// Validates the parsed command line.
     pub fn from_cli(cli: Cli) -> Result<Config, UsageError> {
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let jobs = match &cli.jobs {
-            None => cpus,
-            Some(s) => parse_jobs(s, cpus).or_else(usage)?,
-        };
+        // Resources (issue 13): the CPUs this process may use, and -j FILE.
+        let cpus = crate::resources::usable_cpus();
+        let (jobs, jobs_file) = jobs_option(cli.jobs.as_deref(), cpus)?;
         let jobs = if jobs == 0 {
             crate::sys::max_slots()
         } else {
@@ -493,6 +578,12 @@ impl Config {
                 UsageError(format!("invalid --colsep '{re}': {reason}"))
             })?),
         };
+        let sched = sched_config(
+            (&cli.load, &cli.memfree, &cli.memsuspend),
+            cpus,
+            jobs_file,
+            pool,
+        )?;
         let dur = |opt: &str, v: &Option<String>| -> Result<Option<Duration>, UsageError> {
             v.as_deref()
                 .map(|d| parse_duration(d).map_err(|e| UsageError(format!("{opt}: {e}"))))
@@ -626,6 +717,7 @@ impl Config {
         };
         Ok(Config {
             compat,
+            sched,
             jobs_ctl,
             jobs,
             keep_order: cli.keep_order,

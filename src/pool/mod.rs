@@ -135,6 +135,9 @@ pub struct Control {
     error: AtomicBool,
     /// `--timeout N%`: recent task run times.
     pub runtimes: Mutex<crate::units::Median>,
+    /// `--load`, `--memfree`, `--memsuspend`, `-j FILE`: the scheduler gate (set before the
+    /// run starts; see [`crate::gate`]).
+    pub gate: Option<crate::gate::Gate>,
 }
 
 impl Control {
@@ -153,6 +156,7 @@ impl Control {
             head: AtomicU64::new(1),
             error: AtomicBool::new(false),
             runtimes: Mutex::new(crate::units::Median::default()),
+            gate: None,
         }
     }
 
@@ -255,6 +259,48 @@ impl Control {
         if let (Some(w), true) = (&self.watchdog, pgid > 0) {
             w.ended(pgid);
         }
+        if let Some(g) = &self.gate {
+            g.ended(slot);
+        }
+    }
+
+    // ---- the scheduler gate (issue 13; see crate::gate) ----
+
+    /// The process group of the child in `slot` (0 when idle, negative while spawning).
+    pub fn child(&self, slot: usize) -> i32 {
+        self.slots[slot - 1].load(Ordering::SeqCst)
+    }
+
+    /// Waits until the resources (`--load`, `--memfree`, `--memsuspend`, `-j FILE`) let a
+    /// task start in `slot`, and books it. `false`: the run stopped meanwhile.
+    pub fn admit(&self, slot: usize) -> bool {
+        match &self.gate {
+            Some(g) => g.admit(self, slot),
+            None => true,
+        }
+    }
+
+    /// Whether `slot` may take a new task (`-j FILE` may have narrowed the run below it);
+    /// waits a little when it may not.
+    pub fn slot_open(&self, slot: usize) -> bool {
+        self.gate.as_ref().is_none_or(|g| g.slot_open(slot))
+    }
+
+    /// Whether the task that just ended in `slot` was killed by `--memfree` and must run
+    /// again (not counted as an attempt).
+    pub fn take_requeue(&self, slot: usize) -> bool {
+        self.gate.as_ref().is_some_and(|g| g.take_requeue(slot))
+    }
+
+    /// Whether a task may be killed by `--memfree` and run again: its output is then held
+    /// until it ends (never streamed early), so that none is printed twice.
+    pub fn may_requeue(&self) -> bool {
+        self.gate.as_ref().is_some_and(|g| g.may_requeue())
+    }
+
+    /// What a held-back task waits for (`--bar` shows it), if any.
+    pub fn waiting(&self) -> Option<&'static str> {
+        self.gate.as_ref().and_then(|g| g.waiting())
     }
 
     /// Stops the run: no new task starts, and every running task's group gets `sig`.
@@ -266,6 +312,10 @@ impl Control {
     fn signal_all(&self, sig: i32) {
         for s in &self.slots {
             sys::kill_group(s.load(Ordering::SeqCst), sig);
+        }
+        if let Some(g) = &self.gate {
+            // A group stopped by --memsuspend acts on the signal only once continued.
+            g.resume_all(|slot| self.child(slot));
         }
     }
 

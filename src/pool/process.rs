@@ -362,6 +362,10 @@ impl Slot<'_> {
             slot: self.slot,
             records: &[],
         });
+        // Gate hook: a worker starts only when --load/--memfree/--memsuspend allow.
+        if !self.ctl.admit(self.slot) {
+            return None;
+        }
         let who = super::Spawn {
             cfg: self.cfg,
             seq: None,

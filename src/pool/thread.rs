@@ -73,6 +73,14 @@ impl<'a> Slot<'a> {
 
     fn run(mut self, tasks: &Receiver<Task>) {
         loop {
+            // Gate hook: a slot above the count in a -j FILE takes no new task.
+            if !self.ctl.slot_open(self.slot) {
+                let drained = self.ctl.total().is_some() && tasks.is_empty();
+                if !self.ctl.may_start() || drained {
+                    break;
+                }
+                continue;
+            }
             // Look up now and then: after --halt or a stop no task may come for long (the
             // source may be waiting for input), and the slot must not keep the run alive.
             let task = match tasks.recv_timeout(IDLE_CHECK) {
@@ -84,6 +92,11 @@ impl<'a> Slot<'a> {
                 break;
             }
             let fin = self.run_retrying(&task);
+            // Gate hook: held at the gate until the run stopped (or --halt soon): it never
+            // ran, like a task taken after the stop.
+            if fin.info.start.is_none() && !self.cfg.dry_run && !self.ctl.may_start() {
+                break;
+            }
             self.ctl.task_ended(fin.seq, fin.outcome);
             if self.out.send(Msg::Done(Box::new(fin))).is_err() {
                 break;
@@ -99,6 +112,12 @@ impl<'a> Slot<'a> {
         loop {
             let last = !self.cfg.jobs_ctl.may_rerun(attempt + 1);
             let fin = self.run_task(task, last);
+            // Gate hook: killed by --memfree, it runs again (its output dropped), and that
+            // attempt does not count.
+            let killed = fin.outcome == Outcome::Signaled(libc::SIGKILL);
+            if self.ctl.take_requeue(self.slot) && killed && self.ctl.may_start() {
+                continue;
+            }
             if last || fin.outcome.success() || !self.ctl.may_start() {
                 return fin;
             }
@@ -147,7 +166,8 @@ impl<'a> Slot<'a> {
             task.seq,
             self.slot,
             task.records(),
-            last,
+            // Gate hook: a task --memfree may kill and rerun must not print early.
+            last && !self.ctl.may_requeue(),
         ) {
             Ok(h) => h,
             Err(e) => {
@@ -167,6 +187,11 @@ impl<'a> Slot<'a> {
             Rendered::Shell(_) => None,
         };
         let mut cmd = super::command(&rendered, program, who);
+        // Gate hook: wait for --load/--memfree/--memsuspend/-j FILE (before the clock starts).
+        if !self.ctl.admit(self.slot) {
+            fin.outcome = Outcome::Signaled(libc::SIGTERM);
+            return fin;
+        }
         if let Some(d) = self.cfg.jobs_ctl.delay {
             self.ctl.pace(d);
         }

@@ -1,0 +1,594 @@
+//! The scheduler gate (issue 13): whether a task may start now, given `--load`, `--memfree`,
+//! `--memsuspend` and `-j FILE`, and what to do under memory pressure (kill the youngest task
+//! and put it back, or suspend the youngest tasks and resume them later).
+//!
+//! The pools ask [`Gate::admit`] before each start ([`crate::pool::Control::admit`]) and tell
+//! it when a task's process ends (via `Control::clear_child`). A monitor thread
+//! ([`spawn_monitor`]) samples the machine every [`TICK`] and acts on the running tasks'
+//! process groups. All state sits behind one mutex; admission is decided under it, so two
+//! slots never both take the last room.
+//!
+//! Memory: a task just started has not allocated yet, so the memory it will take is reserved
+//! for it until it uses it: the largest resident size any task has reached so far (before the
+//! first task has ended, at least half of `--memfree`, the size below which tasks are killed).
+//! A task starts when the available memory minus these reservations is at least `--memfree`.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::config::Sched;
+use crate::pool::Control;
+use crate::resources::{self, MemProbe};
+use crate::sys;
+
+/// How often the monitor samples memory and load.
+pub const TICK: Duration = Duration::from_millis(50);
+/// The window `--load` averages the running-process count over.
+const LOAD_WINDOW: usize = 20;
+/// The monitor measures the tasks' resident sizes every this many ticks (a pass over /proc
+/// costs a few ms of CPU; a stale size only over-reserves, and kills act on fresh samples).
+const RSS_EVERY: u64 = 4;
+/// How long a waiting slot sleeps before it looks again (it is woken sooner by changes).
+const RECHECK: Duration = Duration::from_millis(100);
+/// How often a `-j FILE` is re-read when no task ends.
+const FILE_POLL: Duration = Duration::from_millis(500);
+/// The least time between two suspensions or two resumptions (`--memsuspend`): the memory
+/// freed or taken by the last one must show before the next is decided.
+const SUSPEND_GAP: Duration = Duration::from_millis(200);
+
+/// What a waiting task waits for (shown by `--bar`).
+pub type Reason = &'static str;
+
+/// Per-slot state.
+#[derive(Debug, Default, Clone)]
+struct SlotState {
+    /// When its current task started (admitted), if one runs.
+    started: Option<Instant>,
+    /// Its process group is stopped (`--memsuspend`).
+    suspended: bool,
+    /// Its task was killed for memory and must run again (`--memfree`).
+    requeue: bool,
+    /// Resident size of its process group at the last sample.
+    rss: u64,
+}
+
+#[derive(Debug)]
+struct State {
+    /// The slot count in force (`-j FILE`; else the pool's).
+    jobs: usize,
+    jobs_read: Option<Instant>,
+    /// Available memory at the last sample.
+    avail: Option<u64>,
+    /// Recent running-process counts (`--load`).
+    load: VecDeque<u64>,
+    /// The largest resident size any task has reached.
+    learned: u64,
+    /// Some task has ended (so `learned` is a real task's size).
+    ended_any: bool,
+    /// A slot whose task was killed for memory and is not reaped yet.
+    killing: Option<usize>,
+    last_suspend: Option<Instant>,
+    slots: Vec<SlotState>,
+    /// The last reason a start was held back, and when.
+    waiting: Option<(Reason, Instant)>,
+}
+
+/// The scheduler gate.
+#[derive(Debug)]
+pub struct Gate {
+    spec: Sched,
+    /// `--memfree` may kill the youngest task (the thread pool; a process-pool worker is not
+    /// killed: its records in flight would be charged as failures).
+    may_kill: bool,
+    mem: MemProbe,
+    st: Mutex<State>,
+    cv: Condvar,
+}
+
+impl Gate {
+    /// The gate for `slots` pool slots, or `None` when no resource option is given.
+    /// `may_kill`: the pool can put a killed task back (`--memfree`'s kill).
+    pub fn new(spec: &Sched, slots: usize, may_kill: bool) -> Option<Gate> {
+        if !spec.active() {
+            return None;
+        }
+        let mem = if spec.memfree.is_some() || spec.memsuspend.is_some() {
+            MemProbe::new()
+        } else {
+            MemProbe::default()
+        };
+        let gate = Gate {
+            spec: spec.clone(),
+            may_kill,
+            mem,
+            st: Mutex::new(State {
+                jobs: slots,
+                jobs_read: None,
+                avail: None,
+                load: VecDeque::new(),
+                learned: 0,
+                ended_any: false,
+                killing: None,
+                last_suspend: None,
+                slots: vec![SlotState::default(); slots],
+                waiting: None,
+            }),
+            cv: Condvar::new(),
+        };
+        {
+            let mut st = gate.lock();
+            gate.sample(&mut st);
+            gate.refresh_jobs(&mut st, true);
+        }
+        Some(gate)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.st.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Re-reads `-j FILE` (when `force`, or when it was last read [`FILE_POLL`] ago). An empty
+    /// or unreadable file (being rewritten) or a bad value keeps the count in force.
+    fn refresh_jobs(&self, st: &mut State, force: bool) {
+        let Some(path) = &self.spec.jobs_file else {
+            return;
+        };
+        if !force && st.jobs_read.is_some_and(|t| t.elapsed() < FILE_POLL) {
+            return;
+        }
+        st.jobs_read = Some(Instant::now());
+        if let Ok(n) = read_jobs_file(path, self.spec.cpus) {
+            let n = n.min(st.slots.len());
+            if n != st.jobs {
+                st.jobs = n;
+                self.cv.notify_all();
+            }
+        }
+    }
+
+    /// Takes one sample of memory and load.
+    fn sample(&self, st: &mut State) {
+        if self.spec.memfree.is_some() || self.spec.memsuspend.is_some() {
+            st.avail = self.mem.available();
+        }
+        if self.spec.load.is_some() {
+            if let Some(n) = resources::running_processes() {
+                if st.load.len() == LOAD_WINDOW {
+                    st.load.pop_front();
+                }
+                st.load.push_back(n);
+            }
+        }
+    }
+
+    /// The memory a task may still take: the largest size seen (at least `--memfree`/2 until
+    /// a task has ended).
+    fn expected(&self, st: &State) -> u64 {
+        match (st.ended_any, self.spec.memfree) {
+            (false, Some(m)) => st.learned.max(m / 2),
+            _ => st.learned,
+        }
+    }
+
+    /// Why a task may not start now, if it may not.
+    fn held_by(&self, st: &mut State, slot: usize) -> Option<Reason> {
+        let running = |st: &State| {
+            st.slots
+                .iter()
+                .enumerate()
+                .filter(|(i, s)| *i != slot - 1 && s.started.is_some())
+                .count()
+        };
+        if self.spec.jobs_file.is_some() {
+            self.refresh_jobs(st, false);
+            if running(st) >= st.jobs {
+                return Some("-j FILE");
+            }
+        }
+        if let Some(max) = self.spec.load {
+            let n = st.load.len().max(1) as f64;
+            let load = st.load.iter().sum::<u64>() as f64 / n;
+            if load >= max {
+                return Some("load");
+            }
+        }
+        if let Some(s) = self.spec.memsuspend {
+            let suspended = st.slots.iter().any(|s| s.suspended);
+            if suspended || st.avail.is_some_and(|a| a < s.saturating_mul(2)) {
+                return Some("memsuspend");
+            }
+        }
+        if let Some(m) = self.spec.memfree {
+            if st.killing.is_some() {
+                return Some("memfree");
+            }
+            let e = self.expected(st);
+            let reserved: u64 = st
+                .slots
+                .iter()
+                .filter(|s| s.started.is_some())
+                .map(|s| e.saturating_sub(s.rss))
+                .sum();
+            if st.avail.is_some_and(|a| a.saturating_sub(reserved) < m) {
+                return Some("memfree");
+            }
+        }
+        None
+    }
+
+    /// Waits until a task may start in `slot` and books the start. Returns `false`, booking
+    /// nothing, when the run stops (or `--halt` says no new task) meanwhile.
+    pub fn admit(&self, ctl: &Control, slot: usize) -> bool {
+        let mut st = self.lock();
+        loop {
+            if !ctl.may_start() {
+                return false;
+            }
+            match self.held_by(&mut st, slot) {
+                None => break,
+                Some(why) => {
+                    st.waiting = Some((why, Instant::now()));
+                    st = self
+                        .cv
+                        .wait_timeout(st, RECHECK)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+            }
+        }
+        st.waiting = None;
+        st.slots[slot - 1] = SlotState {
+            started: Some(Instant::now()),
+            ..SlotState::default()
+        };
+        true
+    }
+
+    /// Whether `slot` is within the slot count in force (`-j FILE`); when it is not, waits a
+    /// little (for a change) first. Slots above the count take no new task.
+    pub fn slot_open(&self, slot: usize) -> bool {
+        let mut st = self.lock();
+        self.refresh_jobs(&mut st, false);
+        if slot <= st.jobs {
+            return true;
+        }
+        let st = self
+            .cv
+            .wait_timeout(st, RECHECK)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+        slot <= st.jobs
+    }
+
+    /// The task in `slot` has ended (its process reaped, or it never started): frees its
+    /// room, and re-reads `-j FILE`.
+    pub fn ended(&self, slot: usize) {
+        let mut st = self.lock();
+        let s = &mut st.slots[slot - 1];
+        if s.started.take().is_some() {
+            st.ended_any = true;
+        }
+        let s = &mut st.slots[slot - 1];
+        s.suspended = false;
+        if st.killing == Some(slot) {
+            st.killing = None;
+        }
+        self.refresh_jobs(&mut st, true);
+        self.cv.notify_all();
+    }
+
+    /// Whether the task that just ended in `slot` was killed for memory and must run again
+    /// (clears the mark).
+    pub fn take_requeue(&self, slot: usize) -> bool {
+        std::mem::take(&mut self.lock().slots[slot - 1].requeue)
+    }
+
+    /// Whether a task may be killed and run again (`--memfree` in a pool that can): its
+    /// output must then not leave before it ends.
+    pub fn may_requeue(&self) -> bool {
+        self.may_kill && self.spec.memfree.is_some()
+    }
+
+    /// What a held-back start waits for, if one did lately.
+    pub fn waiting(&self) -> Option<Reason> {
+        let st = self.lock();
+        st.waiting
+            .filter(|(_, at)| at.elapsed() < RECHECK * 3)
+            .map(|(w, _)| w)
+    }
+
+    /// Continues every suspended task (before parx signals them to end: a stopped group acts
+    /// on a signal only once continued).
+    pub fn resume_all(&self, pgid_of: impl Fn(usize) -> i32) {
+        let mut st = self.lock();
+        for (i, s) in st.slots.iter_mut().enumerate() {
+            if std::mem::take(&mut s.suspended) {
+                sys::kill_group(pgid_of(i + 1), libc::SIGCONT);
+            }
+        }
+    }
+
+    /// One monitor step: samples, then kills, suspends or resumes as memory says. `scan`: also
+    /// measure the tasks' resident sizes (a pass over /proc, so not every step).
+    fn step(&self, ctl: &Control, scan: bool) {
+        let mut st = self.lock();
+        if self.spec.memfree.is_some() && scan {
+            let pgids: Vec<i32> = (1..=st.slots.len())
+                .map(|s| match st.slots[s - 1].started {
+                    Some(_) => ctl.child(s),
+                    None => 0,
+                })
+                .collect();
+            // Reading /proc is slow: not under the lock.
+            drop(st);
+            let rss = resources::group_rss(&pgids);
+            st = self.lock();
+            for (s, r) in st.slots.iter_mut().zip(rss) {
+                if s.started.is_some() {
+                    s.rss = r;
+                }
+            }
+            let max = st.slots.iter().map(|s| s.rss).max().unwrap_or(0);
+            st.learned = st.learned.max(max);
+        }
+        // Memory is sampled last, so that what is decided below acts on a fresh value.
+        self.sample(&mut st);
+        if let (Some(m), Some(avail), true) = (self.spec.memfree, st.avail, self.may_kill) {
+            if avail < m / 2 && st.killing.is_none() {
+                self.kill_youngest(&mut st, ctl);
+            }
+        }
+        if let (Some(s), Some(avail)) = (self.spec.memsuspend, st.avail) {
+            self.suspend_or_resume(&mut st, ctl, s, avail);
+        }
+        drop(st);
+        self.cv.notify_all();
+    }
+
+    /// `--memfree`: memory is below half of SIZE: the youngest task is killed and will run
+    /// again. The only running task is never killed (running it again could not help).
+    fn kill_youngest(&self, st: &mut State, ctl: &Control) {
+        let running: Vec<(usize, Instant)> = st
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| Some((i + 1, s.started?)))
+            .filter(|&(slot, _)| ctl.child(slot) > 0)
+            .collect();
+        if running.len() < 2 {
+            return;
+        }
+        let (slot, _) = *running.iter().max_by_key(|(_, t)| *t).expect("two tasks");
+        st.slots[slot - 1].requeue = true;
+        st.killing = Some(slot);
+        let pgid = ctl.child(slot);
+        sys::kill_group(pgid, libc::SIGKILL);
+        if st.slots[slot - 1].suspended {
+            sys::kill_group(pgid, libc::SIGCONT);
+        }
+    }
+
+    /// `--memsuspend SIZE`: below 2×SIZE the youngest running task is stopped (one at a time);
+    /// below SIZE all but the oldest are; at 2×SIZE or more again, the oldest stopped one is
+    /// continued (one at a time). One task always runs.
+    fn suspend_or_resume(&self, st: &mut State, ctl: &Control, size: u64, avail: u64) {
+        let gap_over = st.last_suspend.is_none_or(|t| t.elapsed() >= SUSPEND_GAP);
+        let mut active: Vec<(usize, Instant)> = Vec::new();
+        let mut stopped: Vec<(usize, Instant)> = Vec::new();
+        for (i, s) in st.slots.iter().enumerate() {
+            let Some(t) = s.started else { continue };
+            if ctl.child(i + 1) <= 0 {
+                continue;
+            }
+            if s.suspended {
+                stopped.push((i + 1, t));
+            } else {
+                active.push((i + 1, t));
+            }
+        }
+        active.sort_by_key(|&(_, t)| t);
+        stopped.sort_by_key(|&(_, t)| t);
+        let stop = |st: &mut State, slot: usize| {
+            st.slots[slot - 1].suspended = true;
+            sys::kill_group(ctl.child(slot), libc::SIGSTOP);
+            st.last_suspend = Some(Instant::now());
+        };
+        if active.is_empty() {
+            // Nothing runs: the oldest stopped task goes on, whatever memory says.
+            if let Some(&(slot, _)) = stopped.first() {
+                st.slots[slot - 1].suspended = false;
+                sys::kill_group(ctl.child(slot), libc::SIGCONT);
+                st.last_suspend = Some(Instant::now());
+            }
+        } else if avail < size {
+            for &(slot, _) in &active[1..] {
+                stop(st, slot);
+            }
+        } else if avail < size.saturating_mul(2) {
+            if active.len() > 1 && gap_over {
+                let &(slot, _) = active.last().expect("two tasks");
+                stop(st, slot);
+            }
+        } else if let (Some(&(slot, _)), true) = (stopped.first(), gap_over) {
+            st.slots[slot - 1].suspended = false;
+            sys::kill_group(ctl.child(slot), libc::SIGCONT);
+            st.last_suspend = Some(Instant::now());
+        }
+    }
+}
+
+/// Starts the monitor thread: it samples and acts every [`TICK`] for as long as the process
+/// runs (it holds no channel, so it keeps nothing alive).
+pub fn spawn_monitor(ctl: Arc<Control>) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("parx-gate".into())
+        .stack_size(256 << 10)
+        .spawn(move || {
+            for n in 0u64.. {
+                std::thread::sleep(TICK);
+                if let Some(g) = &ctl.gate {
+                    g.step(&ctl, n % RSS_EVERY == 0);
+                }
+            }
+        })
+        .map(|_| ())
+}
+
+/// Reads a `-j FILE`: its first word, in any `-j` form (`N`, `N%`, `+N`, `-N`, relative to
+/// `cpus`).
+pub fn read_jobs_file(path: &Path, cpus: usize) -> Result<usize, String> {
+    let read = || std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()));
+    let mut text = read()?;
+    // `echo 8 > FILE` truncates, then writes: a read in between sees an empty file. Look again
+    // a few times before taking it as empty.
+    for _ in 0..5 {
+        if !text.trim().is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+        text = read()?;
+    }
+    parse_jobs_text(&text, cpus)
+}
+
+/// The slot count a `-j FILE` holds.
+pub fn parse_jobs_text(text: &str, cpus: usize) -> Result<usize, String> {
+    let word = text
+        .split_whitespace()
+        .next()
+        .ok_or_else(|| "the file is empty (write N, N%, +N or -N in it)".to_owned())?;
+    crate::config::parse_jobs(word, cpus)
+        .map_err(|_| format!("the file holds '{word}', not N, N%, +N or -N"))
+}
+
+/// Parses `--load MAX`: a number of running processes (decimals allowed; `0` is 0.01, as in
+/// GNU parallel), or `N%`, `+N`, `-N` relative to the usable CPUs.
+pub fn parse_load(s: &str, cpus: usize) -> Result<f64, String> {
+    let bad = || format!("invalid --load '{s}': use a number of running processes, N%, +N or -N");
+    let num = |t: &str| t.parse::<f64>().ok().filter(|n| n.is_finite() && *n >= 0.0);
+    let cpus = cpus as f64;
+    let v = if let Some(p) = s.strip_suffix('%') {
+        cpus * num(p).ok_or_else(bad)? / 100.0
+    } else if let Some(p) = s.strip_prefix('+') {
+        cpus + num(p).ok_or_else(bad)?
+    } else if let Some(p) = s.strip_prefix('-') {
+        (cpus - num(p).ok_or_else(bad)?).max(0.0)
+    } else {
+        num(s).ok_or_else(bad)?
+    };
+    Ok(if v <= 0.0 { 0.01 } else { v })
+}
+
+/// A `-j FILE` path from the `-j` value, if the value is no number form but names a file.
+pub fn jobs_file(value: &str) -> Option<PathBuf> {
+    let p = Path::new(value);
+    p.is_file().then(|| p.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn load_forms() {
+        assert_eq!(parse_load("3", 2), Ok(3.0));
+        assert_eq!(parse_load("1.5", 2), Ok(1.5));
+        assert_eq!(parse_load("100%", 4), Ok(4.0));
+        assert_eq!(parse_load("50%", 2), Ok(1.0));
+        assert_eq!(parse_load("+1", 2), Ok(3.0));
+        assert_eq!(parse_load("-1", 2), Ok(1.0));
+        assert_eq!(parse_load("0", 2), Ok(0.01));
+        assert!(parse_load("x", 2).is_err());
+        assert!(parse_load("", 2).is_err());
+        assert!(parse_load("nan", 2).is_err());
+    }
+
+    #[test]
+    fn jobs_file_text() {
+        assert_eq!(parse_jobs_text("8\n", 2), Ok(8));
+        assert_eq!(parse_jobs_text("  3  junk", 2), Ok(3));
+        assert_eq!(parse_jobs_text("200%\n", 2), Ok(4));
+        assert_eq!(parse_jobs_text("+1", 2), Ok(3));
+        assert!(parse_jobs_text("", 2).is_err());
+        assert!(parse_jobs_text("\n", 2).is_err());
+        assert!(parse_jobs_text("many", 2).is_err());
+    }
+
+    fn spec() -> Sched {
+        Sched {
+            cpus: 2,
+            ..Sched::default()
+        }
+    }
+
+    #[test]
+    fn memfree_reserves_for_young_tasks() {
+        let g = Gate::new(
+            &Sched {
+                memfree: Some(600),
+                ..spec()
+            },
+            8,
+            true,
+        )
+        .expect("active");
+        let mut st = g.lock();
+        st.avail = Some(2000);
+        // Nothing runs: 2000 ≥ 600.
+        assert_eq!(g.held_by(&mut st, 1), None);
+        // Each young task is expected to take 300 (half of --memfree) until one has ended.
+        for s in 0..4 {
+            st.slots[s].started = Some(Instant::now());
+        }
+        // 2000 - 4×300 = 800 ≥ 600.
+        assert_eq!(g.held_by(&mut st, 5), None);
+        st.slots[4].started = Some(Instant::now());
+        // 2000 - 5×300 = 500 < 600.
+        assert_eq!(g.held_by(&mut st, 6), Some("memfree"));
+        // The tasks have taken their memory: what is available says it all.
+        for s in 0..5 {
+            st.slots[s].rss = 300;
+        }
+        st.learned = 300;
+        st.avail = Some(700);
+        assert_eq!(g.held_by(&mut st, 6), None);
+        st.avail = Some(599);
+        assert_eq!(g.held_by(&mut st, 6), Some("memfree"));
+    }
+
+    #[test]
+    fn jobs_file_caps_running_tasks() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("jobs");
+        std::fs::write(&f, "2\n").unwrap();
+        let g = Gate::new(
+            &Sched {
+                jobs_file: Some(f.clone()),
+                ..spec()
+            },
+            8,
+            true,
+        )
+        .expect("active");
+        assert!(g.slot_open(2));
+        assert!(!g.slot_open(3));
+        let mut st = g.lock();
+        st.slots[4].started = Some(Instant::now());
+        st.slots[5].started = Some(Instant::now());
+        // Slot 1 may not start while two others run (a narrowed run lets them finish).
+        assert_eq!(g.held_by(&mut st, 1), Some("-j FILE"));
+        st.slots[5].started = None;
+        assert_eq!(g.held_by(&mut st, 1), None);
+        drop(st);
+        // An empty file (being rewritten) keeps the count; a new value takes over at once
+        // when a task ends.
+        std::fs::write(&f, "").unwrap();
+        g.ended(5);
+        assert_eq!(g.lock().jobs, 2);
+        std::fs::write(&f, "100\n").unwrap();
+        g.ended(5);
+        assert_eq!(g.lock().jobs, 8, "capped at the pool's slots");
+    }
+}
