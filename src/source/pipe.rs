@@ -18,7 +18,7 @@ use anyhow::{bail, Context};
 
 use crate::config::{ChunkConfig, ChunkMode, Config};
 use crate::source::chunk::{split_slice, split_slice_stream, BlockSize, ChunkSpec, StreamSplitter};
-use crate::source::Source;
+use crate::source::{Count, Source};
 use crate::sys::{self, SigbusGuard};
 use crate::task::{Block, Chunk, ChunkBody, DataFile, TaskInput};
 
@@ -55,6 +55,34 @@ impl Source for Chunks {
         let c = self.cfg.chunks.as_ref().expect("a chunk mode");
         let mut report = |e: anyhow::Error| crate::messages::error(format_args!("{e:#}"));
         produce(c, self.cfg.jobs, self.opened, emit, &mut report)
+    }
+
+    /// Files (`--pipe-part`, and `--pipe` from a regular file) are split a second time, as
+    /// [`produce`] splits them: the split scans near each block edge only (all the data with
+    /// `-L`), so the chunks are counted long before they have run. A stream cannot be.
+    fn count_ahead(&self) -> Option<Count> {
+        let (files, from): (Vec<Arc<DataFile>>, Option<u64>) = match &self.opened {
+            Opened::Stream(..) => return None,
+            Opened::File(f, start) => (vec![f.clone()], Some(*start)),
+            Opened::Files(files) => (files.clone(), None),
+        };
+        let cfg = self.cfg.clone();
+        Some(Box::new(move || {
+            let c = cfg.chunks.as_ref().expect("a chunk mode");
+            let spec = |block: u64| ChunkSpec {
+                block,
+                lines: c.lines,
+                rec: c.rec.clone(),
+                header: c.header,
+            };
+            // A file that cannot be split makes no chunk (produce reports it).
+            Some(
+                files
+                    .iter()
+                    .map(|f| split_file(f, c, cfg.jobs, &spec, from).map_or(0, |v| v.len() as u64))
+                    .sum(),
+            )
+        }))
     }
 }
 

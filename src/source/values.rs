@@ -1,10 +1,11 @@
 //! Argument tasks: the records of the argument sources ([`crate::source::args`]), split into
 //! columns with `--colsep` and grouped by `-n`/`-X` ([`crate::source::batch`]).
 
+use std::fs::File;
 use std::sync::Arc;
 
-use crate::config::Config;
-use crate::source::{args, batch, Source, Values};
+use crate::config::{Batch, Config, SourceKind};
+use crate::source::{args, batch, Count, Source, Values};
 use crate::task::{Record, TaskInput};
 
 /// The argument sources, opened.
@@ -39,5 +40,47 @@ impl Source for ArgTasks {
         // What was read before an error still runs.
         batcher.flush(&mut emit);
         res
+    }
+
+    /// `:::` values and regular files can be counted ahead (files are opened again: a FIFO
+    /// or stdin cannot be, nor a `--walk`). One value per task: the values of each source are
+    /// counted and combined; with `-n`/`-X` the values are batched a second time, so the
+    /// count is exact whatever the argument limit makes of the batches.
+    fn count_ahead(&self) -> Option<Count> {
+        let countable = self.cfg.input.sources.iter().all(|s| match &s.kind {
+            SourceKind::Values(_) => true,
+            SourceKind::File(p) => std::fs::metadata(p).is_ok_and(|m| m.is_file()),
+            SourceKind::Stdin | SourceKind::Walk(_) => false,
+        });
+        if !countable {
+            return None;
+        }
+        let cfg = self.cfg.clone();
+        Some(Box::new(move || {
+            let spec = &cfg.input;
+            if cfg.batch != Batch::One {
+                let mut n = 0;
+                let again = Box::new(ArgTasks::open(&cfg).ok()?);
+                again
+                    .produce(&mut |_| {
+                        n += 1;
+                        true
+                    })
+                    .ok()?;
+                return Some(n);
+            }
+            let counts = spec
+                .sources
+                .iter()
+                .map(|s| match &s.kind {
+                    SourceKind::Values(v) => Some(v.len() as u64),
+                    SourceKind::File(p) => {
+                        args::count_values(File::open(p).ok()?, &spec.delimiter).ok()
+                    }
+                    SourceKind::Stdin | SourceKind::Walk(_) => None,
+                })
+                .collect::<Option<Vec<u64>>>()?;
+            Some(args::count_records(spec, &counts))
+        }))
     }
 }
