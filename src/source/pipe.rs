@@ -270,3 +270,44 @@ fn split_file(
         })
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// The count ahead is the number of chunks `produce` makes, for `--pipe-part` (blocks,
+    /// chunks per slot, `-L`, several files) and `--pipe -a FILE`.
+    #[test]
+    fn counts_ahead_the_chunks_produced() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        let b = dir.path().join("b");
+        std::fs::write(&a, (1..=1000).map(|i| format!("{i}\n")).collect::<String>()).unwrap();
+        std::fs::write(&b, "one\ntwo\nthree").unwrap();
+        let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+        let cases: &[&[&str]] = &[
+            &["--pipe-part", "--block", "100", "cat", "::::", a, b],
+            &["--pipe-part", "--block", "-3", "-j", "2", "cat", "::::", a],
+            &["--pipe-part", "-L", "7", "cat", "::::", a, b],
+            &["--pipe", "--block", "64", "-a", a, "cat"],
+            &["--pipe", "--header", "1", "-L", "10", "-a", a, "cat"],
+        ];
+        for args in cases {
+            let cli = crate::cli::Cli::try_parse_from(std::iter::once("parx").chain(args.iter().copied()))
+                .expect("valid command line");
+            let cfg = Arc::new(Config::from_cli(cli).expect("valid config"));
+            let chunks = Chunks::open(&cfg).unwrap();
+            let count = chunks.count_ahead().expect("countable")();
+            let mut made = 0;
+            Box::new(chunks)
+                .produce(&mut |_| {
+                    made += 1;
+                    true
+                })
+                .unwrap();
+            assert!(made > 1, "{args:?}");
+            assert_eq!(count, Some(made), "{args:?}");
+        }
+    }
+}

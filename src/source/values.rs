@@ -84,3 +84,56 @@ impl Source for ArgTasks {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn config(args: &[&str]) -> Arc<Config> {
+        let cli = crate::cli::Cli::try_parse_from(std::iter::once("parx").chain(args.iter().copied()))
+            .expect("valid command line");
+        Arc::new(Config::from_cli(cli).expect("valid config"))
+    }
+
+    /// The count ahead is the number of tasks `produce` makes: values, files, products,
+    /// links, batches.
+    #[test]
+    fn counts_ahead_what_is_produced() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("values");
+        std::fs::write(&file, (1..=23).map(|i| format!("{i}\n")).collect::<String>()).unwrap();
+        let file = file.to_str().unwrap();
+        let twenty: Vec<String> = (1..=20).map(|i| i.to_string()).collect();
+        let mut cases: Vec<Vec<&str>> = vec![
+            vec!["echo", ":::"],
+            vec!["echo", "::::", file],
+            vec!["-a", file, "echo", ":::", "x", "y"],
+            vec!["echo", "::::", file, ":::+", "a", "b", "c"],
+            vec!["--link", "echo", "::::", file, ":::", "a", "b"],
+            vec!["-n", "3", "echo", "::::", file, ":::", "a", "b"],
+            vec!["-X", "echo", "::::", file],
+            vec!["-n", "4", "--colsep", ",", "echo", ":::", "a,b", "c"],
+        ];
+        cases[0].extend(twenty.iter().map(String::as_str));
+        for args in &cases {
+            let cfg = config(args);
+            let tasks = ArgTasks::open(&cfg).unwrap();
+            let count = tasks.count_ahead().expect("countable")();
+            let mut made = 0;
+            Box::new(tasks)
+                .produce(&mut |_| {
+                    made += 1;
+                    true
+                })
+                .unwrap();
+            assert_eq!(count, Some(made), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn stdin_is_not_counted_ahead() {
+        let cfg = config(&["echo", "::::", "-", ":::", "a"]);
+        assert!(ArgTasks::open(&cfg).unwrap().count_ahead().is_none());
+    }
+}
