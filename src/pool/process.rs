@@ -356,6 +356,12 @@ impl Slot<'_> {
             .stderr(Stdio::piped())
             .process_group(0)
             .spawn()
+            .map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    crate::messages::spawn_error(cmd.get_program(), &e).0,
+                )
+            })
     }
 
     /// Runs one worker until it ends; returns whether the slot should go on.

@@ -184,9 +184,9 @@ impl<'a> Slot<'a> {
             Ok(c) => c,
             Err(e) => {
                 self.ctl.clear_child(self.slot);
-                let prog = cmd.get_program().to_string_lossy().into_owned();
-                fin.stderr = OutBuf::from_vec(format!("parx: {prog}: {e}\n").into_bytes());
-                fin.outcome = Outcome::SpawnFailed;
+                let (msg, outcome) = crate::messages::spawn_error(cmd.get_program(), &e);
+                fin.stderr = OutBuf::from_vec(format!("parx: {msg}\n").into_bytes());
+                fin.outcome = outcome;
                 let _ = hook.finish(fin.outcome);
                 return fin;
             }
