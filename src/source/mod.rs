@@ -20,10 +20,10 @@ mod walk;
 
 use std::collections::HashSet;
 use std::ffi::OsString;
-use std::io;
+use std::io::{self, IsTerminal};
 use std::sync::{Arc, OnceLock};
 
-use crate::config::Config;
+use crate::config::{ChunkMode, Config, SourceKind};
 use crate::shard::Shard;
 use crate::task::{Task, TaskInput};
 
@@ -70,10 +70,34 @@ pub fn count_ahead(source: &dyn Source, skip: &Skip) -> Arc<OnceLock<u64>> {
 /// Opens the configured input, so that a missing or unreadable file is an error before any
 /// task runs.
 pub fn open(cfg: &Arc<Config>) -> anyhow::Result<Box<dyn Source>> {
+    if let Some(hint) = terminal_hint(cfg) {
+        if io::stdin().is_terminal() {
+            crate::messages::note(hint);
+        }
+    }
     Ok(match &cfg.chunks {
         Some(_) => Box::new(pipe::Chunks::open(cfg)?),
         None => Box::new(values::ArgTasks::open(cfg)?),
     })
+}
+
+/// What to tell a user whose input would be read from stdin, should it be a terminal (like
+/// GNU parallel, which warns): parx would seem to hang while it waits for them to type.
+fn terminal_hint(cfg: &Config) -> Option<&'static str> {
+    match &cfg.chunks {
+        Some(c) => (c.mode == ChunkMode::Pipe(None)).then_some(
+            "reading --pipe input from the terminal (end with Ctrl-D); give -a FILE or pipe it in",
+        ),
+        None => cfg
+            .input
+            .sources
+            .iter()
+            .any(|s| s.kind == SourceKind::Stdin)
+            .then_some(
+                "reading values from the terminal (end with Ctrl-D); give ::: VALUES, -a FILE \
+                 or pipe them in",
+            ),
+    }
 }
 
 /// The tasks not run here: another machine's share (`--shard`) or ones a job log says are
