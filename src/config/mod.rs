@@ -186,7 +186,7 @@ impl Config {
             Some(s) => parse_jobs(s, cpus).or_else(usage)?,
         };
         let delimiter = match (&cli.delimiter, cli.null) {
-            (Some(d), _) => parse_delimiter(d).or_else(usage)?,
+            (Some(d), _) => parse_delimiter(d).map_err(|e| UsageError(format!("-d: {e}")))?,
             (None, true) => vec![0],
             (None, false) => vec![b'\n'],
         };
@@ -241,7 +241,10 @@ impl Config {
             .count()
             > 1
         {
-            return usage("stdin can be read as an input source only once");
+            return usage(
+                "stdin (-) is given as an input source twice, but it can be read only once \
+                 (save it to a file and give the file)",
+            );
         }
         let chunk_opts = ChunkOpts {
             block: cli.block,
@@ -260,7 +263,10 @@ impl Config {
         let mut template = Template::new(&command, cli.shell);
         if let Some(c) = &chunks {
             if command.is_empty() {
-                return usage("--pipe and --pipe-part need a command to run on each chunk");
+                return usage(
+                    "--pipe and --pipe-part need a command to run on each chunk \
+                     (e.g. parx --pipe wc -l)",
+                );
             }
             if matches!(c.mode, ChunkMode::Pipe(_)) && template.uses_values() {
                 return usage(
@@ -278,10 +284,14 @@ impl Config {
             }
         };
         if cli.max_tasks == Some(0) {
-            return usage("--max-tasks must be at least 1");
+            return usage(
+                "invalid --max-tasks 0: a worker runs at least 1 task (use --max-tasks N, N >= 1)",
+            );
         }
         if cli.max_tasks.is_some() && pool != PoolKind::Process {
-            return usage("--max-tasks goes with --pool process");
+            return usage(
+                "--max-tasks goes with --pool process (add --pool process, or drop --max-tasks)",
+            );
         }
         let batch = match (cli.max_args, cli.xargs) {
             (_, true) => Batch::Fit,
@@ -364,7 +374,10 @@ impl Config {
 /// A worker runs its command once: values arrive on stdin, so only `{%}` may appear.
 fn check_worker_command(t: &Template) -> Result<(), UsageError> {
     if t.mode() == Mode::ValueIsCommand {
-        return usage("--pool process needs a worker command");
+        return usage(
+            "--pool process needs a worker command that reads values on its stdin \
+             (e.g. parx --pool process ./worker.py ::: a b)",
+        );
     }
     if let Some(ph) = t.placeholders().find(|p| *p != Placeholder::Slot) {
         return usage(format!(
@@ -413,7 +426,9 @@ impl ChunkOpts {
             (self.header.is_some(), "--header"),
         ];
         match given.iter().find(|(g, _)| *g) {
-            Some((_, name)) => usage(format!("{name} needs --pipe or --pipe-part")),
+            Some((_, name)) => usage(format!(
+                "{name} needs --pipe or --pipe-part (it sets how input is cut into chunks)"
+            )),
             None => Ok(()),
         }
     }
@@ -444,7 +459,24 @@ fn chunk_config(
                 kind: SourceKind::File(p),
                 ..
             }] => ChunkMode::Pipe(Some(p.clone())),
-            _ => return usage("--pipe reads stdin, or one file given with -a or ::::"),
+            _ => {
+                let (got, fix) = match sources {
+                    [s] if matches!(s.kind, SourceKind::Values(_)) => {
+                        ("::: values".to_owned(), "pipe the data in")
+                    }
+                    [s] if matches!(s.kind, SourceKind::Walk(_)) => {
+                        ("--walk".to_owned(), "use --pipe-part for files")
+                    }
+                    more => (
+                        format!("{} input sources", more.len()),
+                        "use --pipe-part for several files",
+                    ),
+                };
+                return usage(format!(
+                    "--pipe reads stdin, or one file given with -a FILE or :::: FILE, not {got} \
+                     ({fix})"
+                ));
+            }
         }
     } else {
         match files().collect::<Result<Vec<_>, _>>() {
@@ -468,10 +500,13 @@ fn chunk_config(
         Some(b) => parse_block_size(b).map_err(|e| UsageError(format!("--block: {e}")))?,
     };
     if pipe && matches!(block, BlockSize::PerSlot(_)) {
-        return usage("--block -N (chunks per job slot) needs --pipe-part");
+        return usage(format!(
+            "--block {} (chunks per job slot) needs --pipe-part; give --pipe a size (e.g. 1M)",
+            o.block.as_deref().unwrap_or_default()
+        ));
     }
     if o.lines == Some(0) {
-        return usage("-L/--lines must be at least 1");
+        return usage("invalid -L 0: a chunk holds at least 1 record (use -L N, N >= 1)");
     }
     let esc = |name: &str, v: &Option<String>| -> Result<Option<Vec<u8>>, UsageError> {
         match v.as_deref() {
@@ -489,7 +524,9 @@ fn chunk_config(
         None => delimiter.to_vec(),
     };
     if recend.is_empty() && recstart.is_none() {
-        return usage("--recend may be empty only with --recstart");
+        return usage(
+            "--recend '' (empty) needs --recstart, so that records start or end somewhere",
+        );
     }
     Ok(ChunkConfig {
         mode,
@@ -524,7 +561,12 @@ fn split_command(words: Vec<OsString>) -> Result<(Vec<OsString>, Vec<SourceSpec>
         };
         if let Some((files, linked)) = sep {
             if linked && sources.is_empty() {
-                return usage(format!("{} needs a source before it", w.to_string_lossy()));
+                return usage(format!(
+                    "{0} needs a source before it (it links its values to the previous source; \
+                     use {1} for the first)",
+                    w.to_string_lossy(),
+                    if files { "::::" } else { ":::" }
+                ));
             }
             if !files {
                 sources.push(SourceSpec {
@@ -558,7 +600,7 @@ fn split_command(words: Vec<OsString>) -> Result<(Vec<OsString>, Vec<SourceSpec>
                 ..
             })
         ) {
-            return usage(":::: needs at least one file after it");
+            return usage(":::: needs at least one file after it (:::: FILE, or :::: - for stdin)");
         }
     }
     Ok((command, sources))
@@ -595,9 +637,9 @@ pub fn parse_delimiter(s: &str) -> Result<Vec<u8>, String> {
             i += 1;
             continue;
         }
-        let c = *b
-            .get(i + 1)
-            .ok_or_else(|| format!("invalid delimiter '{s}': trailing backslash"))?;
+        let c = *b.get(i + 1).ok_or_else(|| {
+            format!("invalid delimiter '{s}': trailing backslash (write \\\\ for a backslash)")
+        })?;
         i += 2;
         out.push(match c {
             b'n' => b'\n',
@@ -613,16 +655,14 @@ pub fn parse_delimiter(s: &str) -> Result<Vec<u8>, String> {
                 i += 2;
                 v
             }
-            _ => {
-                return Err(format!(
-                    "invalid delimiter '{s}': unknown escape \\{}",
-                    c as char
-                ))
-            }
+            _ => return Err(format!(
+                "invalid delimiter '{s}': unknown escape \\{} (use \\n \\t \\r \\0 \\\\ or \\xHH)",
+                c as char
+            )),
         });
     }
     if out.is_empty() {
-        return Err("the delimiter must not be empty".into());
+        return Err("the delimiter must not be empty (e.g. -d , or -0 for NUL)".into());
     }
     Ok(out)
 }
