@@ -123,7 +123,11 @@ fn eta_counts_batches_of_a_file() {
         return;
     };
     let file = term.path("values");
-    std::fs::write(&file, (1..=200).map(|i| format!("{i}\n")).collect::<String>()).unwrap();
+    std::fs::write(
+        &file,
+        (1..=200).map(|i| format!("{i}\n")).collect::<String>(),
+    )
+    .unwrap();
     term.start(&format!(
         "{} -j2 --eta -n 3 sh -c 'sleep 0.1' sh :::: {} >/dev/null; sleep 20",
         sh_quote(BIN),
@@ -144,7 +148,11 @@ fn bar_counts_pipe_part_chunks() {
             return;
         };
         let file = term.path("data");
-        std::fs::write(&file, (1..=1000).map(|i| format!("{i}\n")).collect::<String>()).unwrap();
+        std::fs::write(
+            &file,
+            (1..=1000).map(|i| format!("{i}\n")).collect::<String>(),
+        )
+        .unwrap();
         term.start(&format!(
             "{} -j2 --bar -L 10 {mode} sh -c 'sleep 0.05; cat >/dev/null' {} >/dev/null; \
              sleep 20",

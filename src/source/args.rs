@@ -328,9 +328,7 @@ mod tests {
             let sp = spec(linked, link_all);
             let sources: Vec<Values> = counts
                 .iter()
-                .map(|&n| -> Values {
-                    Box::new((0..n).map(|i| Ok(OsString::from(i.to_string()))))
-                })
+                .map(|&n| -> Values { Box::new((0..n).map(|i| Ok(OsString::from(i.to_string())))) })
                 .collect();
             let mut made = 0u64;
             produce(&sp, sources, |_| {
@@ -338,7 +336,11 @@ mod tests {
                 true
             })
             .unwrap();
-            assert_eq!(count_records(&sp, counts), made, "{counts:?} {linked:?} {link_all}");
+            assert_eq!(
+                count_records(&sp, counts),
+                made,
+                "{counts:?} {linked:?} {link_all}"
+            );
         }
     }
 }

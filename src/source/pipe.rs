@@ -294,8 +294,10 @@ mod tests {
             &["--pipe", "--header", "1", "-L", "10", "-a", a, "cat"],
         ];
         for args in cases {
-            let cli = crate::cli::Cli::try_parse_from(std::iter::once("parx").chain(args.iter().copied()))
-                .expect("valid command line");
+            let cli = crate::cli::Cli::try_parse_from(
+                std::iter::once("parx").chain(args.iter().copied()),
+            )
+            .expect("valid command line");
             let cfg = Arc::new(Config::from_cli(cli).expect("valid config"));
             let chunks = Chunks::open(&cfg).unwrap();
             let count = chunks.count_ahead().expect("countable")();

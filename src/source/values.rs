@@ -91,8 +91,9 @@ mod tests {
     use clap::Parser;
 
     fn config(args: &[&str]) -> Arc<Config> {
-        let cli = crate::cli::Cli::try_parse_from(std::iter::once("parx").chain(args.iter().copied()))
-            .expect("valid command line");
+        let cli =
+            crate::cli::Cli::try_parse_from(std::iter::once("parx").chain(args.iter().copied()))
+                .expect("valid command line");
         Arc::new(Config::from_cli(cli).expect("valid config"))
     }
 
@@ -102,7 +103,11 @@ mod tests {
     fn counts_ahead_what_is_produced() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("values");
-        std::fs::write(&file, (1..=23).map(|i| format!("{i}\n")).collect::<String>()).unwrap();
+        std::fs::write(
+            &file,
+            (1..=23).map(|i| format!("{i}\n")).collect::<String>(),
+        )
+        .unwrap();
         let file = file.to_str().unwrap();
         let twenty: Vec<String> = (1..=20).map(|i| i.to_string()).collect();
         let mut cases: Vec<Vec<&str>> = vec![
