@@ -179,3 +179,30 @@ fn count_and_rate_until_a_pipe_ends() {
     assert!(line.contains("/s") && line.contains("elapsed"), "{line}");
     assert!(!line.contains('%'), "{line}");
 }
+
+/// Values on stdin from a regular file are counted ahead, from where stdin stands (here
+/// after a first line read by the shell: 199 values), with `-n` too (67 batches).
+#[test]
+fn bar_counts_a_regular_file_on_stdin() {
+    for (batch, total) in [("", 199), ("-n 3", 67)] {
+        let Some(term) = Term::new() else {
+            return;
+        };
+        let file = term.path("values");
+        std::fs::write(
+            &file,
+            (1..=200).map(|i| format!("{i}\n")).collect::<String>(),
+        )
+        .unwrap();
+        term.start(&format!(
+            "(read first; {} -j2 --bar {batch} sh -c 'sleep 0.1' sh >/dev/null) < {}; sleep 20",
+            sh_quote(BIN),
+            quoted(&file)
+        ));
+        let line = term.wait_line(|l| done_of(l, total).is_some_and(|n| n > 0));
+        assert!(
+            done_of(&line, total).unwrap() < total / 2,
+            "{batch}: {line}"
+        );
+    }
+}

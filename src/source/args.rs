@@ -5,8 +5,11 @@
 
 use std::ffi::OsString;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Seek};
+use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStringExt;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
 
 use anyhow::Context;
 
@@ -189,6 +192,58 @@ fn rows(group: Vec<Values>, recycle: bool) -> io::Result<Vec<Record>> {
     Ok((0..n)
         .map(|i| cols.iter().map(|c| c[i % c.len()].clone()).collect())
         .collect())
+}
+
+/// Stdin, when it is a regular file, to be read a second time (for a count ahead) from the
+/// offset it has now, without moving that offset (the source reads it as usual).
+pub struct StdinAgain {
+    file: Arc<File>,
+    from: u64,
+}
+
+impl StdinAgain {
+    /// `None` unless stdin is a regular file.
+    pub fn new() -> Option<StdinAgain> {
+        let mut file = File::from(io::stdin().as_fd().try_clone_to_owned().ok()?);
+        if !file.metadata().ok()?.is_file() {
+            return None;
+        }
+        let from = file.stream_position().ok()?;
+        Some(StdinAgain {
+            file: Arc::new(file),
+            from,
+        })
+    }
+
+    /// A reader of the data from the offset on.
+    pub fn reader(&self) -> impl Read + Send + 'static {
+        At {
+            file: self.file.clone(),
+            pos: self.from,
+        }
+    }
+
+    /// The data's values.
+    pub fn values(&self, delim: &[u8]) -> Values {
+        Box::new(ValueReader::new(
+            BufReader::with_capacity(64 << 10, self.reader()),
+            delim.to_vec(),
+        ))
+    }
+}
+
+/// Reads a file with pread(2) from `pos` on.
+struct At {
+    file: Arc<File>,
+    pos: u64,
+}
+
+impl Read for At {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read_at(buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
 }
 
 /// Counts the values of a file as [`ValueReader`] splits it: with a one-byte delimiter by a

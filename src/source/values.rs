@@ -47,20 +47,35 @@ impl Source for ArgTasks {
     /// counted and combined; with `-n`/`-X` the values are batched a second time, so the
     /// count is exact whatever the argument limit makes of the batches.
     fn count_ahead(&self) -> Option<Count> {
-        let countable = self.cfg.input.sources.iter().all(|s| match &s.kind {
-            SourceKind::Values(_) => true,
-            SourceKind::File(p) => std::fs::metadata(p).is_ok_and(|m| m.is_file()),
-            SourceKind::Stdin | SourceKind::Walk(_) => false,
-        });
-        if !countable {
-            return None;
+        // Stdin redirected from a regular file is read again from where it stands now, with
+        // pread(2), which leaves its offset to the source.
+        let mut stdin = None;
+        for s in &self.cfg.input.sources {
+            match &s.kind {
+                SourceKind::Values(_) => {}
+                SourceKind::File(p) if std::fs::metadata(p).is_ok_and(|m| m.is_file()) => {}
+                SourceKind::Stdin => stdin = Some(args::StdinAgain::new()?),
+                SourceKind::File(_) | SourceKind::Walk(_) => return None,
+            }
         }
         let cfg = self.cfg.clone();
         Some(Box::new(move || {
             let spec = &cfg.input;
             if cfg.batch != Batch::One {
                 let mut n = 0;
-                let again = Box::new(ArgTasks::open(&cfg).ok()?);
+                let sources = args::open_all(spec)
+                    .ok()?
+                    .into_iter()
+                    .zip(&spec.sources)
+                    .map(|(values, s)| match (&s.kind, &stdin) {
+                        (SourceKind::Stdin, Some(again)) => again.values(&spec.delimiter),
+                        _ => values,
+                    })
+                    .collect();
+                let again = Box::new(ArgTasks {
+                    cfg: cfg.clone(),
+                    sources,
+                });
                 again
                     .produce(&mut |_| {
                         n += 1;
@@ -77,7 +92,10 @@ impl Source for ArgTasks {
                     SourceKind::File(p) => {
                         args::count_values(File::open(p).ok()?, &spec.delimiter).ok()
                     }
-                    SourceKind::Stdin | SourceKind::Walk(_) => None,
+                    SourceKind::Stdin => {
+                        args::count_values(stdin.as_ref()?.reader(), &spec.delimiter).ok()
+                    }
+                    SourceKind::Walk(_) => None,
                 })
                 .collect::<Option<Vec<u64>>>()?;
             Some(args::count_records(spec, &counts))
@@ -136,9 +154,21 @@ mod tests {
         }
     }
 
+    /// A walk, or a FIFO (which cannot be read twice), is not counted ahead.
     #[test]
-    fn stdin_is_not_counted_ahead() {
-        let cfg = config(&["echo", "::::", "-", ":::", "a"]);
+    fn walks_and_fifos_are_not_counted_ahead() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_str().unwrap();
+        let cfg = config(&["--walk", d, "echo"]);
         assert!(ArgTasks::open(&cfg).unwrap().count_ahead().is_none());
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.unwrap().success());
+        let cfg = config(&["echo", "::::", fifo.to_str().unwrap()]);
+        let tasks = ArgTasks {
+            cfg: cfg.clone(),
+            sources: Vec::new(),
+        };
+        assert!(tasks.count_ahead().is_none());
     }
 }
