@@ -42,7 +42,11 @@ fn command_not_found_reads_like_a_shell() {
         "parx: parx-no-such-command: command not found\n".repeat(2)
     );
     assert_eq!(code, 2, "two failed tasks, as for any failing command");
-    assert_eq!(exitvals(&log), ["127", "127"], "the task's status, as a shell's");
+    assert_eq!(
+        exitvals(&log),
+        ["127", "127"],
+        "the task's status, as a shell's"
+    );
 }
 
 #[test]
@@ -65,14 +69,23 @@ fn missing_path_and_permission_denied() {
     let m = missing.to_str().unwrap();
     let (code, _, err) = run_status(&refs(&os(&["--joblog", l, m, ":::", "a"])), b"");
     assert_eq!(code, 1);
-    assert_eq!(String::from_utf8_lossy(&err), format!("parx: {m}: no such file\n"));
+    assert_eq!(
+        String::from_utf8_lossy(&err),
+        format!("parx: {m}: no such file\n")
+    );
     assert_eq!(exitvals(&log), ["127"]);
 }
 
 #[test]
 fn a_worker_that_cannot_start_is_named() {
     let (code, _, err) = run_status(
-        &refs(&os(&["--pool", "process", "parx-no-such-worker", ":::", "a"])),
+        &refs(&os(&[
+            "--pool",
+            "process",
+            "parx-no-such-worker",
+            ":::",
+            "a",
+        ])),
         b"",
     );
     assert_eq!(code, 255);

@@ -655,10 +655,13 @@ pub fn parse_delimiter(s: &str) -> Result<Vec<u8>, String> {
                 i += 2;
                 v
             }
-            _ => return Err(format!(
-                "invalid delimiter '{s}': unknown escape \\{} (use \\n \\t \\r \\0 \\\\ or \\xHH)",
-                c as char
-            )),
+            _ => {
+                let c = c as char;
+                return Err(format!(
+                    "invalid delimiter '{s}': unknown escape \\{c} \
+                     (use \\n \\t \\r \\0 \\\\ or \\xHH)"
+                ));
+            }
         });
     }
     if out.is_empty() {
