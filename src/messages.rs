@@ -78,15 +78,10 @@ pub(crate) fn spawn_error(program: &OsStr, e: &io::Error) -> (String, Outcome) {
         io::ErrorKind::PermissionDenied if path.is_dir() => ("is a directory".to_owned(), 126),
         io::ErrorKind::PermissionDenied => ("permission denied".to_owned(), 126),
         _ => {
-            // The OS's words without Rust's " (os error N)", starting in lower case.
+            // The OS's words (as a shell prints them) without Rust's " (os error N)".
             let text = e.to_string();
             let text = text.split(" (os error ").next().unwrap_or_default();
-            let mut chars = text.chars();
-            let text = match chars.next() {
-                Some(c) => c.to_lowercase().chain(chars).collect(),
-                None => String::from("cannot be started"),
-            };
-            (text, 126)
+            (text.to_owned(), 126)
         }
     };
     let outcome = match status {
@@ -140,7 +135,7 @@ mod tests {
         );
         assert_eq!(
             words("big", os(libc::E2BIG)),
-            ("big: argument list too long".into(), 126)
+            ("big: Argument list too long".into(), 126)
         );
     }
 }
