@@ -126,6 +126,10 @@ pub(crate) fn run(cfg: Config) -> anyhow::Result<i32> {
         print_workers(&cfg);
         return Ok(0);
     }
+    let counted = match progress::shown(cfg.jobs_ctl.bar, cfg.jobs_ctl.eta) {
+        true => source::count_ahead(input.as_ref(), &skip),
+        false => Arc::default(),
+    };
     let ctl = Arc::new(ctl);
     let (_running, interrupts) = watch_signals(&ctl)?;
     if ctl.gate.is_some() && !cfg.dry_run {
@@ -142,7 +146,7 @@ pub(crate) fn run(cfg: Config) -> anyhow::Result<i32> {
         PoolKind::Thread => pool::thread::start(&cfg, &ctl, task_rx, msg_tx),
         PoolKind::Process => pool::process::start(&cfg, &ctl, task_rx, msg_tx),
     };
-    let mut obs = Observer::new(&cfg, &ctl, joblog);
+    let mut obs = Observer::new(&cfg, &ctl, joblog, counted);
     let sum = merge::run(&cfg, &ctl, &mut obs, msg_rx, interrupts, skip_rx);
     obs.finish();
     let report = exit::Report {

@@ -3,12 +3,15 @@
 //! leave for the exit status: that an error was reported (status 255) and how many warnings
 //! were (each counts like a failed task). See [`crate::exit`].
 
+use std::ffi::OsStr;
 use std::fmt::Display;
-use std::io::Write;
+use std::io::{self, Write};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use crate::progress::Progress;
+use crate::task::Outcome;
 
 static ERRORED: AtomicBool = AtomicBool::new(false);
 static WARNINGS: AtomicU64 = AtomicU64::new(0);
@@ -56,6 +59,38 @@ pub(crate) fn with_stderr<R>(f: impl FnOnce() -> R) -> R {
     }
 }
 
+/// Why `program` could not be started (`e`, from spawning it), in a shell's words, and the
+/// task's outcome a shell would give it: `PROG: command not found` (status 127) for a bare
+/// name not in PATH, `PROG: no such file` (127) for a missing path, and status 126 for a
+/// program that is there but cannot run (`permission denied`, `is a directory`, a `#!`
+/// interpreter that is missing, ...). Without the `parx: ` prefix.
+pub(crate) fn spawn_error(program: &OsStr, e: &io::Error) -> (String, Outcome) {
+    let name = program.to_string_lossy();
+    let path = Path::new(program);
+    let has_slash = name.contains('/');
+    let (what, status) = match e.kind() {
+        io::ErrorKind::NotFound if has_slash && path.exists() => (
+            "bad interpreter: the program on its #! line was not found".to_owned(),
+            126,
+        ),
+        io::ErrorKind::NotFound if has_slash => ("no such file".to_owned(), 127),
+        io::ErrorKind::NotFound => ("command not found".to_owned(), 127),
+        io::ErrorKind::PermissionDenied if path.is_dir() => ("is a directory".to_owned(), 126),
+        io::ErrorKind::PermissionDenied => ("permission denied".to_owned(), 126),
+        _ => {
+            // The OS's words (as a shell prints them) without Rust's " (os error N)".
+            let text = e.to_string();
+            let text = text.split(" (os error ").next().unwrap_or_default();
+            (text.to_owned(), 126)
+        }
+    };
+    let outcome = match status {
+        127 => Outcome::SpawnFailed,
+        s => Outcome::Exited(s),
+    };
+    (format!("{name}: {what}"), outcome)
+}
+
 /// Writes `parx: <msg>` as one line (one write, so lines of threads do not mix).
 fn line(msg: impl Display) {
     let text = format!("parx: {msg}\n");
@@ -63,4 +98,44 @@ fn line(msg: impl Display) {
     with_stderr(|| {
         let _ = std::io::stderr().lock().write_all(text.as_bytes());
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(program: &str, e: io::Error) -> (String, i32) {
+        let (msg, outcome) = spawn_error(OsStr::new(program), &e);
+        (msg, outcome.exit_code())
+    }
+
+    #[test]
+    fn spawn_errors_read_like_a_shell() {
+        let os = io::Error::from_raw_os_error;
+        assert_eq!(
+            words("nosuchcmd", os(libc::ENOENT)),
+            ("nosuchcmd: command not found".into(), 127)
+        );
+        assert_eq!(
+            words("./nosuch/x", os(libc::ENOENT)),
+            ("./nosuch/x: no such file".into(), 127)
+        );
+        assert_eq!(
+            words("/bin/sh", os(libc::ENOENT)).1,
+            126,
+            "there, but its interpreter is not"
+        );
+        assert_eq!(
+            words("./x.sh", os(libc::EACCES)),
+            ("./x.sh: permission denied".into(), 126)
+        );
+        assert_eq!(
+            words("/", os(libc::EACCES)),
+            ("/: is a directory".into(), 126)
+        );
+        assert_eq!(
+            words("big", os(libc::E2BIG)),
+            ("big: Argument list too long".into(), 126)
+        );
+    }
 }

@@ -4,7 +4,7 @@
 //! [`crate::halt`] as the pool reports each ending). The merger calls [`Observer::task_done`]
 //! for every finished task, in completion order.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::config::Config;
@@ -31,8 +31,14 @@ pub struct Observer {
 }
 
 impl Observer {
-    /// Observers for `cfg`; `joblog` is the opened log, if any.
-    pub fn new(cfg: &Config, ctl: &Arc<Control>, joblog: Option<Joblog>) -> Observer {
+    /// Observers for `cfg`; `joblog` is the opened log, if any; `counted` gets the number of
+    /// tasks if the input is counted ahead ([`crate::source::count_ahead`]).
+    pub fn new(
+        cfg: &Config,
+        ctl: &Arc<Control>,
+        joblog: Option<Joblog>,
+        counted: Arc<OnceLock<u64>>,
+    ) -> Observer {
         let jc = &cfg.jobs_ctl;
         debug_assert_eq!(
             jc.halt.is_some(),
@@ -44,7 +50,8 @@ impl Observer {
             jc.eta,
             {
                 let ctl = ctl.clone();
-                move || ctl.total()
+                // The input's end gives the exact number; until then, the count ahead.
+                move || ctl.total().or_else(|| counted.get().copied())
             },
             {
                 let ctl = ctl.clone();

@@ -74,9 +74,12 @@ pub enum BlockSize {
 /// suffix means bytes; fractional bytes are rounded down. A leading `-` means
 /// N chunks per job slot ([`BlockSize::PerSlot`]), which must be a whole number.
 pub fn parse_block_size(s: &str) -> Result<BlockSize, String> {
-    let invalid = || format!("invalid block size '{s}'");
+    let invalid =
+        || format!("invalid block size '{s}' (use bytes with an optional suffix: 64k, 1M, 1.5G)");
     if s.is_empty() {
-        return Err("empty block size".to_string());
+        return Err(
+            "empty block size (use bytes with an optional suffix: 64k, 1M, 1.5G)".to_string(),
+        );
     }
     let (per_slot, body) = match s.strip_prefix('-') {
         Some(rest) => (true, rest),
@@ -109,7 +112,7 @@ pub fn parse_block_size(s: &str) -> Result<BlockSize, String> {
     {
         return Err(invalid());
     }
-    let too_large = || format!("block size '{s}' is too large");
+    let too_large = || format!("block size '{s}' is too large (use at most a few G)");
     let parse = |t: &str| {
         t.bytes().try_fold(0u128, |acc, b| {
             acc.checked_mul(10)?.checked_add(u128::from(b - b'0'))
@@ -128,17 +131,17 @@ pub fn parse_block_size(s: &str) -> Result<BlockSize, String> {
     if per_slot {
         if frac_scaled % frac_den != 0 {
             return Err(format!(
-                "number of chunks per job slot must be a whole number: '{s}'"
+                "number of chunks per job slot must be a whole number: '{s}' (e.g. -4)"
             ));
         }
         if total == 0 {
             return Err(format!(
-                "number of chunks per job slot must be positive: '{s}'"
+                "number of chunks per job slot must be positive: '{s}' (e.g. -4)"
             ));
         }
         Ok(BlockSize::PerSlot(total))
     } else if total == 0 {
-        Err(format!("block size must be positive: '{s}'"))
+        Err(format!("block size must be positive: '{s}' (e.g. 1M)"))
     } else {
         Ok(BlockSize::Bytes(total))
     }
@@ -219,7 +222,9 @@ mod tests {
             let e = parse_block_size(s).expect_err(s);
             assert!(!e.is_empty() && !e.starts_with("error"), "{s}: {e}");
         }
-        assert_eq!(parse_block_size("").unwrap_err(), "empty block size");
+        assert!(parse_block_size("")
+            .unwrap_err()
+            .starts_with("empty block size"));
         assert!(parse_block_size("16777216T")
             .unwrap_err()
             .contains("too large"));

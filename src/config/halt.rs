@@ -75,14 +75,16 @@ pub fn parse(s: &str) -> Result<Option<HaltSpec>, String> {
         let p: f64 = p.parse().map_err(|_| bad())?;
         if !(p > 0.0 && p <= 100.0) {
             return Err(format!(
-                "invalid --halt '{s}': the percentage must be in (0, 100]"
+                "invalid --halt '{s}': the percentage must be in (0, 100] (e.g. soon,fail=10%)"
             ));
         }
         Threshold::Fraction(p / 100.0)
     } else {
         let n: u64 = n.parse().map_err(|_| bad())?;
         if n == 0 {
-            return Err(format!("invalid --halt '{s}': N must be at least 1"));
+            return Err(format!(
+                "invalid --halt '{s}': N must be at least 1 (e.g. now,fail=1)"
+            ));
         }
         Threshold::Count(n)
     };

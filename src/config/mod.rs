@@ -381,7 +381,7 @@ impl Config {
         };
         refuse_unsupported(&cli)?;
         let delimiter = match (&cli.delimiter, cli.null) {
-            (Some(d), _) => parse_delimiter(d).or_else(usage)?,
+            (Some(d), _) => parse_delimiter(d).map_err(|e| UsageError(format!("-d: {e}")))?,
             (None, true) => vec![0],
             (None, false) => vec![b'\n'],
         };
@@ -440,7 +440,10 @@ impl Config {
             .count()
             > 1
         {
-            return usage("stdin can be read as an input source only once");
+            return usage(
+                "stdin (-) is given as an input source twice, but it can be read only once \
+                 (save it to a file and give the file)",
+            );
         }
         let chunk_mode = cli.pipe || cli.pipe_part;
         // `--header :` in argument mode names columns; in chunk modes it is one header line.
@@ -488,7 +491,10 @@ impl Config {
         let mut template = Template::with_syntax(&command, cli.shell, &syntax).with_jobs(jobs);
         if let Some(c) = &chunks {
             if command.is_empty() {
-                return usage("--pipe and --pipe-part need a command to run on each chunk");
+                return usage(
+                    "--pipe and --pipe-part need a command to run on each chunk \
+                     (e.g. parx --pipe wc -l)",
+                );
             }
             if matches!(c.mode, ChunkMode::Pipe(_)) && template.uses_values() {
                 return usage(
@@ -506,10 +512,14 @@ impl Config {
             }
         };
         if cli.max_tasks == Some(0) {
-            return usage("--max-tasks must be at least 1");
+            return usage(
+                "invalid --max-tasks 0: a worker runs at least 1 task (use --max-tasks N, N >= 1)",
+            );
         }
         if cli.max_tasks.is_some() && pool != PoolKind::Process {
-            return usage("--max-tasks goes with --pool process");
+            return usage(
+                "--max-tasks goes with --pool process (add --pool process, or drop --max-tasks)",
+            );
         }
         let result_end = match &cli.result_end {
             None => None,
@@ -757,7 +767,10 @@ impl Config {
 /// A worker runs its command once: values arrive on stdin, so only `{%}` may appear.
 fn check_worker_command(t: &Template) -> Result<(), UsageError> {
     if t.mode() == Mode::ValueIsCommand {
-        return usage("--pool process needs a worker command");
+        return usage(
+            "--pool process needs a worker command that reads values on its stdin \
+             (e.g. parx --pool process ./worker.py ::: a b)",
+        );
     }
     if let Some(ph) = t.placeholders().find(|p| *p != Placeholder::Slot) {
         return usage(format!(
@@ -825,7 +838,9 @@ impl ChunkOpts {
             (self.header.is_some(), "--header"),
         ];
         match given.iter().find(|(g, _)| *g) {
-            Some((_, name)) => usage(format!("{name} needs --pipe or --pipe-part")),
+            Some((_, name)) => usage(format!(
+                "{name} needs --pipe or --pipe-part (it sets how input is cut into chunks)"
+            )),
             None => Ok(()),
         }
     }
@@ -886,7 +901,24 @@ fn chunk_config(
                 kind: SourceKind::File(p),
                 ..
             }] => ChunkMode::Pipe(Some(p.clone())),
-            _ => return usage("--pipe reads stdin, or one file given with -a or ::::"),
+            _ => {
+                let (got, fix) = match sources {
+                    [s] if matches!(s.kind, SourceKind::Values(_)) => {
+                        ("::: values".to_owned(), "pipe the data in")
+                    }
+                    [s] if matches!(s.kind, SourceKind::Walk(_)) => {
+                        ("--walk".to_owned(), "use --pipe-part for files")
+                    }
+                    more => (
+                        format!("{} input sources", more.len()),
+                        "use --pipe-part for several files",
+                    ),
+                };
+                return usage(format!(
+                    "--pipe reads stdin, or one file given with -a FILE or :::: FILE, not {got} \
+                     ({fix})"
+                ));
+            }
         }
     } else {
         match files().collect::<Result<Vec<_>, _>>() {
@@ -909,10 +941,13 @@ fn chunk_config(
         Some(b) => parse_block_size(b).map_err(|e| UsageError(format!("--block: {e}")))?,
     };
     if pipe && matches!(block, BlockSize::PerSlot(_)) {
-        return usage("--block -N (chunks per job slot) needs --pipe-part");
+        return usage(format!(
+            "--block {} (chunks per job slot) needs --pipe-part; give --pipe a size (e.g. 1M)",
+            o.block.as_deref().unwrap_or_default()
+        ));
     }
     if o.lines == Some(0) {
-        return usage("-L must be at least 1 (lines per record)");
+        return usage("invalid -L 0: a chunk holds at least 1 record (use -L N, N >= 1)");
     }
     if o.records == Some(0) {
         return usage("-N must be at least 1 (records per chunk)");
@@ -947,7 +982,9 @@ fn chunk_config(
         None => delimiter.to_vec(),
     };
     if recend.is_empty() && recstart.is_none() {
-        return usage("--recend may be empty only with --recstart");
+        return usage(
+            "--recend '' (empty) needs --recstart, so that records start or end somewhere",
+        );
     }
     Ok(ChunkConfig {
         mode,
@@ -1037,7 +1074,7 @@ fn split_command(
                 ..
             })
         ) {
-            return usage(":::: needs at least one file after it");
+            return usage(":::: needs at least one file after it (:::: FILE, or :::: - for stdin)");
         }
     }
     Ok((command, sources))
@@ -1072,9 +1109,9 @@ pub fn parse_delimiter(s: &str) -> Result<Vec<u8>, String> {
             i += 1;
             continue;
         }
-        let c = *b
-            .get(i + 1)
-            .ok_or_else(|| format!("invalid delimiter '{s}': trailing backslash"))?;
+        let c = *b.get(i + 1).ok_or_else(|| {
+            format!("invalid delimiter '{s}': trailing backslash (write \\\\ for a backslash)")
+        })?;
         i += 2;
         out.push(match c {
             b'n' => b'\n',
@@ -1091,15 +1128,16 @@ pub fn parse_delimiter(s: &str) -> Result<Vec<u8>, String> {
                 v
             }
             _ => {
+                let c = c as char;
                 return Err(format!(
-                    "invalid delimiter '{s}': unknown escape \\{}",
-                    c as char
-                ))
+                    "invalid delimiter '{s}': unknown escape \\{c} \
+                     (use \\n \\t \\r \\0 \\\\ or \\xHH)"
+                ));
             }
         });
     }
     if out.is_empty() {
-        return Err("the delimiter must not be empty".into());
+        return Err("the delimiter must not be empty (e.g. -d , or -0 for NUL)".into());
     }
     Ok(out)
 }

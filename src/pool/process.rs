@@ -376,7 +376,8 @@ impl Slot<'_> {
             Spawned::Running(c) => c,
             Spawned::Stopping => return None,
             Spawned::Failed(e) => {
-                self.ctl.error(format_args!("cannot start worker: {e}"));
+                let (msg, _) = crate::messages::spawn_error(cmd.get_program(), &e);
+                self.ctl.error(format_args!("cannot start worker: {msg}"));
                 self.ctl.stop(libc::SIGTERM);
                 return None;
             }

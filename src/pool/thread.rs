@@ -204,9 +204,9 @@ impl<'a> Slot<'a> {
                 return fin;
             }
             Spawned::Failed(e) => {
-                let prog = cmd.get_program().to_string_lossy().into_owned();
-                fin.stderr = OutBuf::from_vec(format!("parx: {prog}: {e}\n").into_bytes());
-                fin.outcome = Outcome::SpawnFailed;
+                let (msg, outcome) = crate::messages::spawn_error(cmd.get_program(), &e);
+                fin.stderr = OutBuf::from_vec(format!("parx: {msg}\n").into_bytes());
+                fin.outcome = outcome;
                 let _ = hook.finish(fin.outcome);
                 return fin;
             }

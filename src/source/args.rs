@@ -5,8 +5,11 @@
 
 use std::ffi::OsString;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Seek};
+use std::os::fd::AsFd;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
 
 use anyhow::Context;
 
@@ -247,6 +250,115 @@ fn rows(group: Vec<Values>, recycle: bool) -> io::Result<Vec<Record>> {
         .collect())
 }
 
+/// Stdin, when it is a regular file, to be read a second time (for a count ahead) from the
+/// offset it has now, without moving that offset (the source reads it as usual).
+pub struct StdinAgain {
+    file: Arc<File>,
+    from: u64,
+}
+
+impl StdinAgain {
+    /// `None` unless stdin is a regular file.
+    pub fn new() -> Option<StdinAgain> {
+        let mut file = File::from(io::stdin().as_fd().try_clone_to_owned().ok()?);
+        if !file.metadata().ok()?.is_file() {
+            return None;
+        }
+        let from = file.stream_position().ok()?;
+        Some(StdinAgain {
+            file: Arc::new(file),
+            from,
+        })
+    }
+
+    /// A reader of the data from the offset on.
+    pub fn reader(&self) -> impl Read + Send + 'static {
+        At {
+            file: self.file.clone(),
+            pos: self.from,
+        }
+    }
+
+    /// The data's values.
+    pub fn values(&self, delim: &[u8]) -> Values {
+        Box::new(ValueReader::new(
+            BufReader::with_capacity(64 << 10, self.reader()),
+            delim.to_vec(),
+        ))
+    }
+}
+
+/// Reads a file with pread(2) from `pos` on.
+struct At {
+    file: Arc<File>,
+    pos: u64,
+}
+
+impl Read for At {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read_at(buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+/// Counts the values of a file as [`ValueReader`] splits it: with a one-byte delimiter by a
+/// scan for that byte, else by splitting it.
+pub fn count_values(r: impl Read, delim: &[u8]) -> io::Result<u64> {
+    let mut r = BufReader::with_capacity(256 << 10, r);
+    if let [d] = delim {
+        let (mut n, mut last) = (0u64, None);
+        loop {
+            let buf = match r.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            let Some(&b) = buf.last() else { break };
+            n += memchr::memchr_iter(*d, buf).count() as u64;
+            last = Some(b);
+            let len = buf.len();
+            r.consume(len);
+        }
+        // A last value without its delimiter still counts.
+        return Ok(n + u64::from(last.is_some_and(|b| b != *d)));
+    }
+    let mut n = 0;
+    for v in ValueReader::new(r, delim.to_vec()) {
+        v?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// How many records [`produce`] makes from sources with these numbers of values: linked
+/// sources are zipped (the shortest ends them; with `--link`, the longest, the others
+/// recycled), groups are crossed.
+pub fn count_records(spec: &InputSpec, counts: &[u64]) -> u64 {
+    let mut groups: Vec<Vec<u64>> = Vec::new();
+    for (i, &n) in counts.iter().enumerate() {
+        if i > 0 && (spec.link_all || spec.sources[i].linked) {
+            groups.last_mut().expect("i > 0").push(n);
+        } else {
+            groups.push(vec![n]);
+        }
+    }
+    if groups.is_empty() {
+        return 0;
+    }
+    groups
+        .iter()
+        .map(|g| {
+            let (lo, hi) = (g.iter().min().copied(), g.iter().max().copied());
+            match (lo, hi) {
+                (Some(0), _) | (None, _) => 0,
+                (_, Some(hi)) if spec.link_all => hi,
+                (Some(lo), _) => lo,
+            }
+        })
+        .fold(1u64, u64::saturating_mul)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,5 +383,80 @@ mod tests {
             values(b"a\0b\nc\0", b"\0"),
             [b"a".to_vec(), b"b\nc".to_vec()]
         );
+    }
+
+    #[test]
+    fn counts_values_as_they_are_split() {
+        for (input, delim) in [
+            (&b"a\nb\n"[..], &b"\n"[..]),
+            (b"a\nb", b"\n"),
+            (b"a\r\n\nb", b"\n"),
+            (b"", b"\n"),
+            (b"\n", b"\n"),
+            (b"x::y:z::", b"::"),
+            (b"x::y:z", b"::"),
+            (b"a\0b\nc\0", b"\0"),
+        ] {
+            let want = values(input, delim).len() as u64;
+            assert_eq!(count_values(input, delim).unwrap(), want, "{input:?}");
+        }
+        // Across buffer refills.
+        let big: Vec<u8> = b"value\n".repeat(100_000);
+        assert_eq!(count_values(&big[..], b"\n").unwrap(), 100_000);
+        assert_eq!(count_values(&big[..big.len() - 1], b"\n").unwrap(), 100_000);
+    }
+
+    fn spec(linked: &[bool], link_all: bool) -> InputSpec {
+        InputSpec {
+            sources: linked
+                .iter()
+                .map(|&linked| crate::config::SourceSpec {
+                    kind: SourceKind::Values(Vec::new()),
+                    linked,
+                })
+                .collect(),
+            link_all,
+            delimiter: b"\n".to_vec(),
+            colsep: None,
+            eof: None,
+            trim: Default::default(),
+            skip_empty: false,
+            skip_first: false,
+            header: false,
+        }
+    }
+
+    /// The count agrees with what `produce` makes, for products, links and `--link`.
+    #[test]
+    fn counts_records_as_produced() {
+        let cases: &[(&[u64], &[bool], bool)] = &[
+            (&[20], &[false], false),
+            (&[3, 4], &[false, false], false),
+            (&[3, 4, 2], &[false, true, false], false),
+            (&[3, 0], &[false, false], false),
+            (&[0, 3], &[false, false], false),
+            (&[2, 5], &[false, true], false),
+            (&[2, 5, 3], &[false, false, false], true),
+            (&[1, 5], &[false, false], true),
+            (&[], &[], false),
+        ];
+        for &(counts, linked, link_all) in cases {
+            let sp = spec(linked, link_all);
+            let sources: Vec<Values> = counts
+                .iter()
+                .map(|&n| -> Values { Box::new((0..n).map(|i| Ok(OsString::from(i.to_string())))) })
+                .collect();
+            let mut made = 0u64;
+            produce(&sp, sources, |_| {
+                made += 1;
+                true
+            })
+            .unwrap();
+            assert_eq!(
+                count_records(&sp, counts),
+                made,
+                "{counts:?} {linked:?} {link_all}"
+            );
+        }
     }
 }

@@ -20,7 +20,7 @@ use crate::config::{ChunkConfig, ChunkMode, Config};
 use crate::source::chunk::{
     part_range, split_slice, split_slice_stream, BlockSize, ChunkSpec, StreamSplitter,
 };
-use crate::source::Source;
+use crate::source::{Count, Source};
 use crate::sys::{self, SigbusGuard};
 use crate::task::{Block, Chunk, ChunkBody, DataFile, TaskInput};
 
@@ -57,6 +57,32 @@ impl Source for Chunks {
         let c = self.cfg.chunks.as_ref().expect("a chunk mode");
         let mut report = |e: anyhow::Error| crate::messages::error(format_args!("{e:#}"));
         produce(c, self.cfg.jobs, self.opened, emit, &mut report)
+    }
+
+    /// Files (`--pipe-part`, and `--pipe` from a regular file) are split a second time, as
+    /// [`produce`] splits them: the split scans near each block edge only (all the data with
+    /// `-L`), so the chunks are counted long before they have run. A stream cannot be.
+    fn count_ahead(&self) -> Option<Count> {
+        let c = self.cfg.chunks.as_ref().expect("a chunk mode");
+        let parts: Vec<(Arc<DataFile>, Where)> = match &self.opened {
+            Opened::Stream(..) => return None,
+            Opened::File(f, start) => vec![(f.clone(), Where::Stream(*start))],
+            Opened::Files(files) => parts(files, c),
+        };
+        let cfg = self.cfg.clone();
+        Some(Box::new(move || {
+            let c = cfg.chunks.as_ref().expect("a chunk mode");
+            let spec = |block: u64| chunk_spec(c, block);
+            // A file that cannot be split makes no chunk (produce reports it).
+            Some(
+                parts
+                    .iter()
+                    .map(|(f, at)| {
+                        split_file(f, c, cfg.jobs, &spec, *at).map_or(0, |v| v.len() as u64)
+                    })
+                    .sum(),
+            )
+        }))
     }
 }
 
@@ -136,13 +162,7 @@ pub fn produce(
     send: &mut dyn FnMut(TaskInput) -> bool,
     report: &mut dyn FnMut(anyhow::Error),
 ) -> anyhow::Result<()> {
-    let spec = |block: u64| ChunkSpec {
-        block,
-        lines: c.lines,
-        rec: c.rec.clone(),
-        header: c.header,
-        group: c.group,
-    };
+    let spec = |block: u64| chunk_spec(c, block);
     match opened {
         Opened::Stream(r, name) => {
             let BlockSize::Bytes(block) = c.block else {
@@ -180,20 +200,8 @@ pub fn produce(
             }
         }
         Opened::Files(files) => {
-            // --shard: the files are one byte space, cut into N contiguous ranges.
-            let lens: Vec<u64> = files
-                .iter()
-                .map(|f| f.file.metadata().map_or(0, |m| m.len()))
-                .collect();
-            let range = c.part.map(|s| s.byte_range(lens.iter().sum()));
-            let mut base = 0;
-            for (f, len) in files.into_iter().zip(lens) {
-                let part = range.map(|(lo, hi)| (lo.saturating_sub(base), hi.saturating_sub(base)));
-                base += len;
-                if part.is_some_and(|(lo, hi)| hi == 0 || lo >= len) {
-                    continue;
-                }
-                match split_file(&f, c, jobs, &spec, Where::Part(part)) {
+            for (f, at) in parts(&files, c) {
+                match split_file(&f, c, jobs, &spec, at) {
                     Ok(chunks) => {
                         for chunk in chunks {
                             if !send(TaskInput::Chunk(chunk)) {
@@ -217,6 +225,39 @@ enum Where {
     /// `--pipe-part` rules, over the whole file or (`--shard`) the part between these nominal
     /// edges (moved to record boundaries).
     Part(Option<(u64, u64)>),
+}
+
+/// How chunks are cut, with `block` bytes as the target size.
+fn chunk_spec(c: &ChunkConfig, block: u64) -> ChunkSpec {
+    ChunkSpec {
+        block,
+        lines: c.lines,
+        rec: c.rec.clone(),
+        header: c.header,
+        group: c.group,
+    }
+}
+
+/// The `--pipe-part` files with the part of each that this run splits: all of it, or with
+/// `--shard` the files as one byte space cut into N contiguous ranges (a file outside this
+/// share is left out).
+fn parts(files: &[Arc<DataFile>], c: &ChunkConfig) -> Vec<(Arc<DataFile>, Where)> {
+    let lens: Vec<u64> = files
+        .iter()
+        .map(|f| f.file.metadata().map_or(0, |m| m.len()))
+        .collect();
+    let range = c.part.map(|s| s.byte_range(lens.iter().sum()));
+    let mut base = 0;
+    let mut out = Vec::new();
+    for (f, len) in files.iter().zip(lens) {
+        let part = range.map(|(lo, hi)| (lo.saturating_sub(base), hi.saturating_sub(base)));
+        base += len;
+        if part.is_some_and(|(lo, hi)| hi == 0 || lo >= len) {
+            continue;
+        }
+        out.push((f.clone(), Where::Part(part)));
+    }
+    out
 }
 
 /// Maps one file and finds its chunks: with `--pipe-part` rules (all of the file, or one
@@ -289,4 +330,47 @@ fn split_file(
             name: name.clone(),
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// The count ahead is the number of chunks `produce` makes, for `--pipe-part` (blocks,
+    /// chunks per slot, `-L`, several files) and `--pipe -a FILE`.
+    #[test]
+    fn counts_ahead_the_chunks_produced() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        let b = dir.path().join("b");
+        std::fs::write(&a, (1..=1000).map(|i| format!("{i}\n")).collect::<String>()).unwrap();
+        std::fs::write(&b, "one\ntwo\nthree").unwrap();
+        let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+        let cases: &[&[&str]] = &[
+            &["--pipe-part", "--block", "100", "cat", "::::", a, b],
+            &["--pipe-part", "--block", "-3", "-j", "2", "cat", "::::", a],
+            &["--pipe-part", "-L", "7", "cat", "::::", a, b],
+            &["--pipe", "--block", "64", "-a", a, "cat"],
+            &["--pipe", "--header", "1", "-L", "10", "-a", a, "cat"],
+        ];
+        for args in cases {
+            let cli = crate::cli::Cli::try_parse_from(
+                std::iter::once("parx").chain(args.iter().copied()),
+            )
+            .expect("valid command line");
+            let cfg = Arc::new(Config::from_cli(cli).expect("valid config"));
+            let chunks = Chunks::open(&cfg).unwrap();
+            let count = chunks.count_ahead().expect("countable")();
+            let mut made = 0;
+            Box::new(chunks)
+                .produce(&mut |_| {
+                    made += 1;
+                    true
+                })
+                .unwrap();
+            assert!(made > 1, "{args:?}");
+            assert_eq!(count, Some(made), "{args:?}");
+        }
+    }
 }

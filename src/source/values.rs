@@ -2,11 +2,12 @@
 //! columns with `--colsep` and grouped by `-n`/`-X` ([`crate::source::batch`]).
 
 use std::ffi::OsStr;
+use std::fs::File;
 use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
 
-use crate::config::Config;
-use crate::source::{args, batch, Source, Values};
+use crate::config::{Batch, Config, SourceKind};
+use crate::source::{args, batch, Count, Source, Values};
 use crate::task::{Record, TaskInput};
 
 /// The argument sources, opened.
@@ -93,5 +94,135 @@ impl Source for ArgTasks {
             }
         }
         res
+    }
+
+    /// `:::` values and regular files can be counted ahead (files are opened again: a FIFO
+    /// or stdin cannot be, nor a `--walk`). One value per task: the values of each source are
+    /// counted and combined; with `-n`/`-X` the values are batched a second time, so the
+    /// count is exact whatever the argument limit makes of the batches.
+    fn count_ahead(&self) -> Option<Count> {
+        // Stdin redirected from a regular file is read again from where it stands now, with
+        // pread(2), which leaves its offset to the source.
+        let mut stdin = None;
+        for s in &self.cfg.input.sources {
+            match &s.kind {
+                SourceKind::Values(_) => {}
+                SourceKind::File(p) if std::fs::metadata(p).is_ok_and(|m| m.is_file()) => {}
+                SourceKind::Stdin => stdin = Some(args::StdinAgain::new()?),
+                SourceKind::File(_) | SourceKind::Walk(_) => return None,
+            }
+        }
+        let cfg = self.cfg.clone();
+        Some(Box::new(move || {
+            let spec = &cfg.input;
+            if cfg.batch != Batch::One {
+                let mut n = 0;
+                let sources = args::open_all(spec)
+                    .ok()?
+                    .into_iter()
+                    .zip(&spec.sources)
+                    .map(|(values, s)| match (&s.kind, &stdin) {
+                        (SourceKind::Stdin, Some(again)) => again.values(&spec.delimiter),
+                        _ => values,
+                    })
+                    .collect();
+                let again = Box::new(ArgTasks {
+                    cfg: cfg.clone(),
+                    sources,
+                });
+                again
+                    .produce(&mut |_| {
+                        n += 1;
+                        true
+                    })
+                    .ok()?;
+                return Some(n);
+            }
+            let counts = spec
+                .sources
+                .iter()
+                .map(|s| match &s.kind {
+                    SourceKind::Values(v) => Some(v.len() as u64),
+                    SourceKind::File(p) => {
+                        args::count_values(File::open(p).ok()?, &spec.delimiter).ok()
+                    }
+                    SourceKind::Stdin => {
+                        args::count_values(stdin.as_ref()?.reader(), &spec.delimiter).ok()
+                    }
+                    SourceKind::Walk(_) => None,
+                })
+                .collect::<Option<Vec<u64>>>()?;
+            Some(args::count_records(spec, &counts))
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn config(args: &[&str]) -> Arc<Config> {
+        let cli =
+            crate::cli::Cli::try_parse_from(std::iter::once("parx").chain(args.iter().copied()))
+                .expect("valid command line");
+        Arc::new(Config::from_cli(cli).expect("valid config"))
+    }
+
+    /// The count ahead is the number of tasks `produce` makes: values, files, products,
+    /// links, batches.
+    #[test]
+    fn counts_ahead_what_is_produced() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("values");
+        std::fs::write(
+            &file,
+            (1..=23).map(|i| format!("{i}\n")).collect::<String>(),
+        )
+        .unwrap();
+        let file = file.to_str().unwrap();
+        let twenty: Vec<String> = (1..=20).map(|i| i.to_string()).collect();
+        let mut cases: Vec<Vec<&str>> = vec![
+            vec!["echo", ":::"],
+            vec!["echo", "::::", file],
+            vec!["-a", file, "echo", ":::", "x", "y"],
+            vec!["echo", "::::", file, ":::+", "a", "b", "c"],
+            vec!["--link", "echo", "::::", file, ":::", "a", "b"],
+            vec!["-n", "3", "echo", "::::", file, ":::", "a", "b"],
+            vec!["-X", "echo", "::::", file],
+            vec!["-n", "4", "--colsep", ",", "echo", ":::", "a,b", "c"],
+        ];
+        cases[0].extend(twenty.iter().map(String::as_str));
+        for args in &cases {
+            let cfg = config(args);
+            let tasks = ArgTasks::open(&cfg).unwrap();
+            let count = tasks.count_ahead().expect("countable")();
+            let mut made = 0;
+            Box::new(tasks)
+                .produce(&mut |_| {
+                    made += 1;
+                    true
+                })
+                .unwrap();
+            assert_eq!(count, Some(made), "{args:?}");
+        }
+    }
+
+    /// A walk, or a FIFO (which cannot be read twice), is not counted ahead.
+    #[test]
+    fn walks_and_fifos_are_not_counted_ahead() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_str().unwrap();
+        let cfg = config(&["--walk", d, "echo"]);
+        assert!(ArgTasks::open(&cfg).unwrap().count_ahead().is_none());
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.unwrap().success());
+        let cfg = config(&["echo", "::::", fifo.to_str().unwrap()]);
+        let tasks = ArgTasks {
+            cfg: cfg.clone(),
+            sources: Vec::new(),
+        };
+        assert!(tasks.count_ahead().is_none());
     }
 }

@@ -1,0 +1,213 @@
+//! `--bar` and `--eta` drawn in a real terminal: each test starts parx in a tmux session of
+//! its own (a private socket) and reads the screen back with `capture-pane` while the run
+//! goes on. Skipped, with the reason printed, where tmux is not installed.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// A tmux server of this test's own, killed when dropped.
+struct Term {
+    dir: tempfile::TempDir,
+    sock: PathBuf,
+}
+
+impl Term {
+    /// A terminal to be, with a temp dir; `None` without tmux.
+    fn new() -> Option<Term> {
+        if Command::new("tmux").arg("-V").timed_output().is_err() {
+            eprintln!("skipped: tmux is not installed (apt-get install tmux)");
+            return None;
+        }
+        let dir = tempdir();
+        let sock = dir.path().join("tmux.sock");
+        Some(Term { dir, sock })
+    }
+
+    /// Opens the 100×8 terminal running `script` (sh syntax).
+    fn start(&self, script: &str) {
+        let o = self.tmux(&["new-session", "-d", "-x", "100", "-y", "8", script]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+
+    /// A terminal running `script`; `None` without tmux.
+    fn run(script: &str) -> Option<Term> {
+        let term = Term::new()?;
+        term.start(script);
+        Some(term)
+    }
+
+    fn tmux(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-S")
+            .arg(&self.sock)
+            .args(args)
+            .env_remove("TMUX")
+            .stdin(Stdio::null())
+            .timed_output()
+            .unwrap()
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The first screen line starting with `parx:` for which `want` holds, polled every
+    /// 50 ms for up to 15 s; panics with the last screen if none does.
+    fn wait_line(&self, want: impl Fn(&str) -> bool) -> String {
+        let t = Instant::now();
+        let mut screen = String::new();
+        while t.elapsed() < Duration::from_secs(15) {
+            screen = String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p"]).stdout).into();
+            if let Some(l) = screen.lines().find(|l| l.starts_with("parx:") && want(l)) {
+                return l.trim_end().to_owned();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("no such progress line; screen:\n{screen}");
+    }
+}
+
+impl Drop for Term {
+    fn drop(&mut self) {
+        self.tmux(&["kill-server"]);
+    }
+}
+
+/// `N` of an `N/total` on a progress line.
+fn done_of(line: &str, total: u64) -> Option<u64> {
+    let at = line.find(&format!("/{total} "))?;
+    let start = line[..at].rfind(' ')? + 1;
+    line[start..at].parse().ok()
+}
+
+fn quoted(p: &Path) -> String {
+    sh_quote(&p.display().to_string())
+}
+
+fn numbers(n: u64) -> String {
+    (1..=n).map(|i| format!("{i} ")).collect()
+}
+
+/// The check of issue 12: early in a 20-task run of `:::` values, the screen shows the bar
+/// with done/total, the percentage and the ETA. Also with 200 values, more than the task
+/// channel holds: the source is held back, the count ahead is not.
+#[test]
+fn bar_shows_percentage_and_eta_early_for_values() {
+    for (n, sleep) in [(20, "0.3"), (200, "0.1")] {
+        let script = format!(
+            "{} -j2 --bar sh -c 'sleep {sleep}' ::: {}>/dev/null; sleep 20",
+            sh_quote(BIN),
+            numbers(n)
+        );
+        let Some(term) = Term::run(&script) else {
+            return;
+        };
+        let line = term.wait_line(|l| done_of(l, n).is_some_and(|d| d > 0));
+        assert!(line.starts_with("parx: ["), "{line}");
+        assert!(line.contains("%") && line.contains("ETA"), "{line}");
+        let d = done_of(&line, n).unwrap();
+        assert!(d < n / 2, "seen early, not at the end: {line}");
+        // indicatif may round the percentage or cut it: either matches done/total.
+        let (floor, round) = (d * 100 / n, (d * 100 + n / 2) / n);
+        assert!(
+            line.contains(&format!(" {floor}% ")) || line.contains(&format!(" {round}% ")),
+            "{line}"
+        );
+    }
+}
+
+/// `--eta` over a file batched by `-n 3`: 200 values make 67 tasks, known from the start.
+#[test]
+fn eta_counts_batches_of_a_file() {
+    let Some(term) = Term::new() else {
+        return;
+    };
+    let file = term.path("values");
+    std::fs::write(
+        &file,
+        (1..=200).map(|i| format!("{i}\n")).collect::<String>(),
+    )
+    .unwrap();
+    term.start(&format!(
+        "{} -j2 --eta -n 3 sh -c 'sleep 0.1' sh :::: {} >/dev/null; sleep 20",
+        sh_quote(BIN),
+        quoted(&file)
+    ));
+    let line = term.wait_line(|l| done_of(l, 67).is_some());
+    assert!(done_of(&line, 67).unwrap() < 30, "{line}");
+    assert!(line.contains("%") && line.contains("ETA"), "{line}");
+    assert!(!line.contains('['), "--eta draws no bar: {line}");
+}
+
+/// `--pipe-part` and `--pipe` from a regular file: the chunks are counted from the split
+/// (1000 lines, 10 a chunk: 100).
+#[test]
+fn bar_counts_pipe_part_chunks() {
+    for (mode, input) in [("--pipe-part", ":::: FILE"), ("--pipe", "< FILE")] {
+        let Some(term) = Term::new() else {
+            return;
+        };
+        let file = term.path("data");
+        std::fs::write(
+            &file,
+            (1..=1000).map(|i| format!("{i}\n")).collect::<String>(),
+        )
+        .unwrap();
+        term.start(&format!(
+            "{} -j2 --bar -N 10 {mode} sh -c 'sleep 0.05; cat >/dev/null' {} >/dev/null; \
+             sleep 20",
+            sh_quote(BIN),
+            input.replace("FILE", &quoted(&file))
+        ));
+        let line = term.wait_line(|l| done_of(l, 100).is_some_and(|n| n > 0));
+        assert!(done_of(&line, 100).unwrap() < 50, "{mode}: {line}");
+        assert!(line.contains("ETA"), "{mode}: {line}");
+    }
+}
+
+/// Values from a pipe cannot be counted ahead: a count and a rate until the input ends.
+#[test]
+fn count_and_rate_until_a_pipe_ends() {
+    let script = format!(
+        "seq 200 | {} -j2 --bar sh -c 'sleep 0.2' >/dev/null; sleep 20",
+        sh_quote(BIN)
+    );
+    let Some(term) = Term::run(&script) else {
+        return;
+    };
+    let line = term.wait_line(|l| l.contains(" done, "));
+    assert!(line.contains("/s") && line.contains("elapsed"), "{line}");
+    assert!(!line.contains('%'), "{line}");
+}
+
+/// Values on stdin from a regular file are counted ahead, from where stdin stands (here
+/// after a first line read by the shell: 199 values), with `-n` too (67 batches).
+#[test]
+fn bar_counts_a_regular_file_on_stdin() {
+    for (batch, total) in [("", 199), ("-n 3", 67)] {
+        let Some(term) = Term::new() else {
+            return;
+        };
+        let file = term.path("values");
+        std::fs::write(
+            &file,
+            (1..=200).map(|i| format!("{i}\n")).collect::<String>(),
+        )
+        .unwrap();
+        term.start(&format!(
+            "(read first; {} -j2 --bar {batch} sh -c 'sleep 0.1' sh >/dev/null) < {}; sleep 20",
+            sh_quote(BIN),
+            quoted(&file)
+        ));
+        let line = term.wait_line(|l| done_of(l, total).is_some_and(|n| n > 0));
+        assert!(
+            done_of(&line, total).unwrap() < total / 2,
+            "{batch}: {line}"
+        );
+    }
+}
