@@ -3,11 +3,15 @@
 //! parx's buffer; file bodies (`--pipe-part`) go with sendfile(2) from the page cache to the
 //! pipe, so parx never copies them and never touches a mapping of a file that may shrink.
 //!
+//! A `--pipe` chunk spliced from a pipe is not fed here: the command gets the read end of
+//! the pipe the source fills ([`stdin_for`]).
+//!
 //! A command that exits (or closes its stdin) before reading everything is not an error here:
 //! what it does with its input is its own business, as with GNU parallel.
 
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
+use std::process::Stdio;
 
 use crate::sys;
 use crate::task::{Chunk, ChunkBody};
@@ -16,6 +20,25 @@ use crate::task::{Chunk, ChunkBody};
 pub const PIPE_SIZE: usize = 1 << 20;
 /// Largest single sendfile(2) request.
 const MAX_SEND: usize = 1 << 30;
+
+/// The stdin to give the command of a task with `chunk` (if any): the read end of a
+/// spliced chunk's pipe (see `crate::source::splice`; taken, so the command is its only
+/// holder and the source sees EPIPE when it stops reading), a pipe to feed with [`Feeder`],
+/// or /dev/null.
+pub fn stdin_for(chunk: Option<&Chunk>) -> Stdio {
+    match chunk {
+        None => Stdio::null(),
+        Some(c) => match &c.body {
+            ChunkBody::Pipe(p) => p
+                .stdin
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+                .map_or_else(Stdio::null, Stdio::from),
+            _ => Stdio::piped(),
+        },
+    }
+}
 
 /// Where feeding stands after [`Feeder::feed`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +107,8 @@ impl<'a> Feeder<'a> {
                     }
                 }
             }
+            // The command reads it from the pipe the source fills (see `stdin_for`).
+            ChunkBody::Pipe(_) => {}
             ChunkBody::File { file, offset, len } => {
                 while self.body < *len {
                     let want = (*len - self.body).min(MAX_SEND as u64) as usize;

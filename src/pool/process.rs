@@ -340,6 +340,8 @@ impl Slot<'_> {
                     done += n as u64;
                 }
             }
+            // perf (issue 14): never made for the process pool (source::splice::usable).
+            ChunkBody::Pipe(_) => unreachable!("spliced chunks go to the thread pool only"),
         }
         Ok(counter.records())
     }

@@ -163,10 +163,8 @@ impl<'a> Slot<'a> {
             Rendered::Shell(_) => None,
         };
         let mut cmd = super::command(&rendered, program);
-        let stdin = match task.chunk() {
-            Some(_) => Stdio::piped(),
-            None => Stdio::null(),
-        };
+        // perf (issue 14): a spliced chunk's pipe is the command's stdin itself.
+        let stdin = crate::pool::feed::stdin_for(task.chunk());
         cmd.stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
