@@ -70,6 +70,8 @@ pub struct PipeSplitter {
     input: File,
     recend: u8,
     block: usize,
+    /// The end of each block read to find its last record end ([`WINDOW`]).
+    window: usize,
     /// Bytes read past the end of the previous chunk: the start of the next.
     carry: Vec<u8>,
     eof: bool,
@@ -78,11 +80,16 @@ pub struct PipeSplitter {
 impl PipeSplitter {
     /// A splitter for `input` (a pipe) with `block`-byte chunks ending after `recend`.
     pub fn new(input: File, recend: u8, block: u64) -> Self {
+        Self::with_window(input, recend, block, WINDOW)
+    }
+
+    fn with_window(input: File, recend: u8, block: u64, window: usize) -> Self {
         sys::set_pipe_size(input.as_raw_fd(), PIPE_SIZE);
         PipeSplitter {
             input,
             recend,
             block: usize::try_from(block).unwrap_or(usize::MAX),
+            window,
             carry: Vec::new(),
             eof: false,
         }
@@ -139,16 +146,19 @@ impl Filler<'_> {
     /// Moves the whole chunk: the bytes carried over, the body by splice(2), then the end of
     /// the block read to find the last record end. Errors are the input's (reading stdin).
     pub fn fill(mut self) -> io::Result<()> {
-        let carry = std::mem::take(&mut self.split.carry);
-        self.write(&carry)?;
         let block = self.split.block;
-        // The body: up to WINDOW bytes before the block's end.
-        let body_end = block.saturating_sub(WINDOW);
-        while self.total < body_end && !self.split.eof {
-            self.body(body_end - self.total)?;
+        // The body, up to `window` bytes before the block's end, is spliced; what was carried
+        // over from the previous chunk goes first (or is already past the body).
+        let body_end = block.saturating_sub(self.split.window);
+        let mut win = std::mem::take(&mut self.split.carry);
+        if win.len() < body_end {
+            self.write(&win)?;
+            win.clear();
+            while self.total < body_end && !self.split.eof {
+                self.body(body_end - self.total)?;
+            }
         }
-        // The window, and one byte more: is there anything after the block?
-        let mut win = Vec::new();
+        // The rest of the block, and one byte more: is there anything after the block?
         let want = (block + 1).saturating_sub(self.total);
         while win.len() < want && !self.split.eof {
             let have = win.len();
@@ -161,15 +171,18 @@ impl Filler<'_> {
             // The input ends within the block: all of it.
             self.write(&win)?;
         } else {
-            let last = win.len() - 1;
+            // `win[last]` is the byte just past the block.
+            let last = block - self.total;
             let rec = self.split.recend;
-            match memchr::memrchr(rec, &win[..last]) {
+            let end = memchr::memrchr(rec, &win[..last])
+                .or_else(|| memchr::memchr(rec, &win[last..]).map(|i| last + i));
+            match end {
                 Some(i) => {
                     self.write(&win[..=i])?;
                     self.split.carry = win[i + 1..].to_vec();
                 }
                 None => {
-                    // No record end in the window: the chunk runs to the first one after.
+                    // No record end in reach: the chunk runs to the first one after.
                     self.write(&win)?;
                     self.to_record_end()?;
                 }
@@ -319,6 +332,123 @@ fn read_some(r: &mut File, buf: &mut [u8]) -> io::Result<usize> {
         match r.read(buf) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             res => return res,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Splits `data`, written into a real pipe by a thread, reading each chunk's pipe from
+    /// a thread of its own (after a pause when `slow`, so that the rest goes via memory).
+    fn split(data: &[u8], block: u64, window: usize, slow: bool) -> Vec<Vec<u8>> {
+        let (r, mut w) = std::io::pipe().unwrap();
+        let d = data.to_vec();
+        let writer = std::thread::spawn(move || w.write_all(&d).unwrap());
+        let mut split =
+            PipeSplitter::with_window(File::from(OwnedFd::from(r)), b'\n', block, window);
+        let mut chunks = Vec::new();
+        while let Some((chunk, filler)) = split.next_chunk().unwrap() {
+            let ChunkBody::Pipe(p) = &chunk.body else {
+                panic!("not a pipe chunk")
+            };
+            let fd = p.stdin.lock().unwrap().take().unwrap();
+            let reader = std::thread::spawn(move || {
+                if slow {
+                    std::thread::sleep(STALL * 2);
+                }
+                let mut v = Vec::new();
+                File::from(fd).read_to_end(&mut v).unwrap();
+                v
+            });
+            filler.fill().unwrap();
+            let got = reader.join().unwrap();
+            assert_eq!(chunk.len(), got.len() as u64);
+            chunks.push(got);
+        }
+        writer.join().unwrap();
+        chunks
+    }
+
+    /// The `--pipe` rule: each chunk the longest prefix of at most `block` bytes ending
+    /// after a newline (all the rest if it fits; else up to the first newline after).
+    fn reference(data: &[u8], block: usize) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut rest = data;
+        while !rest.is_empty() {
+            let end = if rest.len() <= block {
+                rest.len()
+            } else {
+                memchr::memrchr(b'\n', &rest[..block])
+                    .or_else(|| memchr::memchr(b'\n', &rest[block..]).map(|i| block + i))
+                    .map_or(rest.len(), |i| i + 1)
+            };
+            out.push(rest[..end].to_vec());
+            rest = &rest[end..];
+        }
+        out
+    }
+
+    #[test]
+    fn a_command_that_reads_nothing_leaves_the_next_chunk_intact() {
+        let data: Vec<u8> = (0..200_000)
+            .flat_map(|i| format!("{i}\n").into_bytes())
+            .collect();
+        let (r, mut w) = std::io::pipe().unwrap();
+        let d = data.clone();
+        let writer = std::thread::spawn(move || w.write_all(&d).unwrap());
+        let mut split =
+            PipeSplitter::with_window(File::from(OwnedFd::from(r)), b'\n', 300_000, 1000);
+        let mut got = Vec::new();
+        let mut n = 0;
+        while let Some((chunk, filler)) = split.next_chunk().unwrap() {
+            n += 1;
+            let ChunkBody::Pipe(p) = &chunk.body else {
+                panic!("not a pipe chunk")
+            };
+            let fd = p.stdin.lock().unwrap().take().unwrap();
+            if n % 2 == 0 {
+                drop(fd);
+                filler.fill().unwrap();
+            } else {
+                let reader = std::thread::spawn(move || {
+                    let mut v = Vec::new();
+                    File::from(fd).read_to_end(&mut v).unwrap();
+                    v
+                });
+                filler.fill().unwrap();
+                got.push(reader.join().unwrap());
+            }
+        }
+        writer.join().unwrap();
+        let want: Vec<Vec<u8>> = reference(&data, 300_000).into_iter().step_by(2).collect();
+        assert_eq!(got, want);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Any input, any block and window: the chunks concatenate back to the input, are
+        /// never empty, end after a newline (but the last); with the window covering the
+        /// block they are exactly the `--pipe` rule's.
+        #[test]
+        fn chunks_reproduce_input(
+            data in prop::collection::vec(prop::sample::select(b"ab\n".to_vec()), 0..3000),
+            block in 1u64..400,
+            window in 1usize..400,
+            slow in prop::bool::weighted(0.1),
+        ) {
+            let chunks = split(&data, block, window, slow);
+            prop_assert_eq!(chunks.concat(), data.clone());
+            prop_assert!(chunks.iter().all(|c| !c.is_empty()));
+            for c in &chunks[..chunks.len().saturating_sub(1)] {
+                prop_assert_eq!(c.last(), Some(&b'\n'));
+            }
+            if window >= block as usize {
+                prop_assert_eq!(chunks, reference(&data, block as usize));
+            }
         }
     }
 }
