@@ -261,6 +261,18 @@ pub fn splice(from: RawFd, to: RawFd, len: usize) -> io::Result<usize> {
     }
 }
 
+/// Bytes waiting in the pipe `fd` (either end), 0 if unknown.
+pub fn pipe_queued(fd: RawFd) -> usize {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int into a valid local.
+    let rc = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n) };
+    if rc < 0 {
+        0
+    } else {
+        n.max(0) as usize
+    }
+}
+
 /// Whether `fd` is a pipe or FIFO.
 pub fn is_pipe(fd: RawFd) -> bool {
     // SAFETY: fstat writes into a valid, zeroed local struct.

@@ -18,6 +18,12 @@ use crate::task::{Chunk, ChunkBody};
 
 /// Pipe buffer asked for on a fed stdin: fewer wake-ups and system calls per chunk.
 pub const PIPE_SIZE: usize = 1 << 20;
+/// When the command's pipe still holds more than this on a wake-up, feeding pauses for
+/// [`DRAIN_PAUSE`] first: poll(2) reports a pipe writable as soon as one page is free, so a
+/// command reading 16 KiB at a time (`wc`) would otherwise wake the slot for every 16 KiB.
+const DRAIN_LEVEL: usize = PIPE_SIZE / 2;
+/// That pause: about what a fast reader takes to read half the pipe.
+const DRAIN_PAUSE: std::time::Duration = std::time::Duration::from_micros(200);
 /// Largest single sendfile(2) request.
 const MAX_SEND: usize = 1 << 30;
 
@@ -89,6 +95,9 @@ impl<'a> Feeder<'a> {
     }
 
     fn feed_inner<W: Write + AsRawFd>(&mut self, out: &mut W) -> io::Result<Fed> {
+        if self.head + self.body as usize > 0 && sys::pipe_queued(out.as_raw_fd()) > DRAIN_LEVEL {
+            std::thread::sleep(DRAIN_PAUSE);
+        }
         let header = &self.chunk.header[..];
         while self.head < header.len() {
             match out.write(&header[self.head..]) {
