@@ -35,6 +35,8 @@ const MIN_BLOCK: u64 = 4 * WINDOW as u64;
 /// How long a command's full pipe may hold the input up before the rest of its chunk is
 /// read into memory.
 pub const STALL: Duration = Duration::from_millis(20);
+/// The pause that lets a pipe fill or drain before parx moves its pages (see `body`).
+const PAUSE: Duration = Duration::from_micros(200);
 /// Pipe buffer asked for on parx's stdin and on each chunk's pipe (the unprivileged limit).
 const PIPE_SIZE: usize = 1 << 20;
 /// Largest single splice(2) request.
@@ -244,14 +246,22 @@ impl Filler<'_> {
             Ok(n) => self.total += n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 // The input is empty or the command's pipe is full.
+                // Either way, once woken, let the pipes fill or drain a little before moving
+                // on: poll(2) wakes for every page, and a reader like `wc` takes 16 KiB at a
+                // time.
                 let mut out = [sys::watch(tx, libc::POLLOUT)];
                 if sys::poll(&mut out, 0)? == 0 {
                     if !self.wait_writable(tx)? {
                         self.to_memory();
+                    } else if sys::pipe_queued(tx) > PIPE_SIZE / 2 {
+                        std::thread::sleep(PAUSE);
                     }
                 } else {
                     let mut inp = [sys::watch(input, libc::POLLIN)];
                     sys::poll(&mut inp, -1)?;
+                    if sys::pipe_queued(input) < PIPE_SIZE / 4 {
+                        std::thread::sleep(PAUSE);
+                    }
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => self.sink = Sink::Discard,
