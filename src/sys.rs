@@ -261,6 +261,18 @@ pub fn splice(from: RawFd, to: RawFd, len: usize) -> io::Result<usize> {
     }
 }
 
+/// A new pipe, (read end, write end), both close-on-exec.
+pub fn pipe() -> io::Result<(File, File)> {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` is a valid out-array of two ints; on success both fds are new and ours.
+    unsafe {
+        if libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok((File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])))
+    }
+}
+
 /// Bytes waiting in the pipe `fd` (either end), 0 if unknown.
 pub fn pipe_queued(fd: RawFd) -> usize {
     let mut n: libc::c_int = 0;

@@ -37,7 +37,7 @@ impl Watchdog {
     /// Starts the watchdog process. Must be called while parx has a single thread (before
     /// any thread is started): the watchdog is forked, not executed.
     pub fn spawn() -> io::Result<Watchdog> {
-        let (rx, tx) = std::io::pipe()?;
+        let (rx, tx) = crate::sys::pipe()?;
         let null = File::options().read(true).write(true).open("/dev/null")?;
         let write_end = tx.as_raw_fd();
         let pid = crate::sys::fork_single_threaded(|| {
@@ -48,7 +48,7 @@ impl Watchdog {
             serve(rx)
         })?;
         Ok(Watchdog {
-            pipe: File::from(std::os::fd::OwnedFd::from(tx)),
+            pipe: tx,
             child: Mutex::new(Some(pid)),
         })
     }

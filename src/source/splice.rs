@@ -110,8 +110,7 @@ impl PipeSplitter {
         if self.carry.is_empty() {
             return Ok(None);
         }
-        let (rx, tx) = std::io::pipe()?;
-        let tx = File::from(OwnedFd::from(tx));
+        let (rx, tx) = sys::pipe()?;
         sys::set_pipe_size(tx.as_raw_fd(), PIPE_SIZE);
         sys::set_nonblocking(tx.as_raw_fd())?;
         let sent = Arc::new(AtomicU64::new(0));
@@ -186,7 +185,7 @@ impl Filler<'_> {
                 None => {
                     // No record end in reach: the chunk runs to the first one after.
                     self.write(&win)?;
-                    self.to_record_end()?;
+                    self.run_to_record_end()?;
                 }
             }
         }
@@ -201,7 +200,7 @@ impl Filler<'_> {
 
     /// Reads on past the block until a record end (or the end of the input); what follows
     /// it is carried to the next chunk.
-    fn to_record_end(&mut self) -> io::Result<()> {
+    fn run_to_record_end(&mut self) -> io::Result<()> {
         let mut buf = vec![0; READ_SIZE];
         while !self.split.eof {
             let n = read_some(&mut self.split.input, &mut buf)?;
@@ -252,7 +251,7 @@ impl Filler<'_> {
                 let mut out = [sys::watch(tx, libc::POLLOUT)];
                 if sys::poll(&mut out, 0)? == 0 {
                     if !self.wait_writable(tx)? {
-                        self.to_memory();
+                        self.switch_to_memory();
                     } else if sys::pipe_queued(tx) > PIPE_SIZE / 2 {
                         std::thread::sleep(PAUSE);
                     }
@@ -287,7 +286,7 @@ impl Filler<'_> {
     }
 
     /// The command is slow: the rest of the chunk goes to memory.
-    fn to_memory(&mut self) {
+    fn switch_to_memory(&mut self) {
         if let Sink::Pipe(tx) = std::mem::replace(&mut self.sink, Sink::Discard) {
             self.sink = Sink::Buffer(tx, Vec::new());
         }
@@ -309,7 +308,7 @@ impl Filler<'_> {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         let fd = tx.as_raw_fd();
                         if !self.wait_writable(fd)? {
-                            self.to_memory();
+                            self.switch_to_memory();
                         }
                     }
                     Err(_) => self.sink = Sink::Discard,
@@ -354,11 +353,10 @@ mod tests {
     /// Splits `data`, written into a real pipe by a thread, reading each chunk's pipe from
     /// a thread of its own (after a pause when `slow`, so that the rest goes via memory).
     fn split(data: &[u8], block: u64, window: usize, slow: bool) -> Vec<Vec<u8>> {
-        let (r, mut w) = std::io::pipe().unwrap();
+        let (r, mut w) = sys::pipe().unwrap();
         let d = data.to_vec();
         let writer = std::thread::spawn(move || w.write_all(&d).unwrap());
-        let mut split =
-            PipeSplitter::with_window(File::from(OwnedFd::from(r)), b'\n', block, window);
+        let mut split = PipeSplitter::with_window(r, b'\n', block, window);
         let mut chunks = Vec::new();
         while let Some((chunk, filler)) = split.next_chunk().unwrap() {
             let ChunkBody::Pipe(p) = &chunk.body else {
@@ -406,11 +404,10 @@ mod tests {
         let data: Vec<u8> = (0..200_000)
             .flat_map(|i| format!("{i}\n").into_bytes())
             .collect();
-        let (r, mut w) = std::io::pipe().unwrap();
+        let (r, mut w) = sys::pipe().unwrap();
         let d = data.clone();
         let writer = std::thread::spawn(move || w.write_all(&d).unwrap());
-        let mut split =
-            PipeSplitter::with_window(File::from(OwnedFd::from(r)), b'\n', 300_000, 1000);
+        let mut split = PipeSplitter::with_window(r, b'\n', 300_000, 1000);
         let mut got = Vec::new();
         let mut n = 0;
         while let Some((chunk, filler)) = split.next_chunk().unwrap() {
