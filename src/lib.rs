@@ -58,9 +58,6 @@ const LAST_RESORT: Duration = Duration::from_millis(200);
 
 /// Parses the command line, runs, and returns the exit status.
 pub fn run_main() -> i32 {
-    if std::env::var_os(watchdog::ENV).is_some() {
-        return watchdog::serve();
-    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => return clap_error(&e),
@@ -118,10 +115,17 @@ fn clap_error(e: &clap::Error) -> i32 {
 /// [`exit::Report`].
 pub(crate) fn run(cfg: Config) -> anyhow::Result<i32> {
     let cfg = Arc::new(cfg);
+    // First, while parx has one thread and no fd of its own open: the watchdog is forked.
+    let watchdog = if cfg.dry_run {
+        None
+    } else {
+        Some(watchdog::Watchdog::spawn().context("starting the orphan watchdog")?)
+    };
     // Handled, not blocked: children must start with an empty signal mask.
     sys::catch_signals()?;
     let input = source::open(&cfg)?;
-    let (ctl, joblog, skip) = prepare(&cfg)?;
+    let (mut ctl, joblog, skip) = prepare(&cfg)?;
+    ctl.watchdog = watchdog;
     if cfg.dry_run && cfg.pool == PoolKind::Process {
         print_workers(&cfg);
         return Ok(0);
@@ -185,9 +189,6 @@ fn prepare(cfg: &Config) -> anyhow::Result<(Control, Option<Joblog>, Skip)> {
         }
         None => (None, HashSet::new()),
     };
-    if !cfg.dry_run {
-        ctl.watchdog = Some(watchdog::Watchdog::spawn().context("starting the orphan watchdog")?);
-    }
     ctl.halt = jc.halt.map(|h| Mutex::new(halt::HaltState::new(h)));
     // Resources (issue 13): the gate (its monitor thread starts with the run).
     ctl.gate = gate::Gate::new(&cfg.sched, cfg.jobs, cfg.pool == PoolKind::Thread);

@@ -1,6 +1,7 @@
 //! The only home of `unsafe`: raw stdout, catching and waiting for signals, killing process
-//! groups, poll(2), file mappings and the SIGBUS guard for them, non-blocking pipes and
-//! sendfile(2), the effective uid and redirecting stderr (`--slurm` array tasks).
+//! groups, forking the watchdog, poll(2), file mappings and the SIGBUS guard for them,
+//! non-blocking pipes, sendfile(2) and splice(2), resource limits and niceness, CPU affinity,
+//! the effective uid and redirecting stderr (`--slurm` array tasks).
 //! Every block carries a `// SAFETY:` note.
 
 use std::fs::File;
@@ -121,6 +122,60 @@ pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> io::Result<usize> {
     }
 }
 
+/// Forks a child process that runs `child` and exits with the status it returns (without
+/// unwinding into the caller or running exit handlers); returns the child's pid.
+///
+/// The caller must be single-threaded: the child gets a copy of this one thread only, and
+/// locks held by other threads (the allocator's) would stay locked in it for ever.
+pub fn fork_single_threaded(child: impl FnOnce() -> i32) -> io::Result<i32> {
+    // SAFETY: the process has one thread (the caller's contract), so the child's copy of the
+    // address space is consistent and it may allocate; it leaves with _exit, never returning
+    // into code that expects to be the parent.
+    match unsafe { libc::fork() } {
+        -1 => Err(io::Error::last_os_error()),
+        0 => {
+            let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(child)).unwrap_or(1);
+            // SAFETY: _exit has no preconditions; it ends the child at once.
+            unsafe { libc::_exit(code) }
+        }
+        pid => Ok(pid),
+    }
+}
+
+/// In a forked helper: moves it to a process group of its own and points its stdin, stdout
+/// and stderr, and the fds in `drop`, at `null` (an open /dev/null), so that it holds none of
+/// parx's pipes open.
+pub fn detach_stdio(null: &File, drop: &[RawFd]) {
+    // SAFETY: setpgid and dup2 take integer arguments only; `null` is open for the call, and
+    // dup2 over an fd closes what it referred to without invalidating its owner's number.
+    unsafe {
+        libc::setpgid(0, 0);
+        for &fd in [0, 1, 2].iter().chain(drop) {
+            libc::dup2(null.as_raw_fd(), fd);
+        }
+    }
+}
+
+/// Sends `sig` to the single process `pid` (ignoring one that is already gone).
+pub fn kill_process(pid: i32, sig: i32) {
+    if pid > 0 {
+        // SAFETY: kill(2) has no memory-safety preconditions; pid > 0 names one process.
+        unsafe {
+            libc::kill(pid, sig);
+        }
+    }
+}
+
+/// Waits for the child process `pid` to end and reaps it (errors, such as a child already
+/// reaped, are ignored).
+pub fn reap(pid: i32) {
+    let mut status = 0;
+    // SAFETY: waitpid writes the status into a valid local; pid names our own child.
+    while unsafe { libc::waitpid(pid, &mut status, 0) } < 0
+        && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted
+    {}
+}
+
 /// The kernel's limit on the bytes of arguments plus environment of an exec, from
 /// `sysconf(_SC_ARG_MAX)` (at least POSIX's 4096 when it is unknown).
 pub fn arg_max() -> usize {
@@ -179,6 +234,82 @@ pub fn set_pipe_size(fd: RawFd, size: usize) {
     unsafe {
         libc::fcntl(fd, libc::F_SETPIPE_SZ, size as libc::c_int);
     }
+}
+
+/// Moves up to `len` bytes from the pipe `from` to the pipe `to` inside the kernel (the
+/// pipe's pages change hands; nothing is copied), without blocking: `WouldBlock` when `from`
+/// is empty or `to` is full. Returns the bytes moved, 0 at the end of `from`'s input.
+pub fn splice(from: RawFd, to: RawFd, len: usize) -> io::Result<usize> {
+    loop {
+        // SAFETY: both fds are open for the call; null offsets are required for pipes.
+        let n = unsafe {
+            libc::splice(
+                from,
+                std::ptr::null_mut(),
+                to,
+                std::ptr::null_mut(),
+                len,
+                libc::SPLICE_F_MOVE | libc::SPLICE_F_NONBLOCK,
+            )
+        };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// A new pipe, (read end, write end), both close-on-exec.
+pub fn pipe() -> io::Result<(File, File)> {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` is a valid out-array of two ints; on success both fds are new and ours.
+    unsafe {
+        if libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok((File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])))
+    }
+}
+
+/// Bytes waiting in the pipe `fd` (either end), 0 if unknown.
+pub fn pipe_queued(fd: RawFd) -> usize {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int into a valid local.
+    let rc = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n) };
+    if rc < 0 {
+        0
+    } else {
+        n.max(0) as usize
+    }
+}
+
+/// Whether `fd` is a pipe or FIFO.
+pub fn is_pipe(fd: RawFd) -> bool {
+    // SAFETY: fstat writes into a valid, zeroed local struct.
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        libc::fstat(fd, &mut st) == 0 && st.st_mode & libc::S_IFMT == libc::S_IFIFO
+    }
+}
+
+/// Puts `fd` back in blocking mode.
+pub fn set_blocking(fd: RawFd) -> io::Result<()> {
+    // SAFETY: fcntl on an fd we own, with integer arguments only.
+    let rc = unsafe {
+        let fl = libc::fcntl(fd, libc::F_GETFL);
+        if fl < 0 {
+            fl
+        } else {
+            libc::fcntl(fd, libc::F_SETFL, fl & !libc::O_NONBLOCK)
+        }
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Copies up to `len` bytes of `file` at `offset` into `out` (a pipe) inside the kernel,

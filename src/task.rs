@@ -59,6 +59,19 @@ pub enum ChunkBody {
         /// Its length in bytes.
         len: u64,
     },
+    /// Moved straight from parx's stdin pipe to the command's (`--pipe` from a pipe).
+    Pipe(PipeBody),
+}
+
+/// A `--pipe` chunk moved with splice(2) from parx's stdin pipe (`crate::source::splice`):
+/// the command's stdin is the read end of a pipe the source fills while the command reads.
+#[derive(Debug)]
+pub struct PipeBody {
+    /// The read end, until the slot gives it to the command (see
+    /// [`crate::pool::feed::stdin_for`]).
+    pub stdin: std::sync::Mutex<Option<std::os::fd::OwnedFd>>,
+    /// Bytes of the chunk the source has sent so far (all of them once the chunk is whole).
+    pub sent: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// The bytes of a `--pipe` chunk. When dropped, the buffer goes back to the source to be
@@ -106,6 +119,7 @@ impl Chunk {
         let body = match &self.body {
             ChunkBody::Bytes(b) => b.len() as u64,
             ChunkBody::File { len, .. } => *len,
+            ChunkBody::Pipe(p) => p.sent.load(std::sync::atomic::Ordering::Acquire),
         };
         self.header.len() as u64 + body
     }

@@ -52,8 +52,8 @@ pub enum Spawned<'a> {
 impl<'a> Child<'a> {
     /// Spawns `cmd` in slot `slot`: its own process group, stdout and stderr piped, stdin
     /// piped if `stdin`, else /dev/null.
-    pub fn spawn(ctl: &'a Control, slot: usize, cmd: &mut Command, stdin: bool) -> Spawned<'a> {
-        cmd.stdin(if stdin { Stdio::piped() } else { Stdio::null() })
+    pub fn spawn(ctl: &'a Control, slot: usize, cmd: &mut Command, stdin: Stdio) -> Spawned<'a> {
+        cmd.stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);

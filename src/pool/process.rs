@@ -20,7 +20,7 @@ use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
-use std::process::ChildStdin;
+use std::process::{ChildStdin, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -350,6 +350,8 @@ impl Slot<'_> {
                 file.file.read_exact_at(&mut buf, *offset)?;
                 crate::source::chunk::count_records(rec, &buf)
             }
+            // perf (issue 14): never made for the process pool (source::splice::usable).
+            ChunkBody::Pipe(_) => unreachable!("spliced chunks go to the thread pool only"),
         };
         Ok(head + body)
     }
@@ -372,7 +374,7 @@ impl Slot<'_> {
             slot: self.slot,
         };
         let mut cmd = super::command(&rendered, None, who);
-        let mut child = match Child::spawn(self.ctl, self.slot, &mut cmd, true) {
+        let mut child = match Child::spawn(self.ctl, self.slot, &mut cmd, Stdio::piped()) {
             Spawned::Running(c) => c,
             Spawned::Stopping => return None,
             Spawned::Failed(e) => {

@@ -197,7 +197,13 @@ impl<'a> Slot<'a> {
         }
         let started = Instant::now();
         fin.info.start = Some(SystemTime::now());
-        let mut child = match Child::spawn(self.ctl, self.slot, &mut cmd, task.chunk().is_some()) {
+        let mut child = match Child::spawn(
+            self.ctl,
+            self.slot,
+            &mut cmd,
+            // perf (issue 14): a spliced chunk's pipe is the command's stdin itself.
+            crate::pool::feed::stdin_for(task.chunk()),
+        ) {
             Spawned::Running(c) => c,
             Spawned::Stopping => {
                 fin.outcome = Outcome::Signaled(libc::SIGTERM);

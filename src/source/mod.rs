@@ -15,6 +15,7 @@ mod args;
 mod batch;
 pub(crate) mod chunk;
 mod pipe;
+mod splice;
 mod values;
 mod walk;
 

@@ -9,7 +9,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Arc;
@@ -20,6 +20,7 @@ use crate::config::{ChunkConfig, ChunkMode, Config};
 use crate::source::chunk::{
     part_range, split_slice, split_slice_stream, BlockSize, ChunkSpec, StreamSplitter,
 };
+use crate::source::splice::{self, PipeSplitter};
 use crate::source::{Count, Source};
 use crate::sys::{self, SigbusGuard};
 use crate::task::{Block, Chunk, ChunkBody, DataFile, TaskInput};
@@ -28,6 +29,8 @@ use crate::task::{Block, Chunk, ChunkBody, DataFile, TaskInput};
 pub enum Opened {
     /// A stream to split (`--pipe`).
     Stream(Box<dyn Read + Send>, String),
+    /// A pipe to split (`--pipe`): spliced when [`splice::usable`], else read as a stream.
+    Pipe(File, String),
     /// Files to map and split (`--pipe-part`).
     Files(Vec<Arc<DataFile>>),
     /// `--pipe` from a regular file (stdin redirected from one, or `-a FILE`), from this
@@ -56,7 +59,30 @@ impl Source for Chunks {
     fn produce(self: Box<Self>, emit: &mut dyn FnMut(TaskInput) -> bool) -> anyhow::Result<()> {
         let c = self.cfg.chunks.as_ref().expect("a chunk mode");
         let mut report = |e: anyhow::Error| crate::messages::error(format_args!("{e:#}"));
-        produce(c, self.cfg.jobs, self.opened, emit, &mut report)
+        let opened = match self.opened {
+            Opened::Pipe(f, name) if splice::usable(&self.cfg, c, f.as_raw_fd()) => {
+                let BlockSize::Bytes(block) = c.block else {
+                    unreachable!("refused by Config")
+                };
+                let mut split = PipeSplitter::new(f, c.rec.recend[0], block);
+                while let Some((chunk, filler)) =
+                    split.next_chunk().with_context(|| name.clone())?
+                {
+                    if !emit(TaskInput::Chunk(chunk)) {
+                        break;
+                    }
+                    filler.fill().with_context(|| name.clone())?;
+                }
+                return Ok(());
+            }
+            Opened::Pipe(f, name) => {
+                // A bigger pipe: fewer reads, and fewer wake-ups of the writer.
+                sys::set_pipe_size(f.as_raw_fd(), 1 << 20);
+                Opened::Stream(Box::new(f), name)
+            }
+            o => o,
+        };
+        produce(c, self.cfg.jobs, opened, emit, &mut report)
     }
 
     /// Files (`--pipe-part`, and `--pipe` from a regular file) are split a second time, as
@@ -65,7 +91,7 @@ impl Source for Chunks {
     fn count_ahead(&self) -> Option<Count> {
         let c = self.cfg.chunks.as_ref().expect("a chunk mode");
         let parts: Vec<(Arc<DataFile>, Where)> = match &self.opened {
-            Opened::Stream(..) => return None,
+            Opened::Stream(..) | Opened::Pipe(..) => return None,
             Opened::File(f, start) => vec![(f.clone(), Where::Stream(*start))],
             Opened::Files(files) => parts(files, c),
         };
@@ -120,6 +146,9 @@ fn stream_or_file(mut f: File, name: &Path) -> anyhow::Result<Opened> {
             return Ok(Opened::File(Arc::new(DataFile { path, file: f }), pos));
         }
     }
+    if sys::is_pipe(f.as_raw_fd()) {
+        return Ok(Opened::Pipe(f, name.display().to_string()));
+    }
     Ok(Opened::Stream(Box::new(f), name.display().to_string()))
 }
 
@@ -164,6 +193,7 @@ pub fn produce(
 ) -> anyhow::Result<()> {
     let spec = |block: u64| chunk_spec(c, block);
     match opened {
+        Opened::Pipe(f, name) => produce(c, jobs, Opened::Stream(Box::new(f), name), send, report)?,
         Opened::Stream(r, name) => {
             let BlockSize::Bytes(block) = c.block else {
                 unreachable!("refused by Config")
