@@ -726,3 +726,43 @@ fn conflicting_packing_options_are_refused() {
     assert!(refused(&["--header", "x", "echo"]).contains("--header"));
     assert!(refused(&["--process-slot-var", "A=B", "true"]).contains("--process-slot-var"));
 }
+
+/// `{%}` is the lowest job slot free when a task starts, taken in input order (GNU parallel:
+/// `--pipe -N1000 --tagstring {%}` over three overlapping chunks tags them 1, 2, 3), whichever
+/// slot thread runs the task; a slot freed by an ended task is taken again.
+#[test]
+fn slot_number_is_the_lowest_free_in_start_order() {
+    for _ in 0..5 {
+        let out = ok_in(
+            &[
+                "-j4",
+                "--pipe",
+                "-N2",
+                "-k",
+                "--tagstring",
+                "{%}",
+                "sh",
+                "-c",
+                "sleep 0.5; wc -l",
+            ],
+            "1\n2\n3\n4\n5\n6\n",
+        );
+        assert_eq!(out, "1\t2\n2\t2\n3\t2\n");
+    }
+    // Two slots, four overlapping tasks: the third and fourth reuse the slots 1 and 2.
+    let out = ok(&[
+        "-j2",
+        "-k",
+        "sh",
+        "-c",
+        "sleep 0.3; echo {%}",
+        ":::",
+        "a",
+        "b",
+        "c",
+        "d",
+    ]);
+    let slots = lines(out.as_bytes());
+    assert_eq!(&slots[..2], ["1", "2"], "{out}");
+    assert!(slots[2..].iter().all(|s| s == "1" || s == "2"), "{out}");
+}

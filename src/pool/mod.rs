@@ -129,6 +129,11 @@ pub struct Control {
     next_start: Mutex<Option<Instant>>,
     /// Process group of the child running in each slot (index slot-1), 0 when idle.
     slots: Vec<AtomicI32>,
+    /// `{%}` numbers in use (index n-1): a task gets the lowest free one, as in GNU parallel,
+    /// whichever slot thread runs it.
+    jobslots: Mutex<Vec<bool>>,
+    /// Held by the slot thread taking the next task and its `{%}` (see [`Control::next_task`]).
+    receiving: Mutex<()>,
     /// With `-k`: the sequence number the merger prints next (its output may stream through).
     pub head: AtomicU64,
     /// parx itself failed somewhere (reported already): the run ends with status 255.
@@ -153,6 +158,8 @@ impl Control {
             halt: None,
             watchdog: None,
             slots: (0..jobs).map(|_| AtomicI32::new(0)).collect(),
+            jobslots: Mutex::new(vec![false; jobs]),
+            receiving: Mutex::new(()),
             head: AtomicU64::new(1),
             error: AtomicBool::new(false),
             runtimes: Mutex::new(crate::units::Median::default()),
@@ -162,8 +169,45 @@ impl Control {
 
     /// Reports one of parx's own errors (`parx: <msg>` on stderr); the run will exit 255.
     pub fn error(&self, msg: impl std::fmt::Display) {
-        eprintln!("parx: {msg}");
+        crate::messages::error(msg);
         self.error.store(true, Ordering::SeqCst);
+    }
+
+    /// Waits up to `wait` for the next task and takes its `{%}` in the same step, so that
+    /// tasks take `{%}` numbers in the order they leave the channel (input order), as GNU
+    /// parallel numbers them in start order. Give the number back with
+    /// [`Control::release_jobslot`] when the task has ended.
+    pub fn next_task<T>(
+        &self,
+        tasks: &crossbeam_channel::Receiver<T>,
+        wait: Duration,
+    ) -> Result<(T, usize), crossbeam_channel::RecvTimeoutError> {
+        let _turn = self.receiving.lock().unwrap_or_else(|e| e.into_inner());
+        let task = tasks.recv_timeout(wait)?;
+        Ok((task, self.take_jobslot()))
+    }
+
+    /// Takes the lowest free `{%}` number (1-based).
+    fn take_jobslot(&self) -> usize {
+        let mut used = self.jobslots.lock().unwrap_or_else(|e| e.into_inner());
+        match used.iter().position(|u| !u) {
+            Some(i) => {
+                used[i] = true;
+                i + 1
+            }
+            None => {
+                used.push(true);
+                used.len()
+            }
+        }
+    }
+
+    /// Gives back a `{%}` number taken with [`Control::take_jobslot`].
+    pub fn release_jobslot(&self, n: usize) {
+        let mut used = self.jobslots.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(u) = used.get_mut(n - 1) {
+            *u = false;
+        }
     }
 
     /// Whether [`Control::error`] was called.

@@ -83,15 +83,18 @@ impl<'a> Slot<'a> {
             }
             // Look up now and then: after --halt or a stop no task may come for long (the
             // source may be waiting for input), and the slot must not keep the run alive.
-            let task = match tasks.recv_timeout(IDLE_CHECK) {
+            // {%}: the lowest number free now, for all of the task's attempts.
+            let (task, jobslot) = match self.ctl.next_task(tasks, IDLE_CHECK) {
                 Ok(t) => t,
                 Err(RecvTimeoutError::Timeout) if self.ctl.may_start() => continue,
                 Err(_) => break,
             };
             if !self.ctl.may_start() {
+                self.ctl.release_jobslot(jobslot);
                 break;
             }
-            let fin = self.run_retrying(&task);
+            let fin = self.run_retrying(&task, jobslot);
+            self.ctl.release_jobslot(jobslot);
             // Gate hook: held at the gate until the run stopped (or --halt soon): it never
             // ran, like a task taken after the stop.
             if fin.info.start.is_none() && !self.cfg.dry_run && !self.ctl.may_start() {
@@ -107,11 +110,11 @@ impl<'a> Slot<'a> {
     /// Runs a task up to `--retries` times in all while it fails. Earlier attempts' outputs
     /// are dropped; only the last attempt allowed may stream or send lines early (its output
     /// cannot be replaced any more), so with retries a task's output is printed when it ends.
-    fn run_retrying(&mut self, task: &Task) -> Finished {
+    fn run_retrying(&mut self, task: &Task, jobslot: usize) -> Finished {
         let mut attempt = 0;
         loop {
             let last = !self.cfg.jobs_ctl.may_rerun(attempt + 1);
-            let fin = self.run_task(task, last);
+            let fin = self.run_task(task, jobslot, last);
             // Gate hook: killed by --memfree, it runs again (its output dropped), and that
             // attempt does not count.
             let killed = fin.outcome == Outcome::Signaled(libc::SIGKILL);
@@ -125,10 +128,10 @@ impl<'a> Slot<'a> {
         }
     }
 
-    fn run_task(&mut self, task: &Task, last: bool) -> Finished {
+    fn run_task(&mut self, task: &Task, jobslot: usize, last: bool) -> Finished {
         let rendered = self.cfg.template.render(&Ctx {
             seq: task.seq,
-            slot: self.slot,
+            slot: jobslot,
             records: task.template_records(),
         });
         let mut fin = Finished {
@@ -164,7 +167,7 @@ impl<'a> Slot<'a> {
             self.cfg,
             self.ctl,
             task.seq,
-            self.slot,
+            jobslot,
             task.records(),
             // Gate hook: a task --memfree may kill and rerun must not print early.
             last && !self.ctl.may_requeue(),
@@ -180,7 +183,7 @@ impl<'a> Slot<'a> {
         let who = super::Spawn {
             cfg: self.cfg,
             seq: Some(task.seq),
-            slot: self.slot,
+            slot: jobslot,
         };
         let program = match &rendered {
             Rendered::Argv(a) => Some(self.resolve(&a[0])),
