@@ -585,8 +585,9 @@ impl Slot<'_> {
             return Some(None);
         };
         if self.ctl.stopping() {
-            for p in left {
-                self.store(&p.job, &p.raw, failed);
+            for mut p in left {
+                let raw = p.take_parts().raw;
+                self.store(&p.job, &raw, failed);
                 self.finish(&p.job, OutBuf::new(), failed, RunInfo::default());
             }
             return None;
@@ -600,8 +601,9 @@ impl Slot<'_> {
                 tasks.join(", ")
             ));
             self.ctl.stop(libc::SIGTERM);
-            for p in left {
-                self.store(&p.job, &p.raw, failed);
+            for mut p in left {
+                let raw = p.take_parts().raw;
+                self.store(&p.job, &raw, failed);
                 self.finish(&p.job, OutBuf::new(), failed, RunInfo::default());
             }
             return None;
