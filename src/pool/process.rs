@@ -74,6 +74,9 @@ fn may_retry(cfg: &Config, failures: u32) -> bool {
 /// How long no worker may answer anything before the least loaded writer may go past
 /// [`SOFT_CAP`] (every worker may be holding its answers until it reads more).
 const STALL: Duration = Duration::from_millis(50);
+/// The same before any worker has answered anything: workers may still be starting (an
+/// interpreter, a model to load), and meanwhile the input would pile up in parx.
+const START_STALL: Duration = Duration::from_secs(1);
 
 /// Records outstanding per slot, and when a worker last answered.
 struct Loads {
@@ -81,6 +84,8 @@ struct Loads {
     per: Vec<Option<u64>>,
     /// When a worker last answered something (or one started).
     progress: Instant,
+    /// Some worker has answered something.
+    answered: bool,
 }
 
 impl Loads {
@@ -91,7 +96,16 @@ impl Loads {
     fn may_take(&self, slot: usize, cap: u64, now: Instant) -> bool {
         let mine = self.per[slot - 1].unwrap_or(0);
         let least = self.per.iter().flatten().min().copied().unwrap_or(0);
-        mine < cap || (mine <= least && now.duration_since(self.progress) >= STALL)
+        mine < cap || (mine <= least && now.duration_since(self.progress) >= self.stall())
+    }
+
+    /// How long without answers counts as a stall.
+    fn stall(&self) -> Duration {
+        if self.answered {
+            STALL
+        } else {
+            START_STALL
+        }
     }
 }
 
@@ -114,6 +128,7 @@ impl Shared {
             load: Mutex::new(Loads {
                 per: vec![None; jobs],
                 progress: Instant::now(),
+                answered: false,
             }),
             turn: Condvar::new(),
             waiting: AtomicUsize::new(0),
@@ -138,6 +153,7 @@ impl Shared {
         }
         if delta < 0 {
             g.progress = Instant::now();
+            g.answered = true;
         }
         drop(g);
         self.wake();
@@ -165,7 +181,7 @@ impl Shared {
                 return;
             }
             // Until a stall would let it go, at the latest.
-            let nap = (g.progress + STALL)
+            let nap = (g.progress + g.stall())
                 .saturating_duration_since(now)
                 .clamp(Duration::from_millis(1), STALL);
             self.waiting.fetch_add(1, Ordering::SeqCst);
@@ -721,6 +737,7 @@ mod tests {
         let mut l = Loads {
             per: vec![Some(100), Some(5)],
             progress: t0,
+            answered: true,
         };
         assert!(!l.may_take(1, 64, t0), "over the cap while others answer");
         assert!(l.may_take(2, 64, t0));
@@ -739,5 +756,11 @@ mod tests {
             l.may_take(1, 64, t0 + STALL),
             "a slot without a worker does not count"
         );
+        l.answered = false;
+        assert!(
+            !l.may_take(1, 64, t0 + STALL),
+            "workers that have not answered yet may still be starting"
+        );
+        assert!(l.may_take(1, 64, t0 + START_STALL));
     }
 }
