@@ -244,9 +244,11 @@ mod tests {
             let rest = l
                 .credit(p, b'\n', |s| {
                     match s {
-                        Step::Part(inf, span) => {
-                            inf.parts.get_or_insert_with(Default::default).raw.push(span, &mut Spiller::default())?
-                        }
+                        Step::Part(inf, span) => inf
+                            .parts
+                            .get_or_insert_with(Default::default)
+                            .raw
+                            .push(span, &mut Spiller::default())?,
                         Step::Done(mut inf, span) => {
                             let mut v = inf.take_parts().raw.to_vec()?;
                             v.extend_from_slice(span);
