@@ -166,18 +166,10 @@ impl Shared {
         }
     }
 
-    /// Records `slot` may take now, in one batch at most (see [`Loads::may_take`]): one
-    /// look at the loads per batch, not per value.
-    fn room(&self, slot: usize, cap: u64) -> u64 {
+    /// Whether `slot` may take more work now (see [`Loads::may_take`]).
+    fn may_take(&self, slot: usize, cap: u64) -> bool {
         let g = self.load.lock().expect("load lock");
-        let mine = g.per[slot - 1].unwrap_or(0);
-        if mine < cap {
-            cap - mine
-        } else if g.may_take(slot, cap, Instant::now()) {
-            BATCH_RECORDS
-        } else {
-            0
-        }
+        g.may_take(slot, cap, Instant::now())
     }
 
     /// Waits until `slot` may take more work, or `quit` is set.
@@ -547,15 +539,13 @@ impl Slot<'_> {
             // Values trickle in one by one: wait a little for more, rather than pay a write
             // (and the worker a read, and a wake-up each side) per value.
             let until = Instant::now() + GATHER;
-            let room = if chunk.is_none() && paced.is_none() {
-                self.shared.room(self.slot, cap).min(BATCH_RECORDS)
-            } else {
-                0
-            };
-            while units < room
+            while chunk.is_none()
+                && paced.is_none()
                 && buf.len() < BATCH_BYTES
+                && units < BATCH_RECORDS
                 && tasks_sent < max_tasks
                 && self.ctl.may_start()
+                && self.shared.may_take(self.slot, cap)
             {
                 match self.next_job_until(until) {
                     Some(Next::Job(j)) if matches!(j.input, JobInput::Records(_)) => {
@@ -744,11 +734,6 @@ mod tests {
     #[test]
     fn a_writer_past_its_cap_waits_while_another_worker_answers() {
         let t0 = Instant::now();
-        let s = shared(2);
-        s.set_load(1, Some(100));
-        s.set_load(2, Some(5));
-        assert_eq!(s.room(1, 64), 0);
-        assert_eq!(s.room(2, 64), 59);
         let mut l = Loads {
             per: vec![Some(100), Some(5)],
             progress: t0,
