@@ -333,5 +333,7 @@ fn keep_order_behind_a_slow_first_record_stays_small() {
         seq(1_000_000).as_bytes(),
     );
     assert_eq!(code, 0);
-    assert!(kib < 80 << 10, "peak RSS {kib} KiB for 1M queued records");
+    // A worker stuck on a slow record is sent no more than its cap while the other answers;
+    // the answers wait in the output budget (then spill). 117 MB before.
+    assert!(kib < 45 << 10, "peak RSS {kib} KiB for 1M queued records");
 }

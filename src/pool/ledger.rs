@@ -105,15 +105,23 @@ impl Job {
     }
 }
 
-/// A job sent to the current worker and not yet answered in full.
+/// A job sent to the current worker and not yet answered in full. Small: thousands wait
+/// behind a slow record.
 #[derive(Debug)]
 pub(crate) struct InFlight {
     pub(crate) job: Job,
     /// Results credited so far.
     pub(crate) got: u64,
-    /// Its results so far (shaped as printed).
+    /// Its results so far, once a piece of them has come before the rest.
+    pub(crate) parts: Option<Box<Parts>>,
+}
+
+/// The results of a job answered over several reads.
+#[derive(Debug, Default)]
+pub(crate) struct Parts {
+    /// Shaped as printed.
     pub(crate) out: OutBuf,
-    /// Its results as the worker wrote them (with `--results`).
+    /// As the worker wrote them (with `--results`).
     pub(crate) raw: OutBuf,
 }
 
@@ -122,9 +130,13 @@ impl InFlight {
         InFlight {
             job,
             got: 0,
-            out: OutBuf::new(),
-            raw: OutBuf::new(),
+            parts: None,
         }
+    }
+
+    /// Its results so far, taken out.
+    pub(crate) fn take_parts(&mut self) -> Parts {
+        self.parts.take().map(|b| *b).unwrap_or_default()
     }
 }
 
@@ -232,9 +244,13 @@ mod tests {
             let rest = l
                 .credit(p, b'\n', |s| {
                     match s {
-                        Step::Part(inf, span) => inf.raw.push(span, &mut Spiller::default())?,
-                        Step::Done(inf, span) => {
-                            let mut v = inf.raw.to_vec()?;
+                        Step::Part(inf, span) => inf
+                            .parts
+                            .get_or_insert_with(Default::default)
+                            .raw
+                            .push(span, &mut Spiller::default())?,
+                        Step::Done(mut inf, span) => {
+                            let mut v = inf.take_parts().raw.to_vec()?;
                             v.extend_from_slice(span);
                             done.push((inf.job.seq, v));
                         }

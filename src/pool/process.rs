@@ -71,10 +71,47 @@ fn may_retry(cfg: &Config, failures: u32) -> bool {
     cfg.jobs_ctl.may_rerun(failures)
 }
 
+/// How long no worker may answer anything before the least loaded writer may go past
+/// [`SOFT_CAP`] (every worker may be holding its answers until it reads more).
+const STALL: Duration = Duration::from_millis(50);
+/// The same before any worker has answered anything: workers may still be starting (an
+/// interpreter, a model to load), and meanwhile the input would pile up in parx.
+const START_STALL: Duration = Duration::from_secs(1);
+
+/// Records outstanding per slot, and when a worker last answered.
+struct Loads {
+    /// Per slot (`None`: no live worker in that slot).
+    per: Vec<Option<u64>>,
+    /// When a worker last answered something (or one started).
+    progress: Instant,
+    /// Some worker has answered something.
+    answered: bool,
+}
+
+impl Loads {
+    /// Whether `slot` may take more work now: while under `cap`, or, when no worker has
+    /// answered for [`STALL`], while no other worker has less (so workers that answer only
+    /// after reading more — block buffers, `sort` — cannot deadlock, and a worker stuck on a
+    /// slow record is not sent more than `cap` while the others answer).
+    fn may_take(&self, slot: usize, cap: u64, now: Instant) -> bool {
+        let mine = self.per[slot - 1].unwrap_or(0);
+        let least = self.per.iter().flatten().min().copied().unwrap_or(0);
+        mine < cap || (mine <= least && now.duration_since(self.progress) >= self.stall())
+    }
+
+    /// How long without answers counts as a stall.
+    fn stall(&self) -> Duration {
+        if self.answered {
+            STALL
+        } else {
+            START_STALL
+        }
+    }
+}
+
 /// What the slots share: load per slot, the re-dispatch queue, the no-answer streak.
 struct Shared {
-    /// Records outstanding per slot (`None`: no live worker in that slot).
-    load: Mutex<Vec<Option<u64>>>,
+    load: Mutex<Loads>,
     turn: Condvar,
     /// Writers waiting in [`Shared::wait_turn`] (others need no wake-up).
     waiting: AtomicUsize,
@@ -85,15 +122,38 @@ struct Shared {
 }
 
 impl Shared {
+    fn new(jobs: usize) -> Shared {
+        let (redo_tx, redo_rx) = unbounded();
+        Shared {
+            load: Mutex::new(Loads {
+                per: vec![None; jobs],
+                progress: Instant::now(),
+                answered: false,
+            }),
+            turn: Condvar::new(),
+            waiting: AtomicUsize::new(0),
+            redo_tx,
+            redo_rx,
+            silent: Mutex::new(Vec::new()),
+        }
+    }
+
     fn set_load(&self, slot: usize, v: Option<u64>) {
-        self.load.lock().expect("load lock")[slot - 1] = v;
+        let mut g = self.load.lock().expect("load lock");
+        g.per[slot - 1] = v;
+        g.progress = Instant::now();
+        drop(g);
         self.wake();
     }
 
     fn add_load(&self, slot: usize, delta: i64) {
         let mut g = self.load.lock().expect("load lock");
-        if let Some(n) = &mut g[slot - 1] {
+        if let Some(n) = &mut g.per[slot - 1] {
             *n = n.saturating_add_signed(delta);
+        }
+        if delta < 0 {
+            g.progress = Instant::now();
+            g.answered = true;
         }
         drop(g);
         self.wake();
@@ -106,29 +166,27 @@ impl Shared {
         }
     }
 
-    /// Whether `slot` may take more work now (see the module docs).
+    /// Whether `slot` may take more work now (see [`Loads::may_take`]).
     fn may_take(&self, slot: usize, cap: u64) -> bool {
         let g = self.load.lock().expect("load lock");
-        let mine = g[slot - 1].unwrap_or(0);
-        let least = g.iter().flatten().min().copied().unwrap_or(0);
-        mine < cap || mine <= least
+        // Under the cap (the common case) needs no clock.
+        g.per[slot - 1].unwrap_or(0) < cap || g.may_take(slot, cap, Instant::now())
     }
 
     /// Waits until `slot` may take more work, or `quit` is set.
     fn wait_turn(&self, slot: usize, quit: &AtomicBool, cap: u64) {
         let mut g = self.load.lock().expect("load lock");
         loop {
-            let mine = g[slot - 1].unwrap_or(0);
-            let least = g.iter().flatten().min().copied().unwrap_or(0);
-            if mine < cap || mine <= least || quit.load(Ordering::SeqCst) {
+            let now = Instant::now();
+            if g.may_take(slot, cap, now) || quit.load(Ordering::SeqCst) {
                 return;
             }
+            // Until a stall would let it go, at the latest.
+            let nap = (g.progress + g.stall())
+                .saturating_duration_since(now)
+                .clamp(Duration::from_millis(1), STALL);
             self.waiting.fetch_add(1, Ordering::SeqCst);
-            g = self
-                .turn
-                .wait_timeout(g, Duration::from_millis(50))
-                .expect("load lock")
-                .0;
+            g = self.turn.wait_timeout(g, nap).expect("load lock").0;
             self.waiting.fetch_sub(1, Ordering::SeqCst);
         }
     }
@@ -153,15 +211,7 @@ pub fn start(
     tasks: Receiver<Task>,
     out: Sender<Msg>,
 ) -> Vec<JoinHandle<()>> {
-    let (redo_tx, redo_rx) = unbounded();
-    let shared = Arc::new(Shared {
-        load: Mutex::new(vec![None; cfg.jobs]),
-        turn: Condvar::new(),
-        waiting: AtomicUsize::new(0),
-        redo_tx,
-        redo_rx,
-        silent: Mutex::new(Vec::new()),
-    });
+    let shared = Arc::new(Shared::new(cfg.jobs));
     (1..=cfg.jobs)
         .map(|slot| {
             let (cfg, ctl, tasks, out, shared) = (
@@ -559,8 +609,9 @@ impl Slot<'_> {
             return Some(None);
         };
         if self.ctl.stopping() {
-            for p in left {
-                self.store(&p.job, &p.raw, failed);
+            for mut p in left {
+                let raw = p.take_parts().raw;
+                self.store(&p.job, &raw, failed);
                 self.finish(&p.job, OutBuf::new(), failed, RunInfo::default());
             }
             return None;
@@ -574,8 +625,9 @@ impl Slot<'_> {
                 tasks.join(", ")
             ));
             self.ctl.stop(libc::SIGTERM);
-            for p in left {
-                self.store(&p.job, &p.raw, failed);
+            for mut p in left {
+                let raw = p.take_parts().raw;
+                self.store(&p.job, &raw, failed);
                 self.finish(&p.job, OutBuf::new(), failed, RunInfo::default());
             }
             return None;
@@ -667,15 +719,7 @@ mod tests {
     use super::*;
 
     fn shared(jobs: usize) -> Shared {
-        let (redo_tx, redo_rx) = unbounded();
-        Shared {
-            load: Mutex::new(vec![None; jobs]),
-            turn: Condvar::new(),
-            waiting: AtomicUsize::new(0),
-            redo_tx,
-            redo_rx,
-            silent: Mutex::new(Vec::new()),
-        }
+        Shared::new(jobs)
     }
 
     #[test]
@@ -696,15 +740,35 @@ mod tests {
     }
 
     #[test]
-    fn a_writer_holds_back_only_while_another_worker_has_less() {
-        let s = shared(2);
-        s.set_load(1, Some(100));
-        s.set_load(2, Some(5));
-        assert!(!s.may_take(1, 64));
-        assert!(s.may_take(2, 64));
-        s.add_load(2, 200);
-        assert!(s.may_take(1, 64), "the least loaded may always go");
-        s.set_load(2, None);
-        assert!(s.may_take(1, 64), "a slot without a worker does not count");
+    fn a_writer_past_its_cap_waits_while_another_worker_answers() {
+        let t0 = Instant::now();
+        let mut l = Loads {
+            per: vec![Some(100), Some(5)],
+            progress: t0,
+            answered: true,
+        };
+        assert!(!l.may_take(1, 64, t0), "over the cap while others answer");
+        assert!(l.may_take(2, 64, t0));
+        l.per[1] = Some(205);
+        assert!(
+            !l.may_take(1, 64, t0 + STALL / 2),
+            "a worker stuck on a slow record is not sent more while the other answers"
+        );
+        assert!(
+            l.may_take(1, 64, t0 + STALL),
+            "when no one answers, the least loaded may go"
+        );
+        assert!(!l.may_take(2, 64, t0 + STALL), "but not the most loaded");
+        l.per[1] = None;
+        assert!(
+            l.may_take(1, 64, t0 + STALL),
+            "a slot without a worker does not count"
+        );
+        l.answered = false;
+        assert!(
+            !l.may_take(1, 64, t0 + STALL),
+            "workers that have not answered yet may still be starting"
+        );
+        assert!(l.may_take(1, 64, t0 + START_STALL));
     }
 }

@@ -13,7 +13,7 @@ use super::{Slot, ERR_HOLD_MAX};
 use crate::lines::shape_results as shape;
 use crate::output::{OutBuf, Spiller};
 use crate::pool::child::{Stream, Tick};
-use crate::pool::ledger::{InFlight, Ledger, Step};
+use crate::pool::ledger::{InFlight, Job, Ledger, Step};
 use crate::task::{Finished, Msg, Outcome, RunInfo};
 use crate::template::Ctx;
 
@@ -188,29 +188,29 @@ impl<'a> Reader<'a> {
         let results = self.slot.ctl.results.is_some();
         match step {
             Step::Part(inf, span) => {
-                let (out, spill) = (&mut inf.out, &mut self.spill);
-                shape(span, inf.job.tag.as_deref(), term, strip, start, &mut |b| {
-                    out.push(b, spill)
-                })?;
+                let tag = inf.job.tag.as_deref();
+                let parts = inf.parts.get_or_insert_with(Default::default);
+                let (out, spill) = (&mut parts.out, &mut self.spill);
+                shape(span, tag, term, strip, start, &mut |b| out.push(b, spill))?;
                 if results {
-                    inf.raw.push(span, &mut self.spill_raw)?;
+                    parts.raw.push(span, &mut self.spill_raw)?;
                 }
                 Ok(())
             }
             Step::Done(mut inf, span) => {
+                let mut parts = inf.take_parts();
                 if results {
-                    inf.raw.push(span, &mut self.spill_raw)?;
-                    self.slot.store(&inf.job, &inf.raw, Outcome::Exited(0));
+                    parts.raw.push(span, &mut self.spill_raw)?;
+                    self.slot.store(&inf.job, &parts.raw, Outcome::Exited(0));
                 }
-                self.done(inf, span, start)
+                self.done(inf.job, parts.out, span, start)
             }
         }
     }
 
     /// A job is answered: its results go to the merger (or out at once without -k).
-    fn done(&mut self, inf: InFlight, span: &[u8], start: bool) -> io::Result<()> {
+    fn done(&mut self, job: Job, mut out: OutBuf, span: &[u8], start: bool) -> io::Result<()> {
         let (term, strip) = (self.term, self.strip);
-        let InFlight { job, mut out, .. } = inf;
         self.answered += 1;
         self.unload += job.units();
         self.slot.ctl.task_ended(job.seq, Outcome::Exited(0));
