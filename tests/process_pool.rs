@@ -29,8 +29,11 @@ fn pids(out: &[u8]) -> BTreeSet<String> {
 
 #[test]
 fn starts_exactly_j_workers_and_keeps_input_order() {
+    // Slow answers (10 ms each): the first workers reach their cap of outstanding records,
+    // so every worker gets some (a fast pair may otherwise answer everything between them).
+    let slow = r#"while IFS= read -r x; do sleep 0.01; printf '%s\t%s\n' "$$" "$x"; done"#;
     let out = ok(parx()
-        .args(["--pool", "process", "-k", "-j3", "sh", "-c", PID_WORKER])
+        .args(["--pool", "process", "-k", "-j3", "sh", "-c", slow])
         .write_stdin(seq(300)));
     let ls = lines(&out);
     let values: Vec<String> = ls
