@@ -27,7 +27,7 @@ import os, random, shutil, sys
 
 out, size = sys.argv[1], sys.argv[2]
 quick = size == "quick"
-SEED = 12  # issue 12: the benchmark a clone can run
+SEED = 12  # fixed, so every run measures the same data
 LOG_MB = 32 if quick else 256
 TREE_FILES = 2000 if quick else 20000
 SEQ_SPAWN = 500 if quick else 3000

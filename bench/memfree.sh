@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# --memfree inside a memory cgroup (issue 13). Every run happens inside a fresh cgroup limited
+# --memfree inside a memory cgroup. Every run happens inside a fresh cgroup limited
 # to 2 GiB (cgroup v1 memory controller, or v2 where that is what is mounted), never outside:
 # the script stops before running anything if it cannot create and enter one. Needs root.
 #

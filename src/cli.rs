@@ -21,11 +21,8 @@ pub const ENVIRONMENT: &str = include_str!("../doc/environment.txt");
 /// The SEE ALSO line of the man page.
 pub const SEE_ALSO: &str = include_str!("../doc/see-also.txt");
 
-const AFTER_HELP: &str = concat!(
-    "Examples:\n",
-    include_str!("../doc/examples.txt"),
-    "\nMore (inputs, placeholders, exit status, environment): parx --help, man parx"
-);
+const AFTER_HELP: &str =
+    "Examples, inputs, placeholders, exit status, environment: parx --help, man parx";
 
 const AFTER_LONG_HELP: &str = concat!(
     "Exit status:\n",
@@ -36,7 +33,9 @@ const AFTER_LONG_HELP: &str = concat!(
     include_str!("../doc/examples.txt"),
 );
 
-/// The raw command line.
+/// The raw command line. Fields are declared in the order `--help` shows them: one
+/// `help_heading` per topic (inputs, command, chunking, workers, output, job control, resources,
+/// compatibility, cluster); a doc comment's first paragraph is the one-line `-h` text.
 #[derive(Parser, Debug)]
 #[command(
     name = "parx",
@@ -50,47 +49,106 @@ const AFTER_LONG_HELP: &str = concat!(
     group = clap::ArgGroup::new("resume_from").args(["joblog", "run_dir"]).multiple(true)
 )]
 pub struct Cli {
-    /// Job slots: N, N% of the CPUs, +N or -N relative to the CPU count, or FILE (re-read as tasks end) [default: CPUs this process may use]
-    #[arg(
-        short = 'j',
-        long = "jobs",
-        short_alias = 'P',
-        alias = "max-procs",
-        value_name = "N",
-        allow_hyphen_values = true
-    )]
-    pub jobs: Option<String>,
-
-    /// Print outputs in input order (default: as tasks complete)
-    #[arg(short = 'k', long = "keep-order")]
-    pub keep_order: bool,
-
+    // ---- Inputs ----
     /// Read values from FILE, one per line (`-` is stdin); repeatable
-    #[arg(short = 'a', long = "arg-file", value_name = "FILE")]
+    #[arg(
+        short = 'a',
+        long = "arg-file",
+        value_name = "FILE",
+        help_heading = "Inputs"
+    )]
     pub arg_file: Vec<OsString>,
 
     /// Values end with NUL instead of newline
-    #[arg(short = '0', long = "null", conflicts_with = "delimiter")]
+    #[arg(
+        short = '0',
+        long = "null",
+        conflicts_with = "delimiter",
+        help_heading = "Inputs"
+    )]
     pub null: bool,
 
     /// Values end with DELIM (escapes: \n \t \r \0 \\ \xHH)
-    #[arg(short = 'd', long = "delimiter", value_name = "DELIM")]
+    #[arg(
+        short = 'd',
+        long = "delimiter",
+        value_name = "DELIM",
+        help_heading = "Inputs"
+    )]
     pub delimiter: Option<String>,
 
-    /// Link all sources (zip), recycling the shorter ones
-    #[arg(long)]
+    /// Link the sources (zip) instead of combining them; shorter ones recycle
+    #[arg(long, help_heading = "Inputs")]
     pub link: bool,
 
+    /// Walk PATH: every entry under it is a value (repeatable)
+    #[arg(
+        long,
+        value_name = "PATH",
+        help_heading = "Inputs",
+        allow_hyphen_values = true
+    )]
+    pub walk: Vec<OsString>,
+
+    /// With --walk: only entries with extension EXT (repeatable)
+    #[arg(
+        long,
+        value_name = "EXT",
+        requires = "walk",
+        help_heading = "Inputs",
+        allow_hyphen_values = true
+    )]
+    pub ext: Vec<OsString>,
+
+    /// With --walk: only paths matching PATTERN (`**` crosses `/`)
+    #[arg(
+        long,
+        value_name = "PATTERN",
+        requires = "walk",
+        help_heading = "Inputs",
+        allow_hyphen_values = true
+    )]
+    pub glob: Vec<String>,
+
+    /// With --walk: entry type f, d or l: file, directory, symlink [default: f]
+    #[arg(
+        long = "type",
+        value_enum,
+        value_name = "TYPE",
+        requires = "walk",
+        hide_possible_values = true,
+        help_heading = "Inputs"
+    )]
+    pub entry_type: Vec<TypeArg>,
+
+    /// With --walk: include entries whose name starts with a dot
+    #[arg(long, requires = "walk", help_heading = "Inputs")]
+    pub hidden: bool,
+
+    /// With --walk: follow symbolic links
+    #[arg(long, requires = "walk", help_heading = "Inputs")]
+    pub follow: bool,
+
+    /// With --walk: descend at most N levels (1: PATH's direct children)
+    #[arg(long, value_name = "N", requires = "walk", help_heading = "Inputs")]
+    pub max_depth: Option<usize>,
+
+    // ---- Command ----
     /// Run the command through `sh -c` (values quoted)
-    #[arg(long)]
+    #[arg(long, help_heading = "Command")]
     pub shell: bool,
 
     /// Print each command instead of running it
-    #[arg(long)]
+    #[arg(long, help_heading = "Command")]
     pub dry_run: bool,
 
     /// Split each value into columns {1} {2} ... at matches of REGEX
-    #[arg(long, value_name = "REGEX", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        value_name = "REGEX",
+        allow_hyphen_values = true,
+        help_heading = "Command"
+    )]
     pub colsep: Option<String>,
 
     /// Up to N values per command (N records with several sources)
@@ -98,172 +156,102 @@ pub struct Cli {
         short = 'n',
         long = "max-args",
         value_name = "N",
-        conflicts_with = "context_x"
+        conflicts_with = "context_x",
+        help_heading = "Command"
     )]
     pub max_args: Option<usize>,
 
-    /// As many values per command as fit the line limit (context replace: a{}b per value)
-    #[arg(short = 'X')]
+    /// As many values per command as fit (a{}b repeated per value)
+    #[arg(short = 'X', help_heading = "Command")]
     pub context_x: bool,
 
-    /// Walk PATH: every entry under it is a value (repeatable)
-    #[arg(
-        long,
-        value_name = "PATH",
-        help_heading = "Walking",
-        allow_hyphen_values = true
-    )]
-    pub walk: Vec<OsString>,
-
-    /// Only entries with extension EXT (repeatable)
-    #[arg(
-        long,
-        value_name = "EXT",
-        requires = "walk",
-        help_heading = "Walking",
-        allow_hyphen_values = true
-    )]
-    pub ext: Vec<OsString>,
-
-    /// Only entries whose path relative to PATH matches PATTERN (repeatable; `**` crosses `/`)
-    #[arg(
-        long,
-        value_name = "PATTERN",
-        requires = "walk",
-        help_heading = "Walking",
-        allow_hyphen_values = true
-    )]
-    pub glob: Vec<String>,
-
-    /// Entry type: f file, d directory, l symlink (repeatable) [default: f]
-    #[arg(
-        long = "type",
-        value_enum,
-        value_name = "TYPE",
-        requires = "walk",
-        help_heading = "Walking"
-    )]
-    pub entry_type: Vec<TypeArg>,
-
-    /// Include entries whose name starts with a dot
-    #[arg(long, requires = "walk", help_heading = "Walking")]
-    pub hidden: bool,
-
-    /// Follow symbolic links
-    #[arg(long, requires = "walk", help_heading = "Walking")]
-    pub follow: bool,
-
-    /// Descend at most N levels (1: PATH's direct children)
-    #[arg(long, value_name = "N", requires = "walk", help_heading = "Walking")]
-    pub max_depth: Option<usize>,
-    /// Chunk mode: stdin is data, split into record-aligned chunks fed to the command's stdin
-    #[arg(long, conflicts_with = "pipe_part", help_heading = "Chunk modes")]
+    // ---- Chunking ----
+    /// Split stdin into record-aligned chunks, each fed to a command's stdin
+    #[arg(long, conflicts_with = "pipe_part", help_heading = "Chunking")]
     pub pipe: bool,
 
-    /// Chunk mode: the -a/:::: files are data, memory-mapped and split in place
-    #[arg(long = "pipe-part", alias = "pipepart", help_heading = "Chunk modes")]
+    /// Split the -a/:::: files in place (memory-mapped) into chunks
+    #[arg(long = "pipe-part", alias = "pipepart", help_heading = "Chunking")]
     pub pipe_part: bool,
 
-    /// Target chunk size [default: 1M]; K M G T are powers of 1024, k m g t of 1000;
-    /// -N: N chunks per job slot per file (--pipe-part)
+    /// Chunk size: 16M (×1024), 16m (×1000), -4 (4 per slot) [default: 1M]
     #[arg(
         long,
         value_name = "SIZE",
         allow_hyphen_values = true,
-        help_heading = "Chunk modes"
+        help_heading = "Chunking"
     )]
     pub block: Option<String>,
 
-    /// Chunk modes: N records per chunk instead of a size; else N values per command with {N}
-    /// the Nth (GNU's max-replace-args)
-    #[arg(short = 'N', long = "max-replace-args", value_name = "N")]
+    /// N records per chunk (without a chunk mode: N values per command)
+    #[arg(
+        short = 'N',
+        long = "max-replace-args",
+        value_name = "N",
+        help_heading = "Chunking"
+    )]
     pub max_replace_args: Option<u64>,
 
-    /// Chunk modes: a record is N lines (FASTQ: -L 4); else N input lines per command
-    #[arg(short = 'L', long = "max-lines", value_name = "N")]
+    /// A record is N lines, FASTQ: -L 4 (else: N lines per command)
+    #[arg(
+        short = 'L',
+        long = "max-lines",
+        value_name = "N",
+        help_heading = "Chunking"
+    )]
     pub max_lines: Option<u64>,
 
-    /// Record terminator [default: \n, NUL with -0] (escapes: \n \t \r \0 \\ \xHH)
-    #[arg(long, value_name = "STR", help_heading = "Chunk modes")]
+    /// Record terminator, escapes allowed [default: \n, NUL with -0]
+    #[arg(long, value_name = "STR", help_heading = "Chunking")]
     pub recend: Option<String>,
 
     /// Records begin with STR (chunks are split only before it)
-    #[arg(long, value_name = "STR", help_heading = "Chunk modes")]
+    #[arg(long, value_name = "STR", help_heading = "Chunking")]
     pub recstart: Option<String>,
 
-    /// Chunk modes: the first N records are a header, sent at the start of every chunk;
-    /// `:` with argument sources: the first value names the column ({name})
-    #[arg(long, value_name = "N|:", help_heading = "Chunk modes")]
+    /// First N records: a header sent with every chunk (`:`: column names)
+    #[arg(long, value_name = "N|:", help_heading = "Chunking")]
     pub header: Option<String>,
 
-    /// How tasks run: a child process per task, or long-lived workers fed on stdin (process:
-    /// a worker answers each record it reads with exactly one result, in order)
-    #[arg(long, value_enum, value_name = "KIND", default_value_t = PoolArg::Thread)]
+    // ---- Workers ----
+    /// Job slots: N, or N% +N -N of the CPUs, or FILE [default: usable CPUs]
+    #[arg(
+        short = 'j',
+        long = "jobs",
+        short_alias = 'P',
+        alias = "max-procs",
+        value_name = "N",
+        allow_hyphen_values = true,
+        help_heading = "Workers"
+    )]
+    pub jobs: Option<String>,
+
+    /// thread: a child per task, process: -j workers on stdin
+    ///
+    /// With process, a worker must answer every record it reads with exactly one result, in
+    /// order: one line, or everything up to --result-end SEP.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "KIND",
+        default_value_t = PoolArg::Thread,
+        hide_possible_values = true,
+        help_heading = "Workers"
+    )]
     pub pool: PoolArg,
 
-    /// With --pool process: restart a worker after it has been sent N tasks
-    #[arg(long, value_name = "N")]
+    /// With --pool process: restart a worker after N tasks
+    #[arg(long, value_name = "N", help_heading = "Workers")]
     pub max_tasks: Option<u64>,
 
-    /// With --pool process: each result ends with SEP instead of the record terminator, so a
-    /// result may span lines; printed without SEP (escapes: \n \t \r \0 \\ \xHH)
-    #[arg(long, value_name = "SEP")]
+    /// With --pool process: results end with SEP, not a newline
+    #[arg(long, value_name = "SEP", help_heading = "Workers")]
     pub result_end: Option<String>,
-    /// Kill a task (its whole process group: TERM, then KILL) after DUR (500ms, 30s, 2m, 1.5)
-    #[arg(long, value_name = "DUR", help_heading = "Job control")]
-    pub timeout: Option<String>,
 
-    /// Run a failed task up to N times in all (0: until it succeeds); only the last attempt's
-    /// output is printed
-    #[arg(long, value_name = "N", help_heading = "Job control")]
-    pub retries: Option<u32>,
-
-    /// When to stop early: never, soon|now,fail=N|success=N|done=N (N or N%); GNU's 0 1 2 -1 -2 N%
-    #[arg(
-        long,
-        value_name = "WHEN,WHY=N",
-        allow_hyphen_values = true,
-        help_heading = "Job control"
-    )]
-    pub halt: Option<String>,
-
-    /// Log every finished task to FILE (GNU parallel's TSV columns; `-`: stdout)
-    #[arg(long, value_name = "FILE", help_heading = "Job control")]
-    pub joblog: Option<std::path::PathBuf>,
-
-    /// With --joblog (or --slurm --run-dir): skip tasks already in the log
-    #[arg(long, requires = "resume_from", help_heading = "Job control")]
-    pub resume: bool,
-
-    /// With --joblog (or --slurm --run-dir): skip tasks logged as succeeded, rerun failed ones
-    #[arg(long, requires = "resume_from", help_heading = "Job control")]
-    pub resume_failed: bool,
-
-    /// Pause DUR between task starts
-    #[arg(long, value_name = "DUR", help_heading = "Job control")]
-    pub delay: Option<String>,
-
-    /// Run only share K of N (task seq s runs iff (s-1) % N == K-1); `auto` reads array-job variables
-    #[arg(long, value_name = "K/N|auto", help_heading = "Job control")]
-    pub shard: Option<String>,
-
-    // ---- Resources (issue 13): --load, --memfree, --memsuspend (-j FILE is under --jobs) ----
-    /// Start a task only while fewer than MAX processes run on the machine (N, N%/+N/-N of the CPUs)
-    #[arg(
-        long,
-        value_name = "MAX",
-        allow_hyphen_values = true,
-        help_heading = "Resources"
-    )]
-    pub load: Option<String>,
-
-    /// Start a task only while SIZE memory is available; below SIZE/2 the youngest task is killed and run again later
-    #[arg(long, value_name = "SIZE", help_heading = "Resources")]
-    pub memfree: Option<String>,
-
-    /// Stop (SIGSTOP) the youngest tasks while less than 2×SIZE memory is available; continue them when it is back
-    #[arg(long, value_name = "SIZE", help_heading = "Resources")]
-    pub memsuspend: Option<String>,
+    // ---- Output ----
+    /// Print outputs in input order (default: as tasks complete)
+    #[arg(short = 'k', long = "keep-order", help_heading = "Output")]
+    pub keep_order: bool,
 
     /// Prefix each output line with the task's values and a TAB
     #[arg(long, help_heading = "Output")]
@@ -281,36 +269,67 @@ pub struct Cli {
     #[arg(long, value_name = "DIR", help_heading = "Output")]
     pub results: Option<std::path::PathBuf>,
 
-    /// Show a progress bar on stderr (only when stderr is a terminal)
+    /// Show a progress bar (when stderr is a terminal)
     #[arg(long, help_heading = "Output")]
     pub bar: bool,
 
-    /// Show progress with an estimated time left on stderr (only when stderr is a terminal)
+    /// Show progress and the estimated time left (stderr is a terminal)
     #[arg(long, help_heading = "Output")]
     pub eta: bool,
 
-    // --- Cluster (issue 16): --slurm and its options; see src/cluster/. ---
-    /// Submit one Slurm array of N tasks, each running this share of the tasks, then wait and
-    /// print the merged output (parx must be on storage every node sees)
-    #[arg(long, value_name = "N", help_heading = "Cluster")]
-    pub slurm: Option<u32>,
+    // ---- Job control ----
+    /// Kill a task (TERM, then KILL) after DUR: 500ms, 30s, 2m, 1.5
+    #[arg(long, value_name = "DUR", help_heading = "Job control")]
+    pub timeout: Option<String>,
 
-    /// Pass ARG to sbatch (repeatable), e.g. --slurm-arg=--time=10 --slurm-arg=-pshort
+    /// Run a failed task up to N times in all (0: until it succeeds)
+    #[arg(long, value_name = "N", help_heading = "Job control")]
+    pub retries: Option<u32>,
+
+    /// Stop early: soon|now,fail|success|done=N|N% (or GNU's 0 1 2)
     #[arg(
         long,
-        value_name = "ARG",
-        requires = "slurm",
+        value_name = "WHEN,WHY=N",
         allow_hyphen_values = true,
-        help_heading = "Cluster"
+        help_heading = "Job control"
     )]
-    pub slurm_arg: Vec<OsString>,
+    pub halt: Option<String>,
 
-    /// The --slurm run directory (outputs, job logs, status); default: a new one in the
-    /// current directory. Give it again with --resume or --resume-failed to continue a run
-    #[arg(long, value_name = "DIR", requires = "slurm", help_heading = "Cluster")]
-    pub run_dir: Option<std::path::PathBuf>,
-    // --- end of Cluster ---
-    // --- Compatibility: GNU parallel and xargs spellings (DESIGN.md "Compatibility") ---
+    /// Log every finished task to FILE (GNU parallel's columns)
+    #[arg(long, value_name = "FILE", help_heading = "Job control")]
+    pub joblog: Option<std::path::PathBuf>,
+
+    /// With --joblog or --run-dir: skip tasks already logged
+    #[arg(long, requires = "resume_from", help_heading = "Job control")]
+    pub resume: bool,
+
+    /// With --joblog or --run-dir: rerun only the failed tasks
+    #[arg(long, requires = "resume_from", help_heading = "Job control")]
+    pub resume_failed: bool,
+
+    /// Pause DUR between task starts
+    #[arg(long, value_name = "DUR", help_heading = "Job control")]
+    pub delay: Option<String>,
+
+    // ---- Resources (-j FILE is under Workers) ----
+    /// Start tasks only while fewer than MAX processes run (N, N%, +N, -N)
+    #[arg(
+        long,
+        value_name = "MAX",
+        allow_hyphen_values = true,
+        help_heading = "Resources"
+    )]
+    pub load: Option<String>,
+
+    /// Start tasks only while SIZE memory is free (below SIZE/2: requeue one)
+    #[arg(long, value_name = "SIZE", help_heading = "Resources")]
+    pub memfree: Option<String>,
+
+    /// Pause the youngest tasks while less than 2×SIZE memory is free
+    #[arg(long, value_name = "SIZE", help_heading = "Resources")]
+    pub memsuspend: Option<String>,
+
+    // ---- Compatibility: GNU parallel and xargs spellings ----
     /// At most N characters per command line (-X, -m, -n)
     #[arg(
         short = 's',
@@ -320,7 +339,7 @@ pub struct Cli {
     )]
     pub max_chars: Option<usize>,
 
-    /// Several values per command, up to the line limit, spread over the slots at the end
+    /// As many values per command as fit, spread over the slots at the end
     #[arg(short = 'm', help_heading = "Compatibility")]
     pub multi: bool,
 
@@ -361,7 +380,7 @@ pub struct Cli {
     #[arg(long, value_name = "n|l|r|lr|rl", help_heading = "Compatibility")]
     pub trim: Option<String>,
 
-    /// GNU parallel's extra replacement strings ({..} {+.} {##} {0#} {:-x} {#re} {%re} ...)
+    /// GNU parallel's extra placeholders ({..} {+.} {##} {:-x} ...)
     #[arg(long, help_heading = "Compatibility")]
     pub plus: bool,
 
@@ -381,7 +400,7 @@ pub struct Cli {
     #[arg(short = 'u', long = "ungroup", help_heading = "Compatibility")]
     pub ungroup: bool,
 
-    /// Signals (and milliseconds between them) that end a task: SIG,MS,SIG,MS,...,SIG
+    /// Signals ending a task: SIG,MS,SIG,...,SIG (MS: wait in ms)
     #[arg(long, value_name = "SEQ", help_heading = "Compatibility")]
     pub termseq: Option<String>,
 
@@ -402,7 +421,7 @@ pub struct Cli {
     #[arg(long, value_name = "NAME", help_heading = "Compatibility")]
     pub process_slot_var: Option<String>,
 
-    /// Accepted for GNU parallel (values are never shell syntax in exec mode already)
+    /// Accepted for GNU parallel; values are never shell syntax anyway
     #[arg(short = 'q', long = "quote", help_heading = "Compatibility")]
     pub quote: bool,
 
@@ -448,6 +467,35 @@ pub struct Cli {
     )]
     pub remote_flag: bool,
 
+    // ---- Cluster ----
+    /// Run share K of N of the tasks (`auto`: from array-job variables)
+    #[arg(long, value_name = "K/N|auto", help_heading = "Cluster")]
+    pub shard: Option<String>,
+
+    /// Run as a Slurm array of N shares, then print the merged output
+    ///
+    /// Submit one Slurm array of N tasks, each running its share of the tasks, then wait and
+    /// print the merged output (parx must be on storage every node sees).
+    #[arg(long, value_name = "N", help_heading = "Cluster")]
+    pub slurm: Option<u32>,
+
+    /// Pass ARG to sbatch (repeatable): --slurm-arg=--time=10
+    #[arg(
+        long,
+        value_name = "ARG",
+        requires = "slurm",
+        allow_hyphen_values = true,
+        help_heading = "Cluster"
+    )]
+    pub slurm_arg: Vec<OsString>,
+
+    /// The --slurm run directory [default: a new one here]; reuse it to --resume
+    ///
+    /// The --slurm run directory (outputs, job logs, status); by default a new one in the
+    /// current directory. Give it again with --resume or --resume-failed to continue a run.
+    #[arg(long, value_name = "DIR", requires = "slurm", help_heading = "Cluster")]
+    pub run_dir: Option<std::path::PathBuf>,
+
     /// The command and its arguments, then the input sources (`:::`, `:::+`, `::::`, `::::+`)
     #[arg(
         value_name = "COMMAND",
@@ -460,7 +508,7 @@ pub struct Cli {
 /// `--pool` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum PoolArg {
-    /// One child process per task, supervised by -j threads
+    /// A new child process per task, -j at a time
     Thread,
     /// -j long-lived workers, tasks streamed to their stdin
     Process,

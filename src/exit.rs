@@ -1,4 +1,4 @@
-//! The exit status (DESIGN.md, Exit status), decided in one place from one [`Report`] of how
+//! The exit status (docs/CONTRACT.md, Exit status), decided in one place from one [`Report`] of how
 //! the run went.
 
 /// Exit status for parx's own errors (bad usage, unreadable input, a failing stdout).

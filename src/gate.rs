@@ -1,4 +1,4 @@
-//! The scheduler gate (issue 13): whether a task may start now, given `--load`, `--memfree`,
+//! The scheduler gate: whether a task may start now, given `--load`, `--memfree`,
 //! `--memsuspend` and `-j FILE`, and what to do under memory pressure (kill the youngest task
 //! and put it back, or suspend the youngest tasks and resume them later).
 //!

@@ -65,7 +65,7 @@ impl HaltState {
             (_, Threshold::Fraction(_)) => ((self.failed as f64 / total as f64) * 100.0)
                 .ceil()
                 .min(100.0) as i32,
-            // DESIGN.md: the triggering task's own status (128+signal when killed).
+            // docs/CONTRACT.md: the triggering task's own status (128+signal when killed).
             (Why::Fail, Threshold::Count(_)) => outcome.exit_code(),
             (Why::Done, Threshold::Count(_)) => self.failed.min(101) as i32,
         });

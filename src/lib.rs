@@ -1,6 +1,6 @@
 //! parx: run a command in parallel over arguments, files and chunks of input.
 //!
-//! Data flow (DESIGN.md): `source` → bounded task channel → `pool` → bounded message channel
+//! Data flow (docs/CONTRACT.md): `source` → bounded task channel → `pool` → bounded message channel
 //! → `merge` (the one writer of stdout). [`run_main`] parses the command line into a
 //! `config::Config` (the only place clap is seen), `run` wires the flow together, and `exit`
 //! maps how it went to the exit status. parx's own stderr lines go through `messages`.
@@ -190,7 +190,7 @@ fn prepare(cfg: &Config) -> anyhow::Result<(Control, Option<Joblog>, Skip)> {
         None => (None, HashSet::new()),
     };
     ctl.halt = jc.halt.map(|h| Mutex::new(halt::HaltState::new(h)));
-    // Resources (issue 13): the gate (its monitor thread starts with the run).
+    // Resources: the gate (its monitor thread starts with the run).
     ctl.gate = gate::Gate::new(&cfg.sched, cfg.jobs, cfg.pool == PoolKind::Thread);
     let skip = Skip {
         shard: jc.shard,

@@ -1,7 +1,7 @@
 //! `--shard K/N`, `--shard auto` and `--shard auto/N`: which share of the tasks this process
 //! runs. Task `s` (1-based) belongs to share `((s-1) mod N) + 1`; `--pipe-part` instead gives
 //! share K the K-th of N contiguous byte ranges (see `source::pipe`). `auto` reads a batch
-//! scheduler's array-job variables (DESIGN.md, "Beyond one machine"):
+//! scheduler's array-job variables (docs/CONTRACT.md, "Job control"):
 //!
 //! * Slurm: `SLURM_ARRAY_TASK_ID`, `_COUNT`, `_MIN`, `_MAX`. The array must be an evenly
 //!   stepped range: STEP = (MAX-MIN)/(COUNT-1) integral and ID on it. `SLURM_ARRAY_TASK_STEP`

@@ -9,7 +9,7 @@
 //!
 //! Forked rather than re-executed: a fork of the small single-threaded process costs a
 //! fraction of an exec of the parx binary (loading and relocating it again), which was a
-//! quarter of the CPU time of `parx true ::: x` (issue 14).
+//! quarter of the CPU time of `parx true ::: x`.
 //!
 //! Chosen over PR_SET_PDEATHSIG because that needs a `pre_exec` hook, which makes std use
 //! fork+exec instead of posix_spawn: measured 2.8–3.4 s instead of 1.8–2.1 s for 3000 tasks

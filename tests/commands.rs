@@ -1,4 +1,4 @@
-//! Commands (DESIGN.md): argv or shell, placeholders, values that reach the command
+//! Commands (docs/CONTRACT.md): argv or shell, placeholders, values that reach the command
 //! literally, and `--dry-run`. The real binary on real processes, with an explicit stdin.
 
 mod common;

@@ -1,4 +1,4 @@
-//! GNU parallel compatibility (issue 15, DESIGN.md "Compatibility"): the same spelling means
+//! GNU parallel compatibility (docs/CONTRACT.md "Compatibility"): the same spelling means
 //! the same thing. Each test runs the real binary on the behaviour GNU parallel 20221122 shows
 //! (its outputs were checked against GNU parallel on this machine).
 

@@ -1,4 +1,4 @@
-//! Exit status (DESIGN.md): failed tasks, usage and input errors, signals, and a closed or
+//! Exit status (docs/CONTRACT.md): failed tasks, usage and input errors, signals, and a closed or
 //! failing stdout. The real binary on real processes, with an explicit stdin.
 
 mod common;

@@ -1,4 +1,4 @@
-//! Inputs (DESIGN.md): stdin, `:::`, `::::`/`-a`, products and links, delimiters,
+//! Inputs (docs/CONTRACT.md): stdin, `:::`, `::::`/`-a`, products and links, delimiters,
 //! streaming, and empty input. The real binary on real processes, with an explicit stdin.
 
 mod common;

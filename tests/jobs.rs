@@ -1,4 +1,4 @@
-//! Job control and observability (issue 6), on the real binary with real processes:
+//! Job control and observability, on the real binary with real processes:
 //! --timeout, --retries, --halt, --joblog/--resume, --bar/--eta, --tag/--tagstring,
 //! --line-buffer, --results, --delay, --shard, and a soak run of them together.
 

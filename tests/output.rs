@@ -1,4 +1,4 @@
-//! Job slots and output (DESIGN.md): `-j`, grouped output, completion and input order,
+//! Job slots and output (docs/CONTRACT.md): `-j`, grouped output, completion and input order,
 //! memory bounds behind a slow task, and integrity at scale. The real binary on real
 //! processes, with an explicit stdin; needs sh, coreutils and mawk.
 

@@ -93,7 +93,7 @@ fn numbers(n: u64) -> String {
     (1..=n).map(|i| format!("{i} ")).collect()
 }
 
-/// The check of issue 12: early in a 20-task run of `:::` values, the screen shows the bar
+/// Early in a 20-task run of `:::` values, the screen shows the bar
 /// with done/total, the percentage and the ETA. Also with 200 values, more than the task
 /// channel holds: the source is held back, the count ahead is not.
 #[test]

@@ -1,4 +1,4 @@
-//! Resource-aware scheduling (issue 13), on real processes and the real /proc: `--load`,
+//! Resource-aware scheduling, on real processes and the real /proc: `--load`,
 //! `--memfree`, `--memsuspend`, `-j FILE`, the default `-j` from the affinity mask, and
 //! `--bar`'s `waiting: WHY`. Memory pressure is made only inside a memory cgroup the test
 //! creates (those tests print why they skip where that is impossible: not root, no memory

@@ -1,4 +1,4 @@
-//! `--shard K/N` and `--shard auto` (DESIGN.md, "Beyond one machine"): every shard run with the
+//! `--shard K/N` and `--shard auto` (docs/CONTRACT.md, "Job control"): every shard run with the
 //! variables each scheduler really sets, the shards' outputs disjoint and together the
 //! unsharded output; `--pipe-part` shards as contiguous byte ranges in shard order, like
 //! `split -n l/K/N`; arrays and environments that give no share refused in one line.

@@ -1,4 +1,4 @@
-//! xargs users (issue 15 item 4): `-0`, `-d`, `-a`, `-n`, `-P`, `-I`, `-r`, `-t`, `-s`, `-L`,
+//! xargs users: `-0`, `-d`, `-a`, `-n`, `-P`, `-I`, `-r`, `-t`, `-s`, `-L`,
 //! `-E`, `-x` and `--process-slot-var` as GNU xargs documents them. Where parx's defaults
 //! differ (one value per command unless `-n`/`-X`/`-m`; grouped output), the README's
 //! migration table says so; these tests pin what matches.

@@ -2,7 +2,7 @@
 //! (`std::env::current_exe`, so it must be on storage every node sees) on the same options,
 //! command and inputs as `--shard auto`; then waiting without accounting (squeue and the
 //! status files the shards write), printing the merged output, merging the job logs, and the
-//! exit status over every task (DESIGN.md, "Beyond one machine").
+//! exit status over every task (docs/CONTRACT.md, "Job control").
 //!
 //! * [`rundir`]: the private run directory and its symlink-proof file operations;
 //! * [`slurm`]: sbatch, squeue, scontrol and scancel;

@@ -60,13 +60,13 @@ pub struct Config {
     pub jobs_ctl: JobControl,
     /// `--slurm`: run as one Slurm array instead of here (see `crate::cluster`).
     pub slurm: Option<SlurmConfig>,
-    /// GNU parallel / xargs options (DESIGN.md "Compatibility").
+    /// GNU parallel / xargs options (docs/CONTRACT.md "Compatibility").
     pub compat: Compat,
     /// Resource-aware scheduling (`--load`, `--memfree`, `--memsuspend`, `-j FILE`).
     pub sched: Sched,
 }
 
-/// `--slurm N`, `--slurm-arg`, `--run-dir` (issue 16).
+/// `--slurm N`, `--slurm-arg`, `--run-dir`.
 #[derive(Debug, Clone)]
 pub struct SlurmConfig {
     /// Array tasks (shards), at least 1.
@@ -77,7 +77,7 @@ pub struct SlurmConfig {
     pub run_dir: Option<PathBuf>,
 }
 
-/// GNU parallel / xargs options beyond the core (DESIGN.md "Compatibility", issue 15).
+/// GNU parallel / xargs options beyond the core (docs/CONTRACT.md "Compatibility").
 #[derive(Debug, Default)]
 pub struct Compat {
     /// `-s`, `-X`/`-m` spreading: how batches are packed.
@@ -113,7 +113,7 @@ pub struct Limits {
     pub exit_on_size: bool,
 }
 
-// ---- Resources (issue 13) --------------------------------------------------------------------
+// ---- Resources -------------------------------------------------------------------------
 
 /// Resource-aware scheduling: when a task may start (see [`crate::gate`]).
 #[derive(Debug, Clone, Default)]
@@ -238,7 +238,7 @@ pub enum ChunkMode {
     PipePart(Vec<PathBuf>),
 }
 
-/// Job control and output shaping beyond the core (issue 6). Shared by both pools.
+/// Job control and output shaping beyond the core. Shared by both pools.
 #[derive(Debug, Default)]
 pub struct JobControl {
     /// `--timeout`: a task's process group gets TERM after this, then KILL after a grace.
@@ -371,7 +371,7 @@ pub enum SourceKind {
 impl Config {
     /// Validates the parsed command line.
     pub fn from_cli(cli: Cli) -> Result<Config, UsageError> {
-        // Resources (issue 13): the CPUs this process may use, and -j FILE.
+        // Resources: the CPUs this process may use, and -j FILE.
         let cpus = crate::resources::usable_cpus();
         let (jobs, jobs_file) = jobs_option(cli.jobs.as_deref(), cpus)?;
         let jobs = if jobs == 0 {
