@@ -106,6 +106,18 @@ pub fn watch(fd: i32, events: libc::c_short) -> libc::pollfd {
     }
 }
 
+/// A pidfd for `pid` (Linux 5.3+, close-on-exec): readable once the process has exited.
+/// `None` where the kernel has none.
+pub fn pidfd_open(pid: i32) -> Option<std::os::fd::OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags, no memory; it returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: `fd` is a fresh descriptor that nothing else owns.
+    Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
 /// Waits until one of `fds` is readable (or hung up), at most `timeout_ms` (-1: forever).
 /// Entries with a negative fd are ignored; on return `revents` says which are ready.
 pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> io::Result<usize> {

@@ -7,7 +7,7 @@ mod common;
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::*;
 
@@ -76,5 +76,43 @@ fn crash_then_resume_prints_every_output_exactly_once() {
             let want: Vec<String> = (1..=50).map(|i| format!("out {i}")).collect();
             assert_eq!(got, want, "kill -{sig}, mode {mode:?}");
         }
+    }
+}
+
+/// Kills (by pid) the processes a test left running on purpose.
+fn kill_marked(marker: &str) {
+    for p in pids_with(marker) {
+        // SAFETY: kill(2) on a pid we found running our unique marker.
+        unsafe {
+            libc::kill(p, libc::SIGKILL);
+        }
+    }
+}
+
+/// Item 5: a task that leaves a background child ends when its own process exits — at once,
+/// not when the child closes the pipes — with what it wrote; the child's later output is
+/// dropped, and the child itself is left running.
+#[test]
+fn background_child_does_not_hold_the_task() {
+    for timeout in [None, Some("2")] {
+        let mark = sleep_marker();
+        let script = format!("sleep {mark} & (sleep 1; echo late $1) & echo hi $1");
+        let mut c = parx_std();
+        c.arg("-j2");
+        if let Some(t) = timeout {
+            c.args(["--timeout", t]);
+        }
+        c.args(["sh", "-c", &script, "sh", ":::", "1", "2"]);
+        let t0 = Instant::now();
+        let o = c.timed_output().unwrap();
+        let took = t0.elapsed();
+        let alive = !pids_with(&mark).is_empty();
+        kill_marked(&mark);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(0), "--timeout {timeout:?}: {err}");
+        assert!(!err.contains("timed out"), "--timeout {timeout:?}: {err}");
+        assert_eq!(sorted_lines(&o.stdout), ["hi 1", "hi 2"]);
+        assert!(took < Duration::from_secs(10), "took {took:?}");
+        assert!(alive, "the background child is left alone");
     }
 }
