@@ -116,3 +116,79 @@ fn background_child_does_not_hold_the_task() {
         assert!(alive, "the background child is left alone");
     }
 }
+
+/// `parx ARGS` as the unprivileged user `nobody` with the soft limit `res` lowered to `lim`
+/// (`None` when the test cannot drop privileges: it is then skipped).
+fn as_nobody_with_limit(
+    res: libc::__rlimit_resource_t,
+    lim: u64,
+    args: &[&str],
+) -> Option<std::process::Output> {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: geteuid(2) has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root to run parx as nobody with a lowered ulimit");
+        return None;
+    }
+    let mut c = parx_std();
+    c.current_dir("/").args(args).uid(65534).gid(65534);
+    // SAFETY: setrlimit(2) is async-signal-safe and touches only the child's own limits; it
+    // runs between fork and exec (after the switch to nobody) with nothing else in between.
+    unsafe {
+        c.pre_exec(move || {
+            let r = libc::rlimit {
+                rlim_cur: lim,
+                rlim_max: lim,
+            };
+            if libc::setrlimit(res, &r) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    Some(c.timed_output().unwrap())
+}
+
+/// Item 4: low limits on open files and processes lower `-j` with one note and the run
+/// finishes every task with status 0; a limit that leaves no room for one task is one
+/// `parx:` line and 255.
+#[test]
+fn low_limits_lower_the_slots_and_the_run_finishes() {
+    let seq: Vec<String> = (1..=200).map(|i| i.to_string()).collect();
+    for (res, lim, what) in [
+        (libc::RLIMIT_NOFILE, 64, "ulimit -n 64"),
+        (libc::RLIMIT_NPROC, 16, "ulimit -u 16"),
+    ] {
+        let mut args = vec!["-j50", "sh", "-c", "sleep 0.01; echo $1", "sh", ":::"];
+        args.extend(seq.iter().map(String::as_str));
+        let Some(o) = as_nobody_with_limit(res, lim, &args) else {
+            return;
+        };
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(0), "{what}: {err}");
+        assert_eq!(lines(&o.stdout).len(), 200, "{what}: {err}");
+        assert_eq!(err.lines().count(), 1, "{what}: {err}");
+        assert!(err.contains("lowered to") && err.contains(what), "{err}");
+    }
+    let o = as_nobody_with_limit(libc::RLIMIT_NOFILE, 10, &["-j2", "echo", ":::", "a"]).unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(255), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("parx: ulimit -n 10"), "{err}");
+}
+
+/// Item 4: a huge `-j` is lowered to what the limits allow (or to the threads that could be
+/// started), never an abort.
+#[test]
+fn huge_j_does_not_abort() {
+    for j in ["40000", "18446744073709551615"] {
+        let o = parx_std()
+            .args(["-j", j, "echo", ":::", "a", "b", "c"])
+            .timed_output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(0), "-j {j}: {err}");
+        assert_eq!(sorted_lines(&o.stdout), ["a", "b", "c"], "-j {j}");
+        assert!(err.lines().count() <= 1, "-j {j}: {err}");
+    }
+}

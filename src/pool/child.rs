@@ -30,6 +30,29 @@ const CHATTY_READS: u32 = 8;
 /// to add nothing a person or a pipeline would notice.
 const CHATTY_PAUSE: Duration = Duration::from_micros(200);
 
+/// How long a spawn that failed for want of processes or descriptors waits before trying
+/// again.
+const SPAWN_RETRY: Duration = Duration::from_millis(20);
+/// How long it keeps trying when no other task runs (that could free some).
+const SPAWN_RETRY_ALONE: Duration = Duration::from_secs(2);
+
+/// Whether a spawn failed for want of processes (EAGAIN) or descriptors (EMFILE, ENFILE),
+/// which running tasks free as they end.
+fn out_of_resources(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EAGAIN | libc::EMFILE | libc::ENFILE)
+    )
+}
+
+/// Whether a slot other than `slot` has a child.
+fn others_running(ctl: &Control, slot: usize) -> bool {
+    ctl.slots
+        .iter()
+        .enumerate()
+        .any(|(i, s)| i + 1 != slot && s.load(std::sync::atomic::Ordering::SeqCst) != 0)
+}
+
 /// A running child in its own process group, known to [`Control`] until reaped.
 pub struct Child<'a> {
     child: std::process::Child,
@@ -60,7 +83,23 @@ impl<'a> Child<'a> {
         if !ctl.begin_spawn(slot) {
             return Spawned::Stopping;
         }
-        match cmd.spawn() {
+        let mut waited = Duration::ZERO;
+        let spawned = loop {
+            match cmd.spawn() {
+                // Out of processes or descriptors for now: wait for running tasks to free
+                // some (GNU parallel and xargs finish such runs), briefly when none runs.
+                Err(e)
+                    if out_of_resources(&e)
+                        && !ctl.stopping()
+                        && (others_running(ctl, slot) || waited < SPAWN_RETRY_ALONE) =>
+                {
+                    std::thread::sleep(SPAWN_RETRY);
+                    waited += SPAWN_RETRY;
+                }
+                r => break r,
+            }
+        };
+        match spawned {
             Ok(child) => {
                 let pgid = child.id() as i32;
                 ctl.set_child(slot, pgid);
