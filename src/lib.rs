@@ -225,8 +225,10 @@ fn watch_signals(ctl: &Arc<Control>) -> std::io::Result<(Sender<()>, Receiver<i3
         .name("parx-signals".into())
         .spawn(move || {
             if let Ok(sig) = sys::wait_signal() {
-                ctl.stop(libc::SIGTERM);
+                // The merger hears of the signal before any task it ends: the tasks killed
+                // for it get no job-log row, so `--resume` runs them again.
                 let _ = sig_tx.send(sig);
+                ctl.stop(libc::SIGTERM);
                 ctl.end_children(GRACE);
                 if let Err(crossbeam_channel::RecvTimeoutError::Timeout) =
                     ended.recv_timeout(LAST_RESORT)

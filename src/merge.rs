@@ -35,7 +35,8 @@ struct Writer<'a> {
     out: BufWriter<&'a std::fs::File>,
     keep_order: bool,
     next: u64,
-    pending: BTreeMap<u64, Box<Finished>>,
+    /// Finished tasks waiting for their turn under `-k`, and whether each gets a job-log row.
+    pending: BTreeMap<u64, (Box<Finished>, bool)>,
     ctl: &'a Control,
     obs: &'a mut Observer,
 }
@@ -46,35 +47,40 @@ impl Writer<'_> {
         if !self.keep_order {
             return Ok(());
         }
-        self.finished(Box::new(Finished {
+        let f = Box::new(Finished {
             seq,
             stdout: OutBuf::new(),
             stderr: OutBuf::new(),
             outcome: Outcome::DryRun,
             info: RunInfo::default(),
             more: 0,
-        }))
+        });
+        self.finished(f, false)
     }
 
-    fn finished(&mut self, f: Box<Finished>) -> io::Result<()> {
+    /// A task ended (`logged`: it gets a job-log row once its output is written).
+    fn finished(&mut self, f: Box<Finished>, logged: bool) -> io::Result<()> {
         if !self.keep_order {
-            return self.write(&f);
+            return self.write(&f, logged);
         }
         if f.seq != self.next {
-            self.pending.insert(f.seq, f);
+            self.pending.insert(f.seq, (f, logged));
             return Ok(());
         }
-        self.write(&f)?;
+        self.write(&f, logged)?;
         self.next += 1 + f.more;
-        while let Some(f) = self.pending.remove(&self.next) {
-            self.write(&f)?;
+        while let Some((f, logged)) = self.pending.remove(&self.next) {
+            self.write(&f, logged)?;
             self.next += 1 + f.more;
         }
         self.ctl.head.store(self.next, Ordering::Release);
         Ok(())
     }
 
-    fn write(&mut self, f: &Finished) -> io::Result<()> {
+    /// Writes a task's (rest of) output, then its job-log row: a row is written only once
+    /// the task's output is on stdout (flushed), so `--resume` after a crash reruns exactly
+    /// the tasks whose output was not printed. A task skipped under `-k` gets no row.
+    fn write(&mut self, f: &Finished, logged: bool) -> io::Result<()> {
         f.stdout.write_to(&mut self.out)?;
         if !f.stderr.is_empty() {
             self.out.flush()?;
@@ -82,6 +88,10 @@ impl Writer<'_> {
             messages::with_stderr(|| {
                 let _ = f.stderr.write_to(&mut io::stderr().lock());
             });
+        }
+        if logged && self.obs.logs() {
+            self.out.flush()?;
+            self.obs.log(f);
         }
         Ok(())
     }
@@ -146,12 +156,17 @@ pub fn run(
             }
             Msg::Lines { data, .. } => w.out.write_all(&data)?,
             Msg::Done(f) => {
+                // A task ended by parx's interrupt is not logged (nor counted) as done.
+                if let Ok(s) = sig.try_recv() {
+                    sum.interrupted = Some(s);
+                    return Ok(());
+                }
                 sum.done += 1 + f.more;
                 if !f.outcome.success() {
                     sum.failed += 1 + f.more;
                 }
-                w.obs.task_done(&f);
-                w.finished(f)?;
+                w.obs.task_done();
+                w.finished(f, true)?;
             }
             Msg::Output(data) => data.write_to(&mut w.out)?,
             Msg::Skipped(seq) => w.skipped(seq)?,

@@ -2,7 +2,9 @@
 //! pool: its `--joblog` row, the `--bar`/`--eta` display, and telling the user once `--halt`
 //! has stopped the run (with `now`, the KILL after a grace; the decision itself is taken by
 //! [`crate::halt`] as the pool reports each ending). The merger calls [`Observer::task_done`]
-//! for every finished task, in completion order.
+//! for every finished task, in completion order, and [`Observer::log`] once that task's output
+//! has been written to stdout and flushed (GNU parallel's rule: a logged task's output is out,
+//! so `--resume` after a crash neither loses nor repeats it).
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -70,8 +72,13 @@ impl Observer {
         }
     }
 
-    /// A task finished (its last attempt).
-    pub fn task_done(&mut self, f: &Finished) {
+    /// Whether a job log is written (the merger flushes stdout before each row).
+    pub fn logs(&self) -> bool {
+        self.joblog.is_some()
+    }
+
+    /// Writes the job-log row of `f`, whose output is on stdout by now.
+    pub fn log(&mut self, f: &Finished) {
         if let Some(log) = &self.joblog {
             let row = Row {
                 seq: f.seq,
@@ -89,6 +96,10 @@ impl Observer {
                 self.log_failed = true;
             }
         }
+    }
+
+    /// A task finished (its last attempt): the progress display and `--halt`.
+    pub fn task_done(&mut self) {
         if let Some(p) = &self.progress {
             p.inc();
         }

@@ -106,6 +106,18 @@ pub fn watch(fd: i32, events: libc::c_short) -> libc::pollfd {
     }
 }
 
+/// A pidfd for `pid` (Linux 5.3+, close-on-exec): readable once the process has exited.
+/// `None` where the kernel has none.
+pub fn pidfd_open(pid: i32) -> Option<std::os::fd::OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags, no memory; it returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: `fd` is a fresh descriptor that nothing else owns.
+    Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
 /// Waits until one of `fds` is readable (or hung up), at most `timeout_ms` (-1: forever).
 /// Entries with a negative fd are ignored; on return `revents` says which are ready.
 pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> io::Result<usize> {
@@ -476,19 +488,45 @@ pub fn redirect_stderr(file: &File) -> io::Result<()> {
 /// `-j 0`: as many job slots as the open-file limit allows (each running task holds a few
 /// pipes and spill files), at most 1024 and at least 1.
 pub fn max_slots() -> usize {
+    slot_limit().0.clamp(1, 1024)
+}
+
+/// The most job slots the process's limits allow (0: not even one), with the limit that sets
+/// it as the user would raise it (`ulimit -n 64`); `usize::MAX` and `None` when unlimited.
+/// Open files: a running task may hold 8 descriptors (stdout, stderr and stdin pipes with both
+/// ends while it spawns, two spill files), parx keeps 24 for itself. Processes (counted per
+/// user, and a thread counts): a slot is a thread and a child, 8 are kept for the rest.
+pub fn slot_limit() -> (usize, Option<String>) {
     /// Descriptors parx keeps for itself (stdio, the watchdog, the signal pipe, input files).
     const RESERVED: u64 = 24;
-    /// Descriptors a running task may hold (stdout, stderr and stdin pipes with both ends
-    /// while it spawns, two spill files).
+    /// Descriptors a running task may hold.
     const PER_TASK: u64 = 8;
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
+    /// Processes and threads kept for parx's own threads, the watchdog, a task's children.
+    const RESERVED_PROCS: u64 = 8;
+    let get = |res| {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes into the struct we own; no other memory is touched.
+        let ok = unsafe { libc::getrlimit(res, &mut lim) } == 0;
+        (ok && lim.rlim_cur != libc::RLIM_INFINITY).then_some(lim.rlim_cur)
     };
-    // SAFETY: getrlimit writes into the struct we own; no other memory is touched.
-    let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0;
-    let files = if ok { lim.rlim_cur } else { 1024 };
-    (files.saturating_sub(RESERVED) / PER_TASK).clamp(1, 1024) as usize
+    let mut best = (usize::MAX, None);
+    if let Some(files) = get(libc::RLIMIT_NOFILE) {
+        let n = files.saturating_sub(RESERVED) / PER_TASK;
+        best = (
+            usize::try_from(n).unwrap_or(usize::MAX),
+            Some(format!("ulimit -n {files}")),
+        );
+    }
+    if let Some(procs) = get(libc::RLIMIT_NPROC) {
+        let n = usize::try_from(procs.saturating_sub(RESERVED_PROCS) / 2).unwrap_or(usize::MAX);
+        if n < best.0 {
+            best = (n, Some(format!("ulimit -u {procs}")));
+        }
+    }
+    best
 }
 
 /// `--nice N`: the child sets its niceness to N (relative to parx's) before exec.

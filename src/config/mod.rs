@@ -377,7 +377,7 @@ impl Config {
         let jobs = if jobs == 0 {
             crate::sys::max_slots()
         } else {
-            jobs
+            cap_jobs(jobs)?
         };
         refuse_unsupported(&cli)?;
         let delimiter = match (&cli.delimiter, cli.null) {
@@ -1078,6 +1078,25 @@ fn split_command(
         }
     }
     Ok((command, sources))
+}
+
+/// Caps `-j N` by what the process's limits allow (issue 11): one note when it lowers it, a
+/// usage error when not even one task could run.
+fn cap_jobs(jobs: usize) -> Result<usize, UsageError> {
+    let (cap, limit) = crate::sys::slot_limit();
+    if jobs <= cap {
+        return Ok(jobs);
+    }
+    let limit = limit.unwrap_or_default();
+    if cap == 0 {
+        return Err(UsageError(format!(
+            "{limit} leaves no room to run a task: raise the limit"
+        )));
+    }
+    crate::messages::note(format_args!(
+        "-j {jobs} lowered to {cap}: {limit} allows no more slots (raise it for more)"
+    ));
+    Ok(cap)
 }
 
 /// Parses `-j`: `N`, `N%` of the CPUs, `+N`/`-N` relative to the CPU count (at least 1);

@@ -30,6 +30,29 @@ const CHATTY_READS: u32 = 8;
 /// to add nothing a person or a pipeline would notice.
 const CHATTY_PAUSE: Duration = Duration::from_micros(200);
 
+/// How long a spawn that failed for want of processes or descriptors waits before trying
+/// again.
+const SPAWN_RETRY: Duration = Duration::from_millis(20);
+/// How long it keeps trying when no other task runs (that could free some).
+const SPAWN_RETRY_ALONE: Duration = Duration::from_secs(2);
+
+/// Whether a spawn failed for want of processes (EAGAIN) or descriptors (EMFILE, ENFILE),
+/// which running tasks free as they end.
+fn out_of_resources(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EAGAIN | libc::EMFILE | libc::ENFILE)
+    )
+}
+
+/// Whether a slot other than `slot` has a child.
+fn others_running(ctl: &Control, slot: usize) -> bool {
+    ctl.slots
+        .iter()
+        .enumerate()
+        .any(|(i, s)| i + 1 != slot && s.load(std::sync::atomic::Ordering::SeqCst) != 0)
+}
+
 /// A running child in its own process group, known to [`Control`] until reaped.
 pub struct Child<'a> {
     child: std::process::Child,
@@ -60,7 +83,23 @@ impl<'a> Child<'a> {
         if !ctl.begin_spawn(slot) {
             return Spawned::Stopping;
         }
-        match cmd.spawn() {
+        let mut waited = Duration::ZERO;
+        let spawned = loop {
+            match cmd.spawn() {
+                // Out of processes or descriptors for now: wait for running tasks to free
+                // some (GNU parallel and xargs finish such runs), briefly when none runs.
+                Err(e)
+                    if out_of_resources(&e)
+                        && !ctl.stopping()
+                        && (others_running(ctl, slot) || waited < SPAWN_RETRY_ALONE) =>
+                {
+                    std::thread::sleep(SPAWN_RETRY);
+                    waited += SPAWN_RETRY;
+                }
+                r => break r,
+            }
+        };
+        match spawned {
             Ok(child) => {
                 let pgid = child.id() as i32;
                 ctl.set_child(slot, pgid);
@@ -155,8 +194,15 @@ pub struct Pumped {
     pub feed_err: Option<io::Error>,
 }
 
-/// Reads the child's stdout and stderr into `on` until both close (an empty piece says that
-/// stream closed), feeding `feed` (if any) to
+/// After the child has exited, how many bytes [`pump`] still reads before it stops waiting
+/// for data to be ready: more than the two pipes can hold (1 MiB each at Linux's default
+/// `pipe-max-size`), so all the child wrote is read, but a descendant that keeps writing
+/// cannot hold the task open.
+const DRAIN_LIMIT: u64 = 4 << 20;
+
+/// Reads the child's stdout and stderr into `on` until both close or the child (`pgid` is its
+/// pid) has exited and what is already in the pipes is read (an empty piece says that stream
+/// ended; a background descendant that holds a pipe open is not waited for), feeding `feed` (if any) to
 /// `stdin` meanwhile (closing it when done). Between reads `tick` says whether the child is
 /// timed: when its deadline passes, the group gets the signals of `ends` in turn, each followed
 /// by its wait ([`END_SEQUENCE`] or `--termseq`), and after the last parx stops waiting for the
@@ -183,15 +229,41 @@ pub fn pump(
             feed.as_ref().map_or(-1, |(s, _)| s.as_raw_fd()),
             libc::POLLOUT,
         ),
+        sys::watch(-1, libc::POLLIN),
     ];
+    // Readable once the child has exited (without one, parx waits for the pipes to close).
+    let pidfd = sys::pidfd_open(pgid);
+    if let Some(p) = &pidfd {
+        fds[3].fd = p.as_raw_fd();
+    }
+    // Bytes read since the child was seen to have exited.
+    let mut exited: Option<u64> = None;
     let mut res = Pumped::default();
     let mut small_reads = 0u32;
     // How many signals of `ends` were sent.
     let mut stage = 0u8;
     let mut kill_at: Option<Instant> = None;
-    while fds.iter().any(|p| p.fd >= 0) {
+    while fds[..3].iter().any(|p| p.fd >= 0) {
+        if let Some(drained) = exited {
+            // The task is over: read what is ready now, wait for nothing.
+            if drained > DRAIN_LIMIT || sys::poll(&mut fds, 0)? == 0 {
+                for (i, stream) in [(0, Stream::Out), (1, Stream::Err)] {
+                    if fds[i].fd >= 0 {
+                        fds[i].fd = -1;
+                        on(stream, &[])?;
+                    }
+                }
+                break;
+            }
+        }
         let t = tick();
-        let due = if stage > 0 { kill_at } else { t.deadline };
+        let due = if exited.is_some() {
+            None
+        } else if stage > 0 {
+            kill_at
+        } else {
+            t.deadline
+        };
         let mut wait = t.recheck.map(|d| d.as_millis().clamp(1, 60_000) as i32);
         if let Some(due) = due {
             let left = due.saturating_duration_since(Instant::now());
@@ -208,11 +280,19 @@ pub fn pump(
             let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
             wait = Some(wait.map_or(ms, |w| w.min(ms)));
         }
+        if exited.is_some() {
+            wait = Some(0);
+        }
         if sys::poll(&mut fds, wait.unwrap_or(-1))? == 0 {
             continue;
         }
         for i in 0..fds.len() {
             if fds[i].fd < 0 || fds[i].revents == 0 {
+                continue;
+            }
+            if i == 3 {
+                exited = Some(0);
+                fds[3].fd = -1;
                 continue;
             }
             if i == 2 {
@@ -244,6 +324,9 @@ pub fn pump(
                 continue;
             }
             on(stream, &buf[..n])?;
+            if let Some(d) = &mut exited {
+                *d += n as u64;
+            }
             if i == 0 && n < buf.len() {
                 small_reads += 1;
             }

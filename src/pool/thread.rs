@@ -32,16 +32,32 @@ pub fn start(
     tasks: Receiver<Task>,
     out: Sender<Msg>,
 ) -> Vec<JoinHandle<()>> {
-    (1..=cfg.jobs)
-        .map(|slot| {
-            let (cfg, ctl, tasks, out) = (cfg.clone(), ctl.clone(), tasks.clone(), out.clone());
-            std::thread::Builder::new()
-                .name(format!("parx-slot-{slot}"))
-                .stack_size(256 << 10)
-                .spawn(move || Slot::new(slot, &cfg, &ctl, &out).run(&tasks))
-                .expect("cannot start a pool thread")
-        })
-        .collect()
+    let mut threads = Vec::with_capacity(cfg.jobs);
+    for slot in 1..=cfg.jobs {
+        let (c, k, tasks, out) = (cfg.clone(), ctl.clone(), tasks.clone(), out.clone());
+        let started = std::thread::Builder::new()
+            .name(format!("parx-slot-{slot}"))
+            .stack_size(256 << 10)
+            .spawn(move || Slot::new(slot, &c, &k, &out).run(&tasks));
+        match started {
+            Ok(t) => threads.push(t),
+            // Out of threads (a process or memory limit): run with the slots there are.
+            Err(e) if slot > 1 => {
+                crate::messages::note(format_args!(
+                    "-j {}: running {} slots only, no more threads could be started ({e})",
+                    cfg.jobs,
+                    slot - 1
+                ));
+                break;
+            }
+            Err(e) => {
+                ctl.error(format_args!("cannot start a job slot (a thread): {e}"));
+                ctl.stop(libc::SIGTERM);
+                break;
+            }
+        }
+    }
+    threads
 }
 
 /// One job slot: its thread's reusable buffers.
