@@ -190,6 +190,7 @@ fn prepare(cfg: &Config) -> anyhow::Result<(Control, Option<Joblog>, Skip)> {
         None => (None, HashSet::new()),
     };
     ctl.halt = jc.halt.map(|h| Mutex::new(halt::HaltState::new(h)));
+    ctl.termseq = cfg.compat.termseq.clone();
     // Resources: the gate (its monitor thread starts with the run).
     ctl.gate = gate::Gate::new(&cfg.sched, cfg.jobs, cfg.pool == PoolKind::Thread);
     let skip = Skip {

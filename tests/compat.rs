@@ -536,6 +536,32 @@ fn termseq_sends_its_signals_on_timeout() {
     assert!(refused(&["--termseq", "FOO,10", "true"]).contains("--termseq"));
 }
 
+/// `--termseq` also ends the tasks a `--halt now` stops (and, by the same path, those of an
+/// interrupted or stopped run): a task trapping INT gets INT, not TERM.
+#[test]
+fn termseq_sends_its_signals_on_halt() {
+    let dir = tempdir();
+    let mark = dir.path().join("mark");
+    let out = parx()
+        .args([
+            "-j2",
+            "--halt",
+            "now,fail=1",
+            "--termseq",
+            "INT,300,KILL,25",
+            "sh",
+            "-c",
+            "if [ \"$1\" = fail ]; then sleep 0.3; exit 1; fi; \
+             trap 'echo INT > \"$0\"; exit 0' INT; sleep 5 & wait",
+        ])
+        .arg(&mark)
+        .args(["{}", ":::", "fail", "trap"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(fs::read_to_string(&mark).unwrap_or_default(), "INT\n");
+}
+
 #[test]
 fn timeout_percent_of_the_median() {
     let out = parx()

@@ -134,6 +134,9 @@ pub struct Control {
     jobslots: Mutex<Vec<bool>>,
     /// Held by the slot thread taking the next task and its `{%}` (see [`Control::next_task`]).
     receiving: Mutex<()>,
+    /// `--termseq`: how parx ends running tasks when it stops them (halt, interrupt, closed
+    /// stdout), each signal with the wait after it; `None`: TERM, then KILL after a grace.
+    pub termseq: Option<Vec<(i32, Duration)>>,
     /// With `-k`: the sequence number the merger prints next (its output may stream through).
     pub head: AtomicU64,
     /// parx itself failed somewhere (reported already): the run ends with status 255.
@@ -160,6 +163,7 @@ impl Control {
             slots: (0..jobs).map(|_| AtomicI32::new(0)).collect(),
             jobslots: Mutex::new(vec![false; jobs]),
             receiving: Mutex::new(()),
+            termseq: None,
             head: AtomicU64::new(1),
             error: AtomicBool::new(false),
             runtimes: Mutex::new(crate::units::Median::default()),
@@ -347,9 +351,14 @@ impl Control {
         self.gate.as_ref().and_then(|g| g.waiting())
     }
 
-    /// Stops the run: no new task starts, and every running task's group gets `sig`.
+    /// Stops the run: no new task starts, and every running task's group gets `sig` (with
+    /// `--termseq`, a TERM is its first signal instead).
     pub fn stop(&self, sig: i32) {
         self.stop.store(true, Ordering::SeqCst);
+        let sig = match &self.termseq {
+            Some(seq) if sig == libc::SIGTERM => seq[0].0,
+            _ => sig,
+        };
         self.signal_all(sig);
     }
 
@@ -377,6 +386,19 @@ impl Control {
                 std::thread::sleep(Duration::from_millis(5));
             }
         };
+        if let Some(seq) = &self.termseq {
+            // --termseq: its first signal went with the stop; then each further one, if a
+            // task still runs, after the wait that follows the one before.
+            wait(seq[0].1);
+            for pair in seq.windows(2) {
+                if !self.any_child() {
+                    break;
+                }
+                self.signal_all(pair[1].0);
+                wait(pair[1].1);
+            }
+            return;
+        }
         wait(grace);
         if self.any_child() {
             self.signal_all(libc::SIGKILL);
