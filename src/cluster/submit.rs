@@ -16,6 +16,7 @@ use super::{slurm, ENV_RESUME, ENV_RUN};
 use crate::config::{ChunkMode, Config, Resume, SlurmConfig, SourceKind};
 use crate::shard::Shard;
 use crate::sys;
+use crate::template::quote_into as sh_quote;
 
 /// Everything parx's own options say about the run, checked before anything is created.
 fn refuse_unsupported(cfg: &Config) -> anyhow::Result<()> {
@@ -100,19 +101,6 @@ fn count_tasks(cfg: Config, n: u64) -> anyhow::Result<(Config, Vec<u64>)> {
     }
     cfg.chunks.as_mut().expect("chunk mode").part = None;
     Ok((cfg, counts))
-}
-
-/// Single-quotes bytes for sh.
-fn sh_quote(out: &mut Vec<u8>, s: &[u8]) {
-    out.push(b'\'');
-    for &b in s {
-        if b == b'\'' {
-            out.extend_from_slice(b"'\\''");
-        } else {
-            out.push(b);
-        }
-    }
-    out.push(b'\'');
 }
 
 /// The batch script every array task runs.
