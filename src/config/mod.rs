@@ -7,6 +7,7 @@
 
 pub mod chunk;
 pub mod halt;
+pub mod sched;
 pub mod walk;
 
 use std::ffi::OsString;
@@ -151,9 +152,9 @@ fn jobs_option(value: Option<&str>, cpus: usize) -> Result<(usize, Option<PathBu
     };
     match parse_jobs(s, cpus) {
         Ok(n) => Ok((n, None)),
-        Err(e) => match crate::gate::jobs_file(s) {
+        Err(e) => match sched::jobs_file(s) {
             Some(path) => {
-                let n = crate::gate::read_jobs_file(&path, cpus)
+                let n = sched::read_jobs_file(&path, cpus)
                     .map_err(|e| UsageError(format!("-j {s}: {e}")))?;
                 Ok((n.max(JOBS_FILE_SLOTS), Some(path)))
             }
@@ -189,7 +190,7 @@ fn sched_config(
     Ok(Sched {
         load: match load {
             None => None,
-            Some(l) => Some(crate::gate::parse_load(l, cpus).or_else(usage)?),
+            Some(l) => Some(sched::parse_load(l, cpus).or_else(usage)?),
         },
         memfree: size("--memfree", memfree)?,
         memsuspend: size("--memsuspend", memsuspend)?,
