@@ -28,12 +28,11 @@ fn pids(out: &[u8]) -> BTreeSet<String> {
 }
 
 #[test]
-fn starts_exactly_j_workers_and_keeps_input_order() {
-    // Slow answers (10 ms each): the first workers reach their cap of outstanding records,
-    // so every worker gets some (a fast pair may otherwise answer everything between them).
-    let slow = r#"while IFS= read -r x; do sleep 0.01; printf '%s\t%s\n' "$$" "$x"; done"#;
+fn starts_at_most_j_workers_and_keeps_input_order() {
+    // Workers start lazily as their slots get work, and values go out in blocks to the least
+    // loaded writer, so a short input may be answered by fewer than -j workers; never more.
     let out = ok(parx()
-        .args(["--pool", "process", "-k", "-j3", "sh", "-c", slow])
+        .args(["--pool", "process", "-k", "-j3", "sh", "-c", PID_WORKER])
         .write_stdin(seq(300)));
     let ls = lines(&out);
     let values: Vec<String> = ls
@@ -41,7 +40,8 @@ fn starts_exactly_j_workers_and_keeps_input_order() {
         .map(|l| l.split('\t').nth(1).unwrap().to_string())
         .collect();
     assert_eq!(values, (1..=300).map(|i| i.to_string()).collect::<Vec<_>>());
-    assert_eq!(pids(&out).len(), 3, "exactly -j workers: {:?}", pids(&out));
+    let n = pids(&out).len();
+    assert!((1..=3).contains(&n), "at most -j workers: {:?}", pids(&out));
 }
 
 #[test]
