@@ -454,29 +454,23 @@ fn spliced_pipe_chunks_reproduce_input_with_slow_and_quitting_commands() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.stdout == data, "cat: output differs from input");
+    // Runs parx --pipe --block 4M -k over the data with `args`, asserting success.
+    let piped_ok = |args: &[&str]| {
+        let mut cmd = parx_std();
+        cmd.args(["--pipe", "--block", "4M", "-k"]).args(args);
+        let out = run_piped(cmd, &data);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    };
     // Slow readers: three at once, so the chunks must not wait for each other.
-    let mut cmd = parx_std();
-    cmd.args([
-        "-j3",
-        "--pipe",
-        "--block",
-        "4M",
-        "-k",
-        "sh",
-        "-c",
-        "sleep 0.3; cat",
-    ]);
-    let out = run_piped(cmd, &data);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = piped_ok(&["-j3", "sh", "-c", "sleep 0.3; cat"]);
     assert!(out.stdout == data, "slow cat: output differs from input");
     // Chunk sizes: at most the block, but the one with the 3 MiB record may pass it.
-    let mut cmd = parx_std();
-    cmd.args(["-j2", "--pipe", "--block", "4M", "-k", "wc", "-c"]);
-    let out = run_piped(cmd, &data);
+    let out = piped_ok(&["-j2", "wc", "-c"]);
     let sizes: Vec<usize> = common::lines(&out.stdout)
         .iter()
         .map(|l| l.trim().parse().unwrap())
@@ -488,22 +482,6 @@ fn spliced_pipe_chunks_reproduce_input_with_slow_and_quitting_commands() {
         "{sizes:?}"
     );
     // Commands that read a little and quit: every chunk still runs, parx succeeds.
-    let mut cmd = parx_std();
-    cmd.args([
-        "-j2",
-        "--pipe",
-        "--block",
-        "4M",
-        "-k",
-        "sh",
-        "-c",
-        "head -c 10 >/dev/null; echo x",
-    ]);
-    let out = run_piped(cmd, &data);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = piped_ok(&["-j2", "sh", "-c", "head -c 10 >/dev/null; echo x"]);
     assert_eq!(common::lines(&out.stdout).len(), sizes.len());
 }

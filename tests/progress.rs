@@ -85,6 +85,13 @@ fn done_of(line: &str, total: u64) -> Option<u64> {
     line[start..at].parse().ok()
 }
 
+/// A file of the values 1 to 200, one per line, in the terminal's directory.
+fn values_file(term: &Term) -> PathBuf {
+    let file = term.path("values");
+    std::fs::write(&file, numbers(200).replace(' ', "\n")).unwrap();
+    file
+}
+
 fn quoted(p: &Path) -> String {
     sh_quote(&p.display().to_string())
 }
@@ -127,12 +134,7 @@ fn eta_counts_batches_of_a_file() {
     let Some(term) = Term::new() else {
         return;
     };
-    let file = term.path("values");
-    std::fs::write(
-        &file,
-        (1..=200).map(|i| format!("{i}\n")).collect::<String>(),
-    )
-    .unwrap();
+    let file = values_file(&term);
     term.start(&format!(
         "{} -j2 --eta -n 3 sh -c 'sleep 0.1' sh :::: {} >/dev/null; sleep 20",
         sh_quote(BIN),
@@ -193,12 +195,7 @@ fn bar_counts_a_regular_file_on_stdin() {
         let Some(term) = Term::new() else {
             return;
         };
-        let file = term.path("values");
-        std::fs::write(
-            &file,
-            (1..=200).map(|i| format!("{i}\n")).collect::<String>(),
-        )
-        .unwrap();
+        let file = values_file(&term);
         term.start(&format!(
             "(read first; {} -j2 --bar {batch} sh -c 'sleep 0.1' sh >/dev/null) < {}; sleep 20",
             sh_quote(BIN),
