@@ -28,7 +28,7 @@ pub const END_SEQUENCE: [(i32, Duration); 2] =
 const CHATTY_READS: u32 = 8;
 /// That pause: long enough for a chatty writer to put many writes in the pipe, short enough
 /// to add nothing a person or a pipeline would notice.
-const CHATTY_PAUSE: Duration = Duration::from_micros(200);
+const CHATTY_PAUSE: Duration = Duration::from_micros(1000);
 
 /// How long a spawn that failed for want of processes or descriptors waits before trying
 /// again.
