@@ -254,6 +254,8 @@ fn task_capacity(cfg: &Config) -> usize {
             sys::return_big_frees();
             0
         }
+        // Blocks of values (up to 64 KiB each): a few per worker keep them busy.
+        None if cfg.value_blocks() => cfg.jobs * 2 + 4,
         // Process-pool workers take values in blocks: a deep queue spares the source a
         // wake-up per value.
         None if cfg.pool == PoolKind::Process => 16 << 10,
@@ -277,7 +279,8 @@ fn spawn_source(
         .name("parx-source".into())
         .spawn(move || {
             let run = |task: Task| {
-                ctl.tasks_read.fetch_add(1, Ordering::AcqRel);
+                ctl.tasks_read
+                    .fetch_add(task.input.tasks(), Ordering::AcqRel);
                 send_task(&tasks, &ctl, task)
             };
             let skip_one = |seq: u64| skipped.as_ref().is_none_or(|tx| tx.send(seq).is_ok());

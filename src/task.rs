@@ -29,6 +29,79 @@ pub enum TaskInput {
     Args(Vec<Record>),
     /// A chunk of `--pipe`/`--pipe-part` input, fed to the command's stdin.
     Chunk(Chunk),
+    /// Many one-value tasks in a row, as the bytes a process-pool worker is sent (made only
+    /// for it, when nothing needs the tasks one by one: see `Config::value_blocks`).
+    Lines(Lines),
+}
+
+/// One-value tasks in a row, numbered from the [`Task`]'s `seq`: their values, each ended by
+/// `end` (the record terminator the worker reads), exactly as they are written to it.
+#[derive(Debug)]
+pub struct Lines {
+    /// The values, each ended by `end`; those before `at` are already answered.
+    pub bytes: Vec<u8>,
+    /// Where the first value not yet answered starts.
+    pub at: usize,
+    /// How many values (tasks) from `at` on.
+    pub count: u64,
+    /// The byte that ends each value.
+    pub end: u8,
+}
+
+impl Lines {
+    /// The values from `at` on: what is still to be sent or answered.
+    pub fn rest(&self) -> &[u8] {
+        &self.bytes[self.at..]
+    }
+
+    /// The first value (without its end), for messages.
+    pub fn first(&self) -> &[u8] {
+        let rest = self.rest();
+        &rest[..memchr::memchr(self.end, rest).unwrap_or(rest.len())]
+    }
+
+    /// Takes the first `n` values off the front (they have been answered): returns them as a
+    /// block of their own, without their bytes (nothing reads them any more).
+    pub fn take_answered(&mut self, n: u64) -> Lines {
+        debug_assert!(n <= self.count);
+        self.at += self.offset_of(n);
+        self.count -= n;
+        Lines {
+            bytes: Vec::new(),
+            at: 0,
+            count: n,
+            end: self.end,
+        }
+    }
+
+    /// Splits off the values after the first one (to be re-sent), leaving this block with
+    /// the first value alone.
+    pub fn split_after_first(&mut self) -> Option<Lines> {
+        if self.count <= 1 {
+            return None;
+        }
+        let cut = self.at + self.offset_of(1);
+        let rest = Lines {
+            bytes: self.bytes[cut..].to_vec(),
+            at: 0,
+            count: self.count - 1,
+            end: self.end,
+        };
+        self.bytes.truncate(cut);
+        self.count = 1;
+        Some(rest)
+    }
+
+    /// The offset, from `at`, just past the `n`th value.
+    fn offset_of(&self, n: u64) -> usize {
+        if n == 0 {
+            return 0;
+        }
+        let rest = self.rest();
+        memchr::memchr_iter(self.end, rest)
+            .nth(n as usize - 1)
+            .map_or(rest.len(), |i| i + 1)
+    }
 }
 
 /// A record-aligned chunk: the header (if any) then the body go to the command's stdin.
@@ -135,7 +208,7 @@ impl Task {
     pub fn records(&self) -> &[Record] {
         match &self.input {
             TaskInput::Args(r) => r,
-            TaskInput::Chunk(_) => &[],
+            TaskInput::Chunk(_) | TaskInput::Lines(_) => &[],
         }
     }
 
@@ -144,6 +217,7 @@ impl Task {
         match &self.input {
             TaskInput::Args(r) => r,
             TaskInput::Chunk(c) => &c.name,
+            TaskInput::Lines(_) => &[],
         }
     }
 
@@ -151,7 +225,17 @@ impl Task {
     pub fn chunk(&self) -> Option<&Chunk> {
         match &self.input {
             TaskInput::Chunk(c) => Some(c),
-            TaskInput::Args(_) => None,
+            TaskInput::Args(_) | TaskInput::Lines(_) => None,
+        }
+    }
+}
+
+impl TaskInput {
+    /// How many tasks it stands for (numbered in a row).
+    pub fn tasks(&self) -> u64 {
+        match self {
+            TaskInput::Lines(l) => l.count,
+            TaskInput::Args(_) | TaskInput::Chunk(_) => 1,
         }
     }
 }
@@ -249,4 +333,33 @@ pub enum Msg {
     Skipped(u64),
     /// parx got SIGINT/SIGTERM (the signal number).
     Interrupt(i32),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(b: &[u8]) -> Lines {
+        Lines {
+            bytes: b.to_vec(),
+            at: 0,
+            count: memchr::memchr_iter(b'\n', b).count() as u64,
+            end: b'\n',
+        }
+    }
+
+    #[test]
+    fn a_block_of_values_splits_at_value_ends() {
+        let mut l = lines(b"one\ntwo\nthree\nfour\n");
+        let head = l.take_answered(2);
+        assert_eq!((head.count, l.count), (2, 2));
+        assert_eq!(l.rest(), b"three\nfour\n");
+        assert_eq!(l.first(), b"three");
+        let rest = l.split_after_first().expect("two values");
+        assert_eq!((l.count, l.rest()), (1, &b"three\n"[..]));
+        assert_eq!((rest.count, rest.rest()), (1, &b"four\n"[..]));
+        let mut one = rest;
+        assert!(one.split_after_first().is_none(), "one value stays whole");
+        assert_eq!(TaskInput::Lines(lines(b"x\ny\n")).tasks(), 2);
+    }
 }

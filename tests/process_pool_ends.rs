@@ -131,10 +131,13 @@ fn python_workers_ending_every_way_on_a_poison_record() {
             let w = python(block, !buffered_ok || !block, end);
             let w: Vec<&str> = w.iter().map(String::as_str).collect();
             let big = if block { 100_000 } else { 5000 };
+            // Plain runs send the values in blocks (one per read of the input); with
+            // --max-tasks or --timeout each value is a task of its own: both must hold.
             for (n, keep, extra) in [
                 (5000, true, vec!["--retries", "2"]),
                 (5000, false, vec!["--max-tasks", "700"]),
                 (big, true, vec!["--timeout", "60s"]),
+                (big, false, vec![]),
             ] {
                 let e = Expect {
                     n,

@@ -763,6 +763,50 @@ impl Config {
             b'\n'
         }
     }
+
+    /// Whether one-value tasks may travel in blocks (`TaskInput::Lines`): a process pool fed
+    /// from one file or stdin whose values are exactly the records the workers read (the
+    /// delimiter is the record terminator, nothing filters, splits, groups or renames them), and
+    /// nothing needs the tasks one by one (a job-log row, a progress tick, a `--results`
+    /// directory, a tag, a clock, a count per worker, a skip). Then the values are sent as
+    /// they were read, with no task of their own: what makes the pool as fast as its workers.
+    pub fn value_blocks(&self) -> bool {
+        let i = &self.input;
+        let jc = &self.jobs_ctl;
+        self.pool == PoolKind::Process
+            && !self.dry_run
+            && self.chunks.is_none()
+            && matches!(
+                &i.sources[..],
+                [SourceSpec {
+                    kind: SourceKind::Stdin | SourceKind::File(_),
+                    ..
+                }]
+            )
+            && i.delimiter == [self.record_end()]
+            && i.colsep.is_none()
+            && i.eof.is_none()
+            && i.trim == Trim::default()
+            && !i.skip_empty
+            && !i.skip_first
+            && !i.header
+            && self.batch == Batch::One
+            && !self.template.needs_total()
+            && !self.compat.drop_values
+            && !self.compat.print_command
+            && !self.compat.verbose
+            && self.compat.timeout_pct.is_none()
+            && self.max_tasks.is_none()
+            && jc.timeout.is_none()
+            && jc.joblog.is_none()
+            && jc.resume == Resume::No
+            && jc.delay.is_none()
+            && jc.shard.is_none()
+            && jc.tag.is_none()
+            && jc.results.is_none()
+            && !jc.bar
+            && !jc.eta
+    }
 }
 
 /// A worker runs its command once: values arrive on stdin, so only `{%}` may appear.
@@ -1262,6 +1306,38 @@ mod tests {
         assert!(parse_jobs("x", 2).is_err());
         assert!(parse_jobs("", 2).is_err());
         assert!(parse_jobs("%", 2).is_err());
+    }
+
+    /// Values travel in blocks only when nothing needs them one task at a time.
+    #[test]
+    fn value_blocks_only_when_no_task_is_needed_alone() {
+        use clap::Parser;
+        let blocks = |args: &[&str]| {
+            let cli = crate::cli::Cli::try_parse_from(
+                ["parx", "--pool", "process"]
+                    .into_iter()
+                    .chain(args.iter().copied()),
+            )
+            .expect("valid command line");
+            Config::from_cli(cli).expect("valid config").value_blocks()
+        };
+        assert!(blocks(&["cat"]));
+        assert!(blocks(&["-0", "-k", "--retries", "3", "cat"]));
+        assert!(blocks(&["-a", "Cargo.toml", "cat"]));
+        for one_by_one in [
+            &["--joblog", "log", "cat"][..],
+            &["--timeout", "5", "cat"],
+            &["--max-tasks", "9", "cat"],
+            &["--tag", "cat"],
+            &["--results", "dir", "cat"],
+            &["-d", ",", "cat"],
+            &["--colsep", ",", "cat"],
+            &["-n", "2", "cat"],
+            &["--shard", "1/2", "cat"],
+            &["cat", ":::", "a", "b"],
+        ] {
+            assert!(!blocks(one_by_one), "{one_by_one:?}");
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::io;
 use std::sync::Arc;
 
 use crate::output::OutBuf;
-use crate::task::{Chunk, Record};
+use crate::task::{Chunk, Lines, Record};
 
 /// A task as sent to a worker, kept until it is answered.
 #[derive(Debug)]
@@ -24,24 +24,37 @@ pub(crate) struct Job {
     pub(crate) tag: Option<Box<[u8]>>,
 }
 
-/// The records of a job: argument values (encoded when sent), or a chunk (sent as it is).
+/// The records of a job: argument values (encoded when sent), a chunk (sent as it is), or a
+/// block of one-value tasks (sent as it is; answered from its front as results come).
 #[derive(Debug)]
 pub(crate) enum JobInput {
     Records(Vec<Record>),
     Chunk(Arc<Chunk>),
+    Lines(Lines),
 }
 
 impl Job {
     /// What the writer's load counts: records, or one per chunk.
     pub(crate) fn units(&self) -> u64 {
         match self.input {
-            JobInput::Records(_) => self.nrec,
+            JobInput::Records(_) | JobInput::Lines(_) => self.nrec,
             JobInput::Chunk(_) => 1,
+        }
+    }
+
+    /// How many tasks it stands for (numbered in a row from `seq`).
+    pub(crate) fn tasks(&self) -> u64 {
+        match &self.input {
+            JobInput::Lines(l) => l.count,
+            JobInput::Records(_) | JobInput::Chunk(_) => 1,
         }
     }
 
     /// Appends its records to `out`: columns joined by TAB, each record ended by `term`.
     pub(crate) fn encode(&self, term: u8, out: &mut Vec<u8>) {
+        if let JobInput::Lines(l) = &self.input {
+            out.extend_from_slice(l.rest());
+        }
         if let JobInput::Records(recs) = &self.input {
             for rec in recs {
                 for (i, col) in rec.iter().enumerate() {
@@ -63,6 +76,7 @@ impl Job {
                 .map(|r| r.iter().map(|c| c.len() as u64 + 1).sum::<u64>().max(1))
                 .sum(),
             JobInput::Chunk(c) => c.len(),
+            JobInput::Lines(l) => l.rest().len() as u64,
         }
     }
 
@@ -71,6 +85,7 @@ impl Job {
         match &self.input {
             JobInput::Records(r) => r,
             JobInput::Chunk(c) => &c.name,
+            JobInput::Lines(_) => &[],
         }
     }
 
@@ -93,10 +108,10 @@ impl Job {
                 v.push_str(&col.to_string_lossy());
             }
         }
-        if let JobInput::Chunk(c) = &self.input {
-            if v.is_empty() {
-                v = format!("chunk of {} bytes", c.len());
-            }
+        match &self.input {
+            JobInput::Chunk(c) if v.is_empty() => v = format!("chunk of {} bytes", c.len()),
+            JobInput::Lines(l) => v = String::from_utf8_lossy(l.first()).into_owned(),
+            _ => {}
         }
         if v.chars().count() > 60 {
             v = v.chars().take(57).collect::<String>() + "...";
@@ -187,6 +202,30 @@ impl Ledger {
             if front.got >= front.job.nrec {
                 let done = self.jobs.pop_front().expect("front exists");
                 on(Step::Done(done, span))?;
+            } else if let (true, JobInput::Lines(l)) = (seen > 0, &mut front.job.input) {
+                // A block's answered values are tasks done now: they leave its front.
+                let head = Job {
+                    seq: front.job.seq,
+                    nrec: seen,
+                    input: JobInput::Lines(l.take_answered(seen)),
+                    failures: 0,
+                    tag: None,
+                };
+                front.job.seq += seen;
+                front.job.nrec -= seen;
+                front.job.failures = 0;
+                front.got = 0;
+                let whole = memchr::memrchr(term, span).expect("seen > 0") + 1;
+                let done = InFlight {
+                    job: head,
+                    got: seen,
+                    parts: front.parts.take(),
+                };
+                on(Step::Done(done, &span[..whole]))?;
+                if whole < span.len() {
+                    let front = self.jobs.front_mut().expect("front exists");
+                    on(Step::Part(front, &span[whole..]))?;
+                }
             } else {
                 on(Step::Part(front, span))?;
             }
@@ -306,6 +345,52 @@ mod tests {
         assert_eq!(done.len(), 1);
         let left: Vec<(u64, u64)> = l.jobs.iter().map(|j| (j.job.seq, j.got)).collect();
         assert_eq!(left, [(2, 1), (3, 0)], "task 2 is half answered");
+    }
+
+    #[test]
+    fn a_block_answers_its_values_as_tasks_as_their_results_come() {
+        let mut l = Ledger::default();
+        let block = Lines {
+            bytes: b"a\nb\nc\nd\n".to_vec(),
+            at: 0,
+            count: 4,
+            end: b'\n',
+        };
+        l.jobs.push_back(InFlight::new(Job {
+            seq: 10,
+            nrec: 4,
+            input: JobInput::Lines(block),
+            failures: 0,
+            tag: None,
+        }));
+        l.jobs.push_back(job(14, 1));
+        let mut done = Vec::new();
+        let mut credit = |l: &mut Ledger, piece: &[u8]| {
+            l.credit(piece, b'\n', |s| {
+                if let Step::Done(inf, span) = s {
+                    done.push((inf.job.seq, inf.job.tasks(), span.to_vec()));
+                }
+                Ok(())
+            })
+            .unwrap();
+        };
+        credit(&mut l, b"A\nB\nc");
+        let front = &l.jobs.front().unwrap().job;
+        assert_eq!(
+            (front.seq, front.nrec),
+            (12, 2),
+            "two values left the block"
+        );
+        assert_eq!(front.value(), "c", "its first value is the next one owed");
+        credit(&mut l, b"C\nD\nE\n");
+        assert_eq!(
+            done,
+            [
+                (10, 2, b"A\nB\n".to_vec()),
+                (12, 2, b"C\nD\n".to_vec()),
+                (14, 1, b"E\n".to_vec())
+            ]
+        );
     }
 
     #[test]

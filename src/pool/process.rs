@@ -3,8 +3,10 @@
 //! map contract: one result per record, in the order the records were sent).
 //!
 //! Each slot has a thread that owns its worker's life ([`crate::pool::child`]: spawn, read,
-//! reap) and a writer thread that feeds the worker's stdin. Records move in blocks: the writer
-//! takes every task waiting (up to [`BATCH_BYTES`]) and sends them in one write; the reader
+//! reap) and a writer thread that feeds the worker's stdin. Records move in blocks: values
+//! may come as blocks of tasks already (`TaskInput::Lines`, sent as they are and answered
+//! from their front), and the writer takes every task waiting (up to [`BATCH_BYTES`]) and
+//! sends them in one write; the reader
 //! splits large reads with memchr and credits results to the tasks in flight by count
 //! ([`Ledger`]). A writer holds back only while its worker has [`SOFT_CAP`] records
 //! outstanding *and* another worker has fewer, so block-buffering workers (mawk, `sort`)
@@ -373,6 +375,10 @@ impl Slot<'_> {
                 let n = records.len() as u64;
                 (JobInput::Records(records), n)
             }
+            TaskInput::Lines(l) => {
+                let n = l.count;
+                (JobInput::Lines(l), n)
+            }
         };
         Ok(Job {
             seq,
@@ -537,7 +543,7 @@ impl Slot<'_> {
             // A chunk goes alone; records gather into one block while tasks are waiting.
             let chunk = match &job.input {
                 JobInput::Chunk(c) => Some(c.clone()),
-                JobInput::Records(_) => None,
+                JobInput::Records(_) | JobInput::Lines(_) => None,
             };
             buf.clear();
             job.encode(term, &mut buf);
@@ -556,7 +562,7 @@ impl Slot<'_> {
                 && self.shared.may_take(self.slot, cap)
             {
                 match self.next_job_until(until) {
-                    Some(Next::Job(j)) if matches!(j.input, JobInput::Records(_)) => {
+                    Some(Next::Job(j)) if !matches!(j.input, JobInput::Chunk(_)) => {
                         j.encode(term, &mut buf);
                         units += j.units();
                         batch.push(InFlight::new(j));
@@ -634,6 +640,20 @@ impl Slot<'_> {
         }
         let mut left = left.into_iter();
         let mut on = left.next().expect("non-empty").job;
+        // Of a block, the first value is the one the worker ended on; the others go again.
+        let rest = match &mut on.input {
+            JobInput::Lines(l) => l.split_after_first().map(|l| Job {
+                seq: on.seq + 1,
+                nrec: l.count,
+                input: JobInput::Lines(l),
+                failures: 0,
+                tag: None,
+            }),
+            _ => None,
+        };
+        if rest.is_some() {
+            on.nrec = 1;
+        }
         on.failures += 1;
         let retry = may_retry(self.cfg, on.failures);
         let then = if retry { "; retrying it" } else { "" };
@@ -652,8 +672,8 @@ impl Slot<'_> {
             };
             eprintln!("parx: worker {} {how} on {}{then}", self.slot, on.label());
         }
-        for p in left {
-            let _ = self.shared.redo_tx.send(p.job);
+        for job in rest.into_iter().chain(left.map(|p| p.job)) {
+            let _ = self.shared.redo_tx.send(job);
         }
         if retry {
             return Some(Some(on));
@@ -663,17 +683,24 @@ impl Slot<'_> {
         Some(None)
     }
 
-    /// Hands a finished task to the merger.
+    /// Hands a finished task (or a block's tasks, all ending alike) to the merger.
     fn finish(&self, job: &Job, stdout: OutBuf, outcome: Outcome, info: RunInfo) {
-        self.ctl.task_ended(job.seq, outcome);
+        self.ended(job, outcome);
         let _ = self.out.send(Msg::Done(Box::new(Finished {
             seq: job.seq,
             stdout,
             stderr: OutBuf::new(),
             outcome,
             info,
-            more: 0,
+            more: job.tasks() - 1,
         })));
+    }
+
+    /// Tells the run's control (`--halt`) that the job's tasks ended.
+    fn ended(&self, job: &Job, outcome: Outcome) {
+        for seq in job.seq..job.seq + job.tasks() {
+            self.ctl.task_ended(seq, outcome);
+        }
     }
 
     /// `--results`: the job's results as the worker wrote them, its status and its index row.

@@ -4,7 +4,8 @@
 //! - [`Values`]: the values of one argument source (`:::` words, a file or stdin split on the
 //!   delimiter in [`args`], `--walk` paths in [`walk`]), combined by [`args`] (product, link).
 //! - [`Source`]: the task inputs of the whole input: argument records grouped into tasks
-//!   ([`values::ArgTasks`]) or `--pipe`/`--pipe-part` chunks ([`pipe::Chunks`]), picked once
+//!   ([`values::ArgTasks`]), blocks of one-value tasks for the process pool
+//!   ([`lines::ValueLines`]) or `--pipe`/`--pipe-part` chunks ([`pipe::Chunks`]), picked once
 //!   by [`open`].
 //!
 //! [`stream_tasks`] numbers the tasks from 1 and applies `--shard` and `--resume` to them,
@@ -14,6 +15,7 @@
 mod args;
 mod batch;
 pub(crate) mod chunk;
+mod lines;
 mod pipe;
 mod splice;
 mod values;
@@ -78,6 +80,7 @@ pub fn open(cfg: &Arc<Config>) -> anyhow::Result<Box<dyn Source>> {
     }
     Ok(match &cfg.chunks {
         Some(_) => Box::new(pipe::Chunks::open(cfg)?),
+        None if cfg.value_blocks() => Box::new(lines::ValueLines::open(cfg)?),
         None => Box::new(values::ArgTasks::open(cfg)?),
     })
 }
@@ -147,9 +150,11 @@ pub fn stream_tasks(
     mut run: impl FnMut(Task) -> bool,
     mut skipped: impl FnMut(u64) -> bool,
 ) -> anyhow::Result<()> {
-    let mut seq = 0;
+    let mut next = 1;
     source.produce(&mut |input| {
-        seq += 1;
+        let seq = next;
+        next += input.tasks();
+        // A block of tasks is made only when nothing is skipped (`Config::value_blocks`).
         if skip.skips(seq) {
             skipped(seq)
         } else {

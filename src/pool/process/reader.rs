@@ -213,7 +213,7 @@ impl<'a> Reader<'a> {
         let (term, strip) = (self.term, self.strip);
         self.answered += 1;
         self.unload += job.units();
-        self.slot.ctl.task_ended(job.seq, Outcome::Exited(0));
+        self.slot.ended(&job, Outcome::Exited(0));
         let since = if !self.timed {
             None
         } else if self.ledger.jobs.is_empty() {
@@ -246,7 +246,7 @@ impl<'a> Reader<'a> {
                 count: 0,
                 out: Vec::new(),
             });
-            run.count += 1;
+            run.count += job.tasks();
             if keep {
                 let buf = &mut run.out;
                 shape(span, tag, term, strip, start, &mut |b| {
