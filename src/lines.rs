@@ -1,17 +1,22 @@
 //! Line shaping of a task's output for `--tag`/`--tagstring` (a prefix at the start of every
-//! line) and `--line-buffer` (only whole lines leave, the unfinished last line waits): one
-//! [`Shaper`] per task stream of the thread pool, fed as bytes arrive; [`shape_results`] for
-//! the process pool's results (any terminator, stripped with `--result-end`).
+//! line), `--line-buffer` (only whole lines leave, the unfinished last line waits) and
+//! `--result-end` (results end with another byte, dropped): one [`Shaper`] per stream of a
+//! task's output sink (`crate::pool::sink`), fed as bytes arrive; [`shape_results`] is the
+//! same without state, for results known to start at a result's start.
 
 use std::io;
 
-/// Shapes one output stream of one task.
-#[derive(Debug, Default)]
+/// Shapes one output stream of one task (or of one process-pool job).
+#[derive(Debug)]
 pub struct Shaper {
     /// The prefix written before every line (tag and TAB), if any.
     prefix: Option<Vec<u8>>,
     /// Hold back an unfinished last line (`--line-buffer`).
     whole_lines: bool,
+    /// The byte that ends a line (a result: `--result-end`).
+    end: u8,
+    /// The end byte is dropped (`--result-end`).
+    strip: bool,
     /// At the beginning of a line (the prefix is due before the next byte).
     bol: bool,
     /// The unfinished last line, already prefixed (whole-lines mode only).
@@ -29,9 +34,29 @@ impl Shaper {
                 p
             }),
             whole_lines,
+            end: b'\n',
+            strip: false,
             bol: true,
             partial: Vec::new(),
         }
+    }
+
+    /// The same for results ended by `end` (dropped if `strip`), `prefix` (TAB included)
+    /// before each.
+    pub fn results(prefix: Option<&[u8]>, end: u8, strip: bool) -> Self {
+        Shaper {
+            prefix: prefix.map(<[u8]>::to_vec),
+            whole_lines: false,
+            end,
+            strip,
+            bol: true,
+            partial: Vec::new(),
+        }
+    }
+
+    /// Whether it changes nothing (bytes pass as they are).
+    pub fn is_identity(&self) -> bool {
+        self.prefix.is_none() && !self.whole_lines && !self.strip
     }
 
     /// Bytes of the unfinished line held back.
@@ -41,28 +66,30 @@ impl Shaper {
 
     /// Shapes `data`, appending what may leave now to `out`.
     pub fn feed(&mut self, data: &[u8], out: &mut Vec<u8>) {
-        let mut rest = data;
-        while !rest.is_empty() {
-            let (piece, eol) = match memchr::memchr(b'\n', rest) {
-                Some(i) => (&rest[..=i], true),
-                None => (rest, false),
-            };
-            rest = &rest[piece.len()..];
-            let dst = if self.whole_lines {
-                &mut self.partial
-            } else {
-                &mut *out
-            };
-            if self.bol {
-                if let Some(p) = &self.prefix {
-                    dst.extend_from_slice(p);
-                }
-            }
-            dst.extend_from_slice(piece);
-            self.bol = eol;
-            if eol && self.whole_lines {
-                out.append(&mut self.partial);
-            }
+        if data.is_empty() {
+            return;
+        }
+        let cut = if self.whole_lines {
+            memchr::memrchr(self.end, data).map_or(0, |i| i + 1)
+        } else {
+            data.len()
+        };
+        let (prefix, end, strip) = (self.prefix.as_deref(), self.end, self.strip);
+        if cut > 0 {
+            out.append(&mut self.partial);
+            let _ = shape_results(&data[..cut], prefix, end, strip, self.bol, &mut |b| {
+                out.extend_from_slice(b);
+                Ok(())
+            });
+            self.bol = data[cut - 1] == end;
+        }
+        if cut < data.len() {
+            let partial = &mut self.partial;
+            let _ = shape_results(&data[cut..], prefix, end, strip, self.bol, &mut |b| {
+                partial.extend_from_slice(b);
+                Ok(())
+            });
+            self.bol = false;
         }
     }
 
@@ -151,6 +178,14 @@ mod tests {
         assert_eq!(o, b"t\tf");
         let mut plain = Shaper::new(None, true);
         assert_eq!(run(&mut plain, &[b"1\n2\n3"]).concat(), b"1\n2\n");
+    }
+
+    #[test]
+    fn result_shaper_keeps_its_place_across_pieces() {
+        let mut s = Shaper::results(Some(b"T\t"), 0, true);
+        let got = run(&mut s, &[b"a\nb", b"\0c", b"\n\0"]);
+        assert_eq!(got.concat(), b"T\ta\nbT\tc\n".to_vec());
+        assert!(Shaper::results(None, b'\n', false).is_identity());
     }
 
     #[test]

@@ -154,7 +154,6 @@ pub fn run(
                 debug_assert_eq!(seq, w.next, "only the head of line streams");
                 data.write_to(&mut w.out)?;
             }
-            Msg::Lines { data, .. } => w.out.write_all(&data)?,
             Msg::Done(f) => {
                 // A task ended by parx's interrupt is not logged (nor counted) as done.
                 if let Ok(s) = sig.try_recv() {

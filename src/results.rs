@@ -1,7 +1,7 @@
 //! `--results DIR`: each task's raw stdout, stderr and exit status stored under `DIR/<seq>/`,
 //! and `DIR/index.tsv` mapping sequence numbers to values. Directory names come from the
 //! sequence number only, so no value can name a path outside DIR. Written by the pools'
-//! per-task hook as the output arrives (a streamed `-k` head of line is stored too).
+//! task's output sink (`crate::pool::sink`) as the output arrives (a streamed `-k` head of line is stored too).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};

@@ -317,17 +317,11 @@ pub enum Msg {
         /// The bytes, in order.
         data: OutBuf,
     },
-    /// Whole lines of a task's stdout (`--line-buffer`, without `-k`), tags applied.
-    Lines {
-        /// The task's sequence number.
-        seq: u64,
-        /// One or more whole lines (the last piece of a task may lack its newline).
-        data: Vec<u8>,
-    },
     /// A task finished.
     Done(Box<Finished>),
-    /// Output not tied to one task's place in the order (`--pool process` without `-k`:
-    /// whole records as they arrive).
+    /// Output not tied to one task's place in the order, printed as it comes: whole lines of
+    /// a task's stdout (`--line-buffer` without `-k`, tags applied), or whole results
+    /// (`--pool process` without `-k`).
     Output(OutBuf),
     /// A task that is not run (`--resume`, `--shard`): `-k` moves past it, nothing counts it.
     Skipped(u64),

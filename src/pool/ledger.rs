@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::sync::Arc;
 
-use crate::output::OutBuf;
+use crate::pool::sink::Sink;
 use crate::task::{Chunk, Lines, Record};
 
 /// A task as sent to a worker, kept until it is answered.
@@ -127,17 +127,9 @@ pub(crate) struct InFlight {
     pub(crate) job: Job,
     /// Results credited so far.
     pub(crate) got: u64,
-    /// Its results so far, once a piece of them has come before the rest.
-    pub(crate) parts: Option<Box<Parts>>,
-}
-
-/// The results of a job answered over several reads.
-#[derive(Debug, Default)]
-pub(crate) struct Parts {
-    /// Shaped as printed.
-    pub(crate) out: OutBuf,
-    /// As the worker wrote them (with `--results`).
-    pub(crate) raw: OutBuf,
+    /// Its output sink, once a piece of its results has come before the rest (or when its
+    /// results are tagged or stored).
+    pub(crate) sink: Option<Box<Sink>>,
 }
 
 impl InFlight {
@@ -145,13 +137,8 @@ impl InFlight {
         InFlight {
             job,
             got: 0,
-            parts: None,
+            sink: None,
         }
-    }
-
-    /// Its results so far, taken out.
-    pub(crate) fn take_parts(&mut self) -> Parts {
-        self.parts.take().map(|b| *b).unwrap_or_default()
     }
 }
 
@@ -219,7 +206,7 @@ impl Ledger {
                 let done = InFlight {
                     job: head,
                     got: seen,
-                    parts: front.parts.take(),
+                    sink: front.sink.take(),
                 };
                 on(Step::Done(done, &span[..whole]))?;
                 if whole < span.len() {
@@ -258,7 +245,7 @@ impl Ledger {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::Spiller;
+    use std::collections::HashMap;
     use std::ffi::OsString;
 
     fn job(seq: u64, nrec: u64) -> InFlight {
@@ -279,17 +266,17 @@ mod tests {
     fn credit_all(l: &mut Ledger, pieces: &[&[u8]]) -> (Vec<(u64, Vec<u8>)>, Vec<u8>) {
         let mut done = Vec::new();
         let mut extra = Vec::new();
+        let mut parts: HashMap<u64, Vec<u8>> = HashMap::new();
         for p in pieces {
             let rest = l
                 .credit(p, b'\n', |s| {
                     match s {
-                        Step::Part(inf, span) => inf
-                            .parts
-                            .get_or_insert_with(Default::default)
-                            .raw
-                            .push(span, &mut Spiller::default())?,
-                        Step::Done(mut inf, span) => {
-                            let mut v = inf.take_parts().raw.to_vec()?;
+                        Step::Part(inf, span) => parts
+                            .entry(inf.job.seq)
+                            .or_default()
+                            .extend_from_slice(span),
+                        Step::Done(inf, span) => {
+                            let mut v = parts.remove(&inf.job.seq).unwrap_or_default();
                             v.extend_from_slice(span);
                             done.push((inf.job.seq, v));
                         }

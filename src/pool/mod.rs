@@ -1,11 +1,15 @@
 //! Pools run tasks. [`Control`] is what the pool, the merger and the signal thread share:
 //! the stop flag, the process group of the task in each slot, and the `-k` head of line.
+//!
+//! Both pools ([`thread`]: a child per task; [`process`]: long-lived workers) run their
+//! processes as one supervised [`child::Child`] and pass what those write through one
+//! [`sink::Sink`] per task or job; they only move bytes and report outcomes.
 
 pub mod child;
 pub mod feed;
-pub mod hook;
 pub mod ledger;
 pub mod process;
+pub(crate) mod sink;
 pub mod thread;
 
 use std::ffi::OsStr;

@@ -35,6 +35,7 @@ use crate::output::OutBuf;
 use crate::pool::child::{self, Child, Spawned, IDLE_CHECK, KILL_GRACE};
 use crate::pool::feed::{Fed, Feeder};
 use crate::pool::ledger::{InFlight, Job, JobInput};
+use crate::pool::sink::Sink;
 use crate::pool::Control;
 use crate::sys;
 use crate::task::{Chunk, ChunkBody, Finished, Msg, Outcome, RunInfo, Task, TaskInput};
@@ -358,13 +359,12 @@ impl Slot<'_> {
     fn job(&self, task: Task) -> io::Result<Job> {
         let seq = task.seq;
         let tag = self.cfg.jobs_ctl.tag.as_ref().map(|t| {
-            let mut tag = t.expand_text(&Ctx {
+            t.expand_text(&Ctx {
                 seq,
                 slot: self.slot,
                 records: task.template_records(),
-            });
-            tag.push(b'\t');
-            tag.into_boxed_slice()
+            })
+            .into_boxed_slice()
         });
         let (input, nrec) = match task.input {
             TaskInput::Chunk(c) => {
@@ -615,10 +615,8 @@ impl Slot<'_> {
             return Some(None);
         };
         if self.ctl.stopping() {
-            for mut p in left {
-                let raw = p.take_parts().raw;
-                self.store(&p.job, &raw, failed);
-                self.finish(&p.job, OutBuf::new(), failed, RunInfo::default());
+            for p in left {
+                self.fail(p, failed);
             }
             return None;
         }
@@ -631,10 +629,8 @@ impl Slot<'_> {
                 tasks.join(", ")
             ));
             self.ctl.stop(libc::SIGTERM);
-            for mut p in left {
-                let raw = p.take_parts().raw;
-                self.store(&p.job, &raw, failed);
-                self.finish(&p.job, OutBuf::new(), failed, RunInfo::default());
+            for p in left {
+                self.fail(p, failed);
             }
             return None;
         }
@@ -678,8 +674,8 @@ impl Slot<'_> {
         if retry {
             return Some(Some(on));
         }
-        self.store(&on, &OutBuf::new(), failed);
-        self.finish(&on, OutBuf::new(), failed, RunInfo::default());
+        // What it answered of the record is dropped (the partial result).
+        self.fail(InFlight::new(on), failed);
         Some(None)
     }
 
@@ -703,19 +699,37 @@ impl Slot<'_> {
         }
     }
 
-    /// `--results`: the job's results as the worker wrote them, its status and its index row.
-    fn store(&self, job: &Job, raw: &OutBuf, outcome: Outcome) {
-        let Some(r) = &self.ctl.results else {
-            return;
-        };
-        let res = r.task(job.seq).and_then(|mut files| {
-            raw.write_to(&mut WriteFn(|b: &[u8]| files.out(b)))?;
-            files.finish(outcome)?;
-            r.index(job.seq, job.records())
-        });
-        if let Err(e) = res {
+    /// A job's output sink (see [`Sink::job`]). If its `--results` files cannot be made, that
+    /// is said once per job and the results are printed all the same.
+    fn sink(&self, job: &Job) -> Sink {
+        let (end, strip) = self.result_end();
+        let tag = job.tag.as_deref();
+        let results = self.ctl.results.as_ref();
+        Sink::job(results, job.seq, tag, end, strip).unwrap_or_else(|e| {
+            eprintln!("parx: task {}: --results: {e}", job.seq);
+            Sink::job(None, job.seq, tag, end, strip).expect("nothing to open")
+        })
+    }
+
+    /// A job ended with `outcome`: completes its sink's `--results` files and index row;
+    /// returns its shaped results.
+    fn store(&self, job: &Job, sink: Sink, outcome: Outcome) -> OutBuf {
+        let index = self.ctl.results.as_ref().map(|r| (r, job.records()));
+        let (out, _, stored) = sink.finish(outcome, index);
+        if let Err(e) = stored {
             eprintln!("parx: task {}: --results: {e}", job.seq);
         }
+        out
+    }
+
+    /// A job failed for good: stored as such under `--results`, handed to the merger with no
+    /// output (a partial result is never printed).
+    fn fail(&self, p: InFlight, outcome: Outcome) {
+        if self.ctl.results.is_some() {
+            let sink = p.sink.map_or_else(|| self.sink(&p.job), |s| *s);
+            self.store(&p.job, sink, outcome);
+        }
+        self.finish(&p.job, OutBuf::new(), outcome, RunInfo::default());
     }
 }
 
@@ -724,20 +738,6 @@ fn describe(o: Outcome) -> String {
         Outcome::Signaled(s) => format!("signal {s}"),
         Outcome::IoError => "status 0, with records unanswered".into(),
         o => format!("status {}", o.exit_code()),
-    }
-}
-
-/// A `Write` that hands every buffer to a closure.
-struct WriteFn<F>(F);
-
-impl<F: FnMut(&[u8]) -> io::Result<()>> Write for WriteFn<F> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (self.0)(buf)?;
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
     }
 }
 

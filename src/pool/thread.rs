@@ -1,6 +1,6 @@
 //! The thread pool (`--pool thread`): `-j` threads, each taking tasks from the channel and
-//! running one supervised child per task ([`crate::pool::child`]), shaping its output with the
-//! per-attempt hook and handing it to the merger (streamed when it is the `-k` head of line).
+//! running one supervised child per task ([`crate::pool::child`]), whose output goes through
+//! its attempt's [`Sink`] (shaped, stored, streamed or held) to the merger.
 
 use std::ffi::{OsStr, OsString};
 use std::io;
@@ -8,7 +8,6 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Instant, SystemTime};
@@ -16,10 +15,10 @@ use std::time::{Instant, SystemTime};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use crate::config::Config;
-use crate::output::{OutBuf, Spiller};
+use crate::output::OutBuf;
 use crate::pool::child::{self, Child, Pumped, Spawned, Stream, Tick, IDLE_CHECK};
 use crate::pool::feed::Feeder;
-use crate::pool::hook::OutputHook;
+use crate::pool::sink::{Outlet, Sink};
 use crate::pool::Control;
 use crate::task::{Finished, Msg, Outcome, RunInfo, Task};
 use crate::template::{Ctx, Rendered};
@@ -65,9 +64,7 @@ struct Slot<'a> {
     slot: usize,
     cfg: &'a Config,
     ctl: &'a Control,
-    out: &'a Sender<Msg>,
-    spill_out: Spiller,
-    spill_err: Spiller,
+    outlet: Outlet<'a>,
     buf: Vec<u8>,
     /// The last program name looked up in PATH and where it was found.
     resolved: Option<(OsString, Option<PathBuf>)>,
@@ -79,9 +76,7 @@ impl<'a> Slot<'a> {
             slot,
             cfg,
             ctl,
-            out,
-            spill_out: Spiller::default(),
-            spill_err: Spiller::default(),
+            outlet: Outlet::new(cfg, ctl, out),
             buf: vec![0; 64 << 10],
             resolved: None,
         }
@@ -117,7 +112,7 @@ impl<'a> Slot<'a> {
                 break;
             }
             self.ctl.task_ended(fin.seq, fin.outcome);
-            if self.out.send(Msg::Done(Box::new(fin))).is_err() {
+            if self.outlet.to.send(Msg::Done(Box::new(fin))).is_err() {
                 break;
             }
         }
@@ -167,6 +162,25 @@ impl<'a> Slot<'a> {
             fin.stdout = OutBuf::from_vec(line);
             return fin;
         }
+        let tag = self.cfg.jobs_ctl.tag.as_ref().map(|t| {
+            t.expand_text(&Ctx {
+                seq: task.seq,
+                slot: jobslot,
+                records: task.records(),
+            })
+        });
+        // Gate hook: a task --memfree may kill and rerun must not print early.
+        let early = last && !self.ctl.may_requeue();
+        let results = self.ctl.results.as_ref();
+        let mut sink = match Sink::task(&self.outlet, results, task.seq, tag.as_deref(), early) {
+            Ok(s) => s,
+            Err(e) => {
+                let msg = format!("parx: task {}: --results: {e}\n", task.seq);
+                fin.stderr = OutBuf::from_vec(msg.into_bytes());
+                fin.outcome = Outcome::IoError;
+                return fin;
+            }
+        };
         // -t: the command on stderr before it runs; -v: on stdout, grouped with its output.
         let compat = &self.cfg.compat;
         if compat.verbose || compat.print_command {
@@ -176,26 +190,9 @@ impl<'a> Slot<'a> {
                 let _ = io::Write::write_all(&mut io::stderr().lock(), &line);
             }
             if compat.print_command {
-                let _ = fin.stdout.push(&line, &mut self.spill_out);
+                sink.note_out(&line, &mut self.outlet);
             }
         }
-        let mut hook = match OutputHook::new(
-            self.cfg,
-            self.ctl,
-            task.seq,
-            jobslot,
-            task.records(),
-            // Gate hook: a task --memfree may kill and rerun must not print early.
-            last && !self.ctl.may_requeue(),
-        ) {
-            Ok(h) => h,
-            Err(e) => {
-                let msg = format!("parx: task {}: --results: {e}\n", task.seq);
-                fin.stderr = OutBuf::from_vec(msg.into_bytes());
-                fin.outcome = Outcome::IoError;
-                return fin;
-            }
-        };
         let who = super::Spawn {
             cfg: self.cfg,
             seq: Some(task.seq),
@@ -230,9 +227,10 @@ impl<'a> Slot<'a> {
             }
             Spawned::Failed(e) => {
                 let (msg, outcome) = crate::messages::spawn_error(cmd.get_program(), &e);
-                fin.stderr = OutBuf::from_vec(format!("parx: {msg}\n").into_bytes());
                 fin.outcome = outcome;
-                let _ = hook.finish(fin.outcome);
+                let (stdout, _, _) = sink.finish(fin.outcome, None);
+                fin.stdout = stdout;
+                fin.stderr = OutBuf::from_vec(format!("parx: {msg}\n").into_bytes());
                 return fin;
             }
         };
@@ -248,8 +246,7 @@ impl<'a> Slot<'a> {
         };
         let (mut stdout, mut stderr) = child.take_outputs();
         let mut buf = std::mem::take(&mut self.buf);
-        let may_stream = hook.last;
-        let mut streaming = false;
+        let outlet = &mut self.outlet;
         let pumped = child::pump(
             child.pgid,
             (&mut stdout, &mut stderr),
@@ -265,26 +262,9 @@ impl<'a> Slot<'a> {
                 recheck: None,
             },
             |stream, data| match stream {
-                Stream::Out if data.is_empty() => {
-                    let lines = hook.lines;
-                    let rest = hook.stdout_end();
-                    self.pass_stdout(&mut fin, rest, lines, may_stream, &mut streaming)
-                }
-                Stream::Out => {
-                    let (data, lines) = hook.stdout(data)?;
-                    self.pass_stdout(&mut fin, data, lines, may_stream, &mut streaming)
-                }
-                Stream::Err => {
-                    let data = hook.stderr(data)?;
-                    if streaming && self.cfg.jobs_ctl.line_buffer {
-                        // -k --line-buffer: the streaming head task's stderr goes out as it
-                        // comes, like its stdout (GNU parallel); only one task streams.
-                        let _ = io::Write::write_all(&mut io::stderr().lock(), data);
-                        Ok(())
-                    } else {
-                        fin.stderr.push(data, &mut self.spill_err)
-                    }
-                }
+                Stream::Out if data.is_empty() => sink.stdout_end(outlet),
+                Stream::Out => sink.stdout(data, outlet),
+                Stream::Err => sink.stderr(data, outlet),
             },
         );
         self.buf = buf;
@@ -299,42 +279,47 @@ impl<'a> Slot<'a> {
                 m.push(fin.info.runtime);
             }
         }
-        fin.info.receive = hook.received;
-        fin.outcome = match (pumped, status) {
-            (Ok(p), Ok(st)) if p.timed_out => {
-                let msg = format!(
-                    "parx: task {} timed out after {:?}\n",
-                    task.seq,
-                    deadline.map(|d| d - started).unwrap_or_default()
-                );
-                let _ = fin.stderr.push(msg.as_bytes(), &mut self.spill_err);
-                // Killed, or ended by itself after the TERM: a timed-out task failed.
-                Outcome::Signaled(st.signal().unwrap_or(libc::SIGTERM))
-            }
+        fin.info.receive = sink.received;
+        let note = match (&pumped, &status) {
+            (Ok(p), Ok(_)) if p.timed_out => Some(format!(
+                "parx: task {} timed out after {:?}\n",
+                task.seq,
+                deadline.map(|d| d - started).unwrap_or_default()
+            )),
             (
                 Ok(Pumped {
                     feed_err: Some(e), ..
                 }),
                 Ok(_),
-            ) => {
-                let msg = format!("parx: task {}: {e}\n", task.seq);
-                let _ = fin.stderr.push(msg.as_bytes(), &mut self.spill_err);
-                Outcome::IoError
-            }
-            (Ok(_), Ok(st)) => child::outcome(st),
-            (Err(e), _) | (_, Err(e)) => {
-                let msg = format!("parx: task {}: {e}\n", task.seq);
-                let _ = fin.stderr.push(msg.as_bytes(), &mut self.spill_err);
-                Outcome::IoError
-            }
+            ) => Some(format!("parx: task {}: {e}\n", task.seq)),
+            (Ok(_), Ok(_)) => None,
+            (Err(e), _) | (_, Err(e)) => Some(format!("parx: task {}: {e}\n", task.seq)),
         };
-        let mut stored = hook.finish(fin.outcome);
-        if let (true, Some(r)) = (last || fin.outcome.success(), &self.ctl.results) {
-            stored = stored.and_then(|()| r.index(task.seq, task.records()));
+        if let Some(note) = &note {
+            sink.note_err(note.as_bytes(), &mut self.outlet);
         }
+        fin.outcome = match (pumped, status) {
+            // Killed, or ended by itself after the TERM: a timed-out task failed.
+            (Ok(p), Ok(st)) if p.timed_out => {
+                Outcome::Signaled(st.signal().unwrap_or(libc::SIGTERM))
+            }
+            (
+                Ok(Pumped {
+                    feed_err: Some(_), ..
+                }),
+                Ok(_),
+            ) => Outcome::IoError,
+            (Ok(_), Ok(st)) => child::outcome(st),
+            (Err(_), _) | (_, Err(_)) => Outcome::IoError,
+        };
+        let index = results
+            .filter(|_| last || fin.outcome.success())
+            .map(|r| (r, task.records()));
+        let (stdout, stderr, stored) = sink.finish(fin.outcome, index);
+        (fin.stdout, fin.stderr) = (stdout, stderr);
         if let Err(e) = stored {
             let msg = format!("parx: task {}: --results: {e}\n", task.seq);
-            let _ = fin.stderr.push(msg.as_bytes(), &mut self.spill_err);
+            self.outlet.hold_err(&mut fin.stderr, msg.as_bytes());
         }
         fin
     }
@@ -353,47 +338,6 @@ impl<'a> Slot<'a> {
             Some((_, Some(path))) => path.as_os_str(),
             _ => prog,
         }
-    }
-
-    /// Passes (shaped) stdout on: as whole lines to the merger (`--line-buffer`), streamed
-    /// (the `-k` head of line on its last attempt), or into the task's buffer.
-    fn pass_stdout(
-        &mut self,
-        fin: &mut Finished,
-        data: &[u8],
-        lines: bool,
-        may_stream: bool,
-        streaming: &mut bool,
-    ) -> io::Result<()> {
-        if data.is_empty() {
-            return Ok(());
-        }
-        if lines {
-            let _ = self.out.send(Msg::Lines {
-                seq: fin.seq,
-                data: data.to_vec(),
-            });
-            return Ok(());
-        }
-        if self.cfg.keep_order
-            && !*streaming
-            && may_stream
-            && self.ctl.head.load(Ordering::Acquire) == fin.seq
-        {
-            // Head of line: what was buffered goes first, then everything streams.
-            *streaming = true;
-            let _ = self.out.send(Msg::Stream {
-                seq: fin.seq,
-                data: fin.stdout.take(),
-            });
-        }
-        if *streaming {
-            let data = OutBuf::from_vec(data.to_vec());
-            let _ = self.out.send(Msg::Stream { seq: fin.seq, data });
-        } else {
-            fin.stdout.push(data, &mut self.spill_out)?;
-        }
-        Ok(())
     }
 }
 

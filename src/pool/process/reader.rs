@@ -1,8 +1,10 @@
 //! The reading side of one process-pool worker: credits its results to the jobs in flight
-//! ([`Ledger`]), shapes them (`--tag`, `--result-end`), hands answered tasks to the merger
-//! (as runs of consecutive tasks when no job log or progress display needs one entry per
-//! task) or prints them at once without `-k`, stores `--results`, passes stderr through,
-//! and times the oldest job for `--timeout`.
+//! ([`Ledger`]) and hands answered tasks to the merger (as runs of consecutive tasks when no
+//! job log or progress display needs one entry per task) or prints them at once without
+//! `-k`; passes the worker's stderr through, and times the oldest job for `--timeout`. A job
+//! whose results are tagged, stored (`--results`) or come over several reads has its own
+//! output sink (`crate::pool::sink`), as a thread-pool task has; the others' results pass as they are (only
+//! `--result-end` is dropped).
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
@@ -11,9 +13,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::{Slot, ERR_HOLD_MAX};
 use crate::lines::shape_results as shape;
-use crate::output::{OutBuf, Spiller};
+use crate::output::OutBuf;
 use crate::pool::child::{Stream, Tick};
 use crate::pool::ledger::{InFlight, Job, Ledger, Step};
+use crate::pool::sink::Outlet;
 use crate::task::{Finished, Msg, Outcome, RunInfo};
 use crate::template::Ctx;
 
@@ -38,8 +41,10 @@ pub(super) struct Reader<'a> {
     run: Option<Run>,
     /// Without -k: results to print now.
     print: Vec<u8>,
-    spill: Spiller,
-    spill_raw: Spiller,
+    /// Where the sinks spill.
+    outlet: Outlet<'a>,
+    /// Every job gets a sink (`--tag`, `--results`).
+    sinks: bool,
     /// An unfinished line of the worker's stderr.
     err_hold: Vec<u8>,
     /// Since when the oldest job in flight has been the one the worker is on.
@@ -67,8 +72,8 @@ impl<'a> Reader<'a> {
             coalesce: jc.joblog.is_none() && !jc.bar && !jc.eta,
             run: None,
             print: Vec::new(),
-            spill: Spiller::default(),
-            spill_raw: Spiller::default(),
+            outlet: Outlet::new(slot.cfg, slot.ctl, slot.out),
+            sinks: jc.tag.is_some() || slot.ctl.results.is_some(),
             err_hold: Vec::new(),
             front_since: None,
             answered: 0,
@@ -184,27 +189,23 @@ impl<'a> Reader<'a> {
     }
 
     fn step(&mut self, step: Step<'_, '_>, start: bool) -> io::Result<()> {
-        let (term, strip) = (self.term, self.strip);
-        let results = self.slot.ctl.results.is_some();
         match step {
             Step::Part(inf, span) => {
-                let tag = inf.job.tag.as_deref();
-                let parts = inf.parts.get_or_insert_with(Default::default);
-                let (out, spill) = (&mut parts.out, &mut self.spill);
-                shape(span, tag, term, strip, start, &mut |b| out.push(b, spill))?;
-                if results {
-                    parts.raw.push(span, &mut self.spill_raw)?;
-                }
-                Ok(())
+                let sink = match &mut inf.sink {
+                    Some(s) => s,
+                    None => inf.sink.insert(Box::new(self.slot.sink(&inf.job))),
+                };
+                sink.stdout(span, &mut self.outlet)
             }
-            Step::Done(mut inf, span) => {
-                let mut parts = inf.take_parts();
-                if results {
-                    parts.raw.push(span, &mut self.spill_raw)?;
-                    self.slot.store(&inf.job, &parts.raw, Outcome::Exited(0));
+            Step::Done(mut inf, span) => match inf.sink.take() {
+                None if !self.sinks => self.done(inf.job, OutBuf::new(), span, start),
+                sink => {
+                    let mut sink = sink.map_or_else(|| self.slot.sink(&inf.job), |s| *s);
+                    sink.stdout(span, &mut self.outlet)?;
+                    let out = self.slot.store(&inf.job, sink, Outcome::Exited(0));
+                    self.done(inf.job, out, &[], true)
                 }
-                self.done(inf.job, parts.out, span, start)
-            }
+            },
         }
     }
 
@@ -222,13 +223,12 @@ impl<'a> Reader<'a> {
             self.front_since
                 .replace((Instant::now(), SystemTime::now()))
         };
-        let tag = job.tag.as_deref();
         let keep = self.slot.cfg.keep_order;
         if !keep {
             out.write_to(&mut self.print)?;
             out = OutBuf::new();
             let print = &mut self.print;
-            shape(span, tag, term, strip, start, &mut |b| {
+            shape(span, None, term, strip, start, &mut |b| {
                 print.extend_from_slice(b);
                 Ok(())
             })?;
@@ -249,7 +249,7 @@ impl<'a> Reader<'a> {
             run.count += job.tasks();
             if keep {
                 let buf = &mut run.out;
-                shape(span, tag, term, strip, start, &mut |b| {
+                shape(span, None, term, strip, start, &mut |b| {
                     buf.extend_from_slice(b);
                     Ok(())
                 })?;
@@ -257,8 +257,10 @@ impl<'a> Reader<'a> {
             return Ok(());
         }
         if keep {
-            let spill = &mut self.spill;
-            shape(span, tag, term, strip, start, &mut |b| out.push(b, spill))?;
+            let outlet = &mut self.outlet;
+            shape(span, None, term, strip, start, &mut |b| {
+                outlet.hold(&mut out, b)
+            })?;
         }
         self.flush_run();
         let mut info = RunInfo {
@@ -302,7 +304,7 @@ impl<'a> Reader<'a> {
     fn flush_run(&mut self) {
         if let Some(r) = self.run.take() {
             let mut stdout = OutBuf::new();
-            if let Err(e) = stdout.push(&r.out, &mut self.spill) {
+            if let Err(e) = self.outlet.hold(&mut stdout, &r.out) {
                 self.slot
                     .ctl
                     .error(format_args!("worker {}: {e}", self.slot.slot));
