@@ -259,3 +259,50 @@ impl Sink {
         (self.stdout, self.stderr, stored)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn config(args: &[&str]) -> Config {
+        let cli = crate::cli::Cli::try_parse_from(["parx"].iter().chain(args))
+            .expect("valid command line");
+        Config::from_cli(cli).expect("valid config")
+    }
+
+    #[test]
+    fn line_buffer_sends_whole_lines_at_once_and_the_rest_at_the_end() {
+        let cfg = config(&["--line-buffer", "--tag", "echo"]);
+        let ctl = Control::new(1);
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let mut o = Outlet::new(&cfg, &ctl, &tx);
+        let mut s = Sink::task(&o, None, 1, Some(b"t"), true).unwrap();
+        s.stdout(b"a\nb", &mut o).unwrap();
+        s.stdout_end(&mut o).unwrap();
+        let sent: Vec<Vec<u8>> = rx
+            .try_iter()
+            .map(|m| match m {
+                Msg::Output(b) => b.to_vec().unwrap(),
+                _ => panic!("only output leaves early"),
+            })
+            .collect();
+        assert_eq!(sent, [b"t\ta\n".to_vec(), b"t\tb".to_vec()]);
+        let (out, _, stored) = s.finish(Outcome::Exited(0), None);
+        assert!(out.is_empty() && stored.is_ok());
+    }
+
+    #[test]
+    fn a_job_holds_its_results_shaped_until_it_ends() {
+        let cfg = config(&["-k", "--pool", "process", "cat"]);
+        let ctl = Control::new(1);
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let mut o = Outlet::new(&cfg, &ctl, &tx);
+        let mut s = Sink::job(None, 1, Some(b"T"), 0, true).unwrap();
+        s.stdout(b"x\ny\0z", &mut o).unwrap();
+        s.stdout(b"\0", &mut o).unwrap();
+        assert!(rx.try_recv().is_err(), "nothing leaves before the job ends");
+        let (out, _, _) = s.finish(Outcome::Exited(0), None);
+        assert_eq!(out.to_vec().unwrap(), b"T\tx\nyT\tz");
+    }
+}
