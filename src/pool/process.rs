@@ -471,6 +471,12 @@ impl Slot<'_> {
         reader.pull();
         let (outcome, timed_out) = match (pumped, status) {
             (Ok(p), Ok(st)) => (child::outcome(st), p.timed_out),
+            // A failed spill (reported already): output is incomplete, the run stops and
+            // the tasks in flight end as lost (see crate::merge), none left unaccounted.
+            (Err(e), _) if crate::output::is_spill_error(&e) => {
+                self.ctl.stop(libc::SIGTERM);
+                (Outcome::IoError, false)
+            }
             (Err(e), _) | (_, Err(e)) => {
                 self.ctl.error(format_args!("worker {}: {e}", self.slot));
                 (Outcome::IoError, false)
@@ -681,6 +687,14 @@ impl Slot<'_> {
         let Some(r) = &self.ctl.results else {
             return;
         };
+        if raw.is_broken() {
+            // A failed spill (reported by crate::output): what is left is not the output.
+            eprintln!(
+                "parx: task {}: --results: not stored (output is incomplete)",
+                job.seq
+            );
+            return;
+        }
         let res = r.task(job.seq).and_then(|mut files| {
             raw.write_to(&mut WriteFn(|b: &[u8]| files.out(b)))?;
             files.finish(outcome)?;

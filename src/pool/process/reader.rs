@@ -200,7 +200,8 @@ impl<'a> Reader<'a> {
             Step::Done(mut inf, span) => {
                 let mut parts = inf.take_parts();
                 if results {
-                    parts.raw.push(span, &mut self.spill_raw)?;
+                    // A failed spill leaves `raw` broken (not stored); the job goes on.
+                    let _ = parts.raw.push(span, &mut self.spill_raw);
                     self.slot.store(&inf.job, &parts.raw, Outcome::Exited(0));
                 }
                 self.done(inf.job, parts.out, span, start)
@@ -258,7 +259,9 @@ impl<'a> Reader<'a> {
         }
         if keep {
             let spill = &mut self.spill;
-            shape(span, tag, term, strip, start, &mut |b| out.push(b, spill))?;
+            // A failed spill leaves `out` broken: the merger drops the task as lost (reported
+            // by crate::output), but the task must still reach it.
+            let _ = shape(span, tag, term, strip, start, &mut |b| out.push(b, spill));
         }
         self.flush_run();
         let mut info = RunInfo {
@@ -303,9 +306,12 @@ impl<'a> Reader<'a> {
         if let Some(r) = self.run.take() {
             let mut stdout = OutBuf::new();
             if let Err(e) = stdout.push(&r.out, &mut self.spill) {
-                self.slot
-                    .ctl
-                    .error(format_args!("worker {}: {e}", self.slot.slot));
+                // A failed spill is reported once (crate::output); the merger drops the run.
+                if !crate::output::is_spill_error(&e) {
+                    self.slot
+                        .ctl
+                        .error(format_args!("worker {}: {e}", self.slot.slot));
+                }
             }
             let _ = self.slot.out.send(Msg::Done(Box::new(Finished {
                 seq: r.first,
