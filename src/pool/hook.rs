@@ -2,6 +2,10 @@
 //! under `--results`, counts stdout bytes for the job log, and shapes the output for
 //! `--tag`/`--tagstring`/`--line-buffer` (see [`crate::lines`]). Without those options it
 //! passes the bytes through untouched and costs nothing.
+//!
+//! A `--results` write that fails (a full disk) never cuts the task's output short: the hook
+//! stops storing that attempt, keeps the error, and [`OutputHook::finish`] returns it; the pool
+//! then fails the task (its stdout still printed whole) and the run ends with status 255.
 
 use std::io;
 
@@ -20,6 +24,8 @@ pub const LINE_HOLD_MAX: usize = 4 << 20;
 #[derive(Debug)]
 pub struct OutputHook {
     files: Option<TaskFiles>,
+    /// The first `--results` write that failed (storing then stopped).
+    store_err: Option<io::Error>,
     out: Option<Shaper>,
     err: Option<Shaper>,
     /// `--line-buffer` is live for this attempt: stdout leaves as whole lines.
@@ -55,6 +61,7 @@ impl OutputHook {
         };
         Ok(OutputHook {
             files,
+            store_err: None,
             out: shaping.then(|| Shaper::new(tag.as_deref(), lines)),
             err: tag.as_deref().map(|t| Shaper::new(Some(t), false)),
             lines,
@@ -69,7 +76,9 @@ impl OutputHook {
     pub fn stdout<'a>(&'a mut self, data: &'a [u8]) -> io::Result<(&'a [u8], bool)> {
         self.received += data.len() as u64;
         if let Some(f) = &mut self.files {
-            f.out(data)?;
+            if let Err(e) = f.out(data) {
+                self.stop_storing(e);
+            }
         }
         match &mut self.out {
             None => Ok((data, false)),
@@ -88,7 +97,9 @@ impl OutputHook {
     /// Takes a piece of stderr; returns the bytes to pass on.
     pub fn stderr<'a>(&'a mut self, data: &'a [u8]) -> io::Result<&'a [u8]> {
         if let Some(f) = &mut self.files {
-            f.err(data)?;
+            if let Err(e) = f.err(data) {
+                self.stop_storing(e);
+            }
         }
         match &mut self.err {
             None => Ok(data),
@@ -109,8 +120,17 @@ impl OutputHook {
         &self.scratch
     }
 
-    /// The attempt ended: completes the `--results` files.
+    /// A `--results` write failed: this attempt stores nothing more (its output goes on).
+    fn stop_storing(&mut self, e: io::Error) {
+        self.files = None;
+        self.store_err.get_or_insert(e);
+    }
+
+    /// The attempt ended: completes the `--results` files, or returns the write that failed.
     pub fn finish(self, outcome: Outcome) -> io::Result<()> {
+        if let Some(e) = self.store_err {
+            return Err(e);
+        }
         match self.files {
             Some(f) => f.finish(outcome),
             None => Ok(()),

@@ -689,10 +689,10 @@ impl Slot<'_> {
         };
         if raw.is_broken() {
             // A failed spill (reported by crate::output): what is left is not the output.
-            eprintln!(
-                "parx: task {}: --results: not stored (output is incomplete)",
+            self.ctl.error(format_args!(
+                "task {}: --results: not stored (output is incomplete)",
                 job.seq
-            );
+            ));
             return;
         }
         let res = r.task(job.seq).and_then(|mut files| {
@@ -701,7 +701,12 @@ impl Slot<'_> {
             r.index(job.seq, job.records())
         });
         if let Err(e) = res {
-            eprintln!("parx: task {}: --results: {e}", job.seq);
+            // stdout is not touched (the results are stored once the task is answered); the
+            // run ends with 255.
+            self.ctl.error(format_args!(
+                "task {}: --results: {e} (its results are incomplete)",
+                job.seq
+            ));
         }
     }
 }

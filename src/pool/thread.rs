@@ -190,8 +190,9 @@ impl<'a> Slot<'a> {
         ) {
             Ok(h) => h,
             Err(e) => {
-                let msg = format!("parx: task {}: --results: {e}\n", task.seq);
-                fin.stderr = OutBuf::from_vec(msg.into_bytes());
+                // --results cannot be stored: the task fails unrun, and the run ends with 255.
+                self.ctl
+                    .error(format_args!("task {}: --results: {e}", task.seq));
                 fin.outcome = Outcome::IoError;
                 return fin;
             }
@@ -333,8 +334,15 @@ impl<'a> Slot<'a> {
             stored = stored.and_then(|()| r.index(task.seq, task.records()));
         }
         if let Err(e) = stored {
-            let msg = format!("parx: task {}: --results: {e}\n", task.seq);
-            let _ = fin.stderr.push(msg.as_bytes(), &mut self.spill_err);
+            // Its stdout is whole (a failed --results write does not touch it), its results
+            // are not: the task fails, and the run ends with 255.
+            self.ctl.error(format_args!(
+                "task {}: --results: {e} (its results are incomplete)",
+                task.seq
+            ));
+            if fin.outcome.success() {
+                fin.outcome = Outcome::IoError;
+            }
         }
         fin
     }
