@@ -1,6 +1,8 @@
 //! Faults without losses (issue 11): a crash of parx (kill -9, TERM, INT) then `--resume`
 //! prints every output exactly once; a task that leaves a background child ends when its own
-//! process exits; limits on threads, processes and file descriptors slow a run, never break it.
+//! process exits; limits on threads, processes and file descriptors slow a run, never break it;
+//! a spill to a full, missing or read-only `$TMPDIR` and a full `--results` disk never tear or
+//! glue output.
 
 mod common;
 
@@ -10,13 +12,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-
-/// Writes an executable script `name` with `body` into `dir`.
-fn script(dir: &Path, name: &str, body: &str) {
-    let p = dir.join(name);
-    fs::write(&p, format!("#!/bin/sh\n{body}")).unwrap();
-    Command::new("chmod").arg("+x").arg(&p).status().unwrap();
-}
 
 /// Runs `parx ARGS` in `dir` with stdout into the file `out`; with `kill = Some(sig)`, sends
 /// `sig` to parx after 1.5 s and waits for it to end.
@@ -191,4 +186,277 @@ fn huge_j_does_not_abort() {
         assert_eq!(sorted_lines(&o.stdout), ["a", "b", "c"], "-j {j}");
         assert!(err.lines().count() <= 1, "-j {j}: {err}");
     }
+}
+
+/// Lines of each task's output in the spill tests: `N 1` to `N 110000`, about 0.8 MB, so that
+/// 30 tasks behind a slow first one are more than the 16 MiB output budget.
+const GEN_LINES: u32 = 110_000;
+
+/// `gen.sh N LINES` prints `N 1` .. `N LINES`; task 1 sleeps 1.5 s first (once per dir).
+fn gen_script(dir: &Path) {
+    script(
+        dir,
+        "gen.sh",
+        "if [ \"$1\" = 1 ] && [ ! -e slept ]; then : > slept; sleep 1.5; fi\nexec seq -f \"$1 %g\" 1 \"$2\"\n",
+    );
+}
+
+/// What `gen.sh` prints for tasks `tasks`, each `n` lines.
+fn gen_expected(tasks: impl Iterator<Item = u32>, n: u32) -> Vec<u8> {
+    let mut v = Vec::new();
+    for t in tasks {
+        for i in 1..=n {
+            v.extend_from_slice(format!("{t} {i}\n").as_bytes());
+        }
+    }
+    v
+}
+
+/// Checks that `out` is whole outputs of `gen.sh` tasks, each complete (`n` lines) and none
+/// torn or glued to another; returns the tasks in the order printed.
+fn whole_tasks(out: &[u8], n: u32) -> Vec<u32> {
+    assert!(out.is_empty() || out.ends_with(b"\n"), "a torn last line");
+    let mut tasks: Vec<u32> = Vec::new();
+    let mut next = 1;
+    for line in String::from_utf8_lossy(out).lines() {
+        let (t, i) = line
+            .split_once(' ')
+            .and_then(|(t, i)| Some((t.parse::<u32>().ok()?, i.parse::<u32>().ok()?)))
+            .unwrap_or_else(|| panic!("a torn or glued line: {line:?}"));
+        if i == 1 {
+            assert_eq!(next, 1, "task {t} starts before the one before it ended");
+            assert!(!tasks.contains(&t), "task {t} printed twice");
+            tasks.push(t);
+        }
+        assert_eq!((t, i), (*tasks.last().unwrap(), next), "line {line:?}");
+        next = if i == n { 1 } else { i + 1 };
+    }
+    assert_eq!(next, 1, "the last task printed is cut short");
+    tasks
+}
+
+/// The task number in `... not printed: task H and every task after it (-k order)...`.
+fn hole(err: &str) -> u32 {
+    let rest = err
+        .split("not printed: task ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no 'not printed' line: {err}"));
+    rest.split(' ').next().unwrap().parse().unwrap()
+}
+
+/// Item 2: with `-k` behind a slow task, output that waits for its turn spills to `$TMPDIR`;
+/// when that fails (missing, read-only, a full 2 MB tmpfs) parx says so in one line naming the
+/// directory, starts no more tasks, prints only whole outputs in order — tasks 1..H-1 — and
+/// logs exactly those, ends with 255, and `--resume` then prints the rest: byte-exact.
+#[test]
+fn failed_spill_with_keep_order_prints_whole_tasks_then_resume_completes() {
+    let tmpfs = Tmpfs::mount("2m");
+    let readonly = tempdir();
+    let ro = readonly.path().join("ro");
+    fs::create_dir(&ro).unwrap();
+    fs::set_permissions(&ro, std::os::unix::fs::PermissionsExt::from_mode(0o555)).unwrap();
+    let mut places = vec![("missing", Path::new("/nonexistent/parx-spill").to_owned())];
+    places.push(("read-only", ro.clone()));
+    if let Some(t) = &tmpfs {
+        places.push(("full", t.path().to_owned()));
+    }
+    let seq: Vec<String> = (1..=30).map(|i| i.to_string()).collect();
+    let want = gen_expected(1..=30, GEN_LINES);
+    for (what, spill) in places {
+        let d = tempdir();
+        // The read-only case runs as nobody when we are root (root writes anywhere).
+        fs::set_permissions(
+            d.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o777),
+        )
+        .unwrap();
+        gen_script(d.path());
+        let lines = GEN_LINES.to_string();
+        let mut args = vec![
+            "-k", "-j2", "--joblog", "log", "./gen.sh", "{}", &lines, ":::",
+        ];
+        args.extend(seq.iter().map(String::as_str));
+        let mut c = parx_std();
+        c.current_dir(d.path()).args(&args).env("TMPDIR", &spill);
+        if what == "read-only" && is_root() {
+            std::os::unix::process::CommandExt::uid(&mut c, 65534);
+        }
+        let o = c.timed_output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(255), "{what}: {err}");
+        let first = format!(
+            "parx: output is incomplete: cannot write to {}: ",
+            spill.display()
+        );
+        assert!(err.starts_with(&first), "{what}: {err}");
+        assert_eq!(err.lines().count(), 2, "{what}: {err}");
+        let h = hole(&err);
+        assert!(h > 1 && h <= 30, "{what}: {err}");
+        assert_eq!(
+            whole_tasks(&o.stdout, GEN_LINES),
+            (1..h).collect::<Vec<_>>(),
+            "{what}"
+        );
+        let log = fs::read_to_string(d.path().join("log")).unwrap();
+        let mut logged: Vec<u32> = log
+            .lines()
+            .skip(1)
+            .map(|l| l.split('\t').next().unwrap().parse().unwrap())
+            .collect();
+        logged.sort_unstable();
+        assert_eq!(
+            logged,
+            (1..h).collect::<Vec<_>>(),
+            "{what}: rows only for printed tasks"
+        );
+        // Resume with a working $TMPDIR: the rest, once.
+        let mut resume = args.clone();
+        resume.insert(0, "--resume");
+        let o2 = parx_std()
+            .current_dir(d.path())
+            .args(&resume)
+            .timed_output()
+            .unwrap();
+        assert_eq!(
+            o2.status.code(),
+            Some(0),
+            "{what}: {}",
+            String::from_utf8_lossy(&o2.stderr)
+        );
+        let mut all = o.stdout.clone();
+        all.extend_from_slice(&o2.stdout);
+        assert!(
+            all == want,
+            "{what}: the two runs' output is not byte-exact"
+        );
+    }
+}
+
+/// Item 2, grouped mode (no `-k`): tasks of 4.6 MB spill while they run; with `$TMPDIR`
+/// missing nothing is printed torn, the lost tasks are named, and the status is 255.
+#[test]
+fn failed_spill_in_grouped_mode_never_tears() {
+    let d = tempdir();
+    gen_script(d.path());
+    let o = parx_std()
+        .current_dir(d.path())
+        .env("TMPDIR", "/nonexistent/parx-spill")
+        .args(["-j2", "./gen.sh", "{}", "600000", ":::", "2", "3", "4", "5"])
+        .timed_output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(255), "{err}");
+    let l: Vec<&str> = err.lines().collect();
+    assert_eq!(l.len(), 2, "{err}");
+    assert!(
+        l[0].starts_with("parx: output is incomplete: cannot write to /nonexistent/parx-spill: "),
+        "{err}"
+    );
+    assert!(l[0].contains("does the directory exist?"), "{err}");
+    assert!(
+        l[1].starts_with("parx: output is incomplete: not printed: task"),
+        "{err}"
+    );
+    for t in whole_tasks(&o.stdout, 600_000) {
+        assert!(
+            !l[1].contains(&format!(" {t},")),
+            "task {t} printed and reported lost: {err}"
+        );
+    }
+}
+
+/// Item 2, the process pool: behind a slow first record the other worker's results wait
+/// (then spill); with `$TMPDIR` missing, the results printed are exactly records 1..H-1, in
+/// order, each whole, and the status is 255.
+#[test]
+fn failed_spill_in_the_process_pool_prints_a_whole_prefix() {
+    let worker = r#"$1 == 1 { system("sleep 2") } { printf "%s %0100d\n", $1, 0 }"#;
+    let mut input = String::new();
+    for i in 1..=300_000 {
+        input.push_str(&format!("{i}\n"));
+    }
+    let o = parx()
+        .env("TMPDIR", "/nonexistent/parx-spill")
+        .args(["--pool", "process", "-k", "-j2", "mawk", worker])
+        .write_stdin(input)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(255), "{err}");
+    assert_eq!(err.lines().count(), 2, "{err}");
+    let h = hole(&err);
+    let zeros = "0".repeat(100);
+    let mut n = 0;
+    for line in String::from_utf8_lossy(&o.stdout).lines() {
+        n += 1;
+        assert_eq!(line, format!("{n} {zeros}"), "result {n}");
+    }
+    assert_eq!(n + 1, h, "{err}");
+    assert!(o.stdout.is_empty() || o.stdout.ends_with(b"\n"));
+}
+
+/// Item 3: `--results DIR` on a full 2 MB tmpfs: stdout still holds every task's output whole
+/// (in order with `-k`), each failed store is one line naming its file, and the status is 255;
+/// the same with the process pool.
+#[test]
+fn full_results_disk_never_tears_stdout() {
+    let Some(t) = Tmpfs::mount("2m") else {
+        return;
+    };
+    let d = tempdir();
+    gen_script(d.path());
+    let seq: Vec<String> = (2..=31).map(|i| i.to_string()).collect();
+    for keep in [false, true] {
+        let res = t.path().join(format!("r{keep}"));
+        let res = res.to_str().unwrap();
+        let mut args = vec!["-j2", "--results", res, "./gen.sh", "{}", "30000", ":::"];
+        if keep {
+            args.insert(0, "-k");
+        }
+        args.extend(seq.iter().map(String::as_str));
+        let o = parx_std()
+            .current_dir(d.path())
+            .args(&args)
+            .timed_output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(255), "-k {keep}: {err}");
+        let mut got = whole_tasks(&o.stdout, 30_000);
+        if !keep {
+            got.sort_unstable();
+        }
+        assert_eq!(got, (2..=31).collect::<Vec<_>>(), "-k {keep}");
+        assert!(err.lines().count() >= 1, "{err}");
+        for l in err.lines() {
+            assert!(
+                l.starts_with("parx: task ")
+                    && l.contains(&format!("--results: {res}/"))
+                    && l.contains("No space left on device"),
+                "-k {keep}: {l}"
+            );
+        }
+    }
+    let res = t.path().join("rp");
+    let o = parx()
+        .args([
+            "--pool",
+            "process",
+            "-k",
+            "-j2",
+            "--results",
+            res.to_str().unwrap(),
+        ])
+        .args(["mawk", r#"{ printf "%s %0100000d\n", $1, 0 }"#])
+        .write_stdin((1..=60).map(|i| format!("{i}\n")).collect::<String>())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(255), "{err}");
+    let zeros = "0".repeat(100_000);
+    let want: Vec<String> = (1..=60).map(|i| format!("{i} {zeros}")).collect();
+    assert!(lines(&o.stdout) == want, "process pool: stdout torn");
+    assert!(
+        err.lines().all(|l| l.contains("No space left on device")),
+        "{err}"
+    );
 }
