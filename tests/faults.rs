@@ -460,3 +460,230 @@ fn full_results_disk_never_tears_stdout() {
         "{err}"
     );
 }
+
+/// The job log's rows as (seq, Exitval, Signal), sorted by seq.
+fn log_rows(path: &Path) -> Vec<(u64, String, String)> {
+    let text = fs::read_to_string(path).unwrap();
+    let mut rows: Vec<(u64, String, String)> = text
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let c: Vec<&str> = l.split('\t').collect();
+            (c[0].parse().unwrap(), c[6].to_owned(), c[7].to_owned())
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// Item 6a: a task ended by SIGTERM — `--halt now`, `--timeout` with `--termseq`, a TERM from
+/// elsewhere, a process-pool timeout — has its job-log row, Exitval -1 and Signal 15 (GNU
+/// parallel's way), in grouped and `-k` mode.
+#[test]
+fn tasks_ended_by_term_are_logged_with_exitval_minus_1() {
+    let d = tempdir();
+    let log = d.path().join("log");
+    let log_s = log.to_str().unwrap();
+    let term = ("-1".to_owned(), "15".to_owned());
+    for keep in [&[][..], &["-k"][..]] {
+        let o = parx_std()
+            .args(keep)
+            .args(["-j3", "--joblog", log_s, "--halt", "now,fail=1", "sh", "-c"])
+            .args([
+                "if [ $1 = 1 ]; then sleep 0.3; exit 1; fi; sleep 5",
+                "sh",
+                ":::",
+            ])
+            .args(["1", "2", "3"])
+            .timed_output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{keep:?}");
+        let rows = log_rows(&log);
+        assert_eq!(rows.len(), 3, "{keep:?}: {rows:?}");
+        for (seq, exitval, signal) in &rows[1..] {
+            assert_eq!(
+                (exitval, signal),
+                (&term.0, &term.1),
+                "{keep:?}: task {seq}"
+            );
+        }
+    }
+    let runs: [&[&str]; 2] = [
+        &[
+            "--termseq",
+            "TERM,200,KILL,100",
+            "--timeout",
+            "0.3",
+            "sh",
+            "-c",
+            "sleep 5",
+            ":::",
+            "x",
+        ],
+        &["sh", "-c", "kill -TERM $$", ":::", "x"],
+    ];
+    for args in runs {
+        let o = parx_std()
+            .args(["--joblog", log_s])
+            .args(args)
+            .timed_output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        let rows = log_rows(&log);
+        assert_eq!(rows, [(1, term.0.clone(), term.1.clone())], "{args:?}");
+    }
+    let o = parx()
+        .args([
+            "--pool",
+            "process",
+            "-j1",
+            "--timeout",
+            "0.5",
+            "--joblog",
+            log_s,
+        ])
+        .args(["sh", "-c", "while read x; do sleep $x; echo $x; done"])
+        .write_stdin("0\n5\n0\n")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let rows = log_rows(&log);
+    assert_eq!(rows[1], (2, term.0.clone(), term.1.clone()), "{rows:?}");
+}
+
+/// Item 6b: the same pipe given twice as an input source (`:::: /dev/stdin :::: /dev/stdin`,
+/// or `-` and `/dev/stdin`) would make the second source empty and the run silently do
+/// nothing: it is one `parx:` line and 255. From a regular file it is a product.
+#[test]
+fn the_same_pipe_twice_as_a_source_is_refused() {
+    for args in [
+        ["echo", "::::", "/dev/stdin", "::::", "/dev/stdin"],
+        ["echo", "::::", "-", "::::", "/dev/stdin"],
+        ["-a", "/dev/stdin", "-a", "/dev/stdin", "echo"],
+    ] {
+        let o = parx().args(args).write_stdin("a\nb\n").output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(255), "{args:?}: {err}");
+        assert!(o.stdout.is_empty(), "{args:?}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with("parx: ") && err.contains("can be read only once"),
+            "{err}"
+        );
+    }
+    let d = tempdir();
+    let f = d.path().join("v");
+    fs::write(&f, "a\nb\n").unwrap();
+    let o = parx_std()
+        .args(["-k", "echo", "::::", "/dev/stdin", "::::", "/dev/stdin"])
+        .stdin(fs::File::open(&f).unwrap())
+        .timed_output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(lines(&o.stdout), ["a a", "a b", "b a", "b b"]);
+}
+
+/// Item 6c: `parx … &` in a non-interactive script runs with SIGINT ignored (the shell sets
+/// it so): parx keeps it ignored, as a shell would, so a Ctrl-C meant for the foreground
+/// does not end it; SIGTERM still does its job.
+#[test]
+fn inherited_ignored_sigint_stays_ignored() {
+    let d = tempdir();
+    let script = format!(
+        "{} -j1 sh -c 'sleep 1; echo done $1' sh ::: 1 2 > out & echo $! > pid; wait $!; echo $? > status",
+        sh_quote(BIN)
+    );
+    let mut c = Command::new("sh");
+    c.current_dir(d.path())
+        .args(["-c", &script])
+        .stdin(Stdio::null());
+    default_signals(&mut c);
+    let mut sh = c.spawn().unwrap();
+    let pid_file = d.path().join("pid");
+    assert!(wait_for(Duration::from_secs(10), || fs::read_to_string(
+        &pid_file
+    )
+    .is_ok_and(|s| s.ends_with('\n'))));
+    let pid: i32 = fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: kill(2) on the parx our shell started.
+    unsafe {
+        libc::kill(pid, libc::SIGINT);
+    }
+    wait_timeout(&mut sh, TIMEOUT).expect("the script ends");
+    let status = fs::read_to_string(d.path().join("status")).unwrap();
+    assert_eq!(status.trim(), "0", "parx died of an ignored SIGINT");
+    assert_eq!(
+        fs::read_to_string(d.path().join("out")).unwrap(),
+        "done 1\ndone 2\n"
+    );
+}
+
+/// Item 6d: when stdout is closed (`| head -1`) or parx gets SIGTERM, its running tasks —
+/// even one that ignores TERM — are ended and reaped before parx exits: none is alive once
+/// parx is gone, in every output mode and in the process pool.
+#[test]
+fn running_tasks_are_gone_when_parx_exits() {
+    use std::io::Read;
+    let modes: &[(&[&str], bool)] = &[
+        (&["-k"], false),
+        (&[], false),
+        (&["--line-buffer"], false),
+        (&["-k"], true),
+        (&["--pool", "process", "-k"], false),
+    ];
+    for &(mode, ignore_term) in modes {
+        for close in [true, false] {
+            let mark = sleep_marker();
+            let trap = if ignore_term { "trap '' TERM; " } else { "" };
+            let pool = mode.contains(&"process");
+            let body = if pool {
+                format!("{trap}cat; sleep {mark}")
+            } else {
+                format!("{trap}if [ $1 = 1 ]; then exec seq 200000; fi; sleep {mark}")
+            };
+            let mut c = parx_std();
+            c.args(mode).args(["-j3", "sh", "-c", &body, "sh"]);
+            if pool {
+                c.stdin(Stdio::piped());
+            } else {
+                c.args([":::", "1", "2", "3"]);
+            }
+            let mut child = c
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            if let Some(mut i) = child.stdin.take() {
+                std::thread::spawn(move || {
+                    let vals: String = (1..=200_000).map(|i| format!("{i}\n")).collect();
+                    let _ = std::io::Write::write_all(&mut i, vals.as_bytes());
+                });
+            }
+            let mut out = child.stdout.take().unwrap();
+            let what = format!("{mode:?} trap TERM {ignore_term} close {close}");
+            let running = wait_for(Duration::from_secs(10), || pids_with(&mark).len() >= 2);
+            assert!(running, "{what}: the tasks did not start");
+            let mut first = [0u8; 16];
+            out.read_exact(&mut first).unwrap();
+            if close {
+                drop(out);
+            } else {
+                drain(out);
+                // SAFETY: kill(2) on the parx we spawned.
+                unsafe {
+                    libc::kill(child.id() as i32, libc::SIGTERM);
+                }
+            }
+            let st = wait_timeout(&mut child, TIMEOUT).expect("parx ends");
+            let left = pids_with(&mark);
+            kill_marked(&mark);
+            assert_eq!(st.code(), Some(if close { 0 } else { 143 }), "{what}");
+            assert!(left.is_empty(), "{what}: alive after parx exited: {left:?}");
+        }
+    }
+}
