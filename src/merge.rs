@@ -48,6 +48,8 @@ struct Writer<'a> {
     lost: Vec<(u64, u64)>,
     /// `-k`: the first task whose output was lost; nothing after it is printed.
     hole: Option<u64>,
+    /// `-k`: the task whose output has begun to stream (it is printed, whatever comes).
+    streamed: Option<u64>,
 }
 
 impl Writer<'_> {
@@ -69,7 +71,7 @@ impl Writer<'_> {
 
     /// A task ended (`logged`: it gets a job-log row once its output is written).
     fn finished(&mut self, f: Box<Finished>, logged: bool) -> io::Result<()> {
-        if logged && lost(&f) {
+        if logged && self.streamed != Some(f.seq) && lost(&f) {
             self.lose(f.seq, f.more);
             if self.keep_order {
                 // Nothing after it may be printed: drop what waits (not logged either).
@@ -178,7 +180,8 @@ impl Writer<'_> {
 
 /// Whether a finished task's output was lost to a failed spill: a buffer that could not take
 /// all its bytes, or (once a spill has failed) a task that did not succeed — it may have been
-/// cut short for it (the process pool's workers are stopped) and its output is not whole.
+/// cut short for it (the process pool's workers are stopped) and its output is not whole. The
+/// `-k` head of line that has begun to stream is never lost (the caller checks): it is printed.
 fn lost(f: &Finished) -> bool {
     f.stdout.is_broken() || f.stderr.is_broken() || (output::spill_failed() && !f.outcome.success())
 }
@@ -203,6 +206,7 @@ pub fn run(
         obs,
         lost: Vec::new(),
         hole: None,
+        streamed: None,
     };
     let mut sum = Summary::default();
     let res: io::Result<()> = (|| loop {
@@ -240,6 +244,7 @@ pub fn run(
         match msg {
             Msg::Stream { seq, data } => {
                 debug_assert_eq!(seq, w.next, "only the head of line streams");
+                w.streamed = Some(seq);
                 data.write_to(&mut w.out)?;
             }
             Msg::Lines { data, .. } => w.out.write_all(&data)?,

@@ -192,12 +192,20 @@ fn huge_j_does_not_abort() {
 /// 30 tasks behind a slow first one are more than the 16 MiB output budget.
 const GEN_LINES: u32 = 110_000;
 
-/// `gen.sh N LINES` prints `N 1` .. `N LINES`; task 1 sleeps 1.5 s first (once per dir).
+/// `gen.sh N LINES` prints `N 1` .. `N LINES`. Task 1 is slow (once per dir): it waits until
+/// 15 other tasks have ended (about 13 MB waiting behind it, however loaded the machine), and
+/// one more second, so that the output behind it passes the 16 MiB budget and spills.
 fn gen_script(dir: &Path) {
     script(
         dir,
         "gen.sh",
-        "if [ \"$1\" = 1 ] && [ ! -e slept ]; then : > slept; sleep 1.5; fi\nexec seq -f \"$1 %g\" 1 \"$2\"\n",
+        r#"if [ "$1" = 1 ] && [ ! -e slept ]; then
+  : > slept; i=0
+  while [ "$(ls | grep -c '^done\.')" -lt 15 ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done
+  sleep 1
+fi
+seq -f "$1 %g" 1 "$2" && : > "done.$1"
+"#,
     );
 }
 
@@ -370,12 +378,18 @@ fn failed_spill_in_grouped_mode_never_tears() {
 /// order, each whole, and the status is 255.
 #[test]
 fn failed_spill_in_the_process_pool_prints_a_whole_prefix() {
-    let worker = r#"$1 == 1 { system("sleep 2") } { printf "%s %0100d\n", $1, 0 }"#;
+    // Record 1 waits until the other worker has answered record 100000 (10 MB waiting behind
+    // it), and a second more, however loaded the machine.
+    let worker = r#"$1 == 1 { system("i=0; while [ ! -e go ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done; sleep 1") }
+$1 >= 100000 && !go { system(": > go"); go = 1 }
+{ printf "%s %0100d\n", $1, 0 }"#;
     let mut input = String::new();
     for i in 1..=300_000 {
         input.push_str(&format!("{i}\n"));
     }
+    let d = tempdir();
     let o = parx()
+        .current_dir(d.path())
         .env("TMPDIR", "/nonexistent/parx-spill")
         .args(["--pool", "process", "-k", "-j2", "mawk", worker])
         .write_stdin(input)

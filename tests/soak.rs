@@ -20,13 +20,20 @@ const HANGS: [u64; 2] = [40, 90];
 
 /// What one task does, by kind: prints `SEQ 1` .. `SEQ LINES`, then `fail` exits 3, `hang`
 /// sleeps until the timeout; `flaky` prints a partial line and exits 1 on its first attempt
-/// (of both runs), `slow` sleeps 1 s first (in the first run only).
+/// (of both runs); `slow` (in the first run only) waits until 12 other tasks have printed
+/// (about 14 MB behind it, however loaded the machine) and one more second, so that the
+/// output waiting behind it passes the 16 MiB budget and spills.
 const TASK_SH: &str = r#"n=$1 lines=$2 kind=$3
 case $kind in
-slow) if [ ! -e slept ]; then : > slept; sleep 1; fi ;;
+slow) if [ ! -e slept ]; then
+  : > slept; i=0
+  while [ "$(ls | grep -c '^done\.')" -lt 12 ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done
+  sleep 1
+fi ;;
 flaky) if [ ! -e "flaky.$n" ]; then : > "flaky.$n"; echo "$n partial"; exit 1; fi ;;
 esac
 if [ "$lines" -gt 0 ]; then seq -f "$n %g" 1 "$lines"; fi
+: > "done.$n"
 case $kind in
 fail) exit 3 ;;
 hang) exec sleep "$4" ;;
@@ -135,7 +142,7 @@ fn kill_9_midway_then_resume_is_byte_exact_and_leaves_nothing() {
         "--retries",
         "2",
         "--timeout",
-        "1.5",
+        "3",
         "--joblog",
         "log",
         "--colsep",

@@ -283,7 +283,20 @@ impl<'a> Slot<'a> {
                         let _ = io::Write::write_all(&mut io::stderr().lock(), data);
                         Ok(())
                     } else {
-                        fin.stderr.push(data, &mut self.spill_err)
+                        match fin.stderr.push(data, &mut self.spill_err) {
+                            // A failed spill must not cut the streaming -k head short (its
+                            // stdout is half out): its stderr goes out now instead of waiting.
+                            Err(e) if streaming && crate::output::is_spill_error(&e) => {
+                                let held = fin.stderr.take();
+                                crate::messages::with_stderr(|| {
+                                    let mut err = io::stderr().lock();
+                                    let _ = held.write_to(&mut err);
+                                    let _ = io::Write::write_all(&mut err, data);
+                                });
+                                Ok(())
+                            }
+                            r => r,
+                        }
                     }
                 }
             },
