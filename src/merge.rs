@@ -7,7 +7,7 @@
 //! (so `--resume` runs it again), and under `-k` nothing after the first such task is printed
 //! either; the run ends with one line saying which tasks were not printed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::{self, BufWriter, Write};
 use std::sync::atomic::Ordering;
 
@@ -48,8 +48,9 @@ struct Writer<'a> {
     lost: Vec<(u64, u64)>,
     /// `-k`: the first task whose output was lost; nothing after it is printed.
     hole: Option<u64>,
-    /// `-k`: the task whose output has begun to stream (it is printed, whatever comes).
-    streamed: Option<u64>,
+    /// Running tasks whose output has begun to go out (the `-k` head of line, `--line-buffer`
+    /// lines): they are printed, whatever comes.
+    streamed: HashSet<u64>,
 }
 
 impl Writer<'_> {
@@ -71,7 +72,8 @@ impl Writer<'_> {
 
     /// A task ended (`logged`: it gets a job-log row once its output is written).
     fn finished(&mut self, f: Box<Finished>, logged: bool) -> io::Result<()> {
-        if logged && self.streamed != Some(f.seq) && lost(&f) {
+        let streamed = self.streamed.remove(&f.seq);
+        if logged && !streamed && lost(&f) {
             self.lose(f.seq, f.more);
             if self.keep_order {
                 // Nothing after it may be printed: drop what waits (not logged either).
@@ -181,7 +183,8 @@ impl Writer<'_> {
 /// Whether a finished task's output was lost to a failed spill: a buffer that could not take
 /// all its bytes, or (once a spill has failed) a task that did not succeed — it may have been
 /// cut short for it (the process pool's workers are stopped) and its output is not whole. The
-/// `-k` head of line that has begun to stream is never lost (the caller checks): it is printed.
+/// `-k` head of line or a `--line-buffer` task that has begun to print is never lost (the caller
+/// checks): the rest of it is printed.
 fn lost(f: &Finished) -> bool {
     f.stdout.is_broken() || f.stderr.is_broken() || (output::spill_failed() && !f.outcome.success())
 }
@@ -206,7 +209,7 @@ pub fn run(
         obs,
         lost: Vec::new(),
         hole: None,
-        streamed: None,
+        streamed: HashSet::new(),
     };
     let mut sum = Summary::default();
     let res: io::Result<()> = (|| loop {
@@ -244,10 +247,13 @@ pub fn run(
         match msg {
             Msg::Stream { seq, data } => {
                 debug_assert_eq!(seq, w.next, "only the head of line streams");
-                w.streamed = Some(seq);
+                w.streamed.insert(seq);
                 data.write_to(&mut w.out)?;
             }
-            Msg::Lines { data, .. } => w.out.write_all(&data)?,
+            Msg::Lines { seq, data } => {
+                w.streamed.insert(seq);
+                w.out.write_all(&data)?;
+            }
             Msg::Done(f) => {
                 // A task ended by parx's interrupt is not logged (nor counted) as done.
                 if let Ok(s) = sig.try_recv() {

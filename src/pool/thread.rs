@@ -276,6 +276,7 @@ impl<'a> Slot<'a> {
                     self.pass_stdout(&mut fin, data, lines, may_stream, &mut streaming)
                 }
                 Stream::Err => {
+                    let printing = streaming || hook.lines;
                     let data = hook.stderr(data)?;
                     if streaming && self.cfg.jobs_ctl.line_buffer {
                         // -k --line-buffer: the streaming head task's stderr goes out as it
@@ -284,9 +285,9 @@ impl<'a> Slot<'a> {
                         Ok(())
                     } else {
                         match fin.stderr.push(data, &mut self.spill_err) {
-                            // A failed spill must not cut the streaming -k head short (its
-                            // stdout is half out): its stderr goes out now instead of waiting.
-                            Err(e) if streaming && crate::output::is_spill_error(&e) => {
+                            // A failed spill must not cut short a task whose stdout is half
+                            // out (the -k head, --line-buffer): its stderr goes out now.
+                            Err(e) if printing && crate::output::is_spill_error(&e) => {
                                 let held = fin.stderr.take();
                                 crate::messages::with_stderr(|| {
                                     let mut err = io::stderr().lock();
