@@ -5,7 +5,7 @@
 //!
 //! A `--results` write that fails (a full disk) never cuts the task's output short: the hook
 //! stops storing that attempt, keeps the error, and [`OutputHook::finish`] returns it; the pool
-//! then fails the task (its stdout still printed whole) and the run ends with status 255.
+//! reports it (the task's stdout is still printed whole) and the run ends with status 255.
 
 use std::io;
 

@@ -190,9 +190,15 @@ impl<'a> Slot<'a> {
         ) {
             Ok(h) => h,
             Err(e) => {
-                // --results cannot be stored: the task fails unrun, and the run ends with 255.
-                self.ctl
-                    .error(format_args!("task {}: --results: {e}", task.seq));
+                // --results cannot be stored: the task fails unrun (it may be retried), and
+                // the run ends with 255.
+                if last {
+                    self.ctl
+                        .error(format_args!("task {}: --results: {e}", task.seq));
+                } else {
+                    let msg = format!("parx: task {}: --results: {e}\n", task.seq);
+                    fin.stderr = OutBuf::from_vec(msg.into_bytes());
+                }
                 fin.outcome = Outcome::IoError;
                 return fin;
             }
@@ -347,16 +353,14 @@ impl<'a> Slot<'a> {
         if let (true, Some(r)) = (last || fin.outcome.success(), &self.ctl.results) {
             stored = stored.and_then(|()| r.index(task.seq, task.records()));
         }
-        if let Err(e) = stored {
-            // Its stdout is whole (a failed --results write does not touch it), its results
-            // are not: the task fails, and the run ends with 255.
+        // Its stdout is whole (a failed --results write does not touch it), its results are
+        // not: the run ends with 255. An attempt that will be retried is not reported (the
+        // next one starts the files over).
+        if let (Err(e), true) = (stored, last || fin.outcome.success()) {
             self.ctl.error(format_args!(
                 "task {}: --results: {e} (its results are incomplete)",
                 task.seq
             ));
-            if fin.outcome.success() {
-                fin.outcome = Outcome::IoError;
-            }
         }
         fin
     }
