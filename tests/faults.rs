@@ -340,6 +340,45 @@ fn failed_spill_with_keep_order_prints_whole_tasks_then_resume_completes() {
     }
 }
 
+/// Item 2: the `-k` head of line, whose stdout is already half printed, is not cut short when
+/// its own stderr (4.7 MB, more than a task keeps in memory) cannot spill: that stderr goes
+/// out at once, whole, and the head's stdout is printed whole; the run still ends with 255.
+#[test]
+fn failed_spill_never_cuts_the_streaming_head_short() {
+    let cmd = "if [ $1 = 1 ]; then seq -f '1 %g' 1 1000; seq 700000 >&2; seq -f '1 %g' 1001 2000; \
+               else seq -f \"$1 %g\" 1 10; fi";
+    let o = parx_std()
+        .env("TMPDIR", "/nonexistent/parx-spill")
+        .args(["-k", "-j2", "sh", "-c", cmd, "sh", ":::", "1", "2", "3"])
+        .timed_output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(255), "{}", &err[..err.len().min(300)]);
+    let parx_lines: Vec<&str> = err.lines().filter(|l| l.starts_with("parx: ")).collect();
+    assert!(
+        parx_lines[0]
+            .starts_with("parx: output is incomplete: cannot write to /nonexistent/parx-spill: "),
+        "{parx_lines:?}"
+    );
+    let task_err: Vec<&str> = err.lines().filter(|l| !l.starts_with("parx: ")).collect();
+    assert_eq!(task_err.len(), 700_000, "task 1's stderr is whole");
+    assert!(task_err
+        .iter()
+        .enumerate()
+        .all(|(i, l)| *l == (i + 1).to_string()));
+    let out = lines(&o.stdout);
+    let head: Vec<String> = (1..=2000).map(|i| format!("1 {i}")).collect();
+    assert!(
+        out.len() >= 2000 && out[..2000] == head[..],
+        "task 1's stdout is whole"
+    );
+    for (k, chunk) in out[2000..].chunks(10).enumerate() {
+        let t = k + 2;
+        let want: Vec<String> = (1..=10).map(|i| format!("{t} {i}")).collect();
+        assert_eq!(chunk, &want[..], "task {t}");
+    }
+}
+
 /// Item 2, grouped mode (no `-k`): tasks of 4.6 MB spill while they run; with `$TMPDIR`
 /// missing nothing is printed torn, the lost tasks are named, and the status is 255.
 #[test]
