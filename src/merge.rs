@@ -118,6 +118,13 @@ impl Writer<'_> {
         }
     }
 
+    /// Reports the first failed spill, unless a pool thread did (the run ends with 255).
+    fn report_spill(&mut self) {
+        if let Some(line) = output::take_spill_report() {
+            messages::error(line);
+        }
+    }
+
     /// After a failed spill: one line saying which tasks were not printed (nor logged).
     fn report_lost(&mut self) {
         if !output::spill_failed() || self.lost.is_empty() {
@@ -244,6 +251,9 @@ pub fn run(
                 }
             }
         };
+        if output::spill_failed() {
+            w.report_spill();
+        }
         match msg {
             Msg::Stream { seq, data } => {
                 debug_assert_eq!(seq, w.next, "only the head of line streams");
@@ -282,6 +292,7 @@ pub fn run(
             Ok(())
         }
     });
+    w.report_spill();
     if res.is_ok() && sum.interrupted.is_none() {
         w.report_lost();
     }

@@ -5,7 +5,8 @@
 //! that points into it has been written), so the number of open files stays at `-j`.
 //!
 //! A spill that fails (`$TMPDIR` full, missing, read-only) is GNU parallel's "output is
-//! incomplete": it is reported once, here, and the run starts no more tasks ([`spill_failed`]);
+//! incomplete": the first one is kept for the merger to report ([`take_spill_report`]: this module
+//! writes no message of its own) and the run starts no more tasks ([`spill_failed`]);
 //! the buffer that could not take its bytes is marked broken ([`OutBuf::is_broken`]), and the
 //! merger neither prints nor logs a task with a broken buffer, so no output is ever printed
 //! in part or glued to another's.
@@ -15,7 +16,7 @@ use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Bytes of task output that may wait in memory, over all pending tasks together.
 pub const MEM_BUDGET: usize = 16 << 20;
@@ -26,11 +27,20 @@ const SPILL_SHRINK: u64 = 64 << 20;
 
 static MEM_IN_USE: AtomicUsize = AtomicUsize::new(0);
 static SPILL_FAILED: AtomicBool = AtomicBool::new(false);
+static SPILL_FAILURE: OnceLock<String> = OnceLock::new();
 
 /// Whether a spill has failed in this run: output is incomplete, no new task may start, and
 /// the run ends with status 255.
 pub fn spill_failed() -> bool {
     SPILL_FAILED.load(Ordering::SeqCst)
+}
+
+/// The first failed spill of the run, as the line to report (without `parx: `): given once,
+/// to whoever reports it first (the merger, or a task whose stderr must go out at once).
+pub fn take_spill_report() -> Option<&'static str> {
+    static TAKEN: AtomicBool = AtomicBool::new(false);
+    let line = SPILL_FAILURE.get()?;
+    (!TAKEN.swap(true, Ordering::SeqCst)).then_some(line.as_str())
 }
 
 /// A spill file could not be created or written: where, and why.
@@ -62,8 +72,8 @@ pub fn is_spill_error(e: &io::Error) -> bool {
     e.get_ref().is_some_and(|r| r.is::<SpillError>())
 }
 
-/// Turns the error of a spill into a [`SpillError`]; the first one of the run is reported
-/// (one `parx:` line naming the directory) and stops new tasks from starting.
+/// Turns the error of a spill into a [`SpillError`]; the first one of the run is kept as the
+/// line to report (naming the directory, [`take_spill_report`]) and stops new tasks from starting.
 fn spill_error(e: io::Error) -> io::Error {
     if is_spill_error(&e) {
         return e;
@@ -72,18 +82,16 @@ fn spill_error(e: io::Error) -> io::Error {
         dir: std::env::temp_dir(),
         source: e,
     };
-    if !SPILL_FAILED.swap(true, Ordering::SeqCst) {
-        let hint = match err.source.kind() {
-            io::ErrorKind::NotFound => "does the directory exist?",
-            io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
-                "is it writable?"
-            }
-            _ => "is the disk full?",
-        };
-        crate::messages::error(format_args!(
-            "{err}; {hint} (output that waits for its turn is kept there: set --tmpdir DIR or $TMPDIR); starting no more tasks"
-        ));
-    }
+    let hint = match err.source.kind() {
+        io::ErrorKind::NotFound => "does the directory exist?",
+        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => "is it writable?",
+        _ => "is the disk full?",
+    };
+    // The line first, then the flag: whoever sees the flag finds the line.
+    let _ = SPILL_FAILURE.set(format!(
+        "{err}; {hint} (output that waits for its turn is kept there: set --tmpdir DIR or $TMPDIR); starting no more tasks"
+    ));
+    SPILL_FAILED.store(true, Ordering::SeqCst);
     io::Error::new(err.source.kind(), err)
 }
 

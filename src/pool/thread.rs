@@ -294,6 +294,10 @@ impl<'a> Slot<'a> {
                             // A failed spill must not cut short a task whose stdout is half
                             // out (the -k head, --line-buffer): its stderr goes out now.
                             Err(e) if printing && crate::output::is_spill_error(&e) => {
+                                // Said first, so that it does not land inside its lines.
+                                if let Some(line) = crate::output::take_spill_report() {
+                                    crate::messages::error(line);
+                                }
                                 let held = fin.stderr.take();
                                 crate::messages::with_stderr(|| {
                                     let mut err = io::stderr().lock();
