@@ -191,9 +191,11 @@ impl<'a> Reader<'a> {
                 let tag = inf.job.tag.as_deref();
                 let parts = inf.parts.get_or_insert_with(Default::default);
                 let (out, spill) = (&mut parts.out, &mut self.spill);
-                shape(span, tag, term, strip, start, &mut |b| out.push(b, spill))?;
+                // A failed spill leaves the buffers broken: the task is dropped as lost when
+                // its result is complete (crate::merge); the worker goes on.
+                let _ = shape(span, tag, term, strip, start, &mut |b| out.push(b, spill));
                 if results {
-                    parts.raw.push(span, &mut self.spill_raw)?;
+                    let _ = parts.raw.push(span, &mut self.spill_raw);
                 }
                 Ok(())
             }
