@@ -1,8 +1,13 @@
 //! The merger: the one writer of stdout. It receives whole task outputs (and the streamed
 //! output of the `-k` head of line), writes them in completion or input order, counts
 //! failures, and notices a closed stdout or an interrupt.
+//!
+//! After a failed spill ([`crate::output::spill_failed`]) a task whose output could not be kept
+//! whole — a broken buffer, or a task that did not succeed — is neither printed nor logged
+//! (so `--resume` runs it again), and under `-k` nothing after the first such task is printed
+//! either; the run ends with one line saying which tasks were not printed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::{self, BufWriter, Write};
 use std::sync::atomic::Ordering;
 
@@ -11,7 +16,7 @@ use crossbeam_channel::{select, Receiver, TryRecvError};
 use crate::config::Config;
 use crate::messages;
 use crate::observe::Observer;
-use crate::output::OutBuf;
+use crate::output::{self, OutBuf};
 use crate::pool::Control;
 use crate::sys;
 use crate::task::{Finished, Msg, Outcome, RunInfo};
@@ -39,6 +44,13 @@ struct Writer<'a> {
     pending: BTreeMap<u64, (Box<Finished>, bool)>,
     ctl: &'a Control,
     obs: &'a mut Observer,
+    /// Tasks not printed because output is incomplete (a failed spill), as ranges.
+    lost: Vec<(u64, u64)>,
+    /// `-k`: the first task whose output was lost; nothing after it is printed.
+    hole: Option<u64>,
+    /// Running tasks whose output has begun to go out (the `-k` head of line, `--line-buffer`
+    /// lines): they are printed, whatever comes.
+    streamed: HashSet<u64>,
 }
 
 impl Writer<'_> {
@@ -60,6 +72,27 @@ impl Writer<'_> {
 
     /// A task ended (`logged`: it gets a job-log row once its output is written).
     fn finished(&mut self, f: Box<Finished>, logged: bool) -> io::Result<()> {
+        let streamed = self.streamed.remove(&f.seq);
+        if logged && !streamed && lost(&f) {
+            self.lose(f.seq, f.more);
+            if self.keep_order {
+                // Nothing after it may be printed: drop what waits (not logged either).
+                let hole = self.hole.map_or(f.seq, |h| h.min(f.seq));
+                self.hole = Some(hole);
+                for (seq, (f, logged)) in self.pending.split_off(&hole) {
+                    if logged {
+                        self.lose(seq, f.more);
+                    }
+                }
+            }
+            return Ok(());
+        }
+        if self.hole.is_some_and(|h| f.seq > h) {
+            if logged {
+                self.lose(f.seq, f.more);
+            }
+            return Ok(());
+        }
         if !self.keep_order {
             return self.write(&f, logged);
         }
@@ -75,6 +108,63 @@ impl Writer<'_> {
         }
         self.ctl.head.store(self.next, Ordering::Release);
         Ok(())
+    }
+
+    /// Notes tasks `seq ..= seq+more` as not printed (output incomplete).
+    fn lose(&mut self, seq: u64, more: u64) {
+        match self.lost.last_mut() {
+            Some((_, end)) if *end + 1 == seq => *end = seq + more,
+            _ => self.lost.push((seq, seq + more)),
+        }
+    }
+
+    /// Reports the first failed spill, unless a pool thread did (the run ends with 255).
+    fn report_spill(&mut self) {
+        if let Some(line) = output::take_spill_report() {
+            messages::error(line);
+        }
+    }
+
+    /// After a failed spill: one line saying which tasks were not printed (nor logged).
+    fn report_lost(&mut self) {
+        if !output::spill_failed() || self.lost.is_empty() {
+            return;
+        }
+        self.lost.sort_unstable();
+        let resume = if self.obs.logs() {
+            "; not logged, so --resume runs them"
+        } else {
+            ""
+        };
+        let what = match self.hole {
+            Some(h) => format!("task {h} and every task after it (-k order)"),
+            None => {
+                let mut list: Vec<String> = self
+                    .lost
+                    .iter()
+                    .take(20)
+                    .map(|&(a, b)| match a == b {
+                        true => a.to_string(),
+                        false => format!("{a}-{b}"),
+                    })
+                    .collect();
+                if self.lost.len() > 20 {
+                    list.push("...".into());
+                }
+                format!(
+                    "task{} {}, and tasks not started",
+                    if self.lost.len() == 1 && self.lost[0].0 == self.lost[0].1 {
+                        ""
+                    } else {
+                        "s"
+                    },
+                    list.join(", ")
+                )
+            }
+        };
+        messages::error(format_args!(
+            "output is incomplete: not printed: {what}{resume}"
+        ));
     }
 
     /// Writes a task's (rest of) output, then its job-log row: a row is written only once
@@ -97,6 +187,15 @@ impl Writer<'_> {
     }
 }
 
+/// Whether a finished task's output was lost to a failed spill: a buffer that could not take
+/// all its bytes, or (once a spill has failed) a task that did not succeed — it may have been
+/// cut short for it (the process pool's workers are stopped) and its output is not whole. The
+/// `-k` head of line or a `--line-buffer` task that has begun to print is never lost (the caller
+/// checks): the rest of it is printed.
+fn lost(f: &Finished) -> bool {
+    f.stdout.is_broken() || f.stderr.is_broken() || (output::spill_failed() && !f.outcome.success())
+}
+
 /// Runs the merge until every sender is gone, an interrupt arrives or stdout fails.
 pub fn run(
     cfg: &Config,
@@ -115,6 +214,9 @@ pub fn run(
         pending: BTreeMap::new(),
         ctl,
         obs,
+        lost: Vec::new(),
+        hole: None,
+        streamed: HashSet::new(),
     };
     let mut sum = Summary::default();
     let res: io::Result<()> = (|| loop {
@@ -149,10 +251,18 @@ pub fn run(
                 }
             }
         };
+        if output::spill_failed() {
+            w.report_spill();
+        }
         match msg {
             Msg::Stream { seq, data } => {
                 debug_assert_eq!(seq, w.next, "only the head of line streams");
+                w.streamed.insert(seq);
                 data.write_to(&mut w.out)?;
+            }
+            Msg::Lines { seq, data } => {
+                w.streamed.insert(seq);
+                w.out.write_all(&data)?;
             }
             Msg::Done(f) => {
                 // A task ended by parx's interrupt is not logged (nor counted) as done.
@@ -182,6 +292,10 @@ pub fn run(
             Ok(())
         }
     });
+    w.report_spill();
+    if res.is_ok() && sum.interrupted.is_none() {
+        w.report_lost();
+    }
     if let Err(e) = res {
         if e.kind() == io::ErrorKind::BrokenPipe {
             sum.stdout_closed = true;

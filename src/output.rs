@@ -3,12 +3,20 @@
 //!
 //! Each pool thread owns one [`Spiller`] (one unlinked temp file, reused once every output
 //! that points into it has been written), so the number of open files stays at `-j`.
+//!
+//! A spill that fails (`$TMPDIR` full, missing, read-only) is GNU parallel's "output is
+//! incomplete": the first one is kept for the merger to report ([`take_spill_report`]: this module
+//! writes no message of its own) and the run starts no more tasks ([`spill_failed`]);
+//! the buffer that could not take its bytes is marked broken ([`OutBuf::is_broken`]), and the
+//! merger neither prints nor logs a task with a broken buffer, so no output is ever printed
+//! in part or glued to another's.
 
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 /// Bytes of task output that may wait in memory, over all pending tasks together.
 pub const MEM_BUDGET: usize = 16 << 20;
@@ -18,6 +26,74 @@ pub const TASK_MEM_MAX: usize = 4 << 20;
 const SPILL_SHRINK: u64 = 64 << 20;
 
 static MEM_IN_USE: AtomicUsize = AtomicUsize::new(0);
+static SPILL_FAILED: AtomicBool = AtomicBool::new(false);
+static SPILL_FAILURE: OnceLock<String> = OnceLock::new();
+
+/// Whether a spill has failed in this run: output is incomplete, no new task may start, and
+/// the run ends with status 255.
+pub fn spill_failed() -> bool {
+    SPILL_FAILED.load(Ordering::SeqCst)
+}
+
+/// The first failed spill of the run, as the line to report (without `parx: `): given once,
+/// to whoever reports it first (the merger, or a task whose stderr must go out at once).
+pub fn take_spill_report() -> Option<&'static str> {
+    static TAKEN: AtomicBool = AtomicBool::new(false);
+    let line = SPILL_FAILURE.get()?;
+    (!TAKEN.swap(true, Ordering::SeqCst)).then_some(line.as_str())
+}
+
+/// A spill file could not be created or written: where, and why.
+#[derive(Debug)]
+pub struct SpillError {
+    dir: PathBuf,
+    source: io::Error,
+}
+
+impl std::fmt::Display for SpillError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "output is incomplete: cannot write to {}: {}",
+            self.dir.display(),
+            self.source
+        )
+    }
+}
+
+impl std::error::Error for SpillError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// Whether `e` is a failed spill ([`SpillError`]).
+pub fn is_spill_error(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|r| r.is::<SpillError>())
+}
+
+/// Turns the error of a spill into a [`SpillError`]; the first one of the run is kept as the
+/// line to report (naming the directory, [`take_spill_report`]) and stops new tasks from starting.
+fn spill_error(e: io::Error) -> io::Error {
+    if is_spill_error(&e) {
+        return e;
+    }
+    let err = SpillError {
+        dir: std::env::temp_dir(),
+        source: e,
+    };
+    let hint = match err.source.kind() {
+        io::ErrorKind::NotFound => "does the directory exist?",
+        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => "is it writable?",
+        _ => "is the disk full?",
+    };
+    // The line first, then the flag: whoever sees the flag finds the line.
+    let _ = SPILL_FAILURE.set(format!(
+        "{err}; {hint} (output that waits for its turn is kept there: set --tmpdir DIR or $TMPDIR); starting no more tasks"
+    ));
+    SPILL_FAILED.store(true, Ordering::SeqCst);
+    io::Error::new(err.source.kind(), err)
+}
 
 fn reserve(n: usize) -> bool {
     MEM_IN_USE
@@ -37,6 +113,10 @@ pub struct Spiller {
 impl Spiller {
     /// Appends `data`, returning the file and the offset it was written at.
     fn append(&mut self, data: &[u8]) -> io::Result<(Arc<File>, u64)> {
+        self.try_append(data).map_err(spill_error)
+    }
+
+    fn try_append(&mut self, data: &[u8]) -> io::Result<(Arc<File>, u64)> {
         let file = match &self.file {
             Some(f) if Arc::strong_count(f) == 1 => {
                 // Nothing pending points into the file: start it over.
@@ -62,7 +142,7 @@ impl Spiller {
 
     /// Appends to a run already started at `start` (which must end at the file's end).
     fn extend(&mut self, file: &Arc<File>, data: &[u8]) -> io::Result<()> {
-        file.write_all_at(data, self.end)?;
+        file.write_all_at(data, self.end).map_err(spill_error)?;
         self.end += data.len() as u64;
         Ok(())
     }
@@ -81,6 +161,8 @@ pub struct OutBuf {
     mem: Vec<u8>,
     reserved: usize,
     spill: Option<Spilled>,
+    /// A spill failed: bytes are missing, and this buffer must never be printed.
+    broken: bool,
 }
 
 impl OutBuf {
@@ -95,7 +177,14 @@ impl OutBuf {
             mem: v,
             reserved: 0,
             spill: None,
+            broken: false,
         }
+    }
+
+    /// Whether a spill failed while bytes were pushed: some are missing, so the buffer must
+    /// not be printed (the task's output is lost, and reported as such).
+    pub fn is_broken(&self) -> bool {
+        self.broken
     }
 
     /// Total length in bytes.
@@ -108,11 +197,21 @@ impl OutBuf {
         self.len() == 0
     }
 
-    /// Appends bytes, in memory while the budget allows, else to `spiller`'s file.
+    /// Appends bytes, in memory while the budget allows, else to `spiller`'s file. A failed
+    /// spill ([`SpillError`]) leaves the buffer broken: every later push fails too.
     pub fn push(&mut self, data: &[u8], spiller: &mut Spiller) -> io::Result<()> {
         if data.is_empty() {
             return Ok(());
         }
+        if self.broken {
+            return Err(spill_error(io::Error::other("an earlier write failed")));
+        }
+        let res = self.push_inner(data, spiller);
+        self.broken = res.is_err();
+        res
+    }
+
+    fn push_inner(&mut self, data: &[u8], spiller: &mut Spiller) -> io::Result<()> {
         if let Some(s) = &mut self.spill {
             spiller.extend(&s.file, data)?;
             s.len += data.len() as u64;

@@ -1,7 +1,11 @@
 //! `--results DIR`: each task's raw stdout, stderr and exit status stored under `DIR/<seq>/`,
 //! and `DIR/index.tsv` mapping sequence numbers to values. Directory names come from the
 //! sequence number only, so no value can name a path outside DIR. Written by the pools'
-//! task's output sink (`crate::pool::sink`) as the output arrives (a streamed `-k` head of line is stored too).
+//! task output sinks (`crate::pool::sink`) as the output arrives (a streamed `-k` head of line is stored too).
+//!
+//! Every error names the file it was writing (`DIR/7/stdout: No space left on device`). A write
+//! that fails never touches the task's output to stdout: the hook stops storing that task and
+//! the pool reports it (see `crate::pool::sink`).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
@@ -42,11 +46,12 @@ impl Results {
     /// Creates (or empties) `DIR/<seq>/stdout` and `stderr` for a new attempt of task `seq`.
     pub fn task(&self, seq: u64) -> io::Result<TaskFiles> {
         let dir = self.dir.join(seq.to_string());
-        fs::create_dir_all(&dir)?;
+        fs::create_dir_all(&dir).map_err(|e| at(&dir, e))?;
         let open = |name: &str| -> io::Result<BufWriter<File>> {
+            let path = dir.join(name);
             Ok(BufWriter::with_capacity(
                 16 << 10,
-                File::create(dir.join(name))?,
+                File::create(&path).map_err(|e| at(&path, e))?,
             ))
         };
         Ok(TaskFiles {
@@ -73,8 +78,15 @@ impl Results {
             }
         }
         row.push(b'\n');
-        (&self.index).write_all(&row)
+        (&self.index)
+            .write_all(&row)
+            .map_err(|e| at(&self.dir.join("index.tsv"), e))
     }
+}
+
+/// `e`, saying which file it happened on.
+fn at(path: &Path, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
 
 fn escape_into(out: &mut Vec<u8>, v: &[u8]) {
@@ -92,21 +104,24 @@ fn escape_into(out: &mut Vec<u8>, v: &[u8]) {
 impl TaskFiles {
     /// Stores a piece of the task's stdout.
     pub fn out(&mut self, data: &[u8]) -> io::Result<()> {
-        self.out.write_all(data)
+        self.out
+            .write_all(data)
+            .map_err(|e| at(&self.dir.join("stdout"), e))
     }
 
     /// Stores a piece of the task's stderr.
     pub fn err(&mut self, data: &[u8]) -> io::Result<()> {
-        self.err.write_all(data)
+        self.err
+            .write_all(data)
+            .map_err(|e| at(&self.dir.join("stderr"), e))
     }
 
     /// Flushes the outputs and writes `exitval` (the shell's status: 128+signal if killed).
     pub fn finish(mut self, outcome: Outcome) -> io::Result<()> {
-        self.out.flush()?;
-        self.err.flush()?;
-        fs::write(
-            self.dir.join("exitval"),
-            format!("{}\n", outcome.exit_code()),
-        )
+        let dir = &self.dir;
+        self.out.flush().map_err(|e| at(&dir.join("stdout"), e))?;
+        self.err.flush().map_err(|e| at(&dir.join("stderr"), e))?;
+        let path = dir.join("exitval");
+        fs::write(&path, format!("{}\n", outcome.exit_code())).map_err(|e| at(&path, e))
     }
 }

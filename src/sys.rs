@@ -39,7 +39,10 @@ extern "C" fn on_signal(sig: libc::c_int) {
 /// Catches [`HANDLED`] with a handler that writes the signal number to a self-pipe, for
 /// [`wait_signal`]. The signals are handled rather than blocked, so that children start
 /// with an empty signal mask and default dispositions (exec resets handlers; a blocked mask
-/// would be inherited, and a task could then not be ended with TERM).
+/// would be inherited, and a task could then not be ended with TERM). A signal that parx
+/// inherited as ignored stays ignored, as a shell leaves it (POSIX: "signals that were ignored
+/// on entry to a non-interactive shell cannot be trapped"): `parx … &` in a script must not
+/// die of the terminal's Ctrl-C, and its tasks inherit the ignored disposition too.
 pub fn catch_signals() -> io::Result<()> {
     let mut fds = [0; 2];
     // SAFETY: `fds` is a valid out-array of two ints.
@@ -49,6 +52,15 @@ pub fn catch_signals() -> io::Result<()> {
     SIG_PIPE[0].store(fds[0], Ordering::SeqCst);
     SIG_PIPE[1].store(fds[1], Ordering::SeqCst);
     for sig in HANDLED {
+        // SAFETY: a null new action only reads the current one into a valid, zeroed struct.
+        let ignored = unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(sig, std::ptr::null(), &mut old) == 0
+                && old.sa_sigaction == libc::SIG_IGN
+        };
+        if ignored {
+            continue;
+        }
         // SAFETY: the sigaction struct is zeroed and then filled in; the handler only does
         // async-signal-safe work; a null old-action pointer is allowed.
         let rc = unsafe {

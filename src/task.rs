@@ -319,9 +319,16 @@ pub enum Msg {
     },
     /// A task finished.
     Done(Box<Finished>),
-    /// Output not tied to one task's place in the order, printed as it comes: whole lines of
-    /// a task's stdout (`--line-buffer` without `-k`, tags applied), or whole results
-    /// (`--pool process` without `-k`).
+    /// Whole lines of a task's stdout (`--line-buffer`, without `-k`), tags applied: the
+    /// task has begun to print.
+    Lines {
+        /// The task's sequence number.
+        seq: u64,
+        /// One or more whole lines (the last piece of a task may lack its newline).
+        data: Vec<u8>,
+    },
+    /// Output not tied to one task's place in the order (`--pool process` without `-k`:
+    /// whole results as they arrive).
     Output(OutBuf),
     /// A task that is not run (`--resume`, `--shard`): `-k` moves past it, nothing counts it.
     Skipped(u64),

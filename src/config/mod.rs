@@ -369,6 +369,42 @@ pub enum SourceKind {
     Walk(CompiledWalk),
 }
 
+/// Two input sources that are the same pipe or socket (`:::: /dev/stdin :::: /dev/stdin`, or
+/// `-` and `/dev/stdin` with stdin a pipe): a product reads its later sources again and again,
+/// and a pipe can be read only once — the second would be empty and the run would silently do
+/// nothing (GNU parallel then runs each value of the first with an empty second). Returns the
+/// error to give.
+fn same_pipe_twice(sources: &[SourceSpec]) -> Option<String> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let mut seen: Vec<((u64, u64), String)> = Vec::new();
+    for s in sources {
+        let (path, name) = match &s.kind {
+            SourceKind::File(p) => (p.clone(), p.display().to_string()),
+            SourceKind::Stdin => (PathBuf::from("/proc/self/fd/0"), "stdin (-)".to_owned()),
+            _ => continue,
+        };
+        let Ok(m) = std::fs::metadata(&path) else {
+            continue;
+        };
+        if !(m.file_type().is_fifo() || m.file_type().is_socket()) {
+            continue;
+        }
+        let id = (m.dev(), m.ino());
+        if let Some((_, first)) = seen.iter().find(|(i, _)| *i == id) {
+            let what = if *first == name {
+                format!("{name} is given as an input source twice")
+            } else {
+                format!("{first} and {name} are the same input")
+            };
+            return Some(format!(
+                "{what}, but it is a pipe and can be read only once (save it to a file and give the file)"
+            ));
+        }
+        seen.push((id, name));
+    }
+    None
+}
+
 impl Config {
     /// Validates the parsed command line.
     pub fn from_cli(cli: Cli) -> Result<Config, UsageError> {
@@ -445,6 +481,9 @@ impl Config {
                 "stdin (-) is given as an input source twice, but it can be read only once \
                  (save it to a file and give the file)",
             );
+        }
+        if let Some(msg) = same_pipe_twice(&sources) {
+            return usage(msg);
         }
         let chunk_mode = cli.pipe || cli.pipe_part;
         // `--header :` in argument mode names columns; in chunk modes it is one header line.

@@ -263,9 +263,10 @@ impl Control {
         }
     }
 
-    /// Whether a new task (or a retry) may start: not stopping, no `--halt soon`.
+    /// Whether a new task (or a retry) may start: not stopping, no `--halt soon`, no failed
+    /// spill (output is incomplete: see [`crate::output::spill_failed`]).
     pub fn may_start(&self) -> bool {
-        !self.stopping() && !self.no_new.load(Ordering::SeqCst)
+        !self.stopping() && !self.no_new.load(Ordering::SeqCst) && !crate::output::spill_failed()
     }
 
     /// `--halt soon`: no new task starts; running ones finish.

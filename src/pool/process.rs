@@ -477,6 +477,12 @@ impl Slot<'_> {
         reader.pull();
         let (outcome, timed_out) = match (pumped, status) {
             (Ok(p), Ok(st)) => (child::outcome(st), p.timed_out),
+            // A failed spill (reported already): output is incomplete, the run stops and
+            // the tasks in flight end as lost (see crate::merge), none left unaccounted.
+            (Err(e), _) if crate::output::is_spill_error(&e) => {
+                self.ctl.stop(libc::SIGTERM);
+                (Outcome::IoError, false)
+            }
             (Err(e), _) | (_, Err(e)) => {
                 self.ctl.error(format_args!("worker {}: {e}", self.slot));
                 (Outcome::IoError, false)
@@ -706,7 +712,10 @@ impl Slot<'_> {
         let tag = job.tag.as_deref();
         let results = self.ctl.results.as_ref();
         Sink::job(results, job.seq, tag, end, strip).unwrap_or_else(|e| {
-            eprintln!("parx: task {}: --results: {e}", job.seq);
+            self.ctl.error(format_args!(
+                "task {}: --results: {e} (its results are incomplete)",
+                job.seq
+            ));
             Sink::job(None, job.seq, tag, end, strip).expect("nothing to open")
         })
     }
@@ -717,7 +726,11 @@ impl Slot<'_> {
         let index = self.ctl.results.as_ref().map(|r| (r, job.records()));
         let (out, _, stored) = sink.finish(outcome, index);
         if let Err(e) = stored {
-            eprintln!("parx: task {}: --results: {e}", job.seq);
+            // stdout is not touched; the run ends with 255.
+            self.ctl.error(format_args!(
+                "task {}: --results: {e} (its results are incomplete)",
+                job.seq
+            ));
         }
         out
     }

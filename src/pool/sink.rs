@@ -6,6 +6,11 @@
 //! head of line on its last attempt, or held (in memory within the output budget, spilled to
 //! a temp file beyond: [`crate::output`]) until the task ends. The pools only move bytes and
 //! report outcomes.
+//!
+//! A `--results` write that fails (a full disk) never cuts the task's output short: the sink
+//! stops storing, keeps the error, and [`Sink::finish`] returns it. A failed spill is returned
+//! to the pool (the task's output cannot be kept whole), except for the stderr of a task that
+//! has begun to print (the `-k` head, `--line-buffer`): that goes straight out instead.
 
 use std::io;
 use std::sync::atomic::Ordering;
@@ -53,11 +58,6 @@ impl<'a> Outlet<'a> {
     pub(crate) fn hold(&mut self, buf: &mut OutBuf, data: &[u8]) -> io::Result<()> {
         buf.push(data, &mut self.spill_out)
     }
-
-    /// Holds `data` (a line of parx's own) in `buf` of a task's stderr.
-    pub(crate) fn hold_err(&mut self, buf: &mut OutBuf, data: &[u8]) {
-        let _ = buf.push(data, &mut self.spill_err);
-    }
 }
 
 /// The output of one task attempt or job, on its way.
@@ -65,6 +65,8 @@ impl<'a> Outlet<'a> {
 pub(crate) struct Sink {
     seq: u64,
     files: Option<TaskFiles>,
+    /// The first `--results` write that failed (storing then stopped).
+    store_err: Option<io::Error>,
     out: Option<Shaper>,
     err: Option<Shaper>,
     /// Whole lines leave at once (`--line-buffer`, while live).
@@ -132,6 +134,7 @@ impl Sink {
         Ok(Sink {
             seq,
             files,
+            store_err: None,
             out,
             err,
             lines,
@@ -148,7 +151,9 @@ impl Sink {
     pub(crate) fn stdout(&mut self, data: &[u8], o: &mut Outlet) -> io::Result<()> {
         self.received += data.len() as u64;
         if let Some(f) = &mut self.files {
-            f.out(data)?;
+            if let Err(e) = f.out(data) {
+                self.stop_storing(e);
+            }
         }
         let Some(s) = &mut self.out else {
             return self.pass(data, o);
@@ -181,8 +186,11 @@ impl Sink {
     /// Takes a piece of the task's stderr.
     pub(crate) fn stderr(&mut self, data: &[u8], o: &mut Outlet) -> io::Result<()> {
         if let Some(f) = &mut self.files {
-            f.err(data)?;
+            if let Err(e) = f.err(data) {
+                self.stop_storing(e);
+            }
         }
+        let printing = self.streaming || self.lines;
         let data = match &mut self.err {
             None => data,
             Some(s) => {
@@ -197,8 +205,31 @@ impl Sink {
             let _ = io::Write::write_all(&mut io::stderr().lock(), data);
             Ok(())
         } else {
-            self.stderr.push(data, &mut o.spill_err)
+            match self.stderr.push(data, &mut o.spill_err) {
+                // A failed spill must not cut short a task whose stdout is half out (the -k
+                // head, --line-buffer): its stderr goes out now.
+                Err(e) if printing && crate::output::is_spill_error(&e) => {
+                    // Said first, so that it does not land inside its lines.
+                    if let Some(line) = crate::output::take_spill_report() {
+                        crate::messages::error(line);
+                    }
+                    let held = self.stderr.take();
+                    crate::messages::with_stderr(|| {
+                        let mut err = io::stderr().lock();
+                        let _ = held.write_to(&mut err);
+                        let _ = io::Write::write_all(&mut err, data);
+                    });
+                    Ok(())
+                }
+                r => r,
+            }
         }
+    }
+
+    /// A `--results` write failed: this attempt stores nothing more (its output goes on).
+    fn stop_storing(&mut self, e: io::Error) {
+        self.files = None;
+        self.store_err.get_or_insert(e);
     }
 
     /// A line of parx's own for the task's stdout (`-v`: its command), not stored or counted.
@@ -218,7 +249,10 @@ impl Sink {
             return Ok(());
         }
         if self.lines {
-            let _ = o.to.send(Msg::Output(OutBuf::from_vec(data.to_vec())));
+            let _ = o.to.send(Msg::Lines {
+                seq: self.seq,
+                data: data.to_vec(),
+            });
             return Ok(());
         }
         if self.may_stream && !self.streaming && o.ctl.head.load(Ordering::Acquire) == self.seq {
@@ -249,9 +283,10 @@ impl Sink {
         outcome: Outcome,
         index: Option<(&Results, &[Record])>,
     ) -> (OutBuf, OutBuf, io::Result<()>) {
-        let mut stored = match self.files {
-            Some(f) => f.finish(outcome),
-            None => Ok(()),
+        let mut stored = match (self.store_err, self.files) {
+            (Some(e), _) => Err(e),
+            (None, Some(f)) => f.finish(outcome),
+            (None, None) => Ok(()),
         };
         if let Some((r, records)) = index {
             stored = stored.and_then(|()| r.index(self.seq, records));
@@ -283,7 +318,7 @@ mod tests {
         let sent: Vec<Vec<u8>> = rx
             .try_iter()
             .map(|m| match m {
-                Msg::Output(b) => b.to_vec().unwrap(),
+                Msg::Lines { data, .. } => data,
                 _ => panic!("only output leaves early"),
             })
             .collect();

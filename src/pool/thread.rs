@@ -175,8 +175,15 @@ impl<'a> Slot<'a> {
         let mut sink = match Sink::task(&self.outlet, results, task.seq, tag.as_deref(), early) {
             Ok(s) => s,
             Err(e) => {
-                let msg = format!("parx: task {}: --results: {e}\n", task.seq);
-                fin.stderr = OutBuf::from_vec(msg.into_bytes());
+                // --results cannot be stored: the task fails unrun (it may be retried), and
+                // the run ends with 255.
+                if last {
+                    self.ctl
+                        .error(format_args!("task {}: --results: {e}", task.seq));
+                } else {
+                    let msg = format!("parx: task {}: --results: {e}\n", task.seq);
+                    fin.stderr = OutBuf::from_vec(msg.into_bytes());
+                }
                 fin.outcome = Outcome::IoError;
                 return fin;
             }
@@ -317,9 +324,14 @@ impl<'a> Slot<'a> {
             .map(|r| (r, task.records()));
         let (stdout, stderr, stored) = sink.finish(fin.outcome, index);
         (fin.stdout, fin.stderr) = (stdout, stderr);
-        if let Err(e) = stored {
-            let msg = format!("parx: task {}: --results: {e}\n", task.seq);
-            self.outlet.hold_err(&mut fin.stderr, msg.as_bytes());
+        // Its stdout is whole (a failed --results write does not touch it), its results are
+        // not: the run ends with 255. An attempt that will be retried is not reported (the
+        // next one starts the files over).
+        if let (Err(e), true) = (stored, last || fin.outcome.success()) {
+            self.ctl.error(format_args!(
+                "task {}: --results: {e} (its results are incomplete)",
+                task.seq
+            ));
         }
         fin
     }

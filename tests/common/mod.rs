@@ -277,3 +277,70 @@ impl Rng {
         self.next_u64() % n
     }
 }
+
+/// Writes an executable `#!/bin/sh` script `name` with `body` into `dir`.
+pub fn script(dir: &Path, name: &str, body: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let p = dir.join(name);
+    std::fs::write(&p, format!("#!/bin/sh\n{body}")).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Whether the tests run as root (mounting a tmpfs, switching to `nobody`).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid(2) has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// A small tmpfs mounted on a fresh directory, unmounted when dropped: a real full disk.
+pub struct Tmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` (e.g. `2m`), or says why not (not root, mount refused) and
+    /// returns `None`, so that the test can skip with a printed reason.
+    pub fn mount(size: &str) -> Option<Tmpfs> {
+        if !is_root() {
+            println!("skipped: mounting a small tmpfs needs root");
+            return None;
+        }
+        let dir = tempdir();
+        let st = StdCommand::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=1777"),
+                "tmpfs",
+            ])
+            .arg(dir.path())
+            .stderr(Stdio::piped())
+            .output();
+        match st {
+            Ok(o) if o.status.success() => Some(Tmpfs { dir }),
+            Ok(o) => {
+                println!(
+                    "skipped: mount -t tmpfs failed: {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                );
+                None
+            }
+            Err(e) => {
+                println!("skipped: cannot run mount: {e}");
+                None
+            }
+        }
+    }
+
+    /// Where it is mounted.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = StdCommand::new("umount").arg(self.dir.path()).status();
+    }
+}

@@ -195,13 +195,16 @@ impl<'a> Reader<'a> {
                     Some(s) => s,
                     None => inf.sink.insert(Box::new(self.slot.sink(&inf.job))),
                 };
-                sink.stdout(span, &mut self.outlet)
+                // A failed spill leaves the buffer broken: the task is dropped as lost when
+                // its result is complete (crate::merge); the worker goes on.
+                let _ = sink.stdout(span, &mut self.outlet);
+                Ok(())
             }
             Step::Done(mut inf, span) => match inf.sink.take() {
                 None if !self.sinks => self.done(inf.job, OutBuf::new(), span, start),
                 sink => {
                     let mut sink = sink.map_or_else(|| self.slot.sink(&inf.job), |s| *s);
-                    sink.stdout(span, &mut self.outlet)?;
+                    let _ = sink.stdout(span, &mut self.outlet);
                     let out = self.slot.store(&inf.job, sink, Outcome::Exited(0));
                     self.done(inf.job, out, &[], true)
                 }
@@ -258,9 +261,11 @@ impl<'a> Reader<'a> {
         }
         if keep {
             let outlet = &mut self.outlet;
-            shape(span, None, term, strip, start, &mut |b| {
+            // A failed spill leaves `out` broken: the merger drops the task as lost (reported
+            // by crate::output), but the task must still reach it.
+            let _ = shape(span, None, term, strip, start, &mut |b| {
                 outlet.hold(&mut out, b)
-            })?;
+            });
         }
         self.flush_run();
         let mut info = RunInfo {
@@ -305,9 +310,12 @@ impl<'a> Reader<'a> {
         if let Some(r) = self.run.take() {
             let mut stdout = OutBuf::new();
             if let Err(e) = self.outlet.hold(&mut stdout, &r.out) {
-                self.slot
-                    .ctl
-                    .error(format_args!("worker {}: {e}", self.slot.slot));
+                // A failed spill is reported once (crate::output); the merger drops the run.
+                if !crate::output::is_spill_error(&e) {
+                    self.slot
+                        .ctl
+                        .error(format_args!("worker {}: {e}", self.slot.slot));
+                }
             }
             let _ = self.slot.out.send(Msg::Done(Box::new(Finished {
                 seq: r.first,
