@@ -136,8 +136,9 @@ pub(crate) fn run(cfg: Config) -> anyhow::Result<i32> {
     };
     let ctl = Arc::new(ctl);
     let (_running, interrupts) = watch_signals(&ctl)?;
-    if ctl.gate.is_some() && !cfg.dry_run {
-        gate::spawn_monitor(ctl.clone()).context("starting the resource monitor")?;
+    if !cfg.dry_run {
+        ctl.start_gate_monitor()
+            .context("starting the resource monitor")?;
     }
     let (task_tx, task_rx) = bounded::<Task>(task_capacity(&cfg));
     let (msg_tx, msg_rx) = bounded::<Msg>(cfg.jobs * 4 + 16);
@@ -192,7 +193,7 @@ fn prepare(cfg: &Config) -> anyhow::Result<(Control, Option<Joblog>, Skip)> {
     ctl.halt = jc.halt.map(|h| Mutex::new(halt::HaltState::new(h)));
     ctl.termseq = cfg.compat.termseq.clone();
     // Resources: the gate (its monitor thread starts with the run).
-    ctl.gate = gate::Gate::new(&cfg.sched, cfg.jobs, cfg.pool == PoolKind::Thread);
+    ctl.gate = gate::Gate::new(&cfg.sched, cfg.jobs, cfg.pool == PoolKind::Thread).map(Arc::new);
     let skip = Skip {
         shard: jc.shard,
         done,

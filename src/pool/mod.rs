@@ -100,9 +100,10 @@ fn is_executable_file(f: &std::fs::File) -> bool {
 }
 
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::gate::{self, Gate};
 use crate::sys;
 
 /// A slot's marker while it spawns a child whose pid is not known yet.
@@ -145,7 +146,7 @@ pub struct Control {
     pub runtimes: Mutex<crate::units::Median>,
     /// `--load`, `--memfree`, `--memsuspend`, `-j FILE`: the scheduler gate (set before the
     /// run starts; see [`crate::gate`]).
-    pub gate: Option<crate::gate::Gate>,
+    pub gate: Option<Arc<Gate>>,
 }
 
 impl Control {
@@ -351,6 +352,15 @@ impl Control {
         self.gate.as_ref().and_then(|g| g.waiting())
     }
 
+    /// Starts the gate's monitor thread, if there is a gate (`--load`, `--memfree`,
+    /// `--memsuspend`, `-j FILE`).
+    pub fn start_gate_monitor(self: &Arc<Control>) -> std::io::Result<()> {
+        match &self.gate {
+            Some(g) => g.spawn_monitor(self.clone()),
+            None => Ok(()),
+        }
+    }
+
     /// Stops the run: no new task starts, and every running task's group gets `sig` (with
     /// `--termseq`, a TERM is its first signal instead).
     pub fn stop(&self, sig: i32) {
@@ -404,5 +414,16 @@ impl Control {
             self.signal_all(libc::SIGKILL);
             wait(Duration::from_millis(500));
         }
+    }
+}
+
+/// The gate sees the slots' process groups and whether tasks may still start.
+impl gate::Slots for Control {
+    fn pgid(&self, slot: usize) -> i32 {
+        self.child(slot)
+    }
+
+    fn may_start(&self) -> bool {
+        Control::may_start(self)
     }
 }
