@@ -69,16 +69,23 @@ pub fn run_main() -> i32 {
             return EXIT_ERROR;
         }
     };
-    if cfg.slurm.is_some() {
-        return cluster::run(cfg);
+    if cfg.slurm.is_none() {
+        return run_or_255(cfg);
     }
-    match run(cfg) {
-        Ok(code) => code,
-        Err(e) => {
-            messages::error(format_args!("{e:#}"));
-            EXIT_ERROR
-        }
+    // --slurm: the cluster module submits and collects, or prepares an array task's shard,
+    // which runs here as any run.
+    match cluster::plan(cfg) {
+        cluster::Plan::Done(code) => code,
+        cluster::Plan::Task(cfg, task) => task.finish(run_or_255(*cfg)),
     }
+}
+
+/// [`run`], with an error reported on stderr and mapped to status 255.
+fn run_or_255(cfg: Config) -> i32 {
+    run(cfg).unwrap_or_else(|e| {
+        messages::error(format_args!("{e:#}"));
+        EXIT_ERROR
+    })
 }
 
 /// Help and version go to stdout with status 0; usage errors become one line and 255.
