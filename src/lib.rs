@@ -34,7 +34,6 @@ pub(crate) mod watchdog;
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -46,7 +45,7 @@ use crate::config::{ChunkMode, Config, PoolKind, Resume};
 use crate::exit::EXIT_ERROR;
 use crate::joblog::Joblog;
 use crate::observe::Observer;
-use crate::pool::Control;
+use crate::pool::{Control, Launcher};
 use crate::source::{Skip, Source};
 use crate::task::{Msg, Task};
 
@@ -174,11 +173,11 @@ pub(crate) fn run(
     // merger drains when the pool is done.
     let (skip_tx, skip_rx) = unbounded::<u64>();
     let skip_tx = (skip.any() && cfg.keep_order).then_some(skip_tx);
-    spawn_source(&ctl, input, skip, task_tx, skip_tx)?;
     let slots = match cfg.pool {
         PoolKind::Thread => pool::thread::start(&cfg, &ctl, task_rx, msg_tx),
-        PoolKind::Process => pool::process::start(&cfg, &ctl, task_rx, msg_tx),
+        PoolKind::Process => Launcher::started(pool::process::start(&cfg, &ctl, task_rx, msg_tx)),
     };
+    spawn_source(&ctl, &slots, input, skip, task_tx, skip_tx)?;
     let mut obs = Observer::new(&cfg, &ctl, joblog, counted);
     let sum = merge::run(&cfg, &ctl, &mut obs, msg_rx, interrupts, skip_rx);
     obs.finish();
@@ -191,7 +190,7 @@ pub(crate) fn run(
         failed: sum.failed,
         warnings: messages::warnings(),
     };
-    finish(&ctl, report.stopped_early(), slots);
+    finish(&ctl, report.stopped_early(), &slots);
     Ok(report.status())
 }
 
@@ -291,22 +290,24 @@ fn task_capacity(cfg: &Config) -> usize {
 }
 
 /// Starts the thread that reads the input and sends the numbered tasks to the pool (and,
-/// with -k, the numbers of skipped ones to the merger). It holds no sender of the merger's
-/// channel and is not joined: a source blocked reading its input must not keep the run
-/// alive once the pool is done.
+/// with -k, the numbers of skipped ones to the merger), starting the pool's slots as tasks
+/// come. It holds no sender of the merger's channel and is not joined: a source blocked
+/// reading its input must not keep the run alive once the pool is done.
 fn spawn_source(
     ctl: &Arc<Control>,
+    slots: &Arc<Launcher>,
     input: Box<dyn Source>,
     skip: Skip,
     tasks: Sender<Task>,
     skipped: Option<Sender<u64>>,
 ) -> std::io::Result<()> {
-    let ctl = ctl.clone();
+    let (ctl, slots) = (ctl.clone(), slots.clone());
     std::thread::Builder::new()
         .name("parx-source".into())
         .spawn(move || {
             let run = |task: Task| {
-                ctl.tasks_read.fetch_add(1, Ordering::AcqRel);
+                let n = ctl.tasks_read.fetch_add(1, Ordering::AcqRel) + 1;
+                slots.grow(n, &ctl);
                 send_task(&tasks, &ctl, task)
             };
             let skip_one = |seq: u64| skipped.as_ref().is_none_or(|tx| tx.send(seq).is_ok());
@@ -315,20 +316,20 @@ fn spawn_source(
             if let Err(e) = res {
                 messages::error(format_args!("{e:#}"));
             }
+            // Last: with no slot started, this lets the merger end (the error is counted).
+            slots.close();
         })?;
     Ok(())
 }
 
 /// The merge is over: ends what still runs if it stopped early, waits for the pool's slots,
 /// and leaves no watchdog behind.
-fn finish(ctl: &Control, stopped_early: bool, slots: Vec<JoinHandle<()>>) {
+fn finish(ctl: &Control, stopped_early: bool, slots: &Launcher) {
     if stopped_early {
         ctl.stop(libc::SIGTERM);
         ctl.end_children(GRACE);
     }
-    for slot in slots {
-        let _ = slot.join();
-    }
+    slots.join();
     if let Some(w) = &ctl.watchdog {
         // Ends whatever is still live.
         w.finish(!ctl.any_child());

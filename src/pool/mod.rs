@@ -99,12 +99,158 @@ fn is_executable_file(f: &std::fs::File) -> bool {
         .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::gate::{self, Gate};
 use crate::sys;
+
+/// What a slot thread runs.
+pub type SlotBody = Box<dyn FnOnce() + Send>;
+
+/// A pool's slot threads, started as tasks arrive: when the n-th task is known, slot n starts
+/// (up to `-j`), so a run of one task starts one thread whatever `-j` is, and a run of many
+/// starts them at the pace tasks come. What starts a slot holds the pool's ends of the
+/// channels; it is dropped once no more slot will start (every one started, the input read to
+/// its end, or a slot ended: the pool is ending), so that the merger sees the pool done when
+/// the started slots are.
+pub struct Launcher {
+    /// `-j`.
+    jobs: usize,
+    /// Slots started so far, or `usize::MAX` once no more will (read without the lock).
+    settled: AtomicUsize,
+    state: Mutex<Launch>,
+}
+
+struct Launch {
+    /// Makes the body of slot n; `None` once no more slot will start.
+    body: Option<Box<dyn FnMut(usize) -> SlotBody + Send>>,
+    /// The thread name's prefix (`parx-slot`: the threads are `parx-slot-1`, ...).
+    name: &'static str,
+    stack: usize,
+    started: usize,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Launcher {
+    /// Slot threads named `name-N` with `stack` bytes of stack, running `body(N)`, started as
+    /// [`Launcher::grow`] says.
+    pub fn lazy(
+        jobs: usize,
+        name: &'static str,
+        stack: usize,
+        body: impl FnMut(usize) -> SlotBody + Send + 'static,
+    ) -> Arc<Launcher> {
+        Arc::new(Launcher {
+            jobs,
+            settled: AtomicUsize::new(0),
+            state: Mutex::new(Launch {
+                body: Some(Box::new(body)),
+                name,
+                stack,
+                started: 0,
+                threads: Vec::new(),
+            }),
+        })
+    }
+
+    /// A pool whose threads are all started already.
+    pub fn started(threads: Vec<JoinHandle<()>>) -> Arc<Launcher> {
+        Arc::new(Launcher {
+            jobs: threads.len(),
+            settled: AtomicUsize::new(usize::MAX),
+            state: Mutex::new(Launch {
+                body: None,
+                name: "",
+                stack: 0,
+                started: threads.len(),
+                threads,
+            }),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Launch> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `tasks` tasks are known: starts slots until `min(tasks, -j)` run. Call it before the
+    /// task is sent (a `--pipe` chunk waits on its channel until a slot takes it). When no
+    /// thread can be started, the run goes on with the slots there are; when not even one
+    /// can, it stops with an error.
+    pub fn grow(self: &Arc<Self>, tasks: u64, ctl: &Control) {
+        let want = usize::try_from(tasks).unwrap_or(usize::MAX).min(self.jobs);
+        if self.settled.load(Ordering::Acquire) >= want {
+            return;
+        }
+        let mut st = self.lock();
+        while st.started < want {
+            let slot = st.started + 1;
+            let Some(make) = st.body.as_mut() else { break };
+            let body = make(slot);
+            let me = self.clone();
+            let started = std::thread::Builder::new()
+                .name(format!("{}-{slot}", st.name))
+                .stack_size(st.stack)
+                .spawn(move || {
+                    // When the slot ends (even by a panic), the pool is ending.
+                    let _ending = CloseOnDrop(&me);
+                    body();
+                });
+            match started {
+                Ok(t) => {
+                    st.threads.push(t);
+                    st.started = slot;
+                    self.settled.store(slot, Ordering::Release);
+                }
+                // Out of threads (a process or memory limit): run with the slots there are.
+                Err(e) if slot > 1 => {
+                    crate::messages::note(format_args!(
+                        "-j {}: running {} slots only, no more threads could be started ({e})",
+                        self.jobs,
+                        slot - 1
+                    ));
+                    st.body = None;
+                }
+                Err(e) => {
+                    ctl.error(format_args!("cannot start a job slot (a thread): {e}"));
+                    ctl.stop(libc::SIGTERM);
+                    st.body = None;
+                }
+            }
+        }
+        if st.started == self.jobs || st.body.is_none() {
+            st.body = None;
+            self.settled.store(usize::MAX, Ordering::Release);
+        }
+    }
+
+    /// No more slot will start (the input is read to its end, or the pool is ending).
+    pub fn close(&self) {
+        let body = self.lock().body.take();
+        self.settled.store(usize::MAX, Ordering::Release);
+        // Dropped outside the lock: it holds channel ends.
+        drop(body);
+    }
+
+    /// Waits for the slots started (after [`Launcher::close`]).
+    pub fn join(&self) {
+        let threads = std::mem::take(&mut self.lock().threads);
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Closes a [`Launcher`] when dropped.
+struct CloseOnDrop<'a>(&'a Launcher);
+
+impl Drop for CloseOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
 
 /// A slot's marker while it spawns a child whose pid is not known yet.
 const SPAWNING: i32 = -1;
