@@ -72,12 +72,30 @@ pub fn command(rendered: &Rendered, program: Option<&OsStr>, who: Spawn) -> Comm
 
 /// Whether `prog` (a path, or a name exec will look up) is an executable file that execve(2)
 /// would refuse with ENOEXEC: no `#!` and no ELF header. Looks only at paths (a name found in
-/// PATH by the pool is a path by now).
+/// PATH by the pool is a path by now). The answer for the last path a slot thread asked about
+/// is kept (as the pool keeps its PATH lookup), sparing an open and a read per task.
 fn needs_sh(prog: &OsStr) -> bool {
-    use std::io::Read;
+    use std::cell::RefCell;
+    use std::ffi::OsString;
+    thread_local! {
+        static LAST: RefCell<Option<(OsString, bool)>> = const { RefCell::new(None) };
+    }
     if !prog.as_bytes().contains(&b'/') {
         return false;
     }
+    LAST.with_borrow_mut(|last| match last {
+        Some((p, answer)) if p == prog => *answer,
+        _ => {
+            let answer = read_needs_sh(prog);
+            *last = Some((prog.to_owned(), answer));
+            answer
+        }
+    })
+}
+
+/// [`needs_sh`] for a path, reading the file's first bytes.
+fn read_needs_sh(prog: &OsStr) -> bool {
+    use std::io::Read;
     let Ok(mut f) = std::fs::File::open(prog) else {
         return false;
     };
