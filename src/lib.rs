@@ -291,8 +291,9 @@ fn task_capacity(cfg: &Config) -> usize {
 
 /// Starts the thread that reads the input and sends the numbered tasks to the pool (and,
 /// with -k, the numbers of skipped ones to the merger), starting the pool's slots as tasks
-/// come. It holds no sender of the merger's channel and is not joined: a source blocked
-/// reading its input must not keep the run alive once the pool is done.
+/// come. It holds no sender of the merger's channel (the launcher it starts slots with does,
+/// until the source ends or a slot does: see [`Launcher`]) and is not joined: a source
+/// blocked reading its input must not keep the run alive once the pool is done.
 fn spawn_source(
     ctl: &Arc<Control>,
     slots: &Arc<Launcher>,
