@@ -162,7 +162,6 @@ pub(crate) fn run(
         false => Arc::default(),
     };
     let ctl = Arc::new(ctl);
-    let (_running, interrupts) = watch_signals(&ctl)?;
     if !cfg.dry_run {
         ctl.start_gate_monitor()
             .context("starting the resource monitor")?;
@@ -177,7 +176,11 @@ pub(crate) fn run(
         PoolKind::Thread => pool::thread::start(&cfg, &ctl, task_rx, msg_tx),
         PoolKind::Process => Launcher::started(pool::process::start(&cfg, &ctl, task_rx, msg_tx)),
     };
+    // The first slot starts now, alongside the source (almost every run has a task), and the
+    // signal thread after them: a signal caught meanwhile waits in its pipe.
+    slots.grow(1, &ctl);
     spawn_source(&ctl, &slots, input, skip, task_tx, skip_tx)?;
+    let (_running, interrupts) = watch_signals(&ctl)?;
     let mut obs = Observer::new(&cfg, &ctl, joblog, counted);
     let sum = merge::run(&cfg, &ctl, &mut obs, msg_rx, interrupts, skip_rx);
     obs.finish();
