@@ -716,6 +716,9 @@ fn slot_threads_start_as_tasks_arrive_and_kill_9_still_ends_tasks() {
         };
         let started = wait_for(Duration::from_secs(20), || sleeps() == tasks);
         let threads = slot_threads();
+        // Past the instant between a task's exec and parx telling the watchdog of its group
+        // (a kill -9 right then leaves that one task running: README, Watchdog).
+        std::thread::sleep(Duration::from_millis(200));
         child.kill().unwrap();
         child.wait().unwrap();
         drop(input);
