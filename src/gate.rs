@@ -31,6 +31,8 @@ pub trait Slots: Send + Sync {
     fn pgid(&self, slot: usize) -> i32;
     /// Whether a task may still start (the run is not stopping, no `--halt soon`).
     fn may_start(&self) -> bool;
+    /// How many tasks hold a `{%}` number (taken with the task, given back once it is over).
+    fn busy(&self) -> usize;
 }
 
 /// How often the monitor samples memory and load.
@@ -256,12 +258,16 @@ impl Gate {
         true
     }
 
-    /// Whether `slot` is within the slot count in force (`-j FILE`); when it is not, waits a
-    /// little (for a change) first. Slots above the count take no new task.
-    pub fn slot_open(&self, slot: usize) -> bool {
+    /// Whether `slot`, between two tasks, may take a new one: it is within the slot count in
+    /// force (`-j FILE`), and fewer tasks than that count are not over yet (`slots`); when
+    /// not, waits a little (for a change) first. Slots above the count take no new task, and a
+    /// slot of a narrowed run takes one (and its `{%}`, the lowest free then) only once the
+    /// tasks over the count are over.
+    pub fn slot_open(&self, slots: &dyn Slots, slot: usize) -> bool {
+        let open = |st: &State| slot <= st.jobs && slots.busy() < st.jobs;
         let mut st = self.lock();
         self.refresh_jobs(&mut st, false);
-        if slot <= st.jobs {
+        if open(&st) {
             return true;
         }
         let st = self
@@ -269,7 +275,12 @@ impl Gate {
             .wait_timeout(st, RECHECK)
             .unwrap_or_else(|e| e.into_inner())
             .0;
-        slot <= st.jobs
+        open(&st)
+    }
+
+    /// A task gave back its `{%}` number: a slot waiting in [`Gate::slot_open`] looks again.
+    pub fn changed(&self) {
+        self.cv.notify_all();
     }
 
     /// The task in `slot` has ended (its process reaped, or it never started): frees its
@@ -451,6 +462,21 @@ impl Gate {
 mod tests {
     use super::*;
 
+    /// Slots of which `.0` tasks are not over.
+    struct Busy(usize);
+
+    impl Slots for Busy {
+        fn pgid(&self, _: usize) -> i32 {
+            0
+        }
+        fn may_start(&self) -> bool {
+            true
+        }
+        fn busy(&self) -> usize {
+            self.0
+        }
+    }
+
     fn spec() -> Sched {
         Sched {
             cpus: 2,
@@ -507,16 +533,22 @@ mod tests {
             true,
         )
         .expect("active");
-        assert!(g.slot_open(2));
-        assert!(!g.slot_open(3));
+        let idle = Busy(0);
+        assert!(g.slot_open(&idle, 2));
+        assert!(!g.slot_open(&idle, 3));
         let mut st = g.lock();
         st.slots[4].started = Some(Instant::now());
         st.slots[5].started = Some(Instant::now());
-        // Slot 1 may not start while two others run (a narrowed run lets them finish).
+        // Slot 1 may not start while two others run (a narrowed run lets them finish), nor
+        // take a task while two are not over.
         assert_eq!(g.held_by(&mut st, 1), Some("-j FILE"));
+        drop(st);
+        assert!(!g.slot_open(&Busy(2), 1));
+        let mut st = g.lock();
         st.slots[5].started = None;
         assert_eq!(g.held_by(&mut st, 1), None);
         drop(st);
+        assert!(g.slot_open(&Busy(1), 1));
         // An empty file (being rewritten) keeps the count; a new value takes over at once
         // when a task ends.
         std::fs::write(&f, "").unwrap();

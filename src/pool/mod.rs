@@ -377,6 +377,16 @@ impl Control {
         if let Some(u) = used.get_mut(n - 1) {
             *u = false;
         }
+        drop(used);
+        if let Some(g) = &self.gate {
+            g.changed();
+        }
+    }
+
+    /// How many `{%}` numbers are taken (tasks not over).
+    fn jobslots_taken(&self) -> usize {
+        let used = self.jobslots.lock().unwrap_or_else(|e| e.into_inner());
+        used.iter().filter(|&&u| u).count()
     }
 
     /// Whether [`Control::error`] was called.
@@ -496,7 +506,7 @@ impl Control {
     /// Whether `slot` may take a new task (`-j FILE` may have narrowed the run below it);
     /// waits a little when it may not.
     pub fn slot_open(&self, slot: usize) -> bool {
-        self.gate.as_ref().is_none_or(|g| g.slot_open(slot))
+        self.gate.as_ref().is_none_or(|g| g.slot_open(self, slot))
     }
 
     /// Whether the task that just ended in `slot` was killed by `--memfree` and must run
@@ -589,5 +599,9 @@ impl gate::Slots for Control {
 
     fn may_start(&self) -> bool {
         Control::may_start(self)
+    }
+
+    fn busy(&self) -> usize {
+        self.jobslots_taken()
     }
 }
