@@ -3,7 +3,8 @@
 //! module name), at two levels: the top-level modules, and the same with the submodules of the
 //! modules that have them (`pool::process`, `source::walk`, `config::chunk`, ...). The crate
 //! root (`lib.rs`) is `lib`. Comments and string literals are skipped; `mod x;` declarations are
-//! not uses. Used by `cargo xtask modules` (prints it) and `tests/modules.rs` (fails on a cycle).
+//! not uses; test-only items (`#[cfg(test)]`, such as unit-test modules building a `Config`
+//! from a command line) are left out: the graph is that of the code the binary is built from. Used by `cargo xtask modules` (prints it) and `tests/modules.rs` (fails on a cycle).
 //!
 //! A cycle is one at the top level, or one between submodules ([`layers`]: a module's use of
 //! the submodules it is made of — `source` dispatching to `source::walk`, which takes shared
@@ -253,6 +254,27 @@ fn use_tree(
     }
 }
 
+/// The index just past the item starting at `toks[i]`: through its `;`, or through the `}`
+/// matching its first `{` if that comes first.
+fn skip_item(toks: &[&str], mut i: usize) -> usize {
+    let mut depth = 0usize;
+    while let Some(&t) = toks.get(i) {
+        i += 1;
+        match t {
+            ";" if depth == 0 => break,
+            "{" => depth += 1,
+            "}" => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    i
+}
+
 /// The module graph of the crate whose `src/` is `src`, at the top level (`fine == false`) or
 /// with the submodules of every module that has them.
 pub fn graph(src: &Path, fine: bool) -> std::io::Result<Graph> {
@@ -326,6 +348,10 @@ pub fn graph(src: &Path, fine: bool) -> std::io::Result<Graph> {
         let mut uses: Vec<ModPath> = Vec::new();
         while i < toks.len() {
             let t = toks[i];
+            if toks[i..].starts_with(&["#", "[", "cfg", "(", "test", ")", "]"]) {
+                i = skip_item(&toks, i + 7);
+                continue;
+            }
             match t {
                 "{" => depth += 1,
                 "}" => {
@@ -503,6 +529,15 @@ mod tests {
                 ("crate::d".into(), Some("e".into())),
             ]
         );
+    }
+
+    #[test]
+    fn test_only_items_are_skipped() {
+        let toks = tokens("#[cfg(test)] mod tests { fn f() { crate::a::b(); } } crate::c::d();");
+        let at = skip_item(&toks, 7);
+        assert_eq!(&toks[at..at + 3], ["crate", "::", "c"]);
+        let toks = tokens("#[cfg(test)] use crate::a; crate::c::d();");
+        assert_eq!(toks[skip_item(&toks, 7)], "crate");
     }
 
     #[test]
