@@ -4,9 +4,13 @@
 //!
 //! The pools ask [`Gate::admit`] before each start ([`crate::pool::Control::admit`]) and tell
 //! it when a task's process ends (via `Control::clear_child`). A monitor thread
-//! ([`spawn_monitor`]) samples the machine every [`TICK`] and acts on the running tasks'
+//! ([`Gate::spawn_monitor`]) samples the machine every [`TICK`] and acts on the running tasks'
 //! process groups. All state sits behind one mutex; admission is decided under it, so two
 //! slots never both take the last room.
+//!
+//! The gate knows the pool only through [`Slots`] (which process group runs in a slot, and
+//! whether the run still starts tasks), so the dependency points one way: the pool's
+//! `Control` owns the gate and implements [`Slots`].
 //!
 //! Memory: a task just started has not allocated yet, so the memory it will take is reserved
 //! for it until it uses it: the largest resident size any task has reached so far (before the
@@ -18,9 +22,18 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::config::Sched;
-use crate::pool::Control;
 use crate::resources::{self, MemProbe};
 use crate::sys;
+
+/// What the gate needs to know of the pool's slots (slots are numbered from 1).
+pub trait Slots: Send + Sync {
+    /// The process group of the task in `slot`: 0 when idle, negative while it spawns.
+    fn pgid(&self, slot: usize) -> i32;
+    /// Whether a task may still start (the run is not stopping, no `--halt soon`).
+    fn may_start(&self) -> bool;
+    /// How many tasks hold a `{%}` number (taken with the task, given back once it is over).
+    fn busy(&self) -> usize;
+}
 
 /// How often the monitor samples memory and load.
 pub const TICK: Duration = Duration::from_millis(50);
@@ -219,7 +232,7 @@ impl Gate {
 
     /// Waits until a task may start in `slot` and books the start. Returns `false`, booking
     /// nothing, when the run stops (or `--halt` says no new task) meanwhile.
-    pub fn admit(&self, ctl: &Control, slot: usize) -> bool {
+    pub fn admit(&self, ctl: &dyn Slots, slot: usize) -> bool {
         let mut st = self.lock();
         loop {
             if !ctl.may_start() {
@@ -245,12 +258,16 @@ impl Gate {
         true
     }
 
-    /// Whether `slot` is within the slot count in force (`-j FILE`); when it is not, waits a
-    /// little (for a change) first. Slots above the count take no new task.
-    pub fn slot_open(&self, slot: usize) -> bool {
+    /// Whether `slot`, between two tasks, may take a new one: it is within the slot count in
+    /// force (`-j FILE`), and fewer tasks than that count are not over yet (`slots`); when
+    /// not, waits a little (for a change) first. Slots above the count take no new task, and a
+    /// slot of a narrowed run takes one (and its `{%}`, the lowest free then) only once the
+    /// tasks over the count are over.
+    pub fn slot_open(&self, slots: &dyn Slots, slot: usize) -> bool {
+        let open = |st: &State| slot <= st.jobs && slots.busy() < st.jobs;
         let mut st = self.lock();
         self.refresh_jobs(&mut st, false);
-        if slot <= st.jobs {
+        if open(&st) {
             return true;
         }
         let st = self
@@ -258,7 +275,12 @@ impl Gate {
             .wait_timeout(st, RECHECK)
             .unwrap_or_else(|e| e.into_inner())
             .0;
-        slot <= st.jobs
+        open(&st)
+    }
+
+    /// A task gave back its `{%}` number: a slot waiting in [`Gate::slot_open`] looks again.
+    pub fn changed(&self) {
+        self.cv.notify_all();
     }
 
     /// The task in `slot` has ended (its process reaped, or it never started): frees its
@@ -311,12 +333,12 @@ impl Gate {
 
     /// One monitor step: samples, then kills, suspends or resumes as memory says. `scan`: also
     /// measure the tasks' resident sizes (a pass over /proc, so not every step).
-    fn step(&self, ctl: &Control, scan: bool) {
+    fn step(&self, ctl: &dyn Slots, scan: bool) {
         let mut st = self.lock();
         if self.spec.memfree.is_some() && scan {
             let pgids: Vec<i32> = (1..=st.slots.len())
                 .map(|s| match st.slots[s - 1].started {
-                    Some(_) => ctl.child(s),
+                    Some(_) => ctl.pgid(s),
                     None => 0,
                 })
                 .collect();
@@ -348,13 +370,13 @@ impl Gate {
 
     /// `--memfree`: memory is below half of SIZE: the youngest task is killed and will run
     /// again. The only running task is never killed (running it again could not help).
-    fn kill_youngest(&self, st: &mut State, ctl: &Control) {
+    fn kill_youngest(&self, st: &mut State, ctl: &dyn Slots) {
         let running: Vec<(usize, Instant)> = st
             .slots
             .iter()
             .enumerate()
             .filter_map(|(i, s)| Some((i + 1, s.started?)))
-            .filter(|&(slot, _)| ctl.child(slot) > 0)
+            .filter(|&(slot, _)| ctl.pgid(slot) > 0)
             .collect();
         if running.len() < 2 {
             return;
@@ -362,7 +384,7 @@ impl Gate {
         let (slot, _) = *running.iter().max_by_key(|(_, t)| *t).expect("two tasks");
         st.slots[slot - 1].requeue = true;
         st.killing = Some(slot);
-        let pgid = ctl.child(slot);
+        let pgid = ctl.pgid(slot);
         sys::kill_group(pgid, libc::SIGKILL);
         if st.slots[slot - 1].suspended {
             sys::kill_group(pgid, libc::SIGCONT);
@@ -372,13 +394,13 @@ impl Gate {
     /// `--memsuspend SIZE`: below 2×SIZE the youngest running task is stopped (one at a time);
     /// below SIZE all but the oldest are; at 2×SIZE or more again, the oldest stopped one is
     /// continued (one at a time). One task always runs.
-    fn suspend_or_resume(&self, st: &mut State, ctl: &Control, size: u64, avail: u64) {
+    fn suspend_or_resume(&self, st: &mut State, ctl: &dyn Slots, size: u64, avail: u64) {
         let gap_over = st.last_suspend.is_none_or(|t| t.elapsed() >= SUSPEND_GAP);
         let mut active: Vec<(usize, Instant)> = Vec::new();
         let mut stopped: Vec<(usize, Instant)> = Vec::new();
         for (i, s) in st.slots.iter().enumerate() {
             let Some(t) = s.started else { continue };
-            if ctl.child(i + 1) <= 0 {
+            if ctl.pgid(i + 1) <= 0 {
                 continue;
             }
             if s.suspended {
@@ -391,14 +413,14 @@ impl Gate {
         stopped.sort_by_key(|&(_, t)| t);
         let stop = |st: &mut State, slot: usize| {
             st.slots[slot - 1].suspended = true;
-            sys::kill_group(ctl.child(slot), libc::SIGSTOP);
+            sys::kill_group(ctl.pgid(slot), libc::SIGSTOP);
             st.last_suspend = Some(Instant::now());
         };
         if active.is_empty() {
             // Nothing runs: the oldest stopped task goes on, whatever memory says.
             if let Some(&(slot, _)) = stopped.first() {
                 st.slots[slot - 1].suspended = false;
-                sys::kill_group(ctl.child(slot), libc::SIGCONT);
+                sys::kill_group(ctl.pgid(slot), libc::SIGCONT);
                 st.last_suspend = Some(Instant::now());
             }
         } else if avail < size {
@@ -412,32 +434,48 @@ impl Gate {
             }
         } else if let (Some(&(slot, _)), true) = (stopped.first(), gap_over) {
             st.slots[slot - 1].suspended = false;
-            sys::kill_group(ctl.child(slot), libc::SIGCONT);
+            sys::kill_group(ctl.pgid(slot), libc::SIGCONT);
             st.last_suspend = Some(Instant::now());
         }
     }
 }
 
-/// Starts the monitor thread: it samples and acts every [`TICK`] for as long as the process
-/// runs (it holds no channel, so it keeps nothing alive).
-pub fn spawn_monitor(ctl: Arc<Control>) -> std::io::Result<()> {
-    std::thread::Builder::new()
-        .name("parx-gate".into())
-        .stack_size(256 << 10)
-        .spawn(move || {
-            for n in 0u64.. {
-                std::thread::sleep(TICK);
-                if let Some(g) = &ctl.gate {
-                    g.step(&ctl, n % RSS_EVERY == 0);
+impl Gate {
+    /// Starts the monitor thread: it samples and acts on `slots` every [`TICK`] for as long
+    /// as the process runs (it holds no channel, so it keeps nothing alive).
+    pub fn spawn_monitor(self: &Arc<Gate>, slots: Arc<dyn Slots>) -> std::io::Result<()> {
+        let gate = self.clone();
+        std::thread::Builder::new()
+            .name("parx-gate".into())
+            .stack_size(256 << 10)
+            .spawn(move || {
+                for n in 0u64.. {
+                    std::thread::sleep(TICK);
+                    gate.step(slots.as_ref(), n % RSS_EVERY == 0);
                 }
-            }
-        })
-        .map(|_| ())
+            })
+            .map(|_| ())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Slots of which `.0` tasks are not over.
+    struct Busy(usize);
+
+    impl Slots for Busy {
+        fn pgid(&self, _: usize) -> i32 {
+            0
+        }
+        fn may_start(&self) -> bool {
+            true
+        }
+        fn busy(&self) -> usize {
+            self.0
+        }
+    }
 
     fn spec() -> Sched {
         Sched {
@@ -495,16 +533,22 @@ mod tests {
             true,
         )
         .expect("active");
-        assert!(g.slot_open(2));
-        assert!(!g.slot_open(3));
+        let idle = Busy(0);
+        assert!(g.slot_open(&idle, 2));
+        assert!(!g.slot_open(&idle, 3));
         let mut st = g.lock();
         st.slots[4].started = Some(Instant::now());
         st.slots[5].started = Some(Instant::now());
-        // Slot 1 may not start while two others run (a narrowed run lets them finish).
+        // Slot 1 may not start while two others run (a narrowed run lets them finish), nor
+        // take a task while two are not over.
         assert_eq!(g.held_by(&mut st, 1), Some("-j FILE"));
+        drop(st);
+        assert!(!g.slot_open(&Busy(2), 1));
+        let mut st = g.lock();
         st.slots[5].started = None;
         assert_eq!(g.held_by(&mut st, 1), None);
         drop(st);
+        assert!(g.slot_open(&Busy(1), 1));
         // An empty file (being rewritten) keeps the count; a new value takes over at once
         // when a task ends.
         std::fs::write(&f, "").unwrap();

@@ -34,7 +34,6 @@ pub(crate) mod watchdog;
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -46,7 +45,7 @@ use crate::config::{ChunkMode, Config, PoolKind, Resume};
 use crate::exit::EXIT_ERROR;
 use crate::joblog::Joblog;
 use crate::observe::Observer;
-use crate::pool::Control;
+use crate::pool::{Control, Launcher};
 use crate::source::{Skip, Source};
 use crate::task::{Msg, Task};
 
@@ -58,6 +57,21 @@ const LAST_RESORT: Duration = Duration::from_millis(200);
 
 /// Parses the command line, runs, and returns the exit status.
 pub fn run_main() -> i32 {
+    // First, while parx has one thread and has touched little memory, the orphan watchdog is
+    // forked: after a fork every page parx had is copied when parx first writes it, so the
+    // earlier the cheaper (forked after parsing, it was ~0.8 ms of CPU of `parx true ::: x`).
+    let mut guard = Some(watchdog::Watchdog::spawn());
+    let code = parse_and_run(&mut guard);
+    // A run that took no guard (an error, help, a dry run, the --slurm submitter) started no
+    // task: the watchdog has nothing to end.
+    if let Some(Ok(w)) = guard {
+        w.finish(true);
+    }
+    code
+}
+
+/// [`run_main`] with the watchdog forked: a run takes it from `guard`.
+fn parse_and_run(guard: &mut Option<std::io::Result<watchdog::Watchdog>>) -> i32 {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => return clap_error(&e),
@@ -69,16 +83,28 @@ pub fn run_main() -> i32 {
             return EXIT_ERROR;
         }
     };
-    if cfg.slurm.is_some() {
-        return cluster::run(cfg);
+    if cfg.slurm.is_none() {
+        return run_or_255(cfg, guard);
     }
-    match run(cfg) {
-        Ok(code) => code,
-        Err(e) => {
-            messages::error(format_args!("{e:#}"));
-            EXIT_ERROR
-        }
+    // --slurm: the cluster module submits and collects, or prepares an array task's shard,
+    // which runs here as any run.
+    match cluster::plan(cfg) {
+        cluster::Plan::Done(code) => code,
+        cluster::Plan::Task(cfg, task) => task.finish(run_or_255(*cfg, guard)),
     }
+}
+
+/// [`run`] (with the watchdog in `guard`, unless it is a dry run), an error reported on
+/// stderr and mapped to status 255.
+fn run_or_255(cfg: Config, guard: &mut Option<std::io::Result<watchdog::Watchdog>>) -> i32 {
+    let watchdog = match cfg.dry_run {
+        true => None,
+        false => guard.take(),
+    };
+    run(cfg, watchdog).unwrap_or_else(|e| {
+        messages::error(format_args!("{e:#}"));
+        EXIT_ERROR
+    })
 }
 
 /// Help and version go to stdout with status 0; usage errors become one line and 255.
@@ -112,15 +138,16 @@ fn clap_error(e: &clap::Error) -> i32 {
 /// Runs a validated configuration and returns the exit status: the input is opened, then a
 /// source thread streams numbered tasks to the pool, whose slots run them and send their
 /// outputs to the merger (this thread), which writes stdout; how it all went makes one
-/// [`exit::Report`].
-pub(crate) fn run(cfg: Config) -> anyhow::Result<i32> {
+/// [`exit::Report`]. `watchdog`: the orphan guard forked at start (`None` for a dry run,
+/// which starts no task).
+pub(crate) fn run(
+    cfg: Config,
+    watchdog: Option<std::io::Result<watchdog::Watchdog>>,
+) -> anyhow::Result<i32> {
     let cfg = Arc::new(cfg);
-    // First, while parx has one thread and no fd of its own open: the watchdog is forked.
-    let watchdog = if cfg.dry_run {
-        None
-    } else {
-        Some(watchdog::Watchdog::spawn().context("starting the orphan watchdog")?)
-    };
+    let watchdog = watchdog
+        .transpose()
+        .context("starting the orphan watchdog")?;
     // Handled, not blocked: children must start with an empty signal mask.
     sys::catch_signals()?;
     let input = source::open(&cfg)?;
@@ -135,9 +162,9 @@ pub(crate) fn run(cfg: Config) -> anyhow::Result<i32> {
         false => Arc::default(),
     };
     let ctl = Arc::new(ctl);
-    let (_running, interrupts) = watch_signals(&ctl)?;
-    if ctl.gate.is_some() && !cfg.dry_run {
-        gate::spawn_monitor(ctl.clone()).context("starting the resource monitor")?;
+    if !cfg.dry_run {
+        ctl.start_gate_monitor()
+            .context("starting the resource monitor")?;
     }
     let (task_tx, task_rx) = bounded::<Task>(task_capacity(&cfg));
     let (msg_tx, msg_rx) = bounded::<Msg>(cfg.jobs * 4 + 16);
@@ -145,11 +172,15 @@ pub(crate) fn run(cfg: Config) -> anyhow::Result<i32> {
     // merger drains when the pool is done.
     let (skip_tx, skip_rx) = unbounded::<u64>();
     let skip_tx = (skip.any() && cfg.keep_order).then_some(skip_tx);
-    spawn_source(&ctl, input, skip, task_tx, skip_tx)?;
     let slots = match cfg.pool {
         PoolKind::Thread => pool::thread::start(&cfg, &ctl, task_rx, msg_tx),
-        PoolKind::Process => pool::process::start(&cfg, &ctl, task_rx, msg_tx),
+        PoolKind::Process => Launcher::started(pool::process::start(&cfg, &ctl, task_rx, msg_tx)),
     };
+    // The first slot starts now, alongside the source (almost every run has a task), and the
+    // signal thread after them: a signal caught meanwhile waits in its pipe.
+    slots.grow(1, &ctl);
+    spawn_source(&ctl, &slots, input, skip, task_tx, skip_tx)?;
+    let (_running, interrupts) = watch_signals(&ctl)?;
     let mut obs = Observer::new(&cfg, &ctl, joblog, counted);
     let sum = merge::run(&cfg, &ctl, &mut obs, msg_rx, interrupts, skip_rx);
     obs.finish();
@@ -162,7 +193,7 @@ pub(crate) fn run(cfg: Config) -> anyhow::Result<i32> {
         failed: sum.failed,
         warnings: messages::warnings(),
     };
-    finish(&ctl, report.stopped_early(), slots);
+    finish(&ctl, report.stopped_early(), &slots);
     Ok(report.status())
 }
 
@@ -192,7 +223,7 @@ fn prepare(cfg: &Config) -> anyhow::Result<(Control, Option<Joblog>, Skip)> {
     ctl.halt = jc.halt.map(|h| Mutex::new(halt::HaltState::new(h)));
     ctl.termseq = cfg.compat.termseq.clone();
     // Resources: the gate (its monitor thread starts with the run).
-    ctl.gate = gate::Gate::new(&cfg.sched, cfg.jobs, cfg.pool == PoolKind::Thread);
+    ctl.gate = gate::Gate::new(&cfg.sched, cfg.jobs, cfg.pool == PoolKind::Thread).map(Arc::new);
     let skip = Skip {
         shard: jc.shard,
         done,
@@ -264,23 +295,26 @@ fn task_capacity(cfg: &Config) -> usize {
 }
 
 /// Starts the thread that reads the input and sends the numbered tasks to the pool (and,
-/// with -k, the numbers of skipped ones to the merger). It holds no sender of the merger's
-/// channel and is not joined: a source blocked reading its input must not keep the run
-/// alive once the pool is done.
+/// with -k, the numbers of skipped ones to the merger), starting the pool's slots as tasks
+/// come. It holds no sender of the merger's channel (the launcher it starts slots with does,
+/// until the source ends or a slot does: see [`Launcher`]) and is not joined: a source
+/// blocked reading its input must not keep the run alive once the pool is done.
 fn spawn_source(
     ctl: &Arc<Control>,
+    slots: &Arc<Launcher>,
     input: Box<dyn Source>,
     skip: Skip,
     tasks: Sender<Task>,
     skipped: Option<Sender<u64>>,
 ) -> std::io::Result<()> {
-    let ctl = ctl.clone();
+    let (ctl, slots) = (ctl.clone(), slots.clone());
     std::thread::Builder::new()
         .name("parx-source".into())
         .spawn(move || {
             let run = |task: Task| {
-                ctl.tasks_read
-                    .fetch_add(task.input.tasks(), Ordering::AcqRel);
+                let k = task.input.tasks();
+                let n = ctl.tasks_read.fetch_add(k, Ordering::AcqRel) + k;
+                slots.grow(n, &ctl);
                 send_task(&tasks, &ctl, task)
             };
             let skip_one = |seq: u64| skipped.as_ref().is_none_or(|tx| tx.send(seq).is_ok());
@@ -289,20 +323,20 @@ fn spawn_source(
             if let Err(e) = res {
                 messages::error(format_args!("{e:#}"));
             }
+            // Last: with no slot started, this lets the merger end (the error is counted).
+            slots.close();
         })?;
     Ok(())
 }
 
 /// The merge is over: ends what still runs if it stopped early, waits for the pool's slots,
 /// and leaves no watchdog behind.
-fn finish(ctl: &Control, stopped_early: bool, slots: Vec<JoinHandle<()>>) {
+fn finish(ctl: &Control, stopped_early: bool, slots: &Launcher) {
     if stopped_early {
         ctl.stop(libc::SIGTERM);
         ctl.end_children(GRACE);
     }
-    for slot in slots {
-        let _ = slot.join();
-    }
+    slots.join();
     if let Some(w) = &ctl.watchdog {
         // Ends whatever is still live.
         w.finish(!ctl.any_child());

@@ -176,13 +176,53 @@ pub fn cgroup_dirs_in(
 
 /// The directories of this process's cgroup for `controller`, innermost first.
 pub fn cgroup_dirs(controller: &str) -> Vec<(PathBuf, bool)> {
+    let cgroups = parse_proc_cgroup(&fs::read_to_string("/proc/self/cgroup").unwrap_or_default());
+    // Reading /proc/self/mountinfo costs a pass over every mount of the system (a good part
+    // of parx's start-up where there are many): the usual places are tried first.
+    if let Some(dirs) = usual_cgroup_dirs(&cgroups, controller, |p| p.exists()) {
+        return dirs;
+    }
     let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let cgroups = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-    cgroup_dirs_in(
-        &parse_mountinfo(&mounts),
-        &parse_proc_cgroup(&cgroups),
-        controller,
-    )
+    cgroup_dirs_in(&parse_mountinfo(&mounts), &cgroups, controller)
+}
+
+/// Where systemd and container runtimes mount the cgroup hierarchies: v1's `controller` at
+/// `/sys/fs/cgroup/<controller>`, v2 at `/sys/fs/cgroup`, each showing the whole hierarchy.
+const USUAL_ROOT: &str = "/sys/fs/cgroup";
+
+/// [`cgroup_dirs_in`] with the hierarchy for `controller` where it usually is, if this
+/// process's cgroup is there (`exists` says whether a path does): `None` when it is not (a
+/// container may mount only its own part of the hierarchy there), and then only
+/// `/proc/self/mountinfo` can tell.
+fn usual_cgroup_dirs(
+    cgroups: &[(Vec<String>, String)],
+    controller: &str,
+    exists: impl Fn(&Path) -> bool,
+) -> Option<Vec<(PathBuf, bool)>> {
+    let root = Path::new(USUAL_ROOT);
+    let v1 = cgroups
+        .iter()
+        .any(|(c, _)| c.iter().any(|c| c == controller));
+    let mount = if v1 {
+        CgroupMount {
+            root: "/".into(),
+            point: root.join(controller),
+            v2: false,
+            controllers: vec![controller.to_owned()],
+        }
+    } else {
+        if !exists(&root.join("cgroup.controllers")) {
+            return None;
+        }
+        CgroupMount {
+            root: "/".into(),
+            point: root.to_path_buf(),
+            v2: true,
+            controllers: Vec::new(),
+        }
+    };
+    let dirs = cgroup_dirs_in(&[mount], cgroups, controller);
+    dirs.first().is_some_and(|(d, _)| exists(d)).then_some(dirs)
 }
 
 /// A number from a cgroup file; `max` (v2's "no limit") and v1's huge values are `None`.
@@ -370,6 +410,35 @@ pub fn group_rss(pgids: &[i32]) -> Vec<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn usual_cgroup_places_are_used_only_when_this_cgroup_is_there() {
+        let v1 = parse_proc_cgroup("4:memory:/job/7\n1:cpu,cpuacct:/\n0::/\n");
+        let all = |_: &Path| true;
+        assert_eq!(
+            usual_cgroup_dirs(&v1, "memory", all).unwrap(),
+            [
+                (PathBuf::from("/sys/fs/cgroup/memory/job/7"), false),
+                (PathBuf::from("/sys/fs/cgroup/memory/job"), false),
+                (PathBuf::from("/sys/fs/cgroup/memory"), false),
+            ]
+        );
+        assert_eq!(
+            usual_cgroup_dirs(&v1, "cpu", all).unwrap(),
+            [(PathBuf::from("/sys/fs/cgroup/cpu"), false)]
+        );
+        // A container that mounts only its own part: the host's path is not there.
+        let none = |p: &Path| !p.starts_with("/sys/fs/cgroup/memory/job");
+        assert_eq!(usual_cgroup_dirs(&v1, "memory", none), None);
+        // v2: only where /sys/fs/cgroup is the unified hierarchy.
+        let v2 = parse_proc_cgroup("0::/user.slice/a.scope\n");
+        assert_eq!(
+            usual_cgroup_dirs(&v2, "cpu", all).unwrap()[0],
+            (PathBuf::from("/sys/fs/cgroup/user.slice/a.scope"), true)
+        );
+        let tmpfs = |p: &Path| !p.ends_with("cgroup.controllers");
+        assert_eq!(usual_cgroup_dirs(&v2, "cpu", tmpfs), None);
+    }
 
     #[test]
     fn meminfo() {

@@ -671,3 +671,59 @@ fn halt_and_closed_stdout_do_not_wait_for_input_when_tasks_are_skipped() {
     let status = status.expect("parx waited for input after --halt now");
     assert_eq!(status.code(), Some(3));
 }
+
+/// Slot threads start as tasks arrive (issue 14, start-up): one task at `-j8` runs on one slot
+/// thread, four tasks on four (with the input still open, so that idle slots would wait for
+/// more rather than end). And `kill -9` of parx still ends the running tasks (the watchdog is
+/// forked before the command line is parsed).
+#[test]
+fn slot_threads_start_as_tasks_arrive_and_kill_9_still_ends_tasks() {
+    use common::{assert_no_survivors, pids_with, sleep_marker, wait_for};
+    use std::io::Write;
+    for tasks in [1usize, 4] {
+        let mark = sleep_marker();
+        let mut child = parx_std()
+            .args(["-j8", "sleep", &mark])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        for i in 1..=tasks {
+            writeln!(input, "{i}").unwrap();
+        }
+        input.flush().unwrap();
+        let pid = child.id();
+        let sleeps = || {
+            pids_with(&mark)
+                .into_iter()
+                .filter(|p| {
+                    fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "sleep")
+                })
+                .count()
+        };
+        let slot_threads = || {
+            fs::read_dir(format!("/proc/{pid}/task"))
+                .map(|rd| {
+                    rd.flatten()
+                        .filter(|t| {
+                            fs::read_to_string(t.path().join("comm"))
+                                .is_ok_and(|c| c.starts_with("parx-slot"))
+                        })
+                        .count()
+                })
+                .unwrap_or(0)
+        };
+        let started = wait_for(Duration::from_secs(20), || sleeps() == tasks);
+        let threads = slot_threads();
+        // Past the instant between a task's exec and parx telling the watchdog of its group
+        // (a kill -9 right then leaves that one task running: README, Watchdog).
+        std::thread::sleep(Duration::from_millis(200));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        drop(input);
+        assert!(started, "{tasks} tasks did not start");
+        assert_eq!(threads, tasks, "slot threads for {tasks} tasks at -j8");
+        assert_no_survivors(&mark, "tasks of a parx killed with -9");
+    }
+}

@@ -12,7 +12,9 @@
 //!   exit status.
 //!
 //! The same binary is both sides: an array task is recognised by `PARX_SLURM_RUN` in its
-//! environment (set by the batch script), the submitter by its absence.
+//! environment (set by the batch script), the submitter by its absence. [`plan`] does the
+//! submitting side whole; for an array task it only prepares the configuration, which the
+//! crate root then runs as any run (this module never calls back into it).
 
 mod collect;
 mod rundir;
@@ -36,17 +38,28 @@ const GRACE: Duration = Duration::from_secs(5);
 /// How often squeue and the status files are looked at.
 const POLL: Duration = Duration::from_millis(500);
 
-/// Runs `--slurm` (the submitting side, or an array task) and returns the exit status.
-pub fn run(cfg: Config) -> i32 {
+pub(crate) use task::ArrayTask;
+
+/// What a `--slurm` run does in this process.
+pub(crate) enum Plan {
+    /// The submitting side is over (submitted, waited for, printed; or failed): the exit status.
+    Done(i32),
+    /// An array task: run this configuration as an ordinary run, then give its exit status to
+    /// [`ArrayTask::finish`].
+    Task(Box<Config>, ArrayTask),
+}
+
+/// `--slurm`: submits and collects the array (the submitting side), or prepares an array
+/// task's run.
+pub(crate) fn plan(cfg: Config) -> Plan {
     let res = match std::env::var_os(ENV_RUN) {
-        Some(dir) => task::run(cfg, Path::new(&dir)),
-        None => submit::submit(cfg),
-    };
-    match res {
-        Ok(code) => code,
-        Err(e) => {
-            crate::messages::error(format_args!("{e:#}"));
-            EXIT_ERROR
+        Some(dir) => {
+            task::prepare(cfg, Path::new(&dir)).map(|(cfg, task)| Plan::Task(Box::new(cfg), task))
         }
-    }
+        None => submit::submit(cfg).map(Plan::Done),
+    };
+    res.unwrap_or_else(|e| {
+        crate::messages::error(format_args!("{e:#}"));
+        Plan::Done(EXIT_ERROR)
+    })
 }

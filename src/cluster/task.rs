@@ -4,18 +4,30 @@
 //! parx run, with the job log and per-task results in `DIR/shard-K/`, its own messages in
 //! `DIR/shard-K/stderr`, and writes `DIR/shard-K/status` last, so the submitter knows it
 //! ended (a task killed by Slurm writes none).
+//!
+//! The run itself is the ordinary one: [`prepare`] turns the configuration into the shard's,
+//! the crate root runs it, and [`ArrayTask::finish`] records how it ended.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
 use super::rundir::{self, RunDir};
 use super::{ENV_RESUME, ENV_RUN};
 use crate::config::{Config, Resume};
+use crate::exit::EXIT_ERROR;
 use crate::sys;
 
-/// Runs the shard and returns parx's exit status.
-pub fn run(mut cfg: Config, run_dir: &Path) -> anyhow::Result<i32> {
+/// An array task whose shard is about to run: where its status goes.
+pub(crate) struct ArrayTask {
+    /// `DIR/shard-K`.
+    sdir: PathBuf,
+}
+
+/// Sets the array task up (its shard directory, stderr to `DIR/shard-K/stderr`) and returns
+/// the configuration its shard runs with: the job log, `--resume` and the results in the shard
+/// directory, no `--slurm`.
+pub(crate) fn prepare(mut cfg: Config, run_dir: &Path) -> anyhow::Result<(Config, ArrayTask)> {
     let resume = match std::env::var(ENV_RESUME).as_deref() {
         Ok("all") => Resume::All,
         Ok("failed") => Resume::Failed,
@@ -53,25 +65,37 @@ pub fn run(mut cfg: Config, run_dir: &Path) -> anyhow::Result<i32> {
     cfg.jobs_ctl.joblog = Some(log);
     cfg.jobs_ctl.resume = resume;
     cfg.jobs_ctl.results = Some(results);
-    let code = match crate::run(cfg) {
-        Ok(c) => c,
-        Err(e) => {
-            crate::messages::error(format_args!("{e:#}"));
-            crate::exit::EXIT_ERROR
+    Ok((cfg, ArrayTask { sdir }))
+}
+
+impl ArrayTask {
+    /// The shard ran and parx's status for it is `code`: writes `DIR/shard-K/status` (last,
+    /// so the submitter knows the shard ended) and returns the status.
+    pub(crate) fn finish(self, code: i32) -> i32 {
+        match self.write_status(code) {
+            Ok(()) => code,
+            Err(e) => {
+                crate::messages::error(format_args!("{e:#}"));
+                EXIT_ERROR
+            }
         }
-    };
-    rundir::tighten(&sdir);
-    let job = match (
-        std::env::var("SLURM_ARRAY_JOB_ID"),
-        std::env::var("SLURM_ARRAY_TASK_ID"),
-    ) {
-        (Ok(j), Ok(t)) => format!("{j}_{t}"),
-        _ => "-".into(),
-    };
-    let host = std::env::var("SLURMD_NODENAME").unwrap_or_else(|_| "-".into());
-    rundir::replace(
-        &sdir.join("status"),
-        format!("exit {code}\njob {job}\nhost {host}\n").as_bytes(),
-    )?;
-    Ok(code)
+    }
+
+    fn write_status(&self, code: i32) -> anyhow::Result<()> {
+        let sdir = &self.sdir;
+        rundir::tighten(sdir);
+        let job = match (
+            std::env::var("SLURM_ARRAY_JOB_ID"),
+            std::env::var("SLURM_ARRAY_TASK_ID"),
+        ) {
+            (Ok(j), Ok(t)) => format!("{j}_{t}"),
+            _ => "-".into(),
+        };
+        let host = std::env::var("SLURMD_NODENAME").unwrap_or_else(|_| "-".into());
+        rundir::replace(
+            &sdir.join("status"),
+            format!("exit {code}\njob {job}\nhost {host}\n").as_bytes(),
+        )?;
+        Ok(())
+    }
 }

@@ -76,12 +76,30 @@ pub fn command(rendered: &Rendered, program: Option<&OsStr>, who: Spawn) -> Comm
 
 /// Whether `prog` (a path, or a name exec will look up) is an executable file that execve(2)
 /// would refuse with ENOEXEC: no `#!` and no ELF header. Looks only at paths (a name found in
-/// PATH by the pool is a path by now).
+/// PATH by the pool is a path by now). The answer for the last path a slot thread asked about
+/// is kept (as the pool keeps its PATH lookup), sparing an open and a read per task.
 fn needs_sh(prog: &OsStr) -> bool {
-    use std::io::Read;
+    use std::cell::RefCell;
+    use std::ffi::OsString;
+    thread_local! {
+        static LAST: RefCell<Option<(OsString, bool)>> = const { RefCell::new(None) };
+    }
     if !prog.as_bytes().contains(&b'/') {
         return false;
     }
+    LAST.with_borrow_mut(|last| match last {
+        Some((p, answer)) if p == prog => *answer,
+        _ => {
+            let answer = read_needs_sh(prog);
+            *last = Some((prog.to_owned(), answer));
+            answer
+        }
+    })
+}
+
+/// [`needs_sh`] for a path, reading the file's first bytes.
+fn read_needs_sh(prog: &OsStr) -> bool {
+    use std::io::Read;
     let Ok(mut f) = std::fs::File::open(prog) else {
         return false;
     };
@@ -103,11 +121,158 @@ fn is_executable_file(f: &std::fs::File) -> bool {
         .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::gate::{self, Gate};
 use crate::sys;
+
+/// What a slot thread runs.
+pub type SlotBody = Box<dyn FnOnce() + Send>;
+
+/// A pool's slot threads, started as tasks arrive: when the n-th task is known, slot n starts
+/// (up to `-j`), so a run of one task starts one thread whatever `-j` is, and a run of many
+/// starts them at the pace tasks come. What starts a slot holds the pool's ends of the
+/// channels; it is dropped once no more slot will start (every one started, the input read to
+/// its end, or a slot ended: the pool is ending), so that the merger sees the pool done when
+/// the started slots are.
+pub struct Launcher {
+    /// `-j`.
+    jobs: usize,
+    /// Slots started so far, or `usize::MAX` once no more will (read without the lock).
+    settled: AtomicUsize,
+    state: Mutex<Launch>,
+}
+
+struct Launch {
+    /// Makes the body of slot n; `None` once no more slot will start.
+    body: Option<Box<dyn FnMut(usize) -> SlotBody + Send>>,
+    /// The thread name's prefix (`parx-slot`: the threads are `parx-slot-1`, ...).
+    name: &'static str,
+    stack: usize,
+    started: usize,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Launcher {
+    /// Slot threads named `name-N` with `stack` bytes of stack, running `body(N)`, started as
+    /// [`Launcher::grow`] says.
+    pub fn lazy(
+        jobs: usize,
+        name: &'static str,
+        stack: usize,
+        body: impl FnMut(usize) -> SlotBody + Send + 'static,
+    ) -> Arc<Launcher> {
+        Arc::new(Launcher {
+            jobs,
+            settled: AtomicUsize::new(0),
+            state: Mutex::new(Launch {
+                body: Some(Box::new(body)),
+                name,
+                stack,
+                started: 0,
+                threads: Vec::new(),
+            }),
+        })
+    }
+
+    /// A pool whose threads are all started already.
+    pub fn started(threads: Vec<JoinHandle<()>>) -> Arc<Launcher> {
+        Arc::new(Launcher {
+            jobs: threads.len(),
+            settled: AtomicUsize::new(usize::MAX),
+            state: Mutex::new(Launch {
+                body: None,
+                name: "",
+                stack: 0,
+                started: threads.len(),
+                threads,
+            }),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Launch> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `tasks` tasks are known: starts slots until `min(tasks, -j)` run. Call it before the
+    /// task is sent (a `--pipe` chunk waits on its channel until a slot takes it). When no
+    /// thread can be started, the run goes on with the slots there are; when not even one
+    /// can, it stops with an error.
+    pub fn grow(self: &Arc<Self>, tasks: u64, ctl: &Control) {
+        let want = usize::try_from(tasks).unwrap_or(usize::MAX).min(self.jobs);
+        if self.settled.load(Ordering::Acquire) >= want {
+            return;
+        }
+        let mut st = self.lock();
+        while st.started < want {
+            let slot = st.started + 1;
+            let Some(make) = st.body.as_mut() else { break };
+            let body = make(slot);
+            let me = self.clone();
+            let started = std::thread::Builder::new()
+                .name(format!("{}-{slot}", st.name))
+                .stack_size(st.stack)
+                .spawn(move || {
+                    // When the slot ends (even by a panic), the pool is ending.
+                    let _ending = CloseOnDrop(&me);
+                    body();
+                });
+            match started {
+                Ok(t) => {
+                    st.threads.push(t);
+                    st.started = slot;
+                    self.settled.store(slot, Ordering::Release);
+                }
+                // Out of threads (a process or memory limit): run with the slots there are.
+                Err(e) if slot > 1 => {
+                    crate::messages::note(format_args!(
+                        "-j {}: running {} slots only, no more threads could be started ({e})",
+                        self.jobs,
+                        slot - 1
+                    ));
+                    st.body = None;
+                }
+                Err(e) => {
+                    ctl.error(format_args!("cannot start a job slot (a thread): {e}"));
+                    ctl.stop(libc::SIGTERM);
+                    st.body = None;
+                }
+            }
+        }
+        if st.started == self.jobs || st.body.is_none() {
+            st.body = None;
+            self.settled.store(usize::MAX, Ordering::Release);
+        }
+    }
+
+    /// No more slot will start (the input is read to its end, or the pool is ending).
+    pub fn close(&self) {
+        let body = self.lock().body.take();
+        self.settled.store(usize::MAX, Ordering::Release);
+        // Dropped outside the lock: it holds channel ends.
+        drop(body);
+    }
+
+    /// Waits for the slots started (after [`Launcher::close`]).
+    pub fn join(&self) {
+        let threads = std::mem::take(&mut self.lock().threads);
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Closes a [`Launcher`] when dropped.
+struct CloseOnDrop<'a>(&'a Launcher);
+
+impl Drop for CloseOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
 
 /// A slot's marker while it spawns a child whose pid is not known yet.
 const SPAWNING: i32 = -1;
@@ -149,7 +314,7 @@ pub struct Control {
     pub runtimes: Mutex<crate::units::Median>,
     /// `--load`, `--memfree`, `--memsuspend`, `-j FILE`: the scheduler gate (set before the
     /// run starts; see [`crate::gate`]).
-    pub gate: Option<crate::gate::Gate>,
+    pub gate: Option<Arc<Gate>>,
 }
 
 impl Control {
@@ -216,6 +381,16 @@ impl Control {
         if let Some(u) = used.get_mut(n - 1) {
             *u = false;
         }
+        drop(used);
+        if let Some(g) = &self.gate {
+            g.changed();
+        }
+    }
+
+    /// How many `{%}` numbers are taken (tasks not over).
+    fn jobslots_taken(&self) -> usize {
+        let used = self.jobslots.lock().unwrap_or_else(|e| e.into_inner());
+        used.iter().filter(|&&u| u).count()
     }
 
     /// Whether [`Control::error`] was called.
@@ -336,7 +511,7 @@ impl Control {
     /// Whether `slot` may take a new task (`-j FILE` may have narrowed the run below it);
     /// waits a little when it may not.
     pub fn slot_open(&self, slot: usize) -> bool {
-        self.gate.as_ref().is_none_or(|g| g.slot_open(slot))
+        self.gate.as_ref().is_none_or(|g| g.slot_open(self, slot))
     }
 
     /// Whether the task that just ended in `slot` was killed by `--memfree` and must run
@@ -354,6 +529,15 @@ impl Control {
     /// What a held-back task waits for (`--bar` shows it), if any.
     pub fn waiting(&self) -> Option<&'static str> {
         self.gate.as_ref().and_then(|g| g.waiting())
+    }
+
+    /// Starts the gate's monitor thread, if there is a gate (`--load`, `--memfree`,
+    /// `--memsuspend`, `-j FILE`).
+    pub fn start_gate_monitor(self: &Arc<Control>) -> std::io::Result<()> {
+        match &self.gate {
+            Some(g) => g.spawn_monitor(self.clone()),
+            None => Ok(()),
+        }
     }
 
     /// Stops the run: no new task starts, and every running task's group gets `sig` (with
@@ -409,5 +593,20 @@ impl Control {
             self.signal_all(libc::SIGKILL);
             wait(Duration::from_millis(500));
         }
+    }
+}
+
+/// The gate sees the slots' process groups and whether tasks may still start.
+impl gate::Slots for Control {
+    fn pgid(&self, slot: usize) -> i32 {
+        self.child(slot)
+    }
+
+    fn may_start(&self) -> bool {
+        Control::may_start(self)
+    }
+
+    fn busy(&self) -> usize {
+        self.jobslots_taken()
     }
 }

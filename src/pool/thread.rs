@@ -9,7 +9,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Instant, SystemTime};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -19,44 +18,23 @@ use crate::output::OutBuf;
 use crate::pool::child::{self, Child, Pumped, Spawned, Stream, Tick, IDLE_CHECK};
 use crate::pool::feed::Feeder;
 use crate::pool::sink::{Outlet, Sink};
-use crate::pool::Control;
+use crate::pool::{Control, Launcher};
 use crate::task::{Finished, Msg, Outcome, RunInfo, Task};
 use crate::template::{Ctx, Rendered};
 
-/// Starts the `-j` pool threads. They end when the task channel is drained and closed, or
-/// when the run stops.
+/// The `-j` pool threads, started as tasks arrive ([`Launcher`]). They end when the task
+/// channel is drained and closed, or when the run stops.
 pub fn start(
     cfg: &Arc<Config>,
     ctl: &Arc<Control>,
     tasks: Receiver<Task>,
     out: Sender<Msg>,
-) -> Vec<JoinHandle<()>> {
-    let mut threads = Vec::with_capacity(cfg.jobs);
-    for slot in 1..=cfg.jobs {
+) -> Arc<Launcher> {
+    let (cfg, ctl) = (cfg.clone(), ctl.clone());
+    Launcher::lazy(cfg.jobs, "parx-slot", 256 << 10, move |slot| {
         let (c, k, tasks, out) = (cfg.clone(), ctl.clone(), tasks.clone(), out.clone());
-        let started = std::thread::Builder::new()
-            .name(format!("parx-slot-{slot}"))
-            .stack_size(256 << 10)
-            .spawn(move || Slot::new(slot, &c, &k, &out).run(&tasks));
-        match started {
-            Ok(t) => threads.push(t),
-            // Out of threads (a process or memory limit): run with the slots there are.
-            Err(e) if slot > 1 => {
-                crate::messages::note(format_args!(
-                    "-j {}: running {} slots only, no more threads could be started ({e})",
-                    cfg.jobs,
-                    slot - 1
-                ));
-                break;
-            }
-            Err(e) => {
-                ctl.error(format_args!("cannot start a job slot (a thread): {e}"));
-                ctl.stop(libc::SIGTERM);
-                break;
-            }
-        }
-    }
-    threads
+        Box::new(move || Slot::new(slot, &c, &k, &out).run(&tasks))
+    })
 }
 
 /// One job slot: its thread's reusable buffers.

@@ -1,8 +1,12 @@
 //! `cargo xtask gen [DIR]`: write the man page and the shell completions generated from parx's
 //! clap definition into DIR (default: the repository root). `tests/generated.rs` fails when the
 //! checked-in copies differ from what this writes.
+//!
+//! `cargo xtask modules`: print the module graph of `src/` (top-level modules, then with the
+//! submodules) and fail if it has a cycle; `tests/modules.rs` runs the same check.
 
 mod gen;
+mod modules;
 
 use std::path::PathBuf;
 
@@ -25,8 +29,29 @@ fn main() {
                 println!("wrote {path}");
             }
         }
+        Some("modules") => {
+            let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../src");
+            let mut cyclic = false;
+            for (title, fine) in [("top-level modules", false), ("with submodules", true)] {
+                let g = modules::graph(&src, fine).unwrap_or_else(|e| {
+                    eprintln!("xtask: {}: {e}", src.display());
+                    std::process::exit(1)
+                });
+                println!("# {title}\n{}", modules::render(&g));
+                for c in modules::cycles(&modules::layers(&g)) {
+                    eprintln!("xtask: import cycle: {}", c.join(" <-> "));
+                    cyclic = true;
+                }
+            }
+            if cyclic {
+                std::process::exit(1);
+            }
+        }
         _ => {
             eprintln!("usage: cargo xtask gen [DIR]   (man/parx.1 and completions/ into DIR)");
+            eprintln!(
+                "       cargo xtask modules     (the module graph of src/; fails on a cycle)"
+            );
             std::process::exit(2)
         }
     }
