@@ -16,9 +16,7 @@ pub(crate) mod lines;
 pub(crate) mod merge;
 pub(crate) mod messages;
 pub(crate) mod observe;
-// `output`, `task` and `template` stay `pub` until the pool and compat branches have dropped
-// the items no one uses any more (they would warn as dead code as `pub(crate)`).
-pub mod output;
+pub(crate) mod output;
 pub(crate) mod pool;
 pub(crate) mod progress;
 pub(crate) mod resources;
@@ -26,8 +24,8 @@ pub(crate) mod results;
 pub(crate) mod shard;
 pub(crate) mod source;
 pub(crate) mod sys;
-pub mod task;
-pub mod template;
+pub(crate) mod task;
+pub(crate) mod template;
 pub(crate) mod units;
 pub(crate) mod watchdog;
 

@@ -279,10 +279,6 @@ pub fn run(
             }
             Msg::Output(data) => data.write_to(&mut w.out)?,
             Msg::Skipped(seq) => w.skipped(seq)?,
-            Msg::Interrupt(s) => {
-                sum.interrupted = Some(s);
-                return Ok(());
-            }
         }
     })();
     let res = res.and_then(|()| {

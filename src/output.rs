@@ -254,7 +254,8 @@ impl OutBuf {
         Ok(())
     }
 
-    /// The bytes as one vector (tests and small outputs).
+    /// The bytes as one vector (tests).
+    #[cfg(test)]
     pub fn to_vec(&self) -> io::Result<Vec<u8>> {
         let mut v = Vec::with_capacity(self.len() as usize);
         self.write_to(&mut v)?;

@@ -196,11 +196,6 @@ impl Chunk {
         };
         self.header.len() as u64 + body
     }
-
-    /// Whether the chunk sends nothing (never true for a chunk made by a source).
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 impl Task {
@@ -332,8 +327,6 @@ pub enum Msg {
     Output(OutBuf),
     /// A task that is not run (`--resume`, `--shard`): `-k` moves past it, nothing counts it.
     Skipped(u64),
-    /// parx got SIGINT/SIGTERM (the signal number).
-    Interrupt(i32),
 }
 
 #[cfg(test)]

@@ -546,11 +546,6 @@ impl Template {
         let _ = self.total.set(n);
     }
 
-    /// Whether `{name}` placeholders occur (`--header :`).
-    pub fn uses_names(&self) -> bool {
-        !self.names.is_empty()
-    }
-
     /// Sets the column names read from the input (`--header :`); the first call wins.
     pub fn set_header(&self, names: Vec<Vec<u8>>) {
         let _ = self.header.set(names);
@@ -960,13 +955,6 @@ pub fn quote_into(out: &mut Vec<u8>, v: &[u8]) {
         }
     }
     out.push(b'\'');
-}
-
-/// Quotes a word for display only when it needs it (for `--dry-run`).
-pub fn display_word(v: &OsStr) -> Vec<u8> {
-    let mut out = Vec::with_capacity(v.len() + 2);
-    display_word_into(&mut out, v);
-    out
 }
 
 /// Appends `v` to `out`, quoted only when it needs it.

@@ -26,7 +26,7 @@ use std::process::{ChildStdin, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{select, unbounded, Receiver, Sender, TryRecvError};
 
@@ -495,7 +495,8 @@ impl Slot<'_> {
         }
         let answered = reader.answered;
         let _ = reader.flush();
-        self.settle(reader.ledger.jobs, outcome, answered, timed_out)
+        let since = reader.front_since;
+        self.settle(reader.ledger.jobs, outcome, answered, timed_out, since)
     }
 
     /// Feeds jobs to the worker's stdin, in blocks, until input ends, `--max-tasks` is
@@ -607,6 +608,7 @@ impl Slot<'_> {
         outcome: Outcome,
         answered: u64,
         timed_out: bool,
+        since: Option<(Instant, SystemTime)>,
     ) -> Option<Option<Job>> {
         // A worker that ends with status 0 but leaves a record unanswered failed it too.
         let failed = if outcome.success() {
@@ -622,7 +624,7 @@ impl Slot<'_> {
         };
         if self.ctl.stopping() {
             for p in left {
-                self.fail(p, failed);
+                self.fail(p, failed, RunInfo::default());
             }
             return None;
         }
@@ -636,7 +638,7 @@ impl Slot<'_> {
             ));
             self.ctl.stop(libc::SIGTERM);
             for p in left {
-                self.fail(p, failed);
+                self.fail(p, failed, RunInfo::default());
             }
             return None;
         }
@@ -680,8 +682,10 @@ impl Slot<'_> {
         if retry {
             return Some(Some(on));
         }
-        // What it answered of the record is dropped (the partial result).
-        self.fail(InFlight::new(on), failed);
+        // What it answered of the record is dropped (the partial result). Its job-log row
+        // says when the worker got to it and what it was sent.
+        let info = self.run_info(&on, since, 0);
+        self.fail(InFlight::new(on), failed, info);
         Some(None)
     }
 
@@ -737,12 +741,33 @@ impl Slot<'_> {
 
     /// A job failed for good: stored as such under `--results`, handed to the merger with no
     /// output (a partial result is never printed).
-    fn fail(&self, p: InFlight, outcome: Outcome) {
+    fn fail(&self, p: InFlight, outcome: Outcome, info: RunInfo) {
         if self.ctl.results.is_some() {
             let sink = p.sink.map_or_else(|| self.sink(&p.job), |s| *s);
             self.store(&p.job, sink, outcome);
         }
-        self.finish(&p.job, OutBuf::new(), outcome, RunInfo::default());
+        self.finish(&p.job, OutBuf::new(), outcome, info);
+    }
+
+    /// What a job's job-log row says: when its worker got to it (`since`), how long until
+    /// now, the bytes sent and `receive`d, and the worker command (with a job log only).
+    fn run_info(&self, job: &Job, since: Option<(Instant, SystemTime)>, receive: u64) -> RunInfo {
+        let mut info = RunInfo {
+            start: since.map(|(_, t)| t),
+            runtime: since.map_or(Duration::ZERO, |(t, _)| t.elapsed()),
+            send: job.len(),
+            receive,
+            command: Vec::new(),
+        };
+        if self.cfg.jobs_ctl.joblog.is_some() {
+            let ctx = Ctx {
+                seq: job.seq,
+                slot: self.slot,
+                records: &[],
+            };
+            info.command = self.cfg.template.render(&ctx).display();
+        }
+        info
     }
 }
 

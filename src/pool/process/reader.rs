@@ -18,7 +18,6 @@ use crate::pool::child::{Stream, Tick};
 use crate::pool::ledger::{InFlight, Job, Ledger, Step};
 use crate::pool::sink::Outlet;
 use crate::task::{Finished, Msg, Outcome, RunInfo};
-use crate::template::Ctx;
 
 /// Consecutive answered tasks sent to the merger as one entry.
 struct Run {
@@ -48,7 +47,7 @@ pub(super) struct Reader<'a> {
     /// An unfinished line of the worker's stderr.
     err_hold: Vec<u8>,
     /// Since when the oldest job in flight has been the one the worker is on.
-    front_since: Option<(Instant, SystemTime)>,
+    pub(super) front_since: Option<(Instant, SystemTime)>,
     /// Tasks answered by this worker.
     pub(super) answered: u64,
     /// The worker broke the map contract (reported).
@@ -268,25 +267,7 @@ impl<'a> Reader<'a> {
             });
         }
         self.flush_run();
-        let mut info = RunInfo {
-            start: since.map(|(_, t)| t),
-            runtime: since.map_or(Duration::ZERO, |(t, _)| t.elapsed()),
-            send: job.len(),
-            receive: out.len(),
-            command: Vec::new(),
-        };
-        if self.slot.cfg.jobs_ctl.joblog.is_some() {
-            info.command = self
-                .slot
-                .cfg
-                .template
-                .render(&Ctx {
-                    seq: job.seq,
-                    slot: self.slot.slot,
-                    records: &[],
-                })
-                .display();
-        }
+        let info = self.slot.run_info(&job, since, out.len());
         self.slot.finish(&job, out, Outcome::Exited(0), info);
         Ok(())
     }
