@@ -122,10 +122,17 @@ struct Shared {
     redo_rx: Receiver<Job>,
     /// The tasks on which workers ended in a row without answering anything.
     silent: Mutex<Vec<u64>>,
+    /// Records (or chunks) a worker may have outstanding before its writer holds back.
+    cap: u64,
+}
+
+/// Where a writer held back at `cap` resumes: half of it.
+fn low_water(cap: u64) -> u64 {
+    (cap / 2).max(1)
 }
 
 impl Shared {
-    fn new(jobs: usize) -> Shared {
+    fn new(jobs: usize, cap: u64) -> Shared {
         let (redo_tx, redo_rx) = unbounded();
         Shared {
             load: Mutex::new(Loads {
@@ -138,6 +145,7 @@ impl Shared {
             redo_tx,
             redo_rx,
             silent: Mutex::new(Vec::new()),
+            cap,
         }
     }
 
@@ -150,16 +158,25 @@ impl Shared {
     }
 
     fn add_load(&self, slot: usize, delta: i64) {
+        let low = low_water(self.cap);
         let mut g = self.load.lock().expect("load lock");
+        let mut crossed = false;
         if let Some(n) = &mut g.per[slot - 1] {
+            let was = *n;
             *n = n.saturating_add_signed(delta);
+            crossed = was >= low && *n < low;
         }
         if delta < 0 {
             g.progress = Instant::now();
             g.answered = true;
         }
         drop(g);
-        self.wake();
+        // A writer held back resumes when its worker is down to the low-water mark, not at
+        // every answer (a wake-up each way per read of the worker's output); it also looks
+        // again on its own within STALL.
+        if crossed {
+            self.wake();
+        }
     }
 
     /// Wakes the writers waiting for their turn, if any.
@@ -179,11 +196,15 @@ impl Shared {
     /// Waits until `slot` may take more work, or `quit` is set.
     fn wait_turn(&self, slot: usize, quit: &AtomicBool, cap: u64) {
         let mut g = self.load.lock().expect("load lock");
+        let mut waited = false;
         loop {
             let now = Instant::now();
-            if g.may_take(slot, cap, now) || quit.load(Ordering::SeqCst) {
+            // Once held back, it waits for the low-water mark (or a stall).
+            let limit = if waited { low_water(cap) } else { cap };
+            if g.may_take(slot, limit, now) || quit.load(Ordering::SeqCst) {
                 return;
             }
+            waited = true;
             // Until a stall would let it go, at the latest.
             let nap = (g.progress + g.stall())
                 .saturating_duration_since(now)
@@ -214,7 +235,12 @@ pub fn start(
     tasks: Receiver<Task>,
     out: Sender<Msg>,
 ) -> Vec<JoinHandle<()>> {
-    let shared = Arc::new(Shared::new(cfg.jobs));
+    let cap = if cfg.chunks.is_some() {
+        CHUNK_SOFT_CAP
+    } else {
+        SOFT_CAP
+    };
+    let shared = Arc::new(Shared::new(cfg.jobs, cap));
     (1..=cfg.jobs)
         .map(|slot| {
             let (cfg, ctl, tasks, out, shared) = (
@@ -511,11 +537,7 @@ impl Slot<'_> {
     ) -> bool {
         sys::set_pipe_size(stdin.as_raw_fd(), PIPE_SIZE);
         let term = self.cfg.record_end();
-        let cap = if self.cfg.chunks.is_some() {
-            CHUNK_SOFT_CAP
-        } else {
-            SOFT_CAP
-        };
+        let cap = self.shared.cap;
         let max_tasks = self.cfg.max_tasks.unwrap_or(u64::MAX);
         let paced = self.cfg.jobs_ctl.delay;
         let mut tasks_sent = 0u64;
@@ -784,7 +806,7 @@ mod tests {
     use super::*;
 
     fn shared(jobs: usize) -> Shared {
-        Shared::new(jobs)
+        Shared::new(jobs, SOFT_CAP)
     }
 
     #[test]
