@@ -8,17 +8,7 @@ use std::path::Path;
 
 use tempfile::TempDir;
 
-use common::parx;
-
-fn ok(args: &[&str]) -> String {
-    let out = parx().args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+use common::{ok, parx};
 
 #[test]
 fn x_context_replace() {

@@ -7,29 +7,7 @@ mod common;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
-use common::{lines, parx, sorted_lines, tempdir};
-
-/// Runs parx, asserts success, returns stdout.
-fn ok(args: &[&str]) -> String {
-    let out = parx().args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Runs parx with stdin, asserts success, returns stdout.
-fn ok_in(args: &[&str], stdin: &str) -> String {
-    let out = parx().args(args).write_stdin(stdin).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+use common::{lines, ok, ok_in, parx, sorted_lines, tempdir};
 
 /// Runs parx expecting a usage error: status 255 and one `parx:` line; returns it.
 fn refused(args: &[&str]) -> String {

@@ -7,21 +7,7 @@ mod common;
 
 use std::fs;
 
-use common::{lines, parx, sorted_lines, tempdir};
-
-fn ok_in(args: &[&str], stdin: &[u8]) -> String {
-    let out = parx()
-        .args(args)
-        .write_stdin(stdin.to_vec())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+use common::{lines, ok_in, parx, sorted_lines, tempdir};
 
 #[test]
 fn null_separated_input() {

@@ -87,6 +87,16 @@ pub fn run_str(args: &[&str], stdin: &[u8]) -> String {
     String::from_utf8(run_ok(args, stdin)).expect("utf-8 output")
 }
 
+/// Runs `parx ARGS` (stdin empty), expects success, returns stdout as a string.
+pub fn ok(args: &[&str]) -> String {
+    run_str(args, b"")
+}
+
+/// Runs `parx ARGS` with `stdin`, expects success, returns stdout as a string.
+pub fn ok_in(args: &[&str], stdin: impl AsRef<[u8]>) -> String {
+    run_str(args, stdin.as_ref())
+}
+
 /// The number of CPUs parx sees (its default -j).
 pub fn cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
