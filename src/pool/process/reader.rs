@@ -3,8 +3,8 @@
 //! job log or progress display needs one entry per task) or prints them at once without
 //! `-k`; passes the worker's stderr through, and times the oldest job for `--timeout`. A job
 //! whose results are tagged, stored (`--results`) or come over several reads has its own
-//! output sink (`crate::pool::sink`), as a thread-pool task has; the others' results pass as they are (only
-//! `--result-end` is dropped).
+//! output sink (`crate::pool::sink`), as a thread-pool task has; the others' results pass as
+//! they are (only `--result-end` is dropped).
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
