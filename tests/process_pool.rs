@@ -585,3 +585,72 @@ fn a_worker_that_closes_its_outputs_and_stops_reading_does_not_hang_the_run() {
         .failure();
     assert!(start.elapsed() < std::time::Duration::from_secs(20));
 }
+
+/// `kill -9` of parx ends its process-pool workers as well as its tasks: the orphan watchdog
+/// reads the slots' process groups from parx's memory once parx is gone, and the workers are
+/// in them.
+#[test]
+fn kill_9_of_parx_ends_its_workers() {
+    use common::{assert_no_survivors, parx_std, pids_with, sleep_marker, wait_for};
+    use std::process::Stdio;
+    use std::time::Duration;
+    let mark = sleep_marker();
+    let mut child = parx_std()
+        .args(["--pool", "process", "-j2", "sleep", &mark])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut input, b"1\n2\n3\n4\n").unwrap();
+    let sleeps = || {
+        pids_with(&mark)
+            .into_iter()
+            .filter(|p| {
+                std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "sleep")
+            })
+            .count()
+    };
+    let started = wait_for(Duration::from_secs(20), || sleeps() == 2);
+    // Past the instant between a worker's exec and parx recording its group.
+    std::thread::sleep(Duration::from_millis(200));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(input);
+    assert!(started, "the two workers did not start");
+    assert_no_survivors(&mark, "workers of a parx killed with -9");
+}
+
+/// Values that arrive on a pipe reach the workers as they come, not when 64 KiB have
+/// gathered or the input ends (a stream: `tail -f log | parx --pool process …`).
+#[test]
+fn streamed_values_are_answered_before_the_input_ends() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+    use std::time::Duration;
+    let mut child = common::parx_std()
+        .args(["--pool", "process", "-j2", "cat"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in BufReader::new(out).lines() {
+            let _ = tx.send(l.unwrap());
+        }
+    });
+    input.write_all(b"a\nb\n").unwrap();
+    input.flush().unwrap();
+    let mut got: Vec<String> = (0..2)
+        .filter_map(|_| rx.recv_timeout(Duration::from_secs(10)).ok())
+        .collect();
+    // Only now does the input end.
+    drop(input);
+    let status = child.wait().unwrap();
+    got.sort();
+    assert_eq!(got, ["a", "b"], "answers held back until the input ended");
+    assert!(status.success());
+}

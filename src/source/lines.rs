@@ -1,6 +1,7 @@
-//! Value blocks: the values of one file or stdin, read in large pieces and cut at record ends
-//! into blocks of one-value tasks ([`TaskInput::Lines`]), for a process pool that needs no
-//! task one by one (`Config::value_blocks`). The bytes go to the workers as they were read:
+//! Value blocks: the values of one file or stdin, read in pieces of up to 64 KiB (what one
+//! read(2) returns) and cut at record ends into blocks of one-value tasks
+//! ([`TaskInput::Lines`]), for a process pool that needs no task one by one
+//! (`Config::value_blocks`). The bytes go to the workers as they were read:
 //! no value is copied, split or allocated on its own.
 //!
 //! The first blocks are small and each is twice the one before, up to [`MAX_VALUES`]: a short
@@ -47,10 +48,11 @@ impl Source for ValueLines {
     fn produce(self: Box<Self>, emit: &mut dyn FnMut(TaskInput) -> bool) -> anyhow::Result<()> {
         let ValueLines { mut input, end } = *self;
         let mut cutter = Cutter::new(end);
-        let mut buf = Vec::with_capacity(READ_BYTES);
+        let mut buf = vec![0; READ_BYTES];
         loop {
-            buf.clear();
-            let n = match input.by_ref().take(READ_BYTES as u64).read_to_end(&mut buf) {
+            // One read: what a pipe has now goes to the workers now, however little (a
+            // stream, `tail -f`, must not wait for 64 KiB or its end).
+            let n = match input.read(&mut buf) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
@@ -63,7 +65,7 @@ impl Source for ValueLines {
                 cutter.finish(&mut |l| emit(TaskInput::Lines(l)));
                 return Ok(());
             }
-            if !cutter.push(&buf, &mut |l| emit(TaskInput::Lines(l))) {
+            if !cutter.push(&buf[..n], &mut |l| emit(TaskInput::Lines(l))) {
                 return Ok(());
             }
         }
