@@ -55,21 +55,6 @@ const LAST_RESORT: Duration = Duration::from_millis(200);
 
 /// Parses the command line, runs, and returns the exit status.
 pub fn run_main() -> i32 {
-    // First, while parx has one thread and has touched little memory, the orphan watchdog is
-    // forked: after a fork every page parx had is copied when parx first writes it, so the
-    // earlier the cheaper (forked after parsing, it was ~0.8 ms of CPU of `parx true ::: x`).
-    let mut guard = Some(watchdog::Watchdog::spawn());
-    let code = parse_and_run(&mut guard);
-    // A run that took no guard (an error, help, a dry run, the --slurm submitter) started no
-    // task: the watchdog has nothing to end.
-    if let Some(Ok(w)) = guard {
-        w.finish(true);
-    }
-    code
-}
-
-/// [`run_main`] with the watchdog forked: a run takes it from `guard`.
-fn parse_and_run(guard: &mut Option<std::io::Result<watchdog::Watchdog>>) -> i32 {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => return clap_error(&e),
@@ -82,24 +67,19 @@ fn parse_and_run(guard: &mut Option<std::io::Result<watchdog::Watchdog>>) -> i32
         }
     };
     if cfg.slurm.is_none() {
-        return run_or_255(cfg, guard);
+        return run_or_255(cfg);
     }
     // --slurm: the cluster module submits and collects, or prepares an array task's shard,
     // which runs here as any run.
     match cluster::plan(cfg) {
         cluster::Plan::Done(code) => code,
-        cluster::Plan::Task(cfg, task) => task.finish(run_or_255(*cfg, guard)),
+        cluster::Plan::Task(cfg, task) => task.finish(run_or_255(*cfg)),
     }
 }
 
-/// [`run`] (with the watchdog in `guard`, unless it is a dry run), an error reported on
-/// stderr and mapped to status 255.
-fn run_or_255(cfg: Config, guard: &mut Option<std::io::Result<watchdog::Watchdog>>) -> i32 {
-    let watchdog = match cfg.dry_run {
-        true => None,
-        false => guard.take(),
-    };
-    run(cfg, watchdog).unwrap_or_else(|e| {
+/// [`run`], an error reported on stderr and mapped to status 255.
+fn run_or_255(cfg: Config) -> i32 {
+    run(cfg).unwrap_or_else(|e| {
         messages::error(format_args!("{e:#}"));
         EXIT_ERROR
     })
@@ -136,21 +116,22 @@ fn clap_error(e: &clap::Error) -> i32 {
 /// Runs a validated configuration and returns the exit status: the input is opened, then a
 /// source thread streams numbered tasks to the pool, whose slots run them and send their
 /// outputs to the merger (this thread), which writes stdout; how it all went makes one
-/// [`exit::Report`]. `watchdog`: the orphan guard forked at start (`None` for a dry run,
-/// which starts no task).
-pub(crate) fn run(
-    cfg: Config,
-    watchdog: Option<std::io::Result<watchdog::Watchdog>>,
-) -> anyhow::Result<i32> {
+/// [`exit::Report`].
+pub(crate) fn run(cfg: Config) -> anyhow::Result<i32> {
     let cfg = Arc::new(cfg);
-    let watchdog = watchdog
-        .transpose()
-        .context("starting the orphan watchdog")?;
+    // The orphan guard first, while the only descriptors parx holds are those it inherited
+    // (its copy of the table keeps none of parx's pipes open). A dry run starts no task.
+    let watchdog = match cfg.dry_run {
+        true => None,
+        false => Some(watchdog::Watchdog::spawn().context("starting the orphan watchdog")?),
+    };
     // Handled, not blocked: children must start with an empty signal mask.
     sys::catch_signals()?;
     let input = source::open(&cfg)?;
     let (mut ctl, joblog, skip) = prepare(&cfg)?;
-    ctl.watchdog = watchdog;
+    if let Some(w) = watchdog {
+        ctl.set_watchdog(w);
+    }
     if cfg.dry_run && cfg.pool == PoolKind::Process {
         print_workers(&cfg);
         return Ok(0);
@@ -335,10 +316,7 @@ fn finish(ctl: &Control, stopped_early: bool, slots: &Launcher) {
         ctl.end_children(GRACE);
     }
     slots.join();
-    if let Some(w) = &ctl.watchdog {
-        // Ends whatever is still live.
-        w.finish(!ctl.any_child());
-    }
+    ctl.finish_watchdog();
 }
 
 /// Sends a task to the pool, giving up when the run stops or the pool is gone. Returns

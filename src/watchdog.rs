@@ -1,133 +1,120 @@
-//! Orphan guard: children of a `kill -9`ed parx must not run on. At start, while parx is still
-//! single-threaded, it forks a tiny watchdog — a copy of parx that never execs, in its own
-//! process group, with stdin, stdout and stderr on /dev/null — and tells it over a pipe which
-//! task process groups are live ([`Watchdog::started`], [`Watchdog::ended`], one 4-byte write
-//! each). When the pipe reaches EOF, parx is gone: the watchdog sends TERM, then KILL, to
-//! every group still recorded (the whole group, so grandchildren too) and exits. At its normal
-//! end parx calls [`Watchdog::finish`]: the watchdog does the same at once (the set is
-//! normally empty) and parx reaps it, so no process outlives parx.
+//! Orphan guard: children of a `kill -9`ed parx must not run on. At start parx starts a tiny
+//! watchdog process that shares its memory ([`crate::sys::spawn_sharing_memory`]: clone(2)
+//! with `CLONE_VM`, in a process group of its own, with no stdin, stdout or stderr) and holds
+//! the read end of a pipe whose only write end parx keeps. The watchdog reads the table of
+//! live task process groups that the pool keeps anyway (one per slot: see
+//! [`Watchdog::watch`]), straight from parx's memory, so a task's start or end costs it
+//! nothing. It sleeps in read(2) until the pipe reaches EOF, which is when parx is gone (or
+//! at parx's end when groups are still live, see [`Watchdog::finish`]); then it sends TERM,
+//! then KILL, to every group still in the table (the whole group, so grandchildren too) and
+//! exits. The memory outlives parx for as long as the watchdog runs. At its normal end, with
+//! no group live, parx kills the watchdog and reaps it, so no process outlives parx.
 //!
-//! Forked rather than re-executed: a fork of the small single-threaded process costs a
-//! fraction of an exec of the parx binary (loading and relocating it again), which was a
-//! quarter of the CPU time of `parx true ::: x`. It is forked first thing in
-//! [`crate::run_main`], before the command line is parsed: every page parx has at the fork is
-//! copied when parx first writes it afterwards, and then parx has the fewest.
+//! A process sharing the memory, not a fork: a fork copies parx's page tables and then every
+//! page parx writes (it was a tenth of the time of `parx true ::: x`, and it had to be the
+//! first thing parx did); and the tables it would have had to be told of over the pipe, two
+//! writes per task, and to read while tasks ran.
 //!
 //! Chosen over PR_SET_PDEATHSIG because that needs a `pre_exec` hook, which makes std use
 //! fork+exec instead of posix_spawn: measured 2.8–3.4 s instead of 1.8–2.1 s for 3000 tasks
 //! of `true` at -j2 (README); and it would reach only the direct child, not its group.
 
-use std::collections::HashSet;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io;
 use std::os::fd::AsRawFd;
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Mutex, OnceLock};
 
-/// How long the watchdog lets records gather between reads.
-const BATCH: Duration = Duration::from_millis(5);
+/// How long the groups get between TERM and KILL once parx is gone.
+const GRACE: rustix::thread::Timespec = rustix::thread::Timespec {
+    tv_sec: 0,
+    tv_nsec: 200_000_000,
+};
 
-/// parx's end of the pipe to the watchdog.
+/// What parx and the watchdog share (leaked: the watchdog may read it after parx is gone):
+/// the table of live process groups, published once ([`Watchdog::watch`]) before any task
+/// starts. An entry > 0 is a live group.
+type Shared = OnceLock<&'static [AtomicI32]>;
+
+/// parx's side of the watchdog.
 #[derive(Debug)]
 pub struct Watchdog {
-    pipe: File,
+    /// The pipe's only write end: closing it (or parx ending) wakes the watchdog.
+    pipe: Mutex<Option<File>>,
     /// The watchdog's pid, until it is reaped.
     child: Mutex<Option<i32>>,
+    shared: &'static Shared,
 }
 
 impl Watchdog {
-    /// Starts the watchdog process. Must be called while parx has a single thread (before
-    /// any thread is started): the watchdog is forked, not executed.
+    /// Starts the watchdog process.
     pub fn spawn() -> io::Result<Watchdog> {
         let (rx, tx) = crate::sys::pipe()?;
-        let null = File::options().read(true).write(true).open("/dev/null")?;
-        let write_end = tx.as_raw_fd();
-        let pid = crate::sys::fork_single_threaded(|| {
-            // In the child: its own group (a terminal's ^C is for parx to handle), nothing
-            // of parx's stdio held open (a reader of parx's stdout must see its EOF), and
-            // not the write end, or EOF would never come.
-            crate::sys::detach_stdio(&null, &[write_end]);
-            serve(rx)
-        })?;
+        let shared: &'static Shared = Box::leak(Box::default());
+        let pid = crate::sys::spawn_sharing_memory(serve, shared, rx.as_raw_fd(), tx.as_raw_fd())?;
+        // parx's copy of the read end is not needed: the watchdog has its own, as its stdin.
+        drop(rx);
         Ok(Watchdog {
-            pipe: tx,
+            pipe: Mutex::new(Some(tx)),
             child: Mutex::new(Some(pid)),
+            shared,
         })
+    }
+
+    /// Has the watchdog end the groups in `table` (entries > 0) if parx is gone. Called once,
+    /// before any task starts.
+    pub fn watch(&self, table: &'static [AtomicI32]) {
+        let _ = self.shared.set(table);
     }
 
     /// parx is about to exit: the watchdog ends any group still live, exits, and is reaped.
     /// With `nothing_live` (every task reaped, the normal end) it is simply killed: it has
-    /// nothing to do, and it may be sleeping between reads.
+    /// nothing to do.
     pub fn finish(&self, nothing_live: bool) {
         let child = self.child.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(pid) = child {
             if nothing_live {
                 crate::sys::kill_process(pid, libc::SIGKILL);
             } else {
-                self.send(0);
+                // EOF: the watchdog does what it would do had parx died.
+                drop(self.pipe.lock().unwrap_or_else(|e| e.into_inner()).take());
             }
             crate::sys::reap(pid);
         }
     }
-
-    fn send(&self, v: i32) {
-        // 4 bytes < PIPE_BUF: atomic among the pool threads. A dead watchdog is not fatal.
-        let _ = (&self.pipe).write_all(&v.to_le_bytes());
-    }
-
-    /// A task's process group `pgid` is live.
-    pub fn started(&self, pgid: i32) {
-        if pgid > 0 {
-            self.send(pgid);
-        }
-    }
-
-    /// Task process group `pgid` has been reaped.
-    pub fn ended(&self, pgid: i32) {
-        if pgid > 0 {
-            self.send(-pgid);
-        }
-    }
 }
 
-/// The watchdog's main: follows the live groups on `input`; at EOF (parx died) or at parx's
-/// final 0 record ends those left. Returns the exit status.
-fn serve(mut input: impl Read) -> i32 {
-    let mut live = HashSet::new();
-    let mut buf = vec![0u8; 64 << 10];
-    let mut have = 0;
-    'read: loop {
-        let n = match input.read(&mut buf[have..]) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        have += n;
-        let whole = have - have % 4;
-        for rec in buf[..whole].chunks_exact(4) {
-            let v = i32::from_le_bytes(rec.try_into().expect("4 bytes"));
-            if v == 0 {
-                break 'read;
-            } else if v > 0 {
-                live.insert(v);
-            } else {
-                live.remove(&-v);
-            }
+/// The watchdog's main (see [`crate::sys::spawn_sharing_memory`] for what it may do: atomics
+/// and rustix calls only): waits for EOF on its stdin, the pipe, then ends the groups left
+/// in the table. Returns the exit status.
+fn serve(shared: &'static Shared) -> i32 {
+    // Its own group: a terminal's ^C is for parx to handle.
+    let _ = rustix::process::setpgid(None, None);
+    let mut buf = [0u8; 16];
+    loop {
+        match rustix::io::read(rustix::stdio::stdin(), &mut buf) {
+            Ok(0) => break,
+            Ok(_) | Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => break,
         }
-        buf.copy_within(whole..have, 0);
-        have -= whole;
-        // Read in batches: waking for every 4-byte record would compete with the tasks for
-        // the CPUs (two records a task). The pipe holds far more than 5 ms of records.
-        std::thread::sleep(BATCH);
     }
-    if live.is_empty() {
+    let table: &[AtomicI32] = shared.get().copied().unwrap_or_default();
+    let live = || {
+        table
+            .iter()
+            .map(|g| g.load(Ordering::SeqCst))
+            .filter(|&g| g > 0)
+            .filter_map(rustix::process::Pid::from_raw)
+    };
+    if live().next().is_none() {
         return 0;
     }
-    for &g in &live {
-        crate::sys::kill_group(g, libc::SIGTERM);
+    for g in live() {
+        let _ = rustix::process::kill_process_group(g, rustix::process::Signal::TERM);
     }
-    std::thread::sleep(Duration::from_millis(200));
-    for &g in &live {
-        crate::sys::kill_group(g, libc::SIGKILL);
+    let _ = rustix::thread::nanosleep(&GRACE);
+    for g in live() {
+        let _ = rustix::process::kill_process_group(g, rustix::process::Signal::KILL);
     }
     0
 }

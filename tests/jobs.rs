@@ -674,8 +674,8 @@ fn halt_and_closed_stdout_do_not_wait_for_input_when_tasks_are_skipped() {
 
 /// Slot threads start as tasks arrive (issue 14, start-up): one task at `-j8` runs on one slot
 /// thread, four tasks on four (with the input still open, so that idle slots would wait for
-/// more rather than end). And `kill -9` of parx still ends the running tasks (the watchdog is
-/// forked before the command line is parsed).
+/// more rather than end). And `kill -9` of parx still ends the running tasks (the watchdog
+/// reads their groups from parx's memory).
 #[test]
 fn slot_threads_start_as_tasks_arrive_and_kill_9_still_ends_tasks() {
     use common::{assert_no_survivors, pids_with, sleep_marker, wait_for};

@@ -607,7 +607,8 @@ fn kill_9_of_parx_ends_its_workers() {
         pids_with(&mark)
             .into_iter()
             .filter(|p| {
-                std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "sleep")
+                std::fs::read_to_string(format!("/proc/{p}/comm"))
+                    .is_ok_and(|c| c.trim() == "sleep")
             })
             .count()
     };

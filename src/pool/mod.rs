@@ -292,12 +292,13 @@ pub struct Control {
     /// `--halt`: the decision, taken by the pool as each task ends (before its slot can
     /// start another), via [`Control::task_ended`].
     pub halt: Option<Mutex<crate::halt::HaltState>>,
-    /// The orphan guard, told of every task process group (set before the run starts).
-    pub watchdog: Option<crate::watchdog::Watchdog>,
+    /// The orphan guard (set before the run starts, watching the slots' process groups).
+    watchdog: Option<crate::watchdog::Watchdog>,
     /// `--delay`: when the next task may start.
     next_start: Mutex<Option<Instant>>,
-    /// Process group of the child running in each slot (index slot-1), 0 when idle.
-    slots: Vec<AtomicI32>,
+    /// Process group of the child running in each slot (index slot-1), 0 when idle. Leaked:
+    /// the orphan watchdog reads it, even after parx is gone (see [`crate::watchdog`]).
+    slots: &'static [AtomicI32],
     /// `{%}` numbers in use (index n-1): a task gets the lowest free one, as in GNU parallel,
     /// whichever slot thread runs it.
     jobslots: Mutex<Vec<bool>>,
@@ -329,7 +330,7 @@ impl Control {
             results: None,
             halt: None,
             watchdog: None,
-            slots: (0..jobs).map(|_| AtomicI32::new(0)).collect(),
+            slots: Vec::leak((0..jobs).map(|_| AtomicI32::new(0)).collect()),
             jobslots: Mutex::new(vec![false; jobs]),
             receiving: Mutex::new(()),
             termseq: None,
@@ -469,12 +470,23 @@ impl Control {
         *next = Some(Instant::now() + delay);
     }
 
+    /// Sets the orphan guard: it ends the slots' process groups if parx dies.
+    pub fn set_watchdog(&mut self, w: crate::watchdog::Watchdog) {
+        w.watch(self.slots);
+        self.watchdog = Some(w);
+    }
+
+    /// parx is about to exit: the orphan guard ends whatever task group is still live, and
+    /// is reaped.
+    pub fn finish_watchdog(&self) {
+        if let Some(w) = &self.watchdog {
+            w.finish(!self.any_child());
+        }
+    }
+
     /// Records that `slot` runs a child whose process group is `pgid`. If the run is already
     /// stopping, the child is killed at once (the sweep in [`Control::stop`] may have missed it).
     pub fn set_child(&self, slot: usize, pgid: i32) {
-        if let Some(w) = &self.watchdog {
-            w.started(pgid);
-        }
         self.slots[slot - 1].store(pgid, Ordering::SeqCst);
         if self.stopping() {
             sys::kill_group(pgid, libc::SIGTERM);
@@ -483,10 +495,7 @@ impl Control {
 
     /// Records that `slot`'s child has been reaped.
     pub fn clear_child(&self, slot: usize) {
-        let pgid = self.slots[slot - 1].swap(0, Ordering::SeqCst);
-        if let (Some(w), true) = (&self.watchdog, pgid > 0) {
-            w.ended(pgid);
-        }
+        self.slots[slot - 1].store(0, Ordering::SeqCst);
         if let Some(g) = &self.gate {
             g.ended(slot);
         }
@@ -552,7 +561,7 @@ impl Control {
     }
 
     fn signal_all(&self, sig: i32) {
-        for s in &self.slots {
+        for s in self.slots {
             sys::kill_group(s.load(Ordering::SeqCst), sig);
         }
         if let Some(g) = &self.gate {
