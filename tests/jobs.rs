@@ -727,3 +727,46 @@ fn slot_threads_start_as_tasks_arrive_and_kill_9_still_ends_tasks() {
         assert_no_survivors(&mark, "tasks of a parx killed with -9");
     }
 }
+
+/// A parx started with its stdin, stdout or stderr closed still runs, and its orphan guard
+/// still works (the watchdog moves its pipe to fd 0 and closes 1 and 2 in its own copy of
+/// the descriptor table): a `kill -9` of such a parx ends its tasks.
+#[test]
+fn closed_stdio_at_start_keeps_runs_and_the_orphan_guard_working() {
+    use common::{assert_no_survivors, pids_with, sleep_marker, wait_for};
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(r#"exec 0<&- 2>&-; "$0" -k echo ::: a b"#)
+        .arg(BIN)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "a\nb\n");
+
+    let mark = sleep_marker();
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(r#"exec 0<&- 1>&- 2>&-; exec "$0" -j2 sleep "$1" ::: 1 2"#)
+        .arg(BIN)
+        .arg(&mark)
+        .spawn()
+        .unwrap();
+    let sleeps = || {
+        pids_with(&mark)
+            .into_iter()
+            .filter(|p| {
+                fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "sleep")
+            })
+            .count()
+    };
+    let started = wait_for(Duration::from_secs(20), || sleeps() == 2);
+    // Past the instant between a task's exec and parx recording its group.
+    std::thread::sleep(Duration::from_millis(200));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(started, "the two tasks did not start");
+    assert_no_survivors(
+        &mark,
+        "tasks of a parx started with closed stdio, killed with -9",
+    );
+}
