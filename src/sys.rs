@@ -179,13 +179,18 @@ pub fn spawn_sharing_memory<S: Sync + 'static>(
         let start = unsafe { &*(p as *const Start<S>) };
         // SAFETY: `stdin` is open here (a copy of parx's table at the clone); it is only
         // borrowed for the dup2, which rustix makes with a raw system call.
-        let _ = rustix::stdio::dup2_stdin(unsafe { BorrowedFd::borrow_raw(start.stdin) });
-        // (`stdin` is already 0 when parx was started with fd 0 closed.)
+        if rustix::stdio::dup2_stdin(unsafe { BorrowedFd::borrow_raw(start.stdin) }).is_err() {
+            return 1; // without its pipe on fd 0 it would read parx's stdin
+        }
+        // `stdin` is never 0 in practice (Rust's runtime opens /dev/null on a closed fd 0, 1
+        // or 2 before main), but if it were, the dup2 did nothing and it must stay open.
         let moved = if start.stdin == 0 { -1 } else { start.stdin };
         for fd in [moved, 1, 2, start.close].into_iter().filter(|&fd| fd >= 0) {
             // SAFETY: these numbers name descriptors in this process's own copy of the table;
-            // nothing in it uses them afterwards. rustix closes them with a raw system call.
-            unsafe { rustix::io::close(fd) };
+            // nothing in it uses them afterwards. try_close is a raw system call whose error
+            // is returned (rustix's `close` would debug_assert on one, and a panic here would
+            // run std's panic machinery on parx's thread-local block).
+            let _ = unsafe { rustix::io::try_close(fd) };
         }
         (start.body)(start.arg)
     }

@@ -84,6 +84,17 @@ impl Watchdog {
     }
 }
 
+impl Drop for Watchdog {
+    /// A run that ends early (an error after the watchdog started) reaps it too.
+    fn drop(&mut self) {
+        let live = self
+            .shared
+            .get()
+            .is_some_and(|t| t.iter().any(|g| g.load(Ordering::SeqCst) > 0));
+        self.finish(!live);
+    }
+}
+
 /// The watchdog's main (see [`crate::sys::spawn_sharing_memory`] for what it may do: atomics
 /// and rustix calls only): waits for EOF on its stdin, the pipe, then ends the groups left
 /// in the table. Returns the exit status.

@@ -716,8 +716,8 @@ fn slot_threads_start_as_tasks_arrive_and_kill_9_still_ends_tasks() {
         };
         let started = wait_for(Duration::from_secs(20), || sleeps() == tasks);
         let threads = slot_threads();
-        // Past the instant between a task's exec and parx telling the watchdog of its group
-        // (a kill -9 right then leaves that one task running: README, Watchdog).
+        // Past the instant between a task's exec and parx recording its group in the slots'
+        // table (a kill -9 right then leaves that one task running: README, Watchdog).
         std::thread::sleep(Duration::from_millis(200));
         child.kill().unwrap();
         child.wait().unwrap();
@@ -729,8 +729,9 @@ fn slot_threads_start_as_tasks_arrive_and_kill_9_still_ends_tasks() {
 }
 
 /// A parx started with its stdin, stdout or stderr closed still runs, and its orphan guard
-/// still works (the watchdog moves its pipe to fd 0 and closes 1 and 2 in its own copy of
-/// the descriptor table): a `kill -9` of such a parx ends its tasks.
+/// still works (Rust's runtime opens /dev/null on the closed ones; the watchdog moves its pipe
+/// to fd 0 and closes 1 and 2 in its own copy of the descriptor table): a `kill -9` of such a
+/// parx ends its tasks.
 #[test]
 fn closed_stdio_at_start_keeps_runs_and_the_orphan_guard_working() {
     use common::{assert_no_survivors, pids_with, sleep_marker, wait_for};
