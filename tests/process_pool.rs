@@ -601,8 +601,16 @@ fn kill_9_of_parx_ends_its_workers() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
+    // More values than one worker's pipe and parx's cap for it hold (`sleep` reads none), so
+    // that the second slot gets work and starts its worker whoever takes the first values.
+    // Written from a thread: parx stops reading when both workers are full.
     let mut input = child.stdin.take().unwrap();
-    std::io::Write::write_all(&mut input, b"1\n2\n3\n4\n").unwrap();
+    let values: Vec<u8> = (1..=200_000)
+        .flat_map(|i| format!("{i}\n").into_bytes())
+        .collect();
+    let writer = std::thread::spawn(move || {
+        let _ = std::io::Write::write_all(&mut input, &values);
+    });
     let sleeps = || {
         pids_with(&mark)
             .into_iter()
@@ -617,7 +625,8 @@ fn kill_9_of_parx_ends_its_workers() {
     std::thread::sleep(Duration::from_millis(200));
     child.kill().unwrap();
     child.wait().unwrap();
-    drop(input);
+    // The pipe's reader is gone: the writer ends (EPIPE).
+    writer.join().unwrap();
     assert!(started, "the two workers did not start");
     assert_no_survivors(&mark, "workers of a parx killed with -9");
 }
