@@ -678,7 +678,7 @@ fn halt_and_closed_stdout_do_not_wait_for_input_when_tasks_are_skipped() {
 /// reads their groups from parx's memory).
 #[test]
 fn slot_threads_start_as_tasks_arrive_and_kill_9_still_ends_tasks() {
-    use common::{assert_no_survivors, pids_with, sleep_marker, wait_for};
+    use common::{assert_no_survivors, sleep_marker, sleeps_with, wait_for};
     use std::io::Write;
     for tasks in [1usize, 4] {
         let mark = sleep_marker();
@@ -694,14 +694,6 @@ fn slot_threads_start_as_tasks_arrive_and_kill_9_still_ends_tasks() {
         }
         input.flush().unwrap();
         let pid = child.id();
-        let sleeps = || {
-            pids_with(&mark)
-                .into_iter()
-                .filter(|p| {
-                    fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "sleep")
-                })
-                .count()
-        };
         let slot_threads = || {
             fs::read_dir(format!("/proc/{pid}/task"))
                 .map(|rd| {
@@ -714,7 +706,7 @@ fn slot_threads_start_as_tasks_arrive_and_kill_9_still_ends_tasks() {
                 })
                 .unwrap_or(0)
         };
-        let started = wait_for(Duration::from_secs(20), || sleeps() == tasks);
+        let started = wait_for(Duration::from_secs(20), || sleeps_with(&mark) == tasks);
         let threads = slot_threads();
         // Past the instant between a task's exec and parx recording its group in the slots'
         // table (a kill -9 right then leaves that one task running: README, Watchdog).
@@ -734,7 +726,7 @@ fn slot_threads_start_as_tasks_arrive_and_kill_9_still_ends_tasks() {
 /// parx ends its tasks.
 #[test]
 fn closed_stdio_at_start_keeps_runs_and_the_orphan_guard_working() {
-    use common::{assert_no_survivors, pids_with, sleep_marker, wait_for};
+    use common::{assert_no_survivors, sleep_marker, sleeps_with, wait_for};
     let out = Command::new("sh")
         .arg("-c")
         .arg(r#"exec 0<&- 2>&-; "$0" -k echo ::: a b"#)
@@ -752,15 +744,7 @@ fn closed_stdio_at_start_keeps_runs_and_the_orphan_guard_working() {
         .arg(&mark)
         .spawn()
         .unwrap();
-    let sleeps = || {
-        pids_with(&mark)
-            .into_iter()
-            .filter(|p| {
-                fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "sleep")
-            })
-            .count()
-    };
-    let started = wait_for(Duration::from_secs(20), || sleeps() == 2);
+    let started = wait_for(Duration::from_secs(20), || sleeps_with(&mark) == 2);
     // Past the instant between a task's exec and parx recording its group.
     std::thread::sleep(Duration::from_millis(200));
     child.kill().unwrap();

@@ -591,7 +591,7 @@ fn a_worker_that_closes_its_outputs_and_stops_reading_does_not_hang_the_run() {
 /// in them.
 #[test]
 fn kill_9_of_parx_ends_its_workers() {
-    use common::{assert_no_survivors, parx_std, pids_with, sleep_marker, wait_for};
+    use common::{assert_no_survivors, parx_std, sleep_marker, sleeps_with, wait_for};
     use std::process::Stdio;
     use std::time::Duration;
     let mark = sleep_marker();
@@ -611,16 +611,7 @@ fn kill_9_of_parx_ends_its_workers() {
     let writer = std::thread::spawn(move || {
         let _ = std::io::Write::write_all(&mut input, &values);
     });
-    let sleeps = || {
-        pids_with(&mark)
-            .into_iter()
-            .filter(|p| {
-                std::fs::read_to_string(format!("/proc/{p}/comm"))
-                    .is_ok_and(|c| c.trim() == "sleep")
-            })
-            .count()
-    };
-    let started = wait_for(Duration::from_secs(20), || sleeps() == 2);
+    let started = wait_for(Duration::from_secs(20), || sleeps_with(&mark) == 2);
     // Past the instant between a worker's exec and parx recording its group.
     std::thread::sleep(Duration::from_millis(200));
     child.kill().unwrap();

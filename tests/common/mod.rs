@@ -246,6 +246,17 @@ pub fn pids_with(marker: &str) -> Vec<i32> {
     pids
 }
 
+/// Live `sleep` processes with `marker` in their arguments (tasks or workers of `sleep MARK`,
+/// not the parx whose command line also holds the marker).
+pub fn sleeps_with(marker: &str) -> usize {
+    pids_with(marker)
+        .into_iter()
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "sleep")
+        })
+        .count()
+}
+
 /// Asserts that no process with `marker` is left (waiting up to 1 s for killed ones to go).
 /// Survivors are killed by pid, so that a failing test does not leave them behind.
 pub fn assert_no_survivors(marker: &str, what: &str) {
