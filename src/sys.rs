@@ -182,10 +182,10 @@ pub fn spawn_sharing_memory<S: Sync + 'static>(
         if rustix::stdio::dup2_stdin(unsafe { BorrowedFd::borrow_raw(start.stdin) }).is_err() {
             return 1; // without its pipe on fd 0 it would read parx's stdin
         }
-        // `stdin` is never 0 in practice (Rust's runtime opens /dev/null on a closed fd 0, 1
-        // or 2 before main), but if it were, the dup2 did nothing and it must stay open.
-        let moved = if start.stdin == 0 { -1 } else { start.stdin };
-        for fd in [moved, 1, 2, start.close].into_iter().filter(|&fd| fd >= 0) {
+        // (`stdin` is never 0 in practice: Rust's runtime opens /dev/null on a closed fd 0, 1
+        // or 2 before main. If it were, the dup2 did nothing and it must stay open.)
+        let moved = (start.stdin != 0).then_some(start.stdin);
+        for fd in moved.into_iter().chain([1, 2, start.close]) {
             // SAFETY: these numbers name descriptors in this process's own copy of the table;
             // nothing in it uses them afterwards. try_close is a raw system call whose error
             // is returned (rustix's `close` would debug_assert on one, and a panic here would

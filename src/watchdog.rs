@@ -67,13 +67,17 @@ impl Watchdog {
         let _ = self.shared.set(table);
     }
 
-    /// parx is about to exit: the watchdog ends any group still live, exits, and is reaped.
-    /// With `nothing_live` (every task reaped, the normal end) it is simply killed: it has
-    /// nothing to do.
-    pub fn finish(&self, nothing_live: bool) {
+    /// parx is about to exit (or a run ended early): the watchdog ends any group still in the
+    /// table, exits, and is reaped. With every slot idle (the normal end) it is simply killed:
+    /// it has nothing to do. Once done, a second call does nothing.
+    pub fn finish(&self) {
         let child = self.child.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(pid) = child {
-            if nothing_live {
+            // A slot still spawning (-1) may hold a group by the time the watchdog looks.
+            let idle = table(self.shared)
+                .iter()
+                .all(|g| g.load(Ordering::SeqCst) == 0);
+            if idle {
                 crate::sys::kill_process(pid, libc::SIGKILL);
             } else {
                 // EOF: the watchdog does what it would do had parx died.
@@ -87,12 +91,13 @@ impl Watchdog {
 impl Drop for Watchdog {
     /// A run that ends early (an error after the watchdog started) reaps it too.
     fn drop(&mut self) {
-        let live = self
-            .shared
-            .get()
-            .is_some_and(|t| t.iter().any(|g| g.load(Ordering::SeqCst) > 0));
-        self.finish(!live);
+        self.finish();
     }
+}
+
+/// The table of process groups (empty until [`Watchdog::watch`]).
+fn table(shared: &'static Shared) -> &'static [AtomicI32] {
+    shared.get().copied().unwrap_or_default()
 }
 
 /// The watchdog's main (see [`crate::sys::spawn_sharing_memory`] for what it may do: atomics
@@ -109,9 +114,8 @@ fn serve(shared: &'static Shared) -> i32 {
             Err(_) => break,
         }
     }
-    let table: &[AtomicI32] = shared.get().copied().unwrap_or_default();
     let live = || {
-        table
+        table(shared)
             .iter()
             .map(|g| g.load(Ordering::SeqCst))
             .filter(|&g| g > 0)

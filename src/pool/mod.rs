@@ -480,7 +480,7 @@ impl Control {
     /// is reaped.
     pub fn finish_watchdog(&self) {
         if let Some(w) = &self.watchdog {
-            w.finish(!self.any_child());
+            w.finish();
         }
     }
 

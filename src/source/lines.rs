@@ -97,10 +97,16 @@ impl Cutter {
             self.pending.extend_from_slice(data);
             return true;
         };
-        let mut whole = std::mem::take(&mut self.pending);
-        whole.extend_from_slice(&data[..=last]);
+        let ok = if self.pending.is_empty() {
+            // The usual case: the read's whole values go out without a copy in between.
+            self.emit_all(&data[..=last], emit)
+        } else {
+            let mut whole = std::mem::take(&mut self.pending);
+            whole.extend_from_slice(&data[..=last]);
+            self.emit_all(&whole, emit)
+        };
         self.pending.extend_from_slice(&data[last + 1..]);
-        self.emit_all(whole, emit)
+        ok
     }
 
     /// The input has ended: a last value without its end is a value.
@@ -108,13 +114,13 @@ impl Cutter {
         if !self.pending.is_empty() {
             let mut whole = std::mem::take(&mut self.pending);
             whole.push(self.end);
-            self.emit_all(whole, emit);
+            self.emit_all(&whole, emit);
         }
     }
 
     /// Emits `whole` (whole values) as blocks of at most `limit` values each.
-    fn emit_all(&mut self, whole: Vec<u8>, emit: &mut dyn FnMut(Lines) -> bool) -> bool {
-        let mut rest = &whole[..];
+    fn emit_all(&mut self, whole: &[u8], emit: &mut dyn FnMut(Lines) -> bool) -> bool {
+        let mut rest = whole;
         while !rest.is_empty() {
             let mut count = 0u64;
             let mut cut = rest.len();
