@@ -108,6 +108,18 @@ pub fn kill_group(pgid: i32, sig: i32) {
     }
 }
 
+/// Whether the process group `pgid` has a member (a zombie counts), as kill(2) with signal 0
+/// tells: a member parx may not signal counts too.
+pub fn group_exists(pgid: i32) -> bool {
+    let Some(pid) = rustix::process::Pid::from_raw(pgid) else {
+        return false;
+    };
+    !matches!(
+        rustix::process::test_kill_process_group(pid),
+        Err(rustix::io::Errno::SRCH)
+    )
+}
+
 /// A poll(2) entry watching `fd` for `events` (`libc::POLLIN`, `libc::POLLOUT`); a negative
 /// fd is ignored by poll.
 pub fn watch(fd: i32, events: libc::c_short) -> libc::pollfd {

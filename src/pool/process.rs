@@ -497,7 +497,7 @@ impl Slot<'_> {
         if pumped.is_err() {
             child.signal(libc::SIGKILL);
         }
-        let status = child.reap();
+        let status = child.reap(pumped.as_ref().ok().and_then(|p| p.ending.clone()));
         self.shared.set_load(self.slot, None);
         let mut reader = reader.into_inner();
         reader.pull();

@@ -257,7 +257,7 @@ impl<'a> Slot<'a> {
         if pumped.is_err() {
             child.signal(libc::SIGKILL);
         }
-        let status = child.reap();
+        let status = child.reap(pumped.as_ref().ok().and_then(|p| p.ending.clone()));
         fin.info.runtime = started.elapsed();
         if self.cfg.compat.timeout_pct.is_some() {
             if let Ok(mut m) = self.ctl.runtimes.lock() {
