@@ -55,6 +55,10 @@ const LAST_RESORT: Duration = Duration::from_millis(200);
 
 /// Parses the command line, runs, and returns the exit status.
 pub fn run_main() -> i32 {
+    // parx's binary run again as the orphan watchdog of a parx run.
+    if let Some(code) = watchdog::serve_if_asked() {
+        return code;
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => return clap_error(&e),
@@ -130,7 +134,8 @@ pub(crate) fn run(cfg: Config) -> anyhow::Result<i32> {
     let input = source::open(&cfg)?;
     let (mut ctl, joblog, skip) = prepare(&cfg)?;
     if let Some(w) = watchdog {
-        ctl.set_watchdog(w);
+        ctl.set_watchdog(w)
+            .context("starting the orphan watchdog")?;
     }
     if cfg.dry_run && cfg.pool == PoolKind::Process {
         print_workers(&cfg);

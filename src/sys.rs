@@ -164,8 +164,9 @@ const SHARED_STACK: usize = 64 << 10;
 /// Starts a process that shares parx's memory: clone(2) with `CLONE_VM` and a stack of its
 /// own, but not a thread of parx (it has its own pid, its own copy of the descriptor table,
 /// and it lives on when parx is killed). In its copy of the descriptor table it moves `stdin`
-/// to fd 0 and closes stdout, stderr and `close` (parx's stay open), then runs `body(arg)`
-/// and exits with what that returns. Returns its pid; the caller reaps it ([`reap`]).
+/// to fd 0 and `stdout` to fd 1 (closing fd 1 if `stdout` is negative), closes stderr and
+/// `close` (parx's stay open), then runs `body(arg)` and exits with what that returns.
+/// Returns its pid; the caller reaps it ([`reap`]).
 ///
 /// It costs what starting a thread costs: no page table is copied, as a fork would (which was
 /// a tenth of `parx true ::: x`).
@@ -178,12 +179,14 @@ pub fn spawn_sharing_memory<S: Sync + 'static>(
     body: fn(&'static S) -> i32,
     arg: &'static S,
     stdin: RawFd,
+    stdout: RawFd,
     close: RawFd,
 ) -> io::Result<i32> {
     struct Start<S: 'static> {
         body: fn(&'static S) -> i32,
         arg: &'static S,
         stdin: RawFd,
+        stdout: RawFd,
         close: RawFd,
     }
     extern "C" fn enter<S: Sync + 'static>(p: *mut libc::c_void) -> libc::c_int {
@@ -194,10 +197,19 @@ pub fn spawn_sharing_memory<S: Sync + 'static>(
         if rustix::stdio::dup2_stdin(unsafe { BorrowedFd::borrow_raw(start.stdin) }).is_err() {
             return 1; // without its pipe on fd 0 it would read parx's stdin
         }
-        // (`stdin` is never 0 in practice: Rust's runtime opens /dev/null on a closed fd 0, 1
-        // or 2 before main. If it were, the dup2 did nothing and it must stay open.)
-        let moved = (start.stdin != 0).then_some(start.stdin);
-        for fd in moved.into_iter().chain([1, 2, start.close]) {
+        // SAFETY: as for `stdin`.
+        let out = (start.stdout >= 0).then(|| unsafe { BorrowedFd::borrow_raw(start.stdout) });
+        if let Some(out) = out {
+            if rustix::stdio::dup2_stdout(out).is_err() {
+                return 1;
+            }
+        }
+        // (`stdin` and `stdout` are never 0 or 1 in practice: Rust's runtime opens /dev/null
+        // on a closed fd 0, 1 or 2 before main. If one were, the dup2 did nothing and it must
+        // stay open.)
+        let moved = [start.stdin, start.stdout].into_iter().filter(|&fd| fd > 1);
+        let closed = [(out.is_none()).then_some(1), Some(2), Some(start.close)];
+        for fd in moved.chain(closed.into_iter().flatten()) {
             // SAFETY: these numbers name descriptors in this process's own copy of the table;
             // nothing in it uses them afterwards. try_close is a raw system call whose error
             // is returned (rustix's `close` would debug_assert on one, and a panic here would
@@ -210,6 +222,7 @@ pub fn spawn_sharing_memory<S: Sync + 'static>(
         body,
         arg,
         stdin,
+        stdout,
         close,
     }));
     // SAFETY: a fresh private anonymous mapping, checked below; it is never unmapped (the
@@ -245,6 +258,47 @@ pub fn spawn_sharing_memory<S: Sync + 'static>(
         -1 => Err(io::Error::last_os_error()),
         pid => Ok(pid),
     }
+}
+
+/// execve(2) of `path` with `argv` and `envp` (null-terminated arrays of C strings) as a raw
+/// system call: it writes no `errno`, so a process sharing parx's memory
+/// ([`spawn_sharing_memory`]) may make it. Returns only if the exec failed (always, on
+/// architectures other than x86-64 and AArch64).
+pub fn exec_raw(path: &std::ffi::CStr, argv: &[*const libc::c_char], envp: &[*const libc::c_char]) {
+    if argv.last().is_some_and(|p| !p.is_null()) || envp.last().is_some_and(|p| !p.is_null()) {
+        return;
+    }
+    let (path, argv, envp) = (path.as_ptr(), argv.as_ptr(), envp.as_ptr());
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: execve's arguments are a C string and two null-terminated arrays of C strings
+    // (checked above), all alive for the call; on success the call does not return, on
+    // failure it returns an error number in rax and clobbers only rcx and r11.
+    unsafe {
+        std::arch::asm!(
+            "syscall",
+            inlateout("rax") libc::SYS_execve => _,
+            in("rdi") path,
+            in("rsi") argv,
+            in("rdx") envp,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: as above; on AArch64 the number goes in x8 and the error comes back in x0.
+    unsafe {
+        std::arch::asm!(
+            "svc 0",
+            in("x8") libc::SYS_execve,
+            inlateout("x0") path => _,
+            in("x1") argv,
+            in("x2") envp,
+            options(nostack),
+        );
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    let _ = (path, argv, envp);
 }
 
 /// Sends `sig` to the single process `pid` (ignoring one that is already gone).
@@ -299,6 +353,41 @@ pub fn map_file(file: &File) -> io::Result<memmap2::Mmap> {
     // SAFETY: the mapping is read-only and private to parx; the one hazard, the file
     // shrinking under it, is handled by reading it only under a SigbusGuard (see below).
     unsafe { memmap2::MmapOptions::new().map(file) }
+}
+
+/// A new anonymous memory file (memfd_create(2)), close-on-exec.
+pub fn memfd(name: &std::ffi::CStr) -> io::Result<File> {
+    // SAFETY: `name` is a valid C string; on success the fd is new and ours.
+    let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a fresh descriptor that nothing else owns.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+/// `n` zeroed atomics in a shared mapping of `file` (sized to hold them), kept for the life
+/// of the process: another process holding the file reads what parx stores in them.
+pub fn shared_table(file: &File, n: usize) -> io::Result<&'static [AtomicI32]> {
+    let bytes = n.max(1) * std::mem::size_of::<AtomicI32>();
+    file.set_len(bytes as u64)?;
+    // SAFETY: the file is parx's own memory file, sized above and never truncated; the other
+    // process that holds it only reads it. The mapping is leaked, so the slice below stays
+    // valid for the life of the process.
+    let map: &'static mut memmap2::MmapMut = Box::leak(Box::new(unsafe {
+        memmap2::MmapOptions::new().len(bytes).map_mut(file)?
+    }));
+    // SAFETY: the mapping is page-aligned and `bytes` long, fresh zeroes are valid AtomicI32s,
+    // and the leaked mapping is only ever used through this slice.
+    Ok(unsafe { std::slice::from_raw_parts(map.as_mut_ptr().cast::<AtomicI32>(), n) })
+}
+
+/// Closes every descriptor from `first` up (close_range(2); errors are ignored).
+pub fn close_from(first: u32) {
+    // SAFETY: close_range takes integers only; the caller owns every descriptor it closes.
+    unsafe {
+        libc::syscall(libc::SYS_close_range, first, u32::MAX, 0);
+    }
 }
 
 /// Puts `fd` in non-blocking mode.

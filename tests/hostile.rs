@@ -109,3 +109,122 @@ fn ending_a_task_ends_its_whole_group() {
         assert_group_ended(&format!("SIGINT, {pool} pool"), &o, t0, &marker);
     }
 }
+
+/// A memory cgroup for one test, removed when dropped (its processes must be gone by then).
+struct MemCgroup {
+    dir: std::path::PathBuf,
+    /// The file that counts OOM kills (`oom_kill N` lines).
+    events: &'static str,
+}
+
+impl MemCgroup {
+    /// A cgroup limited to `bytes` of memory (and no swap where that can be set): cgroup v2 at
+    /// /sys/fs/cgroup, else v1's memory hierarchy. `None`, with the reason printed, when none
+    /// can be made (not root, no writable cgroup file system).
+    fn new(bytes: u64) -> Option<MemCgroup> {
+        let name = format!("parx-test-{}-{}", std::process::id(), sleep_marker());
+        let v2 = std::path::Path::new("/sys/fs/cgroup");
+        let v2_memory = fs::read_to_string(v2.join("cgroup.controllers"))
+            .is_ok_and(|c| c.split_whitespace().any(|w| w == "memory"));
+        let (dir, limit, swap, events) = if v2_memory {
+            let _ = fs::write(v2.join("cgroup.subtree_control"), "+memory");
+            (
+                v2.join(&name),
+                "memory.max",
+                "memory.swap.max",
+                "memory.events",
+            )
+        } else {
+            (
+                v2.join("memory").join(&name),
+                "memory.limit_in_bytes",
+                "memory.memsw.limit_in_bytes",
+                "memory.oom_control",
+            )
+        };
+        if let Err(e) = fs::create_dir(&dir) {
+            println!(
+                "skipped: cannot make a memory cgroup at {}: {e}",
+                dir.display()
+            );
+            return None;
+        }
+        let cg = MemCgroup { dir, events };
+        if let Err(e) = fs::write(cg.dir.join(limit), bytes.to_string()) {
+            println!("skipped: cannot set {limit} in {}: {e}", cg.dir.display());
+            return None;
+        }
+        // Without swap the limit is a hard one (best effort: the file may be missing).
+        let _ = fs::write(
+            cg.dir.join(swap),
+            if v2_memory {
+                "0".to_string()
+            } else {
+                bytes.to_string()
+            },
+        );
+        Some(cg)
+    }
+
+    /// How many processes the OOM killer killed in it.
+    fn oom_kills(&self) -> u64 {
+        fs::read_to_string(self.dir.join(self.events))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("oom_kill ")?.trim().parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for MemCgroup {
+    fn drop(&mut self) {
+        let _ = wait_for(Duration::from_secs(5), || fs::remove_dir(&self.dir).is_ok());
+    }
+}
+
+/// Item 7: an OOM kill of parx ends its tasks. In a 250 MB memory cgroup, `--pipe --block 100M
+/// -j3` with tasks that never read holds three blocks and a fourth being read: the OOM
+/// killer picks parx (the largest process), and its watchdog — a separate process by then,
+/// not one sharing parx's memory, which the OOM killer would take along — ends the tasks.
+#[test]
+fn oom_kill_of_parx_ends_its_tasks() {
+    use std::io::Write;
+    let Some(cg) = MemCgroup::new(250 << 20) else {
+        return;
+    };
+    let marker = sleep_marker();
+    let script = format!(
+        "echo $$ > {}/cgroup.procs && exec {BIN} --pipe --block 100M -j3 sleep {marker}",
+        cg.dir.display()
+    );
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let err = drain(child.stderr.take().unwrap());
+    // 600 MB of lines, or until parx is gone.
+    let feeder = std::thread::spawn(move || {
+        let line = [b"x".repeat(99), b"\n".to_vec()].concat();
+        let block = line.repeat(10_000);
+        for _ in 0..600 {
+            if stdin.write_all(&block).is_err() {
+                break;
+            }
+        }
+    });
+    let st = wait_timeout(&mut child, TIMEOUT).expect("parx ends");
+    feeder.join().unwrap();
+    let err = String::from_utf8_lossy(&err.join().unwrap()).into_owned();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        st.signal(),
+        Some(libc::SIGKILL),
+        "parx was not OOM-killed: {st:?} {err}"
+    );
+    assert!(cg.oom_kills() >= 1, "no OOM kill in the cgroup: {err}");
+    assert_no_survivors(&marker, "tasks of an OOM-killed parx");
+}

@@ -477,10 +477,12 @@ impl Control {
         *next = Some(Instant::now() + delay);
     }
 
-    /// Sets the orphan guard: it ends the slots' process groups if parx dies.
-    pub fn set_watchdog(&mut self, w: crate::watchdog::Watchdog) {
-        w.watch(self.slots);
+    /// Sets the orphan guard: it ends the slots' process groups if parx dies (the slots'
+    /// table moves to where the watchdog reads it).
+    pub fn set_watchdog(&mut self, w: crate::watchdog::Watchdog) -> std::io::Result<()> {
+        self.slots = w.table(self.slots.len())?;
         self.watchdog = Some(w);
+        Ok(())
     }
 
     /// parx is about to exit: the orphan guard ends whatever task group is still live, and
