@@ -73,18 +73,8 @@ impl Writer<'_> {
     /// A task ended (`logged`: it gets a job-log row once its output is written).
     fn finished(&mut self, f: Box<Finished>, logged: bool) -> io::Result<()> {
         let streamed = self.streamed.remove(&f.seq);
-        if logged && !streamed && lost(&f) {
-            self.lose(f.seq, f.more);
-            if self.keep_order {
-                // Nothing after it may be printed: drop what waits (not logged either).
-                let hole = self.hole.map_or(f.seq, |h| h.min(f.seq));
-                self.hole = Some(hole);
-                for (seq, (f, logged)) in self.pending.split_off(&hole) {
-                    if logged {
-                        self.lose(seq, f.more);
-                    }
-                }
-            }
+        if logged && !streamed && (lost(&f) || self.obs.log_failed()) {
+            self.drop_task(f.seq, f.more);
             return Ok(());
         }
         if self.hole.is_some_and(|h| f.seq > h) {
@@ -94,20 +84,35 @@ impl Writer<'_> {
             return Ok(());
         }
         if !self.keep_order {
-            return self.write(&f, logged);
+            return self.write(&f, logged, streamed);
         }
         if f.seq != self.next {
             self.pending.insert(f.seq, (f, logged));
             return Ok(());
         }
-        self.write(&f, logged)?;
+        self.write(&f, logged, streamed)?;
         self.next += 1 + f.more;
         while let Some((f, logged)) = self.pending.remove(&self.next) {
-            self.write(&f, logged)?;
+            self.write(&f, logged, false)?;
             self.next += 1 + f.more;
         }
         self.ctl.head.store(self.next, Ordering::Release);
         Ok(())
+    }
+
+    /// Prints neither task `seq` (`..= seq+more`) nor, under `-k`, anything after it: drops
+    /// what waits (not logged either).
+    fn drop_task(&mut self, seq: u64, more: u64) {
+        self.lose(seq, more);
+        if self.keep_order {
+            let hole = self.hole.map_or(seq, |h| h.min(seq));
+            self.hole = Some(hole);
+            for (seq, (f, logged)) in self.pending.split_off(&hole) {
+                if logged {
+                    self.lose(seq, f.more);
+                }
+            }
+        }
     }
 
     /// Notes tasks `seq ..= seq+more` as not printed (output incomplete).
@@ -125,9 +130,10 @@ impl Writer<'_> {
         }
     }
 
-    /// After a failed spill: one line saying which tasks were not printed (nor logged).
+    /// After a failed spill or job-log write: one line saying which tasks were not printed
+    /// (nor logged).
     fn report_lost(&mut self) {
-        if !output::spill_failed() || self.lost.is_empty() {
+        if self.lost.is_empty() {
             return;
         }
         self.lost.sort_unstable();
@@ -169,8 +175,18 @@ impl Writer<'_> {
 
     /// Writes a task's (rest of) output, then its job-log row: a row is written only once
     /// the task's output is on stdout (flushed), so `--resume` after a crash reruns exactly
-    /// the tasks whose output was not printed. A task skipped under `-k` gets no row.
-    fn write(&mut self, f: &Finished, logged: bool) -> io::Result<()> {
+    /// the tasks whose output was not printed. A task skipped under `-k` gets no row. When
+    /// the job log has no room for the row, the output is not printed either (the task is
+    /// dropped, as after a failed spill), so `--resume` prints it once.
+    fn write(&mut self, f: &Finished, logged: bool, streamed: bool) -> io::Result<()> {
+        let row = if logged { self.obs.row(f) } else { None };
+        if let Some(row) = &row {
+            // (Of a task that began to stream, what is out is out: the rest goes too.)
+            if !self.obs.reserve(row) && !streamed {
+                self.drop_task(f.seq, f.more);
+                return Ok(());
+            }
+        }
         f.stdout.write_to(&mut self.out)?;
         if !f.stderr.is_empty() {
             self.out.flush()?;
@@ -179,9 +195,9 @@ impl Writer<'_> {
                 let _ = f.stderr.write_to(&mut io::stderr().lock());
             });
         }
-        if logged && self.obs.logs() {
+        if let Some(row) = row {
             self.out.flush()?;
-            self.obs.log(f);
+            self.obs.write_row(&row);
         }
         Ok(())
     }

@@ -382,6 +382,35 @@ pub fn shared_table(file: &File, n: usize) -> io::Result<&'static [AtomicI32]> {
     Ok(unsafe { std::slice::from_raw_parts(map.as_mut_ptr().cast::<AtomicI32>(), n) })
 }
 
+/// Reserves `len` bytes of room in the regular file `fd` from `offset` on, without changing
+/// its length (fallocate(2) with `FALLOC_FL_KEEP_SIZE`). `Ok(Some(len))` when reserved,
+/// `Ok(None)` when the file system cannot reserve room (so nothing is known), an error
+/// (`ENOSPC`, `EDQUOT`, `EIO`, ...) when the room is not there.
+pub fn reserve_space(fd: RawFd, offset: u64, len: u64) -> io::Result<Option<u64>> {
+    loop {
+        // SAFETY: fallocate takes integers only, on an fd the caller owns.
+        let rc = unsafe {
+            libc::fallocate(
+                fd,
+                libc::FALLOC_FL_KEEP_SIZE,
+                offset as libc::off_t,
+                len as libc::off_t,
+            )
+        };
+        if rc == 0 {
+            return Ok(Some(len));
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            Some(libc::EOPNOTSUPP | libc::ENOSYS | libc::EINVAL | libc::ENODEV | libc::ESPIPE) => {
+                return Ok(None)
+            }
+            _ => return Err(e),
+        }
+    }
+}
+
 /// Closes every descriptor from `first` up (close_range(2); errors are ignored).
 pub fn close_from(first: u32) {
     // SAFETY: close_range takes integers only; the caller owns every descriptor it closes.

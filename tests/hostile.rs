@@ -228,3 +228,110 @@ fn oom_kill_of_parx_ends_its_tasks() {
     assert!(cg.oom_kills() >= 1, "no OOM kill in the cgroup: {err}");
     assert_no_survivors(&marker, "tasks of an OOM-killed parx");
 }
+
+/// Item 5: a job log on a full disk (a 1 MB tmpfs) stops new starts as a failed spill does:
+/// one line naming the log, status 255; every task printed has a whole row and every row a
+/// printed task (the room for a row is reserved before its output goes out), no torn row is
+/// left; and `--resume` (the log moved to a disk with room) prints exactly the rest.
+#[test]
+fn a_full_job_log_stops_the_run_and_resume_prints_no_duplicate() {
+    let Some(tmpfs) = Tmpfs::mount("1m") else {
+        return;
+    };
+    let d = tempdir();
+    // 3000 rows of ~430 bytes: the 1 MB log holds about 2400.
+    let pad = "v".repeat(400);
+    let input: String = (1..=3000).map(|i| format!("{i} {pad}\n")).collect();
+    fs::write(d.path().join("in"), &input).unwrap();
+    for keep in [false, true] {
+        let log = tmpfs.path().join(format!("log-{keep}"));
+        let mut args = vec![
+            "-j4".to_string(),
+            "--joblog".into(),
+            log.display().to_string(),
+        ];
+        if keep {
+            args.push("-k".into());
+        }
+        args.extend(["echo", "::::", "in"].map(String::from));
+        let o = parx_std()
+            .current_dir(d.path())
+            .args(&args)
+            .timed_output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(255), "-k {keep}: {err}");
+        assert_eq!(
+            err.matches("writing the job log").count(),
+            1,
+            "-k {keep}: {err}"
+        );
+        assert!(err.contains("No space left on device"), "-k {keep}: {err}");
+        let text = fs::read(&log).unwrap();
+        assert!(text.ends_with(b"\n"), "-k {keep}: a torn last row");
+        let rows: Vec<u64> = text
+            .split(|&b| b == b'\n')
+            .skip(1)
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let l = String::from_utf8_lossy(l);
+                assert_eq!(l.split('\t').count(), 9, "-k {keep}: not a whole row: {l}");
+                l.split('\t').next().unwrap().parse().unwrap()
+            })
+            .collect();
+        let printed: Vec<u64> = lines(&o.stdout)
+            .iter()
+            .map(|l| l.split(' ').next().unwrap().parse().unwrap())
+            .collect();
+        assert!(
+            printed.len() > 1000 && printed.len() < 3000,
+            "-k {keep}: {}",
+            printed.len()
+        );
+        let mut sorted_rows = rows.clone();
+        sorted_rows.sort_unstable();
+        let mut sorted_printed = printed.clone();
+        sorted_printed.sort_unstable();
+        assert_eq!(
+            sorted_rows, sorted_printed,
+            "-k {keep}: rows = printed tasks"
+        );
+        if keep {
+            assert_eq!(
+                printed,
+                (1..=printed.len() as u64).collect::<Vec<_>>(),
+                "-k order"
+            );
+        }
+        // Resume with room.
+        let moved = d.path().join("log");
+        fs::copy(&log, &moved).unwrap();
+        let mut resume = vec!["--resume".to_string()];
+        resume.extend(args.iter().cloned());
+        resume[3] = moved.display().to_string();
+        let o2 = parx_std()
+            .current_dir(d.path())
+            .args(&resume)
+            .timed_output()
+            .unwrap();
+        assert_eq!(
+            o2.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o2.stderr)
+        );
+        let mut all: Vec<u64> = printed;
+        all.extend(
+            lines(&o2.stdout)
+                .iter()
+                .map(|l| l.split(' ').next().unwrap().parse::<u64>().unwrap()),
+        );
+        all.sort_unstable();
+        assert_eq!(
+            all,
+            (1..=3000).collect::<Vec<_>>(),
+            "-k {keep}: every task once"
+        );
+        fs::remove_file(&log).unwrap();
+    }
+}
