@@ -1,6 +1,6 @@
 //! The only home of `unsafe`: raw stdout, catching and waiting for signals, killing process
 //! groups, starting the watchdog, poll(2), file mappings and the SIGBUS guard for them,
-//! non-blocking pipes, sendfile(2) and splice(2), resource limits and niceness, CPU affinity,
+//! non-blocking pipes, splice(2), resource limits and niceness, CPU affinity,
 //! the effective uid and redirecting stderr (`--slurm` array tasks).
 //! Every block carries a `// SAFETY:` note.
 
@@ -521,25 +521,6 @@ pub fn set_blocking(fd: RawFd) -> io::Result<()> {
     Ok(())
 }
 
-/// Copies up to `len` bytes of `file` at `offset` into `out` (a pipe) inside the kernel,
-/// without touching any user-space mapping: a file truncated meanwhile just makes it return
-/// 0 (end of file) instead of raising SIGBUS. Returns the number of bytes sent.
-pub fn sendfile(out: RawFd, file: &File, offset: u64, len: usize) -> io::Result<usize> {
-    let mut off =
-        libc::off_t::try_from(offset).map_err(|_| io::Error::other("offset too large"))?;
-    loop {
-        // SAFETY: both fds are open for the call; `off` is a valid, exclusive out-pointer.
-        let n = unsafe { libc::sendfile(out, file.as_raw_fd(), &mut off, len) };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
-}
-
 // ---- resources (--load, --memfree, default -j) -----------------------------------------------
 
 /// The number of CPUs in this process's affinity mask (sched_getaffinity), or `None` if it
@@ -755,11 +736,5 @@ mod tests {
         let sum: u64 = guard.bytes().iter().map(|&b| u64::from(b)).sum();
         assert!(guard.hit());
         assert_eq!(sum, 100 * u64::from(b'x'));
-        drop(guard);
-        // The kernel copy sees the new end too.
-        let (r, w) = std::os::unix::net::UnixStream::pair().unwrap();
-        assert_eq!(sendfile(w.as_raw_fd(), &f, 0, 1000).unwrap(), 100);
-        assert_eq!(sendfile(w.as_raw_fd(), &f, 100, 1000).unwrap(), 0);
-        drop(r);
     }
 }

@@ -335,3 +335,112 @@ fn a_full_job_log_stops_the_run_and_resume_prints_no_duplicate() {
         fs::remove_file(&log).unwrap();
     }
 }
+
+/// Lines of 16 bytes, `%015d\n`, numbered from 0: each says where it belongs.
+fn numbered_lines(n: u64) -> Vec<u8> {
+    (0..n)
+        .flat_map(|i| format!("{i:015}\n").into_bytes())
+        .collect()
+}
+
+/// Item 6: a file cut short while parx sends its chunks (`--pipe-part`, and `--pipe` with
+/// stdin redirected from it). Every task read only bytes the file held — whole numbered
+/// lines in order, no NUL, no line from elsewhere — and every task whose chunk the file no
+/// longer held fails with one line naming the file and the chunk: the status counts them,
+/// and an unnamed task got its chunk whole (it ends where the next task's output begins).
+/// (With sendfile(2) the second task read NUL bytes: its chunk's pages sat in its pipe when
+/// the cut zeroed the tail of the page at the new end.)
+#[test]
+fn a_file_cut_short_under_parx_fails_the_tasks_it_no_longer_holds() {
+    for mode in ["--pipe-part", "--pipe"] {
+        let d = tempdir();
+        let data = d.path().join("data");
+        let lines_total = 250_000; // 4 MB: 8 chunks of 512 KiB
+        fs::write(&data, numbered_lines(lines_total)).unwrap();
+        let mut c = parx_std();
+        c.current_dir(d.path())
+            .args([mode, "--block", "512K", "-j2"]);
+        if mode == "--pipe-part" {
+            c.args(["-a", "data"]);
+        } else {
+            c.stdin(fs::File::open(&data).unwrap());
+        }
+        c.args(["sh", "-c", "sleep 0.5; cat > out.$PARALLEL_SEQ"]);
+        let mut child = c
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let err = drain(child.stderr.take().unwrap());
+        std::thread::sleep(Duration::from_millis(300));
+        // Cut inside a line of the second chunk, which is in its task's pipe whole by now.
+        let cut = 700_008;
+        fs::OpenOptions::new()
+            .write(true)
+            .open(&data)
+            .unwrap()
+            .set_len(cut)
+            .unwrap();
+        let st = wait_timeout(&mut child, TIMEOUT).expect("parx ends");
+        let err = String::from_utf8_lossy(&err.join().unwrap()).into_owned();
+        let named: Vec<u64> = err
+            .lines()
+            .filter(|l| l.contains("the file shrank") && l.contains("the task fails"))
+            .map(|l| {
+                let n = l
+                    .strip_prefix("parx: task ")
+                    .unwrap()
+                    .split(':')
+                    .next()
+                    .unwrap();
+                n.parse().unwrap()
+            })
+            .collect();
+        assert!(!named.is_empty(), "{mode}: {err}");
+        assert_eq!(st.code(), Some(named.len() as i32), "{mode}: {err}");
+        assert_eq!(err.lines().count(), named.len(), "{mode}: {err}");
+        // What each task read: (first line, whole lines), checked line by line.
+        let mut seen = Vec::new();
+        for seq in 1..=8u64 {
+            let out = fs::read(d.path().join(format!("out.{seq}"))).unwrap_or_default();
+            assert!(!out.contains(&0), "{mode}: task {seq} read NUL bytes");
+            let whole = out.len() / 16;
+            let first = match out.get(..15) {
+                Some(n) => std::str::from_utf8(n).unwrap().parse::<u64>().unwrap(),
+                None => u64::MAX,
+            };
+            let want = numbered_lines(first.saturating_add(whole as u64 + 1).min(lines_total));
+            let at = (first as usize).saturating_mul(16);
+            if !out.is_empty() {
+                assert_eq!(
+                    &want[at..at + out.len()],
+                    &out[..],
+                    "{mode}: task {seq} read bytes the file did not hold"
+                );
+                assert!(
+                    at + out.len() <= cut as usize || named.contains(&seq),
+                    "{mode}: task {seq} read past the cut unnamed"
+                );
+            }
+            seen.push((seq, first, whole, out.len() % 16));
+        }
+        for w in seen.windows(2) {
+            let ((seq, first, whole, partial), (_, next, _, _)) = (w[0], w[1]);
+            if named.contains(&seq) || first == u64::MAX {
+                assert!(
+                    named.contains(&seq),
+                    "{mode}: task {seq} read nothing, unnamed: {err}"
+                );
+                continue;
+            }
+            assert_eq!(partial, 0, "{mode}: task {seq} unnamed with a torn line");
+            if next != u64::MAX {
+                assert_eq!(
+                    first + whole as u64,
+                    next,
+                    "{mode}: task {seq} unnamed, chunk not whole"
+                );
+            }
+        }
+    }
+}
