@@ -679,8 +679,12 @@ pub fn slot_limit() -> (usize, Option<String>) {
     const RESERVED: u64 = 24;
     /// Descriptors a running task may hold.
     const PER_TASK: u64 = 8;
-    /// Processes and threads kept for parx's own threads, the watchdog, a task's children.
-    const RESERVED_PROCS: u64 = 8;
+    /// Processes and threads kept for parx's own (its main, source and signal threads, a
+    /// monitor or halt thread, the watchdog) and a spare: `ulimit -u` counts threads too.
+    const RESERVED_PROCS: u64 = 6;
+    /// Processes and threads a slot takes: its thread in parx, its task, and a child of the
+    /// task (`sh -c 'cmd …'` forks one).
+    const PER_SLOT_PROCS: u64 = 3;
     let get = |res| {
         let mut lim = libc::rlimit {
             rlim_cur: 0,
@@ -699,7 +703,8 @@ pub fn slot_limit() -> (usize, Option<String>) {
         );
     }
     if let Some(procs) = get(libc::RLIMIT_NPROC) {
-        let n = usize::try_from(procs.saturating_sub(RESERVED_PROCS) / 2).unwrap_or(usize::MAX);
+        let n = usize::try_from(procs.saturating_sub(RESERVED_PROCS) / PER_SLOT_PROCS)
+            .unwrap_or(usize::MAX);
         if n < best.0 {
             best = (n, Some(format!("ulimit -u {procs}")));
         }

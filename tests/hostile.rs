@@ -444,3 +444,70 @@ fn a_file_cut_short_under_parx_fails_the_tasks_it_no_longer_holds() {
         }
     }
 }
+
+/// `parx ARGS` run as an unprivileged uid of its own (no other process of it runs: `ulimit
+/// -u` counts every process and thread of the user) with `ulimit -u procs`. `None` when the
+/// test cannot switch users (it then prints why).
+fn as_own_user_with_nproc(procs: u64, args: &[&str]) -> Option<std::process::Output> {
+    use std::os::unix::process::CommandExt;
+    if !is_root() {
+        println!("skipped: needs root to run parx as another user with a lowered ulimit -u");
+        return None;
+    }
+    let uid = 61_000 + std::process::id() % 1000;
+    let mut c = parx_std();
+    c.current_dir("/").args(args).uid(uid).gid(uid);
+    // SAFETY: setrlimit(2) is async-signal-safe and touches only the child's own limits; it
+    // runs between fork and exec with nothing else in between.
+    unsafe {
+        c.pre_exec(move || {
+            let r = libc::rlimit {
+                rlim_cur: procs,
+                rlim_max: procs,
+            };
+            if libc::setrlimit(libc::RLIMIT_NPROC, &r) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    Some(c.timed_output().unwrap())
+}
+
+/// Item 8: `ulimit -u 20` counts parx's own threads as well as the tasks and their children:
+/// `-j 8` is lowered to what that leaves, with one note, and every one of 200 tasks that fork
+/// a child (`sh -c 'sleep …; echo …'`) runs — none fails with "Cannot fork".
+#[test]
+fn a_process_budget_leaves_room_for_the_tasks_children() {
+    let seq: Vec<String> = (1..=200).map(|i| i.to_string()).collect();
+    let mut args = vec!["-j8", "sh", "-c", "sleep 0.01; echo $1", "sh", ":::"];
+    args.extend(seq.iter().map(String::as_str));
+    let Some(o) = as_own_user_with_nproc(20, &args) else {
+        return;
+    };
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert_eq!(sorted_lines(&o.stdout).len(), 200, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("parx: -j 8 lowered to ") && err.contains("ulimit -u 20"),
+        "{err}"
+    );
+}
+
+/// Item 8: an absurd `-j` is reported as typed, lowered to what the limits allow.
+#[test]
+fn an_absurd_j_is_reported_as_typed() {
+    let o = parx_std()
+        .args(["-j", "18446744073709551615", "echo", ":::", "a"])
+        .timed_output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert_eq!(o.stdout, b"a\n");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("parx: -j 18446744073709551615 lowered to "),
+        "{err}"
+    );
+}
