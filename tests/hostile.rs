@@ -511,3 +511,64 @@ fn an_absurd_j_is_reported_as_typed() {
         "{err}"
     );
 }
+
+/// Item 8: `--results DIR` never writes through a link planted under DIR: a symbolic link at
+/// `DIR/1/stdout` and a hard link at `DIR/3/stderr` are replaced by fresh files (their
+/// targets untouched); a task directory that is a symbolic link (`DIR/2`) fails its task
+/// unrun with one line naming it (status 255); the other tasks' results are stored.
+#[test]
+fn results_never_write_through_a_planted_link() {
+    use std::os::unix::fs::symlink;
+    let d = tempdir();
+    let victim = d.path().join("victim");
+    fs::write(&victim, "precious\n").unwrap();
+    let elsewhere = d.path().join("elsewhere");
+    fs::create_dir(&elsewhere).unwrap();
+    let res = d.path().join("res");
+    for t in ["1", "3"] {
+        fs::create_dir_all(res.join(t)).unwrap();
+    }
+    symlink(&victim, res.join("1/stdout")).unwrap();
+    symlink(&elsewhere, res.join("2")).unwrap();
+    fs::hard_link(&victim, res.join("3/stderr")).unwrap();
+    symlink(&victim, res.join("index.tsv")).unwrap();
+    let o = parx_std()
+        .args(["-k", "--results"])
+        .arg(&res)
+        .args([
+            "sh",
+            "-c",
+            "echo out $1; echo err $1 >&2",
+            "sh",
+            ":::",
+            "a",
+            "b",
+            "c",
+        ])
+        .timed_output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert_eq!(
+        fs::read_dir(&elsewhere).unwrap().count(),
+        0,
+        "written through DIR/2"
+    );
+    // (A task whose results cannot be stored fails unrun.)
+    assert_eq!(o.stdout, b"out a\nout c\n");
+    assert_eq!(o.status.code(), Some(255), "{err}");
+    let refused: Vec<&str> = err.lines().filter(|l| l.starts_with("parx: ")).collect();
+    assert_eq!(refused.len(), 1, "{err}");
+    assert!(
+        refused[0].contains(&format!("{}", res.join("2").display())),
+        "{err}"
+    );
+    assert_eq!(fs::read_to_string(res.join("1/stdout")).unwrap(), "out a\n");
+    assert_eq!(fs::read_to_string(res.join("3/stderr")).unwrap(), "err c\n");
+    assert!(!fs::symlink_metadata(res.join("1/stdout"))
+        .unwrap()
+        .is_symlink());
+    assert!(fs::read_to_string(res.join("index.tsv"))
+        .unwrap()
+        .contains("3\tc"));
+}
