@@ -17,6 +17,39 @@ pub fn stdout_file() -> ManuallyDrop<File> {
     ManuallyDrop::new(unsafe { File::from_raw_fd(1) })
 }
 
+/// Whether fd 1 was closed when the process started (`parx … >&-`), before Rust's runtime
+/// opened /dev/null on it.
+static STDOUT_CLOSED_AT_START: AtomicBool = AtomicBool::new(false);
+
+/// Run by the C runtime before `main` (and so before Rust's runtime fills a closed fd 0, 1 or
+/// 2 with /dev/null): notes whether fd 1 is closed.
+extern "C" fn note_closed_stdout() {
+    // SAFETY: fcntl(F_GETFD) on fd 1 only reads the descriptor table; errno is not read.
+    if unsafe { libc::fcntl(1, libc::F_GETFD) } == -1 {
+        STDOUT_CLOSED_AT_START.store(true, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: a function pointer in `.init_array` is called once by the C runtime before main,
+// with no arguments; `note_closed_stdout` takes none and only makes one system call.
+#[used]
+#[link_section = ".init_array"]
+static NOTE_CLOSED_STDOUT: extern "C" fn() = note_closed_stdout;
+
+/// If parx was started with stdout closed, makes writes to it fail (EBADF: fd 1 becomes
+/// /dev/null opened read-only) instead of vanishing into the /dev/null Rust's runtime put
+/// there: output that cannot be printed is an error, not a success.
+pub fn refuse_closed_stdout() {
+    if !STDOUT_CLOSED_AT_START.load(Ordering::Relaxed) {
+        return;
+    }
+    if let Ok(f) = File::open("/dev/null") {
+        // SAFETY: dup2 onto fd 1, which Rust's runtime opened for this process; `f` stays
+        // ours and is closed when dropped.
+        unsafe { libc::dup2(f.as_raw_fd(), 1) };
+    }
+}
+
 /// The signals parx handles itself (in a dedicated thread, via [`wait_signal`]).
 pub const HANDLED: [i32; 2] = [libc::SIGINT, libc::SIGTERM];
 

@@ -572,3 +572,85 @@ fn results_never_write_through_a_planted_link() {
         .unwrap()
         .contains("3\tc"));
 }
+
+/// Item 8: `parx -k --joblog J echo ::: 1 2 >&-` (stdout closed, which Rust's runtime would
+/// quietly fill with /dev/null): printing fails, one line, status 255, and no task is logged
+/// as done; with stdout on /dev/null (open, on purpose) the same run succeeds and logs both.
+#[test]
+fn a_closed_stdout_is_an_error_not_a_success() {
+    let d = tempdir();
+    for (redirect, status, rows) in [(">&-", 255, 0), ("> /dev/null", 0, 2)] {
+        let script = format!("exec {BIN} -k --joblog J echo ::: 1 2 {redirect}");
+        let o = std::process::Command::new("sh")
+            .current_dir(d.path())
+            .args(["-c", &script])
+            .stdin(Stdio::null())
+            .timed_output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(status), "{redirect}: {err}");
+        let log = fs::read_to_string(d.path().join("J")).unwrap();
+        assert_eq!(log.lines().count(), 1 + rows, "{redirect}: {log}");
+        if status != 0 {
+            assert_eq!(err.lines().count(), 1, "{err}");
+            assert!(err.starts_with("parx: writing stdout: "), "{err}");
+        }
+    }
+    // The process pool's dry run prints too.
+    let script = format!("exec {BIN} --dry-run --pool process echo ::: 1 >&-");
+    let o = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .timed_output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(255),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// Item 8: a `TMPDIR` that is a file: the failed spill says it is not a directory (not "is
+/// the disk full?").
+#[test]
+fn a_tmpdir_that_is_a_file_is_named_as_such() {
+    let d = tempdir();
+    let file = d.path().join("not-a-dir");
+    fs::write(&file, "x").unwrap();
+    // Task 1 is slow: 40 outputs of 1 MB wait behind it, past the 16 MiB kept in memory.
+    let input: String = (1..=40).map(|i| format!("{i}\n")).collect();
+    let o = parx_std()
+        .env("TMPDIR", &file)
+        .args([
+            "-k",
+            "sh",
+            "-c",
+            "[ $1 = 1 ] && sleep 1; head -c 1000000 /dev/zero | tr '\\0' a; echo",
+            "sh",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+            let err = drain(c.stderr.take().unwrap());
+            let st = wait_timeout(&mut c, TIMEOUT).expect("parx ends");
+            (
+                st,
+                String::from_utf8_lossy(&err.join().unwrap()).into_owned(),
+            )
+        })
+        .unwrap();
+    let (st, err) = o;
+    assert_eq!(st.code(), Some(255), "{err}");
+    let first = err.lines().next().unwrap_or_default();
+    assert!(
+        first.contains(&format!("cannot write to {}", file.display())),
+        "{err}"
+    );
+    assert!(first.contains("it is not a directory"), "{err}");
+    assert!(!err.contains("disk full"), "{err}");
+}
