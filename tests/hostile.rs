@@ -37,13 +37,25 @@ fn assert_group_ended(what: &str, o: &std::process::Output, t0: Instant, marker:
 /// empty, so `pgrep` (here: /proc) finds nothing of the task once parx has exited.
 #[test]
 fn ending_a_task_ends_its_whole_group() {
-    let cases: [(&str, &[&str]); 3] = [
+    let cases: [(&str, &[&str]); 4] = [
         ("--timeout", &["--timeout", "1"]),
         (
             "--timeout --termseq",
             &["--timeout", "1", "--termseq", "TERM,300,TERM,300,KILL,25"],
         ),
         ("--halt now", &["--halt", "now,fail=1"]),
+        // A worker that never answers its record: its group gets the whole --termseq.
+        (
+            "--pool process --timeout --termseq",
+            &[
+                "--pool",
+                "process",
+                "--timeout",
+                "1",
+                "--termseq",
+                "TERM,300,KILL,25",
+            ],
+        ),
     ];
     for (what, opts) in cases {
         let marker = sleep_marker();

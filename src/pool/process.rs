@@ -481,7 +481,11 @@ impl Slot<'_> {
                 (&mut stdout, &mut stderr),
                 None,
                 &mut buf,
-                &child::END_SEQUENCE,
+                self.cfg
+                    .compat
+                    .termseq
+                    .as_deref()
+                    .unwrap_or(&child::END_SEQUENCE),
                 || reader.borrow_mut().tick(),
                 |stream, data| reader.borrow_mut().on(stream, data),
             );
