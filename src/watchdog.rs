@@ -1,22 +1,25 @@
 //! Orphan guard: children of a `kill -9`ed or OOM-killed parx must not run on. At start parx
-//! starts a tiny watchdog process: parx's own binary again (`/proc/self/exe`, posix_spawn,
-//! argv `parx-watchdog` [`ARG`], no environment, in a process group of its own), whose stdin
-//! is the read end of a pipe whose only write end parx keeps, and whose stdout is a memory
-//! file (memfd) that parx maps shared and keeps the table of live task process groups in
-//! (one entry per slot: see [`Watchdog::table`]); the pool writes that table anyway, so a
-//! task's start or end costs the watchdog nothing. The watchdog closes every other
-//! descriptor and sleeps in read(2) until the pipe reaches EOF, which is when parx is gone
-//! (or at parx's end when groups are still live, see [`Watchdog::finish`]); then it reads the
-//! table from the memory file, sends TERM, then KILL, to every group still in it (the whole
-//! group, so grandchildren too) and exits. At its normal end, with no group live, parx kills
-//! the watchdog and reaps it, so no process outlives parx.
+//! starts a tiny watchdog process ([`crate::sys::spawn_sharing_memory`]: clone(2) with
+//! `CLONE_VM`, in a process group of its own) whose stdin is the read end of a pipe whose
+//! only write end parx keeps, and whose stdout is a memory file (memfd) that parx maps shared
+//! and keeps the table of live task process groups in (one entry per slot: see
+//! [`Watchdog::table`]); the pool writes that table anyway, so a task's start or end costs the
+//! watchdog nothing. If parx is still running [`SEPARATE_AFTER`] later, the watchdog makes
+//! itself a separate process: it execs parx's own binary (`/proc/self/exe`, argv
+//! `parx-watchdog` [`ARG`], no environment; a raw execve parx does not wait for), which
+//! closes every descriptor but the pipe and the table ([`serve_if_asked`]). Either way it
+//! sleeps until the pipe reaches EOF, which is when parx is gone (or at parx's end when groups
+//! are still live, see [`Watchdog::finish`]); then it reads the table, sends TERM, then KILL,
+//! to every group still in it (the whole group, so grandchildren too) and exits. At its normal
+//! end, with no group live, parx kills the watchdog and reaps it, so no process outlives parx.
 //!
-//! A separate process, not one sharing parx's memory: the kernel's out-of-memory killer kills
-//! every process that shares the memory of the one it picks, so a watchdog made with
-//! `CLONE_VM` (as before) died with an OOM-killed parx and left its tasks running. That
-//! watchdog is still the fallback when parx's binary cannot be run again (no `/proc`, no
-//! memfd): [`crate::sys::spawn_sharing_memory`], reading the same table straight from
-//! parx's memory.
+//! Why a separate process in the end: the kernel's out-of-memory killer kills every process
+//! that shares the memory of the one it picks, so a watchdog sharing parx's memory died with
+//! an OOM-killed parx and left its tasks running. Why not at once: spawning it separately
+//! (posix_spawn, parx waiting for the exec, then its start-up on the other core) made `parx
+//! true ::: x` about a fifth slower; a run shorter than [`SEPARATE_AFTER`] never pays for the
+//! exec, and is too young to have grown big enough to be OOM-killed. Where the exec fails (no
+//! `/proc`, no memfd) the watchdog stays in parx's memory and reads the table from there.
 //!
 //! Not a fork of parx: a fork copies parx's page tables and then every page parx writes (it
 //! was a tenth of the time of `parx true ::: x`). Chosen over PR_SET_PDEATHSIG because that
