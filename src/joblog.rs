@@ -114,7 +114,13 @@ pub struct Joblog {
     len: u64,
     /// Up to where its room is reserved.
     reserved: u64,
+    /// Room promised to the rows of tasks that print before they end ([`Joblog::promise`]).
+    promised: u64,
 }
+
+/// The room promised to the row of a task that prints before it ends: a row is about 60
+/// bytes and its command (a command of more than 4 KiB may find no room when its row comes).
+const ROW_PROMISE: u64 = 4 << 10;
 
 /// How much room [`Joblog::reserve`] asks for at once (fewer system calls), if there is.
 const RESERVE_AHEAD: u64 = 64 << 10;
@@ -150,6 +156,7 @@ impl Joblog {
             regular,
             len,
             reserved: len,
+            promised: 0,
         };
         if text.is_empty() {
             log.write_whole(HEADER)?;
@@ -162,7 +169,26 @@ impl Joblog {
     /// should be printed that it would record). Where room cannot be reserved (not a regular
     /// file, a file system without fallocate(2)) it says nothing.
     pub fn reserve(&mut self, n: usize) -> io::Result<()> {
-        let n = n as u64;
+        self.reserve_after(self.promised, n as u64)
+    }
+
+    /// Reserves room for the row of a task that prints before it ends ([`ROW_PROMISE`]),
+    /// besides what is reserved for others; [`Joblog::unpromise`] gives it back when the
+    /// task ends (its row then reserves its own).
+    pub fn promise(&mut self) -> io::Result<()> {
+        self.reserve_after(self.promised, ROW_PROMISE)?;
+        self.promised += ROW_PROMISE;
+        Ok(())
+    }
+
+    /// Gives back one [`Joblog::promise`].
+    pub fn unpromise(&mut self) {
+        self.promised = self.promised.saturating_sub(ROW_PROMISE);
+    }
+
+    /// Reserves room for `n` bytes after the end and `skip` bytes promised already.
+    fn reserve_after(&mut self, skip: u64, n: u64) -> io::Result<()> {
+        let n = n + skip;
         if !self.regular || self.len + n <= self.reserved {
             return Ok(());
         }

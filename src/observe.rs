@@ -80,11 +80,8 @@ impl Observer {
         self.joblog.is_some()
     }
 
-    /// The job-log row of `f` (`None` without a job log, or once writing it has failed).
+    /// The job-log row of `f` (`None` without a job log).
     pub fn row(&self, f: &Finished) -> Option<Vec<u8>> {
-        if self.log_failed {
-            return None;
-        }
         self.joblog.as_ref()?;
         Some(crate::joblog::format_row(&Row {
             seq: f.seq,
@@ -114,7 +111,32 @@ impl Observer {
         }
     }
 
-    /// Writes `row` (see [`Observer::row`]), once its task's output is on stdout.
+    /// A task begins to print before it ends (the `-k` head of line, `--line-buffer`): room
+    /// for its row, not known yet, is promised in the job log ([`Joblog::promise`]). `false`:
+    /// there is none (see [`Observer::log_failed`]), so nothing of the task may be printed.
+    pub fn promise(&mut self) -> bool {
+        let res = match &mut self.joblog {
+            Some(log) if !self.log_failed => log.promise(),
+            _ => return !self.log_failed,
+        };
+        match res {
+            Ok(()) => true,
+            Err(e) => {
+                self.log_error(&e);
+                false
+            }
+        }
+    }
+
+    /// A task that began to print has ended: its promise gives way to its row's reservation.
+    pub fn unpromise(&mut self) {
+        if let Some(log) = &mut self.joblog {
+            log.unpromise();
+        }
+    }
+
+    /// Writes `row` (see [`Observer::row`]), once its task's output is on stdout: after a
+    /// failure too (a task that printed before it ended had room promised for it).
     pub fn write_row(&mut self, row: &[u8]) {
         if let Some(Err(e)) = self.joblog.as_mut().map(|log| log.write(row)) {
             self.log_error(&e);

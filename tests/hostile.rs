@@ -241,7 +241,8 @@ fn oom_kill_of_parx_ends_its_tasks() {
     assert_no_survivors(&marker, "tasks of an OOM-killed parx");
 }
 
-/// Item 5: a job log on a full disk (a 1 MB tmpfs) stops new starts as a failed spill does:
+/// Item 5: a job log on a full disk (a 1 MB tmpfs) stops new starts as a failed spill does
+/// (grouped, `-k` with its streaming head of line, `--line-buffer`):
 /// one line naming the log, status 255; every task printed has a whole row and every row a
 /// printed task (the room for a row is reserved before its output goes out), no torn row is
 /// left; and `--resume` (the log moved to a disk with room) prints exactly the rest.
@@ -255,15 +256,16 @@ fn a_full_job_log_stops_the_run_and_resume_prints_no_duplicate() {
     let pad = "v".repeat(400);
     let input: String = (1..=3000).map(|i| format!("{i} {pad}\n")).collect();
     fs::write(d.path().join("in"), &input).unwrap();
-    for keep in [false, true] {
-        let log = tmpfs.path().join(format!("log-{keep}"));
+    for mode in ["", "-k", "--line-buffer"] {
+        let keep = mode == "-k";
+        let log = tmpfs.path().join(format!("log{mode}"));
         let mut args = vec![
             "-j4".to_string(),
             "--joblog".into(),
             log.display().to_string(),
         ];
-        if keep {
-            args.push("-k".into());
+        if !mode.is_empty() {
+            args.push(mode.into());
         }
         args.extend(["echo", "::::", "in"].map(String::from));
         let o = parx_std()
@@ -272,22 +274,22 @@ fn a_full_job_log_stops_the_run_and_resume_prints_no_duplicate() {
             .timed_output()
             .unwrap();
         let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(255), "-k {keep}: {err}");
+        assert_eq!(o.status.code(), Some(255), "{mode}: {err}");
         assert_eq!(
             err.matches("writing the job log").count(),
             1,
-            "-k {keep}: {err}"
+            "{mode}: {err}"
         );
-        assert!(err.contains("No space left on device"), "-k {keep}: {err}");
+        assert!(err.contains("No space left on device"), "{mode}: {err}");
         let text = fs::read(&log).unwrap();
-        assert!(text.ends_with(b"\n"), "-k {keep}: a torn last row");
+        assert!(text.ends_with(b"\n"), "{mode}: a torn last row");
         let rows: Vec<u64> = text
             .split(|&b| b == b'\n')
             .skip(1)
             .filter(|l| !l.is_empty())
             .map(|l| {
                 let l = String::from_utf8_lossy(l);
-                assert_eq!(l.split('\t').count(), 9, "-k {keep}: not a whole row: {l}");
+                assert_eq!(l.split('\t').count(), 9, "{mode}: not a whole row: {l}");
                 l.split('\t').next().unwrap().parse().unwrap()
             })
             .collect();
@@ -297,17 +299,14 @@ fn a_full_job_log_stops_the_run_and_resume_prints_no_duplicate() {
             .collect();
         assert!(
             printed.len() > 1000 && printed.len() < 3000,
-            "-k {keep}: {}",
+            "{mode}: {}",
             printed.len()
         );
         let mut sorted_rows = rows.clone();
         sorted_rows.sort_unstable();
         let mut sorted_printed = printed.clone();
         sorted_printed.sort_unstable();
-        assert_eq!(
-            sorted_rows, sorted_printed,
-            "-k {keep}: rows = printed tasks"
-        );
+        assert_eq!(sorted_rows, sorted_printed, "{mode}: rows = printed tasks");
         if keep {
             assert_eq!(
                 printed,
@@ -342,7 +341,7 @@ fn a_full_job_log_stops_the_run_and_resume_prints_no_duplicate() {
         assert_eq!(
             all,
             (1..=3000).collect::<Vec<_>>(),
-            "-k {keep}: every task once"
+            "{mode}: every task once"
         );
         fs::remove_file(&log).unwrap();
     }
