@@ -1,7 +1,10 @@
 //! `--joblog` and `--resume`: GNU parallel's TSV job log. Rows are written by the merger (the
 //! one place every pool's final task outcomes pass through), each row whole in one write(2) on
 //! an `O_APPEND` file, so a `kill -9` of parx leaves a log of whole rows. Reading it back for
-//! `--resume` tolerates a torn last line.
+//! `--resume` tolerates a torn last line. The room for a row is reserved (fallocate(2))
+//! before its task's output is printed ([`Joblog::reserve`]), so that a full disk is known
+//! before the output goes out rather than after; a write that fails anyway is undone (the
+//! file is cut back to its last whole row).
 
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
@@ -104,7 +107,23 @@ pub fn parse(text: &[u8]) -> Logged {
 #[derive(Debug)]
 pub struct Joblog {
     file: File,
+    /// It is a regular file (not `--joblog -`, a pipe): its length can be cut back and its
+    /// room reserved.
+    regular: bool,
+    /// Its length: the end of its last whole row.
+    len: u64,
+    /// Up to where its room is reserved.
+    reserved: u64,
+    /// Room promised to the rows of tasks that print before they end ([`Joblog::promise`]).
+    promised: u64,
 }
+
+/// The room promised to the row of a task that prints before it ends: a row is about 60
+/// bytes and its command (a command of more than 4 KiB may find no room when its row comes).
+const ROW_PROMISE: u64 = 4 << 10;
+
+/// How much room [`Joblog::reserve`] asks for at once (fewer system calls), if there is.
+const RESERVE_AHEAD: u64 = 64 << 10;
 
 impl Joblog {
     /// Opens the log. With `resume`, reads what it already holds (a missing file holds
@@ -125,30 +144,96 @@ impl Joblog {
                 file.set_len(whole as u64)?;
                 text.truncate(whole);
             }
-        } else if file.metadata()?.is_file() {
-            // (Not for `--joblog -`: stdout may be a pipe or a terminal.)
+        }
+        // (Not for `--joblog -`: stdout may be a pipe or a terminal.)
+        let regular = file.metadata()?.is_file();
+        if !resume && regular {
             file.set_len(0)?;
         }
-        let log = Joblog { file };
+        let len = text.len() as u64;
+        let mut log = Joblog {
+            file,
+            regular,
+            len,
+            reserved: len,
+            promised: 0,
+        };
         if text.is_empty() {
             log.write_whole(HEADER)?;
         }
         Ok((log, logged))
     }
 
-    /// Appends one row with one write(2).
-    pub fn write(&self, row: &Row) -> io::Result<()> {
-        self.write_whole(&format_row(row))
+    /// Reserves room for `n` more bytes (a row about to be written), so that writing them
+    /// cannot fail for want of space: an error says the row cannot be written (and nothing
+    /// should be printed that it would record). Where room cannot be reserved (not a regular
+    /// file, a file system without fallocate(2)) it says nothing.
+    pub fn reserve(&mut self, n: usize) -> io::Result<()> {
+        self.reserve_after(self.promised, n as u64)
     }
 
-    fn write_whole(&self, data: &[u8]) -> io::Result<()> {
+    /// Reserves room for the row of a task that prints before it ends ([`ROW_PROMISE`]),
+    /// besides what is reserved for others; [`Joblog::unpromise`] gives it back when the
+    /// task ends (its row then reserves its own).
+    pub fn promise(&mut self) -> io::Result<()> {
+        self.reserve_after(self.promised, ROW_PROMISE)?;
+        self.promised += ROW_PROMISE;
+        Ok(())
+    }
+
+    /// Gives back one [`Joblog::promise`].
+    pub fn unpromise(&mut self) {
+        self.promised = self.promised.saturating_sub(ROW_PROMISE);
+    }
+
+    /// Reserves room for `n` bytes after the end and `skip` bytes promised already.
+    fn reserve_after(&mut self, skip: u64, n: u64) -> io::Result<()> {
+        let n = n + skip;
+        if !self.regular || self.len + n <= self.reserved {
+            return Ok(());
+        }
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&self.file);
+        // Ahead if there is room, else just this row.
+        let mut got = crate::sys::reserve_space(fd, self.len, n.max(RESERVE_AHEAD));
+        if got.is_err() {
+            got = crate::sys::reserve_space(fd, self.len, n);
+        }
+        match got {
+            Ok(Some(k)) => {
+                self.reserved = self.len + k;
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Appends one whole row (formatted by [`format_row`]) with one write(2); if the write
+    /// fails, the log is cut back to its last whole row.
+    pub fn write(&mut self, row: &[u8]) -> io::Result<()> {
+        self.write_whole(row)
+    }
+
+    fn write_whole(&mut self, data: &[u8]) -> io::Result<()> {
         let mut f = &self.file;
         // O_APPEND: one write of a regular file lands whole; finish a short one anyway.
-        let n = f.write(data)?;
-        if n < data.len() {
-            f.write_all(&data[n..])?;
+        let res = f.write(data).and_then(|n| match n < data.len() {
+            true => f.write_all(&data[n..]),
+            false => Ok(()),
+        });
+        match res {
+            Ok(()) => {
+                self.len += data.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                // No torn row for --resume to misread.
+                if self.regular {
+                    let _ = self.file.set_len(self.len);
+                }
+                Err(e)
+            }
         }
-        Ok(())
     }
 }
 

@@ -55,6 +55,10 @@ const LAST_RESORT: Duration = Duration::from_millis(200);
 
 /// Parses the command line, runs, and returns the exit status.
 pub fn run_main() -> i32 {
+    // parx's binary run again as the orphan watchdog of a parx run.
+    if let Some(code) = watchdog::serve_if_asked() {
+        return code;
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => return clap_error(&e),
@@ -119,6 +123,8 @@ fn clap_error(e: &clap::Error) -> i32 {
 /// [`exit::Report`].
 pub(crate) fn run(cfg: Config) -> anyhow::Result<i32> {
     let cfg = Arc::new(cfg);
+    // `parx … >&-`: printing fails (255), rather than going to /dev/null.
+    sys::refuse_closed_stdout();
     // The orphan guard first, while the only descriptors parx holds are those it inherited
     // (its copy of the table keeps none of parx's pipes open). A dry run starts no task.
     let watchdog = match cfg.dry_run {
@@ -130,10 +136,11 @@ pub(crate) fn run(cfg: Config) -> anyhow::Result<i32> {
     let input = source::open(&cfg)?;
     let (mut ctl, joblog, skip) = prepare(&cfg)?;
     if let Some(w) = watchdog {
-        ctl.set_watchdog(w);
+        ctl.set_watchdog(w)
+            .context("starting the orphan watchdog")?;
     }
     if cfg.dry_run && cfg.pool == PoolKind::Process {
-        print_workers(&cfg);
+        print_workers(&cfg).context("writing stdout")?;
         return Ok(0);
     }
     let counted = match progress::shown(cfg.jobs_ctl.bar, cfg.jobs_ctl.eta) {
@@ -212,15 +219,21 @@ fn prepare(cfg: &Config) -> anyhow::Result<(Control, Option<Joblog>, Skip)> {
 
 /// `--dry-run` with the process pool: values would go to the workers' stdin, so what would
 /// run is one worker per slot.
-fn print_workers(cfg: &Config) {
+fn print_workers(cfg: &Config) -> std::io::Result<()> {
+    use std::io::Write;
+    // Straight to fd 1: std's stdout would take a closed one (EBADF) for a success.
+    let stdout = sys::stdout_file();
+    let mut out = std::io::BufWriter::new(&*stdout);
     for slot in 1..=cfg.jobs {
         let r = cfg.template.render(&template::Ctx {
             seq: 0,
             slot,
             records: &[],
         });
-        println!("{}", String::from_utf8_lossy(&r.display()));
+        out.write_all(&r.display())?;
+        out.write_all(b"\n")?;
     }
+    out.flush()
 }
 
 /// Starts the thread that waits for SIGINT/SIGTERM: it stops the run (TERM to every task),

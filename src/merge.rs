@@ -51,6 +51,9 @@ struct Writer<'a> {
     /// Running tasks whose output has begun to go out (the `-k` head of line, `--line-buffer`
     /// lines): they are printed, whatever comes.
     streamed: HashSet<u64>,
+    /// Running tasks whose output may not begin to go out (no room for their job-log row):
+    /// their pieces are dropped, and they are not printed.
+    refused: HashSet<u64>,
 }
 
 impl Writer<'_> {
@@ -73,18 +76,12 @@ impl Writer<'_> {
     /// A task ended (`logged`: it gets a job-log row once its output is written).
     fn finished(&mut self, f: Box<Finished>, logged: bool) -> io::Result<()> {
         let streamed = self.streamed.remove(&f.seq);
-        if logged && !streamed && lost(&f) {
-            self.lose(f.seq, f.more);
-            if self.keep_order {
-                // Nothing after it may be printed: drop what waits (not logged either).
-                let hole = self.hole.map_or(f.seq, |h| h.min(f.seq));
-                self.hole = Some(hole);
-                for (seq, (f, logged)) in self.pending.split_off(&hole) {
-                    if logged {
-                        self.lose(seq, f.more);
-                    }
-                }
-            }
+        self.refused.remove(&f.seq);
+        if streamed {
+            self.obs.unpromise();
+        }
+        if logged && !streamed && (lost(&f) || self.obs.log_failed()) {
+            self.drop_task(f.seq, f.more);
             return Ok(());
         }
         if self.hole.is_some_and(|h| f.seq > h) {
@@ -94,20 +91,60 @@ impl Writer<'_> {
             return Ok(());
         }
         if !self.keep_order {
-            return self.write(&f, logged);
+            return self.write(&f, logged, streamed).map(drop);
         }
         if f.seq != self.next {
             self.pending.insert(f.seq, (f, logged));
             return Ok(());
         }
-        self.write(&f, logged)?;
+        // A task dropped here (the job log is full) is the hole: the head stays there, so no
+        // later task streams.
+        if !self.write(&f, logged, streamed)? {
+            return Ok(());
+        }
         self.next += 1 + f.more;
         while let Some((f, logged)) = self.pending.remove(&self.next) {
-            self.write(&f, logged)?;
+            if !self.write(&f, logged, false)? {
+                break;
+            }
             self.next += 1 + f.more;
         }
         self.ctl.head.store(self.next, Ordering::Release);
         Ok(())
+    }
+
+    /// The first piece of a streamed task's output (the `-k` head of line, `--line-buffer`
+    /// lines) is about to be printed: with a job log, room for its row is promised first
+    /// ([`Observer::promise`]). `false`: there is none (or the task lies past the `-k` hole),
+    /// so nothing of the task is printed; its later pieces are dropped too.
+    fn begin_stream(&mut self, seq: u64) -> bool {
+        if self.refused.contains(&seq) {
+            return false;
+        }
+        if self.streamed.contains(&seq) {
+            return true;
+        }
+        if self.hole.is_some_and(|h| seq >= h) || !self.obs.promise() {
+            self.refused.insert(seq);
+            return false;
+        }
+        self.streamed.insert(seq);
+        true
+    }
+
+    /// Prints neither task `seq` (`..= seq+more`) nor, under `-k`, anything after it: drops
+    /// what waits (not logged either).
+    fn drop_task(&mut self, seq: u64, more: u64) {
+        self.lose(seq, more);
+        if self.keep_order {
+            let hole = self.hole.map_or(seq, |h| h.min(seq));
+            self.hole = Some(hole);
+            for (seq, (f, logged)) in self.pending.split_off(&hole) {
+                if logged {
+                    self.lose(seq, f.more);
+                }
+            }
+        }
     }
 
     /// Notes tasks `seq ..= seq+more` as not printed (output incomplete).
@@ -125,9 +162,10 @@ impl Writer<'_> {
         }
     }
 
-    /// After a failed spill: one line saying which tasks were not printed (nor logged).
+    /// After a failed spill or job-log write: one line saying which tasks were not printed
+    /// (nor logged).
     fn report_lost(&mut self) {
-        if !output::spill_failed() || self.lost.is_empty() {
+        if self.lost.is_empty() {
             return;
         }
         self.lost.sort_unstable();
@@ -169,8 +207,19 @@ impl Writer<'_> {
 
     /// Writes a task's (rest of) output, then its job-log row: a row is written only once
     /// the task's output is on stdout (flushed), so `--resume` after a crash reruns exactly
-    /// the tasks whose output was not printed. A task skipped under `-k` gets no row.
-    fn write(&mut self, f: &Finished, logged: bool) -> io::Result<()> {
+    /// the tasks whose output was not printed. A task skipped under `-k` gets no row. When
+    /// the job log has no room for the row, the output is not printed either (the task is
+    /// dropped, as after a failed spill), so `--resume` prints it once.
+    fn write(&mut self, f: &Finished, logged: bool, streamed: bool) -> io::Result<bool> {
+        let row = if logged { self.obs.row(f) } else { None };
+        if let Some(row) = &row {
+            // (Of a task that began to stream, what is out is out: the rest goes too; its
+            // row had room promised.)
+            if !self.obs.reserve(row) && !streamed {
+                self.drop_task(f.seq, f.more);
+                return Ok(false);
+            }
+        }
         f.stdout.write_to(&mut self.out)?;
         if !f.stderr.is_empty() {
             self.out.flush()?;
@@ -179,11 +228,11 @@ impl Writer<'_> {
                 let _ = f.stderr.write_to(&mut io::stderr().lock());
             });
         }
-        if logged && self.obs.logs() {
+        if let Some(row) = row {
             self.out.flush()?;
-            self.obs.log(f);
+            self.obs.write_row(&row);
         }
-        Ok(())
+        Ok(true)
     }
 }
 
@@ -217,6 +266,7 @@ pub fn run(
         lost: Vec::new(),
         hole: None,
         streamed: HashSet::new(),
+        refused: HashSet::new(),
     };
     let mut sum = Summary::default();
     let res: io::Result<()> = (|| loop {
@@ -257,12 +307,14 @@ pub fn run(
         match msg {
             Msg::Stream { seq, data } => {
                 debug_assert_eq!(seq, w.next, "only the head of line streams");
-                w.streamed.insert(seq);
-                data.write_to(&mut w.out)?;
+                if w.begin_stream(seq) {
+                    data.write_to(&mut w.out)?;
+                }
             }
             Msg::Lines { seq, data } => {
-                w.streamed.insert(seq);
-                w.out.write_all(&data)?;
+                if w.begin_stream(seq) {
+                    w.out.write_all(&data)?;
+                }
             }
             Msg::Done(f) => {
                 // A task ended by parx's interrupt is not logged (nor counted) as done.

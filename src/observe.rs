@@ -30,6 +30,8 @@ pub struct Observer {
     progress: Option<Progress>,
     /// Writing the job log failed (reported once, as an error: the run ends with status 255).
     log_failed: bool,
+    /// `--joblog`'s file.
+    log_path: std::path::PathBuf,
 }
 
 impl Observer {
@@ -69,6 +71,7 @@ impl Observer {
             halted: false,
             progress,
             log_failed: false,
+            log_path: jc.joblog.clone().unwrap_or_default(),
         }
     }
 
@@ -77,25 +80,85 @@ impl Observer {
         self.joblog.is_some()
     }
 
-    /// Writes the job-log row of `f`, whose output is on stdout by now.
-    pub fn log(&mut self, f: &Finished) {
-        if let Some(log) = &self.joblog {
-            let row = Row {
-                seq: f.seq,
-                start: f.info.start.unwrap_or_else(std::time::SystemTime::now),
-                runtime: f.info.runtime,
-                send: f.info.send,
-                receive: f.info.receive,
-                outcome: f.outcome,
-                command: &f.info.command,
-            };
-            if let Err(e) = log.write(&row) {
-                if !self.log_failed {
-                    messages::error(format_args!("writing the job log: {e}"));
-                }
-                self.log_failed = true;
+    /// The job-log row of `f` (`None` without a job log).
+    pub fn row(&self, f: &Finished) -> Option<Vec<u8>> {
+        self.joblog.as_ref()?;
+        Some(crate::joblog::format_row(&Row {
+            seq: f.seq,
+            start: f.info.start.unwrap_or_else(std::time::SystemTime::now),
+            runtime: f.info.runtime,
+            send: f.info.send,
+            receive: f.info.receive,
+            outcome: f.outcome,
+            command: &f.info.command,
+        }))
+    }
+
+    /// Reserves room in the job log for `row`, before its task's output is printed. `false`:
+    /// the log cannot take it (see [`Observer::log_failed`]), so the output must not be
+    /// printed either.
+    pub fn reserve(&mut self, row: &[u8]) -> bool {
+        let res = match &mut self.joblog {
+            Some(log) if !self.log_failed => log.reserve(row.len()),
+            _ => return !self.log_failed,
+        };
+        match res {
+            Ok(()) => true,
+            Err(e) => {
+                self.log_error(&e);
+                false
             }
         }
+    }
+
+    /// A task begins to print before it ends (the `-k` head of line, `--line-buffer`): room
+    /// for its row, not known yet, is promised in the job log ([`Joblog::promise`]). `false`:
+    /// there is none (see [`Observer::log_failed`]), so nothing of the task may be printed.
+    pub fn promise(&mut self) -> bool {
+        let res = match &mut self.joblog {
+            Some(log) if !self.log_failed => log.promise(),
+            _ => return !self.log_failed,
+        };
+        match res {
+            Ok(()) => true,
+            Err(e) => {
+                self.log_error(&e);
+                false
+            }
+        }
+    }
+
+    /// A task that began to print has ended: its promise gives way to its row's reservation.
+    pub fn unpromise(&mut self) {
+        if let Some(log) = &mut self.joblog {
+            log.unpromise();
+        }
+    }
+
+    /// Writes `row` (see [`Observer::row`]), once its task's output is on stdout: after a
+    /// failure too (a task that printed before it ended had room promised for it).
+    pub fn write_row(&mut self, row: &[u8]) {
+        if let Some(Err(e)) = self.joblog.as_mut().map(|log| log.write(row)) {
+            self.log_error(&e);
+        }
+    }
+
+    /// Whether writing the job log has failed: from then on a finished task can get no row,
+    /// so its output is not printed either (`--resume` runs it), and no new task starts.
+    pub fn log_failed(&self) -> bool {
+        self.log_failed
+    }
+
+    /// The job log cannot be written: one line (the run ends with 255), and no new task.
+    fn log_error(&mut self, e: &std::io::Error) {
+        if !self.log_failed {
+            messages::error(format_args!(
+                "writing the job log {}: {e}; starting no more tasks",
+                self.log_path.display()
+            ));
+            self.ctl.no_new_tasks();
+        }
+        self.log_failed = true;
     }
 
     /// A task finished (its last attempt): the progress display and `--halt`.

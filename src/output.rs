@@ -82,14 +82,17 @@ fn spill_error(e: io::Error) -> io::Error {
         dir: std::env::temp_dir(),
         source: e,
     };
-    let hint = match err.source.kind() {
-        io::ErrorKind::NotFound => "does the directory exist?",
-        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => "is it writable?",
-        _ => "is the disk full?",
+    // A guess only where the error says what is wrong.
+    let hint = match err.source.raw_os_error() {
+        Some(libc::ENOENT) => "does the directory exist? ",
+        Some(libc::ENOTDIR) => "it is not a directory ",
+        Some(libc::EACCES | libc::EPERM | libc::EROFS) => "is it writable? ",
+        Some(libc::ENOSPC | libc::EDQUOT) => "is the disk full? ",
+        _ => "",
     };
     // The line first, then the flag: whoever sees the flag finds the line.
     let _ = SPILL_FAILURE.set(format!(
-        "{err}; {hint} (output that waits for its turn is kept there: set --tmpdir DIR or $TMPDIR); starting no more tasks"
+        "{err}; {hint}(output that waits for its turn is kept there: set --tmpdir DIR or $TMPDIR); starting no more tasks"
     ));
     SPILL_FAILED.store(true, Ordering::SeqCst);
     io::Error::new(err.source.kind(), err)

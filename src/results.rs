@@ -3,13 +3,21 @@
 //! sequence number only, so no value can name a path outside DIR. Written by the pools'
 //! task output sinks (`crate::pool::sink`) as the output arrives (a streamed `-k` head of line is stored too).
 //!
+//! Nothing under DIR is followed: the task directories and files are made and opened relative
+//! to DIR's own descriptor (openat(2)), a task directory with `O_NOFOLLOW`, and each file
+//! parx writes is unlinked and created anew (`O_EXCL|O_NOFOLLOW`), so a symbolic or hard link
+//! planted at `DIR/1/stdout` (or `DIR/1`, `DIR/index.tsv`) is never written through.
+//!
 //! Every error names the file it was writing (`DIR/7/stdout: No space left on device`). A write
 //! that fails never touches the task's output to stdout: the hook stops storing that task and
 //! the pool reports it (see `crate::pool::sink`).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+
+use rustix::fs::{AtFlags, Mode, OFlags};
 
 use crate::task::{Outcome, Record};
 
@@ -17,6 +25,8 @@ use crate::task::{Outcome, Record};
 #[derive(Debug)]
 pub struct Results {
     dir: PathBuf,
+    /// DIR itself, opened once: everything under it is made relative to it.
+    dirfd: OwnedFd,
     index: File,
 }
 
@@ -24,6 +34,7 @@ pub struct Results {
 #[derive(Debug)]
 pub struct TaskFiles {
     dir: PathBuf,
+    dirfd: OwnedFd,
     out: BufWriter<File>,
     err: BufWriter<File>,
 }
@@ -32,32 +43,38 @@ impl Results {
     /// Creates DIR (and its parents) and starts `DIR/index.tsv` over.
     pub fn open(dir: &Path) -> io::Result<Results> {
         fs::create_dir_all(dir)?;
-        let index = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(dir.join("index.tsv"))?;
-        index.set_len(0)?;
+        let flags = OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC;
+        let dirfd = rustix::fs::open(dir, flags, Mode::empty()).map_err(|e| at(dir, e.into()))?;
+        let path = dir.join("index.tsv");
+        let index = fresh(&dirfd, "index.tsv", OFlags::APPEND).map_err(|e| at(&path, e))?;
         Ok(Results {
             dir: dir.to_owned(),
+            dirfd,
             index,
         })
     }
 
-    /// Creates (or empties) `DIR/<seq>/stdout` and `stderr` for a new attempt of task `seq`.
+    /// Creates `DIR/<seq>/stdout` and `stderr` anew for a new attempt of task `seq`.
     pub fn task(&self, seq: u64) -> io::Result<TaskFiles> {
-        let dir = self.dir.join(seq.to_string());
-        fs::create_dir_all(&dir).map_err(|e| at(&dir, e))?;
+        let name = seq.to_string();
+        let dir = self.dir.join(&name);
+        match rustix::fs::mkdirat(&self.dirfd, &*name, Mode::from_bits_truncate(0o777)) {
+            Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+            Err(e) => return Err(at(&dir, e.into())),
+        }
+        // A directory, not a link to one.
+        let flags = OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::RDONLY | OFlags::CLOEXEC;
+        let dirfd = rustix::fs::openat(&self.dirfd, &*name, flags, Mode::empty())
+            .map_err(|e| at(&dir, e.into()))?;
         let open = |name: &str| -> io::Result<BufWriter<File>> {
-            let path = dir.join(name);
-            Ok(BufWriter::with_capacity(
-                16 << 10,
-                File::create(&path).map_err(|e| at(&path, e))?,
-            ))
+            let file = fresh(&dirfd, name, OFlags::empty()).map_err(|e| at(&dir.join(name), e))?;
+            Ok(BufWriter::with_capacity(16 << 10, file))
         };
         Ok(TaskFiles {
             out: open("stdout")?,
             err: open("stderr")?,
             dir,
+            dirfd,
         })
     }
 
@@ -82,6 +99,20 @@ impl Results {
             .write_all(&row)
             .map_err(|e| at(&self.dir.join("index.tsv"), e))
     }
+}
+
+/// Creates the file `name` in the directory `dirfd` anew, for writing (with `flags` besides):
+/// whatever was there is unlinked first, and the new file is made with `O_EXCL|O_NOFOLLOW`,
+/// so no link planted there is written through.
+fn fresh(dirfd: &OwnedFd, name: &str, flags: OFlags) -> io::Result<File> {
+    match rustix::fs::unlinkat(dirfd, name, AtFlags::empty()) {
+        Ok(()) | Err(rustix::io::Errno::NOENT) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let flags =
+        flags | OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let fd = rustix::fs::openat(dirfd, name, flags, Mode::from_bits_truncate(0o666))?;
+    Ok(File::from(fd))
 }
 
 /// `e`, saying which file it happened on.
@@ -122,6 +153,8 @@ impl TaskFiles {
         self.out.flush().map_err(|e| at(&dir.join("stdout"), e))?;
         self.err.flush().map_err(|e| at(&dir.join("stderr"), e))?;
         let path = dir.join("exitval");
-        fs::write(&path, format!("{}\n", outcome.exit_code())).map_err(|e| at(&path, e))
+        fresh(&self.dirfd, "exitval", OFlags::empty())
+            .and_then(|mut f| f.write_all(format!("{}\n", outcome.exit_code()).as_bytes()))
+            .map_err(|e| at(&path, e))
     }
 }

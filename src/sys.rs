@@ -1,6 +1,6 @@
 //! The only home of `unsafe`: raw stdout, catching and waiting for signals, killing process
 //! groups, starting the watchdog, poll(2), file mappings and the SIGBUS guard for them,
-//! non-blocking pipes, sendfile(2) and splice(2), resource limits and niceness, CPU affinity,
+//! non-blocking pipes, splice(2), resource limits and niceness, CPU affinity,
 //! the effective uid and redirecting stderr (`--slurm` array tasks).
 //! Every block carries a `// SAFETY:` note.
 
@@ -15,6 +15,39 @@ pub fn stdout_file() -> ManuallyDrop<File> {
     // SAFETY: fd 1 is open for the whole life of the process (or writes to it fail with
     // EBADF, which is reported); ManuallyDrop keeps us from closing it.
     ManuallyDrop::new(unsafe { File::from_raw_fd(1) })
+}
+
+/// Whether fd 1 was closed when the process started (`parx … >&-`), before Rust's runtime
+/// opened /dev/null on it.
+static STDOUT_CLOSED_AT_START: AtomicBool = AtomicBool::new(false);
+
+/// Run by the C runtime before `main` (and so before Rust's runtime fills a closed fd 0, 1 or
+/// 2 with /dev/null): notes whether fd 1 is closed.
+extern "C" fn note_closed_stdout() {
+    // SAFETY: fcntl(F_GETFD) on fd 1 only reads the descriptor table; errno is not read.
+    if unsafe { libc::fcntl(1, libc::F_GETFD) } == -1 {
+        STDOUT_CLOSED_AT_START.store(true, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: a function pointer in `.init_array` is called once by the C runtime before main,
+// with no arguments; `note_closed_stdout` takes none and only makes one system call.
+#[used]
+#[link_section = ".init_array"]
+static NOTE_CLOSED_STDOUT: extern "C" fn() = note_closed_stdout;
+
+/// If parx was started with stdout closed, makes writes to it fail (EBADF: fd 1 becomes
+/// /dev/null opened read-only) instead of vanishing into the /dev/null Rust's runtime put
+/// there: output that cannot be printed is an error, not a success.
+pub fn refuse_closed_stdout() {
+    if !STDOUT_CLOSED_AT_START.load(Ordering::Relaxed) {
+        return;
+    }
+    if let Ok(f) = File::open("/dev/null") {
+        // SAFETY: dup2 onto fd 1, which Rust's runtime opened for this process; `f` stays
+        // ours and is closed when dropped.
+        unsafe { libc::dup2(f.as_raw_fd(), 1) };
+    }
 }
 
 /// The signals parx handles itself (in a dedicated thread, via [`wait_signal`]).
@@ -108,6 +141,18 @@ pub fn kill_group(pgid: i32, sig: i32) {
     }
 }
 
+/// Whether the process group `pgid` has a member (a zombie counts), as kill(2) with signal 0
+/// tells: a member parx may not signal counts too.
+pub fn group_exists(pgid: i32) -> bool {
+    let Some(pid) = rustix::process::Pid::from_raw(pgid) else {
+        return false;
+    };
+    !matches!(
+        rustix::process::test_kill_process_group(pid),
+        Err(rustix::io::Errno::SRCH)
+    )
+}
+
 /// A poll(2) entry watching `fd` for `events` (`libc::POLLIN`, `libc::POLLOUT`); a negative
 /// fd is ignored by poll.
 pub fn watch(fd: i32, events: libc::c_short) -> libc::pollfd {
@@ -152,8 +197,9 @@ const SHARED_STACK: usize = 64 << 10;
 /// Starts a process that shares parx's memory: clone(2) with `CLONE_VM` and a stack of its
 /// own, but not a thread of parx (it has its own pid, its own copy of the descriptor table,
 /// and it lives on when parx is killed). In its copy of the descriptor table it moves `stdin`
-/// to fd 0 and closes stdout, stderr and `close` (parx's stay open), then runs `body(arg)`
-/// and exits with what that returns. Returns its pid; the caller reaps it ([`reap`]).
+/// to fd 0 and `stdout` to fd 1 (closing fd 1 if `stdout` is negative), closes stderr and
+/// `close` (parx's stay open), then runs `body(arg)` and exits with what that returns.
+/// Returns its pid; the caller reaps it ([`reap`]).
 ///
 /// It costs what starting a thread costs: no page table is copied, as a fork would (which was
 /// a tenth of `parx true ::: x`).
@@ -166,12 +212,14 @@ pub fn spawn_sharing_memory<S: Sync + 'static>(
     body: fn(&'static S) -> i32,
     arg: &'static S,
     stdin: RawFd,
+    stdout: RawFd,
     close: RawFd,
 ) -> io::Result<i32> {
     struct Start<S: 'static> {
         body: fn(&'static S) -> i32,
         arg: &'static S,
         stdin: RawFd,
+        stdout: RawFd,
         close: RawFd,
     }
     extern "C" fn enter<S: Sync + 'static>(p: *mut libc::c_void) -> libc::c_int {
@@ -182,10 +230,19 @@ pub fn spawn_sharing_memory<S: Sync + 'static>(
         if rustix::stdio::dup2_stdin(unsafe { BorrowedFd::borrow_raw(start.stdin) }).is_err() {
             return 1; // without its pipe on fd 0 it would read parx's stdin
         }
-        // (`stdin` is never 0 in practice: Rust's runtime opens /dev/null on a closed fd 0, 1
-        // or 2 before main. If it were, the dup2 did nothing and it must stay open.)
-        let moved = (start.stdin != 0).then_some(start.stdin);
-        for fd in moved.into_iter().chain([1, 2, start.close]) {
+        // SAFETY: as for `stdin`.
+        let out = (start.stdout >= 0).then(|| unsafe { BorrowedFd::borrow_raw(start.stdout) });
+        if let Some(out) = out {
+            if rustix::stdio::dup2_stdout(out).is_err() {
+                return 1;
+            }
+        }
+        // (`stdin` and `stdout` are never 0 or 1 in practice: Rust's runtime opens /dev/null
+        // on a closed fd 0, 1 or 2 before main. If one were, the dup2 did nothing and it must
+        // stay open.)
+        let moved = [start.stdin, start.stdout].into_iter().filter(|&fd| fd > 1);
+        let closed = [(out.is_none()).then_some(1), Some(2), Some(start.close)];
+        for fd in moved.chain(closed.into_iter().flatten()) {
             // SAFETY: these numbers name descriptors in this process's own copy of the table;
             // nothing in it uses them afterwards. try_close is a raw system call whose error
             // is returned (rustix's `close` would debug_assert on one, and a panic here would
@@ -198,6 +255,7 @@ pub fn spawn_sharing_memory<S: Sync + 'static>(
         body,
         arg,
         stdin,
+        stdout,
         close,
     }));
     // SAFETY: a fresh private anonymous mapping, checked below; it is never unmapped (the
@@ -233,6 +291,47 @@ pub fn spawn_sharing_memory<S: Sync + 'static>(
         -1 => Err(io::Error::last_os_error()),
         pid => Ok(pid),
     }
+}
+
+/// execve(2) of `path` with `argv` and `envp` (null-terminated arrays of C strings) as a raw
+/// system call: it writes no `errno`, so a process sharing parx's memory
+/// ([`spawn_sharing_memory`]) may make it. Returns only if the exec failed (always, on
+/// architectures other than x86-64 and AArch64).
+pub fn exec_raw(path: &std::ffi::CStr, argv: &[*const libc::c_char], envp: &[*const libc::c_char]) {
+    if argv.last().is_some_and(|p| !p.is_null()) || envp.last().is_some_and(|p| !p.is_null()) {
+        return;
+    }
+    let (path, argv, envp) = (path.as_ptr(), argv.as_ptr(), envp.as_ptr());
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: execve's arguments are a C string and two null-terminated arrays of C strings
+    // (checked above), all alive for the call; on success the call does not return, on
+    // failure it returns an error number in rax and clobbers only rcx and r11.
+    unsafe {
+        std::arch::asm!(
+            "syscall",
+            inlateout("rax") libc::SYS_execve => _,
+            in("rdi") path,
+            in("rsi") argv,
+            in("rdx") envp,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: as above; on AArch64 the number goes in x8 and the error comes back in x0.
+    unsafe {
+        std::arch::asm!(
+            "svc 0",
+            in("x8") libc::SYS_execve,
+            inlateout("x0") path => _,
+            in("x1") argv,
+            in("x2") envp,
+            options(nostack),
+        );
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    let _ = (path, argv, envp);
 }
 
 /// Sends `sig` to the single process `pid` (ignoring one that is already gone).
@@ -287,6 +386,70 @@ pub fn map_file(file: &File) -> io::Result<memmap2::Mmap> {
     // SAFETY: the mapping is read-only and private to parx; the one hazard, the file
     // shrinking under it, is handled by reading it only under a SigbusGuard (see below).
     unsafe { memmap2::MmapOptions::new().map(file) }
+}
+
+/// A new anonymous memory file (memfd_create(2)), close-on-exec.
+pub fn memfd(name: &std::ffi::CStr) -> io::Result<File> {
+    // SAFETY: `name` is a valid C string; on success the fd is new and ours.
+    let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a fresh descriptor that nothing else owns.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+/// `n` zeroed atomics in a shared mapping of `file` (sized to hold them), kept for the life
+/// of the process: another process holding the file reads what parx stores in them.
+pub fn shared_table(file: &File, n: usize) -> io::Result<&'static [AtomicI32]> {
+    let bytes = n.max(1) * std::mem::size_of::<AtomicI32>();
+    file.set_len(bytes as u64)?;
+    // SAFETY: the file is parx's own memory file, sized above and never truncated; the other
+    // process that holds it only reads it. The mapping is leaked, so the slice below stays
+    // valid for the life of the process.
+    let map: &'static mut memmap2::MmapMut = Box::leak(Box::new(unsafe {
+        memmap2::MmapOptions::new().len(bytes).map_mut(file)?
+    }));
+    // SAFETY: the mapping is page-aligned and `bytes` long, fresh zeroes are valid AtomicI32s,
+    // and the leaked mapping is only ever used through this slice.
+    Ok(unsafe { std::slice::from_raw_parts(map.as_mut_ptr().cast::<AtomicI32>(), n) })
+}
+
+/// Reserves `len` bytes of room in the regular file `fd` from `offset` on, without changing
+/// its length (fallocate(2) with `FALLOC_FL_KEEP_SIZE`). `Ok(Some(len))` when reserved,
+/// `Ok(None)` when the file system cannot reserve room (so nothing is known), an error
+/// (`ENOSPC`, `EDQUOT`, `EIO`, ...) when the room is not there.
+pub fn reserve_space(fd: RawFd, offset: u64, len: u64) -> io::Result<Option<u64>> {
+    loop {
+        // SAFETY: fallocate takes integers only, on an fd the caller owns.
+        let rc = unsafe {
+            libc::fallocate(
+                fd,
+                libc::FALLOC_FL_KEEP_SIZE,
+                offset as libc::off_t,
+                len as libc::off_t,
+            )
+        };
+        if rc == 0 {
+            return Ok(Some(len));
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            Some(libc::EOPNOTSUPP | libc::ENOSYS | libc::EINVAL | libc::ENODEV | libc::ESPIPE) => {
+                return Ok(None)
+            }
+            _ => return Err(e),
+        }
+    }
+}
+
+/// Closes every descriptor from `first` up (close_range(2); errors are ignored).
+pub fn close_from(first: u32) {
+    // SAFETY: close_range takes integers only; the caller owns every descriptor it closes.
+    unsafe {
+        libc::syscall(libc::SYS_close_range, first, u32::MAX, 0);
+    }
 }
 
 /// Puts `fd` in non-blocking mode.
@@ -389,25 +552,6 @@ pub fn set_blocking(fd: RawFd) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
-}
-
-/// Copies up to `len` bytes of `file` at `offset` into `out` (a pipe) inside the kernel,
-/// without touching any user-space mapping: a file truncated meanwhile just makes it return
-/// 0 (end of file) instead of raising SIGBUS. Returns the number of bytes sent.
-pub fn sendfile(out: RawFd, file: &File, offset: u64, len: usize) -> io::Result<usize> {
-    let mut off =
-        libc::off_t::try_from(offset).map_err(|_| io::Error::other("offset too large"))?;
-    loop {
-        // SAFETY: both fds are open for the call; `off` is a valid, exclusive out-pointer.
-        let n = unsafe { libc::sendfile(out, file.as_raw_fd(), &mut off, len) };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
 }
 
 // ---- resources (--load, --memfree, default -j) -----------------------------------------------
@@ -568,8 +712,12 @@ pub fn slot_limit() -> (usize, Option<String>) {
     const RESERVED: u64 = 24;
     /// Descriptors a running task may hold.
     const PER_TASK: u64 = 8;
-    /// Processes and threads kept for parx's own threads, the watchdog, a task's children.
-    const RESERVED_PROCS: u64 = 8;
+    /// Processes and threads kept for parx's own (its main, source and signal threads, a
+    /// monitor or halt thread, the watchdog) and a spare: `ulimit -u` counts threads too.
+    const RESERVED_PROCS: u64 = 6;
+    /// Processes and threads a slot takes: its thread in parx, its task, and a child of the
+    /// task (`sh -c 'cmd …'` forks one).
+    const PER_SLOT_PROCS: u64 = 3;
     let get = |res| {
         let mut lim = libc::rlimit {
             rlim_cur: 0,
@@ -588,7 +736,8 @@ pub fn slot_limit() -> (usize, Option<String>) {
         );
     }
     if let Some(procs) = get(libc::RLIMIT_NPROC) {
-        let n = usize::try_from(procs.saturating_sub(RESERVED_PROCS) / 2).unwrap_or(usize::MAX);
+        let n = usize::try_from(procs.saturating_sub(RESERVED_PROCS) / PER_SLOT_PROCS)
+            .unwrap_or(usize::MAX);
         if n < best.0 {
             best = (n, Some(format!("ulimit -u {procs}")));
         }
@@ -625,11 +774,5 @@ mod tests {
         let sum: u64 = guard.bytes().iter().map(|&b| u64::from(b)).sum();
         assert!(guard.hit());
         assert_eq!(sum, 100 * u64::from(b'x'));
-        drop(guard);
-        // The kernel copy sees the new end too.
-        let (r, w) = std::os::unix::net::UnixStream::pair().unwrap();
-        assert_eq!(sendfile(w.as_raw_fd(), &f, 0, 1000).unwrap(), 100);
-        assert_eq!(sendfile(w.as_raw_fd(), &f, 100, 1000).unwrap(), 0);
-        drop(r);
     }
 }

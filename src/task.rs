@@ -122,7 +122,7 @@ pub struct Chunk {
 pub enum ChunkBody {
     /// Read from stdin (`--pipe`).
     Bytes(Block),
-    /// A byte range of a file (`--pipe-part`), sent with sendfile(2) straight from the page
+    /// A byte range of a file (`--pipe-part`), sent by reading it (pread(2)) from the page
     /// cache: `(file.file.as_raw_fd(), offset, len)` for another consumer.
     File {
         /// The open file.

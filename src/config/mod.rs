@@ -1168,8 +1168,14 @@ fn split_command(
 /// usage error when not even one task could run.
 fn cap_jobs(jobs: usize) -> Result<usize, UsageError> {
     let (cap, limit) = crate::sys::slot_limit();
-    if jobs <= cap {
+    if jobs <= cap.min(MAX_JOBS) {
         return Ok(jobs);
+    }
+    if cap >= MAX_JOBS {
+        crate::messages::note(format_args!(
+            "-j {jobs} lowered to {MAX_JOBS}, the most parx runs at once"
+        ));
+        return Ok(MAX_JOBS);
     }
     let limit = limit.unwrap_or_default();
     if cap == 0 {
@@ -1184,12 +1190,13 @@ fn cap_jobs(jobs: usize) -> Result<usize, UsageError> {
 }
 
 /// Parses `-j`: `N`, `N%` of the CPUs, `+N`/`-N` relative to the CPU count (at least 1);
-/// `0` (as many as possible) is returned as 0.
+/// `0` (as many as possible) is returned as 0. The number is as typed: the caller caps it
+/// ([`MAX_JOBS`], the limits).
 pub fn parse_jobs(s: &str, cpus: usize) -> Result<usize, String> {
     let bad = || format!("invalid -j '{s}': use N, N%, +N, -N or 0 (as many as possible)");
     let num = |t: &str| t.parse::<usize>().map_err(|_| bad());
     let n = if let Some(p) = s.strip_suffix('%') {
-        (cpus * num(p)? / 100).max(1)
+        (cpus.saturating_mul(num(p)?) / 100).max(1)
     } else if let Some(p) = s.strip_prefix('+') {
         cpus.saturating_add(num(p)?)
     } else if let Some(p) = s.strip_prefix('-') {
@@ -1198,8 +1205,11 @@ pub fn parse_jobs(s: &str, cpus: usize) -> Result<usize, String> {
         // 0: as many as possible (the caller decides how many that is).
         num(s)?
     };
-    Ok(n.min(65536))
+    Ok(n)
 }
+
+/// The most slots parx runs at once (a bigger `-j` is lowered to it, with a note).
+pub const MAX_JOBS: usize = 65536;
 
 /// Parses a `-d` delimiter with escapes `\n \t \r \0 \\ \xHH`.
 pub fn parse_delimiter(s: &str) -> Result<Vec<u8>, String> {

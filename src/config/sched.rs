@@ -28,6 +28,7 @@ pub fn parse_jobs_text(text: &str, cpus: usize) -> Result<usize, String> {
         .next()
         .ok_or_else(|| "the file is empty (write N, N%, +N or -N in it)".to_owned())?;
     super::parse_jobs(word, cpus)
+        .map(|n| n.min(super::MAX_JOBS))
         .map_err(|_| format!("the file holds '{word}', not N, N%, +N or -N"))
 }
 

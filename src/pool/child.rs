@@ -24,6 +24,8 @@ pub const KILL_GRACE: Duration = Duration::from_millis(500);
 /// [`KILL_GRACE`], and another grace before parx stops waiting for its pipes.
 pub const END_SEQUENCE: [(i32, Duration); 2] =
     [(libc::SIGTERM, KILL_GRACE), (libc::SIGKILL, KILL_GRACE)];
+/// How often parx looks whether a group it is ending still holds a process.
+const GROUP_CHECK: Duration = Duration::from_millis(10);
 /// Short reads of a child's stdout after which the reader pauses between reads.
 const CHATTY_READS: u32 = 8;
 /// That pause: long enough for a chatty writer to put many writes in the pipe, short enough
@@ -151,12 +153,90 @@ impl<'a> Child<'a> {
         }
     }
 
-    /// Waits for it to end and tells [`Control`] it is gone.
-    pub fn reap(mut self) -> io::Result<ExitStatus> {
+    /// Waits for it to end and tells [`Control`] it is gone. A group being ended outlives
+    /// its leader when a descendant ignores the signal that ended the leader: the rest of
+    /// `ending` (a `--timeout`'s sequence: see [`pump`]) goes to the group, and while the run
+    /// is stopping the stop's signals reach it ([`Control::linger`]), until the group is
+    /// empty. Its slot keeps the group meanwhile, so that the orphan watchdog sees it too.
+    pub fn reap(mut self, ending: Option<Ending>) -> io::Result<ExitStatus> {
         let st = self.child.wait();
+        if let Some(e) = ending {
+            e.finish(self.pgid);
+        }
+        if self.ctl.stopping() {
+            self.ctl.linger(self.pgid);
+        }
         self.ctl.clear_child(self.slot);
         st
     }
+}
+
+/// The rest of a child's ending sequence (`--timeout`, `--termseq`) once its leader has
+/// exited: the signals not sent yet, each with the wait after it, and when the next is due.
+#[derive(Debug, Clone)]
+pub struct Ending {
+    rest: Vec<(i32, Duration)>,
+    next: Instant,
+}
+
+impl Ending {
+    /// Sends the rest of the sequence to the group `pgid`, each signal when due, until the
+    /// group is empty (or the sequence's last wait is over: a process stuck in the kernel
+    /// outlives even a KILL for a while).
+    fn finish(self, pgid: i32) {
+        let mut next = self.next;
+        let mut rest = self.rest.into_iter();
+        while group_live(pgid) {
+            let now = Instant::now();
+            if now >= next {
+                let Some((sig, wait)) = rest.next() else {
+                    return;
+                };
+                sys::kill_group(pgid, sig);
+                next = now + wait;
+                continue;
+            }
+            std::thread::sleep((next - now).min(GROUP_CHECK));
+        }
+    }
+}
+
+/// Whether the process group `pgid` still holds a live process. A zombie does not count:
+/// an orphaned descendant that was killed stays one until its new parent reaps it, which
+/// some containers' init never does.
+pub fn group_live(pgid: i32) -> bool {
+    if !sys::group_exists(pgid) {
+        return false;
+    }
+    // It has a member: a live one, or only zombies? /proc says (on the ending path only).
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return true;
+    };
+    dir.flatten().any(|e| {
+        let is_pid = e
+            .file_name()
+            .as_encoded_bytes()
+            .iter()
+            .all(u8::is_ascii_digit);
+        is_pid && std::fs::read(e.path().join("stat")).is_ok_and(|s| live_member(&s, pgid))
+    })
+}
+
+/// From a `/proc/PID/stat` line: whether that process is in the group `pgid` and not a
+/// zombie (or dead).
+fn live_member(stat: &[u8], pgid: i32) -> bool {
+    // `pid (comm) state ppid pgrp ...`; comm may hold spaces and parentheses.
+    let Some(close) = stat.iter().rposition(|&b| b == b')') else {
+        return false;
+    };
+    let mut fields = stat[close + 1..]
+        .split(|&b| b == b' ')
+        .filter(|f| !f.is_empty());
+    let state = fields.next();
+    let pgrp = fields
+        .nth(1)
+        .and_then(|p| std::str::from_utf8(p).ok()?.parse::<i32>().ok());
+    !matches!(state, None | Some(b"Z" | b"X")) && pgrp == Some(pgid)
 }
 
 /// A child's exit status as an outcome.
@@ -192,6 +272,9 @@ pub struct Pumped {
     pub timed_out: bool,
     /// The chunk fed to stdin could not be read.
     pub feed_err: Option<io::Error>,
+    /// When timed out: the rest of the sequence, for [`Child::reap`] to finish once the
+    /// leader is reaped (its group may hold descendants that ignored the first signals).
+    pub ending: Option<Ending>,
 }
 
 /// After the child has exited, how many bytes [`pump`] still reads before it stops waiting
@@ -206,8 +289,8 @@ const DRAIN_LIMIT: u64 = 4 << 20;
 /// `stdin` meanwhile (closing it when done). Between reads `tick` says whether the child is
 /// timed: when its deadline passes, the group gets the signals of `ends` in turn, each followed
 /// by its wait ([`END_SEQUENCE`] or `--termseq`), and after the last parx stops waiting for the
-/// pipes (a descendant that left the group
-/// could hold them open for ever). A child that writes in many small pieces is read with
+/// pipes (a descendant that left the group could hold them open for ever). When the leader
+/// exits before the sequence is over, [`Pumped::ending`] holds the rest. A child that writes in many small pieces is read with
 /// short pauses, so that one read takes many of its writes.
 pub fn pump(
     pgid: i32,
@@ -338,5 +421,25 @@ pub fn pump(
             std::thread::sleep(CHATTY_PAUSE);
         }
     }
+    if let (true, Some(next)) = (res.timed_out, kill_at) {
+        res.ending = Some(Ending {
+            rest: ends.get(usize::from(stage)..).unwrap_or_default().to_vec(),
+            next,
+        });
+    }
     Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::live_member;
+
+    #[test]
+    fn live_member_reads_state_and_group_past_the_command_name() {
+        let stat = b"42 (a) b (c)) S 1 77 77 0 -1 4194560 0 0";
+        assert!(live_member(stat, 77));
+        assert!(!live_member(stat, 42));
+        assert!(!live_member(b"42 (perl) Z 1 77 77 0", 77));
+        assert!(!live_member(b"garbage", 77));
+    }
 }

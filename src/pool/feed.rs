@@ -1,7 +1,11 @@
 //! Feeding a chunk to a command's stdin without blocking: the header, then the body, written
 //! from the pool thread's poll loop whenever the pipe has room. Stdin bodies are written from
-//! parx's buffer; file bodies (`--pipe-part`) go with sendfile(2) from the page cache to the
-//! pipe, so parx never copies them and never touches a mapping of a file that may shrink.
+//! parx's buffer; file bodies (`--pipe-part`, `--pipe < FILE`) are read with pread(2) and
+//! written, so parx never touches a mapping of a file that may shrink, and what the command
+//! reads is what the file held when parx read it. (sendfile(2) was zero-copy, but it puts the
+//! file's own pages in the pipe: a truncation while they wait there zeroes the tail of the
+//! page at the new end, and the command read NUL bytes.) A file that no longer holds the
+//! whole chunk, while or once it is sent, fails the chunk's task.
 //!
 //! A `--pipe` chunk spliced from a pipe is not fed here: the command gets the read end of
 //! the pipe the source fills ([`stdin_for`]).
@@ -24,8 +28,8 @@ pub const PIPE_SIZE: usize = 1 << 20;
 const DRAIN_LEVEL: usize = PIPE_SIZE / 2;
 /// That pause: about what a fast reader takes to read half the pipe.
 const DRAIN_PAUSE: std::time::Duration = std::time::Duration::from_micros(200);
-/// Largest single sendfile(2) request.
-const MAX_SEND: usize = 1 << 30;
+/// Largest single read of a file body (per slot thread: see [`send_copy`]).
+const COPY_BUF: usize = 256 << 10;
 
 /// The stdin to give the command of a task with `chunk` (if any): the read end of a
 /// spliced chunk's pipe (see `crate::source::splice`; taken, so the command is its only
@@ -120,20 +124,77 @@ impl<'a> Feeder<'a> {
             ChunkBody::Pipe(_) => {}
             ChunkBody::File { file, offset, len } => {
                 while self.body < *len {
-                    let want = (*len - self.body).min(MAX_SEND as u64) as usize;
-                    let n = sys::sendfile(out.as_raw_fd(), &file.file, offset + self.body, want)?;
+                    let n = send_copy(out, file, offset + self.body, *len - self.body)?;
                     if n == 0 {
-                        return Err(io::Error::other(format!(
-                            "{}: the file shrank while parx was reading it \
-                             (chunk at byte {offset} lost its last {} bytes)",
-                            file.path.display(),
-                            len - self.body
-                        )));
+                        return Err(shrank(file, *offset, *len));
                     }
                     self.body += n as u64;
                 }
+                // Sent whole; a file cut short meanwhile may have been cut inside what was
+                // read (a read racing the truncation can see zeros): the chunk is not sound.
+                still_held(self.chunk)?;
             }
         }
         Ok(Fed::Done)
     }
+}
+
+/// Reads up to `len` bytes of `file` at `offset` and writes them to `out` (a non-blocking
+/// pipe); returns the bytes written (0: the file ends before `offset`). Bytes read but not
+/// taken by the pipe are read again next time.
+fn send_copy<W: Write>(
+    out: &mut W,
+    file: &crate::task::DataFile,
+    offset: u64,
+    len: u64,
+) -> io::Result<usize> {
+    use std::cell::RefCell;
+    use std::os::unix::fs::FileExt;
+    thread_local! {
+        static BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    }
+    BUF.with_borrow_mut(|buf| {
+        buf.resize(COPY_BUF, 0);
+        let want = len.min(COPY_BUF as u64) as usize;
+        let n = loop {
+            match file.file.read_at(&mut buf[..want], offset) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                r => break r?,
+            }
+        };
+        if n == 0 {
+            return Ok(0);
+        }
+        loop {
+            match out.write(&buf[..n]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                r => return r,
+            }
+        }
+    })
+}
+
+/// Whether the file of a file chunk (`--pipe-part`, `--pipe < FILE`) still holds all of it
+/// (an error saying it does not). Checked when the chunk is sent and when its task ends: a
+/// task whose chunk the file no longer holds fails.
+pub fn still_held(chunk: &Chunk) -> io::Result<()> {
+    match &chunk.body {
+        ChunkBody::File { file, offset, len }
+            if file.file.metadata().is_ok_and(|m| m.len() < offset + len) =>
+        {
+            Err(shrank(file, *offset, *len))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The error of a chunk whose file no longer holds it.
+fn shrank(file: &crate::task::DataFile, offset: u64, len: u64) -> io::Error {
+    let now = file.file.metadata().map_or(0, |m| m.len());
+    io::Error::other(format!(
+        "{}: the file shrank to {now} bytes while this task had its chunk (bytes \
+         {offset}..{}): the task fails",
+        file.path.display(),
+        offset + len
+    ))
 }

@@ -276,11 +276,17 @@ impl Drop for CloseOnDrop<'_> {
 
 /// A slot's marker while it spawns a child whose pid is not known yet.
 const SPAWNING: i32 = -1;
+/// After a stop, when a slot whose task's group outlives its leader KILLs that group itself,
+/// if [`Control::end_children`] has not (with no `--termseq`): the longest grace that the
+/// callers of `end_children` give, and a margin.
+const STOP_KILL_FALLBACK: Duration = Duration::from_millis(2500);
 
 /// Shared run state.
 #[derive(Debug)]
 pub struct Control {
     stop: AtomicBool,
+    /// When the run began to stop.
+    stopped_at: std::sync::OnceLock<Instant>,
     /// `--halt soon`: start no new task (running ones go on).
     no_new: AtomicBool,
     /// Tasks read from the input so far (those that run: not skipped ones).
@@ -323,6 +329,7 @@ impl Control {
     pub fn new(jobs: usize) -> Control {
         Control {
             stop: AtomicBool::new(false),
+            stopped_at: std::sync::OnceLock::new(),
             no_new: AtomicBool::new(false),
             tasks_read: AtomicU64::new(0),
             input_done: AtomicBool::new(false),
@@ -470,10 +477,12 @@ impl Control {
         *next = Some(Instant::now() + delay);
     }
 
-    /// Sets the orphan guard: it ends the slots' process groups if parx dies.
-    pub fn set_watchdog(&mut self, w: crate::watchdog::Watchdog) {
-        w.watch(self.slots);
+    /// Sets the orphan guard: it ends the slots' process groups if parx dies (the slots'
+    /// table moves to where the watchdog reads it).
+    pub fn set_watchdog(&mut self, w: crate::watchdog::Watchdog) -> std::io::Result<()> {
+        self.slots = w.table(self.slots.len())?;
         self.watchdog = Some(w);
+        Ok(())
     }
 
     /// parx is about to exit: the orphan guard ends whatever task group is still live, and
@@ -552,6 +561,7 @@ impl Control {
     /// Stops the run: no new task starts, and every running task's group gets `sig` (with
     /// `--termseq`, a TERM is its first signal instead).
     pub fn stop(&self, sig: i32) {
+        self.stopped_at.get_or_init(Instant::now);
         self.stop.store(true, Ordering::SeqCst);
         let sig = match &self.termseq {
             Some(seq) if sig == libc::SIGTERM => seq[0].0,
@@ -567,6 +577,32 @@ impl Control {
         if let Some(g) = &self.gate {
             // A group stopped by --memsuspend acts on the signal only once continued.
             g.resume_all(|slot| self.child(slot));
+        }
+    }
+
+    /// The run is stopping and the leader of the group `pgid` has been reaped (its slot still
+    /// holds the group): waits while the group holds a live process, which the stop's signals
+    /// reach through the slot ([`Control::end_children`]). Should no KILL have come when the
+    /// stop's sequence is over, the slot sends it; after the KILL's grace it waits no more.
+    pub fn linger(&self, pgid: i32) {
+        let Some(&since) = self.stopped_at.get() else {
+            return;
+        };
+        let sequence = match &self.termseq {
+            Some(seq) => seq.iter().map(|s| s.1).sum(),
+            None => STOP_KILL_FALLBACK,
+        };
+        let kill_at = since + sequence;
+        let mut killed = false;
+        while child::group_live(pgid) {
+            let now = Instant::now();
+            if now >= kill_at && !killed {
+                sys::kill_group(pgid, libc::SIGKILL);
+                killed = true;
+            } else if now >= kill_at + child::KILL_GRACE {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 

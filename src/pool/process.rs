@@ -481,7 +481,11 @@ impl Slot<'_> {
                 (&mut stdout, &mut stderr),
                 None,
                 &mut buf,
-                &child::END_SEQUENCE,
+                self.cfg
+                    .compat
+                    .termseq
+                    .as_deref()
+                    .unwrap_or(&child::END_SEQUENCE),
                 || reader.borrow_mut().tick(),
                 |stream, data| reader.borrow_mut().on(stream, data),
             );
@@ -497,7 +501,7 @@ impl Slot<'_> {
         if pumped.is_err() {
             child.signal(libc::SIGKILL);
         }
-        let status = child.reap();
+        let status = child.reap(pumped.as_ref().ok().and_then(|p| p.ending.clone()));
         self.shared.set_load(self.slot, None);
         let mut reader = reader.into_inner();
         reader.pull();

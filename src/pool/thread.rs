@@ -232,7 +232,7 @@ impl<'a> Slot<'a> {
         let (mut stdout, mut stderr) = child.take_outputs();
         let mut buf = std::mem::take(&mut self.buf);
         let outlet = &mut self.outlet;
-        let pumped = child::pump(
+        let mut pumped = child::pump(
             child.pgid,
             (&mut stdout, &mut stderr),
             feed,
@@ -257,7 +257,14 @@ impl<'a> Slot<'a> {
         if pumped.is_err() {
             child.signal(libc::SIGKILL);
         }
-        let status = child.reap();
+        let status = child.reap(pumped.as_ref().ok().and_then(|p| p.ending.clone()));
+        // A file chunk cut short while the task ran: it may have read what the file no
+        // longer holds, so it fails.
+        if let (Ok(p), Some(c)) = (&mut pumped, task.chunk()) {
+            if p.feed_err.is_none() {
+                p.feed_err = crate::pool::feed::still_held(c).err();
+            }
+        }
         fin.info.runtime = started.elapsed();
         if self.cfg.compat.timeout_pct.is_some() {
             if let Ok(mut m) = self.ctl.runtimes.lock() {

@@ -4,7 +4,7 @@
 //! `--pipe` streams: one chunk is read ahead while the pool runs the others, so memory is a few
 //! blocks whatever the input size. `--pipe-part` maps each file, finds the chunk edges by
 //! scanning near each block edge under a [`SigbusGuard`] (a file truncated meanwhile cannot
-//! crash parx), then drops the mapping: chunk bytes are later sent with sendfile(2) from the
+//! crash parx), then drops the mapping: chunk bytes are later read with pread(2) from the
 //! file itself, so parx never touches them.
 
 use std::fs::{File, OpenOptions};
@@ -135,7 +135,7 @@ pub fn open(c: &ChunkConfig) -> anyhow::Result<Opened> {
     })
 }
 
-/// A regular file of known size is split in place and sent with sendfile(2) (from its current
+/// A regular file of known size is split in place and sent with pread(2) (from its current
 /// offset: `(read a; parx --pipe) < f` works); anything else (a pipe, a terminal, /proc) is
 /// read as a stream.
 fn stream_or_file(mut f: File, name: &Path) -> anyhow::Result<Opened> {
