@@ -269,11 +269,11 @@ pub struct Cli {
     #[arg(long, value_name = "DIR", help_heading = "Output")]
     pub results: Option<std::path::PathBuf>,
 
-    /// Show a progress bar (when stderr is a terminal)
+    /// Show a progress bar on stderr; silent when stderr is not a terminal
     #[arg(long, help_heading = "Output")]
     pub bar: bool,
 
-    /// Show progress and the estimated time left (stderr is a terminal)
+    /// Show progress and the time left on stderr; silent when stderr is not a terminal
     #[arg(long, help_heading = "Output")]
     pub eta: bool,
 

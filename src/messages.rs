@@ -77,18 +77,22 @@ pub(crate) fn spawn_error(program: &OsStr, e: &io::Error) -> (String, Outcome) {
         io::ErrorKind::NotFound => ("command not found".to_owned(), 127),
         io::ErrorKind::PermissionDenied if path.is_dir() => ("is a directory".to_owned(), 126),
         io::ErrorKind::PermissionDenied => ("permission denied".to_owned(), 126),
-        _ => {
-            // The OS's words (as a shell prints them) without Rust's " (os error N)".
-            let text = e.to_string();
-            let text = text.split(" (os error ").next().unwrap_or_default();
-            (text.to_owned(), 126)
-        }
+        _ => (io_text(e), 126),
     };
     let outcome = match status {
         127 => Outcome::SpawnFailed,
         s => Outcome::Exited(s),
     };
     (format!("{name}: {what}"), outcome)
+}
+
+/// An I/O error in the OS's words (as a shell prints them), without Rust's " (os error N)".
+pub(crate) fn io_text(e: &io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error ") {
+        Some(at) if text.ends_with(')') => text[..at].to_owned(),
+        _ => text,
+    }
 }
 
 /// Writes `parx: <msg>` as one line (one write, so lines of threads do not mix).
