@@ -395,18 +395,20 @@ fn progress_bar_renders_in_a_terminal() {
     );
     let o = tmux(&["new-session", "-d", "-x", "100", "-y", "10", &script]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let mut screen = String::new();
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(15) && !screen.contains("6/6") {
-        std::thread::sleep(Duration::from_millis(100));
-        screen = String::from_utf8_lossy(&tmux(&["capture-pane", "-p"]).stdout).into_owned();
-    }
+    let screen = || String::from_utf8_lossy(&tmux(&["capture-pane", "-p"]).stdout).into_owned();
+    let mut seen = String::new();
+    let drawn = common::wait_for(Duration::from_secs(15), || {
+        seen = screen();
+        seen.contains("parx:") && seen.contains("/6 ") && seen.contains('%')
+    });
+    assert!(drawn, "screen:\n{seen}");
+    // Cleared at the end (as cargo's).
+    let cleared = common::wait_for(Duration::from_secs(15), || {
+        seen = screen();
+        !seen.contains("parx:")
+    });
     tmux(&["kill-server"]);
-    assert!(
-        screen.contains("parx:") && screen.contains("6/6"),
-        "screen:\n{screen}"
-    );
-    assert!(screen.contains("100%"), "screen:\n{screen}");
+    assert!(cleared, "screen:\n{seen}");
     assert_eq!(
         fs::read_to_string(d.path().join("out")).unwrap(),
         "",

@@ -133,8 +133,17 @@ pub fn open_all(spec: &InputSpec, spool: Option<&Arc<Spool>>) -> anyhow::Result<
                     Box::new(vals.into_iter().map(Ok))
                 }
                 SourceKind::File(p) => {
-                    let f = File::open(p).with_context(|| format!("{}", p.display()))?;
-                    Box::new(ValueReader::new(BufReader::with_capacity(64 << 10, f), d))
+                    let f = open_values(p)?;
+                    let name = crate::messages::name(p);
+                    // A read error names the file.
+                    Box::new(
+                        ValueReader::new(BufReader::with_capacity(64 << 10, f), d).map(move |r| {
+                            r.map_err(|e| {
+                                let text = crate::messages::io_text(&e);
+                                io::Error::new(e.kind(), format!("{name}: {text}"))
+                            })
+                        }),
+                    )
                 }
                 SourceKind::Walk(w) => crate::source::walk::values(w),
                 SourceKind::Stdin => {
@@ -148,6 +157,20 @@ pub fn open_all(spec: &InputSpec, spool: Option<&Arc<Spool>>) -> anyhow::Result<
             Ok(filtered(spec, i == 0, it))
         })
         .collect()
+}
+
+/// Opens a file of values (`-a`, `::::`): one that is missing, unreadable or a directory is an
+/// error naming it.
+pub fn open_values(p: &std::path::Path) -> anyhow::Result<File> {
+    let name = crate::messages::name(p);
+    let f = File::open(p).with_context(|| name.clone())?;
+    if f.metadata().is_ok_and(|m| m.is_dir()) {
+        anyhow::bail!(
+            "{name}: is a directory, not a file of values (--walk {name} runs over the files \
+             under it)"
+        );
+    }
+    Ok(f)
 }
 
 /// Produces every record in GNU parallel's order, calling `emit` for each until it returns
