@@ -194,3 +194,28 @@ fn blocks_are_found_with_their_expected_output() {
     assert_eq!(b.files, [("w.py".to_owned(), "print(1)\n".to_owned())]);
     assert_eq!(b.unmarked, [8, 24]);
 }
+
+/// The benchmark figures are those of `bench/last-run.txt`, written by
+/// `bench/readme-figures.py` (one run, never typed by hand). Skipped without python3.
+#[test]
+fn benchmark_figures_are_one_runs() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = match Command::new("python3")
+        .arg(root.join("bench/readme-figures.py"))
+        .args(["--check", "bench/last-run.txt", "README.md"])
+        .current_dir(root)
+        .output()
+    {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("skipped: python3 cannot run: {e}");
+            return;
+        }
+    };
+    assert!(
+        out.status.success(),
+        "README.md's figures are not bench/last-run.txt's (run bench/readme-figures.py \
+         bench/last-run.txt): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
