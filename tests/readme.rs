@@ -219,3 +219,44 @@ fn benchmark_figures_are_one_runs() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The README's install line of the man page puts it where `man` looks: with a fresh `$HOME`
+/// and only `~/.cargo/bin` (where `cargo install` puts parx) and the system's directories on
+/// PATH, `man -w parx` finds it. Skipped without man-db.
+#[test]
+fn man_page_installed_as_the_readme_says_is_found() {
+    if Command::new("man").arg("-w").arg("man").output().is_err() {
+        eprintln!("skipped: man is not installed (apt-get install man-db)");
+        return;
+    }
+    let readme = readme();
+    let line = readme
+        .lines()
+        .find(|l| l.starts_with("install -Dm644 man/parx.1 "))
+        .expect("the README's install line of the man page");
+    let home = tempfile::tempdir().unwrap();
+    let bin = home.path().join(".cargo/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let path = format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display());
+    let run = |cmd: &str| {
+        Command::new("sh")
+            .args(["-ec", cmd])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("HOME", home.path())
+            .env("PATH", &path)
+            .env_remove("CARGO_HOME")
+            .env_remove("MANPATH")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let installed = run(line);
+    assert!(installed.status.success(), "{line}: {installed:?}");
+    let found = run("man -w parx");
+    let where_ = String::from_utf8_lossy(&found.stdout);
+    assert!(
+        found.status.success() && where_.starts_with(&home.path().display().to_string()),
+        "man -w parx after `{line}`: {where_} {}",
+        String::from_utf8_lossy(&found.stderr)
+    );
+}
