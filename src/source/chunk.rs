@@ -569,7 +569,7 @@ impl<R: Read> StreamSplitter<R> {
             if self.eof {
                 return Ok((!data.is_empty()).then_some(data.len()));
             }
-            self.read_more(READ_SIZE)?;
+            self.read_some()?;
         }
     }
 
@@ -632,6 +632,32 @@ impl<R: Read> StreamSplitter<R> {
             .read_to_end(&mut self.buf)?;
         self.filled += n;
         if n < want {
+            self.eof = true;
+        }
+        Ok(())
+    }
+
+    /// One read(2) of up to [`READ_SIZE`] bytes after the buffered data (`eof` when it reads
+    /// nothing): for chunks of N records (`-N`, `-L`), which go as soon as their records are
+    /// in — from a pipe, `{ seq 5; sleep 1; ...; } | parx --pipe -N 5` starts the first chunk
+    /// at once, where [`Self::read_more`] would wait for `want` bytes or the input's end.
+    fn read_some(&mut self) -> io::Result<()> {
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.filled, 0);
+            self.filled -= self.start;
+            self.start = 0;
+        }
+        self.buf.resize(self.filled + READ_SIZE, 0);
+        let n = loop {
+            match self.reader.read(&mut self.buf[self.filled..]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => break r,
+            }
+        };
+        let n = n.inspect_err(|_| self.buf.truncate(self.filled))?;
+        self.filled += n;
+        self.buf.truncate(self.filled);
+        if n == 0 {
             self.eof = true;
         }
         Ok(())
