@@ -30,7 +30,14 @@ fn exit_status_counts_failed_tasks() {
         .assert()
         .code(1);
     parx()
-        .args(["sh", "-c", "{}", ":::", "/nonexistent/parx-no-such-program", "true"])
+        .args([
+            "sh",
+            "-c",
+            "{}",
+            ":::",
+            "/nonexistent/parx-no-such-program",
+            "true",
+        ])
         .assert()
         .code(1);
     // A program not found whose name holds no placeholder stops the run: 127, as xargs.

@@ -458,6 +458,8 @@ pub struct StreamSplitter<R: Read> {
     capacity_hint: usize,
     /// Last `recend.len() - 1` bytes before `buf[start]`.
     ctx: Vec<u8>,
+    /// What [`Self::read_some`] reads into (allocated at its first read).
+    scratch: Vec<u8>,
     eof: bool,
     failed: bool,
 }
@@ -484,6 +486,7 @@ impl<R: Read> StreamSplitter<R> {
             filled: 0,
             capacity_hint,
             ctx: Vec::new(),
+            scratch: Vec::new(),
             eof: false,
             failed: false,
         }
@@ -647,16 +650,21 @@ impl<R: Read> StreamSplitter<R> {
             self.filled -= self.start;
             self.start = 0;
         }
-        self.buf.resize(self.filled + READ_SIZE, 0);
+        // Read into a scratch buffer zeroed once, then copied: zeroing the spare room of
+        // `buf` for every read would cost more than the read when reads are short.
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.resize(READ_SIZE, 0);
         let n = loop {
-            match self.reader.read(&mut self.buf[self.filled..]) {
+            match self.reader.read(&mut scratch) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 r => break r,
             }
         };
-        let n = n.inspect_err(|_| self.buf.truncate(self.filled))?;
-        self.filled += n;
+        let n = n.inspect_err(|_| self.scratch = std::mem::take(&mut scratch))?;
         self.buf.truncate(self.filled);
+        self.buf.extend_from_slice(&scratch[..n]);
+        self.filled += n;
+        self.scratch = scratch;
         if n == 0 {
             self.eof = true;
         }
