@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A one-node Slurm cluster on this machine, for parx's --slurm tests (tests/cluster.rs).
+# A one-node Slurm cluster on this machine, for parx's --slurm tests (tests/it/cluster.rs).
 #
 #   .ci/slurm-up.sh [DIR]     install (apt-get) and start munged, slurmctld and slurmd
 #   .ci/slurm-up.sh stop [DIR]  stop them (by pid) and remove DIR

@@ -15,8 +15,9 @@ one line per comparison:
   RATIO <workload> <peer> <x>     x = the peer's median time / parx's (above 1: parx is faster);
                                    for `memory`, the peer's peak RSS / parx's
 
-then the machine and the date. Every variant is run once first and its output checked against
-parx's (a variant that fails or disagrees is left out, with a note). Timing: hyperfine when it
+then the machine, the date, the load average and the command (at the start and again in the
+summary); bench/readme-figures.py puts one run's figures into README.md. Every variant is run
+once first and its output checked against parx's (a variant that fails or disagrees is left out, with a note). Timing: hyperfine when it
 is installed, else /usr/bin/time (GNU time, also used for peak RSS).
 
 Workloads (sizes in --quick in brackets):
@@ -50,6 +51,7 @@ USAGE
 }
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
+run_args="$*"
 quick=0 only= runs= jobs= parx= data=
 while [ $# -gt 0 ]; do
   case $1 in
@@ -113,7 +115,9 @@ machine() {
   echo "machine: $(uname -srm), ${cpu:-unknown CPU}, $(nproc) CPUs," \
     "$(awk '/MemTotal/ {printf "%.1f GiB RAM", $2 / 1048576}' /proc/meminfo 2>/dev/null)"
   echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); parx $("$parx" --version | cut -d' ' -f2) at $parx"
-  echo "settings: $size data in $data, -j$jobs, $runs run(s) per variant, timer $timer"
+  echo "settings: $size data, -j$jobs, $runs run(s) per variant, timer $timer"
+  echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "command: bench/run.sh${run_args:+ $run_args}"
 }
 
 "$repo/bench/make-data.sh" "$data" $([ $quick = 1 ] && echo --quick)

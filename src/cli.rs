@@ -269,11 +269,11 @@ pub struct Cli {
     #[arg(long, value_name = "DIR", help_heading = "Output")]
     pub results: Option<std::path::PathBuf>,
 
-    /// Show a progress bar (when stderr is a terminal)
+    /// Show a progress bar on stderr; silent when stderr is not a terminal
     #[arg(long, help_heading = "Output")]
     pub bar: bool,
 
-    /// Show progress and the estimated time left (stderr is a terminal)
+    /// Show progress and the time left on stderr; silent when stderr is not a terminal
     #[arg(long, help_heading = "Output")]
     pub eta: bool,
 
@@ -283,7 +283,13 @@ pub struct Cli {
     pub timeout: Option<String>,
 
     /// Run a failed task up to N times in all (0: until it succeeds)
-    #[arg(long, value_name = "N", help_heading = "Job control")]
+    #[arg(
+        long,
+        value_name = "N",
+        allow_negative_numbers = true,
+        value_parser = runs,
+        help_heading = "Job control"
+    )]
     pub retries: Option<u32>,
 
     /// Stop early: soon|now,fail|success|done=N|N% (or GNU's 0 1 2)
@@ -335,6 +341,7 @@ pub struct Cli {
         short = 's',
         long = "max-chars",
         value_name = "N",
+        value_parser = max_chars,
         help_heading = "Compatibility"
     )]
     pub max_chars: Option<usize>,
@@ -503,6 +510,22 @@ pub struct Cli {
         num_args = 0..
     )]
     pub command: Vec<OsString>,
+}
+
+/// `--retries N`: a count of runs, 0 or more.
+fn runs(s: &str) -> Result<u32, String> {
+    s.parse()
+        .map_err(|_| "N is the number of runs in all, 0 or more (0: until it succeeds)".to_owned())
+}
+
+/// `-s N` / `--max-chars N`: a number of characters. GNU parallel's `-s` is this too, but a
+/// habit from elsewhere may mean `--shell`: say so when the value is not a number.
+fn max_chars(s: &str) -> Result<usize, String> {
+    s.parse().map_err(|_| {
+        "not a number of characters (-s is --max-chars, as in xargs and GNU parallel; did you \
+         mean --shell?)"
+            .to_owned()
+    })
 }
 
 /// `--pool` values.

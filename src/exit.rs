@@ -3,6 +3,8 @@
 
 /// Exit status for parx's own errors (bad usage, unreadable input, a failing stdout).
 pub const EXIT_ERROR: i32 = 255;
+/// Exit status when the command's program cannot be found (as xargs and a shell give it).
+pub const EXIT_NOT_FOUND: i32 = 127;
 
 /// Everything the exit status depends on, gathered when the run is over.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -17,6 +19,9 @@ pub(crate) struct Report {
     pub halt: Option<i32>,
     /// parx reported an error of its own (input, job log, a pool's failure).
     pub errored: bool,
+    /// The command's program was not found, and no task could have found it (its name holds
+    /// no placeholder): the run stopped at the first task.
+    pub not_found: bool,
     /// Tasks that failed (after their last attempt).
     pub failed: u64,
     /// Problems that count like a failed task (`--walk` entries that could not be read).
@@ -30,8 +35,8 @@ impl Report {
     }
 
     /// The exit status: 128+signal when interrupted; 0 when stdout was closed, 255 when it
-    /// failed; `--halt`'s status; 255 after an error of parx's own; else the number of failed
-    /// tasks and warnings, at most 101.
+    /// failed; `--halt`'s status; 127 when the program was not found; 255 after an error of
+    /// parx's own; else the number of failed tasks and warnings, at most 101.
     pub(crate) fn status(&self) -> i32 {
         if let Some(sig) = self.interrupted {
             return 128 + sig;
@@ -44,6 +49,9 @@ impl Report {
         }
         if let Some(code) = self.halt {
             return code;
+        }
+        if self.not_found {
+            return EXIT_NOT_FOUND;
         }
         if self.errored {
             return EXIT_ERROR;
@@ -78,6 +86,7 @@ mod tests {
             write_error: true,
             halt: Some(7),
             errored: true,
+            not_found: false,
             failed: 4,
             warnings: 1,
         };
@@ -98,6 +107,16 @@ mod tests {
         };
         assert_eq!(r.status(), 7, "--halt's status");
         assert_eq!(Report { halt: None, ..r }.status(), EXIT_ERROR);
+        let nf = Report {
+            halt: None,
+            not_found: true,
+            ..r
+        };
+        assert_eq!(
+            nf.status(),
+            EXIT_NOT_FOUND,
+            "not found, whatever failed after"
+        );
         assert_eq!(
             Report { halt: Some(0), ..r }.status(),
             0,

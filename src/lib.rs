@@ -111,10 +111,24 @@ fn clap_error(e: &clap::Error) -> i32 {
                 }
             }
             let line = line.strip_prefix("error: ").unwrap_or(&line);
-            messages::error(format_args!("{line} (see 'parx --help')"));
+            messages::error(format_args!("{line}{} (see 'parx --help')", allowed(e)));
             EXIT_ERROR
         }
     }
+}
+
+/// For an invalid value of an option with a fixed set of them (`--pool proc`): `: one of A, B
+/// (did you mean B?)`, which clap puts on lines of their own.
+fn allowed(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue};
+    let Some(ContextValue::Strings(valid)) = e.get(ContextKind::ValidValue) else {
+        return String::new();
+    };
+    let mut text = format!(": one of {}", valid.join(", "));
+    if let Some(ContextValue::String(s)) = e.get(ContextKind::SuggestedValue) {
+        text.push_str(&format!(" (did you mean '{s}'?)"));
+    }
+    text
 }
 
 /// Runs a validated configuration and returns the exit status: the input is opened, then a
@@ -176,6 +190,7 @@ pub(crate) fn run(cfg: Config) -> anyhow::Result<i32> {
         write_error: sum.write_error,
         halt: obs.halt_status(),
         errored: ctl.failed() || messages::errored(),
+        not_found: messages::not_found(),
         failed: sum.failed,
         warnings: messages::warnings(),
     };
@@ -190,13 +205,14 @@ fn prepare(cfg: &Config) -> anyhow::Result<(Control, Option<Joblog>, Skip)> {
     let mut ctl = Control::new(cfg.jobs);
     if let Some(dir) = &jc.results {
         ctl.results = Some(
-            results::Results::open(dir).with_context(|| format!("--results {}", dir.display()))?,
+            results::Results::open(dir)
+                .with_context(|| format!("--results {}", messages::name(dir)))?,
         );
     }
     let (joblog, done) = match &jc.joblog {
         Some(path) => {
             let (log, logged) = Joblog::open(path, jc.resume != Resume::No)
-                .with_context(|| format!("--joblog {}", path.display()))?;
+                .with_context(|| format!("--joblog {}", messages::name(path)))?;
             let done = match jc.resume {
                 Resume::No => HashSet::new(),
                 Resume::All => logged.done,

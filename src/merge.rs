@@ -8,7 +8,7 @@
 //! either; the run ends with one line saying which tasks were not printed.
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, IsTerminal, Write};
 use std::sync::atomic::Ordering;
 
 use crossbeam_channel::{select, Receiver, TryRecvError};
@@ -36,8 +36,30 @@ pub struct Summary {
     pub write_error: bool,
 }
 
+/// stdout as the merger writes it: when it is a terminal, each write is made with the
+/// `--bar`/`--eta` display (on stderr, likely the same terminal) cleared and redrawn after it,
+/// so no bar line is left between output lines.
+struct Stdout<'a> {
+    file: &'a std::fs::File,
+    terminal: bool,
+}
+
+impl Write for Stdout<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut file = self.file;
+        match self.terminal {
+            true => messages::with_stderr(|| file.write(buf)),
+            false => file.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 struct Writer<'a> {
-    out: BufWriter<&'a std::fs::File>,
+    out: BufWriter<Stdout<'a>>,
     keep_order: bool,
     next: u64,
     /// Finished tasks waiting for their turn under `-k`, and whether each gets a job-log row.
@@ -257,7 +279,13 @@ pub fn run(
     let mut skips = skips;
     let stdout = sys::stdout_file();
     let mut w = Writer {
-        out: BufWriter::with_capacity(64 << 10, &*stdout),
+        out: BufWriter::with_capacity(
+            64 << 10,
+            Stdout {
+                file: &stdout,
+                terminal: stdout.is_terminal(),
+            },
+        ),
         keep_order: cfg.keep_order,
         next: 1,
         pending: BTreeMap::new(),

@@ -6,6 +6,7 @@
 use std::ffi::OsStr;
 use std::fmt::Display;
 use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -14,6 +15,7 @@ use crate::progress::Progress;
 use crate::task::Outcome;
 
 static ERRORED: AtomicBool = AtomicBool::new(false);
+static NOT_FOUND: AtomicBool = AtomicBool::new(false);
 static WARNINGS: AtomicU64 = AtomicU64::new(0);
 static PROGRESS: OnceLock<Progress> = OnceLock::new();
 
@@ -33,6 +35,20 @@ pub(crate) fn warn(msg: impl Display) {
 /// Tells the user what parx is doing (`--halt` met): no effect on the exit status.
 pub(crate) fn note(msg: impl Display) {
     line(msg);
+}
+
+/// The command's program cannot be started and no task could start it (its name holds no
+/// placeholder): says so once (`msg`, from [`spawn_error`]); the run ends with status 127, as
+/// xargs's. Later calls say nothing.
+pub(crate) fn not_found_once(msg: impl Display) {
+    if !NOT_FOUND.swap(true, Ordering::SeqCst) {
+        line(msg);
+    }
+}
+
+/// Whether [`not_found_once`] was called.
+pub(crate) fn not_found() -> bool {
+    NOT_FOUND.load(Ordering::SeqCst)
 }
 
 /// Whether [`error`] was called.
@@ -65,9 +81,9 @@ pub(crate) fn with_stderr<R>(f: impl FnOnce() -> R) -> R {
 /// program that is there but cannot run (`permission denied`, `is a directory`, a `#!`
 /// interpreter that is missing, ...). Without the `parx: ` prefix.
 pub(crate) fn spawn_error(program: &OsStr, e: &io::Error) -> (String, Outcome) {
-    let name = program.to_string_lossy();
+    let name = self::name(program);
     let path = Path::new(program);
-    let has_slash = name.contains('/');
+    let has_slash = program.as_bytes().contains(&b'/');
     let (what, status) = match e.kind() {
         io::ErrorKind::NotFound if has_slash && path.exists() => (
             "bad interpreter: the program on its #! line was not found".to_owned(),
@@ -77,12 +93,7 @@ pub(crate) fn spawn_error(program: &OsStr, e: &io::Error) -> (String, Outcome) {
         io::ErrorKind::NotFound => ("command not found".to_owned(), 127),
         io::ErrorKind::PermissionDenied if path.is_dir() => ("is a directory".to_owned(), 126),
         io::ErrorKind::PermissionDenied => ("permission denied".to_owned(), 126),
-        _ => {
-            // The OS's words (as a shell prints them) without Rust's " (os error N)".
-            let text = e.to_string();
-            let text = text.split(" (os error ").next().unwrap_or_default();
-            (text.to_owned(), 126)
-        }
+        _ => (io_text(e), 126),
     };
     let outcome = match status {
         127 => Outcome::SpawnFailed,
@@ -91,9 +102,69 @@ pub(crate) fn spawn_error(program: &OsStr, e: &io::Error) -> (String, Outcome) {
     (format!("{name}: {what}"), outcome)
 }
 
-/// Writes `parx: <msg>` as one line (one write, so lines of threads do not mix).
+/// A file or program name as parx shows it: as it is when it is UTF-8 text, with each byte
+/// that is not (and each control character) escaped as `\xHH` (`\n`, `\t` for those), so that
+/// two different names never show the same.
+pub(crate) fn name(name: impl AsRef<OsStr>) -> String {
+    let mut out = String::new();
+    for chunk in name.as_ref().as_bytes().utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\n' => out.push_str("\\n"),
+                '\t' => out.push_str("\\t"),
+                '\\' => out.push_str("\\\\"),
+                c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+/// A run time as parx shows it: `0.73s`, `12s`, `2m05s`.
+pub(crate) fn duration(d: std::time::Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 60.0 {
+        let text = format!("{s:.2}");
+        let text = text.trim_end_matches('0').trim_end_matches('.');
+        format!("{text}s")
+    } else {
+        let s = s.round() as u64;
+        format!("{}m{:02}s", s / 60, s % 60)
+    }
+}
+
+/// Drops Rust's " (os error N)" from every place it occurs in `text`.
+fn without_os_errors(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(" (os error ") {
+        let after = &rest[at + " (os error ".len()..];
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        out.push_str(&rest[..at]);
+        if digits > 0 && after[digits..].starts_with(')') {
+            rest = &after[digits + 1..];
+        } else {
+            out.push_str(" (os error ");
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// An I/O error in the OS's words (as a shell prints them), without Rust's " (os error N)".
+pub(crate) fn io_text(e: &io::Error) -> String {
+    without_os_errors(&e.to_string())
+}
+
+/// Writes `parx: <msg>` as one line (one write, so lines of threads do not mix), without
+/// Rust's " (os error N)" after the OS's words.
 fn line(msg: impl Display) {
-    let text = format!("parx: {msg}\n");
+    let text = format!("parx: {}\n", without_os_errors(&msg.to_string()));
     // A failing stderr cannot be reported anywhere.
     with_stderr(|| {
         let _ = std::io::stderr().lock().write_all(text.as_bytes());
@@ -107,6 +178,36 @@ mod tests {
     fn words(program: &str, e: io::Error) -> (String, i32) {
         let (msg, outcome) = spawn_error(OsStr::new(program), &e);
         (msg, outcome.exit_code())
+    }
+
+    #[test]
+    fn names_are_escaped_not_lossy() {
+        use std::os::unix::ffi::OsStrExt;
+        assert_eq!(name(OsStr::from_bytes(b"caf\xc3\xa9.txt")), "café.txt");
+        assert_eq!(name(OsStr::from_bytes(b"a\xffb\xfe")), "a\\xffb\\xfe");
+        assert_eq!(
+            name(OsStr::from_bytes(b"l1\nl2\t\x01\\")),
+            "l1\\nl2\\t\\x01\\\\"
+        );
+    }
+
+    #[test]
+    fn os_error_suffixes_are_dropped() {
+        assert_eq!(
+            without_os_errors("x: Is a directory (os error 21); y (os error 2)"),
+            "x: Is a directory; y"
+        );
+        assert_eq!(without_os_errors("a (os error x)"), "a (os error x)");
+        assert_eq!(without_os_errors("plain"), "plain");
+    }
+
+    #[test]
+    fn durations_read_as_seconds() {
+        use std::time::Duration;
+        assert_eq!(duration(Duration::from_micros(730_802)), "0.73s");
+        assert_eq!(duration(Duration::from_secs(30)), "30s");
+        assert_eq!(duration(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(duration(Duration::from_secs(125)), "2m05s");
     }
 
     #[test]

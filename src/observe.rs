@@ -199,7 +199,7 @@ impl Observer {
         self.halt_status_when().map(|(s, _, _)| s)
     }
 
-    /// The run is over: leaves the final progress on the terminal.
+    /// The run is over: clears the progress display.
     pub fn finish(&self) {
         if let Some(p) = &self.progress {
             p.finish();

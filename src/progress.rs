@@ -1,10 +1,13 @@
 //! `--bar` and `--eta`: progress drawn on stderr with indicatif, by the merger as tasks finish.
-//! Hidden when stderr is not a terminal; never written to stdout. Until the number of tasks is
-//! known it shows a count and a rate; then done/total, the percentage, a bar (`--bar`) and the
-//! time left. The number comes from counting the input ahead
-//! ([`crate::source::count_ahead`]: `:::` values, files, `--pipe-part` and `--pipe` from a
-//! regular file) or, failing that, from the input's end (stdin from a pipe, `--walk`).
-//! The unit is the task: with `-n`/`-X` a task is one batch of values.
+//! Silent when stderr is not a terminal (a log gets no progress lines; `--help` says so);
+//! never written to stdout. Until the number of tasks is known it shows a count and a rate;
+//! then done/total, the percentage, a bar (`--bar`) and the time left. The number comes from
+//! counting the input ahead ([`crate::source::count_ahead`]: `:::` values, files, values on
+//! stdin — a pipe is read ahead of the tasks for it —, `--pipe-part` and `--pipe` from a
+//! regular file) or, failing that, from the input's end (`--pipe` from a pipe, `--walk`).
+//! The unit is the task: with `-n`/`-X` a task is one batch of values. Whatever else parx
+//! writes to the terminal (stdout, a task's stderr, its own lines) is written with the display
+//! cleared ([`Progress::suspend`]), and the display is cleared at the end.
 
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -86,8 +89,8 @@ impl Progress {
         self.bar.suspend(f)
     }
 
-    /// Leaves the final state on the terminal.
+    /// Clears the display for good (as cargo does: the run's output stays, the bar goes).
     pub fn finish(&self) {
-        self.bar.finish();
+        self.bar.finish_and_clear();
     }
 }

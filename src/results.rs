@@ -117,7 +117,14 @@ fn fresh(dirfd: &OwnedFd, name: &str, flags: OFlags) -> io::Result<File> {
 
 /// `e`, saying which file it happened on.
 fn at(path: &Path, e: io::Error) -> io::Error {
-    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+    io::Error::new(
+        e.kind(),
+        format!(
+            "{}: {}",
+            crate::messages::name(path),
+            crate::messages::io_text(&e)
+        ),
+    )
 }
 
 fn escape_into(out: &mut Vec<u8>, v: &[u8]) {

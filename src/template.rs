@@ -535,6 +535,13 @@ impl Template {
         self.uses_values
     }
 
+    /// Whether the program every task runs is the same word, typed without a placeholder
+    /// (`cmd {}`, not `{} arg` or a shell command line): if it cannot be started for one task,
+    /// it cannot for any.
+    pub fn fixed_program(&self) -> bool {
+        self.mode == Mode::Argv && self.words.first().is_some_and(|w| w.phs().next().is_none())
+    }
+
     /// Whether `{##}` or `{0#}` occurs: the number of tasks must be known before the first runs.
     pub fn needs_total(&self) -> bool {
         self.placeholders()

@@ -485,3 +485,49 @@ fn spliced_pipe_chunks_reproduce_input_with_slow_and_quitting_commands() {
     let out = piped_ok(&["-j2", "sh", "-c", "head -c 10 >/dev/null; echo x"]);
     assert_eq!(common::lines(&out.stdout).len(), sizes.len());
 }
+
+/// `--pipe -N` as a pipeline stage (issue 27): a chunk whose record count is reached goes at
+/// once, so the first chunk's output comes while the input is still open (`tail -f log |
+/// parx --pipe -N 100 …`), for `-N` and `-N` with `-L` (records of L lines), in order with `-k`.
+/// (`-L` alone cuts blocks of whole records: those wait for `--block` bytes, as GNU's.)
+#[test]
+fn pipe_n_chunk_goes_before_the_input_ends() {
+    use std::io::{BufRead, BufReader};
+    for records in [&["-N", "5"][..], &["-N", "1", "-L", "5"]] {
+        let mut child = parx_std()
+            .args(["--pipe", "-k"])
+            .args(records)
+            .args(["sh", "-c", "echo chunk {#}: $(wc -l)"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"1\n2\n3\n4\n5\n").unwrap();
+        stdin.flush().unwrap();
+        // The input stays open while the first line is awaited (on a thread, so that a parx
+        // that waits for the input's end fails the test instead of hanging it).
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let first = lines.next().and_then(Result::ok);
+            let _ = tx.send(first);
+            let rest: Vec<String> = lines.map_while(Result::ok).collect();
+            let _ = tx.send(rest.first().cloned());
+        });
+        let first = rx.recv_timeout(Duration::from_secs(20));
+        stdin.write_all(b"6\n7\n8\n9\n10\n").unwrap();
+        drop(stdin);
+        assert_eq!(
+            first,
+            Ok(Some("chunk 1: 5".to_owned())),
+            "{records:?}: the first chunk's output before the input ended"
+        );
+        let second = rx.recv_timeout(Duration::from_secs(20));
+        assert_eq!(second, Ok(Some("chunk 2: 5".to_owned())), "{records:?}");
+        let status = common::wait_timeout(&mut child, common::TIMEOUT).expect("parx hung");
+        assert!(status.success(), "{records:?}");
+    }
+}

@@ -3,8 +3,9 @@
 //! `scancel`, Ctrl-C of the submitting parx, MaxArraySize, and the run directory's
 //! permissions and symlink handling.
 //!
-//! The cluster: the one `.ci/run` started (`PARX_SLURM=1` and `SLURM_CONF` set), else one
-//! these tests start themselves (as root, with apt-get) and stop when the test process exits.
+//! The cluster: the one `.ci/run` started (`PARX_SLURM=1` and `SLURM_CONF` set), else, with
+//! `PARX_SLOW_TESTS=1`, one these tests start themselves (as root, with apt-get) and stop when
+//! the test process exits.
 //! Where neither can be, each test says why and passes without running; with `CI=true` a
 //! missing cluster is a failure.
 
@@ -57,6 +58,11 @@ fn start_cluster() -> Result<PathBuf, String> {
     if std::env::var("PARX_SLURM").as_deref() == Ok("1") {
         let conf = std::env::var("SLURM_CONF").map_err(|_| "PARX_SLURM=1 without SLURM_CONF")?;
         return Ok(conf.into());
+    }
+    if !common::slow_on() {
+        return Err("starting a Slurm of their own (apt-get, as root) is slow: \
+                    PARX_SLOW_TESTS=1 lets these tests do it (.ci/run starts one itself)"
+            .into());
     }
     let root = Command::new("id")
         .arg("-u")

@@ -20,33 +20,63 @@ fn exitvals(log: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
+/// A program that is not found, named without a placeholder: every task would fail the same
+/// way, so it is said once and the run stops with 127, as xargs does (`seq 500 | parx
+/// nosuchcmd`: one line, not 500). The task that tried has its row, status 127.
 #[test]
-fn command_not_found_reads_like_a_shell() {
-    let d = tempdir();
-    let log = d.path().join("log");
-    let log_arg = log.to_str().unwrap();
-    let (code, out, err) = run_status(
-        &refs(&os(&[
-            "--joblog",
-            log_arg,
-            "parx-no-such-command",
-            ":::",
-            "a",
-            "b",
-        ])),
-        b"",
-    );
+fn command_not_found_is_said_once_and_stops_with_127() {
+    let values: String = (1..=500).map(|i| format!("{i}\n")).collect();
+    let (code, out, err) = run_status(&refs(&os(&["parx-no-such-command"])), values.as_bytes());
     assert_eq!(String::from_utf8_lossy(&out), "");
     assert_eq!(
         String::from_utf8_lossy(&err),
-        "parx: parx-no-such-command: command not found\n".repeat(2)
+        "parx: parx-no-such-command: command not found\n"
+    );
+    assert_eq!(code, 127);
+
+    let d = tempdir();
+    let log = d.path().join("log");
+    let log_arg = log.to_str().unwrap();
+    let args = [
+        "-j1",
+        "--joblog",
+        log_arg,
+        "parx-no-such-command",
+        ":::",
+        "a",
+        "b",
+    ];
+    let (code, _, err) = run_status(&refs(&os(&args)), b"");
+    assert_eq!(code, 127);
+    assert_eq!(
+        String::from_utf8_lossy(&err),
+        "parx: parx-no-such-command: command not found\n"
+    );
+    assert_eq!(exitvals(&log), ["127"], "the task's status, as a shell's");
+}
+
+/// With a placeholder in the command word each task may name another program: each task that
+/// cannot start is said and counted, and the run goes on.
+#[test]
+fn command_not_found_per_task_when_the_program_is_a_value() {
+    let args = [
+        "-k",
+        "{}",
+        ":::",
+        "parx-no-such-1",
+        "true",
+        "parx-no-such-2",
+    ];
+    let (code, out, err) = run_status(&refs(&os(&args)), b"");
+    assert_eq!(String::from_utf8_lossy(&out), "");
+    assert_eq!(
+        sorted_lines(&err),
+        [
+            "parx: parx-no-such-1: command not found",
+            "parx: parx-no-such-2: command not found"
+        ]
     );
     assert_eq!(code, 2, "two failed tasks, as for any failing command");
-    assert_eq!(
-        exitvals(&log),
-        ["127", "127"],
-        "the task's status, as a shell's"
-    );
 }
 
 #[test]
@@ -68,7 +98,7 @@ fn missing_path_and_permission_denied() {
     let missing = d.path().join("missing");
     let m = missing.to_str().unwrap();
     let (code, _, err) = run_status(&refs(&os(&["--joblog", l, m, ":::", "a"])), b"");
-    assert_eq!(code, 1);
+    assert_eq!(code, 127, "not found: said once, the run stops");
     assert_eq!(
         String::from_utf8_lossy(&err),
         format!("parx: {m}: no such file\n")
@@ -245,6 +275,21 @@ fn usage_errors_name_the_value_and_the_fix() {
             ":::: needs at least one file after it (:::: FILE, or :::: - for stdin)",
         ),
         (
+            &["--retries", "-1", "echo"],
+            "invalid value '-1' for '--retries <N>': N is the number of runs in all, 0 or more \
+             (0: until it succeeds) (see 'parx --help')",
+        ),
+        (
+            &["--pool", "proc", "echo"],
+            "invalid value 'proc' for '--pool <KIND>': one of thread, process (did you mean \
+             'process'?) (see 'parx --help')",
+        ),
+        (
+            &["-s", "echo", "a", ":::", "b"],
+            "invalid value 'echo' for '--max-chars <N>': not a number of characters (-s is \
+             --max-chars, as in xargs and GNU parallel; did you mean --shell?) (see 'parx --help')",
+        ),
+        (
             &["echo", "::::", "-", "::::", "-"],
             "stdin (-) is given as an input source twice, but it can be read only once (save \
              it to a file and give the file)",
@@ -258,4 +303,101 @@ fn usage_errors_name_the_value_and_the_fix() {
             "parx {args:?}"
         );
     }
+}
+
+/// A directory given as a file of values is named, with the option that walks it; no
+/// "(os error N)" after the OS's words.
+#[test]
+fn a_directory_of_values_is_named() {
+    let d = tempdir();
+    let dir = d.path().join("some-dir");
+    fs::create_dir(&dir).unwrap();
+    let name = dir.to_str().unwrap();
+    for args in [
+        vec!["-a", name, "echo"],
+        vec!["echo", "::::", name],
+        vec!["--pool", "process", "-a", name, "cat"],
+    ] {
+        let (code, out, err) = run_status(&refs(&os(&args)), b"");
+        assert_eq!(
+            (code, String::from_utf8_lossy(&err).into_owned(), out),
+            (
+                255,
+                format!(
+                    "parx: {name}: is a directory, not a file of values (--walk {name} runs over \
+                     the files under it)\n"
+                ),
+                Vec::new()
+            ),
+            "{args:?}"
+        );
+    }
+    let (code, _, err) = run_status(&refs(&os(&["--pipe", "-a", name, "cat"])), b"");
+    assert_eq!(
+        (code, String::from_utf8_lossy(&err).into_owned()),
+        (255, format!("parx: {name}: Is a directory\n"))
+    );
+}
+
+/// A name that is not UTF-8 is shown with its bytes escaped (`\xff`), not as U+FFFD, and
+/// without Rust's "(os error 2)".
+#[test]
+fn non_utf8_names_are_escaped() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let d = tempdir();
+    let missing = d.path().join(OsStr::from_bytes(b"caf\xe9-\xff.txt"));
+    let shown = format!("{}/caf\\xe9-\\xff.txt", d.path().display());
+    let args = [OsStr::new("-a"), missing.as_os_str(), OsStr::new("echo")];
+    let (code, _, err) = run_status(&args, b"");
+    assert_eq!(
+        (code, String::from_utf8_lossy(&err).into_owned()),
+        (255, format!("parx: {shown}: No such file or directory\n"))
+    );
+    let args = [
+        OsStr::new("--walk"),
+        missing.as_os_str(),
+        OsStr::new("echo"),
+    ];
+    let (code, _, err) = run_status(&args, b"");
+    assert_eq!(
+        (code, String::from_utf8_lossy(&err).into_owned()),
+        (1, format!("parx: {shown}: No such file or directory\n"))
+    );
+}
+
+/// `--timeout N%` says how long the task ran and what that was N% of, in seconds.
+#[test]
+fn timeout_percent_says_what_it_was_a_percentage_of() {
+    let args = [
+        "-j1",
+        "--timeout",
+        "300%",
+        "sh",
+        "-c",
+        "sleep {}",
+        ":::",
+        "0.2",
+        "0.2",
+        "0.2",
+        "5",
+    ];
+    let (code, _, err) = run_status(&refs(&os(&args)), b"");
+    assert_eq!(code, 1);
+    let err = String::from_utf8_lossy(&err);
+    let line = err.trim_end();
+    let rest = line
+        .strip_prefix("parx: task 4 timed out after ")
+        .unwrap_or_else(|| panic!("{err}"));
+    let (after, of) = rest
+        .split_once("s (300% of the median run time so far, ")
+        .expect(line);
+    let (after, median): (f64, f64) = (
+        after.parse().expect(line),
+        of.strip_suffix("s)").expect(line).parse().expect(line),
+    );
+    assert!(
+        median >= 0.2 && (after - 3.0 * median).abs() < 0.05,
+        "{line}"
+    );
 }

@@ -30,9 +30,21 @@ fn exit_status_counts_failed_tasks() {
         .assert()
         .code(1);
     parx()
+        .args([
+            "sh",
+            "-c",
+            "{}",
+            ":::",
+            "/nonexistent/parx-no-such-program",
+            "true",
+        ])
+        .assert()
+        .code(1);
+    // A program not found whose name holds no placeholder stops the run: 127, as xargs.
+    parx()
         .args(["/nonexistent/parx-no-such-program", ":::", "a", "b"])
         .assert()
-        .code(2);
+        .code(127);
 }
 
 fn falses(n: usize) -> (i32, Vec<u8>) {

@@ -39,6 +39,9 @@ fn run_to(dir: &Path, args: &[&str], out: &str, kill: Option<&str>) {
 /// every output mode and for every way of dying.
 #[test]
 fn crash_then_resume_prints_every_output_exactly_once() {
+    if !slow("crash_then_resume_prints_every_output_exactly_once") {
+        return;
+    }
     let modes: &[&[&str]] = &[
         &["-k"],
         &[],

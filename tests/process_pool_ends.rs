@@ -115,6 +115,9 @@ fn python(block: bool, flush: bool, end: &str) -> Vec<String> {
 
 #[test]
 fn python_workers_ending_every_way_on_a_poison_record() {
+    if !common::slow("python_workers_ending_every_way_on_a_poison_record") {
+        return;
+    }
     let ends = [
         ("exit 3", "sys.exit(3)", true),
         ("SIGKILL", "os.kill(os.getpid(), signal.SIGKILL)", false),
@@ -183,6 +186,9 @@ fn sh_and_mawk_workers_ending_on_a_poison_record() {
 
 #[test]
 fn workers_that_exit_0_after_a_quota_lose_nothing() {
+    if !common::slow("workers_that_exit_0_after_a_quota_lose_nothing") {
+        return;
+    }
     // Each worker answers 100 records and exits 0, whatever it has read ahead: the record
     // after its quota is a failed attempt, sent again (--retries 1) to a fresh worker.
     let quota_py = [

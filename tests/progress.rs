@@ -30,8 +30,27 @@ impl Term {
 
     /// Opens the 100×8 terminal running `script` (sh syntax).
     fn start(&self, script: &str) {
-        let o = self.tmux(&["new-session", "-d", "-x", "100", "-y", "8", script]);
+        self.start_rows(8, script);
+    }
+
+    /// Opens a terminal of 100 columns and `rows` lines running `script`.
+    fn start_rows(&self, rows: u32, script: &str) {
+        let rows = rows.to_string();
+        let o = self.tmux(&["new-session", "-d", "-x", "100", "-y", &rows, script]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+
+    /// The screen once a line `END` is on it (polled for up to 30 s), with the lines that
+    /// scrolled off it.
+    fn screen_at_end(&self) -> String {
+        let mut screen = String::new();
+        let ended = wait_for(Duration::from_secs(30), || {
+            let o = self.tmux(&["capture-pane", "-p", "-S", "-"]);
+            screen = String::from_utf8_lossy(&o.stdout).into();
+            screen.lines().any(|l| l == "END")
+        });
+        assert!(ended, "no END; screen:\n{screen}");
+        screen
     }
 
     /// A terminal running `script`; `None` without tmux.
@@ -172,11 +191,33 @@ fn bar_counts_pipe_part_chunks() {
     }
 }
 
-/// Values from a pipe cannot be counted ahead: a count and a rate until the input ends.
+/// Values from a pipe are read ahead of the tasks (issue 27): `seq 2000 | parx --bar` shows
+/// the percentage and the ETA as soon as seq has ended, not when the last task starts. Seen
+/// within the first ~300 tasks of 2000 (at -j2 and 10 ms a task, under 2 s of the run).
 #[test]
-fn count_and_rate_until_a_pipe_ends() {
+fn piped_values_show_percentage_and_eta_at_once() {
+    for opt in ["--bar", "--eta"] {
+        let script = format!(
+            "seq 2000 | {} -j2 {opt} sh -c 'sleep 0.01' >/dev/null; sleep 20",
+            sh_quote(BIN)
+        );
+        let Some(term) = Term::run(&script) else {
+            return;
+        };
+        let line = term.wait_line(|l| done_of(l, 2000).is_some());
+        assert!(line.contains('%') && line.contains("ETA"), "{opt}: {line}");
+        assert!(
+            done_of(&line, 2000).unwrap() < 300,
+            "{opt}: seen early: {line}"
+        );
+    }
+}
+
+/// `--pipe` chunks of a pipe are not counted ahead: a count and a rate until the input ends.
+#[test]
+fn count_and_rate_until_a_piped_pipe_input_ends() {
     let script = format!(
-        "seq 200 | {} -j2 --bar sh -c 'sleep 0.2' >/dev/null; sleep 20",
+        "seq 200 | {} -j2 --bar --pipe -N 1 sh -c 'sleep 0.2; cat' >/dev/null; sleep 20",
         sh_quote(BIN)
     );
     let Some(term) = Term::run(&script) else {
@@ -185,6 +226,42 @@ fn count_and_rate_until_a_pipe_ends() {
     let line = term.wait_line(|l| l.contains(" done, "));
     assert!(line.contains("/s") && line.contains("elapsed"), "{line}");
     assert!(!line.contains('%'), "{line}");
+}
+
+/// At the end the display is cleared (as cargo's): nothing of it is left on the screen.
+#[test]
+fn bar_is_gone_at_the_end() {
+    let script = format!(
+        "seq 100 | {} -j2 --bar sh -c 'sleep 0.02' >/dev/null; echo END; sleep 20",
+        sh_quote(BIN)
+    );
+    let Some(term) = Term::run(&script) else {
+        return;
+    };
+    term.wait_line(|l| done_of(l, 100).is_some());
+    let screen = term.screen_at_end();
+    let left: Vec<&str> = screen.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(left, ["END"], "screen:\n{screen}");
+}
+
+/// 20 tasks writing lines to the terminal the bar is drawn on: every line of the run is
+/// a task's (or the final END), with no bar fragment between them.
+#[test]
+fn task_lines_leave_no_bar_fragments() {
+    let script = format!(
+        "seq 20 | {} -j2 --bar sh -c 'sleep 0.2; echo line-{{}}'; echo END; sleep 20",
+        sh_quote(BIN)
+    );
+    let Some(term) = Term::new() else {
+        return;
+    };
+    term.start_rows(40, &script);
+    let screen = term.screen_at_end();
+    let mut left: Vec<&str> = screen.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(left.pop(), Some("END"), "screen:\n{screen}");
+    left.sort_by_key(|l| l.trim_start_matches("line-").parse::<u32>().unwrap_or(0));
+    let want: Vec<String> = (1..=20).map(|i| format!("line-{i}")).collect();
+    assert_eq!(left, want, "screen:\n{screen}");
 }
 
 /// Values on stdin from a regular file are counted ahead, from where stdin stands (here

@@ -120,6 +120,9 @@ fn has_file_in(pid: u32, dir: &Path) -> bool {
 
 #[test]
 fn kill_9_midway_then_resume_is_byte_exact_and_leaves_nothing() {
+    if !slow("kill_9_midway_then_resume_is_byte_exact_and_leaves_nothing") {
+        return;
+    }
     let d = tempdir();
     let tmp = d.path().join("tmp");
     fs::create_dir(&tmp).unwrap();

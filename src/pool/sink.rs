@@ -202,7 +202,9 @@ impl Sink {
         if self.streaming && o.line_buffer {
             // -k --line-buffer: the streaming head task's stderr goes out as it comes, like
             // its stdout (GNU parallel); only one task streams.
-            let _ = io::Write::write_all(&mut io::stderr().lock(), data);
+            crate::messages::with_stderr(|| {
+                let _ = io::Write::write_all(&mut io::stderr().lock(), data);
+            });
             Ok(())
         } else {
             match self.stderr.push(data, &mut o.spill_err) {

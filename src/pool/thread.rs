@@ -215,7 +215,14 @@ impl<'a> Slot<'a> {
                 fin.outcome = outcome;
                 let (stdout, _, _) = sink.finish(fin.outcome, None);
                 fin.stdout = stdout;
-                fin.stderr = OutBuf::from_vec(format!("parx: {msg}\n").into_bytes());
+                if outcome == Outcome::SpawnFailed && self.cfg.template.fixed_program() {
+                    // Every task would fail the same way: said once, no new task starts, and
+                    // the run ends with 127 (as xargs).
+                    crate::messages::not_found_once(msg);
+                    self.ctl.stop(libc::SIGTERM);
+                } else {
+                    fin.stderr = OutBuf::from_vec(format!("parx: {msg}\n").into_bytes());
+                }
                 return fin;
             }
         };
@@ -273,11 +280,21 @@ impl<'a> Slot<'a> {
         }
         fin.info.receive = sink.received;
         let note = match (&pumped, &status) {
-            (Ok(p), Ok(_)) if p.timed_out => Some(format!(
-                "parx: task {} timed out after {:?}\n",
-                task.seq,
-                deadline.map(|d| d - started).unwrap_or_default()
-            )),
+            (Ok(p), Ok(_)) if p.timed_out => {
+                let after = deadline.map(|d| d - started).unwrap_or_default();
+                let why = match (self.cfg.jobs_ctl.timeout, self.cfg.compat.timeout_pct) {
+                    (None, Some(pct)) => format!(
+                        " ({pct}% of the median run time so far, {})",
+                        crate::messages::duration(after.div_f64(pct / 100.0))
+                    ),
+                    _ => String::new(),
+                };
+                Some(format!(
+                    "parx: task {} timed out after {}{why}\n",
+                    task.seq,
+                    crate::messages::duration(after)
+                ))
+            }
             (
                 Ok(Pumped {
                     feed_err: Some(e), ..

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use crate::config::{InputSpec, SourceKind};
+use crate::source::spool::Spool;
 use crate::source::Values;
 use crate::task::Record;
 
@@ -118,8 +119,9 @@ pub fn take_header(spec: &InputSpec, sources: &mut [Values]) -> anyhow::Result<V
 }
 
 /// Opens every source up front, so a missing file is an error before any task runs.
-/// `--walk` problems are reported as warnings as the walk meets them.
-pub fn open_all(spec: &InputSpec) -> anyhow::Result<Vec<Values>> {
+/// `--walk` problems are reported as warnings as the walk meets them. Stdin is read through
+/// `spool` when there is one (it reads stdin ahead: [`Spool`]).
+pub fn open_all(spec: &InputSpec, spool: Option<&Arc<Spool>>) -> anyhow::Result<Vec<Values>> {
     spec.sources
         .iter()
         .enumerate()
@@ -131,21 +133,44 @@ pub fn open_all(spec: &InputSpec) -> anyhow::Result<Vec<Values>> {
                     Box::new(vals.into_iter().map(Ok))
                 }
                 SourceKind::File(p) => {
-                    let f = File::open(p).with_context(|| format!("{}", p.display()))?;
-                    Box::new(ValueReader::new(BufReader::with_capacity(64 << 10, f), d))
+                    let f = open_values(p)?;
+                    let name = crate::messages::name(p);
+                    // A read error names the file.
+                    Box::new(
+                        ValueReader::new(BufReader::with_capacity(64 << 10, f), d).map(move |r| {
+                            r.map_err(|e| {
+                                let text = crate::messages::io_text(&e);
+                                io::Error::new(e.kind(), format!("{name}: {text}"))
+                            })
+                        }),
+                    )
                 }
                 SourceKind::Walk(w) => crate::source::walk::values(w),
-                SourceKind::Stdin => Box::new(ValueReader::new(
-                    BufReader::with_capacity(
-                        64 << 10,
-                        Box::new(io::stdin()) as Box<dyn Read + Send>,
-                    ),
-                    d,
-                )),
+                SourceKind::Stdin => {
+                    let r: Box<dyn Read + Send> = match spool {
+                        Some(s) => Box::new(s.reader()),
+                        None => Box::new(io::stdin()),
+                    };
+                    Box::new(ValueReader::new(BufReader::with_capacity(64 << 10, r), d))
+                }
             };
             Ok(filtered(spec, i == 0, it))
         })
         .collect()
+}
+
+/// Opens a file of values (`-a`, `::::`): one that is missing, unreadable or a directory is an
+/// error naming it.
+pub fn open_values(p: &std::path::Path) -> anyhow::Result<File> {
+    let name = crate::messages::name(p);
+    let f = File::open(p).with_context(|| name.clone())?;
+    if f.metadata().is_ok_and(|m| m.is_dir()) {
+        anyhow::bail!(
+            "{name}: is a directory, not a file of values (--walk {name} runs over the files \
+             under it)"
+        );
+    }
+    Ok(f)
 }
 
 /// Produces every record in GNU parallel's order, calling `emit` for each until it returns
@@ -250,32 +275,38 @@ fn rows(group: Vec<Values>, recycle: bool) -> io::Result<Vec<Record>> {
         .collect())
 }
 
-/// Stdin, when it is a regular file, to be read a second time (for a count ahead) from the
-/// offset it has now, without moving that offset (the source reads it as usual).
-pub struct StdinAgain {
-    file: Arc<File>,
-    from: u64,
+/// Stdin read a second time, for a count ahead, without taking anything from the source: a
+/// regular file from the offset it has now (read with pread(2), which leaves that offset to
+/// the source), or the [`Spool`] that reads a pipe ahead.
+pub enum StdinAgain {
+    /// Stdin is a regular file.
+    File { file: Arc<File>, from: u64 },
+    /// Stdin is read ahead into a spool.
+    Spool(Arc<Spool>),
 }
 
 impl StdinAgain {
-    /// `None` unless stdin is a regular file.
-    pub fn new() -> Option<StdinAgain> {
-        let mut file = File::from(io::stdin().as_fd().try_clone_to_owned().ok()?);
-        if !file.metadata().ok()?.is_file() {
-            return None;
+    /// `None` unless stdin is a regular file or is spooled.
+    pub fn new(spool: Option<&Arc<Spool>>) -> Option<StdinAgain> {
+        if let Some(s) = spool {
+            return Some(StdinAgain::Spool(s.clone()));
         }
+        let mut file = stdin_file()?;
         let from = file.stream_position().ok()?;
-        Some(StdinAgain {
+        Some(StdinAgain::File {
             file: Arc::new(file),
             from,
         })
     }
 
     /// A reader of the data from the offset on.
-    pub fn reader(&self) -> impl Read + Send + 'static {
-        At {
-            file: self.file.clone(),
-            pos: self.from,
+    pub fn reader(&self) -> Box<dyn Read + Send + 'static> {
+        match self {
+            StdinAgain::File { file, from } => Box::new(At {
+                file: file.clone(),
+                pos: *from,
+            }),
+            StdinAgain::Spool(s) => Box::new(s.reader()),
         }
     }
 
@@ -286,6 +317,12 @@ impl StdinAgain {
             delim.to_vec(),
         ))
     }
+}
+
+/// Stdin as a file, if it is a regular one.
+pub fn stdin_file() -> Option<File> {
+    let file = File::from(io::stdin().as_fd().try_clone_to_owned().ok()?);
+    file.metadata().ok()?.is_file().then_some(file)
 }
 
 /// Reads a file with pread(2) from `pos` on.

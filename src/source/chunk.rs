@@ -458,6 +458,8 @@ pub struct StreamSplitter<R: Read> {
     capacity_hint: usize,
     /// Last `recend.len() - 1` bytes before `buf[start]`.
     ctx: Vec<u8>,
+    /// What [`Self::read_some`] reads into (allocated at its first read).
+    scratch: Vec<u8>,
     eof: bool,
     failed: bool,
 }
@@ -484,6 +486,7 @@ impl<R: Read> StreamSplitter<R> {
             filled: 0,
             capacity_hint,
             ctx: Vec::new(),
+            scratch: Vec::new(),
             eof: false,
             failed: false,
         }
@@ -569,7 +572,7 @@ impl<R: Read> StreamSplitter<R> {
             if self.eof {
                 return Ok((!data.is_empty()).then_some(data.len()));
             }
-            self.read_more(READ_SIZE)?;
+            self.read_some()?;
         }
     }
 
@@ -632,6 +635,37 @@ impl<R: Read> StreamSplitter<R> {
             .read_to_end(&mut self.buf)?;
         self.filled += n;
         if n < want {
+            self.eof = true;
+        }
+        Ok(())
+    }
+
+    /// One read(2) of up to [`READ_SIZE`] bytes after the buffered data (`eof` when it reads
+    /// nothing): for chunks of N records (`-N`, `-L`), which go as soon as their records are
+    /// in — from a pipe, `{ seq 5; sleep 1; ...; } | parx --pipe -N 5` starts the first chunk
+    /// at once, where [`Self::read_more`] would wait for `want` bytes or the input's end.
+    fn read_some(&mut self) -> io::Result<()> {
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.filled, 0);
+            self.filled -= self.start;
+            self.start = 0;
+        }
+        // Read into a scratch buffer zeroed once, then copied: zeroing the spare room of
+        // `buf` for every read would cost more than the read when reads are short.
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.resize(READ_SIZE, 0);
+        let n = loop {
+            match self.reader.read(&mut scratch) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => break r,
+            }
+        };
+        let n = n.inspect_err(|_| self.scratch = std::mem::take(&mut scratch))?;
+        self.buf.truncate(self.filled);
+        self.buf.extend_from_slice(&scratch[..n]);
+        self.filled += n;
+        self.scratch = scratch;
+        if n == 0 {
             self.eof = true;
         }
         Ok(())

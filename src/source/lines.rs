@@ -7,7 +7,6 @@
 //! The first blocks are small and each is twice the one before, up to [`MAX_VALUES`]: a short
 //! input is spread over all the workers, a long one moves in blocks.
 
-use std::fs::File;
 use std::io::{self, Read};
 use std::sync::Arc;
 
@@ -32,9 +31,7 @@ impl ValueLines {
     /// Opens the one value source (a missing file is an error here).
     pub fn open(cfg: &Arc<Config>) -> anyhow::Result<ValueLines> {
         let input: Box<dyn Read + Send> = match &cfg.input.sources[0].kind {
-            SourceKind::File(p) => {
-                Box::new(File::open(p).with_context(|| format!("{}", p.display()))?)
-            }
+            SourceKind::File(p) => Box::new(crate::source::args::open_values(p)?),
             _ => Box::new(io::stdin()),
         };
         Ok(ValueLines {

@@ -18,6 +18,7 @@ pub(crate) mod chunk;
 mod lines;
 mod pipe;
 mod splice;
+mod spool;
 mod values;
 mod walk;
 

@@ -123,7 +123,7 @@ pub fn open(c: &ChunkConfig) -> anyhow::Result<Opened> {
             }
         }
         ChunkMode::Pipe(Some(p)) => {
-            let f = File::open(p).with_context(|| p.display().to_string())?;
+            let f = File::open(p).with_context(|| crate::messages::name(p))?;
             stream_or_file(f, p)?
         }
         ChunkMode::PipePart(paths) => Opened::Files(
@@ -139,7 +139,7 @@ pub fn open(c: &ChunkConfig) -> anyhow::Result<Opened> {
 /// offset: `(read a; parx --pipe) < f` works); anything else (a pipe, a terminal, /proc) is
 /// read as a stream.
 fn stream_or_file(mut f: File, name: &Path) -> anyhow::Result<Opened> {
-    let meta = f.metadata().with_context(|| name.display().to_string())?;
+    let meta = f.metadata().with_context(|| crate::messages::name(name))?;
     if meta.is_file() && meta.len() > 0 {
         if let Ok(pos) = f.stream_position() {
             let path = name.to_path_buf();
@@ -147,15 +147,15 @@ fn stream_or_file(mut f: File, name: &Path) -> anyhow::Result<Opened> {
         }
     }
     if sys::is_pipe(f.as_raw_fd()) {
-        return Ok(Opened::Pipe(f, name.display().to_string()));
+        return Ok(Opened::Pipe(f, crate::messages::name(name)));
     }
-    Ok(Opened::Stream(Box::new(f), name.display().to_string()))
+    Ok(Opened::Stream(Box::new(f), crate::messages::name(name)))
 }
 
 /// Opens a `--pipe-part` file, refusing what cannot be mapped (FIFOs, devices, directories,
 /// and files whose size is not their length, like those in /proc).
 fn open_mappable(p: &Path) -> anyhow::Result<DataFile> {
-    let name = p.display();
+    let name = crate::messages::name(p);
     // Non-blocking, so that opening a FIFO without a writer does not hang.
     let mut file = OpenOptions::new()
         .read(true)
@@ -222,7 +222,7 @@ pub fn produce(
         }
         Opened::File(f, start) => {
             let chunks = split_file(&f, c, jobs, &spec, Where::Stream(start))
-                .with_context(|| f.path.display().to_string())?;
+                .with_context(|| crate::messages::name(&f.path))?;
             for chunk in chunks {
                 if !send(TaskInput::Chunk(chunk)) {
                     break;
@@ -239,7 +239,7 @@ pub fn produce(
                             }
                         }
                     }
-                    Err(e) => report(e.context(f.path.display().to_string())),
+                    Err(e) => report(e.context(crate::messages::name(&f.path))),
                 }
             }
         }

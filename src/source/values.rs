@@ -7,6 +7,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
 
 use crate::config::{Batch, Config, SourceKind};
+use anyhow::Context;
+
+use crate::source::spool::Spool;
 use crate::source::{args, batch, Count, Source, Values};
 use crate::task::{Record, TaskInput};
 
@@ -14,14 +17,31 @@ use crate::task::{Record, TaskInput};
 pub struct ArgTasks {
     cfg: Arc<Config>,
     sources: Vec<Values>,
+    /// Stdin read ahead (`--bar`/`--eta` with stdin from a pipe), for the count ahead.
+    spool: Option<Arc<Spool>>,
 }
 
 impl ArgTasks {
-    /// Opens every argument source (a missing file is an error here).
+    /// Opens every argument source (a missing file is an error here). With `--bar`/`--eta`
+    /// shown, stdin that is not a regular file is read ahead ([`Spool`]), so that it can be
+    /// counted when it ends.
     pub fn open(cfg: &Arc<Config>) -> anyhow::Result<ArgTasks> {
+        let reads_stdin = cfg
+            .input
+            .sources
+            .iter()
+            .any(|s| s.kind == SourceKind::Stdin);
+        let spool = match reads_stdin
+            && crate::progress::shown(cfg.jobs_ctl.bar, cfg.jobs_ctl.eta)
+            && args::stdin_file().is_none()
+        {
+            true => Some(Spool::start(std::io::stdin()).context("reading stdin ahead")?),
+            false => None,
+        };
         Ok(ArgTasks {
             cfg: cfg.clone(),
-            sources: args::open_all(&cfg.input)?,
+            sources: args::open_all(&cfg.input, spool.as_ref())?,
+            spool,
         })
     }
 }
@@ -108,7 +128,7 @@ impl Source for ArgTasks {
             match &s.kind {
                 SourceKind::Values(_) => {}
                 SourceKind::File(p) if std::fs::metadata(p).is_ok_and(|m| m.is_file()) => {}
-                SourceKind::Stdin => stdin = Some(args::StdinAgain::new()?),
+                SourceKind::Stdin => stdin = Some(args::StdinAgain::new(self.spool.as_ref())?),
                 SourceKind::File(_) | SourceKind::Walk(_) => return None,
             }
         }
@@ -117,7 +137,7 @@ impl Source for ArgTasks {
             let spec = &cfg.input;
             if cfg.batch != Batch::One {
                 let mut n = 0;
-                let sources = args::open_all(spec)
+                let sources = args::open_all(spec, None)
                     .ok()?
                     .into_iter()
                     .zip(&spec.sources)
@@ -129,6 +149,7 @@ impl Source for ArgTasks {
                 let again = Box::new(ArgTasks {
                     cfg: cfg.clone(),
                     sources,
+                    spool: None,
                 });
                 again
                     .produce(&mut |_| {
@@ -222,6 +243,7 @@ mod tests {
         let tasks = ArgTasks {
             cfg: cfg.clone(),
             sources: Vec::new(),
+            spool: None,
         };
         assert!(tasks.count_ahead().is_none());
     }

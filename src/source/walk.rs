@@ -45,7 +45,10 @@ impl WalkError {
     fn from_walkdir(err: walkdir::Error, root: &Path) -> WalkError {
         let path = err.path().unwrap_or(root).to_path_buf();
         if let Some(ancestor) = err.loop_ancestor() {
-            let message = format!("filesystem loop: points to ancestor {}", ancestor.display());
+            let message = format!(
+                "filesystem loop: points to ancestor {}",
+                crate::messages::name(ancestor)
+            );
             return WalkError {
                 path,
                 message,
@@ -71,7 +74,7 @@ impl fmt::Display for WalkError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Keep the warning on one line even if the path contains control
         // characters such as newlines: escape those.
-        let shown = self.path.to_string_lossy();
+        let shown = crate::messages::name(&self.path);
         for c in shown.chars() {
             if c.is_control() {
                 write!(f, "{}", c.escape_default())?;

@@ -171,6 +171,27 @@ pub fn sorted_lines(out: &[u8]) -> Vec<String> {
     v
 }
 
+/// The switch of the slow tests (soaks, a real Slurm cluster): `PARX_SLOW_TESTS=1`, which
+/// `.ci/run` sets. Without it `slow(name)` says on stderr that `name` is skipped and returns
+/// `false` (the test then returns and passes), so that a plain `cargo test` takes minutes.
+pub fn slow(name: &str) -> bool {
+    if slow_on() {
+        return true;
+    }
+    // Straight to stderr: the test harness would swallow eprintln! of a passing test.
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        format!("{name}: skipped, a slow test: PARX_SLOW_TESTS=1 runs it (.ci/run sets it)\n")
+            .as_bytes(),
+    );
+    false
+}
+
+/// Whether `PARX_SLOW_TESTS=1` is set (see [`slow`]).
+pub fn slow_on() -> bool {
+    std::env::var("PARX_SLOW_TESTS").as_deref() == Ok("1")
+}
+
 /// Polls `cond` every 10 ms until it holds or `timeout` passes; returns whether it held.
 pub fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let end = Instant::now() + timeout;

@@ -1,6 +1,6 @@
 //! The generated files: `man/parx.1` and the completions for bash, zsh, fish, elvish and
 //! PowerShell, all from `parx::cli::command()` and the shared text in `doc/` (the same text
-//! `--help` shows). Used by `cargo xtask gen` (writes them) and `tests/generated.rs` (checks the
+//! `--help` shows). Used by `cargo xtask gen` (writes them) and `tests/it/generated.rs` (checks the
 //! checked-in copies are current).
 
 use clap_complete::Shell;

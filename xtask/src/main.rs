@@ -1,9 +1,9 @@
 //! `cargo xtask gen [DIR]`: write the man page and the shell completions generated from parx's
-//! clap definition into DIR (default: the repository root). `tests/generated.rs` fails when the
+//! clap definition into DIR (default: the repository root). `tests/it/generated.rs` fails when the
 //! checked-in copies differ from what this writes.
 //!
 //! `cargo xtask modules`: print the module graph of `src/` (top-level modules, then with the
-//! submodules) and fail if it has a cycle; `tests/modules.rs` runs the same check.
+//! submodules) and fail if it has a cycle; `tests/it/modules.rs` runs the same check.
 
 mod gen;
 mod modules;

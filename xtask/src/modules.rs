@@ -4,7 +4,7 @@
 //! modules that have them (`pool::process`, `source::walk`, `config::chunk`, ...). The crate
 //! root (`lib.rs`) is `lib`. Comments and string literals are skipped; `mod x;` declarations are
 //! not uses; test-only items (`#[cfg(test)]`, such as unit-test modules building a `Config`
-//! from a command line) are left out: the graph is that of the code the binary is built from. Used by `cargo xtask modules` (prints it) and `tests/modules.rs` (fails on a cycle).
+//! from a command line) are left out: the graph is that of the code the binary is built from. Used by `cargo xtask modules` (prints it) and `tests/it/modules.rs` (fails on a cycle).
 //!
 //! A cycle is one at the top level, or one between submodules ([`layers`]: a module's use of
 //! the submodules it is made of — `source` dispatching to `source::walk`, which takes shared
