@@ -58,6 +58,7 @@ Register-ArgumentCompleter -Native -CommandName 'parx' -ScriptBlock {
             [CompletionResult]::new('--memsuspend', '--memsuspend', [CompletionResultType]::ParameterName, 'Pause the youngest tasks while less than 2×SIZE memory is free')
             [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'At most N characters per command line (-X, -m, -n)')
             [CompletionResult]::new('--max-chars', '--max-chars', [CompletionResultType]::ParameterName, 'At most N characters per command line (-X, -m, -n)')
+            [CompletionResult]::new('--as', '--as', [CompletionResultType]::ParameterName, 'Run as TOOL: `parx --as xargs ...` is GNU xargs 4.9 (as is parx run by the name `xargs`)')
             [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'STR replaces {} as the value placeholder')
             [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'The value STR ends the input')
             [CompletionResult]::new('--eof', '--eof', [CompletionResultType]::ParameterName, 'The value STR ends the input')

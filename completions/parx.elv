@@ -55,6 +55,7 @@ set edit:completion:arg-completer[parx] = {|@words|
             cand --memsuspend 'Pause the youngest tasks while less than 2×SIZE memory is free'
             cand -s 'At most N characters per command line (-X, -m, -n)'
             cand --max-chars 'At most N characters per command line (-X, -m, -n)'
+            cand --as 'Run as TOOL: `parx --as xargs ...` is GNU xargs 4.9 (as is parx run by the name `xargs`)'
             cand -I 'STR replaces {} as the value placeholder'
             cand -E 'The value STR ends the input'
             cand --eof 'The value STR ends the input'

@@ -347,6 +347,13 @@ pub struct Cli {
     #[arg(long = "xargs", help_heading = "Compatibility")]
     pub xargs: bool,
 
+    /// Run as TOOL: `parx --as xargs ...` is GNU xargs 4.9 (as is parx run by the name `xargs`)
+    ///
+    /// Must be the first argument: everything after it is TOOL's command line, with TOOL's
+    /// options, input rules, messages and exit statuses, run on parx's engine.
+    #[arg(long = "as", value_name = "TOOL", value_parser = ["xargs"], help_heading = "Compatibility")]
+    pub as_tool: Option<String>,
+
     /// Exit if a command line would exceed the -s size (xargs -x)
     #[arg(short = 'x', long = "exit", help_heading = "Compatibility")]
     pub exit_on_size: bool,

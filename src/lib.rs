@@ -28,6 +28,7 @@ pub(crate) mod task;
 pub(crate) mod template;
 pub(crate) mod units;
 pub(crate) mod watchdog;
+pub(crate) mod xargs;
 
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
@@ -55,6 +56,25 @@ const LAST_RESORT: Duration = Duration::from_millis(200);
 
 /// Parses the command line, runs, and returns the exit status.
 pub fn run_main() -> i32 {
+    // The personality: by the name parx is run as (a link named `xargs`), or `--as NAME`
+    // first.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let called = args
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .map(|n| n.to_owned());
+    let xargs_args = match args.get(1).map(|a| a.as_encoded_bytes()) {
+        _ if called.as_deref() == Some(std::ffi::OsStr::new("xargs")) => Some(&args[1..]),
+        Some(b"--as=xargs") => Some(&args[2..]),
+        Some(b"--as") if args.get(2).is_some_and(|a| a == "xargs") => Some(&args[3..]),
+        _ => None,
+    };
+    if let Some(rest) = xargs_args {
+        return match xargs::plan(rest) {
+            Ok(cfg) => run_or_255(cfg),
+            Err(code) => code,
+        };
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => return clap_error(&e),
@@ -77,11 +97,15 @@ pub fn run_main() -> i32 {
     }
 }
 
-/// [`run`], an error reported on stderr and mapped to status 255.
+/// [`run`], an error reported on stderr and mapped to status 255 (1 as `xargs`).
 fn run_or_255(cfg: Config) -> i32 {
+    let code = match cfg.compat.xargs {
+        Some(_) => 1,
+        None => EXIT_ERROR,
+    };
     run(cfg).unwrap_or_else(|e| {
         messages::error(format_args!("{e:#}"));
-        EXIT_ERROR
+        code
     })
 }
 
@@ -171,6 +195,7 @@ pub(crate) fn run(cfg: Config) -> anyhow::Result<i32> {
         errored: ctl.failed() || messages::errored(),
         failed: sum.failed,
         warnings: messages::warnings(),
+        xargs: cfg.compat.xargs.is_some(),
     };
     finish(&ctl, report.stopped_early(), &slots);
     Ok(report.status())

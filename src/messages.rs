@@ -16,6 +16,41 @@ use crate::task::Outcome;
 static ERRORED: AtomicBool = AtomicBool::new(false);
 static WARNINGS: AtomicU64 = AtomicU64::new(0);
 static PROGRESS: OnceLock<Progress> = OnceLock::new();
+static PROGRAM: OnceLock<&'static str> = OnceLock::new();
+
+/// Names the program in every line from now on (`xargs` for that personality; `parx` unless
+/// set). The first call wins.
+pub(crate) fn set_program(name: &'static str) {
+    let _ = PROGRAM.set(name);
+}
+
+/// The name lines start with: `parx`, or the personality's.
+pub(crate) fn program() -> &'static str {
+    PROGRAM.get().copied().unwrap_or("parx")
+}
+
+/// Whether parx runs as GNU xargs (its words and statuses).
+fn as_xargs() -> bool {
+    program() == "xargs"
+}
+
+/// The OS's words for `e`, without Rust's ` (os error N)` (as C's `strerror` gives them).
+pub(crate) fn os_words(e: &io::Error) -> String {
+    let text = e.to_string();
+    text.split(" (os error ")
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Writes `text` on stderr as it is, with no prefix and no newline (xargs' `-p` prompt).
+pub(crate) fn raw(text: &[u8]) {
+    with_stderr(|| {
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(text);
+        let _ = err.flush();
+    });
+}
 
 /// Reports one of parx's own errors: `parx: <msg>`; the run will end with status 255.
 pub(crate) fn error(msg: impl Display) {
@@ -67,6 +102,18 @@ pub(crate) fn with_stderr<R>(f: impl FnOnce() -> R) -> R {
 pub(crate) fn spawn_error(program: &OsStr, e: &io::Error) -> (String, Outcome) {
     let name = program.to_string_lossy();
     let path = Path::new(program);
+    if as_xargs() {
+        // GNU xargs: the OS's words; 127 when the program is not there, else 126.
+        let status = if e.kind() == io::ErrorKind::NotFound {
+            127
+        } else {
+            126
+        };
+        return (
+            format!("{name}: {}", os_words(e)),
+            Outcome::SpawnFailed(status),
+        );
+    }
     let has_slash = name.contains('/');
     let (what, status) = match e.kind() {
         io::ErrorKind::NotFound if has_slash && path.exists() => (
@@ -77,23 +124,15 @@ pub(crate) fn spawn_error(program: &OsStr, e: &io::Error) -> (String, Outcome) {
         io::ErrorKind::NotFound => ("command not found".to_owned(), 127),
         io::ErrorKind::PermissionDenied if path.is_dir() => ("is a directory".to_owned(), 126),
         io::ErrorKind::PermissionDenied => ("permission denied".to_owned(), 126),
-        _ => {
-            // The OS's words (as a shell prints them) without Rust's " (os error N)".
-            let text = e.to_string();
-            let text = text.split(" (os error ").next().unwrap_or_default();
-            (text.to_owned(), 126)
-        }
+        // The OS's words (as a shell prints them) without Rust's " (os error N)".
+        _ => (os_words(e), 126),
     };
-    let outcome = match status {
-        127 => Outcome::SpawnFailed,
-        s => Outcome::Exited(s),
-    };
-    (format!("{name}: {what}"), outcome)
+    (format!("{name}: {what}"), Outcome::SpawnFailed(status))
 }
 
 /// Writes `parx: <msg>` as one line (one write, so lines of threads do not mix).
 fn line(msg: impl Display) {
-    let text = format!("parx: {msg}\n");
+    let text = format!("{}: {msg}\n", program());
     // A failing stderr cannot be reported anywhere.
     with_stderr(|| {
         let _ = std::io::stderr().lock().write_all(text.as_bytes());

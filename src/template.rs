@@ -512,6 +512,14 @@ impl Template {
         }
     }
 
+    /// A command that is its values: no words of its own, run without a shell, every value
+    /// an argument (the `xargs` personality, whose records are whole command lines).
+    pub fn argv_values() -> Template {
+        let mut t = Self::new(&[], false);
+        t.mode = Mode::Argv;
+        t
+    }
+
     /// Never append values to the command (chunk modes: the data is on stdin).
     pub fn without_appending(mut self) -> Template {
         self.append = false;
@@ -968,7 +976,93 @@ fn display_word_into(out: &mut Vec<u8>, v: &OsStr) {
     }
 }
 
+/// One word quoted as GNU's `quotearg` shell-escape style quotes it (xargs `-t`, `ls
+/// --quoting-style=shell-escape`): bare when nothing in it is special to a shell, in double
+/// quotes when its only special character is `'`, else in single quotes with `'\''` for a
+/// quote and control bytes as `$'\n'`, `$'\001'`.
+pub(crate) fn shell_escape(w: &[u8]) -> Vec<u8> {
+    const SPECIAL: &[u8] = b" !\"$&'()*;<=>?[\\^`|";
+    let control = |c: u8| c < 0x20 || c == 0x7f;
+    let utf8 = std::str::from_utf8(w).is_ok();
+    // Bytes outside ASCII print as they are in valid UTF-8, escaped otherwise.
+    let escaped = |c: u8| control(c) || (c >= 0x80 && !utf8);
+    let special = |i: usize, c: u8| {
+        SPECIAL.contains(&c)
+            || escaped(c)
+            || (i == 0 && (c == b'#' || c == b'~'))
+            || (w.len() == 1 && (c == b'{' || c == b'}'))
+    };
+    if w.is_empty() {
+        return b"''".to_vec();
+    }
+    if !w.iter().enumerate().any(|(i, &c)| special(i, c)) {
+        return w.to_vec();
+    }
+    let dq_safe =
+        |c: u8| c.is_ascii_alphanumeric() || b" %'+,-./:@]_".contains(&c) || (c >= 0x80 && utf8);
+    if w.contains(&b'\'') && w.iter().all(|&c| dq_safe(c)) {
+        let mut out = vec![b'"'];
+        out.extend_from_slice(w);
+        out.push(b'"');
+        return out;
+    }
+    let mut out = vec![b'\''];
+    let (mut quoted, mut esc) = (true, false);
+    for &c in w {
+        if escaped(c) {
+            if quoted {
+                out.push(b'\'');
+                quoted = false;
+            }
+            if !esc {
+                out.extend_from_slice(b"$'");
+                esc = true;
+            }
+            match c {
+                7 => out.extend_from_slice(b"\\a"),
+                8 => out.extend_from_slice(b"\\b"),
+                b'\t' => out.extend_from_slice(b"\\t"),
+                b'\n' => out.extend_from_slice(b"\\n"),
+                0x0b => out.extend_from_slice(b"\\v"),
+                0x0c => out.extend_from_slice(b"\\f"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                _ => out.extend_from_slice(format!("\\{c:03o}").as_bytes()),
+            }
+            continue;
+        }
+        if esc {
+            out.push(b'\'');
+            esc = false;
+        }
+        if !quoted {
+            out.push(b'\'');
+            quoted = true;
+        }
+        if c == b'\'' {
+            out.extend_from_slice(b"'\\''");
+        } else {
+            out.push(c);
+        }
+    }
+    if esc || quoted {
+        out.push(b'\'');
+    }
+    out
+}
+
 impl Rendered {
+    /// The command as GNU xargs `-t` prints it: the words quoted by [`shell_escape`].
+    pub fn display_escaped(&self) -> Vec<u8> {
+        match self {
+            Rendered::Shell(s) => s.clone(),
+            Rendered::Argv(words) => {
+                let words: Vec<Vec<u8>> =
+                    words.iter().map(|w| shell_escape(w.as_bytes())).collect();
+                words.join(&b' ')
+            }
+        }
+    }
+
     /// The command as one shell-readable line (for `--dry-run`).
     pub fn display(&self) -> Vec<u8> {
         match self {
@@ -1143,6 +1237,25 @@ mod tests {
         assert_eq!(Template::new(&os(&["gzip -9"]), false).mode(), Mode::Shell);
         assert_eq!(Template::new(&os(&["a;b"]), false).mode(), Mode::Shell);
         assert_eq!(Template::new(&[], false).mode(), Mode::ValueIsCommand);
+    }
+
+    #[test]
+    fn shell_escape_quotes_as_gnu_xargs() {
+        let q = |w: &[u8]| String::from_utf8(shell_escape(w)).unwrap();
+        assert_eq!(q(b"plain-word_1.c"), "plain-word_1.c");
+        assert_eq!(q(b""), "''");
+        assert_eq!(q(b"a b"), "'a b'");
+        assert_eq!(q(b"it's"), "\"it's\"");
+        assert_eq!(q(b"it's $x"), "'it'\\''s $x'");
+        assert_eq!(q(b"\n "), "''$'\\n'' '");
+        assert_eq!(q(b"\x0c\r\t\x0b\n"), "''$'\\f\\r\\t\\v\\n'");
+        assert_eq!(q(b"a\nb"), "'a'$'\\n''b'");
+        assert_eq!(q(b"a\x7f"), "'a'$'\\177'");
+        assert_eq!(q(b"~x"), "'~x'");
+        assert_eq!(q(b"x~"), "x~");
+        assert_eq!(q(b"{"), "'{'");
+        assert_eq!(q(b"{}"), "{}");
+        assert_eq!(q(b"a=b"), "'a=b'");
     }
 
     #[test]

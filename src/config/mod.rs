@@ -9,6 +9,7 @@ pub mod chunk;
 pub mod halt;
 pub mod sched;
 pub mod walk;
+pub mod xargs;
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
@@ -99,6 +100,22 @@ pub struct Compat {
     pub process_slot_var: Option<OsString>,
     /// `--timeout N%`: N% of the median run time of the tasks so far.
     pub timeout_pct: Option<f64>,
+    /// The `xargs` personality: GNU xargs' input, packing, messages and statuses.
+    pub xargs: Option<xargs::XargsSpec>,
+    /// What an argument task's stdin is.
+    pub task_stdin: TaskStdin,
+}
+
+/// The stdin of a task that is not fed a chunk.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TaskStdin {
+    /// /dev/null (parx's default, and xargs').
+    #[default]
+    Null,
+    /// parx's own stdin (xargs with `-a FILE`).
+    Inherit,
+    /// /dev/tty (xargs `-o`).
+    Tty,
 }
 
 /// How batches are packed beyond the record count.
@@ -764,6 +781,8 @@ impl Config {
             nice: cli.nice,
             process_slot_var,
             timeout_pct,
+            xargs: None,
+            task_stdin: TaskStdin::Null,
         };
         Ok(Config {
             compat,
@@ -1319,6 +1338,12 @@ fn signal_number(name: &str) -> Option<i32> {
 
 /// GNU parallel options parx does not have: one line saying what to use instead.
 fn refuse_unsupported(cli: &Cli) -> Result<(), UsageError> {
+    if let Some(tool) = &cli.as_tool {
+        return usage(format!(
+            "--as {tool} must be the first argument (parx --as {tool} ...): what follows it is \
+             {tool}'s command line"
+        ));
+    }
     if cli.remote.is_some() || cli.remote_flag {
         return usage(
             "--sshlogin and GNU parallel's other remote options are not supported: parx runs on \

@@ -172,6 +172,11 @@ impl<'a> Slot<'a> {
             let mut line = rendered.display();
             line.push(b'\n');
             if compat.verbose {
+                if compat.xargs.is_some() {
+                    // GNU xargs quotes the words as `ls --quoting-style=shell-escape` does.
+                    line = rendered.display_escaped();
+                    line.push(b'\n');
+                }
                 let _ = io::Write::write_all(&mut io::stderr().lock(), &line);
             }
             if compat.print_command {
@@ -203,7 +208,10 @@ impl<'a> Slot<'a> {
             self.slot,
             &mut cmd,
             // perf (issue 14): a spliced chunk's pipe is the command's stdin itself.
-            crate::pool::feed::stdin_for(task.chunk()),
+            match task.chunk() {
+                None => super::task_stdin(compat.task_stdin),
+                chunk => crate::pool::feed::stdin_for(chunk),
+            },
         ) {
             Spawned::Running(c) => c,
             Spawned::Stopping => {
@@ -215,7 +223,9 @@ impl<'a> Slot<'a> {
                 fin.outcome = outcome;
                 let (stdout, _, _) = sink.finish(fin.outcome, None);
                 fin.stdout = stdout;
-                fin.stderr = OutBuf::from_vec(format!("parx: {msg}\n").into_bytes());
+                fin.stderr = OutBuf::from_vec(
+                    format!("{}: {msg}\n", crate::messages::program()).into_bytes(),
+                );
                 return fin;
             }
         };
