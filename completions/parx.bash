@@ -178,7 +178,7 @@ _parx() {
                     return 0
                     ;;
                 --as)
-                    COMPREPLY=($(compgen -W "xargs" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "xargs parallel" -- "${cur}"))
                     return 0
                     ;;
                 -I)

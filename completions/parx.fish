@@ -31,7 +31,8 @@ complete -c parx -l load -d 'Start tasks only while fewer than MAX processes run
 complete -c parx -l memfree -d 'Start tasks only while SIZE memory is free (below SIZE/2: requeue one)' -r
 complete -c parx -l memsuspend -d 'Pause the youngest tasks while less than 2×SIZE memory is free' -r
 complete -c parx -s s -l max-chars -d 'At most N characters per command line (-X, -m, -n)' -r
-complete -c parx -l as -d 'Run as TOOL: `parx --as xargs ...` is GNU xargs 4.9 (as is parx run by the name `xargs`)' -r -f -a "xargs\t''"
+complete -c parx -l as -d 'Run as TOOL: `parx --as xargs ...` is GNU xargs 4.9 (as is parx run by the name `xargs`)' -r -f -a "xargs\t''
+parallel\t''"
 complete -c parx -s I -d 'STR replaces {} as the value placeholder' -r
 complete -c parx -s E -l eof -d 'The value STR ends the input' -r
 complete -c parx -l trim -d 'Trim blanks around values: n (none), l, r, lr, rl' -r

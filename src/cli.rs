@@ -52,6 +52,7 @@ pub struct Cli {
     // ---- Inputs ----
     /// Read values from FILE, one per line (`-` is stdin); repeatable
     #[arg(
+        aliases = ["argfile"],
         short = 'a',
         long = "arg-file",
         value_name = "FILE",
@@ -78,7 +79,7 @@ pub struct Cli {
     pub delimiter: Option<String>,
 
     /// Link the sources (zip) instead of combining them; shorter ones recycle
-    #[arg(long, help_heading = "Inputs")]
+    #[arg(aliases = ["xapply"], long, help_heading = "Inputs")]
     pub link: bool,
 
     /// Walk PATH: every entry under it is a value (repeatable)
@@ -139,11 +140,12 @@ pub struct Cli {
     pub shell: bool,
 
     /// Print each command instead of running it
-    #[arg(long, help_heading = "Command")]
+    #[arg(aliases = ["dryrun", "dr"], long, help_heading = "Command")]
     pub dry_run: bool,
 
     /// Split each value into columns {1} {2} ... at matches of REGEX
     #[arg(
+        aliases = ["col-sep"],
         long,
         value_name = "REGEX",
         allow_hyphen_values = true,
@@ -153,6 +155,7 @@ pub struct Cli {
 
     /// Up to N values per command (N records with several sources)
     #[arg(
+        aliases = ["maxargs"],
         short = 'n',
         long = "max-args",
         value_name = "N",
@@ -167,7 +170,7 @@ pub struct Cli {
 
     // ---- Chunking ----
     /// Split stdin into record-aligned chunks, each fed to a command's stdin
-    #[arg(long, conflicts_with = "pipe_part", help_heading = "Chunking")]
+    #[arg(aliases = ["spreadstdin"], long, conflicts_with = "pipe_part", help_heading = "Chunking")]
     pub pipe: bool,
 
     /// Split the -a/:::: files in place (memory-mapped) into chunks
@@ -176,6 +179,7 @@ pub struct Cli {
 
     /// Chunk size: 16M (×1024), 16m (×1000), -4 (4 per slot) [default: 1M]
     #[arg(
+        aliases = ["block-size", "blocksize"],
         long,
         value_name = "SIZE",
         allow_hyphen_values = true,
@@ -185,6 +189,7 @@ pub struct Cli {
 
     /// N records per chunk (without a chunk mode: N values per command)
     #[arg(
+        aliases = ["maxreplaceargs"],
         short = 'N',
         long = "max-replace-args",
         value_name = "N",
@@ -194,6 +199,7 @@ pub struct Cli {
 
     /// A record is N lines, FASTQ: -L 4 (else: N lines per command)
     #[arg(
+        aliases = ["maxlines"],
         short = 'L',
         long = "max-lines",
         value_name = "N",
@@ -250,7 +256,7 @@ pub struct Cli {
 
     // ---- Output ----
     /// Print outputs in input order (default: as tasks complete)
-    #[arg(short = 'k', long = "keep-order", help_heading = "Output")]
+    #[arg(aliases = ["keeporder"], short = 'k', long = "keep-order", help_heading = "Output")]
     pub keep_order: bool,
 
     /// Prefix each output line with the task's values and a TAB
@@ -258,15 +264,15 @@ pub struct Cli {
     pub tag: bool,
 
     /// Prefix each output line with STR (placeholders expanded) and a TAB
-    #[arg(long, value_name = "STR", help_heading = "Output")]
+    #[arg(aliases = ["tag-string"], long, value_name = "STR", help_heading = "Output")]
     pub tagstring: Option<OsString>,
 
     /// Print whole lines as they come, from all tasks at once (never torn)
-    #[arg(long, alias = "lb", help_heading = "Output")]
+    #[arg(aliases = ["line-buffered", "linebuffer", "linebuffered"], long, alias = "lb", help_heading = "Output")]
     pub line_buffer: bool,
 
     /// Also store each task's stdout, stderr and exit status under DIR/<seq>/
-    #[arg(long, value_name = "DIR", help_heading = "Output")]
+    #[arg(aliases = ["result", "res"], long, value_name = "DIR", help_heading = "Output")]
     pub results: Option<std::path::PathBuf>,
 
     /// Show a progress bar (when stderr is a terminal)
@@ -288,6 +294,7 @@ pub struct Cli {
 
     /// Stop early: soon|now,fail|success|done=N|N% (or GNU's 0 1 2)
     #[arg(
+        aliases = ["halt-on-error", "haltonerror"],
         long,
         value_name = "WHEN,WHY=N",
         allow_hyphen_values = true,
@@ -296,7 +303,7 @@ pub struct Cli {
     pub halt: Option<String>,
 
     /// Log every finished task to FILE (GNU parallel's columns)
-    #[arg(long, value_name = "FILE", help_heading = "Job control")]
+    #[arg(aliases = ["jl"], long, value_name = "FILE", help_heading = "Job control")]
     pub joblog: Option<std::path::PathBuf>,
 
     /// With --joblog or --run-dir: skip tasks already logged
@@ -304,7 +311,7 @@ pub struct Cli {
     pub resume: bool,
 
     /// With --joblog or --run-dir: rerun only the failed tasks
-    #[arg(long, requires = "resume_from", help_heading = "Job control")]
+    #[arg(aliases = ["resumefailed"], long, requires = "resume_from", help_heading = "Job control")]
     pub resume_failed: bool,
 
     /// Pause DUR between task starts
@@ -332,6 +339,7 @@ pub struct Cli {
     // ---- Compatibility: GNU parallel and xargs spellings ----
     /// At most N characters per command line (-X, -m, -n)
     #[arg(
+        aliases = ["maxchars"],
         short = 's',
         long = "max-chars",
         value_name = "N",
@@ -351,8 +359,12 @@ pub struct Cli {
     ///
     /// Must be the first argument: everything after it is TOOL's command line, with TOOL's
     /// options, input rules, messages and exit statuses, run on parx's engine.
-    #[arg(long = "as", value_name = "TOOL", value_parser = ["xargs"], help_heading = "Compatibility")]
+    #[arg(long = "as", value_name = "TOOL", value_parser = ["xargs", "parallel"], help_heading = "Compatibility")]
     pub as_tool: Option<String>,
+
+    /// Set by the `parallel` personality (never on the command line): GNU's command semantics.
+    #[arg(skip)]
+    pub gnu: bool,
 
     /// Exit if a command line would exceed the -s size (xargs -x)
     #[arg(short = 'x', long = "exit", help_heading = "Compatibility")]
@@ -367,7 +379,7 @@ pub struct Cli {
     pub verbose: bool,
 
     /// Skip values that are empty or only blanks
-    #[arg(short = 'r', long = "no-run-if-empty", help_heading = "Compatibility")]
+    #[arg(aliases = ["norunifempty"], short = 'r', long = "no-run-if-empty", help_heading = "Compatibility")]
     pub no_run_if_empty: bool,
 
     /// STR replaces {} as the value placeholder
@@ -392,15 +404,15 @@ pub struct Cli {
     pub plus: bool,
 
     /// The first value is not used
-    #[arg(long, help_heading = "Compatibility")]
+    #[arg(aliases = ["skipfirstline"], long, help_heading = "Compatibility")]
     pub skip_first_line: bool,
 
     /// STR instead of ::: (and STR+ instead of :::+)
-    #[arg(long, value_name = "STR", help_heading = "Compatibility")]
+    #[arg(aliases = ["argsep"], long, value_name = "STR", help_heading = "Compatibility")]
     pub arg_sep: Option<OsString>,
 
     /// STR instead of :::: (and STR+ instead of ::::+)
-    #[arg(long, value_name = "STR", help_heading = "Compatibility")]
+    #[arg(aliases = ["argfilesep"], long, value_name = "STR", help_heading = "Compatibility")]
     pub arg_file_sep: Option<OsString>,
 
     /// Output as it comes, not grouped (lines of different tasks may mix)
@@ -408,11 +420,11 @@ pub struct Cli {
     pub ungroup: bool,
 
     /// Signals ending a task: SIG,MS,SIG,...,SIG (MS: wait in ms)
-    #[arg(long, value_name = "SEQ", help_heading = "Compatibility")]
+    #[arg(aliases = ["term-seq"], long, value_name = "SEQ", help_heading = "Compatibility")]
     pub termseq: Option<String>,
 
     /// Where output spills to disk [default: $TMPDIR]
-    #[arg(long, value_name = "DIR", help_heading = "Compatibility")]
+    #[arg(aliases = ["tempdir"], long, value_name = "DIR", help_heading = "Compatibility")]
     pub tmpdir: Option<std::path::PathBuf>,
 
     /// Run tasks under nice N
@@ -425,7 +437,7 @@ pub struct Cli {
     pub nice: Option<i32>,
 
     /// xargs: NAME holds the job slot number in each task's environment
-    #[arg(long, value_name = "NAME", help_heading = "Compatibility")]
+    #[arg(aliases = ["processslotvar"], long, value_name = "NAME", help_heading = "Compatibility")]
     pub process_slot_var: Option<String>,
 
     /// Accepted for GNU parallel; values are never shell syntax anyway
@@ -433,7 +445,7 @@ pub struct Cli {
     pub quote: bool,
 
     /// Accepted for GNU parallel; no effect
-    #[arg(long, hide = true)]
+    #[arg(aliases = ["willcite", "nn", "nonotice"], long, hide = true)]
     pub will_cite: bool,
 
     /// Accepted for GNU parallel; no effect
@@ -535,4 +547,32 @@ pub enum TypeArg {
 /// The clap command (for the man page and completions).
 pub fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command()
+}
+
+/// Help and version go to stdout with status 0; usage errors become one line and 255.
+pub(crate) fn clap_error(e: &clap::Error) -> i32 {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            0
+        }
+        _ => {
+            let text = e.render().to_string();
+            // One line: clap continues some messages on indented lines (the missing argument).
+            let mut lines = text.lines();
+            let mut line = lines.next().unwrap_or("invalid usage").to_owned();
+            if line.ends_with(':') {
+                for more in lines.take_while(|l| l.starts_with(' ')) {
+                    line.push(' ');
+                    line.push_str(more.trim());
+                }
+            }
+            let line = line.strip_prefix("error: ").unwrap_or(&line);
+            crate::messages::error(format_args!("{line} (see 'parx --help')"));
+            crate::exit::EXIT_ERROR
+        }
+    }
 }

@@ -10,6 +10,7 @@ pub(crate) mod cluster;
 pub(crate) mod config;
 pub(crate) mod exit;
 pub(crate) mod gate;
+pub(crate) mod gnu;
 pub(crate) mod halt;
 pub(crate) mod joblog;
 pub(crate) mod lines;
@@ -63,21 +64,28 @@ pub fn run_main() -> i32 {
         .first()
         .and_then(|a| std::path::Path::new(a).file_name())
         .map(|n| n.to_owned());
-    let xargs_args = match args.get(1).map(|a| a.as_encoded_bytes()) {
-        _ if called.as_deref() == Some(std::ffi::OsStr::new("xargs")) => Some(&args[1..]),
-        Some(b"--as=xargs") => Some(&args[2..]),
-        Some(b"--as") if args.get(2).is_some_and(|a| a == "xargs") => Some(&args[3..]),
+    let name = called.as_deref().and_then(|n| n.to_str());
+    let (tool, rest) = match args.get(1).map(|a| a.as_encoded_bytes()) {
+        _ if matches!(name, Some("xargs" | "parallel")) => (name, &args[1..]),
+        Some(b"--as=xargs") => (Some("xargs"), &args[2..]),
+        Some(b"--as=parallel") => (Some("parallel"), &args[2..]),
+        Some(b"--as") => (args.get(2).and_then(|a| a.to_str()), &args[3..]),
+        _ => (None, &args[..0]),
+    };
+    let planned = match tool {
+        Some("xargs") => Some(xargs::plan(rest)),
+        Some("parallel") => Some(gnu::plan(rest)),
         _ => None,
     };
-    if let Some(rest) = xargs_args {
-        return match xargs::plan(rest) {
+    if let Some(planned) = planned {
+        return match planned {
             Ok(cfg) => run_or_255(cfg),
             Err(code) => code,
         };
     }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
-        Err(e) => return clap_error(&e),
+        Err(e) => return cli::clap_error(&e),
     };
     let cfg = match Config::from_cli(cli) {
         Ok(c) => c,
@@ -107,34 +115,6 @@ fn run_or_255(cfg: Config) -> i32 {
         messages::error(format_args!("{e:#}"));
         code
     })
-}
-
-/// Help and version go to stdout with status 0; usage errors become one line and 255.
-fn clap_error(e: &clap::Error) -> i32 {
-    use clap::error::ErrorKind;
-    match e.kind() {
-        ErrorKind::DisplayHelp
-        | ErrorKind::DisplayVersion
-        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            let _ = e.print();
-            0
-        }
-        _ => {
-            let text = e.render().to_string();
-            // One line: clap continues some messages on indented lines (the missing argument).
-            let mut lines = text.lines();
-            let mut line = lines.next().unwrap_or("invalid usage").to_owned();
-            if line.ends_with(':') {
-                for more in lines.take_while(|l| l.starts_with(' ')) {
-                    line.push(' ');
-                    line.push_str(more.trim());
-                }
-            }
-            let line = line.strip_prefix("error: ").unwrap_or(&line);
-            messages::error(format_args!("{line} (see 'parx --help')"));
-            EXIT_ERROR
-        }
-    }
 }
 
 /// Runs a validated configuration and returns the exit status: the input is opened, then a

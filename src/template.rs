@@ -848,16 +848,37 @@ impl Template {
     }
 }
 
-/// Appends `v` as one shell word: as it is when it holds only characters no shell treats
-/// specially (letters, digits, `%+,-./:@_`), else single-quoted (as GNU parallel quotes only
-/// what needs it, so that `-X` packs the same values into a command line).
+/// Appends `v` as one shell word exactly as GNU parallel quotes a value for a Bourne shell
+/// (its `shell_quote_scalar_default`): as it is when it holds only letters, digits and
+/// `-_.+/`; else single-quoted, each `'` as `'"'"'`, with the `''` this leaves at either end
+/// dropped. Same bytes as GNU's, so `-X` packs the same values into a command line and
+/// `--dry-run` prints the same script.
 pub fn shell_word_into(out: &mut Vec<u8>, v: &[u8]) {
-    let plain = |c: &u8| c.is_ascii_alphanumeric() || b"%+,-./:@_".contains(c);
-    if !v.is_empty() && v.iter().all(plain) {
-        out.extend_from_slice(v);
-    } else {
-        quote_into(out, v);
+    let plain = |c: &u8| c.is_ascii_alphanumeric() || b"-_.+/".contains(c);
+    if v.is_empty() {
+        out.extend_from_slice(b"''");
+        return;
     }
+    if v.iter().all(plain) {
+        out.extend_from_slice(v);
+        return;
+    }
+    let mut q = vec![b'\''];
+    for &c in v {
+        if c == b'\'' {
+            q.extend_from_slice(b"'\"'\"'");
+        } else {
+            q.push(c);
+        }
+    }
+    q.push(b'\'');
+    let start = if q.starts_with(b"''") { 2 } else { 0 };
+    let end = if q.len() >= start + 2 && q.ends_with(b"''") {
+        q.len() - 2
+    } else {
+        q.len()
+    };
+    out.extend_from_slice(&q[start..end.max(start)]);
 }
 
 /// Applies a transform to one value (GNU parallel's rules, Perl `dirname` for `{//}`).
@@ -974,6 +995,114 @@ fn display_word_into(out: &mut Vec<u8>, v: &OsStr) {
     } else {
         quote_into(out, b);
     }
+}
+
+/// Shell words that are not programs to exec: reserved words and builtins (bash's and POSIX
+/// sh's). A command starting with one needs its shell even when it has an executable of the
+/// same name (`echo`'s options differ, `cd` would do nothing).
+const SHELL_WORDS: &[&str] = &[
+    "!",
+    ".",
+    ":",
+    "[",
+    "[[",
+    "]]",
+    "{",
+    "}",
+    "alias",
+    "bg",
+    "bind",
+    "break",
+    "builtin",
+    "caller",
+    "case",
+    "cd",
+    "command",
+    "compgen",
+    "complete",
+    "compopt",
+    "continue",
+    "coproc",
+    "declare",
+    "dirs",
+    "disown",
+    "do",
+    "done",
+    "echo",
+    "elif",
+    "else",
+    "enable",
+    "esac",
+    "eval",
+    "exec",
+    "exit",
+    "export",
+    "fc",
+    "fg",
+    "fi",
+    "for",
+    "function",
+    "getopts",
+    "hash",
+    "help",
+    "history",
+    "if",
+    "in",
+    "jobs",
+    "kill",
+    "let",
+    "local",
+    "logout",
+    "mapfile",
+    "popd",
+    "printf",
+    "pushd",
+    "pwd",
+    "read",
+    "readarray",
+    "readonly",
+    "return",
+    "select",
+    "set",
+    "shift",
+    "shopt",
+    "source",
+    "suspend",
+    "test",
+    "then",
+    "time",
+    "times",
+    "trap",
+    "type",
+    "typeset",
+    "ulimit",
+    "umask",
+    "unalias",
+    "unset",
+    "until",
+    "wait",
+    "while",
+];
+
+/// The words of a shell command line that a shell would run as they are: words of letters,
+/// digits, bytes past ASCII and `-_.+/,:@%` only, separated by blanks, the first not a reserved
+/// word or builtin (nor an assignment). `None` when the shell is needed.
+pub(crate) fn direct_words(script: &[u8]) -> Option<Vec<OsString>> {
+    let safe = |c: &u8| c.is_ascii_alphanumeric() || *c >= 0x80 || b"-_.+/,:@%".contains(c);
+    let words: Vec<&[u8]> = script
+        .split(|c| *c == b' ' || *c == b'\t')
+        .filter(|w| !w.is_empty())
+        .collect();
+    let first = std::str::from_utf8(words.first()?).ok()?;
+    if SHELL_WORDS.contains(&first) || !words.iter().all(|w| w.iter().all(safe)) {
+        return None;
+    }
+    Some(
+        words
+            .iter()
+            .map(|w| OsString::from_vec(w.to_vec()))
+            .collect(),
+    )
 }
 
 /// One word quoted as GNU's `quotearg` shell-escape style quotes it (xargs `-t`, `ls
@@ -1201,7 +1330,7 @@ mod tests {
         });
         assert_eq!(
             r,
-            Rendered::Shell(b"echo 'it'\\''s $(x).c' && echo 'it'\\''s $(x)'".to_vec())
+            Rendered::Shell(b"echo 'it'\"'\"'s $(x).c' && echo 'it'\"'\"'s $(x)'".to_vec())
         );
         let t = Template::new(&os(&["wc", "-l"]), true);
         let r = t.render(&Ctx {
@@ -1223,7 +1352,9 @@ mod tests {
         });
         assert_eq!(
             r,
-            Rendered::Shell(b"printf '%s  ' a1.cb a'it'\\''s'b 4 && echo x1 x'it'\\''s'".to_vec())
+            Rendered::Shell(
+                b"printf '%s  ' a1.cb a'it'\"'\"'s'b 4 && echo x1 x'it'\"'\"'s'".to_vec()
+            )
         );
     }
 
@@ -1237,6 +1368,49 @@ mod tests {
         assert_eq!(Template::new(&os(&["gzip -9"]), false).mode(), Mode::Shell);
         assert_eq!(Template::new(&os(&["a;b"]), false).mode(), Mode::Shell);
         assert_eq!(Template::new(&[], false).mode(), Mode::ValueIsCommand);
+    }
+
+    #[test]
+    fn direct_words_only_when_no_shell_is_needed() {
+        let d = |s: &str| {
+            direct_words(s.as_bytes()).map(|w| {
+                w.iter()
+                    .map(|w| w.to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+            })
+        };
+        assert_eq!(
+            d("gzip -9 a/b.c"),
+            Some(vec!["gzip".into(), "-9".into(), "a/b.c".into()])
+        );
+        assert_eq!(d("true  1"), Some(vec!["true".into(), "1".into()]));
+        for needs in [
+            "echo a",
+            "gzip 'a b'",
+            "a > b",
+            "X=1 cmd",
+            "cmd ~/x",
+            "cd /",
+            "",
+            "f *",
+        ] {
+            assert_eq!(d(needs), None, "{needs}");
+        }
+    }
+
+    #[test]
+    fn shell_words_quote_as_gnu_parallel() {
+        let q = |w: &[u8]| {
+            let mut out = Vec::new();
+            shell_word_into(&mut out, w);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(q(b"a-b_c.d+e/f9"), "a-b_c.d+e/f9");
+        assert_eq!(q(b""), "''");
+        assert_eq!(q(b"a b"), "'a b'");
+        assert_eq!(q(b"it's"), "'it'\"'\"'s'");
+        assert_eq!(q(b"'a'"), "\"'\"'a'\"'\"");
+        assert_eq!(q(b"x:y@z%"), "'x:y@z%'");
     }
 
     #[test]

@@ -12,7 +12,7 @@ pub mod walk;
 pub mod xargs;
 
 use std::ffi::OsString;
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 
 use std::time::Duration;
@@ -104,6 +104,12 @@ pub struct Compat {
     pub xargs: Option<xargs::XargsSpec>,
     /// What an argument task's stdin is.
     pub task_stdin: TaskStdin,
+    /// The shell that runs shell-mode commands (`None`: `sh`); the `parallel` personality's
+    /// is the one GNU parallel picks.
+    pub shell: Option<PathBuf>,
+    /// A shell-mode command whose text holds nothing a shell would interpret runs without the
+    /// shell (the `parallel` personality: same result, a fork+exec less).
+    pub shell_direct: bool,
 }
 
 /// The stdin of a task that is not fed a chunk.
@@ -444,6 +450,13 @@ impl Config {
             file: cli.arg_file_sep.clone().unwrap_or_else(|| "::::".into()),
         };
         let (command, trailing) = split_command(cli.command, &seps)?;
+        // The `parallel` personality: GNU runs the words joined by spaces as shell code
+        // (without -q, which quotes each word: the words as they are).
+        let (command, force_shell) = if cli.gnu && !cli.quote && !command.is_empty() {
+            (vec![join_words(&command)], true)
+        } else {
+            (command, cli.shell)
+        };
         let mut sources: Vec<SourceSpec> = cli
             .arg_file
             .into_iter()
@@ -545,7 +558,7 @@ impl Config {
             plus: cli.plus,
             header: named_header,
         };
-        let mut template = Template::with_syntax(&command, cli.shell, &syntax).with_jobs(jobs);
+        let mut template = Template::with_syntax(&command, force_shell, &syntax).with_jobs(jobs);
         if let Some(c) = &chunks {
             if command.is_empty() {
                 return usage(
@@ -783,6 +796,8 @@ impl Config {
             timeout_pct,
             xargs: None,
             task_stdin: TaskStdin::Null,
+            shell: None,
+            shell_direct: false,
         };
         Ok(Config {
             compat,
@@ -1134,6 +1149,18 @@ impl Seps {
 
 /// Splits the trailing words into the command and the `:::`-style sources. A linked
 /// separator (`:::+`, `::::+`) first is a plain one: there is nothing before it to link to.
+/// Words joined by single spaces (GNU parallel's command line).
+fn join_words(words: &[OsString]) -> OsString {
+    let mut out = Vec::new();
+    for (i, w) in words.iter().enumerate() {
+        if i > 0 {
+            out.push(b' ');
+        }
+        out.extend_from_slice(w.as_bytes());
+    }
+    OsString::from_vec(out)
+}
+
 fn split_command(
     words: Vec<OsString>,
     seps: &Seps,

@@ -14,6 +14,7 @@ pub mod thread;
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 use crate::config::Config;
@@ -46,12 +47,14 @@ pub fn command(rendered: &Rendered, program: Option<&OsStr>, who: Spawn) -> Comm
                 c
             } else {
                 let mut c = Command::new(prog);
-                c.args(&a[1..]);
+                // The program sees its name as given (`ls`, not the path found for it), as
+                // execvp(3) and a shell pass it.
+                c.arg0(&a[0]).args(&a[1..]);
                 c
             }
         }
         Rendered::Shell(s) => {
-            let mut c = Command::new("sh");
+            let mut c = Command::new(who.cfg.compat.shell.as_deref().unwrap_or("sh".as_ref()));
             c.arg("-c").arg(OsStr::from_bytes(s));
             c
         }

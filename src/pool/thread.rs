@@ -188,6 +188,17 @@ impl<'a> Slot<'a> {
             seq: Some(task.seq),
             slot: jobslot,
         };
+        // The `parallel` personality: a command line with nothing for the shell to do runs
+        // without it (a program found in PATH, not an exported shell function).
+        let direct = match &rendered {
+            Rendered::Shell(s) if compat.shell_direct => crate::template::direct_words(s)
+                .filter(|w| {
+                    !exported_function(&w[0]) && self.resolve(&w[0]).as_bytes().contains(&b'/')
+                })
+                .map(Rendered::Argv),
+            _ => None,
+        };
+        let rendered = direct.unwrap_or(rendered);
         let program = match &rendered {
             Rendered::Argv(a) => Some(self.resolve(&a[0])),
             Rendered::Shell(_) => None,
@@ -339,6 +350,14 @@ impl<'a> Slot<'a> {
             _ => prog,
         }
     }
+}
+
+/// Whether `name` is a shell function bash exports to its children (`export -f name`).
+fn exported_function(name: &OsStr) -> bool {
+    let mut var = OsString::from("BASH_FUNC_");
+    var.push(name);
+    var.push("%%");
+    std::env::var_os(var).is_some()
 }
 
 /// The first executable regular file named `prog` in `$PATH`, as execvp(3) would find it.
