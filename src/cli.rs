@@ -280,7 +280,7 @@ pub struct Cli {
     pub bar: bool,
 
     /// Show progress and the estimated time left (stderr is a terminal)
-    #[arg(long, help_heading = "Output")]
+    #[arg(long, aliases = ["progress"], help_heading = "Output")]
     pub eta: bool,
 
     // ---- Job control ----
@@ -362,6 +362,49 @@ pub struct Cli {
     #[arg(long = "as", value_name = "TOOL", value_parser = ["xargs", "parallel"], help_heading = "Compatibility")]
     pub as_tool: Option<String>,
 
+    /// Run the tasks in a random order (GNU parallel's --shuf; reads the whole input first)
+    #[arg(long, help_heading = "Compatibility")]
+    pub shuf: bool,
+
+    /// Print the number of physical CPU cores and exit (GNU parallel)
+    #[arg(long, aliases = ["numberofcpus"], help_heading = "Compatibility")]
+    pub number_of_cpus: bool,
+
+    /// Print the number of physical CPU cores and exit (GNU parallel)
+    #[arg(long, aliases = ["numberofcores"], help_heading = "Compatibility")]
+    pub number_of_cores: bool,
+
+    /// Print the number of hardware threads and exit (GNU parallel)
+    #[arg(long, aliases = ["numberofthreads"], help_heading = "Compatibility")]
+    pub number_of_threads: bool,
+
+    /// Print the number of CPU sockets and exit (GNU parallel)
+    #[arg(long, aliases = ["numberofsockets"], help_heading = "Compatibility")]
+    pub number_of_sockets: bool,
+
+    /// Print the longest command line a shell command may have and exit (GNU parallel)
+    #[arg(long, aliases = ["maxlinelengthallowed"], help_heading = "Compatibility")]
+    pub max_line_length_allowed: bool,
+
+    /// Print the GNU parallel version whose command line parx follows (20221122) and exit;
+    /// status 255 if VERSION is newer
+    #[arg(long, aliases = ["minversion"], value_name = "VERSION", help_heading = "Compatibility")]
+    pub min_version: Option<u64>,
+
+    /// Accepted for GNU parallel: parx counts the CPUs this process may use (no effect)
+    #[arg(
+        long = "use-cpus-instead-of-cores",
+        aliases = [
+            "usecpusinsteadofcores",
+            "use-cores-instead-of-threads",
+            "usecoresinsteadofthreads",
+            "use-sockets-instead-of-threads",
+            "usesocketsinsteadofthreads"
+        ],
+        hide = true
+    )]
+    pub cpu_counting: bool,
+
     /// Set by the `parallel` personality (never on the command line): GNU's command semantics.
     #[arg(skip)]
     pub gnu: bool,
@@ -385,6 +428,38 @@ pub struct Cli {
     /// STR replaces {} as the value placeholder
     #[arg(short = 'I', value_name = "STR", help_heading = "Compatibility")]
     pub replace: Option<String>,
+
+    /// STR replaces {.} (GNU parallel's --extensionreplace)
+    #[arg(long = "extensionreplace", aliases = ["er"], value_name = "STR", help_heading = "Compatibility")]
+    pub ext_replace: Option<String>,
+
+    /// STR replaces {/} (GNU parallel's --basenamereplace)
+    #[arg(long = "basenamereplace", aliases = ["bnr"], value_name = "STR", help_heading = "Compatibility")]
+    pub base_replace: Option<String>,
+
+    /// STR replaces {//} (GNU parallel's --dirnamereplace)
+    #[arg(long = "dirnamereplace", aliases = ["dnr"], value_name = "STR", help_heading = "Compatibility")]
+    pub dir_replace: Option<String>,
+
+    /// STR replaces {/.} (GNU parallel's --basenameextensionreplace)
+    #[arg(long = "basenameextensionreplace", aliases = ["bner"], value_name = "STR", help_heading = "Compatibility")]
+    pub base_ext_replace: Option<String>,
+
+    /// STR replaces {#} (GNU parallel's --seqreplace)
+    #[arg(
+        long = "seqreplace",
+        value_name = "STR",
+        help_heading = "Compatibility"
+    )]
+    pub seq_replace: Option<String>,
+
+    /// STR replaces {%} (GNU parallel's --slotreplace)
+    #[arg(
+        long = "slotreplace",
+        value_name = "STR",
+        help_heading = "Compatibility"
+    )]
+    pub slot_replace: Option<String>,
 
     /// The value STR ends the input
     #[arg(
@@ -575,4 +650,39 @@ pub(crate) fn clap_error(e: &clap::Error) -> i32 {
             crate::exit::EXIT_ERROR
         }
     }
+}
+
+/// The GNU parallel version whose command line and behaviour parx follows.
+pub const GNU_VERSION: u64 = 20_221_122;
+
+/// GNU parallel's options that print a fact and exit: the text for stdout and the status, if
+/// one was given. `topology` gives (sockets, cores, threads).
+pub(crate) fn info(
+    cli: &Cli,
+    topology: impl Fn() -> (usize, usize, usize),
+) -> Option<(String, i32)> {
+    let (sockets, cores, threads) = if cli.number_of_cpus
+        || cli.number_of_cores
+        || cli.number_of_threads
+        || cli.number_of_sockets
+    {
+        topology()
+    } else {
+        (0, 0, 0)
+    };
+    let n = if cli.number_of_cpus || cli.number_of_cores {
+        cores
+    } else if cli.number_of_threads {
+        threads
+    } else if cli.number_of_sockets {
+        sockets
+    } else if cli.max_line_length_allowed {
+        crate::source::GNU_MAX_LINE
+    } else if let Some(v) = cli.min_version {
+        let code = if v > GNU_VERSION { 255 } else { 0 };
+        return Some((format!("{GNU_VERSION}\n"), code));
+    } else {
+        return None;
+    };
+    Some((format!("{n}\n"), 0))
 }

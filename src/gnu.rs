@@ -100,10 +100,83 @@ fn pick_shell() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/bin/sh"))
 }
 
+/// The words of a profile file (`~/.parallel/NAME`): whitespace-separated, `#` to the end of
+/// a line a comment.
+fn profile_words(text: &[u8]) -> Vec<OsString> {
+    text.split(|&c| c == b'\n')
+        .map(|l| l.split(|&c| c == b'#').next().unwrap_or_default())
+        .flat_map(|l| l.split(u8::is_ascii_whitespace))
+        .filter(|w| !w.is_empty())
+        .map(|w| OsStr::from_bytes(w).to_owned())
+        .collect()
+}
+
+/// GNU parallel's profiles: `$PARALLEL`'s words first, `~/.parallel/config` unless `-J` names
+/// profiles, and each `-J NAME`/`--profile NAME` among the options replaced by the words of
+/// `~/.parallel/NAME` (or of NAME, a path).
+fn with_profiles(args: &[OsString]) -> Result<Vec<OsString>, String> {
+    let dir = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".parallel"));
+    let read = |name: &OsStr| -> Result<Vec<OsString>, String> {
+        let path = match &dir {
+            Some(d) if !name.as_bytes().contains(&b'/') => d.join(name),
+            _ => PathBuf::from(name),
+        };
+        std::fs::read(&path)
+            .map(|t| profile_words(&t))
+            .map_err(|e| format!("--profile {}: {}", path.display(), messages::os_words(&e)))
+    };
+    let mut out = Vec::new();
+    let mut named = false;
+    let mut i = 0;
+    let mut rest = Vec::new();
+    while i < args.len() {
+        let a = args[i].as_bytes();
+        let name = match a {
+            b"-J" | b"--profile" => {
+                i += 1;
+                args.get(i).cloned()
+            }
+            _ if a.starts_with(b"--profile=") => Some(OsStr::from_bytes(&a[10..]).to_owned()),
+            _ if a.starts_with(b"-J") && a.len() > 2 => Some(OsStr::from_bytes(&a[2..]).to_owned()),
+            _ => None,
+        };
+        match name {
+            Some(n) => {
+                named = true;
+                rest.extend(read(&n)?);
+            }
+            None if a == b"--" || !a.starts_with(b"-") || a == b":::" || a == b"::::" => {
+                rest.extend(args[i..].iter().cloned());
+                break;
+            }
+            None => rest.push(args[i].clone()),
+        }
+        i += 1;
+    }
+    if let Some(env) = std::env::var_os("PARALLEL") {
+        out.extend(profile_words(env.as_bytes()));
+    }
+    if !named {
+        if let Some(config) = dir
+            .as_ref()
+            .map(|d| d.join("config"))
+            .filter(|c| c.is_file())
+        {
+            out.extend(read(config.as_os_str())?);
+        }
+    }
+    out.extend(rest);
+    Ok(out)
+}
+
 /// parx as GNU parallel with `args` (argv without argv[0]): the configuration to run, or the
 /// exit status when there is nothing to run (help, version, a usage error).
 pub(crate) fn plan(args: &[OsString]) -> Result<Config, i32> {
-    let argv = std::iter::once(OsStr::new("parallel").to_owned()).chain(args.iter().cloned());
+    let args = with_profiles(args).map_err(|e| {
+        messages::error(e);
+        crate::exit::EXIT_ERROR
+    })?;
+    let argv = std::iter::once(OsStr::new("parallel").to_owned()).chain(args);
     // GNU's Getopt::Long takes any unambiguous prefix of a long option (`--jo` for --joblog).
     let parsed = Cli::command()
         .infer_long_args(true)
@@ -113,6 +186,10 @@ pub(crate) fn plan(args: &[OsString]) -> Result<Config, i32> {
         Ok(c) => c,
         Err(e) => return Err(crate::cli::clap_error(&e)),
     };
+    if let Some((text, code)) = crate::cli::info(&cli, crate::resources::cpu_topology) {
+        print!("{text}");
+        return Err(code);
+    }
     if let Some(word) = cli
         .command
         .iter()

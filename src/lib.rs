@@ -87,6 +87,10 @@ pub fn run_main() -> i32 {
         Ok(c) => c,
         Err(e) => return cli::clap_error(&e),
     };
+    if let Some((text, code)) = cli::info(&cli, resources::cpu_topology) {
+        print!("{text}");
+        return code;
+    }
     let cfg = match Config::from_cli(cli) {
         Ok(c) => c,
         Err(e) => {

@@ -94,6 +94,22 @@ enum Op {
     Prefix(regex::bytes::Regex),
     /// `{%re}` / `{%%re}`: without the shortest / longest suffix matching `re`.
     Suffix(regex::bytes::Regex, bool),
+    /// `{/re/s}` (first match), `{//re/s}` (every match), `{/#re/s}`, `{/%re/s}` (anchored):
+    /// matches of `re` replaced by `s`, as Bash's `${v/re/s}`.
+    Replace(regex::bytes::Regex, Vec<u8>, bool),
+    /// `{^re}` `{^^re}` `{,re}` `{,,re}`: the first (leading) / every match of `re` upper- or
+    /// lower-cased, as Bash's `${v^a}` `${v^^a}` `${v,a}` `${v,,a}`.
+    Case(regex::bytes::Regex, bool, bool),
+}
+
+/// `--plus`'s `{uniq}` and `{choose_k}`: a task whose values fail it does not run (its
+/// number is used up, as in GNU parallel).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Filter {
+    /// Every value of the task differs from the others.
+    Uniq,
+    /// The values are in strictly increasing order (one of each combination).
+    ChooseK,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -116,6 +132,9 @@ pub struct Syntax {
     pub plus: bool,
     /// `--header :`: `{name}` names a column.
     pub header: bool,
+    /// GNU parallel's `--extensionreplace` and friends: a string that stands for a
+    /// placeholder.
+    pub more: Vec<(Vec<u8>, Placeholder)>,
 }
 
 /// What parsing collects besides the words.
@@ -123,6 +142,7 @@ pub struct Syntax {
 struct Tables {
     ops: Vec<Op>,
     names: Vec<Vec<u8>>,
+    filter: Option<Filter>,
 }
 
 impl Word {
@@ -140,6 +160,8 @@ impl Word {
                     },
                     r.len(),
                 ));
+            } else if let Some((r, ph)) = syn.more.iter().find(|(r, _)| w[i..].starts_with(r)) {
+                found = Some((*ph, r.len()));
             } else if w[i] == b'{' {
                 if let Some(end) = w[i..].iter().position(|&c| c == b'}') {
                     found = parse_placeholder(&w[i + 1..i + end], syn, t).map(|p| (p, end + 1));
@@ -265,6 +287,20 @@ fn parse_placeholder(inner: &[u8], syn: &Syntax, t: &mut Tables) -> Option<Place
     } else {
         (None, inner)
     };
+    if syn.plus {
+        let filter = match rest {
+            b"uniq" => Some(Filter::Uniq),
+            b"choose_k" => Some(Filter::ChooseK),
+            _ => None,
+        };
+        if let Some(f) = filter {
+            t.filter = Some(f);
+            return Some(Placeholder::Value {
+                col,
+                tr: Transform::Whole,
+            });
+        }
+    }
     let tr = match rest {
         b"" if col.is_none() && syn.replace.is_some() => return None,
         b"" => Transform::Whole,
@@ -340,6 +376,41 @@ fn parse_op(rest: &[u8]) -> Option<Op> {
         };
         return Some(Op::Substr(from, len));
     }
+    let lit = |r: &str| r.as_bytes().to_vec();
+    for (prefix, anchor, all) in [("//", "", true), ("/#", "^", false), ("/%", "$", false)] {
+        if let Some(spec) = text.strip_prefix(prefix) {
+            let (p, r) = spec.split_once('/')?;
+            let pattern = match anchor {
+                "^" => format!("^(?:{p})"),
+                "$" => format!("(?:{p})$"),
+                _ => format!("(?:{p})"),
+            };
+            return (!p.is_empty())
+                .then(|| re(&pattern, true).map(|x| Op::Replace(x, lit(r), all)))?;
+        }
+    }
+    if let Some(spec) = text.strip_prefix('/') {
+        let (p, r) = spec.split_once('/')?;
+        if p.is_empty() || p.starts_with(['#', '%']) {
+            return None;
+        }
+        return re(&format!("(?:{p})"), true).map(|x| Op::Replace(x, lit(r), false));
+    }
+    for (prefix, upper, all) in [
+        ("^^", true, true),
+        ("^", true, false),
+        (",,", false, true),
+        (",", false, false),
+    ] {
+        if let Some(p) = text.strip_prefix(prefix) {
+            let pattern = if all {
+                format!("(?:{p})")
+            } else {
+                format!("^(?:{p})")
+            };
+            return (!p.is_empty()).then(|| re(&pattern, true).map(|x| Op::Case(x, upper, all)))?;
+        }
+    }
     if let Some(p) = text.strip_prefix("##") {
         return (!p.is_empty()).then(|| re(&format!("^(?:{p})"), false).map(Op::Prefix))?;
     }
@@ -378,6 +449,26 @@ impl Op {
                 Some(m) => v[m.end()..].to_vec(),
                 None => v.to_vec(),
             },
+            Op::Replace(re, with, all) => {
+                let with = regex::bytes::NoExpand(with);
+                match all {
+                    true => re.replace_all(v, with).into_owned(),
+                    false => re.replace(v, with).into_owned(),
+                }
+            }
+            Op::Case(re, upper, all) => {
+                let change = |m: &regex::bytes::Captures<'_>| -> Vec<u8> {
+                    let text = String::from_utf8_lossy(&m[0]);
+                    match upper {
+                        true => text.to_uppercase().into_bytes(),
+                        false => text.to_lowercase().into_bytes(),
+                    }
+                };
+                match all {
+                    true => re.replace_all(v, change).into_owned(),
+                    false => re.replace(v, change).into_owned(),
+                }
+            }
             Op::Suffix(re, longest) => {
                 // The shortest suffix starts at the last position where the pattern matches
                 // to the end; the longest at the first.
@@ -428,6 +519,8 @@ pub struct Template {
     uses_values: bool,
     /// Any placeholder at all, `{#}` and `{%}` included: values are appended only without.
     any_placeholder: bool,
+    /// `{uniq}` / `{choose_k}`: which tasks run.
+    filter: Option<Filter>,
     /// Values are appended when no placeholder occurs (false in chunk modes).
     append: bool,
     replace: Replace,
@@ -506,6 +599,7 @@ impl Template {
             replace: Replace::Context,
             ops: t.ops,
             names: t.names,
+            filter: t.filter,
             header: OnceLock::new(),
             total: OnceLock::new(),
             jobs: 1,
@@ -536,6 +630,21 @@ impl Template {
     pub fn with_jobs(mut self, jobs: usize) -> Template {
         self.jobs = jobs;
         self
+    }
+
+    /// Whether a task with these records runs (`{uniq}`, `{choose_k}`; always without them).
+    pub fn accepts(&self, records: &[Record]) -> bool {
+        let values: Vec<&OsString> = records.iter().flatten().collect();
+        match self.filter {
+            None => true,
+            Some(Filter::Uniq) => {
+                let mut sorted = values.clone();
+                sorted.sort();
+                sorted.dedup();
+                sorted.len() == values.len()
+            }
+            Some(Filter::ChooseK) => values.windows(2).all(|w| w[0] < w[1]),
+        }
     }
 
     /// Whether a value placeholder (`{}`, `{.}`, `{1}`, …) occurs in the command.
@@ -1368,6 +1477,40 @@ mod tests {
         assert_eq!(Template::new(&os(&["gzip -9"]), false).mode(), Mode::Shell);
         assert_eq!(Template::new(&os(&["a;b"]), false).mode(), Mode::Shell);
         assert_eq!(Template::new(&[], false).mode(), Mode::ValueIsCommand);
+    }
+
+    #[test]
+    fn plus_bash_operations_and_filters() {
+        let syn = Syntax {
+            plus: true,
+            ..Syntax::default()
+        };
+        let one = |w: &str, v: &str| {
+            let t = Template::with_syntax(&os(&["echo", w]), false, &syn);
+            let rec = os(&[v]);
+            match t.render(&Ctx {
+                seq: 1,
+                slot: 1,
+                records: &[rec],
+            }) {
+                Rendered::Argv(a) => a[1].to_string_lossy().into_owned(),
+                Rendered::Shell(_) => unreachable!(),
+            }
+        };
+        assert_eq!(one("{/def/ghi}", "abcdefdef"), "abcghidef");
+        assert_eq!(one("{//def/ghi}", "abcdefdef"), "abcghighi");
+        assert_eq!(one("{/#abc/x}", "abcabc"), "xabc");
+        assert_eq!(one("{/%abc/x}", "abcabc"), "abcx");
+        assert_eq!(one("{^a}", "abcAa"), "AbcAa");
+        assert_eq!(one("{^^a}", "abcAa"), "AbcAA");
+        assert_eq!(one("{,A}", "AbcAa"), "abcAa");
+        assert_eq!(one("{,,A}", "AbcAa"), "abcaa");
+        let t = Template::with_syntax(&os(&["echo", "{uniq}"]), false, &syn);
+        assert!(t.accepts(&[os(&["a"]), os(&["b"])]));
+        assert!(!t.accepts(&[os(&["a"]), os(&["a"])]));
+        let t = Template::with_syntax(&os(&["echo", "{choose_k}"]), false, &syn);
+        assert!(t.accepts(&[os(&["A", "B"])]));
+        assert!(!t.accepts(&[os(&["B", "A"])]));
     }
 
     #[test]

@@ -110,6 +110,8 @@ pub struct Compat {
     /// A shell-mode command whose text holds nothing a shell would interpret runs without the
     /// shell (the `parallel` personality: same result, a fork+exec less).
     pub shell_direct: bool,
+    /// `--shuf`: the tasks run in a random order.
+    pub shuf: bool,
 }
 
 /// The stdin of a task that is not fed a chunk.
@@ -440,6 +442,7 @@ impl Config {
             cap_jobs(jobs)?
         };
         refuse_unsupported(&cli)?;
+        let more = more_replacements(&cli)?;
         let delimiter = match (&cli.delimiter, cli.null) {
             (Some(d), _) => parse_delimiter(d).map_err(|e| UsageError(format!("-d: {e}")))?,
             (None, true) => vec![0],
@@ -557,6 +560,7 @@ impl Config {
             },
             plus: cli.plus,
             header: named_header,
+            more,
         };
         let mut template = Template::with_syntax(&command, force_shell, &syntax).with_jobs(jobs);
         if let Some(c) = &chunks {
@@ -798,6 +802,7 @@ impl Config {
             task_stdin: TaskStdin::Null,
             shell: None,
             shell_direct: false,
+            shuf: cli.shuf,
         };
         Ok(Config {
             compat,
@@ -848,6 +853,7 @@ impl Config {
         let jc = &self.jobs_ctl;
         self.pool == PoolKind::Process
             && !self.dry_run
+            && !self.compat.shuf
             && self.chunks.is_none()
             && matches!(
                 &i.sources[..],
@@ -1149,6 +1155,42 @@ impl Seps {
 
 /// Splits the trailing words into the command and the `:::`-style sources. A linked
 /// separator (`:::+`, `::::+`) first is a plain one: there is nothing before it to link to.
+/// GNU parallel's `--extensionreplace` and friends: other strings for `{.}`, `{/}`, `{//}`,
+/// `{/.}`, `{#}` and `{%}`.
+fn more_replacements(cli: &Cli) -> Result<Vec<(Vec<u8>, Placeholder)>, UsageError> {
+    use crate::template::Transform;
+    let value = |tr| Placeholder::Value { col: None, tr };
+    let pairs = [
+        (
+            &cli.ext_replace,
+            "--extensionreplace",
+            value(Transform::NoExt),
+        ),
+        (
+            &cli.base_replace,
+            "--basenamereplace",
+            value(Transform::Base),
+        ),
+        (&cli.dir_replace, "--dirnamereplace", value(Transform::Dir)),
+        (
+            &cli.base_ext_replace,
+            "--basenameextensionreplace",
+            value(Transform::BaseNoExt),
+        ),
+        (&cli.seq_replace, "--seqreplace", Placeholder::Seq),
+        (&cli.slot_replace, "--slotreplace", Placeholder::Slot),
+    ];
+    let mut out = Vec::new();
+    for (s, opt, ph) in pairs {
+        match s.as_deref() {
+            Some("") => return usage(format!("{opt} needs a non-empty string")),
+            Some(s) => out.push((s.as_bytes().to_vec(), ph)),
+            None => {}
+        }
+    }
+    Ok(out)
+}
+
 /// Words joined by single spaces (GNU parallel's command line).
 fn join_words(words: &[OsString]) -> OsString {
     let mut out = Vec::new();

@@ -131,6 +131,10 @@ impl<'a> Slot<'a> {
             info: RunInfo::default(),
             more: 0,
         };
+        if !self.cfg.template.accepts(task.template_records()) {
+            // `{uniq}`/`{choose_k}`: this task does not run (and prints nothing).
+            return fin;
+        }
         if self.cfg.jobs_ctl.joblog.is_some() {
             fin.info.command = rendered.display();
         }

@@ -46,6 +46,9 @@ const PTR: usize = std::mem::size_of::<usize>();
 /// size also let a long input (a walk) start its first commands early and spread over the
 /// slots.
 pub const GNU_LINE_MAX: usize = 63_664;
+/// The longest `sh -c` script GNU parallel finds it may run on Linux (`parallel
+/// --max-line-length-allowed`, 20221122), under the 128 KiB `MAX_ARG_STRLEN`.
+pub const GNU_MAX_LINE: usize = 130_329;
 
 /// The byte budget for one command's arguments, from the OS limit and the environment.
 pub fn arg_budget() -> usize {

@@ -14,6 +14,7 @@
 
 mod args;
 mod batch;
+pub(crate) use batch::GNU_MAX_LINE;
 pub(crate) mod chunk;
 mod lines;
 mod pipe;
