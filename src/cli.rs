@@ -336,6 +336,10 @@ pub struct Cli {
     #[arg(long, value_name = "SIZE", help_heading = "Resources")]
     pub memsuspend: Option<String>,
 
+    /// Start no task while the machine is swapping (pages swapped in and out)
+    #[arg(long, help_heading = "Resources")]
+    pub noswap: bool,
+
     // ---- Compatibility: GNU parallel and xargs spellings ----
     /// At most N characters per command line (-X, -m, -n)
     #[arg(
@@ -413,9 +417,9 @@ pub struct Cli {
     #[arg(short = 'x', long = "exit", help_heading = "Compatibility")]
     pub exit_on_size: bool,
 
-    /// Print each command on stdout before its output
-    #[arg(short = 'v', help_heading = "Compatibility")]
-    pub print_command: bool,
+    /// Print each command on stdout before its output (GNU's -vv: the same)
+    #[arg(short = 'v', action = clap::ArgAction::Count, help_heading = "Compatibility")]
+    pub print_command: u8,
 
     /// Print each command on stderr before it runs
     #[arg(short = 't', long = "verbose", help_heading = "Compatibility")]

@@ -172,6 +172,11 @@ fn with_profiles(args: &[OsString]) -> Result<Vec<OsString>, String> {
 /// parx as GNU parallel with `args` (argv without argv[0]): the configuration to run, or the
 /// exit status when there is nothing to run (help, version, a usage error).
 pub(crate) fn plan(args: &[OsString]) -> Result<Config, i32> {
+    // GNU parallel keeps its files under ~/.parallel and makes it when it starts (users write
+    // profiles there).
+    if let Some(home) = std::env::var_os("HOME") {
+        let _ = std::fs::create_dir_all(PathBuf::from(home).join(".parallel"));
+    }
     let args = with_profiles(args).map_err(|e| {
         messages::error(e);
         crate::exit::EXIT_ERROR

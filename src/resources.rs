@@ -41,6 +41,19 @@ pub fn parse_procs_running(text: &str) -> Option<u64> {
     Some(field("procs_running ")? + field("procs_blocked ").unwrap_or(0))
 }
 
+/// Pages swapped in and out since boot (`pswpin` + `pswpout` of /proc/vmstat).
+pub fn swapped_pages() -> Option<u64> {
+    let text = fs::read_to_string("/proc/vmstat").ok()?;
+    let mut total = 0;
+    for line in text.lines() {
+        let mut f = line.split_whitespace();
+        if let (Some("pswpin" | "pswpout"), Some(n)) = (f.next(), f.next()) {
+            total += n.parse::<u64>().ok()?;
+        }
+    }
+    Some(total)
+}
+
 /// The number of runnable and blocked tasks on the machine, not counting the caller.
 pub fn running_processes() -> Option<u64> {
     let text = fs::read_to_string("/proc/stat").ok()?;

@@ -69,7 +69,7 @@ fn left_out(text: &str) -> Option<&'static str> {
     if remote.iter().any(|r| has(r)) {
         return Some("remote execution");
     }
-    if has("{=") || has("--rpl") {
+    if has("{=") || has("--rpl") || has("--parens") {
         return Some("Perl expression");
     }
     if has("--sql") || has("sql:") || has("--sqlmaster") || has("--sqlworker") {
@@ -87,8 +87,14 @@ fn left_out(text: &str) -> Option<&'static str> {
     if has("pi.dk") || has("wget") || has("curl") || has("lynx") {
         return Some("network");
     }
-    if has("--citation") || has("--bibtex") || has("--version") || has("--number-of-") {
+    if has("--citation") || has("--bibtex") || has("--version") || has("--help") {
         return Some("GNU parallel's own information");
+    }
+    if has("--record-env") {
+        return Some("env_parallel's --env _ set-up");
+    }
+    if has("-vv --pipepart") {
+        return Some("prints GNU parallel's internal Perl wrapper");
     }
     None
 }
@@ -380,7 +386,7 @@ fn gnu_parallel_tutorial() {
         .unwrap(),
     );
     let (mut passed, mut failed) = (Vec::new(), Vec::new());
-    for e in &examples {
+    for e in examples.iter().filter(|e| left_out(&e.text).is_none()) {
         let (exact, status, hash) = match cal.get(&e.line) {
             Some(Expect::Exact { status, hash }) => (true, *status, *hash),
             Some(Expect::Sorted { status, hash }) => (false, *status, *hash),

@@ -150,6 +150,8 @@ pub struct Sched {
     pub memfree: Option<u64>,
     /// `--memsuspend`: stop the youngest tasks while less than twice this is available.
     pub memsuspend: Option<u64>,
+    /// `--noswap`: start only while the machine is not swapping.
+    pub noswap: bool,
     /// `-j FILE`: the slot count is read from this file, again whenever a task ends.
     pub jobs_file: Option<PathBuf>,
     /// The CPUs this process may use (what `-j N%`, `+N`, `-N` and `--load N%` refer to).
@@ -162,6 +164,7 @@ impl Sched {
         self.load.is_some()
             || self.memfree.is_some()
             || self.memsuspend.is_some()
+            || self.noswap
             || self.jobs_file.is_some()
     }
 }
@@ -219,6 +222,7 @@ fn sched_config(
         },
         memfree: size("--memfree", memfree)?,
         memsuspend: size("--memsuspend", memsuspend)?,
+        noswap: false,
         jobs_file,
         cpus,
     })
@@ -662,12 +666,13 @@ impl Config {
                 UsageError(format!("invalid --colsep '{re}': {reason}"))
             })?),
         };
-        let sched = sched_config(
+        let mut sched = sched_config(
             (&cli.load, &cli.memfree, &cli.memsuspend),
             cpus,
             jobs_file,
             pool,
         )?;
+        sched.noswap = cli.noswap;
         let dur = |opt: &str, v: &Option<String>| -> Result<Option<Duration>, UsageError> {
             v.as_deref()
                 .map(|d| parse_duration(d).map_err(|e| UsageError(format!("{opt}: {e}"))))
@@ -791,7 +796,7 @@ impl Config {
         let compat = Compat {
             limits,
             drop_values,
-            print_command: cli.print_command,
+            print_command: cli.print_command > 0,
             verbose: cli.verbose,
             termseq,
             tmpdir: cli.tmpdir,
