@@ -31,7 +31,16 @@ complete -c parx -l load -d 'Start tasks only while fewer than MAX processes run
 complete -c parx -l memfree -d 'Start tasks only while SIZE memory is free (below SIZE/2: requeue one)' -r
 complete -c parx -l memsuspend -d 'Pause the youngest tasks while less than 2×SIZE memory is free' -r
 complete -c parx -s s -l max-chars -d 'At most N characters per command line (-X, -m, -n)' -r
+complete -c parx -l as -d 'Run as TOOL: `parx --as xargs ...` is GNU xargs 4.9 (as is parx run by the name `xargs`)' -r -f -a "xargs\t''
+parallel\t''"
+complete -c parx -l min-version -d 'Print the GNU parallel version whose command line parx follows (20221122) and exit; status 255 if VERSION is newer' -r
 complete -c parx -s I -d 'STR replaces {} as the value placeholder' -r
+complete -c parx -l extensionreplace -d 'STR replaces {.} (GNU parallel\'s --extensionreplace)' -r
+complete -c parx -l basenamereplace -d 'STR replaces {/} (GNU parallel\'s --basenamereplace)' -r
+complete -c parx -l dirnamereplace -d 'STR replaces {//} (GNU parallel\'s --dirnamereplace)' -r
+complete -c parx -l basenameextensionreplace -d 'STR replaces {/.} (GNU parallel\'s --basenameextensionreplace)' -r
+complete -c parx -l seqreplace -d 'STR replaces {#} (GNU parallel\'s --seqreplace)' -r
+complete -c parx -l slotreplace -d 'STR replaces {%} (GNU parallel\'s --slotreplace)' -r
 complete -c parx -s E -l eof -d 'The value STR ends the input' -r
 complete -c parx -l trim -d 'Trim blanks around values: n (none), l, r, lr, rl' -r
 complete -c parx -l arg-sep -d 'STR instead of ::: (and STR+ instead of :::+)' -r
@@ -61,10 +70,18 @@ complete -c parx -l bar -d 'Show a progress bar on stderr; silent when stderr is
 complete -c parx -l eta -d 'Show progress and the time left on stderr; silent when stderr is not a terminal'
 complete -c parx -l resume -d 'With --joblog or --run-dir: skip tasks already logged'
 complete -c parx -l resume-failed -d 'With --joblog or --run-dir: rerun only the failed tasks'
+complete -c parx -l noswap -d 'Start no task while the machine is swapping (pages swapped in and out)'
 complete -c parx -s m -d 'As many values per command as fit, spread over the slots at the end'
 complete -c parx -l xargs -d 'Several values per command, up to the line limit (xargs\' packing)'
+complete -c parx -l shuf -d 'Run the tasks in a random order (GNU parallel\'s --shuf; reads the whole input first)'
+complete -c parx -l number-of-cpus -d 'Print the number of physical CPU cores and exit (GNU parallel)'
+complete -c parx -l number-of-cores -d 'Print the number of physical CPU cores and exit (GNU parallel)'
+complete -c parx -l number-of-threads -d 'Print the number of hardware threads and exit (GNU parallel)'
+complete -c parx -l number-of-sockets -d 'Print the number of CPU sockets and exit (GNU parallel)'
+complete -c parx -l max-line-length-allowed -d 'Print the longest command line a shell command may have and exit (GNU parallel)'
+complete -c parx -l use-cpus-instead-of-cores -d 'Accepted for GNU parallel: parx counts the CPUs this process may use (no effect)'
 complete -c parx -s x -l exit -d 'Exit if a command line would exceed the -s size (xargs -x)'
-complete -c parx -s v -d 'Print each command on stdout before its output'
+complete -c parx -s v -d 'Print each command on stdout before its output (GNU\'s -vv: the same)'
 complete -c parx -s t -l verbose -d 'Print each command on stderr before it runs'
 complete -c parx -s r -l no-run-if-empty -d 'Skip values that are empty or only blanks'
 complete -c parx -l plus -d 'GNU parallel\'s extra placeholders ({..} {+.} {##} {:-x} ...)'

@@ -52,6 +52,7 @@ pub struct Cli {
     // ---- Inputs ----
     /// Read values from FILE, one per line (`-` is stdin); repeatable
     #[arg(
+        aliases = ["argfile"],
         short = 'a',
         long = "arg-file",
         value_name = "FILE",
@@ -78,7 +79,7 @@ pub struct Cli {
     pub delimiter: Option<String>,
 
     /// Link the sources (zip) instead of combining them; shorter ones recycle
-    #[arg(long, help_heading = "Inputs")]
+    #[arg(aliases = ["xapply"], long, help_heading = "Inputs")]
     pub link: bool,
 
     /// Walk PATH: every entry under it is a value (repeatable)
@@ -139,11 +140,12 @@ pub struct Cli {
     pub shell: bool,
 
     /// Print each command instead of running it
-    #[arg(long, help_heading = "Command")]
+    #[arg(aliases = ["dryrun", "dr"], long, help_heading = "Command")]
     pub dry_run: bool,
 
     /// Split each value into columns {1} {2} ... at matches of REGEX
     #[arg(
+        aliases = ["col-sep"],
         long,
         value_name = "REGEX",
         allow_hyphen_values = true,
@@ -153,6 +155,7 @@ pub struct Cli {
 
     /// Up to N values per command (N records with several sources)
     #[arg(
+        aliases = ["maxargs"],
         short = 'n',
         long = "max-args",
         value_name = "N",
@@ -167,7 +170,7 @@ pub struct Cli {
 
     // ---- Chunking ----
     /// Split stdin into record-aligned chunks, each fed to a command's stdin
-    #[arg(long, conflicts_with = "pipe_part", help_heading = "Chunking")]
+    #[arg(aliases = ["spreadstdin"], long, conflicts_with = "pipe_part", help_heading = "Chunking")]
     pub pipe: bool,
 
     /// Split the -a/:::: files in place (memory-mapped) into chunks
@@ -176,6 +179,7 @@ pub struct Cli {
 
     /// Chunk size: 16M (×1024), 16m (×1000), -4 (4 per slot) [default: 1M]
     #[arg(
+        aliases = ["block-size", "blocksize"],
         long,
         value_name = "SIZE",
         allow_hyphen_values = true,
@@ -185,6 +189,7 @@ pub struct Cli {
 
     /// N records per chunk (without a chunk mode: N values per command)
     #[arg(
+        aliases = ["maxreplaceargs"],
         short = 'N',
         long = "max-replace-args",
         value_name = "N",
@@ -194,6 +199,7 @@ pub struct Cli {
 
     /// A record is N lines, FASTQ: -L 4 (else: N lines per command)
     #[arg(
+        aliases = ["maxlines"],
         short = 'L',
         long = "max-lines",
         value_name = "N",
@@ -250,7 +256,7 @@ pub struct Cli {
 
     // ---- Output ----
     /// Print outputs in input order (default: as tasks complete)
-    #[arg(short = 'k', long = "keep-order", help_heading = "Output")]
+    #[arg(aliases = ["keeporder"], short = 'k', long = "keep-order", help_heading = "Output")]
     pub keep_order: bool,
 
     /// Prefix each output line with the task's values and a TAB
@@ -258,15 +264,15 @@ pub struct Cli {
     pub tag: bool,
 
     /// Prefix each output line with STR (placeholders expanded) and a TAB
-    #[arg(long, value_name = "STR", help_heading = "Output")]
+    #[arg(aliases = ["tag-string"], long, value_name = "STR", help_heading = "Output")]
     pub tagstring: Option<OsString>,
 
     /// Print whole lines as they come, from all tasks at once (never torn)
-    #[arg(long, alias = "lb", help_heading = "Output")]
+    #[arg(aliases = ["line-buffered", "linebuffer", "linebuffered"], long, alias = "lb", help_heading = "Output")]
     pub line_buffer: bool,
 
     /// Also store each task's stdout, stderr and exit status under DIR/<seq>/
-    #[arg(long, value_name = "DIR", help_heading = "Output")]
+    #[arg(aliases = ["result", "res"], long, value_name = "DIR", help_heading = "Output")]
     pub results: Option<std::path::PathBuf>,
 
     /// Show a progress bar on stderr; silent when stderr is not a terminal
@@ -274,7 +280,7 @@ pub struct Cli {
     pub bar: bool,
 
     /// Show progress and the time left on stderr; silent when stderr is not a terminal
-    #[arg(long, help_heading = "Output")]
+    #[arg(long, aliases = ["progress"], help_heading = "Output")]
     pub eta: bool,
 
     // ---- Job control ----
@@ -294,6 +300,7 @@ pub struct Cli {
 
     /// Stop early: soon|now,fail|success|done=N|N% (or GNU's 0 1 2)
     #[arg(
+        aliases = ["halt-on-error", "haltonerror"],
         long,
         value_name = "WHEN,WHY=N",
         allow_hyphen_values = true,
@@ -302,7 +309,7 @@ pub struct Cli {
     pub halt: Option<String>,
 
     /// Log every finished task to FILE (GNU parallel's columns)
-    #[arg(long, value_name = "FILE", help_heading = "Job control")]
+    #[arg(aliases = ["jl"], long, value_name = "FILE", help_heading = "Job control")]
     pub joblog: Option<std::path::PathBuf>,
 
     /// With --joblog or --run-dir: skip tasks already logged
@@ -310,7 +317,7 @@ pub struct Cli {
     pub resume: bool,
 
     /// With --joblog or --run-dir: rerun only the failed tasks
-    #[arg(long, requires = "resume_from", help_heading = "Job control")]
+    #[arg(aliases = ["resumefailed"], long, requires = "resume_from", help_heading = "Job control")]
     pub resume_failed: bool,
 
     /// Pause DUR between task starts
@@ -335,9 +342,14 @@ pub struct Cli {
     #[arg(long, value_name = "SIZE", help_heading = "Resources")]
     pub memsuspend: Option<String>,
 
+    /// Start no task while the machine is swapping (pages swapped in and out)
+    #[arg(long, help_heading = "Resources")]
+    pub noswap: bool,
+
     // ---- Compatibility: GNU parallel and xargs spellings ----
     /// At most N characters per command line (-X, -m, -n)
     #[arg(
+        aliases = ["maxchars"],
         short = 's',
         long = "max-chars",
         value_name = "N",
@@ -354,25 +366,111 @@ pub struct Cli {
     #[arg(long = "xargs", help_heading = "Compatibility")]
     pub xargs: bool,
 
+    /// Run as TOOL: `parx --as xargs ...` is GNU xargs 4.9 (as is parx run by the name `xargs`)
+    ///
+    /// Must be the first argument: everything after it is TOOL's command line, with TOOL's
+    /// options, input rules, messages and exit statuses, run on parx's engine.
+    #[arg(long = "as", value_name = "TOOL", value_parser = ["xargs", "parallel"], help_heading = "Compatibility")]
+    pub as_tool: Option<String>,
+
+    /// Run the tasks in a random order (GNU parallel's --shuf; reads the whole input first)
+    #[arg(long, help_heading = "Compatibility")]
+    pub shuf: bool,
+
+    /// Print the number of physical CPU cores and exit (GNU parallel)
+    #[arg(long, aliases = ["numberofcpus"], help_heading = "Compatibility")]
+    pub number_of_cpus: bool,
+
+    /// Print the number of physical CPU cores and exit (GNU parallel)
+    #[arg(long, aliases = ["numberofcores"], help_heading = "Compatibility")]
+    pub number_of_cores: bool,
+
+    /// Print the number of hardware threads and exit (GNU parallel)
+    #[arg(long, aliases = ["numberofthreads"], help_heading = "Compatibility")]
+    pub number_of_threads: bool,
+
+    /// Print the number of CPU sockets and exit (GNU parallel)
+    #[arg(long, aliases = ["numberofsockets"], help_heading = "Compatibility")]
+    pub number_of_sockets: bool,
+
+    /// Print the longest command line a shell command may have and exit (GNU parallel)
+    #[arg(long, aliases = ["maxlinelengthallowed"], help_heading = "Compatibility")]
+    pub max_line_length_allowed: bool,
+
+    /// Print the GNU parallel version whose command line parx follows (20221122) and exit;
+    /// status 255 if VERSION is newer
+    #[arg(long, aliases = ["minversion"], value_name = "VERSION", help_heading = "Compatibility")]
+    pub min_version: Option<u64>,
+
+    /// Accepted for GNU parallel: parx counts the CPUs this process may use (no effect)
+    #[arg(
+        long = "use-cpus-instead-of-cores",
+        aliases = [
+            "usecpusinsteadofcores",
+            "use-cores-instead-of-threads",
+            "usecoresinsteadofthreads",
+            "use-sockets-instead-of-threads",
+            "usesocketsinsteadofthreads"
+        ],
+        hide = true
+    )]
+    pub cpu_counting: bool,
+
+    /// Set by the `parallel` personality (never on the command line): GNU's command semantics.
+    #[arg(skip)]
+    pub gnu: bool,
+
     /// Exit if a command line would exceed the -s size (xargs -x)
     #[arg(short = 'x', long = "exit", help_heading = "Compatibility")]
     pub exit_on_size: bool,
 
-    /// Print each command on stdout before its output
-    #[arg(short = 'v', help_heading = "Compatibility")]
-    pub print_command: bool,
+    /// Print each command on stdout before its output (GNU's -vv: the same)
+    #[arg(short = 'v', action = clap::ArgAction::Count, help_heading = "Compatibility")]
+    pub print_command: u8,
 
     /// Print each command on stderr before it runs
     #[arg(short = 't', long = "verbose", help_heading = "Compatibility")]
     pub verbose: bool,
 
     /// Skip values that are empty or only blanks
-    #[arg(short = 'r', long = "no-run-if-empty", help_heading = "Compatibility")]
+    #[arg(aliases = ["norunifempty"], short = 'r', long = "no-run-if-empty", help_heading = "Compatibility")]
     pub no_run_if_empty: bool,
 
     /// STR replaces {} as the value placeholder
     #[arg(short = 'I', value_name = "STR", help_heading = "Compatibility")]
     pub replace: Option<String>,
+
+    /// STR replaces {.} (GNU parallel's --extensionreplace)
+    #[arg(long = "extensionreplace", aliases = ["er"], value_name = "STR", help_heading = "Compatibility")]
+    pub ext_replace: Option<String>,
+
+    /// STR replaces {/} (GNU parallel's --basenamereplace)
+    #[arg(long = "basenamereplace", aliases = ["bnr"], value_name = "STR", help_heading = "Compatibility")]
+    pub base_replace: Option<String>,
+
+    /// STR replaces {//} (GNU parallel's --dirnamereplace)
+    #[arg(long = "dirnamereplace", aliases = ["dnr"], value_name = "STR", help_heading = "Compatibility")]
+    pub dir_replace: Option<String>,
+
+    /// STR replaces {/.} (GNU parallel's --basenameextensionreplace)
+    #[arg(long = "basenameextensionreplace", aliases = ["bner"], value_name = "STR", help_heading = "Compatibility")]
+    pub base_ext_replace: Option<String>,
+
+    /// STR replaces {#} (GNU parallel's --seqreplace)
+    #[arg(
+        long = "seqreplace",
+        value_name = "STR",
+        help_heading = "Compatibility"
+    )]
+    pub seq_replace: Option<String>,
+
+    /// STR replaces {%} (GNU parallel's --slotreplace)
+    #[arg(
+        long = "slotreplace",
+        value_name = "STR",
+        help_heading = "Compatibility"
+    )]
+    pub slot_replace: Option<String>,
 
     /// The value STR ends the input
     #[arg(
@@ -392,15 +490,15 @@ pub struct Cli {
     pub plus: bool,
 
     /// The first value is not used
-    #[arg(long, help_heading = "Compatibility")]
+    #[arg(aliases = ["skipfirstline"], long, help_heading = "Compatibility")]
     pub skip_first_line: bool,
 
     /// STR instead of ::: (and STR+ instead of :::+)
-    #[arg(long, value_name = "STR", help_heading = "Compatibility")]
+    #[arg(aliases = ["argsep"], long, value_name = "STR", help_heading = "Compatibility")]
     pub arg_sep: Option<OsString>,
 
     /// STR instead of :::: (and STR+ instead of ::::+)
-    #[arg(long, value_name = "STR", help_heading = "Compatibility")]
+    #[arg(aliases = ["argfilesep"], long, value_name = "STR", help_heading = "Compatibility")]
     pub arg_file_sep: Option<OsString>,
 
     /// Output as it comes, not grouped (lines of different tasks may mix)
@@ -408,11 +506,11 @@ pub struct Cli {
     pub ungroup: bool,
 
     /// Signals ending a task: SIG,MS,SIG,...,SIG (MS: wait in ms)
-    #[arg(long, value_name = "SEQ", help_heading = "Compatibility")]
+    #[arg(aliases = ["term-seq"], long, value_name = "SEQ", help_heading = "Compatibility")]
     pub termseq: Option<String>,
 
     /// Where output spills to disk [default: $TMPDIR]
-    #[arg(long, value_name = "DIR", help_heading = "Compatibility")]
+    #[arg(aliases = ["tempdir"], long, value_name = "DIR", help_heading = "Compatibility")]
     pub tmpdir: Option<std::path::PathBuf>,
 
     /// Run tasks under nice N
@@ -425,7 +523,7 @@ pub struct Cli {
     pub nice: Option<i32>,
 
     /// xargs: NAME holds the job slot number in each task's environment
-    #[arg(long, value_name = "NAME", help_heading = "Compatibility")]
+    #[arg(aliases = ["processslotvar"], long, value_name = "NAME", help_heading = "Compatibility")]
     pub process_slot_var: Option<String>,
 
     /// Accepted for GNU parallel; values are never shell syntax anyway
@@ -433,7 +531,7 @@ pub struct Cli {
     pub quote: bool,
 
     /// Accepted for GNU parallel; no effect
-    #[arg(long, hide = true)]
+    #[arg(aliases = ["willcite", "nn", "nonotice"], long, hide = true)]
     pub will_cite: bool,
 
     /// Accepted for GNU parallel; no effect
@@ -551,4 +649,85 @@ pub enum TypeArg {
 /// The clap command (for the man page and completions).
 pub fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command()
+}
+
+/// Help and version go to stdout with status 0; usage errors become one line and 255.
+pub(crate) fn clap_error(e: &clap::Error) -> i32 {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            0
+        }
+        _ => {
+            let text = e.render().to_string();
+            // One line: clap continues some messages on indented lines (the missing argument).
+            let mut lines = text.lines();
+            let mut line = lines.next().unwrap_or("invalid usage").to_owned();
+            if line.ends_with(':') {
+                for more in lines.take_while(|l| l.starts_with(' ')) {
+                    line.push(' ');
+                    line.push_str(more.trim());
+                }
+            }
+            let line = line.strip_prefix("error: ").unwrap_or(&line);
+            crate::messages::error(format_args!("{line}{} (see 'parx --help')", allowed(e)));
+            crate::exit::EXIT_ERROR
+        }
+    }
+}
+
+/// For an invalid value of an option with a fixed set of them (`--pool proc`): `: one of A, B
+/// (did you mean B?)`, which clap puts on lines of their own.
+fn allowed(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue};
+    let Some(ContextValue::Strings(valid)) = e.get(ContextKind::ValidValue) else {
+        return String::new();
+    };
+    let mut text = format!(": one of {}", valid.join(", "));
+    if let Some(ContextValue::String(s)) = e.get(ContextKind::SuggestedValue) {
+        text.push_str(&format!(" (did you mean '{s}'?)"));
+    }
+    text
+}
+
+/// The longest `sh -c` script GNU parallel finds it may run on Linux (`parallel
+/// --max-line-length-allowed`, 20221122), under the 128 KiB `MAX_ARG_STRLEN`.
+pub const GNU_MAX_LINE: usize = 130_329;
+
+/// The GNU parallel version whose command line and behaviour parx follows.
+pub const GNU_VERSION: u64 = 20_221_122;
+
+/// GNU parallel's options that print a fact and exit: the text for stdout and the status, if
+/// one was given. `topology` gives (sockets, cores, threads).
+pub(crate) fn info(
+    cli: &Cli,
+    topology: impl Fn() -> (usize, usize, usize),
+) -> Option<(String, i32)> {
+    let (sockets, cores, threads) = if cli.number_of_cpus
+        || cli.number_of_cores
+        || cli.number_of_threads
+        || cli.number_of_sockets
+    {
+        topology()
+    } else {
+        (0, 0, 0)
+    };
+    let n = if cli.number_of_cpus || cli.number_of_cores {
+        cores
+    } else if cli.number_of_threads {
+        threads
+    } else if cli.number_of_sockets {
+        sockets
+    } else if cli.max_line_length_allowed {
+        GNU_MAX_LINE
+    } else if let Some(v) = cli.min_version {
+        let code = if v > GNU_VERSION { 255 } else { 0 };
+        return Some((format!("{GNU_VERSION}\n"), code));
+    } else {
+        return None;
+    };
+    Some((format!("{n}\n"), 0))
 }

@@ -26,6 +26,8 @@ pub(crate) struct Report {
     pub failed: u64,
     /// Problems that count like a failed task (`--walk` entries that could not be read).
     pub warnings: u64,
+    /// The `xargs` personality: GNU xargs' statuses (see [`Report::status`]).
+    pub xargs: bool,
 }
 
 impl Report {
@@ -37,9 +39,21 @@ impl Report {
     /// The exit status: 128+signal when interrupted; 0 when stdout was closed, 255 when it
     /// failed; `--halt`'s status; 127 when the program was not found; 255 after an error of
     /// parx's own; else the number of failed tasks and warnings, at most 101.
+    ///
+    /// As `xargs`: 128+signal when interrupted; the status of a command's fatal outcome (124
+    /// for an exit with 255, 125 for a signal, 126 cannot run, 127 not found: the halt); 1
+    /// after an error of its own; 123 when a command failed; else 0.
     pub(crate) fn status(&self) -> i32 {
         if let Some(sig) = self.interrupted {
             return 128 + sig;
+        }
+        if self.xargs {
+            return match (self.halt, self.errored || self.write_error, self.failed) {
+                (Some(code), _, _) => code,
+                (None, true, _) => 1,
+                (None, false, 0) => 0,
+                _ => 123,
+            };
         }
         if self.write_error {
             return EXIT_ERROR;
@@ -89,6 +103,7 @@ mod tests {
             not_found: false,
             failed: 4,
             warnings: 1,
+            xargs: false,
         };
         assert_eq!(all.status(), 143);
         let r = Report {
@@ -122,6 +137,30 @@ mod tests {
             0,
             "halt success=1 wins over failures"
         );
+    }
+
+    #[test]
+    fn xargs_statuses() {
+        let x = |halt, errored, failed| {
+            Report {
+                halt,
+                errored,
+                failed,
+                xargs: true,
+                ..Report::default()
+            }
+            .status()
+        };
+        assert_eq!(x(None, false, 0), 0);
+        assert_eq!(x(None, false, 3), 123);
+        assert_eq!(x(None, true, 3), 1);
+        assert_eq!(x(Some(124), true, 3), 124);
+        let r = Report {
+            interrupted: Some(2),
+            xargs: true,
+            ..Report::default()
+        };
+        assert_eq!(r.status(), 130);
     }
 
     #[test]

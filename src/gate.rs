@@ -75,6 +75,9 @@ struct State {
     avail: Option<u64>,
     /// Recent running-process counts (`--load`).
     load: VecDeque<u64>,
+    /// `--noswap`: pages swapped at the last sample, and whether any were since the one
+    /// before.
+    swap: (Option<u64>, bool),
     /// The largest resident size any task has reached.
     learned: u64,
     /// Some task has ended (so `learned` is a real task's size).
@@ -120,6 +123,7 @@ impl Gate {
                 jobs_read: None,
                 avail: None,
                 load: VecDeque::new(),
+                swap: (None, false),
                 learned: 0,
                 ended_any: false,
                 killing: None,
@@ -165,6 +169,10 @@ impl Gate {
         if self.spec.memfree.is_some() || self.spec.memsuspend.is_some() {
             st.avail = self.mem.available();
         }
+        if self.spec.noswap {
+            let now = resources::swapped_pages();
+            st.swap = (now, matches!((st.swap.0, now), (Some(a), Some(b)) if b > a));
+        }
         if self.spec.load.is_some() {
             if let Some(n) = resources::running_processes() {
                 if st.load.len() == LOAD_WINDOW {
@@ -205,6 +213,9 @@ impl Gate {
             if load >= max {
                 return Some("load");
             }
+        }
+        if self.spec.noswap && st.swap.1 {
+            return Some("noswap");
         }
         if let Some(s) = self.spec.memsuspend {
             let suspended = st.slots.iter().any(|s| s.suspended);

@@ -17,6 +17,8 @@ pub struct HaltState {
     pub status: Option<i32>,
     /// The task whose end met the condition.
     pub trigger: u64,
+    /// The outcome of that task.
+    pub cause: Option<Outcome>,
 }
 
 impl HaltState {
@@ -28,6 +30,7 @@ impl HaltState {
             succeeded: 0,
             status: None,
             trigger: 0,
+            cause: None,
         }
     }
 
@@ -43,12 +46,24 @@ impl HaltState {
         } else {
             self.failed += 1;
         }
+        if self.spec.why == Why::Xargs {
+            self.status = Some(match outcome {
+                Outcome::Exited(255) => 124,
+                Outcome::Signaled(_) => 125,
+                Outcome::SpawnFailed(s) => s,
+                _ => return None,
+            });
+            self.trigger = seq;
+            self.cause = Some(outcome);
+            return Some(When::Soon);
+        }
         let counted = match self.spec.why {
             Why::Fail if outcome.success() => return None,
             Why::Success if !outcome.success() => return None,
             Why::Fail => self.failed,
             Why::Success => self.succeeded,
             Why::Done => self.failed + self.succeeded,
+            Why::Xargs => return None,
         };
         let total = total.max(self.failed + self.succeeded).max(1);
         let met = match self.spec.threshold {
@@ -68,6 +83,7 @@ impl HaltState {
             // docs/CONTRACT.md: the triggering task's own status (128+signal when killed).
             (Why::Fail, Threshold::Count(_)) => outcome.exit_code(),
             (Why::Done, Threshold::Count(_)) => self.failed.min(101) as i32,
+            (Why::Xargs, _) => return None,
         });
         Some(self.spec.when)
     }

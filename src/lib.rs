@@ -10,6 +10,7 @@ pub(crate) mod cluster;
 pub(crate) mod config;
 pub(crate) mod exit;
 pub(crate) mod gate;
+pub(crate) mod gnu;
 pub(crate) mod halt;
 pub(crate) mod joblog;
 pub(crate) mod lines;
@@ -28,6 +29,7 @@ pub(crate) mod task;
 pub(crate) mod template;
 pub(crate) mod units;
 pub(crate) mod watchdog;
+pub(crate) mod xargs;
 
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
@@ -59,10 +61,40 @@ pub fn run_main() -> i32 {
     if let Some(code) = watchdog::serve_if_asked() {
         return code;
     }
+    // The personality: by the name parx is run as (a link named `xargs`), or `--as NAME`
+    // first.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let called = args
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .map(|n| n.to_owned());
+    let name = called.as_deref().and_then(|n| n.to_str());
+    let (tool, rest) = match args.get(1).map(|a| a.as_encoded_bytes()) {
+        _ if matches!(name, Some("xargs" | "parallel")) => (name, &args[1..]),
+        Some(b"--as=xargs") => (Some("xargs"), &args[2..]),
+        Some(b"--as=parallel") => (Some("parallel"), &args[2..]),
+        Some(b"--as") => (args.get(2).and_then(|a| a.to_str()), &args[3..]),
+        _ => (None, &args[..0]),
+    };
+    let planned = match tool {
+        Some("xargs") => Some(xargs::plan(rest)),
+        Some("parallel") => Some(gnu::plan(rest)),
+        _ => None,
+    };
+    if let Some(planned) = planned {
+        return match planned {
+            Ok(cfg) => run_or_255(cfg),
+            Err(code) => code,
+        };
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
-        Err(e) => return clap_error(&e),
+        Err(e) => return cli::clap_error(&e),
     };
+    if let Some((text, code)) = cli::info(&cli, resources::cpu_topology) {
+        print!("{text}");
+        return code;
+    }
     let cfg = match Config::from_cli(cli) {
         Ok(c) => c,
         Err(e) => {
@@ -81,54 +113,16 @@ pub fn run_main() -> i32 {
     }
 }
 
-/// [`run`], an error reported on stderr and mapped to status 255.
+/// [`run`], an error reported on stderr and mapped to status 255 (1 as `xargs`).
 fn run_or_255(cfg: Config) -> i32 {
+    let code = match cfg.compat.xargs {
+        Some(_) => 1,
+        None => EXIT_ERROR,
+    };
     run(cfg).unwrap_or_else(|e| {
         messages::error(format_args!("{e:#}"));
-        EXIT_ERROR
+        code
     })
-}
-
-/// Help and version go to stdout with status 0; usage errors become one line and 255.
-fn clap_error(e: &clap::Error) -> i32 {
-    use clap::error::ErrorKind;
-    match e.kind() {
-        ErrorKind::DisplayHelp
-        | ErrorKind::DisplayVersion
-        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            let _ = e.print();
-            0
-        }
-        _ => {
-            let text = e.render().to_string();
-            // One line: clap continues some messages on indented lines (the missing argument).
-            let mut lines = text.lines();
-            let mut line = lines.next().unwrap_or("invalid usage").to_owned();
-            if line.ends_with(':') {
-                for more in lines.take_while(|l| l.starts_with(' ')) {
-                    line.push(' ');
-                    line.push_str(more.trim());
-                }
-            }
-            let line = line.strip_prefix("error: ").unwrap_or(&line);
-            messages::error(format_args!("{line}{} (see 'parx --help')", allowed(e)));
-            EXIT_ERROR
-        }
-    }
-}
-
-/// For an invalid value of an option with a fixed set of them (`--pool proc`): `: one of A, B
-/// (did you mean B?)`, which clap puts on lines of their own.
-fn allowed(e: &clap::Error) -> String {
-    use clap::error::{ContextKind, ContextValue};
-    let Some(ContextValue::Strings(valid)) = e.get(ContextKind::ValidValue) else {
-        return String::new();
-    };
-    let mut text = format!(": one of {}", valid.join(", "));
-    if let Some(ContextValue::String(s)) = e.get(ContextKind::SuggestedValue) {
-        text.push_str(&format!(" (did you mean '{s}'?)"));
-    }
-    text
 }
 
 /// Runs a validated configuration and returns the exit status: the input is opened, then a
@@ -193,6 +187,7 @@ pub(crate) fn run(cfg: Config) -> anyhow::Result<i32> {
         not_found: messages::not_found(),
         failed: sum.failed,
         warnings: messages::warnings(),
+        xargs: cfg.compat.xargs.is_some(),
     };
     finish(&ctl, report.stopped_early(), &slots);
     Ok(report.status())

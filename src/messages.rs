@@ -18,6 +18,41 @@ static ERRORED: AtomicBool = AtomicBool::new(false);
 static NOT_FOUND: AtomicBool = AtomicBool::new(false);
 static WARNINGS: AtomicU64 = AtomicU64::new(0);
 static PROGRESS: OnceLock<Progress> = OnceLock::new();
+static PROGRAM: OnceLock<&'static str> = OnceLock::new();
+
+/// Names the program in every line from now on (`xargs` for that personality; `parx` unless
+/// set). The first call wins.
+pub(crate) fn set_program(name: &'static str) {
+    let _ = PROGRAM.set(name);
+}
+
+/// The name lines start with: `parx`, or the personality's.
+pub(crate) fn program() -> &'static str {
+    PROGRAM.get().copied().unwrap_or("parx")
+}
+
+/// Whether parx runs as GNU xargs (its words and statuses).
+fn as_xargs() -> bool {
+    program() == "xargs"
+}
+
+/// The OS's words for `e`, without Rust's ` (os error N)` (as C's `strerror` gives them).
+pub(crate) fn os_words(e: &io::Error) -> String {
+    let text = e.to_string();
+    text.split(" (os error ")
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Writes `text` on stderr as it is, with no prefix and no newline (xargs' `-p` prompt).
+pub(crate) fn raw(text: &[u8]) {
+    with_stderr(|| {
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(text);
+        let _ = err.flush();
+    });
+}
 
 /// Reports one of parx's own errors: `parx: <msg>`; the run will end with status 255.
 pub(crate) fn error(msg: impl Display) {
@@ -83,6 +118,18 @@ pub(crate) fn with_stderr<R>(f: impl FnOnce() -> R) -> R {
 pub(crate) fn spawn_error(program: &OsStr, e: &io::Error) -> (String, Outcome) {
     let name = self::name(program);
     let path = Path::new(program);
+    if as_xargs() {
+        // GNU xargs: the OS's words; 127 when the program is not there, else 126.
+        let status = if e.kind() == io::ErrorKind::NotFound {
+            127
+        } else {
+            126
+        };
+        return (
+            format!("{name}: {}", os_words(e)),
+            Outcome::SpawnFailed(status),
+        );
+    }
     let has_slash = program.as_bytes().contains(&b'/');
     let (what, status) = match e.kind() {
         io::ErrorKind::NotFound if has_slash && path.exists() => (
@@ -95,11 +142,7 @@ pub(crate) fn spawn_error(program: &OsStr, e: &io::Error) -> (String, Outcome) {
         io::ErrorKind::PermissionDenied => ("permission denied".to_owned(), 126),
         _ => (io_text(e), 126),
     };
-    let outcome = match status {
-        127 => Outcome::SpawnFailed,
-        s => Outcome::Exited(s),
-    };
-    (format!("{name}: {what}"), outcome)
+    (format!("{name}: {what}"), Outcome::SpawnFailed(status))
 }
 
 /// A file or program name as parx shows it: as it is when it is UTF-8 text, with each byte
@@ -164,7 +207,7 @@ pub(crate) fn io_text(e: &io::Error) -> String {
 /// Writes `parx: <msg>` as one line (one write, so lines of threads do not mix), without
 /// Rust's " (os error N)" after the OS's words.
 fn line(msg: impl Display) {
-    let text = format!("parx: {}\n", without_os_errors(&msg.to_string()));
+    let text = format!("{}: {}\n", program(), without_os_errors(&msg.to_string()));
     // A failing stderr cannot be reported anywhere.
     with_stderr(|| {
         let _ = std::io::stderr().lock().write_all(text.as_bytes());

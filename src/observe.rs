@@ -15,7 +15,7 @@ use crate::joblog::{Joblog, Row};
 use crate::messages;
 use crate::pool::Control;
 use crate::progress::Progress;
-use crate::task::Finished;
+use crate::task::{Finished, Outcome};
 
 /// How long tasks get after `--halt now`'s TERM before KILL.
 const HALT_GRACE: Duration = Duration::from_secs(1);
@@ -32,6 +32,8 @@ pub struct Observer {
     log_failed: bool,
     /// `--joblog`'s file.
     log_path: std::path::PathBuf,
+    /// The `xargs` personality: its command's name, for xargs' own words when it stops.
+    xargs_command: Option<String>,
 }
 
 impl Observer {
@@ -72,6 +74,11 @@ impl Observer {
             progress,
             log_failed: false,
             log_path: jc.joblog.clone().unwrap_or_default(),
+            xargs_command: cfg
+                .compat
+                .xargs
+                .as_ref()
+                .map(|x| x.command[0].to_string_lossy().into_owned()),
         }
     }
 
@@ -168,6 +175,10 @@ impl Observer {
         }
         if let (false, Some((status, when, seq))) = (self.halted, self.halt_status_when()) {
             self.halted = true;
+            if let Some(cmd) = &self.xargs_command {
+                self.xargs_stopped(cmd);
+                return;
+            }
             let what = match when {
                 When::Soon => "starting no new task, waiting for the running ones",
                 When::Now => "ending the running tasks",
@@ -181,6 +192,25 @@ impl Observer {
                     .name("parx-halt".into())
                     .spawn(move || ctl.end_children(HALT_GRACE));
             }
+        }
+    }
+
+    /// GNU xargs' line when a command's outcome stops it (a command that could not run has
+    /// said why on its stderr already).
+    fn xargs_stopped(&self, cmd: &str) {
+        let cause = self
+            .ctl
+            .halt
+            .as_ref()
+            .and_then(|h| h.lock().unwrap_or_else(|e| e.into_inner()).cause);
+        match cause {
+            Some(Outcome::Exited(255)) => {
+                messages::note(format_args!("{cmd}: exited with status 255; aborting"));
+            }
+            Some(Outcome::Signaled(sig)) => {
+                messages::note(format_args!("{cmd}: terminated by signal {sig}"));
+            }
+            _ => {}
         }
     }
 

@@ -41,6 +41,19 @@ pub fn parse_procs_running(text: &str) -> Option<u64> {
     Some(field("procs_running ")? + field("procs_blocked ").unwrap_or(0))
 }
 
+/// Pages swapped in and out since boot (`pswpin` + `pswpout` of /proc/vmstat).
+pub fn swapped_pages() -> Option<u64> {
+    let text = fs::read_to_string("/proc/vmstat").ok()?;
+    let mut total = 0;
+    for line in text.lines() {
+        let mut f = line.split_whitespace();
+        if let (Some("pswpin" | "pswpout"), Some(n)) = (f.next(), f.next()) {
+            total += n.parse::<u64>().ok()?;
+        }
+    }
+    Some(total)
+}
+
 /// The number of runnable and blocked tasks on the machine, not counting the caller.
 pub fn running_processes() -> Option<u64> {
     let text = fs::read_to_string("/proc/stat").ok()?;
@@ -354,6 +367,44 @@ fn dir_quota(dir: &Path, v2: bool) -> Option<usize> {
 /// The CPUs this process may use: its affinity mask (sched_getaffinity), capped by the CPU
 /// quota of its cgroup and the cgroup's ancestors; the machine's count where neither is
 /// known. At least 1.
+/// The machine's CPU sockets, physical cores and hardware threads, from /proc/cpuinfo (as GNU
+/// parallel's `--number-of-*` count them); the usable CPUs for each where it cannot be read.
+pub(crate) fn cpu_topology() -> (usize, usize, usize) {
+    let Ok(text) = std::fs::read_to_string("/proc/cpuinfo") else {
+        let n = usable_cpus();
+        return (1, n, n);
+    };
+    let mut sockets = std::collections::BTreeSet::new();
+    let mut cores = std::collections::BTreeSet::new();
+    let (mut threads, mut socket) = (0, String::new());
+    for line in text.lines() {
+        let Some((k, v)) = line.split_once(':') else {
+            continue;
+        };
+        match k.trim() {
+            "processor" => threads += 1,
+            "physical id" => {
+                socket = v.trim().to_owned();
+                sockets.insert(socket.clone());
+            }
+            "core id" => {
+                cores.insert((socket.clone(), v.trim().to_owned()));
+            }
+            _ => {}
+        }
+    }
+    let threads = threads.max(1);
+    (
+        sockets.len().max(1),
+        if cores.is_empty() {
+            threads
+        } else {
+            cores.len()
+        },
+        threads,
+    )
+}
+
 pub fn usable_cpus() -> usize {
     let affinity = crate::sys::affinity_cpus()
         .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))

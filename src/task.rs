@@ -242,8 +242,9 @@ pub enum Outcome {
     Exited(i32),
     /// The command was killed by this signal.
     Signaled(i32),
-    /// The command could not be started (reported like a shell's 127).
-    SpawnFailed,
+    /// The command could not be started: 127 (not found) or 126 (cannot run), as a shell
+    /// reports it.
+    SpawnFailed(i32),
     /// Nothing ran (`--dry-run`).
     DryRun,
     /// parx could not collect the task's output (reported on its stderr).
@@ -261,7 +262,7 @@ impl Outcome {
         match self {
             Outcome::Exited(c) => c,
             Outcome::Signaled(s) => 128 + s,
-            Outcome::SpawnFailed => 127,
+            Outcome::SpawnFailed(s) => s,
             Outcome::DryRun => 0,
             Outcome::IoError => 255,
         }

@@ -94,6 +94,22 @@ enum Op {
     Prefix(regex::bytes::Regex),
     /// `{%re}` / `{%%re}`: without the shortest / longest suffix matching `re`.
     Suffix(regex::bytes::Regex, bool),
+    /// `{/re/s}` (first match), `{//re/s}` (every match), `{/#re/s}`, `{/%re/s}` (anchored):
+    /// matches of `re` replaced by `s`, as Bash's `${v/re/s}`.
+    Replace(regex::bytes::Regex, Vec<u8>, bool),
+    /// `{^re}` `{^^re}` `{,re}` `{,,re}`: the first (leading) / every match of `re` upper- or
+    /// lower-cased, as Bash's `${v^a}` `${v^^a}` `${v,a}` `${v,,a}`.
+    Case(regex::bytes::Regex, bool, bool),
+}
+
+/// `--plus`'s `{uniq}` and `{choose_k}`: a task whose values fail it does not run (its
+/// number is used up, as in GNU parallel).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Filter {
+    /// Every value of the task differs from the others.
+    Uniq,
+    /// The values are in strictly increasing order (one of each combination).
+    ChooseK,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -116,6 +132,9 @@ pub struct Syntax {
     pub plus: bool,
     /// `--header :`: `{name}` names a column.
     pub header: bool,
+    /// GNU parallel's `--extensionreplace` and friends: a string that stands for a
+    /// placeholder.
+    pub more: Vec<(Vec<u8>, Placeholder)>,
 }
 
 /// What parsing collects besides the words.
@@ -123,6 +142,7 @@ pub struct Syntax {
 struct Tables {
     ops: Vec<Op>,
     names: Vec<Vec<u8>>,
+    filter: Option<Filter>,
 }
 
 impl Word {
@@ -140,6 +160,8 @@ impl Word {
                     },
                     r.len(),
                 ));
+            } else if let Some((r, ph)) = syn.more.iter().find(|(r, _)| w[i..].starts_with(r)) {
+                found = Some((*ph, r.len()));
             } else if w[i] == b'{' {
                 if let Some(end) = w[i..].iter().position(|&c| c == b'}') {
                     found = parse_placeholder(&w[i + 1..i + end], syn, t).map(|p| (p, end + 1));
@@ -265,6 +287,20 @@ fn parse_placeholder(inner: &[u8], syn: &Syntax, t: &mut Tables) -> Option<Place
     } else {
         (None, inner)
     };
+    if syn.plus {
+        let filter = match rest {
+            b"uniq" => Some(Filter::Uniq),
+            b"choose_k" => Some(Filter::ChooseK),
+            _ => None,
+        };
+        if let Some(f) = filter {
+            t.filter = Some(f);
+            return Some(Placeholder::Value {
+                col,
+                tr: Transform::Whole,
+            });
+        }
+    }
     let tr = match rest {
         b"" if col.is_none() && syn.replace.is_some() => return None,
         b"" => Transform::Whole,
@@ -340,6 +376,41 @@ fn parse_op(rest: &[u8]) -> Option<Op> {
         };
         return Some(Op::Substr(from, len));
     }
+    let lit = |r: &str| r.as_bytes().to_vec();
+    for (prefix, anchor, all) in [("//", "", true), ("/#", "^", false), ("/%", "$", false)] {
+        if let Some(spec) = text.strip_prefix(prefix) {
+            let (p, r) = spec.split_once('/')?;
+            let pattern = match anchor {
+                "^" => format!("^(?:{p})"),
+                "$" => format!("(?:{p})$"),
+                _ => format!("(?:{p})"),
+            };
+            return (!p.is_empty())
+                .then(|| re(&pattern, true).map(|x| Op::Replace(x, lit(r), all)))?;
+        }
+    }
+    if let Some(spec) = text.strip_prefix('/') {
+        let (p, r) = spec.split_once('/')?;
+        if p.is_empty() || p.starts_with(['#', '%']) {
+            return None;
+        }
+        return re(&format!("(?:{p})"), true).map(|x| Op::Replace(x, lit(r), false));
+    }
+    for (prefix, upper, all) in [
+        ("^^", true, true),
+        ("^", true, false),
+        (",,", false, true),
+        (",", false, false),
+    ] {
+        if let Some(p) = text.strip_prefix(prefix) {
+            let pattern = if all {
+                format!("(?:{p})")
+            } else {
+                format!("^(?:{p})")
+            };
+            return (!p.is_empty()).then(|| re(&pattern, true).map(|x| Op::Case(x, upper, all)))?;
+        }
+    }
     if let Some(p) = text.strip_prefix("##") {
         return (!p.is_empty()).then(|| re(&format!("^(?:{p})"), false).map(Op::Prefix))?;
     }
@@ -378,6 +449,26 @@ impl Op {
                 Some(m) => v[m.end()..].to_vec(),
                 None => v.to_vec(),
             },
+            Op::Replace(re, with, all) => {
+                let with = regex::bytes::NoExpand(with);
+                match all {
+                    true => re.replace_all(v, with).into_owned(),
+                    false => re.replace(v, with).into_owned(),
+                }
+            }
+            Op::Case(re, upper, all) => {
+                let change = |m: &regex::bytes::Captures<'_>| -> Vec<u8> {
+                    let text = String::from_utf8_lossy(&m[0]);
+                    match upper {
+                        true => text.to_uppercase().into_bytes(),
+                        false => text.to_lowercase().into_bytes(),
+                    }
+                };
+                match all {
+                    true => re.replace_all(v, change).into_owned(),
+                    false => re.replace(v, change).into_owned(),
+                }
+            }
             Op::Suffix(re, longest) => {
                 // The shortest suffix starts at the last position where the pattern matches
                 // to the end; the longest at the first.
@@ -428,6 +519,8 @@ pub struct Template {
     uses_values: bool,
     /// Any placeholder at all, `{#}` and `{%}` included: values are appended only without.
     any_placeholder: bool,
+    /// `{uniq}` / `{choose_k}`: which tasks run.
+    filter: Option<Filter>,
     /// Values are appended when no placeholder occurs (false in chunk modes).
     append: bool,
     replace: Replace,
@@ -506,10 +599,19 @@ impl Template {
             replace: Replace::Context,
             ops: t.ops,
             names: t.names,
+            filter: t.filter,
             header: OnceLock::new(),
             total: OnceLock::new(),
             jobs: 1,
         }
+    }
+
+    /// A command that is its values: no words of its own, run without a shell, every value
+    /// an argument (the `xargs` personality, whose records are whole command lines).
+    pub fn argv_values() -> Template {
+        let mut t = Self::new(&[], false);
+        t.mode = Mode::Argv;
+        t
     }
 
     /// Never append values to the command (chunk modes: the data is on stdin).
@@ -528,6 +630,21 @@ impl Template {
     pub fn with_jobs(mut self, jobs: usize) -> Template {
         self.jobs = jobs;
         self
+    }
+
+    /// Whether a task with these records runs (`{uniq}`, `{choose_k}`; always without them).
+    pub fn accepts(&self, records: &[Record]) -> bool {
+        let values: Vec<&OsString> = records.iter().flatten().collect();
+        match self.filter {
+            None => true,
+            Some(Filter::Uniq) => {
+                let mut sorted = values.clone();
+                sorted.sort();
+                sorted.dedup();
+                sorted.len() == values.len()
+            }
+            Some(Filter::ChooseK) => values.windows(2).all(|w| w[0] < w[1]),
+        }
     }
 
     /// Whether a value placeholder (`{}`, `{.}`, `{1}`, …) occurs in the command.
@@ -847,16 +964,37 @@ impl Template {
     }
 }
 
-/// Appends `v` as one shell word: as it is when it holds only characters no shell treats
-/// specially (letters, digits, `%+,-./:@_`), else single-quoted (as GNU parallel quotes only
-/// what needs it, so that `-X` packs the same values into a command line).
+/// Appends `v` as one shell word exactly as GNU parallel quotes a value for a Bourne shell
+/// (its `shell_quote_scalar_default`): as it is when it holds only letters, digits and
+/// `-_.+/`; else single-quoted, each `'` as `'"'"'`, with the `''` this leaves at either end
+/// dropped. Same bytes as GNU's, so `-X` packs the same values into a command line and
+/// `--dry-run` prints the same script.
 pub fn shell_word_into(out: &mut Vec<u8>, v: &[u8]) {
-    let plain = |c: &u8| c.is_ascii_alphanumeric() || b"%+,-./:@_".contains(c);
-    if !v.is_empty() && v.iter().all(plain) {
-        out.extend_from_slice(v);
-    } else {
-        quote_into(out, v);
+    let plain = |c: &u8| c.is_ascii_alphanumeric() || b"-_.+/".contains(c);
+    if v.is_empty() {
+        out.extend_from_slice(b"''");
+        return;
     }
+    if v.iter().all(plain) {
+        out.extend_from_slice(v);
+        return;
+    }
+    let mut q = vec![b'\''];
+    for &c in v {
+        if c == b'\'' {
+            q.extend_from_slice(b"'\"'\"'");
+        } else {
+            q.push(c);
+        }
+    }
+    q.push(b'\'');
+    let start = if q.starts_with(b"''") { 2 } else { 0 };
+    let end = if q.len() >= start + 2 && q.ends_with(b"''") {
+        q.len() - 2
+    } else {
+        q.len()
+    };
+    out.extend_from_slice(&q[start..end.max(start)]);
 }
 
 /// Applies a transform to one value (GNU parallel's rules, Perl `dirname` for `{//}`).
@@ -975,7 +1113,201 @@ fn display_word_into(out: &mut Vec<u8>, v: &OsStr) {
     }
 }
 
+/// Shell words that are not programs to exec: reserved words and builtins (bash's and POSIX
+/// sh's). A command starting with one needs its shell even when it has an executable of the
+/// same name (`echo`'s options differ, `cd` would do nothing).
+const SHELL_WORDS: &[&str] = &[
+    "!",
+    ".",
+    ":",
+    "[",
+    "[[",
+    "]]",
+    "{",
+    "}",
+    "alias",
+    "bg",
+    "bind",
+    "break",
+    "builtin",
+    "caller",
+    "case",
+    "cd",
+    "command",
+    "compgen",
+    "complete",
+    "compopt",
+    "continue",
+    "coproc",
+    "declare",
+    "dirs",
+    "disown",
+    "do",
+    "done",
+    "echo",
+    "elif",
+    "else",
+    "enable",
+    "esac",
+    "eval",
+    "exec",
+    "exit",
+    "export",
+    "fc",
+    "fg",
+    "fi",
+    "for",
+    "function",
+    "getopts",
+    "hash",
+    "help",
+    "history",
+    "if",
+    "in",
+    "jobs",
+    "kill",
+    "let",
+    "local",
+    "logout",
+    "mapfile",
+    "popd",
+    "printf",
+    "pushd",
+    "pwd",
+    "read",
+    "readarray",
+    "readonly",
+    "return",
+    "select",
+    "set",
+    "shift",
+    "shopt",
+    "source",
+    "suspend",
+    "test",
+    "then",
+    "time",
+    "times",
+    "trap",
+    "type",
+    "typeset",
+    "ulimit",
+    "umask",
+    "unalias",
+    "unset",
+    "until",
+    "wait",
+    "while",
+];
+
+/// The words of a shell command line that a shell would run as they are: words of letters,
+/// digits, bytes past ASCII and `-_.+/,:@%` only, separated by blanks, the first not a reserved
+/// word or builtin (nor an assignment). `None` when the shell is needed.
+pub(crate) fn direct_words(script: &[u8]) -> Option<Vec<OsString>> {
+    let safe = |c: &u8| c.is_ascii_alphanumeric() || *c >= 0x80 || b"-_.+/,:@%".contains(c);
+    let words: Vec<&[u8]> = script
+        .split(|c| *c == b' ' || *c == b'\t')
+        .filter(|w| !w.is_empty())
+        .collect();
+    let first = std::str::from_utf8(words.first()?).ok()?;
+    if SHELL_WORDS.contains(&first) || !words.iter().all(|w| w.iter().all(safe)) {
+        return None;
+    }
+    Some(
+        words
+            .iter()
+            .map(|w| OsString::from_vec(w.to_vec()))
+            .collect(),
+    )
+}
+
+/// One word quoted as GNU's `quotearg` shell-escape style quotes it (xargs `-t`, `ls
+/// --quoting-style=shell-escape`): bare when nothing in it is special to a shell, in double
+/// quotes when its only special character is `'`, else in single quotes with `'\''` for a
+/// quote and control bytes as `$'\n'`, `$'\001'`.
+pub(crate) fn shell_escape(w: &[u8]) -> Vec<u8> {
+    const SPECIAL: &[u8] = b" !\"$&'()*;<=>?[\\^`|";
+    let control = |c: u8| c < 0x20 || c == 0x7f;
+    let utf8 = std::str::from_utf8(w).is_ok();
+    // Bytes outside ASCII print as they are in valid UTF-8, escaped otherwise.
+    let escaped = |c: u8| control(c) || (c >= 0x80 && !utf8);
+    let special = |i: usize, c: u8| {
+        SPECIAL.contains(&c)
+            || escaped(c)
+            || (i == 0 && (c == b'#' || c == b'~'))
+            || (w.len() == 1 && (c == b'{' || c == b'}'))
+    };
+    if w.is_empty() {
+        return b"''".to_vec();
+    }
+    if !w.iter().enumerate().any(|(i, &c)| special(i, c)) {
+        return w.to_vec();
+    }
+    let dq_safe =
+        |c: u8| c.is_ascii_alphanumeric() || b" %'+,-./:@]_".contains(&c) || (c >= 0x80 && utf8);
+    if w.contains(&b'\'') && w.iter().all(|&c| dq_safe(c)) {
+        let mut out = vec![b'"'];
+        out.extend_from_slice(w);
+        out.push(b'"');
+        return out;
+    }
+    let mut out = vec![b'\''];
+    let (mut quoted, mut esc) = (true, false);
+    for &c in w {
+        if escaped(c) {
+            if quoted {
+                out.push(b'\'');
+                quoted = false;
+            }
+            if !esc {
+                out.extend_from_slice(b"$'");
+                esc = true;
+            }
+            match c {
+                7 => out.extend_from_slice(b"\\a"),
+                8 => out.extend_from_slice(b"\\b"),
+                b'\t' => out.extend_from_slice(b"\\t"),
+                b'\n' => out.extend_from_slice(b"\\n"),
+                0x0b => out.extend_from_slice(b"\\v"),
+                0x0c => out.extend_from_slice(b"\\f"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                _ => out.extend_from_slice(format!("\\{c:03o}").as_bytes()),
+            }
+            continue;
+        }
+        if esc {
+            out.push(b'\'');
+            esc = false;
+        }
+        if !quoted {
+            out.push(b'\'');
+            quoted = true;
+        }
+        if c == b'\'' {
+            out.extend_from_slice(b"'\\''");
+        } else {
+            out.push(c);
+        }
+    }
+    if esc || quoted {
+        out.push(b'\'');
+    }
+    out
+}
+
 impl Rendered {
+    /// The command as GNU xargs `-t` prints it: the words quoted by [`shell_escape`].
+    pub fn display_escaped(&self) -> Vec<u8> {
+        match self {
+            Rendered::Shell(s) => s.clone(),
+            Rendered::Argv(words) => {
+                let words: Vec<Vec<u8>> =
+                    words.iter().map(|w| shell_escape(w.as_bytes())).collect();
+                words.join(&b' ')
+            }
+        }
+    }
+
     /// The command as one shell-readable line (for `--dry-run`).
     pub fn display(&self) -> Vec<u8> {
         match self {
@@ -1114,7 +1446,7 @@ mod tests {
         });
         assert_eq!(
             r,
-            Rendered::Shell(b"echo 'it'\\''s $(x).c' && echo 'it'\\''s $(x)'".to_vec())
+            Rendered::Shell(b"echo 'it'\"'\"'s $(x).c' && echo 'it'\"'\"'s $(x)'".to_vec())
         );
         let t = Template::new(&os(&["wc", "-l"]), true);
         let r = t.render(&Ctx {
@@ -1136,7 +1468,9 @@ mod tests {
         });
         assert_eq!(
             r,
-            Rendered::Shell(b"printf '%s  ' a1.cb a'it'\\''s'b 4 && echo x1 x'it'\\''s'".to_vec())
+            Rendered::Shell(
+                b"printf '%s  ' a1.cb a'it'\"'\"'s'b 4 && echo x1 x'it'\"'\"'s'".to_vec()
+            )
         );
     }
 
@@ -1150,6 +1484,102 @@ mod tests {
         assert_eq!(Template::new(&os(&["gzip -9"]), false).mode(), Mode::Shell);
         assert_eq!(Template::new(&os(&["a;b"]), false).mode(), Mode::Shell);
         assert_eq!(Template::new(&[], false).mode(), Mode::ValueIsCommand);
+    }
+
+    #[test]
+    fn plus_bash_operations_and_filters() {
+        let syn = Syntax {
+            plus: true,
+            ..Syntax::default()
+        };
+        let one = |w: &str, v: &str| {
+            let t = Template::with_syntax(&os(&["echo", w]), false, &syn);
+            let rec = os(&[v]);
+            match t.render(&Ctx {
+                seq: 1,
+                slot: 1,
+                records: &[rec],
+            }) {
+                Rendered::Argv(a) => a[1].to_string_lossy().into_owned(),
+                Rendered::Shell(_) => unreachable!(),
+            }
+        };
+        assert_eq!(one("{/def/ghi}", "abcdefdef"), "abcghidef");
+        assert_eq!(one("{//def/ghi}", "abcdefdef"), "abcghighi");
+        assert_eq!(one("{/#abc/x}", "abcabc"), "xabc");
+        assert_eq!(one("{/%abc/x}", "abcabc"), "abcx");
+        assert_eq!(one("{^a}", "abcAa"), "AbcAa");
+        assert_eq!(one("{^^a}", "abcAa"), "AbcAA");
+        assert_eq!(one("{,A}", "AbcAa"), "abcAa");
+        assert_eq!(one("{,,A}", "AbcAa"), "abcaa");
+        let t = Template::with_syntax(&os(&["echo", "{uniq}"]), false, &syn);
+        assert!(t.accepts(&[os(&["a"]), os(&["b"])]));
+        assert!(!t.accepts(&[os(&["a"]), os(&["a"])]));
+        let t = Template::with_syntax(&os(&["echo", "{choose_k}"]), false, &syn);
+        assert!(t.accepts(&[os(&["A", "B"])]));
+        assert!(!t.accepts(&[os(&["B", "A"])]));
+    }
+
+    #[test]
+    fn direct_words_only_when_no_shell_is_needed() {
+        let d = |s: &str| {
+            direct_words(s.as_bytes()).map(|w| {
+                w.iter()
+                    .map(|w| w.to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+            })
+        };
+        assert_eq!(
+            d("gzip -9 a/b.c"),
+            Some(vec!["gzip".into(), "-9".into(), "a/b.c".into()])
+        );
+        assert_eq!(d("true  1"), Some(vec!["true".into(), "1".into()]));
+        for needs in [
+            "echo a",
+            "gzip 'a b'",
+            "a > b",
+            "X=1 cmd",
+            "cmd ~/x",
+            "cd /",
+            "",
+            "f *",
+        ] {
+            assert_eq!(d(needs), None, "{needs}");
+        }
+    }
+
+    #[test]
+    fn shell_words_quote_as_gnu_parallel() {
+        let q = |w: &[u8]| {
+            let mut out = Vec::new();
+            shell_word_into(&mut out, w);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(q(b"a-b_c.d+e/f9"), "a-b_c.d+e/f9");
+        assert_eq!(q(b""), "''");
+        assert_eq!(q(b"a b"), "'a b'");
+        assert_eq!(q(b"it's"), "'it'\"'\"'s'");
+        assert_eq!(q(b"'a'"), "\"'\"'a'\"'\"");
+        assert_eq!(q(b"x:y@z%"), "'x:y@z%'");
+    }
+
+    #[test]
+    fn shell_escape_quotes_as_gnu_xargs() {
+        let q = |w: &[u8]| String::from_utf8(shell_escape(w)).unwrap();
+        assert_eq!(q(b"plain-word_1.c"), "plain-word_1.c");
+        assert_eq!(q(b""), "''");
+        assert_eq!(q(b"a b"), "'a b'");
+        assert_eq!(q(b"it's"), "\"it's\"");
+        assert_eq!(q(b"it's $x"), "'it'\\''s $x'");
+        assert_eq!(q(b"\n "), "''$'\\n'' '");
+        assert_eq!(q(b"\x0c\r\t\x0b\n"), "''$'\\f\\r\\t\\v\\n'");
+        assert_eq!(q(b"a\nb"), "'a'$'\\n''b'");
+        assert_eq!(q(b"a\x7f"), "'a'$'\\177'");
+        assert_eq!(q(b"~x"), "'~x'");
+        assert_eq!(q(b"x~"), "x~");
+        assert_eq!(q(b"{"), "'{'");
+        assert_eq!(q(b"{}"), "{}");
+        assert_eq!(q(b"a=b"), "'a=b'");
     }
 
     #[test]

@@ -18,6 +18,9 @@ pub enum Why {
     Success,
     /// Any finished task.
     Done,
+    /// GNU xargs' fatal outcomes: a command that exited with 255 (status 124), was killed by
+    /// a signal (125), or could not be run (126) or found (127).
+    Xargs,
 }
 
 /// How many tasks must count.

@@ -9,9 +9,10 @@ pub mod chunk;
 pub mod halt;
 pub mod sched;
 pub mod walk;
+pub mod xargs;
 
 use std::ffi::OsString;
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 
 use std::time::Duration;
@@ -99,6 +100,30 @@ pub struct Compat {
     pub process_slot_var: Option<OsString>,
     /// `--timeout N%`: N% of the median run time of the tasks so far.
     pub timeout_pct: Option<f64>,
+    /// The `xargs` personality: GNU xargs' input, packing, messages and statuses.
+    pub xargs: Option<xargs::XargsSpec>,
+    /// What an argument task's stdin is.
+    pub task_stdin: TaskStdin,
+    /// The shell that runs shell-mode commands (`None`: `sh`); the `parallel` personality's
+    /// is the one GNU parallel picks.
+    pub shell: Option<PathBuf>,
+    /// A shell-mode command whose text holds nothing a shell would interpret runs without the
+    /// shell (the `parallel` personality: same result, a fork+exec less).
+    pub shell_direct: bool,
+    /// `--shuf`: the tasks run in a random order.
+    pub shuf: bool,
+}
+
+/// The stdin of a task that is not fed a chunk.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TaskStdin {
+    /// /dev/null (parx's default, and xargs').
+    #[default]
+    Null,
+    /// parx's own stdin (xargs with `-a FILE`).
+    Inherit,
+    /// /dev/tty (xargs `-o`).
+    Tty,
 }
 
 /// How batches are packed beyond the record count.
@@ -125,6 +150,8 @@ pub struct Sched {
     pub memfree: Option<u64>,
     /// `--memsuspend`: stop the youngest tasks while less than twice this is available.
     pub memsuspend: Option<u64>,
+    /// `--noswap`: start only while the machine is not swapping.
+    pub noswap: bool,
     /// `-j FILE`: the slot count is read from this file, again whenever a task ends.
     pub jobs_file: Option<PathBuf>,
     /// The CPUs this process may use (what `-j N%`, `+N`, `-N` and `--load N%` refer to).
@@ -137,6 +164,7 @@ impl Sched {
         self.load.is_some()
             || self.memfree.is_some()
             || self.memsuspend.is_some()
+            || self.noswap
             || self.jobs_file.is_some()
     }
 }
@@ -194,6 +222,7 @@ fn sched_config(
         },
         memfree: size("--memfree", memfree)?,
         memsuspend: size("--memsuspend", memsuspend)?,
+        noswap: false,
         jobs_file,
         cpus,
     })
@@ -417,6 +446,7 @@ impl Config {
             cap_jobs(jobs)?
         };
         refuse_unsupported(&cli)?;
+        let more = more_replacements(&cli)?;
         let delimiter = match (&cli.delimiter, cli.null) {
             (Some(d), _) => parse_delimiter(d).map_err(|e| UsageError(format!("-d: {e}")))?,
             (None, true) => vec![0],
@@ -427,6 +457,13 @@ impl Config {
             file: cli.arg_file_sep.clone().unwrap_or_else(|| "::::".into()),
         };
         let (command, trailing) = split_command(cli.command, &seps)?;
+        // The `parallel` personality: GNU runs the words joined by spaces as shell code
+        // (without -q, which quotes each word: the words as they are).
+        let (command, force_shell) = if cli.gnu && !cli.quote && !command.is_empty() {
+            (vec![join_words(&command)], true)
+        } else {
+            (command, cli.shell)
+        };
         let mut sources: Vec<SourceSpec> = cli
             .arg_file
             .into_iter()
@@ -527,8 +564,9 @@ impl Config {
             },
             plus: cli.plus,
             header: named_header,
+            more,
         };
-        let mut template = Template::with_syntax(&command, cli.shell, &syntax).with_jobs(jobs);
+        let mut template = Template::with_syntax(&command, force_shell, &syntax).with_jobs(jobs);
         if let Some(c) = &chunks {
             if command.is_empty() {
                 return usage(
@@ -628,12 +666,13 @@ impl Config {
                 UsageError(format!("invalid --colsep '{re}': {reason}"))
             })?),
         };
-        let sched = sched_config(
+        let mut sched = sched_config(
             (&cli.load, &cli.memfree, &cli.memsuspend),
             cpus,
             jobs_file,
             pool,
         )?;
+        sched.noswap = cli.noswap;
         let dur = |opt: &str, v: &Option<String>| -> Result<Option<Duration>, UsageError> {
             v.as_deref()
                 .map(|d| parse_duration(d).map_err(|e| UsageError(format!("{opt}: {e}"))))
@@ -757,13 +796,18 @@ impl Config {
         let compat = Compat {
             limits,
             drop_values,
-            print_command: cli.print_command,
+            print_command: cli.print_command > 0,
             verbose: cli.verbose,
             termseq,
             tmpdir: cli.tmpdir,
             nice: cli.nice,
             process_slot_var,
             timeout_pct,
+            xargs: None,
+            task_stdin: TaskStdin::Null,
+            shell: None,
+            shell_direct: false,
+            shuf: cli.shuf,
         };
         Ok(Config {
             compat,
@@ -814,6 +858,7 @@ impl Config {
         let jc = &self.jobs_ctl;
         self.pool == PoolKind::Process
             && !self.dry_run
+            && !self.compat.shuf
             && self.chunks.is_none()
             && matches!(
                 &i.sources[..],
@@ -1115,6 +1160,54 @@ impl Seps {
 
 /// Splits the trailing words into the command and the `:::`-style sources. A linked
 /// separator (`:::+`, `::::+`) first is a plain one: there is nothing before it to link to.
+/// GNU parallel's `--extensionreplace` and friends: other strings for `{.}`, `{/}`, `{//}`,
+/// `{/.}`, `{#}` and `{%}`.
+fn more_replacements(cli: &Cli) -> Result<Vec<(Vec<u8>, Placeholder)>, UsageError> {
+    use crate::template::Transform;
+    let value = |tr| Placeholder::Value { col: None, tr };
+    let pairs = [
+        (
+            &cli.ext_replace,
+            "--extensionreplace",
+            value(Transform::NoExt),
+        ),
+        (
+            &cli.base_replace,
+            "--basenamereplace",
+            value(Transform::Base),
+        ),
+        (&cli.dir_replace, "--dirnamereplace", value(Transform::Dir)),
+        (
+            &cli.base_ext_replace,
+            "--basenameextensionreplace",
+            value(Transform::BaseNoExt),
+        ),
+        (&cli.seq_replace, "--seqreplace", Placeholder::Seq),
+        (&cli.slot_replace, "--slotreplace", Placeholder::Slot),
+    ];
+    let mut out = Vec::new();
+    for (s, opt, ph) in pairs {
+        match s.as_deref() {
+            Some("") => return usage(format!("{opt} needs a non-empty string")),
+            Some(s) => out.push((s.as_bytes().to_vec(), ph)),
+            None => {}
+        }
+    }
+    Ok(out)
+}
+
+/// Words joined by single spaces (GNU parallel's command line).
+fn join_words(words: &[OsString]) -> OsString {
+    let mut out = Vec::new();
+    for (i, w) in words.iter().enumerate() {
+        if i > 0 {
+            out.push(b' ');
+        }
+        out.extend_from_slice(w.as_bytes());
+    }
+    OsString::from_vec(out)
+}
+
 fn split_command(
     words: Vec<OsString>,
     seps: &Seps,
@@ -1329,6 +1422,12 @@ fn signal_number(name: &str) -> Option<i32> {
 
 /// GNU parallel options parx does not have: one line saying what to use instead.
 fn refuse_unsupported(cli: &Cli) -> Result<(), UsageError> {
+    if let Some(tool) = &cli.as_tool {
+        return usage(format!(
+            "--as {tool} must be the first argument (parx --as {tool} ...): what follows it is \
+             {tool}'s command line"
+        ));
+    }
     if cli.remote.is_some() || cli.remote_flag {
         return usage(
             "--sshlogin and GNU parallel's other remote options are not supported: parx runs on \

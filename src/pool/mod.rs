@@ -14,6 +14,7 @@ pub mod thread;
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 use crate::config::Config;
@@ -46,21 +47,26 @@ pub fn command(rendered: &Rendered, program: Option<&OsStr>, who: Spawn) -> Comm
                 c
             } else {
                 let mut c = Command::new(prog);
-                c.args(&a[1..]);
+                // The program sees its name as given (`ls`, not the path found for it), as
+                // execvp(3) and a shell pass it.
+                c.arg0(&a[0]).args(&a[1..]);
                 c
             }
         }
         Rendered::Shell(s) => {
-            let mut c = Command::new("sh");
+            let mut c = Command::new(who.cfg.compat.shell.as_deref().unwrap_or("sh".as_ref()));
             c.arg("-c").arg(OsStr::from_bytes(s));
             c
         }
     };
-    if let Some(seq) = who.seq {
-        c.env("PARALLEL_SEQ", seq.to_string());
-    }
-    c.env("PARALLEL_JOBSLOT", who.slot.to_string());
     let compat = &who.cfg.compat;
+    // GNU xargs sets no variables of its own (only --process-slot-var's).
+    if compat.xargs.is_none() {
+        if let Some(seq) = who.seq {
+            c.env("PARALLEL_SEQ", seq.to_string());
+        }
+        c.env("PARALLEL_JOBSLOT", who.slot.to_string());
+    }
     if let Some(var) = &compat.process_slot_var {
         // xargs counts slots from 0.
         c.env(var, (who.slot - 1).to_string());
@@ -72,6 +78,20 @@ pub fn command(rendered: &Rendered, program: Option<&OsStr>, who: Spawn) -> Comm
         sys::nice_in_child(&mut c, n);
     }
     c
+}
+
+/// The stdin of a task that is fed no chunk. A terminal that cannot be opened leaves the task
+/// /dev/null.
+pub(crate) fn task_stdin(what: crate::config::TaskStdin) -> std::process::Stdio {
+    use crate::config::TaskStdin;
+    use std::process::Stdio;
+    match what {
+        TaskStdin::Null => Stdio::null(),
+        TaskStdin::Inherit => Stdio::inherit(),
+        TaskStdin::Tty => {
+            std::fs::File::open("/dev/tty").map_or_else(|_| Stdio::null(), Stdio::from)
+        }
+    }
 }
 
 /// Whether `prog` (a path, or a name exec will look up) is an executable file that execve(2)

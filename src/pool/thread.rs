@@ -131,6 +131,10 @@ impl<'a> Slot<'a> {
             info: RunInfo::default(),
             more: 0,
         };
+        if !self.cfg.template.accepts(task.template_records()) {
+            // `{uniq}`/`{choose_k}`: this task does not run (and prints nothing).
+            return fin;
+        }
         if self.cfg.jobs_ctl.joblog.is_some() {
             fin.info.command = rendered.display();
         }
@@ -172,6 +176,11 @@ impl<'a> Slot<'a> {
             let mut line = rendered.display();
             line.push(b'\n');
             if compat.verbose {
+                if compat.xargs.is_some() {
+                    // GNU xargs quotes the words as `ls --quoting-style=shell-escape` does.
+                    line = rendered.display_escaped();
+                    line.push(b'\n');
+                }
                 let _ = io::Write::write_all(&mut io::stderr().lock(), &line);
             }
             if compat.print_command {
@@ -183,6 +192,17 @@ impl<'a> Slot<'a> {
             seq: Some(task.seq),
             slot: jobslot,
         };
+        // The `parallel` personality: a command line with nothing for the shell to do runs
+        // without it (a program found in PATH, not an exported shell function).
+        let direct = match &rendered {
+            Rendered::Shell(s) if compat.shell_direct => crate::template::direct_words(s)
+                .filter(|w| {
+                    !exported_function(&w[0]) && self.resolve(&w[0]).as_bytes().contains(&b'/')
+                })
+                .map(Rendered::Argv),
+            _ => None,
+        };
+        let rendered = direct.unwrap_or(rendered);
         let program = match &rendered {
             Rendered::Argv(a) => Some(self.resolve(&a[0])),
             Rendered::Shell(_) => None,
@@ -203,7 +223,10 @@ impl<'a> Slot<'a> {
             self.slot,
             &mut cmd,
             // perf (issue 14): a spliced chunk's pipe is the command's stdin itself.
-            crate::pool::feed::stdin_for(task.chunk()),
+            match task.chunk() {
+                None => super::task_stdin(compat.task_stdin),
+                chunk => crate::pool::feed::stdin_for(chunk),
+            },
         ) {
             Spawned::Running(c) => c,
             Spawned::Stopping => {
@@ -215,13 +238,16 @@ impl<'a> Slot<'a> {
                 fin.outcome = outcome;
                 let (stdout, _, _) = sink.finish(fin.outcome, None);
                 fin.stdout = stdout;
-                if outcome == Outcome::SpawnFailed && self.cfg.template.fixed_program() {
+                if matches!(outcome, Outcome::SpawnFailed(127)) && self.cfg.template.fixed_program()
+                {
                     // Every task would fail the same way: said once, no new task starts, and
                     // the run ends with 127 (as xargs).
                     crate::messages::not_found_once(msg);
                     self.ctl.stop(libc::SIGTERM);
                 } else {
-                    fin.stderr = OutBuf::from_vec(format!("parx: {msg}\n").into_bytes());
+                    fin.stderr = OutBuf::from_vec(
+                        format!("{}: {msg}\n", crate::messages::program()).into_bytes(),
+                    );
                 }
                 return fin;
             }
@@ -353,6 +379,14 @@ impl<'a> Slot<'a> {
             _ => prog,
         }
     }
+}
+
+/// Whether `name` is a shell function bash exports to its children (`export -f name`).
+fn exported_function(name: &OsStr) -> bool {
+    let mut var = OsString::from("BASH_FUNC_");
+    var.push(name);
+    var.push("%%");
+    std::env::var_os(var).is_some()
 }
 
 /// The first executable regular file named `prog` in `$PATH`, as execvp(3) would find it.

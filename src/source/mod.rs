@@ -21,6 +21,7 @@ mod splice;
 mod spool;
 mod values;
 mod walk;
+mod xargs;
 
 use std::collections::HashSet;
 use std::ffi::OsString;
@@ -74,6 +75,9 @@ pub fn count_ahead(source: &dyn Source, skip: &Skip) -> Arc<OnceLock<u64>> {
 /// Opens the configured input, so that a missing or unreadable file is an error before any
 /// task runs.
 pub fn open(cfg: &Arc<Config>) -> anyhow::Result<Box<dyn Source>> {
+    if cfg.compat.xargs.is_some() {
+        return Ok(Box::new(xargs::XargsTasks::open(cfg)?));
+    }
     if let Some(hint) = terminal_hint(cfg) {
         if io::stdin().is_terminal() {
             crate::messages::note(hint);

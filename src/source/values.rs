@@ -64,7 +64,7 @@ impl Source for ArgTasks {
                 );
             }
         }
-        let hold = cfg.template.needs_total();
+        let hold = cfg.template.needs_total() || cfg.compat.shuf;
         let mut held = Vec::new();
         let drop_values = cfg.compat.drop_values;
         let res = {
@@ -107,6 +107,9 @@ impl Source for ArgTasks {
         };
         if hold {
             cfg.template.set_total(held.len() as u64);
+            if cfg.compat.shuf {
+                shuffle(&mut held);
+            }
             for records in held {
                 if !emit(TaskInput::Args(records)) {
                     break;
@@ -175,6 +178,21 @@ impl Source for ArgTasks {
                 .collect::<Option<Vec<u64>>>()?;
             Some(args::count_records(spec, &counts))
         }))
+    }
+}
+
+/// `--shuf`: the tasks in a random order (Fisher-Yates with a xorshift generator seeded from
+/// the clock and the process id; no reproducibility is promised, as in GNU parallel).
+fn shuffle<T>(v: &mut [T]) {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mut x = nanos ^ (u64::from(std::process::id()) << 32) | 1;
+    for i in (1..v.len()).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.swap(i, (x % (i as u64 + 1)) as usize);
     }
 }
 
