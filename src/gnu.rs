@@ -214,6 +214,7 @@ pub(crate) fn plan(args: &[OsString]) -> Result<Config, i32> {
     })?;
     cfg.compat.shell = Some(pick_shell());
     cfg.compat.shell_direct = true;
+    cfg.compat.gnu = true;
     Ok(cfg)
 }
 

@@ -195,12 +195,14 @@ pub(crate) fn run(cfg: Config) -> anyhow::Result<i32> {
 
 /// Opens what the run writes besides stdout (`--results`, `--joblog`), reads what `--resume`
 /// skips, and sets up the state the pool, the merger and the signal thread share.
-fn prepare(cfg: &Config) -> anyhow::Result<(Control, Option<Joblog>, Skip)> {
+fn prepare(cfg: &Arc<Config>) -> anyhow::Result<(Control, Option<Joblog>, Skip)> {
     let jc = &cfg.jobs_ctl;
     let mut ctl = Control::new(cfg.jobs);
     if let Some(dir) = &jc.results {
+        // The `parallel` personality stores in GNU parallel's layout (and prints nothing).
+        let gnu = cfg.compat.gnu.then(|| cfg.clone());
         ctl.results = Some(
-            results::Results::open(dir)
+            results::Results::open(dir, gnu)
                 .with_context(|| format!("--results {}", messages::name(dir)))?,
         );
     }

@@ -8,6 +8,11 @@
 //! parx writes is unlinked and created anew (`O_EXCL|O_NOFOLLOW`), so a symbolic or hard link
 //! planted at `DIR/1/stdout` (or `DIR/1`, `DIR/index.tsv`) is never written through.
 //!
+//! In the `parallel` personality the layout is GNU parallel's: `DIR/1/VALUE/2/VALUE/` (or the
+//! `--header :` names for the numbers) holding `stdout`, `stderr`, `seq` (and `exitval`), and
+//! nothing is printed. A task's files are written in `DIR/.parx-<seq>/` and moved into place
+//! when it ends.
+//!
 //! Every error names the file it was writing (`DIR/7/stdout: No space left on device`). A write
 //! that fails never touches the task's output to stdout: the hook stops storing that task and
 //! the pool reports it (see `crate::pool::sink`).
@@ -19,6 +24,10 @@ use std::path::{Path, PathBuf};
 
 use rustix::fs::{AtFlags, Mode, OFlags};
 
+use std::os::unix::ffi::OsStrExt;
+use std::sync::Arc;
+
+use crate::config::Config;
 use crate::task::{Outcome, Record};
 
 /// The results directory of a run.
@@ -27,7 +36,11 @@ pub struct Results {
     dir: PathBuf,
     /// DIR itself, opened once: everything under it is made relative to it.
     dirfd: OwnedFd,
-    index: File,
+    /// `DIR/index.tsv` (parx's layout).
+    index: Option<File>,
+    /// GNU parallel's layout (the `parallel` personality): the run's configuration, for the
+    /// column names of `--header :`.
+    gnu: Option<Arc<Config>>,
 }
 
 /// The files of one task (one attempt: a retry starts them over).
@@ -40,23 +53,37 @@ pub struct TaskFiles {
 }
 
 impl Results {
-    /// Creates DIR (and its parents) and starts `DIR/index.tsv` over.
-    pub fn open(dir: &Path) -> io::Result<Results> {
+    /// Creates DIR (and its parents) and starts `DIR/index.tsv` over; with `gnu`, GNU
+    /// parallel's layout instead (`DIR/1/VALUE/2/VALUE/{stdout,stderr,seq}`, no index).
+    pub fn open(dir: &Path, gnu: Option<Arc<Config>>) -> io::Result<Results> {
         fs::create_dir_all(dir)?;
         let flags = OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC;
         let dirfd = rustix::fs::open(dir, flags, Mode::empty()).map_err(|e| at(dir, e.into()))?;
         let path = dir.join("index.tsv");
-        let index = fresh(&dirfd, "index.tsv", OFlags::APPEND).map_err(|e| at(&path, e))?;
+        let index = match gnu {
+            Some(_) => None,
+            None => Some(fresh(&dirfd, "index.tsv", OFlags::APPEND).map_err(|e| at(&path, e))?),
+        };
         Ok(Results {
             dir: dir.to_owned(),
             dirfd,
             index,
+            gnu,
         })
     }
 
-    /// Creates `DIR/<seq>/stdout` and `stderr` anew for a new attempt of task `seq`.
+    /// Whether the task's outputs are stored only, not printed (GNU parallel's `--results`).
+    pub fn store_only(&self) -> bool {
+        self.gnu.is_some()
+    }
+
+    /// Creates `DIR/<seq>/stdout` and `stderr` anew for a new attempt of task `seq` (in GNU's
+    /// layout, a `DIR/.parx-<seq>` that [`Results::index`] moves into place).
     pub fn task(&self, seq: u64) -> io::Result<TaskFiles> {
-        let name = seq.to_string();
+        let name = match self.gnu {
+            Some(_) => format!(".parx-{seq}"),
+            None => seq.to_string(),
+        };
         let dir = self.dir.join(&name);
         match rustix::fs::mkdirat(&self.dirfd, &*name, Mode::from_bits_truncate(0o777)) {
             Ok(()) | Err(rustix::io::Errno::EXIST) => {}
@@ -82,6 +109,12 @@ impl Results {
     /// TAB-separated, records space-separated; TAB, newline, CR and backslash in values are
     /// written as `\t`, `\n`, `\r`, `\\`.
     pub fn index(&self, seq: u64, records: &[Record]) -> io::Result<()> {
+        if let Some(cfg) = &self.gnu {
+            return self.place(seq, records, cfg.template.header_names());
+        }
+        let Some(index) = &self.index else {
+            return Ok(());
+        };
         let mut row = format!("{seq}\t").into_bytes();
         for (i, rec) in records.iter().enumerate() {
             if i > 0 {
@@ -95,10 +128,84 @@ impl Results {
             }
         }
         row.push(b'\n');
-        (&self.index)
+        (&*index)
             .write_all(&row)
             .map_err(|e| at(&self.dir.join("index.tsv"), e))
     }
+}
+
+impl Results {
+    /// GNU's layout: moves task `seq`'s files to `DIR/1/V1/2/V2/...` (the column names of
+    /// `--header :` instead of the numbers), adding `seq`. A value is one path component: `/`
+    /// in it becomes `_`, and `.`/`..`/empty are written `_.` `_..` `_`.
+    fn place(&self, seq: u64, records: &[Record], names: Option<&[Vec<u8>]>) -> io::Result<()> {
+        let tmp = format!(".parx-{seq}");
+        let mut parts: Vec<Vec<u8>> = Vec::new();
+        for rec in records {
+            for (i, v) in rec.iter().enumerate() {
+                let name = names
+                    .and_then(|n| n.get(i))
+                    .cloned()
+                    .unwrap_or_else(|| (i + 1).to_string().into_bytes());
+                parts.push(name);
+                let v: Vec<u8> = v
+                    .as_encoded_bytes()
+                    .iter()
+                    .map(|&c| if c == b'/' { b'_' } else { c })
+                    .collect();
+                parts.push(match v.as_slice() {
+                    b"" => b"_".to_vec(),
+                    b"." | b".." => [b"_".as_slice(), &v].concat(),
+                    _ => v,
+                });
+            }
+        }
+        if let Ok(mut f) = fresh_at(&self.dirfd, &tmp, "seq") {
+            let _ = f.write_all(format!("{seq}\n").as_bytes());
+        }
+        // Make each level (never through a link), then move the task's directory in.
+        let mut dirfd = rustix::fs::openat(
+            &self.dirfd,
+            ".",
+            OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        let mut path = self.dir.clone();
+        if parts.is_empty() {
+            // No value at all (`-N0`): the task's number names it.
+            parts.push(seq.to_string().into_bytes());
+        }
+        let (last, levels) = parts.split_last().expect("one part at least");
+        for p in levels {
+            let p = std::ffi::OsStr::from_bytes(p);
+            path.push(p);
+            match rustix::fs::mkdirat(&dirfd, p, Mode::from_bits_truncate(0o777)) {
+                Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                Err(e) => return Err(at(&path, e.into())),
+            }
+            let flags = OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::RDONLY | OFlags::CLOEXEC;
+            dirfd = rustix::fs::openat(&dirfd, p, flags, Mode::empty())
+                .map_err(|e| at(&path, e.into()))?;
+        }
+        let last = std::ffi::OsStr::from_bytes(last);
+        path.push(last);
+        // A task run again (--retries, or a value seen twice) replaces what was there.
+        if rustix::fs::renameat(&self.dirfd, &*tmp, &dirfd, last).is_err() {
+            let old = format!(".parx-old-{seq}");
+            let _ = rustix::fs::renameat(&dirfd, last, &self.dirfd, &*old);
+            let _ = fs::remove_dir_all(self.dir.join(&old));
+            rustix::fs::renameat(&self.dirfd, &*tmp, &dirfd, last)
+                .map_err(|e| at(&path, e.into()))?;
+        }
+        Ok(())
+    }
+}
+
+/// [`fresh`] in the subdirectory `sub` of `dirfd` (not followed if a link).
+fn fresh_at(dirfd: &OwnedFd, sub: &str, name: &str) -> io::Result<File> {
+    let flags = OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::RDONLY | OFlags::CLOEXEC;
+    let d = rustix::fs::openat(dirfd, sub, flags, Mode::empty())?;
+    fresh(&d, name, OFlags::empty())
 }
 
 /// Creates the file `name` in the directory `dirfd` anew, for writing (with `flags` besides):

@@ -670,6 +670,11 @@ impl Template {
         let _ = self.total.set(n);
     }
 
+    /// The column names read from the input (`--header :`), once read.
+    pub fn header_names(&self) -> Option<&[Vec<u8>]> {
+        self.header.get().map(Vec::as_slice)
+    }
+
     /// Sets the column names read from the input (`--header :`); the first call wins.
     pub fn set_header(&self, names: Vec<Vec<u8>>) {
         let _ = self.header.set(names);

@@ -112,6 +112,8 @@ pub struct Compat {
     pub shell_direct: bool,
     /// `--shuf`: the tasks run in a random order.
     pub shuf: bool,
+    /// The `parallel` personality (GNU parallel's `--results` layout).
+    pub gnu: bool,
 }
 
 /// The stdin of a task that is not fed a chunk.
@@ -808,6 +810,7 @@ impl Config {
             shell: None,
             shell_direct: false,
             shuf: cli.shuf,
+            gnu: cli.gnu,
         };
         Ok(Config {
             compat,

@@ -65,6 +65,8 @@ impl<'a> Outlet<'a> {
 pub(crate) struct Sink {
     seq: u64,
     files: Option<TaskFiles>,
+    /// GNU parallel's `--results`: the outputs are stored, not printed.
+    store_only: bool,
     /// The first `--results` write that failed (storing then stopped).
     store_err: Option<io::Error>,
     out: Option<Shaper>,
@@ -131,7 +133,10 @@ impl Sink {
             Some(r) => Some(r.task(seq)?),
             None => None,
         };
+        // GNU parallel's --results stores the outputs without printing them.
+        let store_only = results.is_some_and(Results::store_only);
         Ok(Sink {
+            store_only,
             seq,
             files,
             store_err: None,
@@ -154,6 +159,9 @@ impl Sink {
             if let Err(e) = f.out(data) {
                 self.stop_storing(e);
             }
+        }
+        if self.store_only {
+            return Ok(());
         }
         let Some(s) = &mut self.out else {
             return self.pass(data, o);
@@ -189,6 +197,9 @@ impl Sink {
             if let Err(e) = f.err(data) {
                 self.stop_storing(e);
             }
+        }
+        if self.store_only {
+            return Ok(());
         }
         let printing = self.streaming || self.lines;
         let data = match &mut self.err {
