@@ -22,6 +22,8 @@ is installed, else /usr/bin/time (GNU time, also used for peak RSS).
 
 Workloads (sizes in --quick in brackets):
   spawn        3000 [500] tasks of `true`: the per-task floor       (xargs, parallel, rust-parallel)
+  spawn-personalities  the same through parx linked as `parallel` (against native parx) and
+               as `xargs` (against GNU xargs -P)
   order        3000 [500] `echo` tasks with -k, output in input order (parallel, rust-parallel)
   startup      20 runs of `parx true ::: x` in a row                 (xargs, parallel, rust-parallel)
   pipe-part    big.log 256 MiB [32] split in place, `wc -l` per 16M [4M] chunk, -k (parallel)
@@ -232,6 +234,21 @@ if selected spawn; then
   variant xargs "$xargs" "xargs -P$j -n1 true < nspawn"
   variant parallel "$parallel" "$parallel -j$j true < nspawn"
   variant rust-parallel "$rp" "rust-parallel -j$j true < nspawn"
+  measure bytes
+fi
+# The personalities: parx linked as `parallel` and as `xargs`, on the same spawn load.
+if selected spawn-personalities; then
+  mkdir -p "$tmp/as"
+  ln -sf "$parx" "$tmp/as/parallel"
+  ln -sf "$parx" "$tmp/as/xargs"
+  as=$(printf %q "$tmp/as")
+  workload=spawn-as-parallel
+  variant parx y "$as/parallel -j$j true < nspawn"
+  variant native y "$P -j$j true < nspawn"
+  measure bytes
+  workload=spawn-as-xargs
+  variant parx y "$as/xargs -P$j -n1 true < nspawn"
+  variant xargs "$xargs" "xargs -P$j -n1 true < nspawn"
   measure bytes
 fi
 if selected order; then
