@@ -218,12 +218,25 @@ fn colsep_splits_values_into_columns() {
 }
 
 #[test]
+fn n0_runs_once_per_value_without_it_and_colsep_trims() {
+    // GNU parallel: -n 0 as -N 0; --colsep trims its columns on both sides unless --trim.
+    assert_eq!(
+        ok(&["-k", "-n", "0", "echo", "x", ":::", "a", "b"]),
+        "x\nx\n"
+    );
+    assert_eq!(
+        ok(&["--colsep", ",", "echo", "[{1}]", "[{2}]", ":::", "a , b"]),
+        "[a] [b]\n"
+    );
+    assert_eq!(
+        ok(&["--colsep", ",", "--trim", "n", "echo", "[{1}]", "[{2}]", ":::", "a , b"]),
+        "[a ] [ b]\n"
+    );
+}
+
+#[test]
 fn bad_batch_options() {
-    for args in [
-        &["-n", "0", "echo"][..],
-        &["-n", "x", "echo"],
-        &["-n", "2", "-X", "echo"],
-    ] {
+    for args in [&["-n", "x", "echo"][..], &["-n", "2", "-X", "echo"]] {
         let out = parx().args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(255), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);

@@ -238,7 +238,6 @@ fn usage_errors_name_the_value_and_the_fix() {
             "invalid --shard '3/2': use K/N with 1 <= K <= N, auto, or auto/N",
         ),
         (&["--colsep", "(", "echo"], "invalid --colsep '(': unclosed group"),
-        (&["-n", "0", "echo"], "invalid -n 0: at least 1 value per command"),
         (
             &["--pool", "process", "--max-tasks", "0", "cat"],
             "invalid --max-tasks 0: a worker runs at least 1 task (use --max-tasks N, N >= 1)",

@@ -640,11 +640,11 @@ impl Config {
         let batch = match per_cmd {
             _ if cli.context_x || cli.multi || cli.xargs => Batch::Fit,
             None | Some(1) => Batch::One,
-            Some(0) if cli.max_replace_args.is_some() => {
+            // -N 0 and -n 0 (GNU parallel): the command runs once per value, without it.
+            Some(0) => {
                 drop_values = true;
                 Batch::One
             }
-            Some(0) => return usage("invalid -n 0: at least 1 value per command"),
             Some(n) => Batch::MaxArgs(usize::try_from(n).unwrap_or(usize::MAX)),
         };
         if cli.multi || cli.xargs {
@@ -761,6 +761,11 @@ impl Config {
             .transpose()
             .or_else(usage)?;
         let trim = match cli.trim.as_deref() {
+            // GNU parallel trims the columns of --colsep on both sides unless told otherwise.
+            None if cli.colsep.is_some() => Trim {
+                left: true,
+                right: true,
+            },
             None | Some("n") => Trim::default(),
             Some("l") => Trim {
                 left: true,
