@@ -50,6 +50,23 @@ impl Job {
         }
     }
 
+    /// Splits off the tasks after its first `n` (a block of values; any other job is one
+    /// task and stays whole).
+    pub(crate) fn split_after(&mut self, n: u64) -> Option<Job> {
+        let JobInput::Lines(l) = &mut self.input else {
+            return None;
+        };
+        let rest = l.split_after(n)?;
+        self.nrec = n;
+        Some(Job {
+            seq: self.seq + n,
+            nrec: rest.count,
+            input: JobInput::Lines(rest),
+            failures: 0,
+            tag: None,
+        })
+    }
+
     /// Appends its records to `out`: columns joined by TAB, each record ended by `term`.
     pub(crate) fn encode(&self, term: u8, out: &mut Vec<u8>) {
         if let JobInput::Lines(l) = &self.input {

@@ -365,3 +365,9 @@ impl Drop for Tmpfs {
         let _ = StdCommand::new("umount").arg(self.dir.path()).status();
     }
 }
+
+/// Whether the slow tests run too (`PARX_SLOW_TESTS=1`): the big cases of a matrix whose
+/// small cases always run.
+pub fn slow_tests() -> bool {
+    std::env::var_os("PARX_SLOW_TESTS").is_some_and(|v| v == "1")
+}

@@ -52,6 +52,8 @@ pub(super) struct Reader<'a> {
     pub(super) answered: u64,
     /// The worker broke the map contract (reported).
     broke: bool,
+    /// The last task it answered.
+    last: Option<u64>,
     /// Records answered since the load was last updated.
     unload: u64,
     /// Jobs are timed (`--timeout` or a job log).
@@ -77,6 +79,7 @@ impl<'a> Reader<'a> {
             front_since: None,
             answered: 0,
             broke: false,
+            last: None,
             unload: 0,
             timed: jc.timeout.is_some() || jc.joblog.is_some(),
         }
@@ -170,8 +173,12 @@ impl<'a> Reader<'a> {
         let extra = res?;
         if !extra.is_empty() && !self.broke {
             self.broke = true;
+            let last = match self.last {
+                Some(t) => format!("task {t} was its last"),
+                None => "it was sent none yet".into(),
+            };
             self.slot.ctl.error(format_args!(
-                "worker {} broke the map contract: it printed more results than it was sent records (one result per record: no banner, no extra lines); stopping",
+                "worker {} broke the map contract: it printed a result after answering every record it was sent ({last}): a banner, a stray line or a result split over two lines; its results from there on cannot be tied to records; stopping",
                 self.slot.slot
             ));
             self.slot.ctl.stop(libc::SIGTERM);
@@ -215,6 +222,7 @@ impl<'a> Reader<'a> {
     fn done(&mut self, job: Job, mut out: OutBuf, span: &[u8], start: bool) -> io::Result<()> {
         let (term, strip) = (self.term, self.strip);
         self.answered += 1;
+        self.last = Some(job.seq + job.tasks() - 1);
         self.unload += job.units();
         self.slot.ended(&job, Outcome::Exited(0));
         let since = if !self.timed {
@@ -277,7 +285,7 @@ impl<'a> Reader<'a> {
         if self.unload > 0 {
             self.slot
                 .shared
-                .add_load(self.slot.slot, -(std::mem::take(&mut self.unload) as i64));
+                .answered(self.slot.slot, std::mem::take(&mut self.unload));
         }
         if !self.print.is_empty() {
             let data = std::mem::take(&mut self.print);
