@@ -259,12 +259,16 @@ fn multi_line_results_keep_their_order_with_a_chosen_terminator() {
     let want: String = (1..=3000u64)
         .map(|n| {
             format!(
-                "{{\n  \"n\": {n},\n  \"sq\": [\n    {n},\n    {}\n  ]\n}}\n",
+                "{{\n  \"n\": {n},\n  \"sq\": [\n    {n},\n    {}\n  ]\n}}\n\0",
                 n * n
             )
         })
         .collect();
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), want);
+    // Each result as the worker wrote it, its NUL included: a reader can split them.
+    assert!(
+        String::from_utf8(out.stdout).unwrap() == want,
+        "results are not NUL-ended, in order"
+    );
     // One byte only, and only for the process pool.
     for bad in [
         &["--pool", "process", "--result-end", "ab"][..],

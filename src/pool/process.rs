@@ -650,12 +650,11 @@ impl Slot<'_> {
         }
     }
 
-    /// The byte that ends a result, and whether it is printed.
+    /// The byte that ends a result, and whether it is stripped (never).
+    /// Results are printed as the worker wrote them, their terminator included (never
+    /// stripped), so they stay separable: `--result-end '\0'` gives NUL-ended results.
     fn result_end(&self) -> (u8, bool) {
-        match self.cfg.result_end {
-            Some(b) => (b, true),
-            None => (self.cfg.record_end(), false),
-        }
+        (self.cfg.result_end.unwrap_or(self.cfg.record_end()), false)
     }
 
     /// Takes the next job, waiting for one: tasks to redo first, then new tasks.
@@ -679,7 +678,10 @@ impl Slot<'_> {
                     Err(_) => Next::End,
                 },
                 recv(self.tasks) -> t => match t {
-                    Ok(t) => self.job_or_stop(t),
+                    Ok(t) => match self.job_or_stop(t) {
+                        Some(n) => n,
+                        None => continue,
+                    },
                     Err(_) => match self.shared.redo_rx.try_recv() {
                         Ok(j) => Next::Job(j),
                         Err(_) => Next::End,
@@ -698,7 +700,10 @@ impl Slot<'_> {
                 return Some(Next::Job(j));
             }
             match self.tasks.try_recv() {
-                Ok(t) => return Some(self.job_or_stop(t)),
+                Ok(t) => match self.job_or_stop(t) {
+                    Some(n) => return Some(n),
+                    None => continue,
+                },
                 Err(TryRecvError::Disconnected) => return Some(Next::End),
                 Err(TryRecvError::Empty) => {}
             }
@@ -710,14 +715,35 @@ impl Slot<'_> {
         }
     }
 
-    fn job_or_stop(&self, t: Task) -> Next {
+    /// The job of a task (`None`: the task failed on its own, take another).
+    fn job_or_stop(&self, t: Task) -> Option<Next> {
         let seq = t.seq;
+        let term = self.cfg.record_end();
+        let split = match &t.input {
+            TaskInput::Args(recs) => recs
+                .iter()
+                .flatten()
+                .any(|c| c.as_encoded_bytes().contains(&term)),
+            TaskInput::Chunk(_) | TaskInput::Lines(_) => false,
+        };
         match self.job(t) {
-            Ok(j) => Next::Job(j),
+            Ok(j) if split => {
+                // A worker would read it as two records and every later result would go to
+                // the wrong task: it fails alone, named; the run goes on.
+                crate::messages::note(format_args!(
+                    "{}: its value holds the record separator ({:?}), which a worker reading one record per {} cannot tell from two records: not sent, failed",
+                    j.label(),
+                    char::from(term),
+                    if term == b'\n' { "line" } else { "terminator" },
+                ));
+                self.fail(InFlight::new(j), Outcome::IoError, RunInfo::default());
+                None
+            }
+            Ok(j) => Some(Next::Job(j)),
             Err(e) => {
                 self.ctl.error(format_args!("task {seq}: {e}"));
                 self.ctl.stop(libc::SIGTERM);
-                Next::End
+                Some(Next::End)
             }
         }
     }

@@ -4,7 +4,7 @@
 //! `-k`; passes the worker's stderr through, and times the oldest job for `--timeout`. A job
 //! whose results are tagged, stored (`--results`) or come over several reads has its own
 //! output sink (`crate::pool::sink`), as a thread-pool task has; the others' results pass as
-//! they are (only `--result-end` is dropped).
+//! they are, terminators included.
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
@@ -189,7 +189,7 @@ impl<'a> Reader<'a> {
     /// An unterminated last result counts as one.
     pub(super) fn close_result(&mut self) -> io::Result<()> {
         let mut ledger = std::mem::take(&mut self.ledger);
-        let res = ledger.close_result(|step| self.step(step, false));
+        let res = ledger.close_result(self.term, |step| self.step(step, false));
         self.ledger = ledger;
         res
     }
@@ -234,16 +234,14 @@ impl<'a> Reader<'a> {
                 .replace((Instant::now(), SystemTime::now()))
         };
         let keep = self.slot.cfg.keep_order;
-        if !keep {
-            out.write_to(&mut self.print)?;
-            out = OutBuf::new();
-            let print = &mut self.print;
-            shape(span, None, term, strip, start, &mut |b| {
-                print.extend_from_slice(b);
-                Ok(())
-            })?;
-        }
         if self.coalesce && out.is_empty() {
+            if !keep {
+                let print = &mut self.print;
+                shape(span, None, term, strip, start, &mut |b| {
+                    print.extend_from_slice(b);
+                    Ok(())
+                })?;
+            }
             if self
                 .run
                 .as_ref()
@@ -266,14 +264,14 @@ impl<'a> Reader<'a> {
             }
             return Ok(());
         }
-        if keep {
-            let outlet = &mut self.outlet;
-            // A failed spill leaves `out` broken: the merger drops the task as lost (reported
-            // by crate::output), but the task must still reach it.
-            let _ = shape(span, None, term, strip, start, &mut |b| {
-                outlet.hold(&mut out, b)
-            });
-        }
+        // A task of its own (a job log, tags, stored results): its results travel with it,
+        // with or without -k, so its job-log row is written only after them.
+        let outlet = &mut self.outlet;
+        // A failed spill leaves `out` broken: the merger drops the task as lost (reported
+        // by crate::output), but the task must still reach it.
+        let _ = shape(span, None, term, strip, start, &mut |b| {
+            outlet.hold(&mut out, b)
+        });
         self.flush_run();
         let info = self.slot.run_info(&job, since, out.len());
         self.slot.finish(&job, out, Outcome::Exited(0), info);
