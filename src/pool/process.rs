@@ -368,8 +368,6 @@ impl Shared {
             let quiet = now.duration_since(p.since.max(p.last_sent));
             let nap = match seen {
                 Some(_) => PROBE_AFTER,
-                // Busy on what it holds: no need to look often (it takes CPU from workers).
-                None if running => (quiet / 2).clamp(PROBE_AFTER * 4, STALL),
                 None => (quiet / 4).clamp(PROBE_AFTER, STALL),
             };
             self.waiting.fetch_add(1, Ordering::SeqCst);
