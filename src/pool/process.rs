@@ -47,7 +47,8 @@ use crate::template::Ctx;
 mod reader;
 use reader::Reader;
 
-/// Records a worker may have outstanding before its writer lets a less loaded worker go first.
+/// The most records the cost rule lets a worker hold unanswered (one seen waiting for input
+/// while it holds them is given more: see [`Pace::grow`]).
 const SOFT_CAP: u64 = 16 << 10;
 /// The same for chunks (each may be megabytes, kept until answered).
 const CHUNK_SOFT_CAP: u64 = 2;
