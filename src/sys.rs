@@ -528,6 +528,42 @@ pub fn pipe_queued(fd: RawFd) -> usize {
     }
 }
 
+/// What a process (or a thread of parx, `task` = `self/task/TID`) is doing, from
+/// /proc/…/syscall.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Doing {
+    /// Running or ready to run (not in a blocking system call).
+    Running,
+    /// Blocked in read(2) on its fd 0.
+    ReadingStdin,
+    /// Blocked in another system call.
+    Blocked,
+}
+
+/// What `/proc/{what}/syscall` says (`None` when it cannot be read: another kernel, no
+/// permission, the process is gone).
+pub fn doing(what: &str) -> Option<Doing> {
+    let text = std::fs::read_to_string(format!("/proc/{what}/syscall")).ok()?;
+    let mut words = text.split_ascii_whitespace();
+    let nr = words.next()?;
+    if nr == "running" {
+        return Some(Doing::Running);
+    }
+    let nr: i64 = nr.parse().ok()?;
+    let fd = words.next()?;
+    Some(if nr == libc::SYS_read && fd == "0x0" {
+        Doing::ReadingStdin
+    } else {
+        Doing::Blocked
+    })
+}
+
+/// The calling thread's id.
+pub fn gettid() -> i32 {
+    // SAFETY: gettid(2) has no arguments and cannot fail.
+    unsafe { libc::gettid() }
+}
+
 /// Whether `fd` is a pipe or FIFO.
 pub fn is_pipe(fd: RawFd) -> bool {
     // SAFETY: fstat writes into a valid, zeroed local struct.

@@ -74,21 +74,21 @@ impl Lines {
         }
     }
 
-    /// Splits off the values after the first one (to be re-sent), leaving this block with
-    /// the first value alone.
-    pub fn split_after_first(&mut self) -> Option<Lines> {
-        if self.count <= 1 {
+    /// Splits off the values after the first `n` (to be sent elsewhere), leaving this block
+    /// with the first `n` alone.
+    pub fn split_after(&mut self, n: u64) -> Option<Lines> {
+        if n == 0 || self.count <= n {
             return None;
         }
-        let cut = self.at + self.offset_of(1);
+        let cut = self.at + self.offset_of(n);
         let rest = Lines {
             bytes: self.bytes[cut..].to_vec(),
             at: 0,
-            count: self.count - 1,
+            count: self.count - n,
             end: self.end,
         };
         self.bytes.truncate(cut);
-        self.count = 1;
+        self.count = n;
         Some(rest)
     }
 
@@ -350,11 +350,11 @@ mod tests {
         assert_eq!((head.count, l.count), (2, 2));
         assert_eq!(l.rest(), b"three\nfour\n");
         assert_eq!(l.first(), b"three");
-        let rest = l.split_after_first().expect("two values");
+        let rest = l.split_after(1).expect("two values");
         assert_eq!((l.count, l.rest()), (1, &b"three\n"[..]));
         assert_eq!((rest.count, rest.rest()), (1, &b"four\n"[..]));
         let mut one = rest;
-        assert!(one.split_after_first().is_none(), "one value stays whole");
+        assert!(one.split_after(1).is_none(), "one value stays whole");
         assert_eq!(TaskInput::Lines(lines(b"x\ny\n")).tasks(), 2);
     }
 }

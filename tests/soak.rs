@@ -2,7 +2,9 @@
 //! task sizes, failing tasks, tasks that time out, flaky tasks retried, output that spills to
 //! `$TMPDIR` behind a slow task — killed with `kill -9` midway, then `--resume` with the same
 //! job log. What the two runs printed is byte-exact against what the tasks print, and no
-//! process and no temp file of either run is left behind.
+//! process and no temp file of either run is left behind. The same for the process pool
+//! (issue 22): Python workers that do not flush, with poison records that kill them, killed
+//! with `kill -9` midway or stopped by `--halt now`, then resumed.
 
 mod common;
 
@@ -246,4 +248,157 @@ fn kill_9_midway_then_resume_is_byte_exact_and_leaves_nothing() {
         dir_names(&tmp)
     );
     println!("soak took {:?}", t0.elapsed());
+}
+
+/// Records in the process-pool soak.
+const RECORDS: u64 = 8_000;
+
+/// The process-pool worker: answers `V h` for each value V (h a hash of V), without
+/// flushing; every 1000th record takes a few ms, and a value divisible by 997 kills the
+/// worker (SIGKILL) wherever it comes.
+const WORKER_PY: &str = r#"import os, signal, sys, time, zlib
+for l in sys.stdin:
+    v = int(l)
+    if v % 997 == 0:
+        os.kill(os.getpid(), signal.SIGKILL)
+    if v % 1000 == 0:
+        time.sleep(0.005)
+    sys.stdout.write("%d %08x\n" % (v, zlib.crc32(l.encode())))
+"#;
+
+/// The answer of each record, by `v - 1` (poison records have none), from one run of the
+/// worker itself without its poison (no parx), so the check does not reimplement the hash.
+fn answers(dir: &Path) -> Vec<Vec<u8>> {
+    let plain = WORKER_PY.replace(
+        "    if v % 997 == 0:\n        os.kill(os.getpid(), signal.SIGKILL)\n",
+        "",
+    );
+    let input: String = (1..=RECORDS).map(|v| format!("{v}\n")).collect();
+    fs::write(dir.join("values"), &input).unwrap();
+    let o = std::process::Command::new("python3")
+        .args(["-c", &plain])
+        .stdin(fs::File::open(dir.join("values")).unwrap())
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let mut all: Vec<Vec<u8>> = o
+        .stdout
+        .split_inclusive(|&b| b == b'\n')
+        .map(<[u8]>::to_vec)
+        .collect();
+    for (i, a) in all.iter_mut().enumerate() {
+        if (i as u64 + 1) % 997 == 0 {
+            a.clear();
+        }
+    }
+    all
+}
+
+/// One process-pool soak: run 1 killed with -9 once a quarter of the records are logged
+/// (`halt`: stopped by `--halt now,fail=1` at the first poison record instead), then
+/// `--resume` with the same job log; byte-exact, nothing left running.
+fn pool_soak(halt: bool) {
+    let d = tempdir();
+    let outs = answers(d.path());
+    let mark = sleep_marker();
+    let mut args = vec![
+        "-k",
+        "-j2",
+        "--pool",
+        "process",
+        "--retries",
+        "2",
+        "--joblog",
+        "log",
+    ];
+    let tail = ["python3", "-c", WORKER_PY, &mark];
+    let log = d.path().join("log");
+    let mut run1 = parx_std();
+    run1.current_dir(d.path())
+        .env_remove("PYTHONUNBUFFERED")
+        .args(&args)
+        .args(if halt {
+            &["--halt", "now,fail=1"][..]
+        } else {
+            &[][..]
+        })
+        .args(tail)
+        .stdin(fs::File::open(d.path().join("values")).unwrap())
+        .stdout(fs::File::create(d.path().join("out1")).unwrap())
+        .stderr(Stdio::null());
+    let mut child = run1.spawn().unwrap();
+    if halt {
+        let st = wait_timeout(&mut child, TIMEOUT).expect("run 1 ends at the halt");
+        assert_eq!(
+            st.code(),
+            Some(137),
+            "run 1: the poison record's status (KILL)"
+        );
+    } else {
+        let midway = wait_for(Duration::from_secs(30), || {
+            logged(&log).len() as u64 >= RECORDS / 4
+        });
+        assert!(midway, "run 1 did not get a quarter of the way");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    assert_no_survivors(&mark, "run 1's workers");
+    // Under -k the rows are records 1..=m; stdout holds their answers (the poison ones
+    // have none), then perhaps the start of the next answer.
+    let done = logged(&log);
+    let m = done.len() as u64;
+    assert_eq!(done, (1..=m).collect::<Vec<_>>(), "rows out of order");
+    assert!(m < RECORDS, "run 1 finished");
+    let out1 = fs::read(d.path().join("out1")).unwrap();
+    let want: Vec<u8> = outs[..m as usize].concat();
+    assert!(
+        out1.starts_with(&want),
+        "run 1's output of its logged records is not exact"
+    );
+    assert!(
+        outs[m as usize..].concat().starts_with(&out1[want.len()..]),
+        "run 1 printed more than the start of record {}",
+        m + 1
+    );
+    // Run 2: --resume prints the rest, exactly once; its status counts the poison records
+    // left (they fail again).
+    args.push("--resume");
+    let o = parx_std()
+        .current_dir(d.path())
+        .env_remove("PYTHONUNBUFFERED")
+        .args(&args)
+        .args(tail)
+        .stdin(fs::File::open(d.path().join("values")).unwrap())
+        .timed_output()
+        .unwrap();
+    let poison_left = (m + 1..=RECORDS).filter(|v| v % 997 == 0).count() as i32;
+    assert_eq!(o.status.code(), Some(poison_left), "run 2's status");
+    assert!(
+        o.stdout == outs[m as usize..].concat(),
+        "run 2's output is not the rest, byte for byte"
+    );
+    let mut all = want;
+    all.extend(&o.stdout);
+    assert!(
+        all == outs.concat(),
+        "the two runs together are not byte-exact"
+    );
+    let mut rows = logged(&log);
+    rows.sort_unstable();
+    assert_eq!(
+        rows,
+        (1..=RECORDS).collect::<Vec<_>>(),
+        "one row per record"
+    );
+    assert_no_survivors(&mark, "run 2's workers");
+}
+
+#[test]
+fn process_pool_kill_9_midway_then_resume_is_byte_exact() {
+    pool_soak(false);
+}
+
+#[test]
+fn process_pool_halt_then_resume_is_byte_exact() {
+    pool_soak(true);
 }

@@ -366,8 +366,14 @@ pub fn pump(
         if exited.is_some() {
             wait = Some(0);
         }
+        let polled = Instant::now();
         if sys::poll(&mut fds, wait.unwrap_or(-1))? == 0 {
             continue;
+        }
+        if polled.elapsed() > CHATTY_PAUSE {
+            // It had to be waited for: it writes slower than parx reads (a process-pool
+            // worker answering one record at a time), and a pause would only delay it.
+            small_reads = 0;
         }
         for i in 0..fds.len() {
             if fds[i].fd < 0 || fds[i].revents == 0 {

@@ -50,6 +50,23 @@ impl Job {
         }
     }
 
+    /// Splits off the tasks after its first `n` (a block of values; any other job is one
+    /// task and stays whole).
+    pub(crate) fn split_after(&mut self, n: u64) -> Option<Job> {
+        let JobInput::Lines(l) = &mut self.input else {
+            return None;
+        };
+        let rest = l.split_after(n)?;
+        self.nrec = n;
+        Some(Job {
+            seq: self.seq + n,
+            nrec: rest.count,
+            input: JobInput::Lines(rest),
+            failures: 0,
+            tag: None,
+        })
+    }
+
     /// Appends its records to `out`: columns joined by TAB, each record ended by `term`.
     pub(crate) fn encode(&self, term: u8, out: &mut Vec<u8>) {
         if let JobInput::Lines(l) = &self.input {
@@ -220,10 +237,13 @@ impl Ledger {
         Ok(data)
     }
 
-    /// An unterminated last result counts as one (the worker ended cleanly after it).
+    /// An unterminated last result counts as one (the worker ended cleanly after it); it
+    /// gets its terminator `term`, as an input record without one does, so it cannot fuse
+    /// with the next result printed.
     pub(crate) fn close_result(
         &mut self,
-        on: impl FnMut(Step<'_, '_>) -> io::Result<()>,
+        term: u8,
+        mut on: impl FnMut(Step<'_, '_>) -> io::Result<()>,
     ) -> io::Result<()> {
         if !self.mid || self.jobs.is_empty() {
             return Ok(());
@@ -233,10 +253,12 @@ impl Ledger {
             return Ok(());
         };
         front.got += 1;
+        let end = [term];
         if front.got >= front.job.nrec {
             let done = self.jobs.pop_front().expect("front exists");
-            let mut on = on;
-            on(Step::Done(done, &[]))?;
+            on(Step::Done(done, &end))?;
+        } else {
+            on(Step::Part(front, &end))?;
         }
         Ok(())
     }
@@ -304,7 +326,7 @@ mod tests {
         assert_eq!(l.jobs.front().unwrap().job.seq, 3);
         // The worker ends cleanly: its unterminated last result counts.
         let mut closed = Vec::new();
-        l.close_result(|s| {
+        l.close_result(b'\n', |s| {
             if let Step::Done(inf, _) = s {
                 closed.push(inf.job.seq);
             }

@@ -4,7 +4,7 @@
 //! `-k`; passes the worker's stderr through, and times the oldest job for `--timeout`. A job
 //! whose results are tagged, stored (`--results`) or come over several reads has its own
 //! output sink (`crate::pool::sink`), as a thread-pool task has; the others' results pass as
-//! they are (only `--result-end` is dropped).
+//! they are, terminators included.
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
@@ -52,6 +52,8 @@ pub(super) struct Reader<'a> {
     pub(super) answered: u64,
     /// The worker broke the map contract (reported).
     broke: bool,
+    /// The last task it answered.
+    last: Option<u64>,
     /// Records answered since the load was last updated.
     unload: u64,
     /// Jobs are timed (`--timeout` or a job log).
@@ -77,6 +79,7 @@ impl<'a> Reader<'a> {
             front_since: None,
             answered: 0,
             broke: false,
+            last: None,
             unload: 0,
             timed: jc.timeout.is_some() || jc.joblog.is_some(),
         }
@@ -170,8 +173,12 @@ impl<'a> Reader<'a> {
         let extra = res?;
         if !extra.is_empty() && !self.broke {
             self.broke = true;
+            let last = match self.last {
+                Some(t) => format!("task {t} was its last"),
+                None => "it was sent none yet".into(),
+            };
             self.slot.ctl.error(format_args!(
-                "worker {} broke the map contract: it printed more results than it was sent records (one result per record: no banner, no extra lines); stopping",
+                "worker {} broke the map contract: it printed a result after answering every record it was sent ({last}): a banner, a stray line or a result split over two lines; its results from there on cannot be tied to records; stopping",
                 self.slot.slot
             ));
             self.slot.ctl.stop(libc::SIGTERM);
@@ -182,7 +189,7 @@ impl<'a> Reader<'a> {
     /// An unterminated last result counts as one.
     pub(super) fn close_result(&mut self) -> io::Result<()> {
         let mut ledger = std::mem::take(&mut self.ledger);
-        let res = ledger.close_result(|step| self.step(step, false));
+        let res = ledger.close_result(self.term, |step| self.step(step, false));
         self.ledger = ledger;
         res
     }
@@ -215,6 +222,7 @@ impl<'a> Reader<'a> {
     fn done(&mut self, job: Job, mut out: OutBuf, span: &[u8], start: bool) -> io::Result<()> {
         let (term, strip) = (self.term, self.strip);
         self.answered += 1;
+        self.last = Some(job.seq + job.tasks() - 1);
         self.unload += job.units();
         self.slot.ended(&job, Outcome::Exited(0));
         let since = if !self.timed {
@@ -226,16 +234,14 @@ impl<'a> Reader<'a> {
                 .replace((Instant::now(), SystemTime::now()))
         };
         let keep = self.slot.cfg.keep_order;
-        if !keep {
-            out.write_to(&mut self.print)?;
-            out = OutBuf::new();
-            let print = &mut self.print;
-            shape(span, None, term, strip, start, &mut |b| {
-                print.extend_from_slice(b);
-                Ok(())
-            })?;
-        }
         if self.coalesce && out.is_empty() {
+            if !keep {
+                let print = &mut self.print;
+                shape(span, None, term, strip, start, &mut |b| {
+                    print.extend_from_slice(b);
+                    Ok(())
+                })?;
+            }
             if self
                 .run
                 .as_ref()
@@ -258,14 +264,14 @@ impl<'a> Reader<'a> {
             }
             return Ok(());
         }
-        if keep {
-            let outlet = &mut self.outlet;
-            // A failed spill leaves `out` broken: the merger drops the task as lost (reported
-            // by crate::output), but the task must still reach it.
-            let _ = shape(span, None, term, strip, start, &mut |b| {
-                outlet.hold(&mut out, b)
-            });
-        }
+        // A task of its own (a job log, tags, stored results): its results travel with it,
+        // with or without -k, so its job-log row is written only after them.
+        let outlet = &mut self.outlet;
+        // A failed spill leaves `out` broken: the merger drops the task as lost (reported
+        // by crate::output), but the task must still reach it.
+        let _ = shape(span, None, term, strip, start, &mut |b| {
+            outlet.hold(&mut out, b)
+        });
         self.flush_run();
         let info = self.slot.run_info(&job, since, out.len());
         self.slot.finish(&job, out, Outcome::Exited(0), info);
@@ -277,7 +283,7 @@ impl<'a> Reader<'a> {
         if self.unload > 0 {
             self.slot
                 .shared
-                .add_load(self.slot.slot, -(std::mem::take(&mut self.unload) as i64));
+                .answered(self.slot.slot, std::mem::take(&mut self.unload));
         }
         if !self.print.is_empty() {
             let data = std::mem::take(&mut self.print);
