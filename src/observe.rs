@@ -105,25 +105,21 @@ impl Observer {
     /// the log cannot take it (see [`Observer::log_failed`]), so the output must not be
     /// printed either.
     pub fn reserve(&mut self, row: &[u8]) -> bool {
-        let res = match &mut self.joblog {
-            Some(log) if !self.log_failed => log.reserve(row.len()),
-            _ => return !self.log_failed,
-        };
-        match res {
-            Ok(()) => true,
-            Err(e) => {
-                self.log_error(&e);
-                false
-            }
-        }
+        self.on_log(|log| log.reserve(row.len()))
     }
 
     /// A task begins to print before it ends (the `-k` head of line, `--line-buffer`): room
     /// for its row, not known yet, is promised in the job log ([`Joblog::promise`]). `false`:
     /// there is none (see [`Observer::log_failed`]), so nothing of the task may be printed.
     pub fn promise(&mut self) -> bool {
+        self.on_log(Joblog::promise)
+    }
+
+    /// Does `op` on the job log unless it has failed already; `false` when it fails (reported
+    /// once) or had failed.
+    fn on_log(&mut self, op: impl FnOnce(&mut Joblog) -> std::io::Result<()>) -> bool {
         let res = match &mut self.joblog {
-            Some(log) if !self.log_failed => log.promise(),
+            Some(log) if !self.log_failed => op(log),
             _ => return !self.log_failed,
         };
         match res {

@@ -122,29 +122,7 @@ fn as_nobody_with_limit(
     lim: u64,
     args: &[&str],
 ) -> Option<std::process::Output> {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: geteuid(2) has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipped: needs root to run parx as nobody with a lowered ulimit");
-        return None;
-    }
-    let mut c = parx_std();
-    c.current_dir("/").args(args).uid(65534).gid(65534);
-    // SAFETY: setrlimit(2) is async-signal-safe and touches only the child's own limits; it
-    // runs between fork and exec (after the switch to nobody) with nothing else in between.
-    unsafe {
-        c.pre_exec(move || {
-            let r = libc::rlimit {
-                rlim_cur: lim,
-                rlim_max: lim,
-            };
-            if libc::setrlimit(res, &r) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    Some(c.timed_output().unwrap())
+    common::as_user_with_limit(65534, res, lim, args)
 }
 
 /// Item 4: low limits on open files and processes lower `-j` with one note and the run

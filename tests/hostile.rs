@@ -459,31 +459,10 @@ fn a_file_cut_short_under_parx_fails_the_tasks_it_no_longer_holds() {
 
 /// `parx ARGS` run as an unprivileged uid of its own (no other process of it runs: `ulimit
 /// -u` counts every process and thread of the user) with `ulimit -u procs`. `None` when the
-/// test cannot switch users (it then prints why).
+/// test cannot switch users (it then says why).
 fn as_own_user_with_nproc(procs: u64, args: &[&str]) -> Option<std::process::Output> {
-    use std::os::unix::process::CommandExt;
-    if !is_root() {
-        println!("skipped: needs root to run parx as another user with a lowered ulimit -u");
-        return None;
-    }
     let uid = 61_000 + std::process::id() % 1000;
-    let mut c = parx_std();
-    c.current_dir("/").args(args).uid(uid).gid(uid);
-    // SAFETY: setrlimit(2) is async-signal-safe and touches only the child's own limits; it
-    // runs between fork and exec with nothing else in between.
-    unsafe {
-        c.pre_exec(move || {
-            let r = libc::rlimit {
-                rlim_cur: procs,
-                rlim_max: procs,
-            };
-            if libc::setrlimit(libc::RLIMIT_NPROC, &r) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    Some(c.timed_output().unwrap())
+    common::as_user_with_limit(uid, libc::RLIMIT_NPROC, procs, args)
 }
 
 /// Item 8: `ulimit -u 20` counts parx's own threads as well as the tasks and their children:

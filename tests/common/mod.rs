@@ -386,3 +386,36 @@ impl Drop for Tmpfs {
         let _ = StdCommand::new("umount").arg(self.dir.path()).status();
     }
 }
+
+/// `parx ARGS` as the unprivileged user `uid` (and group of the same number) with the soft and
+/// hard limit `res` lowered to `lim`. `None` when the test cannot switch users: it is not root
+/// (it then says so on stderr and the caller skips).
+pub fn as_user_with_limit(
+    uid: u32,
+    res: libc::__rlimit_resource_t,
+    lim: u64,
+    args: &[&str],
+) -> Option<Output> {
+    // SAFETY: geteuid(2) has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root to run parx as another user with a lowered ulimit");
+        return None;
+    }
+    let mut c = parx_std();
+    c.current_dir("/").args(args).uid(uid).gid(uid);
+    // SAFETY: setrlimit(2) is async-signal-safe and touches only the child's own limits; it
+    // runs between fork and exec (after the switch of user) with nothing else in between.
+    unsafe {
+        c.pre_exec(move || {
+            let r = libc::rlimit {
+                rlim_cur: lim,
+                rlim_max: lim,
+            };
+            if libc::setrlimit(res, &r) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    Some(c.timed_output().unwrap())
+}
