@@ -1,7 +1,8 @@
 //! `--slurm N` against a real one-node Slurm (`.ci/slurm-up.sh`): an ordered merge equal to
 //! the local run, failing tasks and `--resume-failed`, an array task cancelled with
 //! `scancel`, Ctrl-C of the submitting parx, MaxArraySize, and the run directory's
-//! permissions and symlink handling.
+//! permissions and symlink handling; what Slurm does to a run (scancel, a time limit, TERM of
+//! the driving parx, then `--resume`; `scontrol requeue`; an index resubmitted by hand).
 //!
 //! The cluster: the one `.ci/run` started (`PARX_SLURM=1` and `SLURM_CONF` set), else one
 //! these tests start themselves (as root, with apt-get) and stop when the test process exits.
@@ -211,7 +212,13 @@ fn ordered_merge_of_four_shards_equals_the_local_run() {
     assert!(local.status.success());
     let log = d.path().join("merged.tsv");
     let o = slurm_parx(&conf, d.path())
-        .args(["--slurm", "4", "--joblog", log.to_str().unwrap()])
+        .args([
+            "--slurm",
+            "4",
+            "--keep-run-dir",
+            "--joblog",
+            log.to_str().unwrap(),
+        ])
         .args(args)
         .write_stdin(input)
         .output()
@@ -263,6 +270,7 @@ fn failing_shard_then_resume_failed_resubmits_only_it() {
                 "3",
                 "--run-dir",
                 "rd",
+                "--keep-run-dir",
                 "--joblog",
                 "log.tsv",
                 "-k",
@@ -459,7 +467,7 @@ fn run_dir_is_private_and_never_follows_a_link() {
     let d = common::tempdir();
     // Under umask 000 everything would be world-writable if parx relied on it.
     let cmd = format!(
-        "umask 000; exec {} --slurm 2 --run-dir rd --joblog log.tsv -k cat ::: {}",
+        "umask 000; exec {} --slurm 2 --run-dir rd --keep-run-dir --joblog log.tsv -k cat ::: {}",
         common::sh_quote(BIN),
         "a b c d"
     );
@@ -567,4 +575,290 @@ fn without_keep_order_each_shard_is_printed_whole_as_it_ends() {
         out == "1 3 5 2 4 6 " || out == "2 4 6 1 3 5 ",
         "not shard by shard: {out}"
     );
+}
+
+/// Whether the slow tests run (`PARX_SLOW=1`): minutes of Slurm time each.
+fn slow() -> bool {
+    let on = std::env::var("PARX_SLOW").as_deref() == Ok("1");
+    if !on {
+        let _ = writeln!(
+            std::io::stderr(),
+            "tests/cluster.rs: a slow test skipped (set PARX_SLOW=1 to run it)"
+        );
+    }
+    on
+}
+
+/// `sh -c` for [`interrupted_then_resume`]: values above 6 wait for `go` (in a `sleep MARKER`,
+/// so the test can see them run), and every task that completes appends its value to `done`.
+/// `set -e`: Slurm signals the job's processes one by one, so the sleep may die of TERM
+/// before its shell hears of it; the shell then ends with 143 instead of going on.
+fn gated(marker: &str) -> String {
+    format!("set -e; [ $1 -le 6 ] || [ -e go ] || sleep 100 {marker}; echo v$1; echo $1 >> done")
+}
+
+/// How the first run of [`interrupted_then_resume`] is ended mid-run.
+enum Interrupt {
+    /// `scancel` of the whole array.
+    Scancel,
+    /// The array's time limit (`--slurm-arg=--time=1`).
+    TimeLimit,
+    /// SIGTERM to the driving parx.
+    Sigterm,
+}
+
+/// 12 tasks in 3 shards, -j2: 1-6 end at once, 7-12 are in flight when the run is ended. The
+/// tasks Slurm's TERM killed are "not run": `--resume` runs exactly them, the output is every
+/// task's once, status 0, and no task completed twice.
+fn interrupted_then_resume(how: Interrupt) {
+    let Some(conf) = cluster() else { return };
+    let d = common::tempdir();
+    let marker = sleep_marker();
+    let script = gated(&marker);
+    let values: Vec<String> = (1..=12).map(|i| i.to_string()).collect();
+    let mut args: Vec<&str> = vec![
+        "--slurm",
+        "3",
+        "-j2",
+        "-k",
+        "--run-dir",
+        "rd",
+        "--joblog",
+        "log.tsv",
+    ];
+    if let Interrupt::TimeLimit = how {
+        args.push("--slurm-arg=--time=1");
+    }
+    args.extend(["sh", "-c", &script, "sh", ":::"]);
+    args.extend(values.iter().map(String::as_str));
+    let (mut child, out, rx) = spawn(&conf, d.path(), &args);
+    let (job, mut err) = wait_job(&rx);
+    assert!(
+        wait_for(Duration::from_secs(60), || sleeping(&marker).len() == 6),
+        "the six slow tasks never all ran"
+    );
+    match how {
+        Interrupt::Scancel => {
+            let c = Command::new("scancel")
+                .env("SLURM_CONF", &conf)
+                .arg(&job)
+                .status()
+                .unwrap();
+            assert!(c.success());
+        }
+        Interrupt::TimeLimit => {}
+        // SAFETY: kill(2) on the child we spawned.
+        Interrupt::Sigterm => unsafe {
+            libc::kill(child.id() as i32, libc::SIGTERM);
+        },
+    }
+    let status = wait_timeout(&mut child, Duration::from_secs(180)).expect("parx did not end");
+    err.extend(rest(&rx));
+    let err = err.join("\n");
+    let first = String::from_utf8_lossy(&out.join().unwrap()).into_owned();
+    match how {
+        Interrupt::Sigterm => assert_eq!(status.code(), Some(143), "{err}"),
+        _ => {
+            assert_eq!(status.code(), Some(6), "six tasks did not run: {err}");
+            let state = match how {
+                Interrupt::TimeLimit => "Slurm state TIMEOUT",
+                _ => "Slurm state CANCELLED",
+            };
+            assert!(err.contains(state), "{err}");
+            assert!(err.contains("2 of its 4 tasks did not run"), "{err}");
+            let want: String = (1..=6).map(|i| format!("v{i}\n")).collect();
+            assert_eq!(first, want);
+        }
+    }
+    assert!(
+        wait_for(Duration::from_secs(30), || sleeping(&marker).is_empty()),
+        "the killed tasks' sleeps survived"
+    );
+    // None of the killed tasks has a job-log row that --resume would skip.
+    let rd = d.path().join("rd");
+    for k in 1..=3 {
+        let log = fs::read_to_string(rd.join(format!("shard-{k}/joblog"))).unwrap_or_default();
+        let status = fs::read_to_string(rd.join(format!("shard-{k}/status"))).unwrap_or_default();
+        assert!(
+            !status.starts_with("exit 0"),
+            "shard {k} ended normally: {status}"
+        );
+        let _ = log;
+    }
+
+    fs::write(d.path().join("go"), "").unwrap();
+    let mut again = args.clone();
+    again.insert(0, "--resume");
+    let o = slurm_parx(&conf, d.path()).args(&again).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let want: String = (1..=12).map(|i| format!("v{i}\n")).collect();
+    assert_eq!(String::from_utf8_lossy(&o.stdout), want, "{err}");
+    let mut done: Vec<u32> = fs::read_to_string(d.path().join("done"))
+        .unwrap()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    done.sort();
+    assert_eq!(
+        done,
+        (1..=12).collect::<Vec<_>>(),
+        "a task completed twice or never"
+    );
+    let seqs: Vec<u64> = rows(&d.path().join("log.tsv"))
+        .iter()
+        .map(|r| r[0].parse().unwrap())
+        .collect();
+    assert_eq!(seqs, (1..=12).collect::<Vec<_>>());
+    // A successful run leaves no run directory.
+    assert!(!rd.exists(), "the run directory was kept");
+}
+
+#[test]
+fn scancel_mid_run_then_resume_runs_the_killed_tasks_once() {
+    interrupted_then_resume(Interrupt::Scancel);
+}
+
+#[test]
+fn sigterm_of_the_driving_parx_then_resume_runs_the_killed_tasks_once() {
+    interrupted_then_resume(Interrupt::Sigterm);
+}
+
+#[test]
+fn time_limit_is_named_and_resume_runs_the_killed_tasks_once() {
+    if slow() {
+        interrupted_then_resume(Interrupt::TimeLimit);
+    }
+}
+
+/// Lines of file `name` in `dir` as numbers, sorted (empty when it is missing).
+fn numbers(dir: &Path, name: &str) -> Vec<u32> {
+    let mut v: Vec<u32> = fs::read_to_string(dir.join(name))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn requeued_array_task_continues_from_its_log() {
+    let Some(conf) = cluster() else { return };
+    let d = common::tempdir();
+    // Shard 1 of 2 gets 1, 3, 5, 7 (-j1): 1 and 3 end at once, 5 waits for `go`. Every task
+    // appends to `started` when it starts and to `done` when it completes.
+    let script = "set -e; echo $1 >> started; if [ $1 -gt 4 ]; then while [ ! -e go ]; do \
+                  sleep 0.1; done; fi; echo $1 >> done; echo v$1";
+    let args = [
+        "--slurm", "2", "-j1", "-k", "--joblog", "log.tsv", "sh", "-c", script, "sh", ":::", "1",
+        "2", "3", "4", "5", "6", "7", "8",
+    ];
+    let (mut child, out, rx) = spawn(&conf, d.path(), &args);
+    let (job, mut err) = wait_job(&rx);
+    assert!(
+        wait_for(Duration::from_secs(60), || numbers(d.path(), "started")
+            .contains(&5)),
+        "task 5 never started"
+    );
+    let task = format!("{job}_0");
+    let c = Command::new("scontrol")
+        .env("SLURM_CONF", &conf)
+        .args(["requeue", &task])
+        .output()
+        .unwrap();
+    assert!(c.status.success(), "{}", String::from_utf8_lossy(&c.stderr));
+    // Once the first attempt is gone (task 5 was killed in flight), let the tasks end.
+    assert!(
+        wait_for(Duration::from_secs(60), || {
+            let q = squeue(&conf, &job);
+            !q.contains(&format!("{task} RUNNING")) && !q.contains(&format!("{task} COMPLETING"))
+        }),
+        "the requeued task never left RUNNING"
+    );
+    fs::write(d.path().join("go"), "").unwrap();
+    let status = wait_timeout(&mut child, Duration::from_secs(240)).expect("parx did not end");
+    err.extend(rest(&rx));
+    let err = err.join("\n");
+    assert_eq!(status.code(), Some(0), "{err}");
+    let want: String = (1..=8).map(|i| format!("v{i}\n")).collect();
+    assert_eq!(String::from_utf8_lossy(&out.join().unwrap()), want, "{err}");
+    // Every task completed once; 1 and 3, done before the requeue, did not even start again
+    // (only 5, killed in flight, did).
+    assert_eq!(numbers(d.path(), "done"), (1..=8).collect::<Vec<_>>());
+    let started = numbers(d.path(), "started");
+    assert_eq!(
+        started.iter().filter(|&&v| v == 1 || v == 3).count(),
+        2,
+        "{started:?}"
+    );
+    let seqs: Vec<u64> = rows(&d.path().join("log.tsv"))
+        .iter()
+        .map(|r| r[0].parse().unwrap())
+        .collect();
+    assert_eq!(seqs, (1..=8).collect::<Vec<_>>());
+}
+
+#[test]
+fn resubmitted_index_of_the_job_script_runs_its_share_or_is_refused() {
+    let Some(conf) = cluster() else { return };
+    let d = common::tempdir();
+    let values: Vec<String> = (1..=20).map(|i| i.to_string()).collect();
+    let o = slurm_parx(&conf, d.path())
+        .args(["--slurm", "10", "--run-dir", "rd", "--keep-run-dir", "-k"])
+        .args(["sh", "-c", "echo $1 >> runs; echo v$1", "sh", ":::"])
+        .args(&values)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(numbers(d.path(), "runs"), (1..=20).collect::<Vec<_>>());
+    let script = fs::read_to_string(d.path().join("rd/job.sh")).unwrap();
+    assert!(script.contains("runs share i+1 of 10"), "{script}");
+    let sbatch = |array: &str| {
+        Command::new("sbatch")
+            .env("SLURM_CONF", &conf)
+            .current_dir(d.path())
+            .args(["--wait", "--output=slurm-%a.out", array, "rd/job.sh"])
+            .output()
+            .unwrap()
+    };
+    // Index 3 is share 4 of 10: tasks 4 and 14 run again, nothing else.
+    let o = sbatch("--array=3");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut want: Vec<u32> = (1..=20).collect();
+    want.extend([4, 14]);
+    want.sort();
+    assert_eq!(numbers(d.path(), "runs"), want);
+    // Index 12 is not a share: one line, nothing runs.
+    let o = sbatch("--array=12");
+    assert!(!o.status.success());
+    assert_eq!(numbers(d.path(), "runs"), want);
+    let said = fs::read_to_string(d.path().join("slurm-12.out")).unwrap();
+    assert_eq!(said.lines().count(), 1, "{said}");
+    assert!(
+        said.contains("array index 12 is not a share of this run (10 shares: indices 0-9)"),
+        "{said}"
+    );
+    // --slurm-arg=--array is parx's to choose: refused before anything is made.
+    let e = tempfile::tempdir().unwrap();
+    let o = slurm_parx(&conf, e.path())
+        .args([
+            "--slurm",
+            "2",
+            "--slurm-arg=--array=0-1",
+            "echo",
+            ":::",
+            "a",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(255), "{err}");
+    assert!(err.contains("--slurm-throttle"), "{err}");
+    assert!(common::dir_names(e.path()).is_empty());
 }

@@ -27,10 +27,17 @@ pub(super) struct LogRow {
     /// The row as written (ending in a newline), from the Host column on.
     rest: Vec<u8>,
     failed: bool,
+    /// Ended by a signal Slurm (or an interrupt) sends: TERM, KILL, INT, HUP, or a shell's
+    /// 128+n exit for one of them.
+    killed: bool,
 }
 
 impl Log {
-    pub(super) fn read(path: &Path) -> anyhow::Result<Log> {
+    /// Reads a shard's job log. With `drop_killed` (the shard's parx did not end normally:
+    /// Slurm cancelled, timed out, preempted or requeued it) the tasks a signal ended are
+    /// left out: Slurm's TERM reaches every process of the job at once, so those tasks died
+    /// of the shard's end, not of their own doing, and count as not run.
+    pub(super) fn read(path: &Path, drop_killed: bool) -> anyhow::Result<Log> {
         let text = rundir::read(path)?.unwrap_or_default();
         let mut log = Log::default();
         let whole = memchr::memrchr(b'\n', &text).map_or(0, |i| i + 1);
@@ -49,9 +56,21 @@ impl Log {
                 if seq > 0 {
                     let rest = line[fields[0].len() + 1..].to_vec();
                     let failed = exit != 0 || sig != 0;
-                    log.rows.insert(seq as u64, LogRow { rest, failed });
+                    let killed =
+                        matches!(sig, 1 | 2 | 9 | 15) || matches!(exit, 129 | 130 | 137 | 143);
+                    log.rows.insert(
+                        seq as u64,
+                        LogRow {
+                            rest,
+                            failed,
+                            killed,
+                        },
+                    );
                 }
             }
+        }
+        if drop_killed {
+            log.rows.retain(|_, r| !r.killed);
         }
         Ok(log)
     }
@@ -59,6 +78,71 @@ impl Log {
     pub(super) fn failed(&self) -> u64 {
         self.rows.values().filter(|r| r.failed).count() as u64
     }
+
+    /// Whether a task of the log was ended by a signal Slurm sends.
+    pub(super) fn any_killed(&self) -> bool {
+        self.rows.values().any(|r| r.killed)
+    }
+
+    /// The log again (header and rows), keeping the rows `keep` accepts.
+    pub(super) fn text(&self, keep: impl Fn(&LogRow) -> bool) -> Vec<u8> {
+        let mut t = crate::joblog::HEADER.to_vec();
+        for (seq, r) in self.rows.iter().filter(|(_, r)| keep(r)) {
+            t.extend_from_slice(seq.to_string().as_bytes());
+            t.push(b'\t');
+            t.extend_from_slice(&r.rest);
+        }
+        t
+    }
+}
+
+impl LogRow {
+    pub(super) fn failed(&self) -> bool {
+        self.failed
+    }
+}
+
+/// How a shard ended: its parx's status (`None`: it wrote none) and, when Slurm ended its
+/// array task (cancel, time limit, preemption, node failure, out of memory), that state, as
+/// the submitter recorded it in `shard-K/slurm-state`.
+pub(super) struct ShardEnd {
+    pub(super) code: Option<i32>,
+    pub(super) slurm: Option<String>,
+}
+
+impl ShardEnd {
+    pub(super) fn read(dir: &RunDir, k: u64) -> anyhow::Result<ShardEnd> {
+        let slurm = rundir::read(&dir.shard(k).join(STATE_FILE))?
+            .map(|t| String::from_utf8_lossy(&t).trim().to_owned())
+            .filter(|s| !s.is_empty());
+        Ok(ShardEnd {
+            code: shard_exit(dir, k)?,
+            slurm,
+        })
+    }
+
+    /// Its parx ended by itself, and Slurm did not end it: every row of its log stands.
+    pub(super) fn normal(&self) -> bool {
+        ended_normally(self.code) && self.slurm.is_none()
+    }
+}
+
+/// Where the submitter records the Slurm state that ended a shard's array task.
+pub(super) const STATE_FILE: &str = "slurm-state";
+
+/// Records that Slurm ended shard `k`'s array task in `state`.
+fn record_state(dir: &RunDir, k: u64, state: &str) -> anyhow::Result<()> {
+    rundir::replace(
+        &dir.shard(k).join(STATE_FILE),
+        format!("{state}\n").as_bytes(),
+    )
+}
+
+/// Shard `k`'s end and job log, the log read as [`Log::read`] says for how it ended.
+pub(super) fn shard_log(dir: &RunDir, k: u64) -> anyhow::Result<(ShardEnd, Log)> {
+    let end = ShardEnd::read(dir, k)?;
+    let log = Log::read(&dir.shard(k).join("joblog"), !end.normal())?;
+    Ok((end, log))
 }
 
 /// How a shard's parx ended, from its status file.
@@ -102,8 +186,41 @@ pub(super) struct Outcome {
     stdout_closed: bool,
 }
 
+/// How long to wait before asking squeue again, `since` the array was submitted: every 2 s in
+/// the first minute, then every 10 s (README, "Slurm, driven by parx").
+pub(super) fn squeue_interval(since: Duration) -> Duration {
+    if since < Duration::from_secs(60) {
+        Duration::from_secs(2)
+    } else {
+        Duration::from_secs(10)
+    }
+}
+
+/// Why a shard did not end normally, from its parx's status and Slurm's state.
+fn why_unfinished(code: Option<i32>, state: Option<String>) -> String {
+    let state = state.filter(|s| s != "COMPLETED");
+    match (state, code) {
+        (Some(s), Some(c)) => format!("Slurm state {s}; its parx exited with status {c}"),
+        (Some(s), None) => format!("Slurm state {s}"),
+        (None, Some(c)) => format!("its parx exited with status {c}"),
+        (None, None) => "it was gone from squeue without a status".into(),
+    }
+}
+
+impl Outcome {
+    /// Whether stdout took everything (no closed pipe).
+    pub(super) fn stdout_open(&self) -> bool {
+        !self.stdout_closed
+    }
+}
+
 /// Waits for the submitted shards. Returns `Some(status)` when interrupted (after cancelling
 /// the array).
+///
+/// A shard is over when its status file says it ended normally, or when Slurm no longer runs
+/// its array task (a requeued task is still run: its status is from an attempt that was
+/// killed, and the next attempt removes it). The status files are read every [`POLL`];
+/// squeue is asked at [`squeue_interval`], and only while some shard has not ended normally.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn wait(
     dir: &RunDir,
@@ -118,6 +235,9 @@ pub(super) fn wait(
     let mut pending: BTreeSet<u64> = todo.iter().copied().collect();
     let mut gone: HashMap<u64, Instant> = HashMap::new();
     let mut squeue_failures = 0;
+    let submitted = Instant::now();
+    let mut queue: Option<HashMap<u64, String>> = None;
+    let mut asked: Option<Instant> = None;
     loop {
         let s = sig.load(Ordering::SeqCst);
         if s != 0 {
@@ -125,44 +245,71 @@ pub(super) fn wait(
             // Leave once Slurm has let go of every task (bounded).
             let until = Instant::now() + Duration::from_secs(30);
             while Instant::now() < until && slurm::queued(job).is_none_or(|q| !q.is_empty()) {
-                std::thread::sleep(Duration::from_millis(200));
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            for &k in &pending {
+                // Their tasks in flight died of the cancel: not run, for --resume.
+                record_state(dir, k, "CANCELLED")?;
             }
             crate::messages::note(format_args!("interrupted: cancelled Slurm array job {job}"));
             return Ok(Some(128 + s));
         }
-        let queue = slurm::queued(job);
-        match &queue {
-            None => squeue_failures += 1,
-            Some(_) => squeue_failures = 0,
+        // A shard needs Slurm's word unless its parx ended normally with no task killed by
+        // a signal: those may have died of Slurm's TERM a moment before parx would have.
+        let mut ends = BTreeMap::new();
+        for &k in &pending {
+            let code = shard_exit(dir, k)?;
+            let sure = ended_normally(code)
+                && !Log::read(&dir.shard(k).join("joblog"), false)?.any_killed();
+            ends.insert(k, (code, sure));
         }
-        if squeue_failures > 120 {
-            bail!("squeue keeps failing; the array job {job} may still run (scancel {job})");
-        }
-        for k in pending.clone() {
-            let done = shard_exit(dir, k)?.is_some();
-            let lost = !done
-                && queue.as_ref().is_some_and(|q| !q.contains_key(&(k - 1)))
-                && gone.entry(k).or_insert_with(Instant::now).elapsed() >= GRACE;
-            if !done && queue.as_ref().is_some_and(|q| q.contains_key(&(k - 1))) {
-                gone.remove(&k);
+        let due = asked.is_none_or(|at| at.elapsed() >= squeue_interval(submitted.elapsed()));
+        if ends.values().any(|&(_, sure)| !sure) && due {
+            queue = slurm::states(job);
+            asked = Some(Instant::now());
+            match &queue {
+                None => squeue_failures += 1,
+                Some(_) => squeue_failures = 0,
             }
-            if done || lost {
-                pending.remove(&k);
-                let code = shard_exit(dir, k)?;
-                if !ended_normally(code) {
-                    let why = match code {
-                        Some(c) => format!("its parx exited with status {c}"),
-                        None => slurm::ended_state(job, k - 1)
-                            .map_or("it was gone from squeue without a status".into(), |s| {
-                                format!("Slurm state {s}")
-                            }),
-                    };
+            if squeue_failures > 30 {
+                bail!("squeue keeps failing; the array job {job} may still run (scancel {job})");
+            }
+        }
+        for (k, (code, sure)) in ends {
+            let state = queue.as_ref().and_then(|q| q.get(&(k - 1)));
+            let running = state.is_some_and(|s| slurm::active(s));
+            let over = if sure {
+                true
+            } else if running || queue.is_none() {
+                gone.remove(&k);
+                false
+            } else {
+                // Gone from Slurm (or ended there): a status may come a little late on a
+                // shared file system.
+                code.is_some() || gone.entry(k).or_insert_with(Instant::now).elapsed() >= GRACE
+            };
+            if !over {
+                continue;
+            }
+            pending.remove(&k);
+            let code = shard_exit(dir, k)?;
+            if !sure {
+                let state = match state {
+                    Some(s) => Some(s.clone()),
+                    None => slurm::ended_state(job, k - 1),
+                };
+                if let Some(s) = state.as_deref().filter(|s| slurm::ended_by_slurm(s)) {
+                    record_state(dir, k, s)?;
+                }
+                let end = ShardEnd::read(dir, k)?;
+                if !end.normal() {
+                    let why = why_unfinished(code, state);
                     report_unfinished(dir, job, k, n, counts, &why)?;
                     out.unfinished.insert(k, why);
                 }
-                if !cfg.keep_order && !out.stdout_closed {
-                    print_shard(dir, k, out)?;
-                }
+            }
+            if !cfg.keep_order && !out.stdout_closed {
+                print_shard(dir, k, out)?;
             }
         }
         if pending.is_empty() {
@@ -180,14 +327,18 @@ fn report_unfinished(
     counts: &[u64],
     why: &str,
 ) -> anyhow::Result<()> {
-    let log = Log::read(&dir.shard(k).join("joblog"))?;
+    let (_, log) = shard_log(dir, k)?;
     let total = counts[k as usize - 1];
     let missing = total.saturating_sub(log.rows.len() as u64);
+    let stderr = dir.shard(k).join("stderr");
+    let see = match rundir::read(&stderr)? {
+        Some(t) if !t.is_empty() => format!("; see {}", stderr.display()),
+        _ => String::new(),
+    };
     crate::messages::note(format_args!(
         "Slurm array task {job}_{} (shard {k}/{n}) did not finish ({why}): {missing} of \
-         its {total} tasks did not run; see {}",
+         its {total} tasks did not run{see}",
         k - 1,
-        dir.shard(k).join("stderr").display()
     ));
     Ok(())
 }
@@ -214,7 +365,7 @@ fn print_task(dir: &RunDir, k: u64, seq: u64, out: &mut Outcome) -> anyhow::Resu
 /// Prints every logged task of shard `k`, in its order.
 fn print_shard(dir: &RunDir, k: u64, out: &mut Outcome) -> anyhow::Result<()> {
     dir.audit(&dir.shard(k))?;
-    let log = Log::read(&dir.shard(k).join("joblog"))?;
+    let (_, log) = shard_log(dir, k)?;
     for &seq in log.rows.keys() {
         if out.stdout_closed {
             break;
@@ -236,7 +387,7 @@ pub(super) fn finish(
 ) -> anyhow::Result<i32> {
     let mut logs = Vec::new();
     for k in 1..=n {
-        logs.push(Log::read(&dir.shard(k).join("joblog"))?);
+        logs.push(shard_log(dir, k)?.1);
     }
     // Every task in global input order: by seq, or for --pipe-part by shard, then seq.
     let mut order: Vec<(u64, u64)> = logs
@@ -296,9 +447,11 @@ pub(super) fn finish(
     let mut failed: u64 = logs.iter().map(Log::failed).sum();
     let mut own_error = false;
     for k in 1..=n {
-        let code = shard_exit(dir, k)?;
+        let end = ShardEnd::read(dir, k)?;
+        let code = end.code;
         own_error |= code == Some(EXIT_ERROR);
-        if !ended_normally(code) {
+        // An empty share is not submitted.
+        if !end.normal() && counts[k as usize - 1] > 0 {
             let logged = logs[k as usize - 1].rows.len() as u64;
             failed += counts[k as usize - 1].saturating_sub(logged);
             if !out.unfinished.contains_key(&k) && code.is_none() {
@@ -334,9 +487,15 @@ mod tests {
         t.extend_from_slice(b"7\t:\t1.0\t0.1\t0\t0\t-1\t15\tsleep 9\n");
         t.extend_from_slice(b"9\t:\t1.0");
         std::fs::write(&p, &t).unwrap();
-        let log = Log::read(&p).unwrap();
+        let log = Log::read(&p, false).unwrap();
         assert_eq!(log.rows.keys().copied().collect::<Vec<_>>(), [1, 4, 7]);
         assert_eq!(log.failed(), 1);
         assert_eq!(log.rows[&4].rest, b":\t2.0\t0.1\t0\t2\t0\t0\ttrue\n");
+        // A shard Slurm ended: the task its TERM killed did not run.
+        let log = Log::read(&p, true).unwrap();
+        assert_eq!(log.rows.keys().copied().collect::<Vec<_>>(), [1, 4]);
+        let again = log.text(|r| !r.failed());
+        assert!(again.starts_with(crate::joblog::HEADER));
+        assert!(again.ends_with(b"4\t:\t2.0\t0.1\t0\t2\t0\t0\ttrue\n"));
     }
 }

@@ -35,7 +35,7 @@ const ENV_RESUME: &str = "PARX_SLURM_RESUME";
 /// How long an array task may be gone from squeue without its status file before it counts
 /// as not finished (a shared file system may show the file a little late).
 const GRACE: Duration = Duration::from_secs(5);
-/// How often squeue and the status files are looked at.
+/// How often the status files are looked at (squeue: `collect::squeue_interval`).
 const POLL: Duration = Duration::from_millis(500);
 
 pub(crate) use task::ArrayTask;

@@ -47,11 +47,19 @@ fn parse_max_array_size(text: &str) -> Option<u64> {
     })
 }
 
-/// Submits `script` as an array over the indices `spec` (`0-3`, `0,2`); returns the job id.
-pub fn submit(script: &Path, spec: &str, cwd: &Path, extra: &[OsString]) -> anyhow::Result<String> {
+/// Submits `script` as an array over the indices `spec` (`0-3`, `0,2`), at most `throttle` at
+/// once; returns the job id.
+pub fn submit(
+    script: &Path,
+    spec: &str,
+    throttle: Option<u32>,
+    cwd: &Path,
+    extra: &[OsString],
+) -> anyhow::Result<String> {
     let mut c = Command::new("sbatch");
+    let throttle = throttle.map(|t| format!("%{t}")).unwrap_or_default();
     c.arg("--parsable")
-        .arg(format!("--array={spec}"))
+        .arg(format!("--array={spec}{throttle}"))
         .arg("--job-name=parx")
         .arg("--output=/dev/null")
         .arg("--error=/dev/null")
@@ -72,20 +80,58 @@ pub fn submit(script: &Path, spec: &str, cwd: &Path, extra: &[OsString]) -> anyh
     Ok(id)
 }
 
-/// The array tasks of `job` that Slurm still has pending, running or completing, by index,
-/// with their state; `None` when squeue could not be asked this time.
-pub fn queued(job: &str) -> Option<HashMap<u64, String>> {
+/// The array tasks of `job` the controller knows, by index, with their state (pending,
+/// running, requeued, or ended: `COMPLETED`, `TIMEOUT`, ...); `None` when squeue could not be
+/// asked this time. A job the controller has already forgotten has no tasks.
+pub fn states(job: &str) -> Option<HashMap<u64, String>> {
     let o = Command::new("squeue")
-        .args(["-h", "-r", "-j", job, "-o", "%i %T"])
+        .args(["-h", "-r", "-t", "all", "-j", job, "-o", "%i %T"])
         .stdin(Stdio::null())
         .output()
         .ok()?;
     if !o.status.success() {
-        // A job the controller has already forgotten.
         let err = String::from_utf8_lossy(&o.stderr);
         return err.contains("Invalid job id").then(HashMap::new);
     }
     Some(parse_squeue(job, &String::from_utf8_lossy(&o.stdout)))
+}
+
+/// The array tasks of `job` that are still pending, running, completing or requeued.
+pub fn queued(job: &str) -> Option<HashMap<u64, String>> {
+    let mut q = states(job)?;
+    q.retain(|_, s| active(s));
+    Some(q)
+}
+
+/// Whether a job state is one Slurm may still run (or is still ending): not a final one.
+pub fn active(state: &str) -> bool {
+    !matches!(
+        state,
+        "COMPLETED"
+            | "CANCELLED"
+            | "FAILED"
+            | "TIMEOUT"
+            | "PREEMPTED"
+            | "NODE_FAIL"
+            | "OUT_OF_MEMORY"
+            | "BOOT_FAIL"
+            | "DEADLINE"
+    )
+}
+
+/// Whether a final state is one where Slurm ended the job (rather than its program): its
+/// processes were sent TERM (then KILL), or lost with their node.
+pub fn ended_by_slurm(state: &str) -> bool {
+    matches!(
+        state,
+        "CANCELLED"
+            | "TIMEOUT"
+            | "PREEMPTED"
+            | "NODE_FAIL"
+            | "OUT_OF_MEMORY"
+            | "BOOT_FAIL"
+            | "DEADLINE"
+    )
 }
 
 fn parse_squeue(job: &str, text: &str) -> HashMap<u64, String> {
@@ -96,7 +142,6 @@ fn parse_squeue(job: &str, text: &str) -> HashMap<u64, String> {
             (j == job).then_some(())?;
             Some((idx.parse().ok()?, state.trim().to_owned()))
         })
-        .filter(|(_, s)| !matches!(s.as_str(), "COMPLETED" | "CANCELLED" | "FAILED"))
         .collect()
 }
 
@@ -143,10 +188,11 @@ mod tests {
     fn squeue_lines() {
         let q = parse_squeue(
             "12",
-            "12_0 RUNNING\n12_3 PENDING\n13_1 RUNNING\n12_4 COMPLETED\n",
+            "12_0 RUNNING\n12_3 PENDING\n13_1 RUNNING\n12_4 TIMEOUT\n12_[5-6] PENDING\n",
         );
-        assert_eq!(q.len(), 2);
+        assert_eq!(q.len(), 3);
         assert_eq!(q[&0], "RUNNING");
         assert_eq!(q[&3], "PENDING");
+        assert!(active(&q[&3]) && !active(&q[&4]) && active("REQUEUED"));
     }
 }

@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 
-use super::collect::{ended_normally, finish, shard_exit, wait, Log, Outcome};
+use super::collect::{
+    ended_normally, finish, shard_exit, shard_log, wait, Log, LogRow, Outcome, ShardEnd, STATE_FILE,
+};
 use super::rundir::{self, RunDir};
 use super::{slurm, ENV_RESUME, ENV_RUN};
 use crate::config::{ChunkMode, Config, Resume, SlurmConfig, SourceKind};
@@ -103,22 +105,40 @@ fn count_tasks(cfg: Config, n: u64) -> anyhow::Result<(Config, Vec<u64>)> {
     Ok((cfg, counts))
 }
 
-/// The batch script every array task runs.
-fn job_script(dir: &RunDir, n: u64, all: bool, resume: &str, stdin: Option<&Path>) -> Vec<u8> {
-    let mut s =
-        b"#!/bin/sh\n# parx --slurm: one array task of this run (written by parx).\n".to_vec();
+/// The batch script every array task runs. It states the mapping: array index `i` runs share
+/// `i+1` of `n`, whatever array it was submitted as (`sbatch --array=3 job.sh` by hand runs
+/// share 4); an index that is not a share is refused in one line on stderr (Slurm's output
+/// file) and in `DIR/refused`.
+fn job_script(dir: &RunDir, n: u64, resume: &str, stdin: Option<&Path>) -> Vec<u8> {
+    let mut s = format!(
+        "#!/bin/sh\n# parx --slurm: one array task of this run (written by parx).\n# {n} shares: \
+         array index i (0 to {last}) runs share i+1 of {n}; any other index is refused.\n",
+        last = n - 1
+    )
+    .into_bytes();
     s.extend_from_slice(format!("export {ENV_RUN}=").as_bytes());
     sh_quote(&mut s, dir.path.as_os_str().as_bytes());
-    s.extend_from_slice(format!("\nexport {ENV_RESUME}={resume}\nexec ").as_bytes());
+    s.extend_from_slice(format!("\nexport {ENV_RESUME}={resume}\n").as_bytes());
+    s.extend_from_slice(
+        format!(
+            "i=${{SLURM_ARRAY_TASK_ID:-none}}\n\
+             case $i in\n\
+             ''|*[!0-9]*) why=\"not run as a task of a Slurm array (submit it with --array=0-{last})\" ;;\n\
+             *) [ \"$i\" -lt {n} ] || why=\"array index $i is not a share of this run ({n} shares: indices 0-{last})\" ;;\n\
+             esac\n\
+             if [ -n \"${{why:-}}\" ]; then\n\
+             \x20   echo \"parx: $0: $why\" >&2\n\
+             \x20   echo \"job ${{SLURM_JOB_ID:-?}}: $why\" >>\"${ENV_RUN}/refused\" 2>/dev/null\n\
+             \x20   exit 2\n\
+             fi\n\
+             exec ",
+            last = n - 1
+        )
+        .as_bytes(),
+    );
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("parx"));
     sh_quote(&mut s, exe.as_os_str().as_bytes());
-    if all {
-        // The whole array 0..N-1: an evenly stepped range, as --shard auto wants.
-        s.extend_from_slice(b" --shard auto");
-    } else {
-        // Some shards again: the array is a list, so the share is spelled out.
-        s.extend_from_slice(format!(" --shard \"$((SLURM_ARRAY_TASK_ID + 1))/{n}\"").as_bytes());
-    }
+    s.extend_from_slice(format!(" --shard \"$((i + 1))/{n}\"").as_bytes());
     for a in std::env::args_os().skip(1) {
         s.push(b' ');
         sh_quote(&mut s, a.as_bytes());
@@ -187,11 +207,15 @@ pub(super) fn submit(mut cfg: Config) -> anyhow::Result<i32> {
             );
         }
     }
+    let jobs = rundir::read(&dir.join("jobs"))?.unwrap_or_default();
+    let last_job = String::from_utf8_lossy(&jobs)
+        .lines()
+        .last()
+        .and_then(|l| l.split(' ').next())
+        .map(str::to_owned);
     if resume != Resume::No {
         // A submitter killed outright leaves its array running: do not run shards twice.
-        let jobs = rundir::read(&dir.join("jobs"))?.unwrap_or_default();
-        let last = String::from_utf8_lossy(&jobs);
-        if let Some(job) = last.lines().last().and_then(|l| l.split(' ').next()) {
+        if let Some(job) = &last_job {
             // Array index k-1 is shard k; one that wrote its status is only being cleaned up.
             let mut running = false;
             for idx in slurm::queued(job).unwrap_or_default().into_keys() {
@@ -221,23 +245,43 @@ pub(super) fn submit(mut cfg: Config) -> anyhow::Result<i32> {
     }
     let (cfg, counts) = count_tasks(cfg, n)?;
 
-    // Which shards run: all of them, or those with missing (--resume) or failed
-    // (--resume-failed) tasks.
+    // Which shards run: all of them (but empty ones), or those with missing (--resume) or
+    // failed (--resume-failed) tasks. A shard to run again gets its log cut to the tasks it
+    // skips: tasks Slurm's TERM ended are left out (they did not run), and with
+    // --resume-failed the failed ones; its array task then continues from that log.
     let mut todo = Vec::new();
     for k in 1..=n {
-        let needed = match resume {
-            Resume::No => true,
-            _ => {
-                let code = shard_exit(&dir, k)?;
-                let log = Log::read(&dir.shard(k).join("joblog"))?;
-                !ended_normally(code)
-                    || (log.rows.len() as u64) < counts[k as usize - 1]
-                    || (resume == Resume::Failed && log.failed() > 0)
-            }
-        };
-        if needed {
-            todo.push(k);
+        let count = counts[k as usize - 1];
+        if count == 0 {
+            continue;
         }
+        if resume == Resume::No {
+            todo.push(k);
+            continue;
+        }
+        if let Some(job) = &last_job {
+            // A shard whose array task Slurm ended after the last submitter stopped watching
+            // (killed outright): ask Slurm while it remembers.
+            let end = ShardEnd::read(&dir, k)?;
+            if end.slurm.is_none()
+                && (!ended_normally(end.code)
+                    || Log::read(&dir.shard(k).join("joblog"), false)?.any_killed())
+            {
+                if let Some(s) = slurm::ended_state(job, k - 1).filter(|s| slurm::ended_by_slurm(s))
+                {
+                    rundir::replace(&dir.shard(k).join(STATE_FILE), format!("{s}\n").as_bytes())?;
+                }
+            }
+        }
+        let (end, log) = shard_log(&dir, k)?;
+        let retry_failed = resume == Resume::Failed && log.failed() > 0;
+        if end.normal() && (log.rows.len() as u64) >= count && !retry_failed {
+            continue;
+        }
+        let keep = |r: &LogRow| resume != Resume::Failed || !r.failed();
+        dir.make_shard(k)?;
+        rundir::replace(&dir.shard(k).join("joblog"), &log.text(keep))?;
+        todo.push(k);
     }
     let sig = Arc::new(AtomicI32::new(0));
     sys::catch_signals()?;
@@ -256,9 +300,9 @@ pub(super) fn submit(mut cfg: Config) -> anyhow::Result<i32> {
         for &k in &todo {
             dir.make_shard(k)?;
             rundir::remove(&dir.shard(k).join("status"))?;
+            rundir::remove(&dir.shard(k).join(STATE_FILE))?;
         }
-        let all = todo.len() as u64 == n;
-        let spec = if all {
+        let spec = if todo.len() as u64 == n {
             format!("0-{}", n - 1)
         } else {
             todo.iter()
@@ -266,15 +310,25 @@ pub(super) fn submit(mut cfg: Config) -> anyhow::Result<i32> {
                 .collect::<Vec<_>>()
                 .join(",")
         };
+        // A first run starts each shard afresh; a resubmission continues from the logs just
+        // cut (and a requeued task continues from its log either way).
         let mode = match resume {
             Resume::No => "no",
-            Resume::All => "all",
-            Resume::Failed => "failed",
+            Resume::All | Resume::Failed => "continue",
         };
         let script = dir.join("job.sh");
-        rundir::replace(&script, &job_script(&dir, n, all, mode, stdin.as_deref()))?;
+        rundir::replace(&script, &job_script(&dir, n, mode, stdin.as_deref()))?;
         let cwd = std::env::current_dir()?;
-        let job = slurm::submit(&script, &spec, &cwd, &sc.sbatch_args)?;
+        let job = match slurm::submit(&script, &spec, sc.throttle, &cwd, &sc.sbatch_args) {
+            Ok(job) => job,
+            Err(e) => {
+                if resume == Resume::No {
+                    // Refused before anything ran: leave no run directory behind.
+                    let _ = std::fs::remove_dir_all(&dir.path);
+                }
+                return Err(e);
+            }
+        };
         let mut jobs = rundir::append(&dir.join("jobs"))?;
         writeln!(jobs, "{job} {spec}")?;
         crate::messages::note(format_args!(
@@ -286,7 +340,12 @@ pub(super) fn submit(mut cfg: Config) -> anyhow::Result<i32> {
             return Ok(code);
         }
     }
-    finish(&dir, n, &counts, &cfg, part, &mut outcome)
+    let code = finish(&dir, n, &counts, &cfg, part, &mut outcome)?;
+    if code == 0 && outcome.stdout_open() && !sc.keep_run_dir {
+        std::fs::remove_dir_all(&dir.path)
+            .with_context(|| format!("removing the run directory {}", dir.path.display()))?;
+    }
+    Ok(code)
 }
 
 #[cfg(test)]

@@ -1,9 +1,13 @@
 //! One array task of a `--slurm` run, on a compute node: the submitting parx's arguments
-//! with `--shard auto` (or, on a resubmission of some shards only, `--shard K/N`) in front,
-//! and `PARX_SLURM_RUN`/`PARX_SLURM_RESUME` in the environment. It runs its share as any
-//! parx run, with the job log and per-task results in `DIR/shard-K/`, its own messages in
+//! with `--shard "$((SLURM_ARRAY_TASK_ID + 1))/N"` in front (the batch script states the
+//! mapping), and `PARX_SLURM_RUN`/`PARX_SLURM_RESUME` in the environment. It runs its share as
+//! any parx run, with the job log and per-task results in `DIR/shard-K/`, its own messages in
 //! `DIR/shard-K/stderr`, and writes `DIR/shard-K/status` last, so the submitter knows it
-//! ended (a task killed by Slurm writes none).
+//! ended (a task killed by Slurm may write none).
+//!
+//! A first run's first attempt starts the share afresh; a resubmission, and a requeued or
+//! restarted attempt (`SLURM_RESTART_COUNT` > 0), continue from the shard's job log, the
+//! latter leaving out the tasks the previous attempt's end killed.
 //!
 //! The run itself is the ordinary one: [`prepare`] turns the configuration into the shard's,
 //! the crate root runs it, and [`ArrayTask::finish`] records how it ended.
@@ -12,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
+use super::collect::Log;
 use super::rundir::{self, RunDir};
 use super::{ENV_RESUME, ENV_RUN};
 use crate::config::{Config, Resume};
@@ -28,10 +33,16 @@ pub(crate) struct ArrayTask {
 /// the configuration its shard runs with: the job log, `--resume` and the results in the shard
 /// directory, no `--slurm`.
 pub(crate) fn prepare(mut cfg: Config, run_dir: &Path) -> anyhow::Result<(Config, ArrayTask)> {
+    // A requeued or restarted array task (node failure, preemption, scontrol requeue)
+    // continues from its log, as does a resubmission (its log was cut by the submitter); only
+    // a first run's first attempt starts afresh.
+    let restarted = std::env::var("SLURM_RESTART_COUNT")
+        .ok()
+        .and_then(|c| c.trim().parse::<u64>().ok())
+        .is_some_and(|c| c > 0);
     let resume = match std::env::var(ENV_RESUME).as_deref() {
-        Ok("all") => Resume::All,
-        Ok("failed") => Resume::Failed,
-        _ => Resume::No,
+        Ok("no") if !restarted => Resume::No,
+        _ => Resume::All,
     };
     // The user's tasks must not think they are array tasks of this run.
     std::env::remove_var(ENV_RUN);
@@ -60,6 +71,14 @@ pub(crate) fn prepare(mut cfg: Config, run_dir: &Path) -> anyhow::Result<(Config
     }
     if !results.exists() {
         rundir::make_dir(&results)?;
+    }
+    // A status left by an earlier attempt is not this one's.
+    rundir::remove(&sdir.join("status"))?;
+    if restarted {
+        // The attempt before this one was ended by Slurm: the tasks its TERM killed did not
+        // run.
+        let kept = Log::read(&log, true)?;
+        rundir::replace(&log, &kept.text(|_| true))?;
     }
     cfg.slurm = None;
     cfg.jobs_ctl.joblog = Some(log);
