@@ -862,3 +862,62 @@ fn resubmitted_index_of_the_job_script_runs_its_share_or_is_refused() {
     assert!(err.contains("--slurm-throttle"), "{err}");
     assert!(common::dir_names(e.path()).is_empty());
 }
+
+#[test]
+fn run_dir_holds_a_few_files_per_shard_and_is_removed_after_success() {
+    let Some(conf) = cluster() else { return };
+    let d = common::tempdir();
+    // 20,000 tasks with PARX_SLOW=1 (the figure), 2,000 otherwise.
+    let n = if std::env::var("PARX_SLOW").as_deref() == Ok("1") {
+        20_000
+    } else {
+        2_000
+    };
+    let input: String = (1..=n).map(|i| format!("{i}\n")).collect();
+    let args = ["-k", "echo", "task", "{#}", "{}"];
+    let local = parx()
+        .args(args)
+        .write_stdin(input.clone())
+        .output()
+        .unwrap();
+    assert!(local.status.success());
+    let mut child = parx_std()
+        .env("SLURM_CONF", &conf)
+        .current_dir(d.path())
+        .args(["--slurm", "4", "--run-dir", "rd"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = common::drain(child.stdout.take().unwrap());
+    let err = common::drain(child.stderr.take().unwrap());
+    // Count the run directory's entries while the run goes on.
+    let rd = d.path().join("rd");
+    let mut most = 0;
+    let mut looked = 0;
+    while child.try_wait().unwrap().is_none() {
+        if rd.exists() {
+            let seen = std::panic::catch_unwind(|| walkdir(&rd).len()).unwrap_or(0);
+            most = most.max(seen);
+            looked += 1;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let status = child.wait().unwrap();
+    let err = String::from_utf8_lossy(&err.join().unwrap()).into_owned();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(looked > 0, "the run directory was never seen");
+    assert!(
+        most < 100,
+        "{most} entries in the run directory for {n} tasks"
+    );
+    assert!(
+        out.join().unwrap() == local.stdout,
+        "the output differs from the local run"
+    );
+    assert!(!rd.exists(), "the run directory is left after success");
+}

@@ -17,15 +17,28 @@ use crate::config::Config;
 use crate::exit::EXIT_ERROR;
 use crate::sys;
 
-/// What a shard's job log says: the last row of each task.
+/// What a shard's job log says. The shard's stdout is one append-only file (`shard-K/out`)
+/// and the log is its index: rows are written in the order the outputs were, each after its
+/// output, and the Receive column is the output's length, so row `i`'s output starts where
+/// the outputs of rows before it end. Rows that no longer count (a task run again, or one cut
+/// for `--resume`) stay as *void* rows, with Seq 0, so the offsets stay right and GNU
+/// parallel's `--resume` reading skips them.
 #[derive(Default)]
 pub(super) struct Log {
-    pub(super) rows: BTreeMap<u64, LogRow>,
+    /// Every row, in file order.
+    lines: Vec<LogRow>,
+    /// The tasks that count, by seq: the index in `lines` of the task's last row.
+    pub(super) rows: BTreeMap<u64, usize>,
 }
 
 pub(super) struct LogRow {
+    /// Seq (0: a void row).
+    seq: u64,
     /// The row as written (ending in a newline), from the Host column on.
     rest: Vec<u8>,
+    /// Where the task's stdout is in `shard-K/out`, and its length.
+    offset: u64,
+    len: u64,
     failed: bool,
     /// Ended by a signal Slurm (or an interrupt) sends: TERM, KILL, INT, HUP, or a shell's
     /// 128+n exit for one of them.
@@ -40,6 +53,7 @@ impl Log {
     pub(super) fn read(path: &Path, drop_killed: bool) -> anyhow::Result<Log> {
         let text = rundir::read(path)?.unwrap_or_default();
         let mut log = Log::default();
+        let mut offset = 0;
         let whole = memchr::memrchr(b'\n', &text).map_or(0, |i| i + 1);
         for line in text[..whole].split_inclusive(|&b| b == b'\n') {
             let fields: Vec<&[u8]> = line.splitn(9, |&b| b == b'\t').collect();
@@ -50,45 +64,71 @@ impl Log {
                     .parse()
                     .ok()
             };
-            if let (Some(seq), Some(exit), Some(sig), true) =
-                (num(0), num(6), num(7), fields.len() == 9)
-            {
-                if seq > 0 {
-                    let rest = line[fields[0].len() + 1..].to_vec();
-                    let failed = exit != 0 || sig != 0;
-                    let killed =
-                        matches!(sig, 1 | 2 | 9 | 15) || matches!(exit, 129 | 130 | 137 | 143);
-                    log.rows.insert(
-                        seq as u64,
-                        LogRow {
-                            rest,
-                            failed,
-                            killed,
-                        },
-                    );
-                }
+            let (Some(seq), Some(len), Some(exit), Some(sig), true) =
+                (num(0), num(5), num(6), num(7), fields.len() == 9)
+            else {
+                continue;
+            };
+            if seq < 0 || len < 0 {
+                continue;
+            }
+            let killed = matches!(sig, 1 | 2 | 9 | 15) || matches!(exit, 129 | 130 | 137 | 143);
+            log.lines.push(LogRow {
+                seq: seq as u64,
+                rest: line[fields[0].len() + 1..].to_vec(),
+                offset,
+                len: len as u64,
+                failed: exit != 0 || sig != 0,
+                killed,
+            });
+            offset += len as u64;
+            if seq > 0 {
+                log.rows.insert(seq as u64, log.lines.len() - 1);
             }
         }
         if drop_killed {
-            log.rows.retain(|_, r| !r.killed);
+            let lines = &log.lines;
+            log.rows.retain(|_, &mut i| !lines[i].killed);
         }
         Ok(log)
     }
 
+    /// The row of task `seq` (one of `rows`).
+    pub(super) fn row(&self, seq: u64) -> &LogRow {
+        &self.lines[self.rows[&seq]]
+    }
+
     pub(super) fn failed(&self) -> u64 {
-        self.rows.values().filter(|r| r.failed).count() as u64
+        self.rows
+            .values()
+            .filter(|&&i| self.lines[i].failed)
+            .count() as u64
     }
 
     /// Whether a task of the log was ended by a signal Slurm sends.
     pub(super) fn any_killed(&self) -> bool {
-        self.rows.values().any(|r| r.killed)
+        self.rows.values().any(|&i| self.lines[i].killed)
     }
 
-    /// The log again (header and rows), keeping the rows `keep` accepts.
+    /// How long `shard-K/out` is by the log: the bytes of every row.
+    pub(super) fn out_len(&self) -> u64 {
+        self.lines.iter().map(|r| r.len).sum()
+    }
+
+    /// The log again (header and every row), the tasks' rows that `keep` accepts as they
+    /// are and every other row void (Seq 0).
     pub(super) fn text(&self, keep: impl Fn(&LogRow) -> bool) -> Vec<u8> {
         let mut t = crate::joblog::HEADER.to_vec();
-        for (seq, r) in self.rows.iter().filter(|(_, r)| keep(r)) {
-            t.extend_from_slice(seq.to_string().as_bytes());
+        for (i, r) in self.lines.iter().enumerate() {
+            let counts = r.seq > 0 && self.rows.get(&r.seq) == Some(&i) && keep(r);
+            t.extend_from_slice(
+                if counts {
+                    r.seq.to_string()
+                } else {
+                    "0".into()
+                }
+                .as_bytes(),
+            );
             t.push(b'\t');
             t.extend_from_slice(&r.rest);
         }
@@ -343,8 +383,46 @@ fn report_unfinished(
     Ok(())
 }
 
-/// Prints one task's stored stdout (and stderr, on stderr).
-fn print_task(dir: &RunDir, k: u64, seq: u64, out: &mut Outcome) -> anyhow::Result<()> {
+/// Copies `len` bytes at `offset` of `file` to stdout; false when stdout is closed.
+fn copy_out(file: &std::fs::File, offset: u64, len: u64) -> anyhow::Result<bool> {
+    use std::io::Write;
+    use std::os::unix::fs::FileExt;
+    let stdout = sys::stdout_file();
+    let mut buf = vec![0; len.min(1 << 20) as usize];
+    let mut at = 0;
+    while at < len {
+        let want = (len - at).min(buf.len() as u64) as usize;
+        let got = file.read_at(&mut buf[..want], offset + at)?;
+        if got == 0 {
+            bail!("a shard's output file is shorter than its job log says");
+        }
+        if let Err(e) = (&*stdout).write_all(&buf[..got]) {
+            if e.kind() == io::ErrorKind::BrokenPipe {
+                return Ok(false);
+            }
+            return Err(e).context("writing stdout");
+        }
+        at += got as u64;
+    }
+    Ok(true)
+}
+
+/// The open output files of the shards, by shard.
+#[derive(Default)]
+struct Outs(HashMap<u64, Option<std::fs::File>>);
+
+impl Outs {
+    fn get(&mut self, dir: &RunDir, k: u64) -> anyhow::Result<Option<&std::fs::File>> {
+        if let std::collections::hash_map::Entry::Vacant(e) = self.0.entry(k) {
+            e.insert(rundir::open_read(&dir.shard(k).join("out"))?);
+        }
+        Ok(self.0[&k].as_ref())
+    }
+}
+
+/// Prints one task's stored stdout and stderr from `shard-K/results/<seq>/` (a process-pool
+/// shard).
+fn print_result(dir: &RunDir, k: u64, seq: u64, out: &mut Outcome) -> anyhow::Result<()> {
     let base = dir.shard(k).join("results").join(seq.to_string());
     if let Some(mut f) = rundir::open_read(&base.join("stdout"))? {
         let stdout = sys::stdout_file();
@@ -362,16 +440,49 @@ fn print_task(dir: &RunDir, k: u64, seq: u64, out: &mut Outcome) -> anyhow::Resu
     Ok(())
 }
 
-/// Prints every logged task of shard `k`, in its order.
+/// Prints one task's stdout from its shard's output file (or results directory).
+fn print_task(
+    dir: &RunDir,
+    outs: &mut Outs,
+    k: u64,
+    row: &LogRow,
+    out: &mut Outcome,
+) -> anyhow::Result<()> {
+    if dir.shard(k).join("results").is_dir() {
+        return print_result(dir, k, row.seq, out);
+    }
+    if row.len == 0 {
+        return Ok(());
+    }
+    let Some(f) = outs.get(dir, k)? else {
+        bail!("{}: missing", dir.shard(k).join("out").display());
+    };
+    if !copy_out(f, row.offset, row.len)? {
+        out.stdout_closed = true;
+    }
+    Ok(())
+}
+
+/// Copies shard `k`'s stderr (its tasks' stderr and its parx's own messages) to stderr.
+fn print_stderr(dir: &RunDir, k: u64) -> anyhow::Result<()> {
+    if let Some(mut f) = rundir::open_read(&dir.shard(k).join("stderr"))? {
+        let _ = io::copy(&mut f, &mut io::stderr().lock());
+    }
+    Ok(())
+}
+
+/// Prints every logged task of shard `k`, in its order, then its stderr.
 fn print_shard(dir: &RunDir, k: u64, out: &mut Outcome) -> anyhow::Result<()> {
     dir.audit(&dir.shard(k))?;
     let (_, log) = shard_log(dir, k)?;
+    let mut outs = Outs::default();
     for &seq in log.rows.keys() {
         if out.stdout_closed {
             break;
         }
-        print_task(dir, k, seq, out)?;
+        print_task(dir, &mut outs, k, log.row(seq), out)?;
     }
+    print_stderr(dir, k)?;
     out.printed.insert(k);
     Ok(())
 }
@@ -403,11 +514,17 @@ pub(super) fn finish(
             dir.audit(&dir.shard(k))?;
         }
     }
+    let mut outs = Outs::default();
     for &(k, seq) in &order {
         if out.stdout_closed || out.printed.contains(&k) {
             continue;
         }
-        print_task(dir, k, seq, out)?;
+        print_task(dir, &mut outs, k, logs[k as usize - 1].row(seq), out)?;
+    }
+    for k in 1..=n {
+        if !out.printed.contains(&k) {
+            print_stderr(dir, k)?;
+        }
     }
     if let Some(path) = &cfg.jobs_ctl.joblog {
         let offsets: Vec<u64> = counts
@@ -431,7 +548,7 @@ pub(super) fn finish(
             };
             text.extend_from_slice(global.to_string().as_bytes());
             text.push(b'\t');
-            let rest = &logs[k as usize - 1].rows[&seq].rest;
+            let rest = &logs[k as usize - 1].row(seq).rest;
             // The Host column: the node the shard ran on, where known.
             match (&hosts[k as usize - 1], rest.strip_prefix(b":\t")) {
                 (Some(h), Some(after)) => {
@@ -490,12 +607,30 @@ mod tests {
         let log = Log::read(&p, false).unwrap();
         assert_eq!(log.rows.keys().copied().collect::<Vec<_>>(), [1, 4, 7]);
         assert_eq!(log.failed(), 1);
-        assert_eq!(log.rows[&4].rest, b":\t2.0\t0.1\t0\t2\t0\t0\ttrue\n");
+        assert_eq!(log.row(4).rest, b":\t2.0\t0.1\t0\t2\t0\t0\ttrue\n");
+        // The index of shard-K/out: each row's Receive bytes follow the rows before it.
+        assert_eq!((log.row(1).offset, log.row(1).len), (0, 2));
+        assert_eq!((log.row(4).offset, log.row(4).len), (4, 2));
+        assert_eq!(log.out_len(), 6);
         // A shard Slurm ended: the task its TERM killed did not run.
         let log = Log::read(&p, true).unwrap();
         assert_eq!(log.rows.keys().copied().collect::<Vec<_>>(), [1, 4]);
+        // Cut for --resume-failed: every row stays (the offsets), those cut are void.
         let again = log.text(|r| !r.failed());
         assert!(again.starts_with(crate::joblog::HEADER));
-        assert!(again.ends_with(b"4\t:\t2.0\t0.1\t0\t2\t0\t0\ttrue\n"));
+        let body = String::from_utf8_lossy(&again[crate::joblog::HEADER.len()..]).into_owned();
+        let seqs: Vec<&str> = body
+            .lines()
+            .map(|l| l.split('\t').next().unwrap())
+            .collect();
+        assert_eq!(seqs, ["1", "0", "4", "0"]);
+        std::fs::write(&p, &again).unwrap();
+        let cut = Log::read(&p, false).unwrap();
+        assert_eq!(cut.rows.keys().copied().collect::<Vec<_>>(), [1, 4]);
+        assert_eq!(cut.row(4).offset, 4);
+        assert!(crate::joblog::parse(&again)
+            .done
+            .iter()
+            .all(|&s| s == 1 || s == 4));
     }
 }

@@ -31,7 +31,7 @@ fn refuse_unsupported(cfg: &Config) -> anyhow::Result<()> {
         ),
         (
             jc.results.is_some(),
-            "--results (the run directory holds each task's results)",
+            "--results (the run directory holds the outputs)",
         ),
         (jc.tag.is_some(), "--tag/--tagstring"),
         (jc.line_buffer, "--line-buffer"),

@@ -1,9 +1,10 @@
 //! One array task of a `--slurm` run, on a compute node: the submitting parx's arguments
 //! with `--shard "$((SLURM_ARRAY_TASK_ID + 1))/N"` in front (the batch script states the
 //! mapping), and `PARX_SLURM_RUN`/`PARX_SLURM_RESUME` in the environment. It runs its share as
-//! any parx run, with the job log and per-task results in `DIR/shard-K/`, its own messages in
-//! `DIR/shard-K/stderr`, and writes `DIR/shard-K/status` last, so the submitter knows it
-//! ended (a task killed by Slurm may write none).
+//! any parx run, with its stdout in `DIR/shard-K/out` indexed by its job log (per-task results
+//! with `--pool process`), its tasks' stderr and its own messages in `DIR/shard-K/stderr`,
+//! and writes `DIR/shard-K/status` last, so the submitter knows it ended (a task killed by
+//! Slurm may write none).
 //!
 //! A first run's first attempt starts the share afresh; a resubmission, and a requeued or
 //! restarted attempt (`SLURM_RESTART_COUNT` > 0), continue from the shard's job log, the
@@ -19,7 +20,7 @@ use anyhow::{bail, Context};
 use super::collect::Log;
 use super::rundir::{self, RunDir};
 use super::{ENV_RESUME, ENV_RUN};
-use crate::config::{Config, Resume};
+use crate::config::{Config, PoolKind, Resume};
 use crate::exit::EXIT_ERROR;
 use crate::sys;
 
@@ -30,7 +31,7 @@ pub(crate) struct ArrayTask {
 }
 
 /// Sets the array task up (its shard directory, stderr to `DIR/shard-K/stderr`) and returns
-/// the configuration its shard runs with: the job log, `--resume` and the results in the shard
+/// the configuration its shard runs with: the job log, `--resume` and the output in the shard
 /// directory, no `--slurm`.
 pub(crate) fn prepare(mut cfg: Config, run_dir: &Path) -> anyhow::Result<(Config, ArrayTask)> {
     // A requeued or restarted array task (node failure, preemption, scontrol requeue)
@@ -57,34 +58,67 @@ pub(crate) fn prepare(mut cfg: Config, run_dir: &Path) -> anyhow::Result<(Config
     let err = rundir::append(&sdir.join("stderr"))?;
     sys::redirect_stderr(&err).context("redirecting stderr")?;
     let log = sdir.join("joblog");
-    let results = sdir.join("results");
-    for (p, dir_wanted) in [(&log, false), (&results, true)] {
-        if let Ok(m) = std::fs::symlink_metadata(p) {
-            if m.file_type().is_symlink() || m.is_dir() != dir_wanted {
-                bail!(
-                    "{}: not a regular {}; parx never follows links in a run directory",
-                    p.display(),
-                    if dir_wanted { "directory" } else { "file" }
-                );
-            }
+    let out_path = sdir.join("out");
+    if let Ok(m) = std::fs::symlink_metadata(&log) {
+        if !m.is_file() {
+            bail!(
+                "{}: not a regular file; parx never follows links in a run directory",
+                log.display()
+            );
         }
-    }
-    if !results.exists() {
-        rundir::make_dir(&results)?;
     }
     // A status left by an earlier attempt is not this one's.
     rundir::remove(&sdir.join("status"))?;
-    if restarted {
+    if resume == Resume::No {
+        rundir::remove(&log)?;
+        rundir::remove(&out_path)?;
+    } else if restarted {
         // The attempt before this one was ended by Slurm: the tasks its TERM killed did not
         // run.
         let kept = Log::read(&log, true)?;
         rundir::replace(&log, &kept.text(|_| true))?;
     }
+    if cfg.pool == PoolKind::Process {
+        // The process pool streams results past the job log (its rows do not index an
+        // output file): each task's results in a directory of its own.
+        let results = sdir.join("results");
+        if !results.exists() {
+            rundir::make_dir(&results)?;
+        }
+        rundir::check_dir(&results)?;
+        cfg.jobs_ctl.results = Some(results);
+        return Ok(finish_prepare(cfg, log, resume, sdir));
+    }
+    // The shard's stdout: one append-only file, indexed by the job log. Output written
+    // after the last whole row (a task printed but not logged when the shard was killed)
+    // is cut off, so the next output starts where the log says.
+    let out = rundir::append(&out_path)?;
+    let want = Log::read(&log, false)?.out_len();
+    let have = out.metadata()?.len();
+    if have < want {
+        bail!(
+            "{}: {have} bytes, but its job log lists {want}; the run directory was changed \
+             (start a new run)",
+            out_path.display()
+        );
+    }
+    out.set_len(want)?;
+    sys::redirect_stdout(&out).context("redirecting stdout")?;
+    cfg.jobs_ctl.results = None;
+    Ok(finish_prepare(cfg, log, resume, sdir))
+}
+
+/// The shard's configuration: its job log and resume mode, no `--slurm`.
+fn finish_prepare(
+    mut cfg: Config,
+    log: PathBuf,
+    resume: Resume,
+    sdir: PathBuf,
+) -> (Config, ArrayTask) {
     cfg.slurm = None;
     cfg.jobs_ctl.joblog = Some(log);
     cfg.jobs_ctl.resume = resume;
-    cfg.jobs_ctl.results = Some(results);
-    Ok((cfg, ArrayTask { sdir }))
+    (cfg, ArrayTask { sdir })
 }
 
 impl ArrayTask {
