@@ -26,9 +26,30 @@ pub struct Shard {
     pub n: u64,
 }
 
+/// Dynamic shares (`--slurm`): which tasks this process claimed, decided as the source reaches
+/// them (`seq` in increasing order, once each, from the source thread).
+pub trait Claims: Send + Sync {
+    /// Whether task `seq` runs here (it may wait until a job slot is about to be free, then
+    /// claim a batch from the run directory).
+    fn owns(&self, seq: u64) -> bool;
+}
+
+/// Set once, by a `--slurm` array task before its run starts: then every [`Shard`] of this
+/// process asks it instead of taking every N-th task.
+static CLAIMS: std::sync::OnceLock<Box<dyn Claims>> = std::sync::OnceLock::new();
+
+/// Makes this process's share dynamic (see [`Claims`]); a second call is ignored.
+pub fn claim_dynamically(claims: Box<dyn Claims>) {
+    let _ = CLAIMS.set(claims);
+}
+
 impl Shard {
-    /// Whether task `seq` (1-based) belongs to this shard.
+    /// Whether task `seq` (1-based) belongs to this shard: every N-th task, or (`--slurm`)
+    /// the tasks this process claimed.
     pub fn runs(&self, seq: u64) -> bool {
+        if let Some(c) = CLAIMS.get() {
+            return c.owns(seq);
+        }
         (seq - 1) % self.n == self.k - 1
     }
 

@@ -359,6 +359,23 @@ pub(super) fn wait(
     }
 }
 
+/// The tasks shard `k` claimed (dynamic shares), from `shard-K/claims`; `None` for a static
+/// share.
+fn claimed(dir: &RunDir, k: u64) -> anyhow::Result<Option<Vec<u64>>> {
+    let Some(text) = rundir::read(&dir.shard(k).join("claims"))? else {
+        return Ok(None);
+    };
+    let mut v = Vec::new();
+    for l in String::from_utf8_lossy(&text).lines() {
+        if let Some((a, b)) = l.split_once(' ') {
+            if let (Ok(a), Ok(b)) = (a.trim().parse::<u64>(), b.trim().parse::<u64>()) {
+                v.extend(a..=b.min(a.saturating_add(1 << 24)));
+            }
+        }
+    }
+    Ok(Some(v))
+}
+
 fn report_unfinished(
     dir: &RunDir,
     job: &str,
@@ -367,9 +384,23 @@ fn report_unfinished(
     counts: &[u64],
     why: &str,
 ) -> anyhow::Result<()> {
-    let (_, log) = shard_log(dir, k)?;
-    let total = counts[k as usize - 1];
-    let missing = total.saturating_sub(log.rows.len() as u64);
+    let (missing, total) = match claimed(dir, k)? {
+        // Dynamic shares: of the tasks it claimed, those no shard's log has.
+        Some(mine) => {
+            let mut logged = BTreeSet::new();
+            for j in (1..=n).filter(|&j| dir.shard(j).is_dir()) {
+                logged.extend(shard_log(dir, j)?.1.rows.into_keys());
+            }
+            let all: u64 = counts.iter().sum();
+            let mine: BTreeSet<u64> = mine.into_iter().filter(|&s| s <= all).collect();
+            (mine.difference(&logged).count() as u64, mine.len() as u64)
+        }
+        None => {
+            let (_, log) = shard_log(dir, k)?;
+            let total = counts[k as usize - 1];
+            (total.saturating_sub(log.rows.len() as u64), total)
+        }
+    };
     let stderr = dir.shard(k).join("stderr");
     let see = match rundir::read(&stderr)? {
         Some(t) if !t.is_empty() => format!("; see {}", stderr.display()),
@@ -377,7 +408,7 @@ fn report_unfinished(
     };
     crate::messages::note(format_args!(
         "Slurm array task {job}_{} (shard {k}/{n}) did not finish ({why}): {missing} of \
-         its {total} tasks did not run{see}",
+         the {total} tasks it took did not run{see}",
         k - 1,
     ));
     Ok(())
@@ -508,6 +539,8 @@ pub(super) fn finish(
         .collect();
     if !part {
         order.sort_by_key(|&(_, s)| s);
+        // Dynamic shares claim disjoint tasks: a task in two logs is printed once.
+        order.dedup_by_key(|&mut (_, s)| s);
     }
     if cfg.keep_order {
         for k in 1..=n {
@@ -563,14 +596,27 @@ pub(super) fn finish(
     }
     let mut failed: u64 = logs.iter().map(Log::failed).sum();
     let mut own_error = false;
+    // Dynamic shares: the tasks no log has did not run.
+    let total: u64 = counts.iter().sum();
+    let missing = total.saturating_sub(order.len() as u64);
+    if !part {
+        failed += missing;
+    }
     for k in 1..=n {
         let end = ShardEnd::read(dir, k)?;
         let code = end.code;
         own_error |= code == Some(EXIT_ERROR);
         // An empty share is not submitted.
-        if !end.normal() && counts[k as usize - 1] > 0 {
-            let logged = logs[k as usize - 1].rows.len() as u64;
-            failed += counts[k as usize - 1].saturating_sub(logged);
+        let submitted = if part {
+            counts[k as usize - 1] > 0
+        } else {
+            missing > 0 && dir.shard(k).is_dir()
+        };
+        if !end.normal() && submitted {
+            if part {
+                let logged = logs[k as usize - 1].rows.len() as u64;
+                failed += counts[k as usize - 1].saturating_sub(logged);
+            }
             if !out.unfinished.contains_key(&k) && code.is_none() {
                 // Found on resume: a shard that never wrote its status.
                 crate::messages::note(format_args!(

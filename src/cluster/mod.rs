@@ -7,6 +7,7 @@
 //! * [`rundir`]: the private run directory and its symlink-proof file operations;
 //! * [`slurm`]: sbatch, squeue, scontrol and scancel;
 //! * [`task`]: what an array task does on its node;
+//! * [`claim`]: dynamic shares, the batches of tasks array tasks claim as they go;
 //! * [`submit`]: checks, the saved stdin, the batch script and the sbatch call;
 //! * [`collect`]: waiting for the shards, printing their outputs, the merged job log and the
 //!   exit status.
@@ -16,6 +17,7 @@
 //! submitting side whole; for an array task it only prepares the configuration, which the
 //! crate root then runs as any run (this module never calls back into it).
 
+mod claim;
 mod collect;
 mod rundir;
 mod slurm;
@@ -30,13 +32,13 @@ use crate::exit::EXIT_ERROR;
 
 /// Set in an array task's environment: the run directory.
 const ENV_RUN: &str = "PARX_SLURM_RUN";
-/// Set in an array task's environment: `no`, `all` or `failed` (which logged tasks to skip).
-const ENV_RESUME: &str = "PARX_SLURM_RESUME";
+/// Set in an array task's environment: how many tasks the run has (dynamic shares).
+const ENV_TASKS: &str = "PARX_SLURM_TASKS";
 /// How long an array task may be gone from squeue without its status file before it counts
 /// as not finished (a shared file system may show the file a little late).
 const GRACE: Duration = Duration::from_secs(5);
 /// How often the status files are looked at (squeue: `collect::squeue_interval`).
-const POLL: Duration = Duration::from_millis(500);
+const POLL: Duration = Duration::from_millis(200);
 
 pub(crate) use task::ArrayTask;
 

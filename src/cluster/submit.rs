@@ -14,7 +14,7 @@ use super::collect::{
     ended_normally, finish, shard_exit, shard_log, wait, Log, LogRow, Outcome, ShardEnd, STATE_FILE,
 };
 use super::rundir::{self, RunDir};
-use super::{slurm, ENV_RESUME, ENV_RUN};
+use super::{slurm, ENV_RUN, ENV_TASKS};
 use crate::config::{ChunkMode, Config, Resume, SlurmConfig, SourceKind};
 use crate::shard::Shard;
 use crate::sys;
@@ -109,7 +109,7 @@ fn count_tasks(cfg: Config, n: u64) -> anyhow::Result<(Config, Vec<u64>)> {
 /// `i+1` of `n`, whatever array it was submitted as (`sbatch --array=3 job.sh` by hand runs
 /// share 4); an index that is not a share is refused in one line on stderr (Slurm's output
 /// file) and in `DIR/refused`.
-fn job_script(dir: &RunDir, n: u64, resume: &str, stdin: Option<&Path>) -> Vec<u8> {
+fn job_script(dir: &RunDir, n: u64, tasks: Option<u64>, stdin: Option<&Path>) -> Vec<u8> {
     let mut s = format!(
         "#!/bin/sh\n# parx --slurm: one array task of this run (written by parx).\n# {n} shares: \
          array index i (0 to {last}) runs share i+1 of {n}; any other index is refused.\n",
@@ -118,7 +118,12 @@ fn job_script(dir: &RunDir, n: u64, resume: &str, stdin: Option<&Path>) -> Vec<u
     .into_bytes();
     s.extend_from_slice(format!("export {ENV_RUN}=").as_bytes());
     sh_quote(&mut s, dir.path.as_os_str().as_bytes());
-    s.extend_from_slice(format!("\nexport {ENV_RESUME}={resume}\n").as_bytes());
+    s.push(b'\n');
+    if let Some(t) = tasks {
+        // Dynamic shares: the share is the batches this task claims (see claim.rs); the
+        // index only names its directory.
+        s.extend_from_slice(format!("export {ENV_TASKS}={t}\n").as_bytes());
+    }
     s.extend_from_slice(
         format!(
             "i=${{SLURM_ARRAY_TASK_ID:-none}}\n\
@@ -245,25 +250,14 @@ pub(super) fn submit(mut cfg: Config) -> anyhow::Result<i32> {
     }
     let (cfg, counts) = count_tasks(cfg, n)?;
 
-    // Which shards run: all of them (but empty ones), or those with missing (--resume) or
-    // failed (--resume-failed) tasks. A shard to run again gets its log cut to the tasks it
-    // skips: tasks Slurm's TERM ended are left out (they did not run), and with
-    // --resume-failed the failed ones; its array task then continues from that log.
-    let mut todo = Vec::new();
-    for k in 1..=n {
-        let count = counts[k as usize - 1];
-        if count == 0 {
-            continue;
-        }
-        if resume == Resume::No {
-            todo.push(k);
-            continue;
-        }
-        if let Some(job) = &last_job {
-            // A shard whose array task Slurm ended after the last submitter stopped watching
-            // (killed outright): ask Slurm while it remembers.
+    let total: u64 = counts.iter().sum();
+    // A shard whose array task Slurm ended after the last submitter stopped watching (killed
+    // outright): ask Slurm while it remembers.
+    if let (Some(job), true) = (&last_job, resume != Resume::No) {
+        for k in 1..=n {
             let end = ShardEnd::read(&dir, k)?;
             if end.slurm.is_none()
+                && dir.shard(k).is_dir()
                 && (!ended_normally(end.code)
                     || Log::read(&dir.shard(k).join("joblog"), false)?.any_killed())
             {
@@ -273,15 +267,53 @@ pub(super) fn submit(mut cfg: Config) -> anyhow::Result<i32> {
                 }
             }
         }
-        let (end, log) = shard_log(&dir, k)?;
-        let retry_failed = resume == Resume::Failed && log.failed() > 0;
-        if end.normal() && (log.rows.len() as u64) >= count && !retry_failed {
-            continue;
+    }
+    // Which shards run. A shard to run again gets its log cut to the tasks it skips: tasks
+    // Slurm's TERM ended are left out (they did not run), and with --resume-failed the failed
+    // ones; its array task then continues from that log.
+    let keep = |r: &LogRow| resume != Resume::Failed || !r.failed();
+    let mut todo = Vec::new();
+    if !part {
+        // Dynamic shares: as many shards as there is work (at most N), each claiming batches;
+        // every shard's log is cut, since any shard may take any task left.
+        let mut work = total;
+        if resume != Resume::No {
+            let mut kept = std::collections::BTreeSet::<u64>::new();
+            for k in (1..=n).filter(|&k| dir.shard(k).is_dir()) {
+                let (_, log) = shard_log(&dir, k)?;
+                kept.extend(log.rows.keys().filter(|&&s| keep(log.row(s))));
+                rundir::replace(&dir.shard(k).join("joblog"), &log.text(keep))?;
+            }
+            work = total.saturating_sub(kept.len() as u64);
         }
-        let keep = |r: &LogRow| resume != Resume::Failed || !r.failed();
-        dir.make_shard(k)?;
-        rundir::replace(&dir.shard(k).join("joblog"), &log.text(keep))?;
-        todo.push(k);
+        todo.extend(1..=n.min(work));
+        if !todo.is_empty() {
+            rundir::replace(&dir.join("claims"), b"0\n")?;
+            for &k in &todo {
+                dir.make_shard(k)?;
+                rundir::remove(&dir.shard(k).join("claims"))?;
+            }
+        }
+    } else {
+        // --pipe-part: static byte ranges, shard by shard.
+        for k in 1..=n {
+            let count = counts[k as usize - 1];
+            if count == 0 {
+                continue;
+            }
+            if resume == Resume::No {
+                todo.push(k);
+                continue;
+            }
+            let (end, log) = shard_log(&dir, k)?;
+            let retry_failed = resume == Resume::Failed && log.failed() > 0;
+            if end.normal() && (log.rows.len() as u64) >= count && !retry_failed {
+                continue;
+            }
+            dir.make_shard(k)?;
+            rundir::replace(&dir.shard(k).join("joblog"), &log.text(keep))?;
+            todo.push(k);
+        }
     }
     let sig = Arc::new(AtomicI32::new(0));
     sys::catch_signals()?;
@@ -310,14 +342,9 @@ pub(super) fn submit(mut cfg: Config) -> anyhow::Result<i32> {
                 .collect::<Vec<_>>()
                 .join(",")
         };
-        // A first run starts each shard afresh; a resubmission continues from the logs just
-        // cut (and a requeued task continues from its log either way).
-        let mode = match resume {
-            Resume::No => "no",
-            Resume::All | Resume::Failed => "continue",
-        };
         let script = dir.join("job.sh");
-        rundir::replace(&script, &job_script(&dir, n, mode, stdin.as_deref()))?;
+        let tasks = (!part).then_some(total);
+        rundir::replace(&script, &job_script(&dir, n, tasks, stdin.as_deref()))?;
         let cwd = std::env::current_dir()?;
         let job = match slurm::submit(&script, &spec, sc.throttle, &cwd, &sc.sbatch_args) {
             Ok(job) => job,

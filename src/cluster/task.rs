@@ -13,13 +13,15 @@
 //! The run itself is the ordinary one: [`prepare`] turns the configuration into the shard's,
 //! the crate root runs it, and [`ArrayTask::finish`] records how it ended.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
-use super::collect::Log;
+use super::claim::Claimer;
+use super::collect::{Log, ShardEnd, STATE_FILE};
 use super::rundir::{self, RunDir};
-use super::{ENV_RESUME, ENV_RUN};
+use super::{ENV_RUN, ENV_TASKS};
 use crate::config::{Config, PoolKind, Resume};
 use crate::exit::EXIT_ERROR;
 use crate::sys;
@@ -34,20 +36,18 @@ pub(crate) struct ArrayTask {
 /// the configuration its shard runs with: the job log, `--resume` and the output in the shard
 /// directory, no `--slurm`.
 pub(crate) fn prepare(mut cfg: Config, run_dir: &Path) -> anyhow::Result<(Config, ArrayTask)> {
-    // A requeued or restarted array task (node failure, preemption, scontrol requeue)
-    // continues from its log, as does a resubmission (its log was cut by the submitter); only
-    // a first run's first attempt starts afresh.
+    // A requeued or restarted array task (node failure, preemption, scontrol requeue), a
+    // resubmission (its log was cut by the submitter) and an index resubmitted by hand all
+    // continue from the shard's log: a fresh run's shard directories are new.
     let restarted = std::env::var("SLURM_RESTART_COUNT")
         .ok()
         .and_then(|c| c.trim().parse::<u64>().ok())
         .is_some_and(|c| c > 0);
-    let resume = match std::env::var(ENV_RESUME).as_deref() {
-        Ok("no") if !restarted => Resume::No,
-        _ => Resume::All,
-    };
+    let total: Option<u64> = std::env::var(ENV_TASKS).ok().and_then(|t| t.parse().ok());
     // The user's tasks must not think they are array tasks of this run.
     std::env::remove_var(ENV_RUN);
-    std::env::remove_var(ENV_RESUME);
+    std::env::remove_var(ENV_TASKS);
+    let resume = Resume::All;
     let shard = cfg
         .jobs_ctl
         .shard
@@ -67,16 +67,41 @@ pub(crate) fn prepare(mut cfg: Config, run_dir: &Path) -> anyhow::Result<(Config
             );
         }
     }
-    // A status left by an earlier attempt is not this one's.
-    rundir::remove(&sdir.join("status"))?;
-    if resume == Resume::No {
-        rundir::remove(&log)?;
-        rundir::remove(&out_path)?;
-    } else if restarted {
-        // The attempt before this one was ended by Slurm: the tasks its TERM killed did not
-        // run.
+    // The attempt before this one was ended by Slurm (requeued, or an index resubmitted by
+    // hand after a kill): the tasks its TERM killed did not run.
+    let before = ShardEnd::read(&dir, shard.k)?;
+    if restarted || (before.code.is_some() && !before.normal()) || before.slurm.is_some() {
         let kept = Log::read(&log, true)?;
         rundir::replace(&log, &kept.text(|_| true))?;
+    }
+    // What an earlier attempt left is not this one's.
+    rundir::remove(&sdir.join("status"))?;
+    rundir::remove(&sdir.join(STATE_FILE))?;
+    if let (Some(total), None) = (total, cfg.chunks.as_ref().and_then(|c| c.part)) {
+        // Dynamic shares: tasks done in any shard's log are not run again.
+        let mut done = HashSet::new();
+        for k in 1..=shard.n {
+            done.extend(
+                Log::read(&dir.shard(k).join("joblog"), false)?
+                    .rows
+                    .into_keys(),
+            );
+        }
+        let claims = Claimer::open(
+            &dir.path,
+            &sdir.join("claims"),
+            &log,
+            cfg.jobs as u64,
+            shard.n,
+            total,
+            done,
+        )?;
+        crate::shard::claim_dynamically(Box::new(claims));
+        // The submitter puts the outputs in order; a shard waits for no head of line, and
+        // draws no bar (it would count ahead, claiming).
+        cfg.keep_order = false;
+        cfg.jobs_ctl.bar = false;
+        cfg.jobs_ctl.eta = false;
     }
     if cfg.pool == PoolKind::Process {
         // The process pool streams results past the job log (its rows do not index an
