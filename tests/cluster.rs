@@ -2,7 +2,10 @@
 //! the local run, failing tasks and `--resume-failed`, an array task cancelled with
 //! `scancel`, Ctrl-C of the submitting parx, MaxArraySize, and the run directory's
 //! permissions and symlink handling; what Slurm does to a run (scancel, a time limit, TERM of
-//! the driving parx, then `--resume`; `scontrol requeue`; an index resubmitted by hand).
+//! the driving parx, then `--resume`; `scontrol requeue`; an index resubmitted by hand),
+//! dynamic shares against stragglers, a run directory of a few files per shard, squeue's
+//! back-off (slow), an unreachable controller, and `--resume` of other inputs. The tests take
+//! the cluster one at a time; slow ones run with `PARX_SLOW=1`.
 //!
 //! The cluster: the one `.ci/run` started (`PARX_SLURM=1` and `SLURM_CONF` set), else one
 //! these tests start themselves (as root, with apt-get) and stop when the test process exits.
@@ -344,6 +347,19 @@ fn failing_shard_then_resume_failed_resubmits_only_it() {
     assert_eq!(o.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&o.stdout), want);
     assert_eq!(fs::read_to_string(d.path().join("rd/jobs")).unwrap(), jobs);
+    // Other inputs, or another command, do not fit the logs: refused in one line.
+    for (cmd, n) in [(FLAKY, 29), ("echo $1", 30)] {
+        let o = slurm_parx(&conf, d.path())
+            .args(["--slurm", "3", "--run-dir", "rd", "--resume", "-k"])
+            .args(["sh", "-c", cmd, "sh", ":::"])
+            .args(&values[..n])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(255), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("another command or inputs"), "{err}");
+    }
 }
 
 #[test]
@@ -1061,4 +1077,93 @@ fn dynamic_shares_balance_stragglers() {
         "--slurm 4 -j1 took {slurm_time:?} ({startup:.2} s of it Slurm's start-up), local \
          -j4 {local_time:?}"
     );
+}
+
+#[test]
+fn squeue_is_asked_with_back_off() {
+    let Some((conf, _one)) = cluster() else {
+        return;
+    };
+    if !slow() {
+        return;
+    }
+    let d = common::tempdir();
+    // squeue on PATH: a wrapper that counts its calls.
+    let bin = d.path().join("bin");
+    fs::create_dir(&bin).unwrap();
+    let real = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v squeue"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let count = d.path().join("squeue-calls");
+    let wrapper = bin.join("squeue");
+    fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho >> {}\nexec {} \"$@\"\n",
+            common::sh_quote(count.to_str().unwrap()),
+            real.trim()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let t = std::time::Instant::now();
+    let o = slurm_parx(&conf, d.path())
+        .env("PATH", path)
+        .timeout(Duration::from_secs(300))
+        .args(["--slurm", "2", "sleep", ":::", "115", "115"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let calls = fs::read_to_string(&count)
+        .unwrap_or_default()
+        .lines()
+        .count();
+    let _ = writeln!(
+        std::io::stderr(),
+        "squeue: {calls} calls in {:?}",
+        t.elapsed()
+    );
+    assert!(calls <= 20, "{calls} squeue calls in {:?}", t.elapsed());
+}
+
+#[test]
+fn slurm_unreachable_is_said_fast() {
+    let Some(conf) = cluster_conf() else { return };
+    let d = common::tempdir();
+    // The same cluster's configuration with a port nobody listens on.
+    let text = fs::read_to_string(&conf).unwrap();
+    let bad: String = text
+        .lines()
+        .map(|l| match l.starts_with("SlurmctldPort=") {
+            true => "SlurmctldPort=1\n".to_owned(),
+            false => format!("{l}\n"),
+        })
+        .collect();
+    let bad_conf = d.path().join("slurm.conf");
+    fs::write(&bad_conf, bad).unwrap();
+    let t = std::time::Instant::now();
+    let o = slurm_parx(&bad_conf, d.path())
+        .args(["--slurm", "2", "echo", ":::", "a"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(255), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        t.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        t.elapsed()
+    );
+    assert_eq!(common::dir_names(d.path()), ["slurm.conf"]);
 }

@@ -7,13 +7,60 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+
+/// How long the first question to Slurm may take before parx says it does not answer
+/// (Slurm's clients retry for about a minute against a controller that is down).
+const ANSWER: Duration = Duration::from_secs(10);
 
 fn run(cmd: &mut Command, what: &str) -> anyhow::Result<Output> {
     cmd.stdin(Stdio::null())
         .output()
         .with_context(|| format!("cannot run {what} (is Slurm's client installed and on PATH?)"))
+}
+
+/// `run`, but gives up (killing the command) after `limit`.
+fn run_within(cmd: &mut Command, what: &str, limit: Duration) -> anyhow::Result<Output> {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot run {what} (is Slurm's client installed and on PATH?)"))?;
+    let read = |r: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            if let Some(mut r) = r {
+                let _ = r.read_to_end(&mut v);
+            }
+            v
+        })
+    };
+    let out = read(child.stdout.take().map(|r| Box::new(r) as _));
+    let err = read(child.stderr.take().map(|r| Box::new(r) as _));
+    let until = Instant::now() + limit;
+    let status = loop {
+        if let Some(st) = child.try_wait()? {
+            break st;
+        }
+        if Instant::now() >= until {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!(
+                "Slurm does not answer: {what} gave nothing in {} s (is slurmctld up and \
+                 SLURM_CONF right?)",
+                limit.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    Ok(Output {
+        status,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    })
 }
 
 fn first_line(b: &[u8]) -> String {
@@ -27,9 +74,10 @@ fn first_line(b: &[u8]) -> String {
 
 /// The cluster's MaxArraySize (array indices must be below it), if it says.
 pub fn max_array_size() -> anyhow::Result<Option<u64>> {
-    let o = run(
+    let o = run_within(
         Command::new("scontrol").args(["show", "config"]),
-        "scontrol",
+        "scontrol show config",
+        ANSWER,
     )?;
     if !o.status.success() {
         bail!(

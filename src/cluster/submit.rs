@@ -251,6 +251,30 @@ pub(super) fn submit(mut cfg: Config) -> anyhow::Result<i32> {
     let (cfg, counts) = count_tasks(cfg, n)?;
 
     let total: u64 = counts.iter().sum();
+    // The same command over the same inputs, or the logs do not fit the run.
+    let command = cfg.template.render(&crate::template::Ctx {
+        seq: 0,
+        slot: 1,
+        records: &[],
+    });
+    let shape = format!(
+        "tasks {total}\ncommand {}\n",
+        String::from_utf8_lossy(&command.display()).replace('\n', "\\n")
+    );
+    if resume == Resume::No {
+        rundir::replace(&dir.join("shape"), shape.as_bytes())?;
+    } else if let Some(had) = rundir::read(&dir.join("shape"))? {
+        if had != shape.as_bytes() {
+            let say = |t: &str| t.trim().replace('\n', ", ");
+            bail!(
+                "--run-dir {}: it holds a run of another command or inputs ({}); this one is \
+                 {}; resume it with the same command and inputs, or start a new run",
+                dir.path.display(),
+                say(&String::from_utf8_lossy(&had)),
+                say(&shape)
+            );
+        }
+    }
     // A shard whose array task Slurm ended after the last submitter stopped watching (killed
     // outright): ask Slurm while it remembers.
     if let (Some(job), true) = (&last_job, resume != Resume::No) {
