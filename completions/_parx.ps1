@@ -75,6 +75,7 @@ Register-ArgumentCompleter -Native -CommandName 'parx' -ScriptBlock {
             [CompletionResult]::new('--slurm-arg', '--slurm-arg', [CompletionResultType]::ParameterName, 'Pass ARG to sbatch (repeatable): --slurm-arg=--time=10')
             [CompletionResult]::new('--run-dir', '--run-dir', [CompletionResultType]::ParameterName, 'The --slurm run directory [default: a new one here]; reuse it to --resume')
             [CompletionResult]::new('--slurm-throttle', '--slurm-throttle', [CompletionResultType]::ParameterName, 'Run at most K of the --slurm array''s tasks at once (sbatch --array=...%K)')
+            [CompletionResult]::new('--slurm-status', '--slurm-status', [CompletionResultType]::ParameterName, 'Show how far a --slurm run is (from its run directory, from any terminal), then exit')
             [CompletionResult]::new('-0', '-0', [CompletionResultType]::ParameterName, 'Values end with NUL instead of newline')
             [CompletionResult]::new('--null', '--null', [CompletionResultType]::ParameterName, 'Values end with NUL instead of newline')
             [CompletionResult]::new('--link', '--link', [CompletionResultType]::ParameterName, 'Link the sources (zip) instead of combining them; shorter ones recycle')

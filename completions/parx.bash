@@ -23,7 +23,7 @@ _parx() {
 
     case "${cmd}" in
         parx)
-            opts="-a -0 -d -n -X -N -L -j -k -s -m -x -v -t -r -I -E -u -q -S -h -V --arg-file --null --delimiter --link --walk --ext --glob --type --hidden --follow --max-depth --shell --dry-run --colsep --max-args --pipe --pipe-part --block --max-replace-args --max-lines --recend --recstart --header --jobs --pool --max-tasks --result-end --keep-order --tag --tagstring --line-buffer --results --bar --eta --timeout --retries --halt --joblog --resume --resume-failed --delay --load --memfree --memsuspend --max-chars --xargs --exit --verbose --no-run-if-empty --eof --trim --plus --skip-first-line --arg-sep --arg-file-sep --ungroup --termseq --tmpdir --nice --process-slot-var --quote --will-cite --no-notice --group --sshlogin --transfer --shard --slurm --slurm-arg --run-dir --slurm-throttle --keep-run-dir --help --version"
+            opts="-a -0 -d -n -X -N -L -j -k -s -m -x -v -t -r -I -E -u -q -S -h -V --arg-file --null --delimiter --link --walk --ext --glob --type --hidden --follow --max-depth --shell --dry-run --colsep --max-args --pipe --pipe-part --block --max-replace-args --max-lines --recend --recstart --header --jobs --pool --max-tasks --result-end --keep-order --tag --tagstring --line-buffer --results --bar --eta --timeout --retries --halt --joblog --resume --resume-failed --delay --load --memfree --memsuspend --max-chars --xargs --exit --verbose --no-run-if-empty --eof --trim --plus --skip-first-line --arg-sep --arg-file-sep --ungroup --termseq --tmpdir --nice --process-slot-var --quote --will-cite --no-notice --group --sshlogin --transfer --shard --slurm --slurm-arg --run-dir --slurm-throttle --keep-run-dir --slurm-status --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -242,6 +242,10 @@ _parx() {
                     return 0
                     ;;
                 --slurm-throttle)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --slurm-status)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

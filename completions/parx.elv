@@ -72,6 +72,7 @@ set edit:completion:arg-completer[parx] = {|@words|
             cand --slurm-arg 'Pass ARG to sbatch (repeatable): --slurm-arg=--time=10'
             cand --run-dir 'The --slurm run directory [default: a new one here]; reuse it to --resume'
             cand --slurm-throttle 'Run at most K of the --slurm array''s tasks at once (sbatch --array=...%K)'
+            cand --slurm-status 'Show how far a --slurm run is (from its run directory, from any terminal), then exit'
             cand -0 'Values end with NUL instead of newline'
             cand --null 'Values end with NUL instead of newline'
             cand --link 'Link the sources (zip) instead of combining them; shorter ones recycle'

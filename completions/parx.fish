@@ -46,6 +46,7 @@ complete -c parx -l slurm -d 'Run as a Slurm array of N shares, then print the m
 complete -c parx -l slurm-arg -d 'Pass ARG to sbatch (repeatable): --slurm-arg=--time=10' -r
 complete -c parx -l run-dir -d 'The --slurm run directory [default: a new one here]; reuse it to --resume' -r -F
 complete -c parx -l slurm-throttle -d 'Run at most K of the --slurm array\'s tasks at once (sbatch --array=...%K)' -r
+complete -c parx -l slurm-status -d 'Show how far a --slurm run is (from its run directory, from any terminal), then exit' -r -F
 complete -c parx -s 0 -l null -d 'Values end with NUL instead of newline'
 complete -c parx -l link -d 'Link the sources (zip) instead of combining them; shorter ones recycle'
 complete -c parx -l hidden -d 'With --walk: include entries whose name starts with a dot'

@@ -504,6 +504,15 @@ pub struct Cli {
     #[arg(long, requires = "slurm", help_heading = "Cluster")]
     pub keep_run_dir: bool,
 
+    /// Show how far a --slurm run is (from its run directory, from any terminal), then exit
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with = "slurm",
+        help_heading = "Cluster"
+    )]
+    pub slurm_status: Option<std::path::PathBuf>,
+
     /// The command and its arguments, then the input sources (`:::`, `:::+`, `::::`, `::::+`)
     #[arg(
         value_name = "COMMAND",

@@ -59,6 +59,9 @@ pub fn run_main() -> i32 {
         Ok(c) => c,
         Err(e) => return clap_error(&e),
     };
+    if let Some(dir) = &cli.slurm_status {
+        return cluster::status(dir);
+    }
     let cfg = match Config::from_cli(cli) {
         Ok(c) => c,
         Err(e) => {

@@ -51,6 +51,16 @@ pub(crate) enum Plan {
     Task(Box<Config>, ArrayTask),
 }
 
+/// `--slurm-status DIR`: how far the run in DIR is, on stdout (tasks done and failed over
+/// every shard, and each shard's state), read from its run directory; status 0, or 255 when
+/// DIR is not a run directory.
+pub(crate) fn status(dir: &Path) -> i32 {
+    collect::status(dir).unwrap_or_else(|e| {
+        crate::messages::error(format_args!("{e:#}"));
+        EXIT_ERROR
+    })
+}
+
 /// `--slurm`: submits and collects the array (the submitting side), or prepares an array
 /// task's run.
 pub(crate) fn plan(cfg: Config) -> Plan {
