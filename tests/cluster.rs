@@ -142,12 +142,41 @@ fn job_id(stderr: &str) -> String {
 
 /// Starts a `--slurm` parx with stderr piped; returns it, its stdout reader and a channel of
 /// its stderr lines.
+/// A submitting parx a test started: if the test fails before it ends, it gets SIGTERM (so
+/// it cancels its array) and is reaped, and leaves no job to hold the cluster's slots.
+struct Submitter(std::process::Child);
+
+impl std::ops::Deref for Submitter {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Submitter {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Submitter {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            // SAFETY: kill(2) on the child this test spawned and has not reaped.
+            unsafe {
+                libc::kill(self.0.id() as i32, libc::SIGTERM);
+            }
+            let _ = wait_timeout(&mut self.0, Duration::from_secs(60));
+        }
+    }
+}
+
 fn spawn(
     conf: &Path,
     cwd: &Path,
     args: &[&str],
 ) -> (
-    std::process::Child,
+    Submitter,
     std::thread::JoinHandle<Vec<u8>>,
     mpsc::Receiver<String>,
 ) {
@@ -167,7 +196,7 @@ fn spawn(
             let _ = tx.send(line);
         }
     });
-    (child, out, rx)
+    (Submitter(child), out, rx)
 }
 
 /// Waits for parx's "Slurm array job" line; returns the job id and every line so far.

@@ -402,7 +402,13 @@ fn report_unfinished(
     let stderr = dir.shard(k).join("stderr");
     let see = match rundir::read(&stderr)? {
         Some(t) if !t.is_empty() => format!("; see {}", stderr.display()),
-        _ => String::new(),
+        Some(_) => String::new(),
+        // The array task never got as far as its shard directory.
+        None => format!(
+            "; it never reached the run directory: the node may not see {} (it must be on \
+             storage every node sees, at the same path)",
+            dir.path.display()
+        ),
     };
     crate::messages::note(format_args!(
         "Slurm array task {job}_{} (shard {k}/{n}) did not finish ({why}): {missing} of \

@@ -131,9 +131,10 @@ fn job_script(dir: &RunDir, n: u64, tasks: Option<u64>, stdin: Option<&Path>) ->
              ''|*[!0-9]*) why=\"not run as a task of a Slurm array (submit it with --array=0-{last})\" ;;\n\
              *) [ \"$i\" -lt {n} ] || why=\"array index $i is not a share of this run ({n} shares: indices 0-{last})\" ;;\n\
              esac\n\
+             [ -n \"${{why:-}}\" ] || [ -d \"${ENV_RUN}\" ] || why=\"this node ($(hostname)) cannot see the run directory ${ENV_RUN} (it must be on storage every node sees)\"\n\
              if [ -n \"${{why:-}}\" ]; then\n\
              \x20   echo \"parx: $0: $why\" >&2\n\
-             \x20   echo \"job ${{SLURM_JOB_ID:-?}}: $why\" >>\"${ENV_RUN}/refused\" 2>/dev/null\n\
+             \x20   {{ echo \"job ${{SLURM_JOB_ID:-?}}: $why\" >>\"${ENV_RUN}/refused\"; }} 2>/dev/null\n\
              \x20   exit 2\n\
              fi\n\
              exec ",
