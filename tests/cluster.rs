@@ -1210,3 +1210,34 @@ fn slurm_unreachable_is_said_fast() {
     );
     assert_eq!(common::dir_names(d.path()), ["slurm.conf"]);
 }
+
+#[test]
+fn halt_in_one_shard_stops_the_others() {
+    let Some((conf, _one)) = cluster() else {
+        return;
+    };
+    let d = common::tempdir();
+    // Task 3 fails; every other task sleeps 2 s (40 s of work over two shards without --halt).
+    let script = "case $1 in 3) exit 3;; esac; sleep 2; echo v$1";
+    let values: Vec<String> = (1..=40).map(|i| i.to_string()).collect();
+    let t = std::time::Instant::now();
+    let o = slurm_parx(&conf, d.path())
+        .args(["--slurm", "2", "-j1", "--halt", "now,fail=1"])
+        .args(["sh", "-c", script, "sh", ":::"])
+        .args(&values)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "the failed task's status: {err}");
+    assert!(
+        err.contains("met --halt: cancelled the other shards"),
+        "{err}"
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(15),
+        "took {:?}: the other shard was not stopped",
+        t.elapsed()
+    );
+    let job = job_id(&err);
+    assert_eq!(squeue(&conf, &job).trim(), "", "array tasks left in squeue");
+}

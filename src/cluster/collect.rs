@@ -43,6 +43,9 @@ pub(super) struct LogRow {
     /// Ended by a signal Slurm (or an interrupt) sends: TERM, KILL, INT, HUP, or a shell's
     /// 128+n exit for one of them.
     killed: bool,
+    /// Exitval and Signal.
+    exit: i64,
+    signal: i64,
 }
 
 impl Log {
@@ -80,6 +83,8 @@ impl Log {
                 len: len as u64,
                 failed: exit != 0 || sig != 0,
                 killed,
+                exit,
+                signal: sig,
             });
             offset += len as u64;
             if seq > 0 {
@@ -108,6 +113,23 @@ impl Log {
     /// Whether a task of the log was ended by a signal Slurm sends.
     pub(super) fn any_killed(&self) -> bool {
         self.rows.values().any(|&i| self.lines[i].killed)
+    }
+
+    /// The tasks' outcomes, in the order their rows were written (`--halt` replayed).
+    pub(super) fn outcomes(&self) -> Vec<(u64, crate::task::Outcome)> {
+        use crate::task::Outcome;
+        let mut v: Vec<(usize, u64)> = self.rows.iter().map(|(&s, &i)| (i, s)).collect();
+        v.sort_unstable();
+        v.into_iter()
+            .map(|(i, seq)| {
+                let r = &self.lines[i];
+                let o = match r.signal {
+                    0 => Outcome::Exited(r.exit as i32),
+                    s => Outcome::Signaled(s as i32),
+                };
+                (seq, o)
+            })
+            .collect()
     }
 
     /// How long `shard-K/out` is by the log: the bytes of every row.
@@ -196,6 +218,17 @@ pub(super) fn shard_exit(dir: &RunDir, k: u64) -> anyhow::Result<Option<i32>> {
         .find_map(|l| l.strip_prefix("exit ")?.trim().parse().ok()))
 }
 
+/// `now` or `soon` when shard `k`'s log met `--halt` (its status file says).
+fn shard_halt(dir: &RunDir, k: u64) -> anyhow::Result<Option<String>> {
+    let Some(text) = rundir::read(&dir.shard(k).join("status"))? else {
+        return Ok(None);
+    };
+    Ok(String::from_utf8_lossy(&text)
+        .lines()
+        .find_map(|l| l.strip_prefix("halt "))
+        .map(|w| w.trim().to_owned()))
+}
+
 /// The node a shard ran on, from its status file.
 fn shard_host(dir: &RunDir, k: u64) -> anyhow::Result<Option<String>> {
     let Some(text) = rundir::read(&dir.shard(k).join("status"))? else {
@@ -224,6 +257,8 @@ pub(super) struct Outcome {
     unfinished: BTreeMap<u64, String>,
     /// A write to stdout failed (a closed pipe): stop printing.
     stdout_closed: bool,
+    /// A shard met `--halt`: its parx's status, which is the run's.
+    halted: Option<i32>,
 }
 
 /// How long to wait before asking squeue again after the `asked`-th time (0-based): 1 s, then
@@ -331,6 +366,25 @@ pub(super) fn wait(
             }
             pending.remove(&k);
             let code = shard_exit(dir, k)?;
+            if let (Some(when), None) = (shard_halt(dir, k)?, out.halted) {
+                out.halted = Some(code.unwrap_or(EXIT_ERROR));
+                if when == "now" {
+                    slurm::cancel(job);
+                    for &j in &pending {
+                        record_state(dir, j, "CANCELLED")?;
+                    }
+                } else {
+                    // No shard claims another batch; what runs ends.
+                    rundir::replace(&dir.join("claims"), format!("{}\n", u64::MAX).as_bytes())?;
+                }
+                crate::messages::note(format_args!(
+                    "shard {k}/{n} met --halt: {}",
+                    match when.as_str() {
+                        "now" => "cancelled the other shards",
+                        _ => "the other shards start no new task",
+                    }
+                ));
+            }
             if !sure {
                 let state = match state {
                     Some(s) => Some(s.clone()),
@@ -632,6 +686,9 @@ pub(super) fn finish(
     }
     if out.stdout_closed {
         return Ok(0);
+    }
+    if let Some(code) = out.halted {
+        return Ok(code);
     }
     if failed == 0 && own_error {
         return Ok(EXIT_ERROR);
