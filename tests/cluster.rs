@@ -249,7 +249,7 @@ fn ordered_merge_of_four_shards_equals_the_local_run() {
     };
     let d = common::tempdir();
     let input: String = (1..=1000).map(|i| format!("{i}\n")).collect();
-    let args = ["-k", "-j4", "echo", "{#}", "value", "{}"];
+    let args = ["-k", "-j2", "echo", "{#}", "value", "{}"];
     let local = parx()
         .args(args)
         .write_stdin(input.clone())
@@ -275,6 +275,15 @@ fn ordered_merge_of_four_shards_equals_the_local_run() {
         o.stdout == local.stdout,
         "the merged output differs from the local run"
     );
+    // -j2: each array task asked Slurm for 2 CPUs.
+    let job = job_id(&err);
+    let shown = Command::new("scontrol")
+        .env("SLURM_CONF", &conf)
+        .args(["show", "job", "-o", &format!("{job}_0")])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.contains("NumCPUs=2"), "{shown}");
     // The merged job log: one row per task, in input order.
     let seqs: Vec<u64> = rows(&log).iter().map(|r| r[0].parse().unwrap()).collect();
     assert_eq!(seqs, (1..=1000).collect::<Vec<_>>());

@@ -96,16 +96,22 @@ fn parse_max_array_size(text: &str) -> Option<u64> {
 }
 
 /// Submits `script` as an array over the indices `spec` (`0-3`, `0,2`), at most `throttle` at
-/// once; returns the job id.
+/// once, each with `cpus` CPUs; returns the job id.
 pub fn submit(
     script: &Path,
     spec: &str,
     throttle: Option<u32>,
+    cpus: Option<u32>,
     cwd: &Path,
     extra: &[OsString],
 ) -> anyhow::Result<String> {
     let mut c = Command::new("sbatch");
     let throttle = throttle.map(|t| format!("%{t}")).unwrap_or_default();
+    if let Some(n) = cpus {
+        // -j N: N tasks at once in each array task, so N CPUs for it (--slurm-arg, after
+        // this, may say otherwise).
+        c.arg(format!("--cpus-per-task={n}"));
+    }
     c.arg("--parsable")
         .arg(format!("--array={spec}{throttle}"))
         .arg("--job-name=parx")

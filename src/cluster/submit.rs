@@ -371,7 +371,14 @@ pub(super) fn submit(mut cfg: Config) -> anyhow::Result<i32> {
         let tasks = (!part).then_some(total);
         rundir::replace(&script, &job_script(&dir, n, tasks, stdin.as_deref()))?;
         let cwd = std::env::current_dir()?;
-        let job = match slurm::submit(&script, &spec, sc.throttle, &cwd, &sc.sbatch_args) {
+        let job = match slurm::submit(
+            &script,
+            &spec,
+            sc.throttle,
+            sc.cpus_per_task,
+            &cwd,
+            &sc.sbatch_args,
+        ) {
             Ok(job) => job,
             Err(e) => {
                 if resume == Resume::No {

@@ -80,6 +80,8 @@ pub struct SlurmConfig {
     pub throttle: Option<u32>,
     /// `--keep-run-dir`: keep the run directory after a successful run.
     pub keep_run_dir: bool,
+    /// `-j N` given as a number: each array task asks for N CPUs (`--cpus-per-task`).
+    pub cpus_per_task: Option<u32>,
 }
 
 /// GNU parallel / xargs options beyond the core (docs/CONTRACT.md "Compatibility").
@@ -724,6 +726,11 @@ impl Config {
                 run_dir: cli.run_dir,
                 throttle: cli.slurm_throttle,
                 keep_run_dir: cli.keep_run_dir,
+                cpus_per_task: cli
+                    .jobs
+                    .as_deref()
+                    .and_then(|j| j.trim().parse::<u32>().ok())
+                    .filter(|&j| j > 0),
             }),
         };
         let mut jobs_ctl = jobs_ctl;
