@@ -1250,3 +1250,58 @@ fn halt_in_one_shard_stops_the_others() {
     let job = job_id(&err);
     assert_eq!(squeue(&conf, &job).trim(), "", "array tasks left in squeue");
 }
+
+#[test]
+fn bar_counts_tasks_across_shards() {
+    let Some((conf, _one)) = cluster() else {
+        return;
+    };
+    if Command::new("tmux").arg("-V").output().is_err() {
+        let _ = writeln!(std::io::stderr(), "skipped: tmux is not installed");
+        return;
+    }
+    let d = common::tempdir();
+    let sock = d.path().join("tmux.sock");
+    let tmux = |args: &[&str]| {
+        Command::new("tmux")
+            .arg("-S")
+            .arg(&sock)
+            .args(args)
+            .env_remove("TMUX")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    // 40 tasks of 0.2 s over two shards, -j1: about 4 s, drawn on the submitter's terminal.
+    let script = format!(
+        "cd {} && SLURM_CONF={} {} --slurm 2 -j1 --bar sh -c 'sleep 0.2' ::: $(seq 40); sleep 30",
+        common::sh_quote(d.path().to_str().unwrap()),
+        common::sh_quote(conf.to_str().unwrap()),
+        common::sh_quote(BIN)
+    );
+    let o = tmux(&["new-session", "-d", "-x", "100", "-y", "8", &script]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (mut seen_between, mut seen_end) = (false, false);
+    let t = std::time::Instant::now();
+    let mut screen = String::new();
+    while t.elapsed() < Duration::from_secs(60) && !seen_end {
+        screen = String::from_utf8_lossy(&tmux(&["capture-pane", "-p"]).stdout).into_owned();
+        for l in screen.lines().filter(|l| l.starts_with("parx: [")) {
+            let done: Option<u64> = l
+                .split_whitespace()
+                .find_map(|w| w.strip_suffix("/40"))
+                .and_then(|n| n.parse().ok());
+            match done {
+                Some(40) => seen_end = true,
+                Some(n) if n > 0 => seen_between = true,
+                _ => {}
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    tmux(&["kill-server"]);
+    assert!(
+        seen_between && seen_end,
+        "no bar across shards; screen:\n{screen}"
+    );
+}

@@ -286,6 +286,42 @@ impl Outcome {
     }
 }
 
+/// Counts the tasks done over every shard's job log, reading only what each log gained since
+/// the last count (for `--bar`/`--eta` while the submitter waits).
+#[derive(Default)]
+struct Done(HashMap<u64, (u64, u64)>);
+
+impl Done {
+    fn count(&mut self, dir: &RunDir, n: u64) -> u64 {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut total = 0;
+        for k in 1..=n {
+            let (pos, rows) = self.0.entry(k).or_default();
+            let path = dir.shard(k).join("joblog");
+            let len = std::fs::metadata(&path).map_or(0, |m| m.len());
+            if len < *pos {
+                // Replaced (a requeued shard cut its log): count it again.
+                (*pos, *rows) = (0, 0);
+            }
+            if let Ok(Some(mut f)) = rundir::open_read(&path) {
+                let mut buf = Vec::new();
+                if f.seek(SeekFrom::Start(*pos)).is_ok() && f.read_to_end(&mut buf).is_ok() {
+                    let whole = memchr::memrchr(b'\n', &buf).map_or(0, |i| i + 1);
+                    *rows += buf[..whole]
+                        .split(|&b| b == b'\n')
+                        .filter(|l| {
+                            l.first().is_some_and(u8::is_ascii_digit) && !l.starts_with(b"0\t")
+                        })
+                        .count() as u64;
+                    *pos += whole as u64;
+                }
+            }
+            total += *rows;
+        }
+        total
+    }
+}
+
 /// Waits for the submitted shards. Returns `Some(status)` when interrupted (after cancelling
 /// the array).
 ///
@@ -308,9 +344,26 @@ pub(super) fn wait(
     let mut gone: HashMap<u64, Instant> = HashMap::new();
     let mut squeue_failures = 0;
     let mut times = 0;
+    // --bar/--eta: the tasks done over all shards, from their logs.
+    let total: u64 = counts.iter().sum();
+    let bar = crate::progress::Progress::new(
+        cfg.jobs_ctl.bar,
+        cfg.jobs_ctl.eta,
+        move || Some(total),
+        || None,
+    );
+    let mut done = Done::default();
+    let mut drawn = 0;
     let mut queue: Option<HashMap<u64, String>> = None;
     let mut asked: Option<Instant> = None;
     loop {
+        if let Some(b) = &bar {
+            let now = done.count(dir, n);
+            for _ in drawn..now {
+                b.inc();
+            }
+            drawn = drawn.max(now);
+        }
         let s = sig.load(Ordering::SeqCst);
         if s != 0 {
             slurm::cancel(job);
@@ -405,6 +458,12 @@ pub(super) fn wait(
             }
         }
         if pending.is_empty() {
+            if let Some(b) = &bar {
+                for _ in drawn..done.count(dir, n) {
+                    b.inc();
+                }
+                b.finish();
+            }
             return Ok(None);
         }
         std::thread::sleep(POLL);
