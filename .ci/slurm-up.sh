@@ -45,6 +45,8 @@ chmod 755 "$dir"
 chown munge:munge "$dir/munge"
 chmod 700 "$dir/munge"
 
+# cred_expire=10: a requeued job waits this long before it may start again (default 120 s),
+# which tests/cluster.rs's requeue test would otherwise spend waiting.
 # Munge: our own key and socket, so an installed munged (or none) does not matter.
 mungekey -c -k "$dir/munge/munge.key" -f >/dev/null 2>&1 \
     || dd if=/dev/urandom of="$dir/munge/munge.key" bs=1024 count=1 status=none
@@ -68,7 +70,7 @@ SlurmdPort=$((port + 1))
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
-AuthInfo=socket=$sock
+AuthInfo=socket=$sock,cred_expire=10
 CredType=cred/munge
 StateSaveLocation=$dir/state
 SlurmdSpoolDir=$dir/spool/%n

@@ -23,7 +23,7 @@ _parx() {
 
     case "${cmd}" in
         parx)
-            opts="-a -0 -d -n -X -N -L -j -k -s -m -x -v -t -r -I -E -u -q -S -h -V --arg-file --null --delimiter --link --walk --ext --glob --type --hidden --follow --max-depth --shell --dry-run --colsep --max-args --pipe --pipe-part --block --max-replace-args --max-lines --recend --recstart --header --jobs --pool --max-tasks --result-end --keep-order --tag --tagstring --line-buffer --results --bar --eta --timeout --retries --halt --joblog --resume --resume-failed --delay --load --memfree --memsuspend --noswap --max-chars --xargs --as --shuf --number-of-cpus --number-of-cores --number-of-threads --number-of-sockets --max-line-length-allowed --min-version --use-cpus-instead-of-cores --exit --verbose --no-run-if-empty --extensionreplace --basenamereplace --dirnamereplace --basenameextensionreplace --seqreplace --slotreplace --eof --trim --plus --skip-first-line --arg-sep --arg-file-sep --ungroup --termseq --tmpdir --nice --process-slot-var --quote --will-cite --no-notice --group --sshlogin --transfer --shard --slurm --slurm-arg --run-dir --help --version"
+            opts="-a -0 -d -n -X -N -L -j -k -s -m -x -v -t -r -I -E -u -q -S -h -V --arg-file --null --delimiter --link --walk --ext --glob --type --hidden --follow --max-depth --shell --dry-run --colsep --max-args --pipe --pipe-part --block --max-replace-args --max-lines --recend --recstart --header --jobs --pool --max-tasks --result-end --keep-order --tag --tagstring --line-buffer --results --bar --eta --timeout --retries --halt --joblog --resume --resume-failed --delay --load --memfree --memsuspend --noswap --max-chars --xargs --as --shuf --number-of-cpus --number-of-cores --number-of-threads --number-of-sockets --max-line-length-allowed --min-version --use-cpus-instead-of-cores --exit --verbose --no-run-if-empty --extensionreplace --basenamereplace --dirnamereplace --basenameextensionreplace --seqreplace --slotreplace --eof --trim --plus --skip-first-line --arg-sep --arg-file-sep --ungroup --termseq --tmpdir --nice --process-slot-var --quote --will-cite --no-notice --group --sshlogin --transfer --shard --slurm --slurm-arg --run-dir --slurm-throttle --keep-run-dir --slurm-status --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -270,6 +270,14 @@ _parx() {
                     return 0
                     ;;
                 --run-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --slurm-throttle)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --slurm-status)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

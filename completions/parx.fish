@@ -54,6 +54,8 @@ complete -c parx -l shard -d 'Run share K of N of the tasks (`auto`: from array-
 complete -c parx -l slurm -d 'Run as a Slurm array of N shares, then print the merged output' -r
 complete -c parx -l slurm-arg -d 'Pass ARG to sbatch (repeatable): --slurm-arg=--time=10' -r
 complete -c parx -l run-dir -d 'The --slurm run directory [default: a new one here]; reuse it to --resume' -r -F
+complete -c parx -l slurm-throttle -d 'Run at most K of the --slurm array\'s tasks at once (sbatch --array=...%K)' -r
+complete -c parx -l slurm-status -d 'Show how far a --slurm run is (from its run directory, from any terminal), then exit' -r -F
 complete -c parx -s 0 -l null -d 'Values end with NUL instead of newline'
 complete -c parx -l link -d 'Link the sources (zip) instead of combining them; shorter ones recycle'
 complete -c parx -l hidden -d 'With --walk: include entries whose name starts with a dot'
@@ -92,5 +94,6 @@ complete -c parx -l will-cite -d 'Accepted for GNU parallel; no effect'
 complete -c parx -l no-notice -d 'Accepted for GNU parallel; no effect'
 complete -c parx -l group -d 'Accepted for GNU parallel (grouped output is the default); no effect'
 complete -c parx -l transfer -d 'GNU parallel\'s remote flags: refused (parx runs on one machine; see --shard)'
+complete -c parx -l keep-run-dir -d 'Keep the --slurm run directory after a successful run (it is removed by default)'
 complete -c parx -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c parx -s V -l version -d 'Print version'

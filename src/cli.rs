@@ -601,6 +601,23 @@ pub struct Cli {
     #[arg(long, value_name = "DIR", requires = "slurm", help_heading = "Cluster")]
     pub run_dir: Option<std::path::PathBuf>,
 
+    /// Run at most K of the --slurm array's tasks at once (sbatch --array=...%K)
+    #[arg(long, value_name = "K", requires = "slurm", help_heading = "Cluster")]
+    pub slurm_throttle: Option<u32>,
+
+    /// Keep the --slurm run directory after a successful run (it is removed by default)
+    #[arg(long, requires = "slurm", help_heading = "Cluster")]
+    pub keep_run_dir: bool,
+
+    /// Show how far a --slurm run is (from its run directory, from any terminal), then exit
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with = "slurm",
+        help_heading = "Cluster"
+    )]
+    pub slurm_status: Option<std::path::PathBuf>,
+
     /// The command and its arguments, then the input sources (`:::`, `:::+`, `::::`, `::::+`)
     #[arg(
         value_name = "COMMAND",

@@ -91,6 +91,9 @@ pub fn run_main() -> i32 {
         Ok(c) => c,
         Err(e) => return cli::clap_error(&e),
     };
+    if let Some(dir) = &cli.slurm_status {
+        return cluster::status(dir);
+    }
     if let Some((text, code)) = cli::info(&cli, resources::cpu_topology) {
         print!("{text}");
         return code;

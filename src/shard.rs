@@ -6,6 +6,8 @@
 //! * Slurm: `SLURM_ARRAY_TASK_ID`, `_COUNT`, `_MIN`, `_MAX`. The array must be an evenly
 //!   stepped range: STEP = (MAX-MIN)/(COUNT-1) integral and ID on it. `SLURM_ARRAY_TASK_STEP`
 //!   is not read (Slurm sets it wrongly for lists); `%` throttles do not show in the variables.
+//!   A one-task array is refused (a resubmitted index would run everything); with `auto/N`
+//!   the ID alone is the 0-based share index, so resubmitting some indices runs those shares.
 //! * AWS Batch: `AWS_BATCH_JOB_ARRAY_INDEX` (0-based) and `AWS_BATCH_JOB_ARRAY_SIZE` (or N
 //!   from `auto/N`).
 //! * Kubernetes Indexed Jobs: `JOB_COMPLETION_INDEX` (0-based); the pod is not told the count,
@@ -24,9 +26,30 @@ pub struct Shard {
     pub n: u64,
 }
 
+/// Dynamic shares (`--slurm`): which tasks this process claimed, decided as the source reaches
+/// them (`seq` in increasing order, once each, from the source thread).
+pub trait Claims: Send + Sync {
+    /// Whether task `seq` runs here (it may wait until a job slot is about to be free, then
+    /// claim a batch from the run directory).
+    fn owns(&self, seq: u64) -> bool;
+}
+
+/// Set once, by a `--slurm` array task before its run starts: then every [`Shard`] of this
+/// process asks it instead of taking every N-th task.
+static CLAIMS: std::sync::OnceLock<Box<dyn Claims>> = std::sync::OnceLock::new();
+
+/// Makes this process's share dynamic (see [`Claims`]); a second call is ignored.
+pub fn claim_dynamically(claims: Box<dyn Claims>) {
+    let _ = CLAIMS.set(claims);
+}
+
 impl Shard {
-    /// Whether task `seq` (1-based) belongs to this shard.
+    /// Whether task `seq` (1-based) belongs to this shard: every N-th task, or (`--slurm`)
+    /// the tasks this process claimed.
     pub fn runs(&self, seq: u64) -> bool {
+        if let Some(c) = CLAIMS.get() {
+            return c.owns(seq);
+        }
         (seq - 1) % self.n == self.k - 1
     }
 
@@ -71,7 +94,7 @@ type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 fn from_env(env: Env, given_n: Option<u64>) -> Result<Shard, String> {
     let found: Vec<Found> = [
-        slurm(env),
+        slurm(env, given_n),
         aws(env, given_n),
         kubernetes(env, given_n),
         sge(env),
@@ -148,11 +171,29 @@ fn share(k: i64, n: i64, who: &str) -> Result<Shard, String> {
     })
 }
 
-fn slurm(env: Env) -> Option<Found> {
+/// A 0-based array index `id` as share `id+1` of `n`; an index past the end is refused
+/// (saying the index, not a share "n+1 of n").
+fn indexed(id: i64, n: u64, who: &str, var: &str) -> Result<Shard, String> {
+    if id < 0 || id as u64 >= n {
+        return Err(format!(
+            "--shard auto/{n}: {who} index {var}={id} is not a share of {n} (indices are \
+             0-based: 0 to {})",
+            n - 1
+        ));
+    }
+    share(id + 1, n as i64, who)
+}
+
+fn slurm(env: Env, given_n: Option<u64>) -> Option<Found> {
     const ID: &str = "SLURM_ARRAY_TASK_ID";
     let id = num(env, ID)?;
     let share = (|| {
         let id = id?;
+        if let Some(n) = given_n {
+            // auto/N: the index alone says the share, whatever else the array holds, so a
+            // resubmitted single index (sbatch --array=3) runs share 4 of N, never all.
+            return indexed(id, n, "Slurm", ID);
+        }
         let count = need(env, "SLURM_ARRAY_TASK_COUNT", "Slurm", ID)?;
         let min = need(env, "SLURM_ARRAY_TASK_MIN", "Slurm", ID)?;
         let max = need(env, "SLURM_ARRAY_TASK_MAX", "Slurm", ID)?;
@@ -162,7 +203,12 @@ fn slurm(env: Env) -> Option<Found> {
             ));
         }
         if count == 1 {
-            return share(1, 1, "Slurm");
+            // One index: a first array of one, or one index of a bigger array resubmitted
+            // (sbatch --array=3) — which would silently run every task. Refused.
+            return Err(format!(
+                "--shard auto: the Slurm array has one task (index {id}), so it does not say \
+                 how many shares there are; use --shard auto/N (index i runs share i+1 of N)"
+            ));
         }
         let span = max - min;
         let uneven = || {
@@ -202,7 +248,10 @@ fn aws(env: Env, given_n: Option<u64>) -> Option<Found> {
                 ))
             }
         };
-        share(id + 1, n, "AWS Batch")
+        if n < 1 {
+            return share(id + 1, n, "AWS Batch");
+        }
+        indexed(id, n as u64, "AWS Batch", ID)
     })();
     Some(Found {
         who: "AWS Batch",
@@ -221,7 +270,7 @@ fn kubernetes(env: Env, given_n: Option<u64>) -> Option<Found> {
                  the number of completions; use --shard auto/N"
             )
         })?;
-        share(id + 1, n as i64, "Kubernetes")
+        indexed(id, n, "Kubernetes", ID)
     })();
     Some(Found {
         who: "Kubernetes",
@@ -315,12 +364,7 @@ mod tests {
 
     #[test]
     fn slurm_ranges_and_steps() {
-        for (ids, want_n) in [
-            (vec![0, 1, 2], 3),
-            (vec![1, 2, 3], 3),
-            (vec![1, 5, 9], 3),
-            (vec![4], 1),
-        ] {
+        for (ids, want_n) in [(vec![0, 1, 2], 3), (vec![1, 2, 3], 3), (vec![1, 5, 9], 3)] {
             for (i, vars) in slurm_array(&ids).iter().enumerate() {
                 let s = auto(vars, "auto").unwrap();
                 assert_eq!(
@@ -333,6 +377,23 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn slurm_single_index_never_runs_everything() {
+        // sbatch --array=3 of a 10-share script: plain auto refuses, auto/10 runs share 4.
+        let one = slurm_array(&[3]);
+        let e = auto(&one[0], "auto").unwrap_err();
+        assert!(e.contains("auto/N"), "{e}");
+        assert_eq!(auto(&one[0], "auto/10"), Ok(Shard { k: 4, n: 10 }));
+        // auto/N reads the index alone, 0-based: --array=3,7 runs shares 4 and 8.
+        let two = slurm_array(&[3, 7]);
+        assert_eq!(auto(&two[1], "auto/10"), Ok(Shard { k: 8, n: 10 }));
+        let e = auto(&slurm_array(&[10])[0], "auto/10").unwrap_err();
+        assert!(
+            e.contains("SLURM_ARRAY_TASK_ID=10") && e.contains("0 to 9"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -362,7 +423,13 @@ mod tests {
         let k = env(&[("JOB_COMPLETION_INDEX", "3")]);
         assert_eq!(parse("auto/4", &k), Ok(Shard { k: 4, n: 4 }));
         assert!(parse("auto", &k).unwrap_err().contains("auto/N"));
-        assert!(parse("auto/3", &k).unwrap_err().contains("out of range"));
+        let e = parse("auto/3", &k).unwrap_err();
+        assert!(
+            e.contains("JOB_COMPLETION_INDEX=3") && e.contains("0 to 2"),
+            "{e}"
+        );
+        let k8 = env(&[("JOB_COMPLETION_INDEX", "8")]);
+        assert!(!parse("auto/8", &k8).unwrap_err().contains("share 9"));
         let sge = env(&[
             ("SGE_TASK_ID", "5"),
             ("SGE_TASK_FIRST", "1"),
@@ -396,8 +463,15 @@ mod tests {
         let mut v = slurm_array(&[0, 1, 2])[1].clone();
         v.push(("JOB_COMPLETION_INDEX".into(), "1".into()));
         assert_eq!(auto(&v, "auto/3"), Ok(Shard { k: 2, n: 3 }));
-        // N contradicting the scheduler.
+        // N contradicting a scheduler that says the size.
+        let v = env(&[
+            ("AWS_BATCH_JOB_ARRAY_INDEX", "1"),
+            ("AWS_BATCH_JOB_ARRAY_SIZE", "3"),
+        ]);
+        assert!(parse("auto/4", v).unwrap_err().contains("3 tasks"));
+        // Under auto/N a Slurm array's own size is not checked: a resubmitted subset of
+        // indices is smaller than N on purpose.
         let v = slurm_array(&[0, 1, 2])[1].clone();
-        assert!(auto(&v, "auto/4").unwrap_err().contains("3 tasks"));
+        assert_eq!(auto(&v, "auto/4"), Ok(Shard { k: 2, n: 4 }));
     }
 }

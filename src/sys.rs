@@ -732,6 +732,16 @@ pub fn redirect_stderr(file: &File) -> io::Result<()> {
     Ok(())
 }
 
+/// Makes fd 1 a duplicate of `file` (an array task's outputs go into its run directory).
+pub fn redirect_stdout(file: &File) -> io::Result<()> {
+    // SAFETY: dup2 on an fd we own onto fd 1; Rust objects for fd 1 (stdout_file) only ever
+    // write to whatever fd 1 is, and none is in use yet.
+    if unsafe { libc::dup2(file.as_raw_fd(), 1) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// `-j 0`: as many job slots as the open-file limit allows (each running task holds a few
 /// pipes and spill files), at most 1024 and at least 1.
 pub fn max_slots() -> usize {

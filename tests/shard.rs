@@ -96,13 +96,27 @@ fn arrays(n: i64) -> Vec<(String, String, Vec<Vars>)> {
             .collect::<Vec<_>>()
     };
     let auto = || "auto".to_string();
-    vec![
+    let mut slurm_auto = vec![
         // --array=0-(n-1), --array=1-n, --array=1-(..):4, --array=0-(n-1)%2 (the throttle is
-        // not in the variables).
+        // not in the variables). A one-task array is refused under plain auto (a resubmitted
+        // index would run everything).
         (format!("slurm 0-{}", n - 1), auto(), slurm(&range(0, 1))),
         (format!("slurm 1-{n}"), auto(), slurm(&range(1, 1))),
         (format!("slurm 1-..:4 x{n}"), auto(), slurm(&range(1, 4))),
         (format!("slurm 0-{}%2", n - 1), auto(), slurm(&range(0, 1))),
+    ];
+    if n == 1 {
+        slurm_auto.clear();
+    }
+    // auto/N: the 0-based index alone, each index submitted as an array of its own
+    // (sbatch --array=i, as when indices are resubmitted one by one).
+    let one_by_one = (0..n).map(|i| slurm(&[i])[0].clone()).collect::<Vec<_>>();
+    slurm_auto.push((
+        format!("slurm auto/{n} one by one"),
+        format!("auto/{n}"),
+        one_by_one,
+    ));
+    slurm_auto.extend(vec![
         (
             "aws".into(),
             auto(),
@@ -123,7 +137,8 @@ fn arrays(n: i64) -> Vec<(String, String, Vec<Vars>)> {
             String::new(),
             (1..=n).map(|_| Vec::new()).collect(),
         ),
-    ]
+    ]);
+    slurm_auto
 }
 
 /// For every scheduler and shard count: the shards' outputs are disjoint and their union is
@@ -347,5 +362,23 @@ fn two_schedulers_refused() {
         ("AWS_BATCH_JOB_ARRAY_SIZE", "3".into()),
     ]));
     refused(&v, "auto", "disagree");
-    refused(&slurm(&[0, 1, 2])[0], "auto/4", "3 tasks");
+    let aws = kv(&[
+        ("AWS_BATCH_JOB_ARRAY_INDEX", "0".into()),
+        ("AWS_BATCH_JOB_ARRAY_SIZE", "3".into()),
+    ]);
+    refused(&aws, "auto/4", "3 tasks");
+}
+
+#[test]
+fn resubmitted_slurm_index_never_runs_everything() {
+    // sbatch --array=3 of a --shard auto script: refused, naming auto/N.
+    refused(&slurm(&[3])[0], "auto", "auto/N");
+    // With auto/10, index 10 is not a share.
+    refused(&slurm(&[10])[0], "auto/10", "0 to 9");
+    // Kubernetes index 8 of auto/8: said as an index, not as "share 9 of 8".
+    refused(
+        &kv(&[("JOB_COMPLETION_INDEX", "8".into())]),
+        "auto/8",
+        "0 to 7",
+    );
 }

@@ -7,6 +7,7 @@
 //! * [`rundir`]: the private run directory and its symlink-proof file operations;
 //! * [`slurm`]: sbatch, squeue, scontrol and scancel;
 //! * [`task`]: what an array task does on its node;
+//! * [`claim`]: dynamic shares, the batches of tasks array tasks claim as they go;
 //! * [`submit`]: checks, the saved stdin, the batch script and the sbatch call;
 //! * [`collect`]: waiting for the shards, printing their outputs, the merged job log and the
 //!   exit status.
@@ -16,6 +17,7 @@
 //! submitting side whole; for an array task it only prepares the configuration, which the
 //! crate root then runs as any run (this module never calls back into it).
 
+mod claim;
 mod collect;
 mod rundir;
 mod slurm;
@@ -30,13 +32,13 @@ use crate::exit::EXIT_ERROR;
 
 /// Set in an array task's environment: the run directory.
 const ENV_RUN: &str = "PARX_SLURM_RUN";
-/// Set in an array task's environment: `no`, `all` or `failed` (which logged tasks to skip).
-const ENV_RESUME: &str = "PARX_SLURM_RESUME";
+/// Set in an array task's environment: how many tasks the run has (dynamic shares).
+const ENV_TASKS: &str = "PARX_SLURM_TASKS";
 /// How long an array task may be gone from squeue without its status file before it counts
 /// as not finished (a shared file system may show the file a little late).
 const GRACE: Duration = Duration::from_secs(5);
-/// How often squeue and the status files are looked at.
-const POLL: Duration = Duration::from_millis(500);
+/// How often the status files are looked at (squeue: `collect::squeue_interval`).
+const POLL: Duration = Duration::from_millis(200);
 
 pub(crate) use task::ArrayTask;
 
@@ -47,6 +49,16 @@ pub(crate) enum Plan {
     /// An array task: run this configuration as an ordinary run, then give its exit status to
     /// [`ArrayTask::finish`].
     Task(Box<Config>, ArrayTask),
+}
+
+/// `--slurm-status DIR`: how far the run in DIR is, on stdout (tasks done and failed over
+/// every shard, and each shard's state), read from its run directory; status 0, or 255 when
+/// DIR is not a run directory.
+pub(crate) fn status(dir: &Path) -> i32 {
+    collect::status(dir).unwrap_or_else(|e| {
+        crate::messages::error(format_args!("{e:#}"));
+        EXIT_ERROR
+    })
 }
 
 /// `--slurm`: submits and collects the array (the submitting side), or prepares an array

@@ -6,9 +6,12 @@
 //! Layout (DIR):
 //! * `run`: what the run is (`shards N`, `mode args|part`); `args`: parx's arguments, NUL-ended
 //! * `stdin`: the saved standard input, when the inputs read it
-//! * `job.sh`: the batch script of the latest submission; `jobs`: one line per submission
-//! * `shard-K/`: `joblog`, `results/<seq>/{stdout,stderr,exitval}`, `stderr` (the shard's own
-//!   messages) and `status` (written last, by renaming, when the shard's parx ends)
+//! * `job.sh`: the batch script of the latest submission; `jobs`: one line per submission;
+//!   `refused`: array tasks the batch script refused (an index that is not a share)
+//! * `shard-K/`: `out` (the shard's stdout, append-only) and `joblog` (its index, see
+//!   `collect::Log`; with `--pool process`, `results/<seq>/` instead of `out`), `stderr` (the
+//!   tasks' stderr and the shard's own messages), `status` (written last, by renaming, when the shard's parx ends) and
+//!   `slurm-state` (written by the submitter when Slurm ended the shard's array task)
 
 use std::fs::{self, DirBuilder, File, OpenOptions, Permissions};
 use std::io::{self, Read, Write};

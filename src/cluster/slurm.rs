@@ -7,13 +7,60 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+
+/// How long the first question to Slurm may take before parx says it does not answer
+/// (Slurm's clients retry for about a minute against a controller that is down).
+const ANSWER: Duration = Duration::from_secs(10);
 
 fn run(cmd: &mut Command, what: &str) -> anyhow::Result<Output> {
     cmd.stdin(Stdio::null())
         .output()
         .with_context(|| format!("cannot run {what} (is Slurm's client installed and on PATH?)"))
+}
+
+/// `run`, but gives up (killing the command) after `limit`.
+fn run_within(cmd: &mut Command, what: &str, limit: Duration) -> anyhow::Result<Output> {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot run {what} (is Slurm's client installed and on PATH?)"))?;
+    let read = |r: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            if let Some(mut r) = r {
+                let _ = r.read_to_end(&mut v);
+            }
+            v
+        })
+    };
+    let out = read(child.stdout.take().map(|r| Box::new(r) as _));
+    let err = read(child.stderr.take().map(|r| Box::new(r) as _));
+    let until = Instant::now() + limit;
+    let status = loop {
+        if let Some(st) = child.try_wait()? {
+            break st;
+        }
+        if Instant::now() >= until {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!(
+                "Slurm does not answer: {what} gave nothing in {} s (is slurmctld up and \
+                 SLURM_CONF right?)",
+                limit.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    Ok(Output {
+        status,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    })
 }
 
 fn first_line(b: &[u8]) -> String {
@@ -27,9 +74,10 @@ fn first_line(b: &[u8]) -> String {
 
 /// The cluster's MaxArraySize (array indices must be below it), if it says.
 pub fn max_array_size() -> anyhow::Result<Option<u64>> {
-    let o = run(
+    let o = run_within(
         Command::new("scontrol").args(["show", "config"]),
-        "scontrol",
+        "scontrol show config",
+        ANSWER,
     )?;
     if !o.status.success() {
         bail!(
@@ -47,11 +95,25 @@ fn parse_max_array_size(text: &str) -> Option<u64> {
     })
 }
 
-/// Submits `script` as an array over the indices `spec` (`0-3`, `0,2`); returns the job id.
-pub fn submit(script: &Path, spec: &str, cwd: &Path, extra: &[OsString]) -> anyhow::Result<String> {
+/// Submits `script` as an array over the indices `spec` (`0-3`, `0,2`), at most `throttle` at
+/// once, each with `cpus` CPUs; returns the job id.
+pub fn submit(
+    script: &Path,
+    spec: &str,
+    throttle: Option<u32>,
+    cpus: Option<u32>,
+    cwd: &Path,
+    extra: &[OsString],
+) -> anyhow::Result<String> {
     let mut c = Command::new("sbatch");
+    let throttle = throttle.map(|t| format!("%{t}")).unwrap_or_default();
+    if let Some(n) = cpus {
+        // -j N: N tasks at once in each array task, so N CPUs for it (--slurm-arg, after
+        // this, may say otherwise).
+        c.arg(format!("--cpus-per-task={n}"));
+    }
     c.arg("--parsable")
-        .arg(format!("--array={spec}"))
+        .arg(format!("--array={spec}{throttle}"))
         .arg("--job-name=parx")
         .arg("--output=/dev/null")
         .arg("--error=/dev/null")
@@ -72,20 +134,58 @@ pub fn submit(script: &Path, spec: &str, cwd: &Path, extra: &[OsString]) -> anyh
     Ok(id)
 }
 
-/// The array tasks of `job` that Slurm still has pending, running or completing, by index,
-/// with their state; `None` when squeue could not be asked this time.
-pub fn queued(job: &str) -> Option<HashMap<u64, String>> {
+/// The array tasks of `job` the controller knows, by index, with their state (pending,
+/// running, requeued, or ended: `COMPLETED`, `TIMEOUT`, ...); `None` when squeue could not be
+/// asked this time. A job the controller has already forgotten has no tasks.
+pub fn states(job: &str) -> Option<HashMap<u64, String>> {
     let o = Command::new("squeue")
-        .args(["-h", "-r", "-j", job, "-o", "%i %T"])
+        .args(["-h", "-r", "-t", "all", "-j", job, "-o", "%i %T"])
         .stdin(Stdio::null())
         .output()
         .ok()?;
     if !o.status.success() {
-        // A job the controller has already forgotten.
         let err = String::from_utf8_lossy(&o.stderr);
         return err.contains("Invalid job id").then(HashMap::new);
     }
     Some(parse_squeue(job, &String::from_utf8_lossy(&o.stdout)))
+}
+
+/// The array tasks of `job` that are still pending, running, completing or requeued.
+pub fn queued(job: &str) -> Option<HashMap<u64, String>> {
+    let mut q = states(job)?;
+    q.retain(|_, s| active(s));
+    Some(q)
+}
+
+/// Whether a job state is one Slurm may still run (or is still ending): not a final one.
+pub fn active(state: &str) -> bool {
+    !matches!(
+        state,
+        "COMPLETED"
+            | "CANCELLED"
+            | "FAILED"
+            | "TIMEOUT"
+            | "PREEMPTED"
+            | "NODE_FAIL"
+            | "OUT_OF_MEMORY"
+            | "BOOT_FAIL"
+            | "DEADLINE"
+    )
+}
+
+/// Whether a final state is one where Slurm ended the job (rather than its program): its
+/// processes were sent TERM (then KILL), or lost with their node.
+pub fn ended_by_slurm(state: &str) -> bool {
+    matches!(
+        state,
+        "CANCELLED"
+            | "TIMEOUT"
+            | "PREEMPTED"
+            | "NODE_FAIL"
+            | "OUT_OF_MEMORY"
+            | "BOOT_FAIL"
+            | "DEADLINE"
+    )
 }
 
 fn parse_squeue(job: &str, text: &str) -> HashMap<u64, String> {
@@ -96,7 +196,6 @@ fn parse_squeue(job: &str, text: &str) -> HashMap<u64, String> {
             (j == job).then_some(())?;
             Some((idx.parse().ok()?, state.trim().to_owned()))
         })
-        .filter(|(_, s)| !matches!(s.as_str(), "COMPLETED" | "CANCELLED" | "FAILED"))
         .collect()
 }
 
@@ -143,10 +242,11 @@ mod tests {
     fn squeue_lines() {
         let q = parse_squeue(
             "12",
-            "12_0 RUNNING\n12_3 PENDING\n13_1 RUNNING\n12_4 COMPLETED\n",
+            "12_0 RUNNING\n12_3 PENDING\n13_1 RUNNING\n12_4 TIMEOUT\n12_[5-6] PENDING\n",
         );
-        assert_eq!(q.len(), 2);
+        assert_eq!(q.len(), 3);
         assert_eq!(q[&0], "RUNNING");
         assert_eq!(q[&3], "PENDING");
+        assert!(active(&q[&3]) && !active(&q[&4]) && active("REQUEUED"));
     }
 }

@@ -10,9 +10,11 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 
-use super::collect::{ended_normally, finish, shard_exit, wait, Log, Outcome};
+use super::collect::{
+    ended_normally, finish, shard_exit, shard_log, wait, Log, LogRow, Outcome, ShardEnd, STATE_FILE,
+};
 use super::rundir::{self, RunDir};
-use super::{slurm, ENV_RESUME, ENV_RUN};
+use super::{slurm, ENV_RUN, ENV_TASKS};
 use crate::config::{ChunkMode, Config, Resume, SlurmConfig, SourceKind};
 use crate::shard::Shard;
 use crate::sys;
@@ -29,7 +31,7 @@ fn refuse_unsupported(cfg: &Config) -> anyhow::Result<()> {
         ),
         (
             jc.results.is_some(),
-            "--results (the run directory holds each task's results)",
+            "--results (the run directory holds the outputs)",
         ),
         (jc.tag.is_some(), "--tag/--tagstring"),
         (jc.line_buffer, "--line-buffer"),
@@ -103,22 +105,46 @@ fn count_tasks(cfg: Config, n: u64) -> anyhow::Result<(Config, Vec<u64>)> {
     Ok((cfg, counts))
 }
 
-/// The batch script every array task runs.
-fn job_script(dir: &RunDir, n: u64, all: bool, resume: &str, stdin: Option<&Path>) -> Vec<u8> {
-    let mut s =
-        b"#!/bin/sh\n# parx --slurm: one array task of this run (written by parx).\n".to_vec();
+/// The batch script every array task runs. It states the mapping: array index `i` runs share
+/// `i+1` of `n`, whatever array it was submitted as (`sbatch --array=3 job.sh` by hand runs
+/// share 4); an index that is not a share is refused in one line on stderr (Slurm's output
+/// file) and in `DIR/refused`.
+fn job_script(dir: &RunDir, n: u64, tasks: Option<u64>, stdin: Option<&Path>) -> Vec<u8> {
+    let mut s = format!(
+        "#!/bin/sh\n# parx --slurm: one array task of this run (written by parx).\n# {n} shares: \
+         array index i (0 to {last}) runs share i+1 of {n}; any other index is refused.\n",
+        last = n - 1
+    )
+    .into_bytes();
     s.extend_from_slice(format!("export {ENV_RUN}=").as_bytes());
     sh_quote(&mut s, dir.path.as_os_str().as_bytes());
-    s.extend_from_slice(format!("\nexport {ENV_RESUME}={resume}\nexec ").as_bytes());
+    s.push(b'\n');
+    if let Some(t) = tasks {
+        // Dynamic shares: the share is the batches this task claims (see claim.rs); the
+        // index only names its directory.
+        s.extend_from_slice(format!("export {ENV_TASKS}={t}\n").as_bytes());
+    }
+    s.extend_from_slice(
+        format!(
+            "i=${{SLURM_ARRAY_TASK_ID:-none}}\n\
+             case $i in\n\
+             ''|*[!0-9]*) why=\"not run as a task of a Slurm array (submit it with --array=0-{last})\" ;;\n\
+             *) [ \"$i\" -lt {n} ] || why=\"array index $i is not a share of this run ({n} shares: indices 0-{last})\" ;;\n\
+             esac\n\
+             [ -n \"${{why:-}}\" ] || [ -d \"${ENV_RUN}\" ] || why=\"this node ($(hostname)) cannot see the run directory ${ENV_RUN} (it must be on storage every node sees)\"\n\
+             if [ -n \"${{why:-}}\" ]; then\n\
+             \x20   echo \"parx: $0: $why\" >&2\n\
+             \x20   {{ echo \"job ${{SLURM_JOB_ID:-?}}: $why\" >>\"${ENV_RUN}/refused\"; }} 2>/dev/null\n\
+             \x20   exit 2\n\
+             fi\n\
+             exec ",
+            last = n - 1
+        )
+        .as_bytes(),
+    );
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("parx"));
     sh_quote(&mut s, exe.as_os_str().as_bytes());
-    if all {
-        // The whole array 0..N-1: an evenly stepped range, as --shard auto wants.
-        s.extend_from_slice(b" --shard auto");
-    } else {
-        // Some shards again: the array is a list, so the share is spelled out.
-        s.extend_from_slice(format!(" --shard \"$((SLURM_ARRAY_TASK_ID + 1))/{n}\"").as_bytes());
-    }
+    s.extend_from_slice(format!(" --shard \"$((i + 1))/{n}\"").as_bytes());
     for a in std::env::args_os().skip(1) {
         s.push(b' ');
         sh_quote(&mut s, a.as_bytes());
@@ -187,11 +213,15 @@ pub(super) fn submit(mut cfg: Config) -> anyhow::Result<i32> {
             );
         }
     }
+    let jobs = rundir::read(&dir.join("jobs"))?.unwrap_or_default();
+    let last_job = String::from_utf8_lossy(&jobs)
+        .lines()
+        .last()
+        .and_then(|l| l.split(' ').next())
+        .map(str::to_owned);
     if resume != Resume::No {
         // A submitter killed outright leaves its array running: do not run shards twice.
-        let jobs = rundir::read(&dir.join("jobs"))?.unwrap_or_default();
-        let last = String::from_utf8_lossy(&jobs);
-        if let Some(job) = last.lines().last().and_then(|l| l.split(' ').next()) {
+        if let Some(job) = &last_job {
             // Array index k-1 is shard k; one that wrote its status is only being cleaned up.
             let mut running = false;
             for idx in slurm::queued(job).unwrap_or_default().into_keys() {
@@ -221,21 +251,92 @@ pub(super) fn submit(mut cfg: Config) -> anyhow::Result<i32> {
     }
     let (cfg, counts) = count_tasks(cfg, n)?;
 
-    // Which shards run: all of them, or those with missing (--resume) or failed
-    // (--resume-failed) tasks.
-    let mut todo = Vec::new();
-    for k in 1..=n {
-        let needed = match resume {
-            Resume::No => true,
-            _ => {
-                let code = shard_exit(&dir, k)?;
-                let log = Log::read(&dir.shard(k).join("joblog"))?;
-                !ended_normally(code)
-                    || (log.rows.len() as u64) < counts[k as usize - 1]
-                    || (resume == Resume::Failed && log.failed() > 0)
+    let total: u64 = counts.iter().sum();
+    // The same command over the same inputs, or the logs do not fit the run.
+    let command = cfg.template.render(&crate::template::Ctx {
+        seq: 0,
+        slot: 1,
+        records: &[],
+    });
+    let shape = format!(
+        "tasks {total}\ncommand {}\n",
+        String::from_utf8_lossy(&command.display()).replace('\n', "\\n")
+    );
+    if resume == Resume::No {
+        rundir::replace(&dir.join("shape"), shape.as_bytes())?;
+    } else if let Some(had) = rundir::read(&dir.join("shape"))? {
+        if had != shape.as_bytes() {
+            let say = |t: &str| t.trim().replace('\n', ", ");
+            bail!(
+                "--run-dir {}: it holds a run of another command or inputs ({}); this one is \
+                 {}; resume it with the same command and inputs, or start a new run",
+                dir.path.display(),
+                say(&String::from_utf8_lossy(&had)),
+                say(&shape)
+            );
+        }
+    }
+    // A shard whose array task Slurm ended after the last submitter stopped watching (killed
+    // outright): ask Slurm while it remembers.
+    if let (Some(job), true) = (&last_job, resume != Resume::No) {
+        for k in 1..=n {
+            let end = ShardEnd::read(&dir, k)?;
+            if end.slurm.is_none()
+                && dir.shard(k).is_dir()
+                && (!ended_normally(end.code)
+                    || Log::read(&dir.shard(k).join("joblog"), false)?.any_killed())
+            {
+                if let Some(s) = slurm::ended_state(job, k - 1).filter(|s| slurm::ended_by_slurm(s))
+                {
+                    rundir::replace(&dir.shard(k).join(STATE_FILE), format!("{s}\n").as_bytes())?;
+                }
             }
-        };
-        if needed {
+        }
+    }
+    // Which shards run. A shard to run again gets its log cut to the tasks it skips: tasks
+    // Slurm's TERM ended are left out (they did not run), and with --resume-failed the failed
+    // ones; its array task then continues from that log.
+    let keep = |r: &LogRow| resume != Resume::Failed || !r.failed();
+    let mut todo = Vec::new();
+    if !part {
+        // Dynamic shares: as many shards as there is work (at most N), each claiming batches;
+        // every shard's log is cut, since any shard may take any task left.
+        let mut work = total;
+        if resume != Resume::No {
+            let mut kept = std::collections::BTreeSet::<u64>::new();
+            for k in (1..=n).filter(|&k| dir.shard(k).is_dir()) {
+                let (_, log) = shard_log(&dir, k)?;
+                kept.extend(log.rows.keys().filter(|&&s| keep(log.row(s))));
+                rundir::replace(&dir.shard(k).join("joblog"), &log.text(keep))?;
+            }
+            work = total.saturating_sub(kept.len() as u64);
+        }
+        todo.extend(1..=n.min(work));
+        if !todo.is_empty() {
+            rundir::replace(&dir.join("claims"), b"0\n")?;
+            for &k in &todo {
+                dir.make_shard(k)?;
+                rundir::remove(&dir.shard(k).join("claims"))?;
+            }
+        }
+    } else {
+        // --pipe-part: static byte ranges, shard by shard.
+        for k in 1..=n {
+            let count = counts[k as usize - 1];
+            if count == 0 {
+                continue;
+            }
+            if resume == Resume::No {
+                todo.push(k);
+                continue;
+            }
+            let (end, log) = shard_log(&dir, k)?;
+            let retry_failed = resume == Resume::Failed && log.failed() > 0;
+            if end.normal() && (log.rows.len() as u64) >= count && !retry_failed {
+                continue;
+            }
+            dir.make_shard(k)?;
+            rundir::replace(&dir.shard(k).join("joblog"), &log.text(keep))?;
             todo.push(k);
         }
     }
@@ -256,9 +357,9 @@ pub(super) fn submit(mut cfg: Config) -> anyhow::Result<i32> {
         for &k in &todo {
             dir.make_shard(k)?;
             rundir::remove(&dir.shard(k).join("status"))?;
+            rundir::remove(&dir.shard(k).join(STATE_FILE))?;
         }
-        let all = todo.len() as u64 == n;
-        let spec = if all {
+        let spec = if todo.len() as u64 == n {
             format!("0-{}", n - 1)
         } else {
             todo.iter()
@@ -266,15 +367,27 @@ pub(super) fn submit(mut cfg: Config) -> anyhow::Result<i32> {
                 .collect::<Vec<_>>()
                 .join(",")
         };
-        let mode = match resume {
-            Resume::No => "no",
-            Resume::All => "all",
-            Resume::Failed => "failed",
-        };
         let script = dir.join("job.sh");
-        rundir::replace(&script, &job_script(&dir, n, all, mode, stdin.as_deref()))?;
+        let tasks = (!part).then_some(total);
+        rundir::replace(&script, &job_script(&dir, n, tasks, stdin.as_deref()))?;
         let cwd = std::env::current_dir()?;
-        let job = slurm::submit(&script, &spec, &cwd, &sc.sbatch_args)?;
+        let job = match slurm::submit(
+            &script,
+            &spec,
+            sc.throttle,
+            sc.cpus_per_task,
+            &cwd,
+            &sc.sbatch_args,
+        ) {
+            Ok(job) => job,
+            Err(e) => {
+                if resume == Resume::No {
+                    // Refused before anything ran: leave no run directory behind.
+                    let _ = std::fs::remove_dir_all(&dir.path);
+                }
+                return Err(e);
+            }
+        };
         let mut jobs = rundir::append(&dir.join("jobs"))?;
         writeln!(jobs, "{job} {spec}")?;
         crate::messages::note(format_args!(
@@ -286,7 +399,12 @@ pub(super) fn submit(mut cfg: Config) -> anyhow::Result<i32> {
             return Ok(code);
         }
     }
-    finish(&dir, n, &counts, &cfg, part, &mut outcome)
+    let code = finish(&dir, n, &counts, &cfg, part, &mut outcome)?;
+    if code == 0 && outcome.stdout_open() && !sc.keep_run_dir {
+        std::fs::remove_dir_all(&dir.path)
+            .with_context(|| format!("removing the run directory {}", dir.path.display()))?;
+    }
+    Ok(code)
 }
 
 #[cfg(test)]

@@ -1,41 +1,57 @@
 //! One array task of a `--slurm` run, on a compute node: the submitting parx's arguments
-//! with `--shard auto` (or, on a resubmission of some shards only, `--shard K/N`) in front,
-//! and `PARX_SLURM_RUN`/`PARX_SLURM_RESUME` in the environment. It runs its share as any
-//! parx run, with the job log and per-task results in `DIR/shard-K/`, its own messages in
-//! `DIR/shard-K/stderr`, and writes `DIR/shard-K/status` last, so the submitter knows it
-//! ended (a task killed by Slurm writes none).
+//! with `--shard "$((SLURM_ARRAY_TASK_ID + 1))/N"` in front (the batch script states the
+//! mapping), and `PARX_SLURM_RUN`/`PARX_SLURM_RESUME` in the environment. It runs its share as
+//! any parx run, with its stdout in `DIR/shard-K/out` indexed by its job log (per-task results
+//! with `--pool process`), its tasks' stderr and its own messages in `DIR/shard-K/stderr`,
+//! and writes `DIR/shard-K/status` last, so the submitter knows it ended (a task killed by
+//! Slurm may write none).
+//!
+//! A first run's first attempt starts the share afresh; a resubmission, and a requeued or
+//! restarted attempt (`SLURM_RESTART_COUNT` > 0), continue from the shard's job log, the
+//! latter leaving out the tasks the previous attempt's end killed.
 //!
 //! The run itself is the ordinary one: [`prepare`] turns the configuration into the shard's,
 //! the crate root runs it, and [`ArrayTask::finish`] records how it ended.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
+use super::claim::Claimer;
+use super::collect::{Log, ShardEnd, STATE_FILE};
 use super::rundir::{self, RunDir};
-use super::{ENV_RESUME, ENV_RUN};
-use crate::config::{Config, Resume};
+use super::{ENV_RUN, ENV_TASKS};
+use crate::config::halt::HaltSpec;
+use crate::config::{Config, PoolKind, Resume};
 use crate::exit::EXIT_ERROR;
+use crate::halt::{HaltState, When};
 use crate::sys;
 
 /// An array task whose shard is about to run: where its status goes.
 pub(crate) struct ArrayTask {
     /// `DIR/shard-K`.
     sdir: PathBuf,
+    /// `--halt`: whether this shard's log meets it is told to the submitter.
+    halt: Option<HaltSpec>,
 }
 
 /// Sets the array task up (its shard directory, stderr to `DIR/shard-K/stderr`) and returns
-/// the configuration its shard runs with: the job log, `--resume` and the results in the shard
+/// the configuration its shard runs with: the job log, `--resume` and the output in the shard
 /// directory, no `--slurm`.
 pub(crate) fn prepare(mut cfg: Config, run_dir: &Path) -> anyhow::Result<(Config, ArrayTask)> {
-    let resume = match std::env::var(ENV_RESUME).as_deref() {
-        Ok("all") => Resume::All,
-        Ok("failed") => Resume::Failed,
-        _ => Resume::No,
-    };
+    // A requeued or restarted array task (node failure, preemption, scontrol requeue), a
+    // resubmission (its log was cut by the submitter) and an index resubmitted by hand all
+    // continue from the shard's log: a fresh run's shard directories are new.
+    let restarted = std::env::var("SLURM_RESTART_COUNT")
+        .ok()
+        .and_then(|c| c.trim().parse::<u64>().ok())
+        .is_some_and(|c| c > 0);
+    let total: Option<u64> = std::env::var(ENV_TASKS).ok().and_then(|t| t.parse().ok());
     // The user's tasks must not think they are array tasks of this run.
     std::env::remove_var(ENV_RUN);
-    std::env::remove_var(ENV_RESUME);
+    std::env::remove_var(ENV_TASKS);
+    let resume = Resume::All;
     let shard = cfg
         .jobs_ctl
         .shard
@@ -46,26 +62,93 @@ pub(crate) fn prepare(mut cfg: Config, run_dir: &Path) -> anyhow::Result<(Config
     let err = rundir::append(&sdir.join("stderr"))?;
     sys::redirect_stderr(&err).context("redirecting stderr")?;
     let log = sdir.join("joblog");
-    let results = sdir.join("results");
-    for (p, dir_wanted) in [(&log, false), (&results, true)] {
-        if let Ok(m) = std::fs::symlink_metadata(p) {
-            if m.file_type().is_symlink() || m.is_dir() != dir_wanted {
-                bail!(
-                    "{}: not a regular {}; parx never follows links in a run directory",
-                    p.display(),
-                    if dir_wanted { "directory" } else { "file" }
-                );
-            }
+    let out_path = sdir.join("out");
+    if let Ok(m) = std::fs::symlink_metadata(&log) {
+        if !m.is_file() {
+            bail!(
+                "{}: not a regular file; parx never follows links in a run directory",
+                log.display()
+            );
         }
     }
-    if !results.exists() {
-        rundir::make_dir(&results)?;
+    // The attempt before this one was ended by Slurm (requeued, or an index resubmitted by
+    // hand after a kill): the tasks its TERM killed did not run.
+    let before = ShardEnd::read(&dir, shard.k)?;
+    if restarted || (before.code.is_some() && !before.normal()) || before.slurm.is_some() {
+        let kept = Log::read(&log, true)?;
+        rundir::replace(&log, &kept.text(|_| true))?;
     }
+    // What an earlier attempt left is not this one's.
+    rundir::remove(&sdir.join("status"))?;
+    rundir::remove(&sdir.join(STATE_FILE))?;
+    if let (Some(total), None) = (total, cfg.chunks.as_ref().and_then(|c| c.part)) {
+        // Dynamic shares: tasks done in any shard's log are not run again.
+        let mut done = HashSet::new();
+        for k in 1..=shard.n {
+            done.extend(
+                Log::read(&dir.shard(k).join("joblog"), false)?
+                    .rows
+                    .into_keys(),
+            );
+        }
+        let claims = Claimer::open(
+            &dir.path,
+            &sdir.join("claims"),
+            &log,
+            cfg.jobs as u64,
+            shard.n,
+            total,
+            done,
+        )?;
+        crate::shard::claim_dynamically(Box::new(claims));
+        // The submitter puts the outputs in order; a shard waits for no head of line, and
+        // draws no bar (it would count ahead, claiming).
+        cfg.keep_order = false;
+        cfg.jobs_ctl.bar = false;
+        cfg.jobs_ctl.eta = false;
+    }
+    if cfg.pool == PoolKind::Process {
+        // The process pool streams results past the job log (its rows do not index an
+        // output file): each task's results in a directory of its own.
+        let results = sdir.join("results");
+        if !results.exists() {
+            rundir::make_dir(&results)?;
+        }
+        rundir::check_dir(&results)?;
+        cfg.jobs_ctl.results = Some(results);
+        return Ok(finish_prepare(cfg, log, resume, sdir));
+    }
+    // The shard's stdout: one append-only file, indexed by the job log. Output written
+    // after the last whole row (a task printed but not logged when the shard was killed)
+    // is cut off, so the next output starts where the log says.
+    let out = rundir::append(&out_path)?;
+    let want = Log::read(&log, false)?.out_len();
+    let have = out.metadata()?.len();
+    if have < want {
+        bail!(
+            "{}: {have} bytes, but its job log lists {want}; the run directory was changed \
+             (start a new run)",
+            out_path.display()
+        );
+    }
+    out.set_len(want)?;
+    sys::redirect_stdout(&out).context("redirecting stdout")?;
+    cfg.jobs_ctl.results = None;
+    Ok(finish_prepare(cfg, log, resume, sdir))
+}
+
+/// The shard's configuration: its job log and resume mode, no `--slurm`.
+fn finish_prepare(
+    mut cfg: Config,
+    log: PathBuf,
+    resume: Resume,
+    sdir: PathBuf,
+) -> (Config, ArrayTask) {
     cfg.slurm = None;
     cfg.jobs_ctl.joblog = Some(log);
     cfg.jobs_ctl.resume = resume;
-    cfg.jobs_ctl.results = Some(results);
-    Ok((cfg, ArrayTask { sdir }))
+    let halt = cfg.jobs_ctl.halt;
+    (cfg, ArrayTask { sdir, halt })
 }
 
 impl ArrayTask {
@@ -92,9 +175,27 @@ impl ArrayTask {
             _ => "-".into(),
         };
         let host = std::env::var("SLURMD_NODENAME").unwrap_or_else(|_| "-".into());
+        // --halt met in this shard: the submitter stops the others (now: cancels them; soon:
+        // no more claims).
+        let halted = match self.halt {
+            Some(spec) => {
+                let log = Log::read(&sdir.join("joblog"), false)?;
+                let mut h = HaltState::new(spec);
+                let total = log.rows.len() as u64;
+                log.outcomes()
+                    .into_iter()
+                    .find_map(|(seq, o)| h.observe(seq, o, total))
+            }
+            None => None,
+        };
+        let halt = match halted {
+            Some(When::Now) => "halt now\n",
+            Some(When::Soon) => "halt soon\n",
+            None => "",
+        };
         rundir::replace(
             &sdir.join("status"),
-            format!("exit {code}\njob {job}\nhost {host}\n").as_bytes(),
+            format!("exit {code}\njob {job}\nhost {host}\n{halt}").as_bytes(),
         )?;
         Ok(())
     }

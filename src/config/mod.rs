@@ -77,6 +77,12 @@ pub struct SlurmConfig {
     pub sbatch_args: Vec<OsString>,
     /// The run directory (`None`: a new one in the current directory).
     pub run_dir: Option<PathBuf>,
+    /// `--slurm-throttle K`: at most K array tasks at once (`%K`).
+    pub throttle: Option<u32>,
+    /// `--keep-run-dir`: keep the run directory after a successful run.
+    pub keep_run_dir: bool,
+    /// `-j N` given as a number: each array task asks for N CPUs (`--cpus-per-task`).
+    pub cpus_per_task: Option<u32>,
 }
 
 /// GNU parallel / xargs options beyond the core (docs/CONTRACT.md "Compatibility").
@@ -739,10 +745,33 @@ impl Config {
         let slurm = match cli.slurm {
             None => None,
             Some(0) => return usage("--slurm 0: an array needs at least 1 task"),
+            Some(_) if cli.slurm_throttle == Some(0) => {
+                return usage("--slurm-throttle 0: at least 1 array task must run at once")
+            }
+            Some(_)
+                if cli.slurm_arg.iter().any(|a| {
+                    let a = a.to_string_lossy();
+                    a == "-a"
+                        || a.starts_with("--array")
+                        || (a.starts_with("-a") && !a.starts_with("--"))
+                }) =>
+            {
+                return usage(
+                    "--slurm-arg=--array: parx chooses the array (index i runs share i+1 of N); \
+                     to limit how many run at once use --slurm-throttle K",
+                )
+            }
             Some(tasks) => Some(SlurmConfig {
                 tasks,
                 sbatch_args: cli.slurm_arg,
                 run_dir: cli.run_dir,
+                throttle: cli.slurm_throttle,
+                keep_run_dir: cli.keep_run_dir,
+                cpus_per_task: cli
+                    .jobs
+                    .as_deref()
+                    .and_then(|j| j.trim().parse::<u32>().ok())
+                    .filter(|&j| j > 0),
             }),
         };
         let mut jobs_ctl = jobs_ctl;
