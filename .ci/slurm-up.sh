@@ -46,7 +46,7 @@ chown munge:munge "$dir/munge"
 chmod 700 "$dir/munge"
 
 # cred_expire=10: a requeued job waits this long before it may start again (default 120 s),
-# which tests/cluster.rs's requeue test would otherwise spend waiting.
+# which tests/it/cluster.rs's requeue test would otherwise spend waiting.
 # Munge: our own key and socket, so an installed munged (or none) does not matter.
 mungekey -c -k "$dir/munge/munge.key" -f >/dev/null 2>&1 \
     || dd if=/dev/urandom of="$dir/munge/munge.key" bs=1024 count=1 status=none

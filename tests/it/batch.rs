@@ -1,6 +1,6 @@
 //! `-n`, `-X` and `--colsep`: the real binary, real processes, real argument limits.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::fs;

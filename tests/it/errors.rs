@@ -2,7 +2,7 @@
 //! with a shell's status), a hint when it would wait for values typed at the terminal, and the
 //! usage errors, each naming the bad value and the fix.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

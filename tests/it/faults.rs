@@ -4,7 +4,7 @@
 //! a spill to a full, missing or read-only `$TMPDIR` and a full `--results` disk never tear or
 //! glue output.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! memory bounds behind a slow task, and integrity at scale. The real binary on real
 //! processes, with an explicit stdin; needs sh, coreutils and mawk.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};

@@ -1,7 +1,7 @@
 //! Inputs (docs/CONTRACT.md): stdin, `:::`, `::::`/`-a`, products and links, delimiters,
 //! streaming, and empty input. The real binary on real processes, with an explicit stdin.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::Stdio;

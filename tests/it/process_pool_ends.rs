@@ -4,7 +4,7 @@
 //! record one failed task. Also `--resume-failed`, multi-line results (`--result-end`), the
 //! map contract, and parx's memory with hostile workers. Real python3, sh and mawk workers.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::process::Stdio;

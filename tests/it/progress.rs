@@ -2,7 +2,7 @@
 //! its own (a private socket) and reads the screen back with `capture-pane` while the run
 //! goes on. Skipped, with the reason printed, where tmux is not installed.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

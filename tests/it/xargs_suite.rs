@@ -12,12 +12,12 @@
 //! stdout equals `.xo` (or is empty) and, unless ERRH starts with `s`, stderr equals `.xe` (or is
 //! empty).
 //!
-//! Calibration: `PARX_XARGS_ORACLE=/usr/bin/xargs cargo test --test xargs_suite -- --nocapture`
-//! runs the suite against that xargs instead and prints the cases it passes;
+//! Calibration: `PARX_XARGS_ORACLE=/usr/bin/xargs cargo test --test it -- xargs_suite
+//! --nocapture` runs the suite against that xargs instead and prints the cases it passes;
 //! `fixtures/xargs-suite/calibrated.txt` holds them for GNU xargs 4.9.0 on this project's
 //! machines. Every case listed there must pass through parx.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -1,7 +1,7 @@
 //! Commands (docs/CONTRACT.md): argv or shell, placeholders, values that reach the command
 //! literally, and `--dry-run`. The real binary on real processes, with an explicit stdin.
 
-mod common;
+use crate::common;
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;

@@ -3,7 +3,7 @@
 //! differ (one value per command unless `-n`/`-X`/`-m`; grouped output), the README's
 //! migration table says so; these tests pin what matches.
 
-mod common;
+use crate::common;
 
 use std::fs;
 

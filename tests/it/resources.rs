@@ -5,7 +5,7 @@
 //! controller). Holding back is proven by order (a task's start after the event that frees
 //! the resource), never by how long something took.
 
-mod common;
+use crate::common;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

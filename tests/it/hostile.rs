@@ -4,7 +4,7 @@
 //! kill of parx ends its tasks; and the smaller ones (a process budget, a planted symlink
 //! under `--results`, a closed stdout with `--joblog`, absurd `-j`, a `TMPDIR` that is a file).
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::process::Stdio;

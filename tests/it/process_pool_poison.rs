@@ -3,7 +3,7 @@
 //! it left in isolation, whether or not workers flush (Python's `print` to a pipe does not);
 //! results that cannot be attributed reported. Real Python workers.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! the same thing. Each test runs the real binary on the behaviour GNU parallel 20221122 shows
 //! (its outputs were checked against GNU parallel on this machine).
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-#[path = "../xtask/src/gen.rs"]
+#[path = "../../xtask/src/gen.rs"]
 mod gen;
 
 #[test]

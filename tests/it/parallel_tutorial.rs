@@ -12,15 +12,16 @@
 //! the tutorial's files (abc-file, num30000, ...) once; each other example runs with bash in a
 //! fresh directory holding links to them, stdin from /dev/null, `parallel` first on PATH.
 //!
-//! Calibration: `PARX_TUTORIAL_ORACLE=/usr/bin/parallel cargo test --test parallel_tutorial --
-//! --nocapture` runs every example twice through GNU parallel and prints the calibration: for
-//! each example its status and output, compared exactly when GNU's two runs agree byte for
-//! byte, sorted when they agree only as sorted lines (jobs run in parallel), or left out as
-//! nondeterministic; examples outside one machine or needing Perl expressions are left out with
-//! the reason. `fixtures/parallel-tutorial/calibrated.tsv` holds it; at least 90% of the
-//! calibrated examples must pass through parx, and the README lists the others with the reason.
+//! Calibration: `PARX_TUTORIAL_ORACLE=/usr/bin/parallel cargo test --test it --
+//! parallel_tutorial --nocapture` runs every example twice through GNU parallel and prints the
+//! calibration: for each example its status and output, compared byte for byte when the
+//! example keeps order (`-k`, `-j1`) and GNU's two runs agree, as sorted lines when they agree
+//! so (jobs end in any order, as the tutorial says), or left out as nondeterministic; examples
+//! outside one machine or needing Perl expressions are left out with the reason.
+//! `fixtures/parallel-tutorial/calibrated.tsv` holds it; at least 90% of the calibrated
+//! examples must pass through parx, and the README lists the others with the reason.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::fs;

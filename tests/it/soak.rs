@@ -6,7 +6,7 @@
 //! (issue 22): Python workers that do not flush, with poison records that kill them, killed
 //! with `kill -9` midway or stopped by `--halt now`, then resumed.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! crash re-dispatch, and workers that would deadlock a naive dispatcher. Real workers only
 //! (sh, mawk, python3, sort).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

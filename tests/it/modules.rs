@@ -5,7 +5,8 @@
 
 use std::path::Path;
 
-#[path = "../xtask/src/modules.rs"]
+#[allow(clippy::module_inception)]
+#[path = "../../xtask/src/modules.rs"]
 mod modules;
 
 #[test]

@@ -1,6 +1,6 @@
 //! `--walk`: the real binary over trees built in temp dirs.
 
-mod common;
+use crate::common;
 
 use std::ffi::OsStr;
 use std::fs;

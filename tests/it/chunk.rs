@@ -1,7 +1,7 @@
 //! Chunk modes (`--pipe`, `--pipe-part`) end to end, with the real binary: round trips over
 //! random inputs, numbering and order, headers, records, and bad input.
 
-mod common;
+use crate::common;
 
 use std::fs::{self, File};
 use std::io::Write;

@@ -3,7 +3,7 @@
 //! these pin what it does not cover: the statuses that stop a run, parallel runs, what the
 //! commands' stdin is, and that input is never executed.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::PathBuf;

@@ -13,7 +13,7 @@
 //! Where neither can be, each test says why and passes without running; with `CI=true` a
 //! missing cluster is a failure.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::io::{BufRead, BufReader, Write};

@@ -5,7 +5,7 @@
 //! such and has none). Also: process-pool results keep their boundaries, and a value holding
 //! the record separator fails its own task only.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::fs;

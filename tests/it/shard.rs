@@ -3,7 +3,7 @@
 //! unsharded output; `--pipe-part` shards as contiguous byte ranges in shard order, like
 //! `split -n l/K/N`; arrays and environments that give no share refused in one line.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! --timeout, --retries, --halt, --joblog/--resume, --bar/--eta, --tag/--tagstring,
 //! --line-buffer, --results, --delay, --shard, and a soak run of them together.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs;

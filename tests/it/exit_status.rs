@@ -1,7 +1,7 @@
 //! Exit status (docs/CONTRACT.md): failed tasks, usage and input errors, signals, and a closed or
 //! failing stdout. The real binary on real processes, with an explicit stdin.
 
-mod common;
+use crate::common;
 
 use std::ffi::OsStr;
 use std::process::{Command as StdCommand, Stdio};

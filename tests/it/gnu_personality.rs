@@ -3,7 +3,7 @@
 //! (parallel_tutorial.rs; GNU's 53 in ../shared/gnu-conformance); these pin the rules one by
 //! one.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;
