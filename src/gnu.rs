@@ -195,18 +195,6 @@ pub(crate) fn plan(args: &[OsString]) -> Result<Config, i32> {
         print!("{text}");
         return Err(code);
     }
-    if let Some(word) = cli
-        .command
-        .iter()
-        .find(|w| w.as_bytes().windows(2).any(|p| p == b"{="))
-    {
-        messages::error(format_args!(
-            "Perl expressions ({}) are not supported: use --plus's replacement strings, or \
-             compute the value in the command (e.g. $(...) in the shell)",
-            word.to_string_lossy()
-        ));
-        return Err(crate::exit::EXIT_ERROR);
-    }
     cli.gnu = true;
     let mut cfg = Config::from_cli(cli).map_err(|e| {
         messages::error(e);

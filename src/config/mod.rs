@@ -465,6 +465,16 @@ impl Config {
             file: cli.arg_file_sep.clone().unwrap_or_else(|| "::::".into()),
         };
         let (command, trailing) = split_command(cli.command, &seps)?;
+        if let Some(w) = command
+            .iter()
+            .find(|w| w.as_bytes().windows(2).any(|p| p == b"{="))
+        {
+            return usage(format!(
+                "Perl expressions ({}) are not supported: use --plus's replacement strings, or \
+                 compute the value in the command (e.g. $(...) in a shell command)",
+                w.to_string_lossy()
+            ));
+        }
         // The `parallel` personality: GNU runs the words joined by spaces as shell code
         // (without -q, which quotes each word: the words as they are).
         let (command, force_shell) = if cli.gnu && !cli.quote && !command.is_empty() {

@@ -239,6 +239,11 @@ fn usage_errors_name_the_value_and_the_fix() {
         ),
         (&["--colsep", "(", "echo"], "invalid --colsep '(': unclosed group"),
         (
+            &["echo", "{= s/a/b/ =}", ":::", "a"],
+            "Perl expressions ({= s/a/b/ =}) are not supported: use --plus's replacement \
+             strings, or compute the value in the command (e.g. $(...) in a shell command)",
+        ),
+        (
             &["--pool", "process", "--max-tasks", "0", "cat"],
             "invalid --max-tasks 0: a worker runs at least 1 task (use --max-tasks N, N >= 1)",
         ),
