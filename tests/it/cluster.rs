@@ -1276,7 +1276,11 @@ fn bar_counts_tasks_across_shards() {
     let mut screen = String::new();
     while t.elapsed() < Duration::from_secs(60) && !seen_end {
         screen = String::from_utf8_lossy(&tmux(&["capture-pane", "-p"]).stdout).into_owned();
-        for l in screen.lines().filter(|l| l.starts_with("parx: [")) {
+        let bars: Vec<&str> = screen
+            .lines()
+            .filter(|l| l.starts_with("parx: ["))
+            .collect();
+        for l in &bars {
             let done: Option<u64> = l
                 .split_whitespace()
                 .find_map(|w| w.strip_suffix("/40"))
@@ -1286,6 +1290,10 @@ fn bar_counts_tasks_across_shards() {
                 Some(n) if n > 0 => seen_between = true,
                 _ => {}
             }
+        }
+        // The bar is cleared at the end (README, --bar): gone after it counted is the end too.
+        if seen_between && bars.is_empty() {
+            seen_end = true;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
