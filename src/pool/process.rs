@@ -836,6 +836,9 @@ impl Slot<'_> {
         self.shared.set_load(self.slot, Some(0));
         let stdin = child.take_stdin().expect("piped");
         let (mut stdout, mut stderr) = child.take_outputs();
+        // Room for what a worker writes while the reader naps between small reads (a
+        // block-buffered worker's flushes): with the default 64 KiB it would stall writing.
+        sys::set_pipe_size(stdout.as_raw_fd(), PIPE_SIZE);
         let probe = Probe {
             pid: child.pgid,
             stdin: stdin.as_raw_fd(),
