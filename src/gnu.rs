@@ -58,14 +58,6 @@ fn shell_name(argv0: &[u8]) -> Option<&str> {
     SHELLS.iter().find(|&&sh| sh == s).copied()
 }
 
-/// The first program named `name` in `$PATH`.
-fn which(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
-
 /// The nearest ancestor of this process that is a shell, as GNU parallel finds it through
 /// /proc (argv[0] of each parent in turn).
 fn parent_shell() -> Option<PathBuf> {
@@ -77,7 +69,8 @@ fn parent_shell() -> Option<PathBuf> {
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
         let argv0 = cmdline.split(|&c| c == 0).next().unwrap_or_default();
         if let Some(name) = shell_name(argv0) {
-            return which(name).or_else(|| std::fs::read_link(format!("/proc/{pid}/exe")).ok());
+            return crate::pool::thread::search_path(name.as_ref())
+                .or_else(|| std::fs::read_link(format!("/proc/{pid}/exe")).ok());
         }
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
         // After the command name in parentheses: state, then the parent's pid.

@@ -46,6 +46,8 @@ struct Slot<'a> {
     buf: Vec<u8>,
     /// The last program name looked up in PATH and where it was found.
     resolved: Option<(OsString, Option<PathBuf>)>,
+    /// The last program name asked about by [`Slot::runs_direct`], and the answer.
+    direct: Option<(OsString, bool)>,
 }
 
 impl<'a> Slot<'a> {
@@ -57,6 +59,7 @@ impl<'a> Slot<'a> {
             outlet: Outlet::new(cfg, ctl, out),
             buf: vec![0; 64 << 10],
             resolved: None,
+            direct: None,
         }
     }
 
@@ -196,9 +199,7 @@ impl<'a> Slot<'a> {
         // without it (a program found in PATH, not an exported shell function).
         let direct = match &rendered {
             Rendered::Shell(s) if compat.shell_direct => crate::template::direct_words(s)
-                .filter(|w| {
-                    !exported_function(&w[0]) && self.resolve(&w[0]).as_bytes().contains(&b'/')
-                })
+                .filter(|w| self.runs_direct(&w[0]))
                 .map(Rendered::Argv),
             _ => None,
         };
@@ -364,6 +365,20 @@ impl<'a> Slot<'a> {
         fin
     }
 
+    /// Whether `prog` may run without the shell (the `parallel` personality): a program found
+    /// in PATH, not a shell function bash exports (`export -f`). The answer for the last name
+    /// asked about is kept, as the PATH lookup is.
+    fn runs_direct(&mut self, prog: &OsStr) -> bool {
+        if let Some((name, ok)) = &self.direct {
+            if name == prog {
+                return *ok;
+            }
+        }
+        let ok = !exported_function(prog) && self.resolve(prog).as_bytes().contains(&b'/');
+        self.direct = Some((prog.to_owned(), ok));
+        ok
+    }
+
     /// Looks a bare program name up in PATH once per slot (the command's program rarely
     /// changes), sparing every spawn the search through PATH. A name with a `/`, or one not
     /// found, is left to the spawn (which then reports the error).
@@ -390,7 +405,7 @@ fn exported_function(name: &OsStr) -> bool {
 }
 
 /// The first executable regular file named `prog` in `$PATH`, as execvp(3) would find it.
-fn search_path(prog: &OsStr) -> Option<PathBuf> {
+pub(crate) fn search_path(prog: &OsStr) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path).find_map(|dir| {
         let dir = if dir.as_os_str().is_empty() {
