@@ -1,5 +1,5 @@
-//! The command line, as clap sees it. Parsed once and turned into a [`crate::config::Config`];
-//! nothing outside this module and `config.rs` sees clap types.
+//! The command line, as clap sees it. Parsed once and turned into a `config::Config`; nothing
+//! outside this module and `config/` sees clap types.
 
 use std::ffi::OsString;
 
@@ -272,6 +272,8 @@ pub struct Cli {
     pub line_buffer: bool,
 
     /// Also store each task's stdout, stderr and exit status under DIR/<seq>/
+    // The help text shows `<seq>` as typed; it is not an HTML tag.
+    #[allow(rustdoc::invalid_html_tags)]
     #[arg(aliases = ["result", "res"], long, value_name = "DIR", help_heading = "Output")]
     pub results: Option<std::path::PathBuf>,
 

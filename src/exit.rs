@@ -2,9 +2,9 @@
 //! the run went.
 
 /// Exit status for parx's own errors (bad usage, unreadable input, a failing stdout).
-pub const EXIT_ERROR: i32 = 255;
+pub(crate) const EXIT_ERROR: i32 = 255;
 /// Exit status when the command's program cannot be found (as xargs and a shell give it).
-pub const EXIT_NOT_FOUND: i32 = 127;
+pub(crate) const EXIT_NOT_FOUND: i32 = 127;
 
 /// Everything the exit status depends on, gathered when the run is over.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -26,7 +26,7 @@ use crate::resources::{self, MemProbe};
 use crate::sys;
 
 /// What the gate needs to know of the pool's slots (slots are numbered from 1).
-pub trait Slots: Send + Sync {
+pub(crate) trait Slots: Send + Sync {
     /// The process group of the task in `slot`: 0 when idle, negative while it spawns.
     fn pgid(&self, slot: usize) -> i32;
     /// Whether a task may still start (the run is not stopping, no `--halt soon`).
@@ -36,7 +36,7 @@ pub trait Slots: Send + Sync {
 }
 
 /// How often the monitor samples memory and load.
-pub const TICK: Duration = Duration::from_millis(50);
+pub(crate) const TICK: Duration = Duration::from_millis(50);
 /// The window `--load` averages the running-process count over.
 const LOAD_WINDOW: usize = 20;
 /// The monitor measures the tasks' resident sizes every this many ticks (a pass over /proc
@@ -51,7 +51,7 @@ const FILE_POLL: Duration = Duration::from_millis(500);
 const SUSPEND_GAP: Duration = Duration::from_millis(200);
 
 /// What a waiting task waits for (shown by `--bar`).
-pub type Reason = &'static str;
+pub(crate) type Reason = &'static str;
 
 /// Per-slot state.
 #[derive(Debug, Default, Clone)]
@@ -92,7 +92,7 @@ struct State {
 
 /// The scheduler gate.
 #[derive(Debug)]
-pub struct Gate {
+pub(crate) struct Gate {
     spec: Sched,
     /// `--memfree` may kill the youngest task (the thread pool; a process-pool worker is not
     /// killed: its records in flight would be charged as failures).
@@ -105,7 +105,7 @@ pub struct Gate {
 impl Gate {
     /// The gate for `slots` pool slots, or `None` when no resource option is given.
     /// `may_kill`: the pool can put a killed task back (`--memfree`'s kill).
-    pub fn new(spec: &Sched, slots: usize, may_kill: bool) -> Option<Gate> {
+    pub(crate) fn new(spec: &Sched, slots: usize, may_kill: bool) -> Option<Gate> {
         if !spec.active() {
             return None;
         }
@@ -243,7 +243,7 @@ impl Gate {
 
     /// Waits until a task may start in `slot` and books the start. Returns `false`, booking
     /// nothing, when the run stops (or `--halt` says no new task) meanwhile.
-    pub fn admit(&self, ctl: &dyn Slots, slot: usize) -> bool {
+    pub(crate) fn admit(&self, ctl: &dyn Slots, slot: usize) -> bool {
         let mut st = self.lock();
         loop {
             if !ctl.may_start() {
@@ -274,7 +274,7 @@ impl Gate {
     /// not, waits a little (for a change) first. Slots above the count take no new task, and a
     /// slot of a narrowed run takes one (and its `{%}`, the lowest free then) only once the
     /// tasks over the count are over.
-    pub fn slot_open(&self, slots: &dyn Slots, slot: usize) -> bool {
+    pub(crate) fn slot_open(&self, slots: &dyn Slots, slot: usize) -> bool {
         let open = |st: &State| slot <= st.jobs && slots.busy() < st.jobs;
         let mut st = self.lock();
         self.refresh_jobs(&mut st, false);
@@ -290,13 +290,13 @@ impl Gate {
     }
 
     /// A task gave back its `{%}` number: a slot waiting in [`Gate::slot_open`] looks again.
-    pub fn changed(&self) {
+    pub(crate) fn changed(&self) {
         self.cv.notify_all();
     }
 
     /// The task in `slot` has ended (its process reaped, or it never started): frees its
     /// room, and re-reads `-j FILE`.
-    pub fn ended(&self, slot: usize) {
+    pub(crate) fn ended(&self, slot: usize) {
         let mut st = self.lock();
         let s = &mut st.slots[slot - 1];
         if s.started.take().is_some() {
@@ -313,18 +313,18 @@ impl Gate {
 
     /// Whether the task that just ended in `slot` was killed for memory and must run again
     /// (clears the mark).
-    pub fn take_requeue(&self, slot: usize) -> bool {
+    pub(crate) fn take_requeue(&self, slot: usize) -> bool {
         std::mem::take(&mut self.lock().slots[slot - 1].requeue)
     }
 
     /// Whether a task may be killed and run again (`--memfree` in a pool that can): its
     /// output must then not leave before it ends.
-    pub fn may_requeue(&self) -> bool {
+    pub(crate) fn may_requeue(&self) -> bool {
         self.may_kill && self.spec.memfree.is_some()
     }
 
     /// What a held-back start waits for, if one did lately.
-    pub fn waiting(&self) -> Option<Reason> {
+    pub(crate) fn waiting(&self) -> Option<Reason> {
         let st = self.lock();
         st.waiting
             .filter(|(_, at)| at.elapsed() < RECHECK * 3)
@@ -333,7 +333,7 @@ impl Gate {
 
     /// Continues every suspended task (before parx signals them to end: a stopped group acts
     /// on a signal only once continued).
-    pub fn resume_all(&self, pgid_of: impl Fn(usize) -> i32) {
+    pub(crate) fn resume_all(&self, pgid_of: impl Fn(usize) -> i32) {
         let mut st = self.lock();
         for (i, s) in st.slots.iter_mut().enumerate() {
             if std::mem::take(&mut s.suspended) {
@@ -454,7 +454,7 @@ impl Gate {
 impl Gate {
     /// Starts the monitor thread: it samples and acts on `slots` every [`TICK`] for as long
     /// as the process runs (it holds no channel, so it keeps nothing alive).
-    pub fn spawn_monitor(self: &Arc<Gate>, slots: Arc<dyn Slots>) -> std::io::Result<()> {
+    pub(crate) fn spawn_monitor(self: &Arc<Gate>, slots: Arc<dyn Slots>) -> std::io::Result<()> {
         let gate = self.clone();
         std::thread::Builder::new()
             .name("parx-gate".into())

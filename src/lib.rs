@@ -5,6 +5,11 @@
 //! `config::Config` (the only place clap is seen), `run` wires the flow together, and `exit`
 //! maps how it went to the exit status. parx's own stderr lines go through `messages`.
 
+// Rules the compiler keeps: `unsafe` only in `sys` (which allows it and carries a SAFETY note per
+// block), and no `pub` item the crate alone uses (`pub(crate)` says so).
+#![deny(unsafe_code)]
+#![deny(unreachable_pub)]
+
 pub mod cli;
 pub(crate) mod cluster;
 pub(crate) mod config;
@@ -24,6 +29,7 @@ pub(crate) mod resources;
 pub(crate) mod results;
 pub(crate) mod shard;
 pub(crate) mod source;
+#[allow(unsafe_code)]
 pub(crate) mod sys;
 pub(crate) mod task;
 pub(crate) mod template;

@@ -23,7 +23,7 @@ use crate::task::{Finished, Msg, Outcome, RunInfo};
 
 /// How the merge ended and what it counted.
 #[derive(Debug, Default)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// Tasks that failed.
     pub failed: u64,
     /// Tasks that finished.
@@ -268,7 +268,7 @@ fn lost(f: &Finished) -> bool {
 }
 
 /// Runs the merge until every sender is gone, an interrupt arrives or stdout fails.
-pub fn run(
+pub(crate) fn run(
     cfg: &Config,
     ctl: &Control,
     obs: &mut Observer,

@@ -2,7 +2,7 @@
 //! pool: its `--joblog` row, the `--bar`/`--eta` display, and telling the user once `--halt`
 //! has stopped the run (with `now`, the KILL after a grace; the decision itself is taken by
 //! [`crate::halt`] as the pool reports each ending). The merger calls [`Observer::task_done`]
-//! for every finished task, in completion order, and [`Observer::log`] once that task's output
+//! for every finished task, in completion order, and [`Observer::write_row`] once that task's output
 //! has been written to stdout and flushed (GNU parallel's rule: a logged task's output is out,
 //! so `--resume` after a crash neither loses nor repeats it).
 
@@ -22,7 +22,7 @@ const HALT_GRACE: Duration = Duration::from_secs(1);
 
 /// The per-finished-task observers.
 #[derive(Debug)]
-pub struct Observer {
+pub(crate) struct Observer {
     ctl: Arc<Control>,
     joblog: Option<Joblog>,
     /// The `--halt` message has been printed (and `now`'s KILL scheduled).
@@ -39,7 +39,7 @@ pub struct Observer {
 impl Observer {
     /// Observers for `cfg`; `joblog` is the opened log, if any; `counted` gets the number of
     /// tasks if the input is counted ahead ([`crate::source::count_ahead`]).
-    pub fn new(
+    pub(crate) fn new(
         cfg: &Config,
         ctl: &Arc<Control>,
         joblog: Option<Joblog>,
@@ -83,12 +83,12 @@ impl Observer {
     }
 
     /// Whether a job log is written (the merger flushes stdout before each row).
-    pub fn logs(&self) -> bool {
+    pub(crate) fn logs(&self) -> bool {
         self.joblog.is_some()
     }
 
     /// The job-log row of `f` (`None` without a job log).
-    pub fn row(&self, f: &Finished) -> Option<Vec<u8>> {
+    pub(crate) fn row(&self, f: &Finished) -> Option<Vec<u8>> {
         self.joblog.as_ref()?;
         Some(crate::joblog::format_row(&Row {
             seq: f.seq,
@@ -104,14 +104,14 @@ impl Observer {
     /// Reserves room in the job log for `row`, before its task's output is printed. `false`:
     /// the log cannot take it (see [`Observer::log_failed`]), so the output must not be
     /// printed either.
-    pub fn reserve(&mut self, row: &[u8]) -> bool {
+    pub(crate) fn reserve(&mut self, row: &[u8]) -> bool {
         self.on_log(|log| log.reserve(row.len()))
     }
 
     /// A task begins to print before it ends (the `-k` head of line, `--line-buffer`): room
     /// for its row, not known yet, is promised in the job log ([`Joblog::promise`]). `false`:
     /// there is none (see [`Observer::log_failed`]), so nothing of the task may be printed.
-    pub fn promise(&mut self) -> bool {
+    pub(crate) fn promise(&mut self) -> bool {
         self.on_log(Joblog::promise)
     }
 
@@ -132,7 +132,7 @@ impl Observer {
     }
 
     /// A task that began to print has ended: its promise gives way to its row's reservation.
-    pub fn unpromise(&mut self) {
+    pub(crate) fn unpromise(&mut self) {
         if let Some(log) = &mut self.joblog {
             log.unpromise();
         }
@@ -140,7 +140,7 @@ impl Observer {
 
     /// Writes `row` (see [`Observer::row`]), once its task's output is on stdout: after a
     /// failure too (a task that printed before it ended had room promised for it).
-    pub fn write_row(&mut self, row: &[u8]) {
+    pub(crate) fn write_row(&mut self, row: &[u8]) {
         if let Some(Err(e)) = self.joblog.as_mut().map(|log| log.write(row)) {
             self.log_error(&e);
         }
@@ -148,7 +148,7 @@ impl Observer {
 
     /// Whether writing the job log has failed: from then on a finished task can get no row,
     /// so its output is not printed either (`--resume` runs it), and no new task starts.
-    pub fn log_failed(&self) -> bool {
+    pub(crate) fn log_failed(&self) -> bool {
         self.log_failed
     }
 
@@ -165,7 +165,7 @@ impl Observer {
     }
 
     /// A task finished (its last attempt): the progress display and `--halt`.
-    pub fn task_done(&mut self) {
+    pub(crate) fn task_done(&mut self) {
         if let Some(p) = &self.progress {
             p.inc();
         }
@@ -221,12 +221,12 @@ impl Observer {
     }
 
     /// The exit status `--halt` decided, if it stopped the run.
-    pub fn halt_status(&self) -> Option<i32> {
+    pub(crate) fn halt_status(&self) -> Option<i32> {
         self.halt_status_when().map(|(s, _, _)| s)
     }
 
     /// The run is over: clears the progress display.
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if let Some(p) = &self.progress {
             p.finish();
         }

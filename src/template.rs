@@ -18,7 +18,7 @@ use crate::task::Record;
 
 /// What a value placeholder does to its value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Transform {
+pub(crate) enum Transform {
     /// `{}`: the value as is.
     Whole,
     /// `{.}`: without its extension.
@@ -52,7 +52,7 @@ pub enum Transform {
 
 /// Which value a value placeholder takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Col {
+pub(crate) enum Col {
     /// `{N}`: the Nth (1-based) value of the task.
     Pos(usize),
     /// `{-N}`: the Nth value from the end.
@@ -63,7 +63,7 @@ pub enum Col {
 
 /// One placeholder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Placeholder {
+pub(crate) enum Placeholder {
     /// A value, or column `col` of it.
     Value {
         /// `None` for each record in turn, `Some` for one value of the task.
@@ -105,7 +105,7 @@ enum Op {
 /// `--plus`'s `{uniq}` and `{choose_k}`: a task whose values fail it does not run (its
 /// number is used up, as in GNU parallel).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Filter {
+pub(crate) enum Filter {
     /// Every value of the task differs from the others.
     Uniq,
     /// The values are in strictly increasing order (one of each combination).
@@ -125,7 +125,7 @@ struct Word {
 
 /// How placeholders are spelled: `-I`, `--plus`, `--header :`.
 #[derive(Clone, Debug, Default)]
-pub struct Syntax {
+pub(crate) struct Syntax {
     /// `-I STR`: STR is the value placeholder instead of `{}`.
     pub replace: Option<Vec<u8>>,
     /// `--plus`: GNU parallel's extra replacement strings.
@@ -492,7 +492,7 @@ impl Op {
 
 /// How the command is run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// Separate words, exec'd directly.
     Argv,
     /// Through `sh -c`, values quoted.
@@ -503,7 +503,7 @@ pub enum Mode {
 
 /// How a placeholder that stands for each record expands when a task has several records.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Replace {
+pub(crate) enum Replace {
     /// `-X`, `-n`, `-N`, `-L`: the placeholder's word is repeated per record (`a{}b` → `a1b a2b`).
     #[default]
     Context,
@@ -513,7 +513,7 @@ pub enum Replace {
 
 /// A parsed command template.
 #[derive(Clone, Debug)]
-pub struct Template {
+pub(crate) struct Template {
     words: Vec<Word>,
     mode: Mode,
     uses_values: bool,
@@ -536,7 +536,7 @@ pub struct Template {
 
 /// A rendered command, ready to run.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Rendered {
+pub(crate) enum Rendered {
     /// Program and arguments.
     Argv(Vec<OsString>),
     /// A script for `sh -c`.
@@ -545,7 +545,7 @@ pub enum Rendered {
 
 /// What one rendering needs to know about the task.
 #[derive(Clone, Copy, Debug)]
-pub struct Ctx<'a> {
+pub(crate) struct Ctx<'a> {
     /// `{#}`.
     pub seq: u64,
     /// `{%}`.
@@ -568,12 +568,12 @@ struct Env<'a> {
 impl Template {
     /// Parses the command words. One word with whitespace or shell metacharacters, or
     /// `force_shell`, means shell mode; no words means each value is a command line.
-    pub fn new(words: &[OsString], force_shell: bool) -> Template {
+    pub(crate) fn new(words: &[OsString], force_shell: bool) -> Template {
         Self::with_syntax(words, force_shell, &Syntax::default())
     }
 
     /// [`Template::new`] with `-I`, `--plus` or `--header :` spellings.
-    pub fn with_syntax(words: &[OsString], force_shell: bool, syn: &Syntax) -> Template {
+    pub(crate) fn with_syntax(words: &[OsString], force_shell: bool, syn: &Syntax) -> Template {
         let mode = if words.is_empty() {
             Mode::ValueIsCommand
         } else if force_shell
@@ -608,32 +608,32 @@ impl Template {
 
     /// A command that is its values: no words of its own, run without a shell, every value
     /// an argument (the `xargs` personality, whose records are whole command lines).
-    pub fn argv_values() -> Template {
+    pub(crate) fn argv_values() -> Template {
         let mut t = Self::new(&[], false);
         t.mode = Mode::Argv;
         t
     }
 
     /// Never append values to the command (chunk modes: the data is on stdin).
-    pub fn without_appending(mut self) -> Template {
+    pub(crate) fn without_appending(mut self) -> Template {
         self.append = false;
         self
     }
 
     /// `-m`/`--xargs`: plain replace in batches instead of context replace.
-    pub fn with_replace(mut self, r: Replace) -> Template {
+    pub(crate) fn with_replace(mut self, r: Replace) -> Template {
         self.replace = r;
         self
     }
 
     /// The number of job slots (for `{0%}`).
-    pub fn with_jobs(mut self, jobs: usize) -> Template {
+    pub(crate) fn with_jobs(mut self, jobs: usize) -> Template {
         self.jobs = jobs;
         self
     }
 
     /// Whether a task with these records runs (`{uniq}`, `{choose_k}`; always without them).
-    pub fn accepts(&self, records: &[Record]) -> bool {
+    pub(crate) fn accepts(&self, records: &[Record]) -> bool {
         let values: Vec<&OsString> = records.iter().flatten().collect();
         match self.filter {
             None => true,
@@ -648,40 +648,40 @@ impl Template {
     }
 
     /// Whether a value placeholder (`{}`, `{.}`, `{1}`, …) occurs in the command.
-    pub fn uses_values(&self) -> bool {
+    pub(crate) fn uses_values(&self) -> bool {
         self.uses_values
     }
 
     /// Whether the program every task runs is the same word, typed without a placeholder
     /// (`cmd {}`, not `{} arg` or a shell command line): if it cannot be started for one task,
     /// it cannot for any.
-    pub fn fixed_program(&self) -> bool {
+    pub(crate) fn fixed_program(&self) -> bool {
         self.mode == Mode::Argv && self.words.first().is_some_and(|w| w.phs().next().is_none())
     }
 
     /// Whether `{##}` or `{0#}` occurs: the number of tasks must be known before the first runs.
-    pub fn needs_total(&self) -> bool {
+    pub(crate) fn needs_total(&self) -> bool {
         self.placeholders()
             .any(|p| matches!(p, Placeholder::Total | Placeholder::SeqPad))
     }
 
     /// Sets the number of tasks (`{##}`); the first call wins.
-    pub fn set_total(&self, n: u64) {
+    pub(crate) fn set_total(&self, n: u64) {
         let _ = self.total.set(n);
     }
 
     /// The column names read from the input (`--header :`), once read.
-    pub fn header_names(&self) -> Option<&[Vec<u8>]> {
+    pub(crate) fn header_names(&self) -> Option<&[Vec<u8>]> {
         self.header.get().map(Vec::as_slice)
     }
 
     /// Sets the column names read from the input (`--header :`); the first call wins.
-    pub fn set_header(&self, names: Vec<Vec<u8>>) {
+    pub(crate) fn set_header(&self, names: Vec<Vec<u8>>) {
         let _ = self.header.set(names);
     }
 
     /// The names used in `{name}` placeholders that are not among the header's columns.
-    pub fn unknown_names(&self) -> Vec<String> {
+    pub(crate) fn unknown_names(&self) -> Vec<String> {
         let header = self.header.get().map(Vec::as_slice).unwrap_or_default();
         self.names
             .iter()
@@ -691,12 +691,12 @@ impl Template {
     }
 
     /// The run mode.
-    pub fn mode(&self) -> Mode {
+    pub(crate) fn mode(&self) -> Mode {
         self.mode
     }
 
     /// Every placeholder that occurs in the command.
-    pub fn placeholders(&self) -> impl Iterator<Item = Placeholder> + '_ {
+    pub(crate) fn placeholders(&self) -> impl Iterator<Item = Placeholder> + '_ {
         self.words.iter().flat_map(|w| w.phs().copied())
     }
 
@@ -709,7 +709,7 @@ impl Template {
     }
 
     /// Renders the command for one task.
-    pub fn render(&self, ctx: &Ctx) -> Rendered {
+    pub(crate) fn render(&self, ctx: &Ctx) -> Rendered {
         match self.mode {
             Mode::Argv => Rendered::Argv(self.render_argv(ctx)),
             Mode::Shell => Rendered::Shell(self.render_shell(ctx)),
@@ -728,7 +728,7 @@ impl Template {
 
     /// Expands the words as plain text, joined by spaces: no quoting, no appended values
     /// (`--tag`, `--tagstring`). A value placeholder stands for each record in turn.
-    pub fn expand_text(&self, ctx: &Ctx) -> Vec<u8> {
+    pub(crate) fn expand_text(&self, ctx: &Ctx) -> Vec<u8> {
         let env = self.env(ctx, false);
         let mut out = Vec::new();
         for (i, w) in self.words.iter().enumerate() {
@@ -974,7 +974,7 @@ impl Template {
 /// `-_.+/`; else single-quoted, each `'` as `'"'"'`, with the `''` this leaves at either end
 /// dropped. Same bytes as GNU's, so `-X` packs the same values into a command line and
 /// `--dry-run` prints the same script.
-pub fn shell_word_into(out: &mut Vec<u8>, v: &[u8]) {
+pub(crate) fn shell_word_into(out: &mut Vec<u8>, v: &[u8]) {
     let plain = |c: &u8| c.is_ascii_alphanumeric() || b"-_.+/".contains(c);
     if v.is_empty() {
         out.extend_from_slice(b"''");
@@ -1003,7 +1003,7 @@ pub fn shell_word_into(out: &mut Vec<u8>, v: &[u8]) {
 }
 
 /// Applies a transform to one value (GNU parallel's rules, Perl `dirname` for `{//}`).
-pub fn transform(v: &[u8], tr: Transform) -> Vec<u8> {
+pub(crate) fn transform(v: &[u8], tr: Transform) -> Vec<u8> {
     match tr {
         Transform::Whole | Transform::Op(_) => v.to_vec(),
         Transform::NoExt => no_ext(v).to_vec(),
@@ -1095,7 +1095,7 @@ fn dirname(v: &[u8]) -> Vec<u8> {
 }
 
 /// Appends `v` single-quoted for `sh`: `it's` becomes `'it'\''s'`.
-pub fn quote_into(out: &mut Vec<u8>, v: &[u8]) {
+pub(crate) fn quote_into(out: &mut Vec<u8>, v: &[u8]) {
     out.push(b'\'');
     for &c in v {
         if c == b'\'' {
@@ -1302,7 +1302,7 @@ pub(crate) fn shell_escape(w: &[u8]) -> Vec<u8> {
 
 impl Rendered {
     /// The command as GNU xargs `-t` prints it: the words quoted by [`shell_escape`].
-    pub fn display_escaped(&self) -> Vec<u8> {
+    pub(crate) fn display_escaped(&self) -> Vec<u8> {
         match self {
             Rendered::Shell(s) => s.clone(),
             Rendered::Argv(words) => {
@@ -1314,7 +1314,7 @@ impl Rendered {
     }
 
     /// The command as one shell-readable line (for `--dry-run`).
-    pub fn display(&self) -> Vec<u8> {
+    pub(crate) fn display(&self) -> Vec<u8> {
         match self {
             Rendered::Shell(s) => s.clone(),
             Rendered::Argv(words) => {

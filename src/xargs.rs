@@ -331,7 +331,7 @@ fn env_size() -> usize {
         .sum()
 }
 
-/// Parses xargs' arguments (without argv[0]): pure but for the facts passed in.
+/// Parses xargs' arguments (without `argv[0]`): pure but for the facts passed in.
 pub(crate) fn parse(
     args: &[OsString],
     sys_arg_max: usize,
@@ -535,7 +535,7 @@ This is parx's xargs personality (GNU xargs 4.9's command line on parx's engine)
 see 'man parx'.
 ";
 
-/// parx as GNU xargs with `args` (argv without argv[0]): the configuration to run, or the
+/// parx as GNU xargs with `args` (argv without `argv[0]`): the configuration to run, or the
 /// exit status when there is nothing to run (help, version, a usage error).
 pub(crate) fn plan(args: &[OsString]) -> Result<Config, i32> {
     messages::set_program("xargs");

@@ -5,7 +5,7 @@
 
 /// How records are delimited.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordSpec {
+pub(crate) struct RecordSpec {
     /// Bytes that end a record (`--recend`); may be empty (e.g. only
     /// `--recstart` given).
     pub recend: Vec<u8>,
@@ -28,7 +28,11 @@ impl RecordSpec {
     /// `recend` defaults to `"\n"` (`"\0"` if `null`), except that when only
     /// `recstart` is given, `recend` is empty. (Config applies the same rules with `-d`.)
     #[cfg(test)]
-    pub fn from_options(recend: Option<Vec<u8>>, recstart: Option<Vec<u8>>, null: bool) -> Self {
+    pub(crate) fn from_options(
+        recend: Option<Vec<u8>>,
+        recstart: Option<Vec<u8>>,
+        null: bool,
+    ) -> Self {
         let recend = match (recend, &recstart) {
             (Some(end), _) => end,
             (None, Some(_)) => Vec::new(),
@@ -41,7 +45,7 @@ impl RecordSpec {
 
 /// What to chunk and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChunkSpec {
+pub(crate) struct ChunkSpec {
     /// Target chunk size in bytes (`--block`); must be > 0 (0 is treated as 1).
     pub block: u64,
     /// Records per chunk instead of a byte size; `block` is ignored when set
@@ -58,7 +62,7 @@ pub struct ChunkSpec {
 
 /// A parsed `--block` value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BlockSize {
+pub(crate) enum BlockSize {
     /// A block size in bytes (always > 0).
     Bytes(u64),
     /// `-N`: N chunks per job slot (always > 0).
@@ -73,7 +77,7 @@ pub enum BlockSize {
 /// Suffixes `K M G T P` are powers of 1024, `k m g t p` powers of 1000, no
 /// suffix means bytes; fractional bytes are rounded down. A leading `-` means
 /// N chunks per job slot ([`BlockSize::PerSlot`]), which must be a whole number.
-pub fn parse_block_size(s: &str) -> Result<BlockSize, String> {
+pub(crate) fn parse_block_size(s: &str) -> Result<BlockSize, String> {
     let invalid =
         || format!("invalid block size '{s}' (use bytes with an optional suffix: 64k, 1M, 1.5G)");
     if s.is_empty() {

@@ -5,11 +5,11 @@
 //! submodules hold the rules parsed and compiled once here (`--walk` filters, chunk records,
 //! `--halt`), and nothing below imports clap, nor does this module import a source or a pool.
 
-pub mod chunk;
-pub mod halt;
-pub mod sched;
-pub mod walk;
-pub mod xargs;
+pub(crate) mod chunk;
+pub(crate) mod halt;
+pub(crate) mod sched;
+pub(crate) mod walk;
+pub(crate) mod xargs;
 
 use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -28,7 +28,7 @@ use walk::{CompiledWalk, EntryType, WalkSpec};
 /// A usage error: reported as `parx: <message>`, exit status 255.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct UsageError(pub String);
+pub(crate) struct UsageError(pub String);
 
 fn usage<T>(msg: impl Into<String>) -> Result<T, UsageError> {
     Err(UsageError(msg.into()))
@@ -36,7 +36,7 @@ fn usage<T>(msg: impl Into<String>) -> Result<T, UsageError> {
 
 /// Everything a run needs to know, validated.
 #[derive(Debug)]
-pub struct Config {
+pub(crate) struct Config {
     /// Number of job slots (at least 1).
     pub jobs: usize,
     /// Print outputs in input order (`-k`) rather than completion order.
@@ -70,7 +70,7 @@ pub struct Config {
 
 /// `--slurm N`, `--slurm-arg`, `--run-dir`.
 #[derive(Debug, Clone)]
-pub struct SlurmConfig {
+pub(crate) struct SlurmConfig {
     /// Array tasks (shards), at least 1.
     pub tasks: u32,
     /// Extra sbatch arguments, in order.
@@ -87,7 +87,7 @@ pub struct SlurmConfig {
 
 /// GNU parallel / xargs options beyond the core (docs/CONTRACT.md "Compatibility").
 #[derive(Debug, Default)]
-pub struct Compat {
+pub(crate) struct Compat {
     /// `-s`, `-X`/`-m` spreading: how batches are packed.
     pub limits: Limits,
     /// `-N 0`: the command runs once per value, without it.
@@ -124,7 +124,7 @@ pub struct Compat {
 
 /// The stdin of a task that is not fed a chunk.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum TaskStdin {
+pub(crate) enum TaskStdin {
     /// /dev/null (parx's default, and xargs').
     #[default]
     Null,
@@ -136,7 +136,7 @@ pub enum TaskStdin {
 
 /// How batches are packed beyond the record count.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// `-s/--max-chars`: a command line stays shorter than this many characters (the script
     /// of a shell command; the words and their NULs of an exec'd one, as xargs counts).
     pub max_chars: Option<usize>,
@@ -151,7 +151,7 @@ pub struct Limits {
 
 /// Resource-aware scheduling: when a task may start (see [`crate::gate`]).
 #[derive(Debug, Clone, Default)]
-pub struct Sched {
+pub(crate) struct Sched {
     /// `--load`: start only while fewer processes than this run on the machine.
     pub load: Option<f64>,
     /// `--memfree`: start only while this much memory is available (bytes).
@@ -168,7 +168,7 @@ pub struct Sched {
 
 impl Sched {
     /// Whether any resource option is given.
-    pub fn active(&self) -> bool {
+    pub(crate) fn active(&self) -> bool {
         self.load.is_some()
             || self.memfree.is_some()
             || self.memsuspend.is_some()
@@ -179,7 +179,7 @@ impl Sched {
 
 /// With `-j FILE`, the pool has this many slots at least (and the file's first value, if more):
 /// the file may widen the run up to it.
-pub const JOBS_FILE_SLOTS: usize = 64;
+pub(crate) const JOBS_FILE_SLOTS: usize = 64;
 
 /// `-j`: the slot count, and the `-j FILE` if one is named.
 fn jobs_option(value: Option<&str>, cpus: usize) -> Result<(usize, Option<PathBuf>), UsageError> {
@@ -238,7 +238,7 @@ fn sched_config(
 
 /// How many records go into one task.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Batch {
+pub(crate) enum Batch {
     /// One record per task (the default).
     One,
     /// `-n N`: up to N records per task (N ≥ 2), fewer if the argument limit says so.
@@ -249,7 +249,7 @@ pub enum Batch {
 
 /// The chunk modes' settings.
 #[derive(Debug)]
-pub struct ChunkConfig {
+pub(crate) struct ChunkConfig {
     /// Where the data comes from.
     pub mode: ChunkMode,
     /// `--block`: bytes per chunk, or chunks per job slot per file (`--pipe-part` only).
@@ -269,7 +269,7 @@ pub struct ChunkConfig {
 
 /// Where chunk data comes from.
 #[derive(Debug, PartialEq, Eq)]
-pub enum ChunkMode {
+pub(crate) enum ChunkMode {
     /// `--pipe`: stdin, or the one file given with `-a`/`::::`.
     Pipe(Option<PathBuf>),
     /// `--pipe-part`: these files, memory-mapped.
@@ -278,7 +278,7 @@ pub enum ChunkMode {
 
 /// Job control and output shaping beyond the core. Shared by both pools.
 #[derive(Debug, Default)]
-pub struct JobControl {
+pub(crate) struct JobControl {
     /// `--timeout`: a task's process group gets TERM after this, then KILL after a grace.
     pub timeout: Option<Duration>,
     /// `--retries N`: runs of a failed task in all, as GNU parallel counts (`None`: until it
@@ -308,14 +308,14 @@ pub struct JobControl {
 
 impl JobControl {
     /// Whether a task that failed `runs` times may run again.
-    pub fn may_rerun(&self, runs: u32) -> bool {
+    pub(crate) fn may_rerun(&self, runs: u32) -> bool {
         self.max_runs.is_none_or(|m| runs < m)
     }
 }
 
 /// Which tasks an existing job log makes parx skip.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Resume {
+pub(crate) enum Resume {
     /// None: the log is started over.
     #[default]
     No,
@@ -327,7 +327,7 @@ pub enum Resume {
 
 /// Which pool runs the tasks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PoolKind {
+pub(crate) enum PoolKind {
     /// One child process per task, supervised by `jobs` threads.
     Thread,
     /// `jobs` long-lived workers fed on stdin.
@@ -336,7 +336,7 @@ pub enum PoolKind {
 
 /// The argument inputs.
 #[derive(Debug)]
-pub struct InputSpec {
+pub(crate) struct InputSpec {
     /// The sources, in command-line order (`-a` files first).
     pub sources: Vec<SourceSpec>,
     /// `--link`: zip every source, recycling the shorter ones.
@@ -359,7 +359,7 @@ pub struct InputSpec {
 
 /// `--trim`: which ends of a value lose their blanks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Trim {
+pub(crate) struct Trim {
     /// Leading blanks.
     pub left: bool,
     /// Trailing blanks.
@@ -368,7 +368,7 @@ pub struct Trim {
 
 impl Trim {
     /// Trims `v` (spaces and tabs, as GNU parallel).
-    pub fn apply<'a>(&self, mut v: &'a [u8]) -> &'a [u8] {
+    pub(crate) fn apply<'a>(&self, mut v: &'a [u8]) -> &'a [u8] {
         let blank = |c: &u8| *c == b' ' || *c == b'\t';
         if self.left {
             while v.first().is_some_and(blank) {
@@ -386,7 +386,7 @@ impl Trim {
 
 /// One input source.
 #[derive(Debug)]
-pub struct SourceSpec {
+pub(crate) struct SourceSpec {
     /// What it reads.
     pub kind: SourceKind,
     /// Zipped with the previous source (`:::+`, `::::+`) instead of crossed with it.
@@ -395,7 +395,7 @@ pub struct SourceSpec {
 
 /// What a source reads.
 #[derive(Debug, PartialEq, Eq)]
-pub enum SourceKind {
+pub(crate) enum SourceKind {
     /// Literal values (`:::`).
     Values(Vec<OsString>),
     /// A file, one value per record (`::::`, `-a`).
@@ -444,7 +444,7 @@ fn same_pipe_twice(sources: &[SourceSpec]) -> Option<String> {
 
 impl Config {
     /// Validates the parsed command line.
-    pub fn from_cli(cli: Cli) -> Result<Config, UsageError> {
+    pub(crate) fn from_cli(cli: Cli) -> Result<Config, UsageError> {
         // Resources: the CPUs this process may use, and -j FILE.
         let cpus = crate::resources::usable_cpus();
         let (jobs, jobs_file) = jobs_option(cli.jobs.as_deref(), cpus)?;
@@ -886,7 +886,7 @@ impl Config {
     }
 
     /// The byte that ends a record sent to or read from a `--pool process` worker.
-    pub fn record_end(&self) -> u8 {
+    pub(crate) fn record_end(&self) -> u8 {
         if self.input.delimiter == [0] {
             0
         } else {
@@ -900,7 +900,7 @@ impl Config {
     /// nothing needs the tasks one by one (a job-log row, a progress tick, a `--results`
     /// directory, a tag, a clock, a count per worker, a skip). Then the values are sent as
     /// they were read, with no task of their own: what makes the pool as fast as its workers.
-    pub fn value_blocks(&self) -> bool {
+    pub(crate) fn value_blocks(&self) -> bool {
         let i = &self.input;
         let jc = &self.jobs_ctl;
         self.pool == PoolKind::Process
@@ -1332,7 +1332,7 @@ fn cap_jobs(jobs: usize) -> Result<usize, UsageError> {
 /// Parses `-j`: `N`, `N%` of the CPUs, `+N`/`-N` relative to the CPU count (at least 1);
 /// `0` (as many as possible) is returned as 0. The number is as typed: the caller caps it
 /// ([`MAX_JOBS`], the limits).
-pub fn parse_jobs(s: &str, cpus: usize) -> Result<usize, String> {
+pub(crate) fn parse_jobs(s: &str, cpus: usize) -> Result<usize, String> {
     let bad = || format!("invalid -j '{s}': use N, N%, +N, -N or 0 (as many as possible)");
     let num = |t: &str| t.parse::<usize>().map_err(|_| bad());
     let n = if let Some(p) = s.strip_suffix('%') {
@@ -1349,10 +1349,10 @@ pub fn parse_jobs(s: &str, cpus: usize) -> Result<usize, String> {
 }
 
 /// The most slots parx runs at once (a bigger `-j` is lowered to it, with a note).
-pub const MAX_JOBS: usize = 65536;
+pub(crate) const MAX_JOBS: usize = 65536;
 
 /// Parses a `-d` delimiter with escapes `\n \t \r \0 \\ \xHH`.
-pub fn parse_delimiter(s: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn parse_delimiter(s: &str) -> Result<Vec<u8>, String> {
     let b = s.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
@@ -1413,7 +1413,7 @@ fn gnu_halt(h: &str) -> String {
 /// `--termseq SIG,MS,SIG,MS,...,SIG`: signal names (TERM, SIGTERM) or numbers, each but the
 /// last followed by the milliseconds to wait before the next. GNU's default is
 /// TERM,200,TERM,100,TERM,50,KILL,25.
-pub fn parse_termseq(s: &str) -> Result<Vec<(i32, Duration)>, String> {
+pub(crate) fn parse_termseq(s: &str) -> Result<Vec<(i32, Duration)>, String> {
     let bad =
         |why: &str| format!("invalid --termseq '{s}': {why} (e.g. TERM,200,TERM,100,KILL,25)");
     let parts: Vec<&str> = s.split(',').map(str::trim).collect();

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 /// Reads a `-j FILE`: its first word, in any `-j` form (`N`, `N%`, `+N`, `-N`, relative to
 /// `cpus`).
-pub fn read_jobs_file(path: &Path, cpus: usize) -> Result<usize, String> {
+pub(crate) fn read_jobs_file(path: &Path, cpus: usize) -> Result<usize, String> {
     let read = || std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()));
     let mut text = read()?;
     // `echo 8 > FILE` truncates, then writes: a read in between sees an empty file. Look again
@@ -22,7 +22,7 @@ pub fn read_jobs_file(path: &Path, cpus: usize) -> Result<usize, String> {
 }
 
 /// The slot count a `-j FILE` holds.
-pub fn parse_jobs_text(text: &str, cpus: usize) -> Result<usize, String> {
+pub(crate) fn parse_jobs_text(text: &str, cpus: usize) -> Result<usize, String> {
     let word = text
         .split_whitespace()
         .next()
@@ -34,7 +34,7 @@ pub fn parse_jobs_text(text: &str, cpus: usize) -> Result<usize, String> {
 
 /// Parses `--load MAX`: a number of running processes (decimals allowed; `0` is 0.01, as in
 /// GNU parallel), or `N%`, `+N`, `-N` relative to the usable CPUs.
-pub fn parse_load(s: &str, cpus: usize) -> Result<f64, String> {
+pub(crate) fn parse_load(s: &str, cpus: usize) -> Result<f64, String> {
     let bad = || format!("invalid --load '{s}': use a number of running processes, N%, +N or -N");
     let num = |t: &str| t.parse::<f64>().ok().filter(|n| n.is_finite() && *n >= 0.0);
     let cpus = cpus as f64;
@@ -51,7 +51,7 @@ pub fn parse_load(s: &str, cpus: usize) -> Result<f64, String> {
 }
 
 /// A `-j FILE` path from the `-j` value, if the value is no number form but names a file.
-pub fn jobs_file(value: &str) -> Option<PathBuf> {
+pub(crate) fn jobs_file(value: &str) -> Option<PathBuf> {
     let p = Path::new(value);
     p.is_file().then(|| p.to_path_buf())
 }

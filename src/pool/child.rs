@@ -16,13 +16,13 @@ use crate::sys;
 use crate::task::Outcome;
 
 /// How often an idle slot checks whether the run still may start tasks.
-pub const IDLE_CHECK: Duration = Duration::from_millis(100);
+pub(crate) const IDLE_CHECK: Duration = Duration::from_millis(100);
 /// After a `--timeout` TERM, how long the child's group has before KILL (and after the KILL,
 /// how long parx still waits for its pipes to close).
-pub const KILL_GRACE: Duration = Duration::from_millis(500);
+pub(crate) const KILL_GRACE: Duration = Duration::from_millis(500);
 /// How a timed-out child is ended unless `--termseq` says otherwise: TERM, KILL after
 /// [`KILL_GRACE`], and another grace before parx stops waiting for its pipes.
-pub const END_SEQUENCE: [(i32, Duration); 2] =
+pub(crate) const END_SEQUENCE: [(i32, Duration); 2] =
     [(libc::SIGTERM, KILL_GRACE), (libc::SIGKILL, KILL_GRACE)];
 /// How often parx looks whether a group it is ending still holds a process.
 const GROUP_CHECK: Duration = Duration::from_millis(10);
@@ -56,7 +56,7 @@ fn others_running(ctl: &Control, slot: usize) -> bool {
 }
 
 /// A running child in its own process group, known to [`Control`] until reaped.
-pub struct Child<'a> {
+pub(crate) struct Child<'a> {
     child: std::process::Child,
     ctl: &'a Control,
     slot: usize,
@@ -65,7 +65,7 @@ pub struct Child<'a> {
 }
 
 /// How spawning went.
-pub enum Spawned<'a> {
+pub(crate) enum Spawned<'a> {
     /// The child runs.
     Running(Child<'a>),
     /// The run is stopping: nothing was started.
@@ -77,7 +77,12 @@ pub enum Spawned<'a> {
 impl<'a> Child<'a> {
     /// Spawns `cmd` in slot `slot`: its own process group, stdout and stderr piped, stdin
     /// piped if `stdin`, else /dev/null.
-    pub fn spawn(ctl: &'a Control, slot: usize, cmd: &mut Command, stdin: Stdio) -> Spawned<'a> {
+    pub(crate) fn spawn(
+        ctl: &'a Control,
+        slot: usize,
+        cmd: &mut Command,
+        stdin: Stdio,
+    ) -> Spawned<'a> {
         cmd.stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -120,12 +125,12 @@ impl<'a> Child<'a> {
     }
 
     /// Its stdin (once; `None` if not piped).
-    pub fn take_stdin(&mut self) -> Option<ChildStdin> {
+    pub(crate) fn take_stdin(&mut self) -> Option<ChildStdin> {
         self.child.stdin.take()
     }
 
     /// Its stdout and stderr (once).
-    pub fn take_outputs(&mut self) -> (ChildStdout, ChildStderr) {
+    pub(crate) fn take_outputs(&mut self) -> (ChildStdout, ChildStderr) {
         (
             self.child.stdout.take().expect("piped"),
             self.child.stderr.take().expect("piped"),
@@ -133,17 +138,17 @@ impl<'a> Child<'a> {
     }
 
     /// Sends `sig` to its whole group.
-    pub fn signal(&self, sig: i32) {
+    pub(crate) fn signal(&self, sig: i32) {
         sys::kill_group(self.pgid, sig);
     }
 
     /// Whether it has exited (without reaping it for good: [`Child::reap`] still must run).
-    pub fn exited(&mut self) -> bool {
+    pub(crate) fn exited(&mut self) -> bool {
         !matches!(self.child.try_wait(), Ok(None))
     }
 
     /// After its outputs closed: gives it `grace` to exit by itself, then TERMs its group.
-    pub fn end_within(&mut self, grace: Duration) {
+    pub(crate) fn end_within(&mut self, grace: Duration) {
         let until = Instant::now() + grace;
         while !self.exited() && Instant::now() < until {
             std::thread::sleep(Duration::from_millis(5));
@@ -158,7 +163,7 @@ impl<'a> Child<'a> {
     /// `ending` (a `--timeout`'s sequence: see [`pump`]) goes to the group, and while the run
     /// is stopping the stop's signals reach it ([`Control::linger`]), until the group is
     /// empty. Its slot keeps the group meanwhile, so that the orphan watchdog sees it too.
-    pub fn reap(mut self, ending: Option<Ending>) -> io::Result<ExitStatus> {
+    pub(crate) fn reap(mut self, ending: Option<Ending>) -> io::Result<ExitStatus> {
         let st = self.child.wait();
         if let Some(e) = ending {
             e.finish(self.pgid);
@@ -174,7 +179,7 @@ impl<'a> Child<'a> {
 /// The rest of a child's ending sequence (`--timeout`, `--termseq`) once its leader has
 /// exited: the signals not sent yet, each with the wait after it, and when the next is due.
 #[derive(Debug, Clone)]
-pub struct Ending {
+pub(crate) struct Ending {
     rest: Vec<(i32, Duration)>,
     next: Instant,
 }
@@ -204,7 +209,7 @@ impl Ending {
 /// Whether the process group `pgid` still holds a live process. A zombie does not count:
 /// an orphaned descendant that was killed stays one until its new parent reaps it, which
 /// some containers' init never does.
-pub fn group_live(pgid: i32) -> bool {
+pub(crate) fn group_live(pgid: i32) -> bool {
     if !sys::group_exists(pgid) {
         return false;
     }
@@ -240,7 +245,7 @@ fn live_member(stat: &[u8], pgid: i32) -> bool {
 }
 
 /// A child's exit status as an outcome.
-pub fn outcome(st: ExitStatus) -> Outcome {
+pub(crate) fn outcome(st: ExitStatus) -> Outcome {
     match (st.code(), st.signal()) {
         (Some(c), _) => Outcome::Exited(c),
         (None, Some(s)) => Outcome::Signaled(s),
@@ -250,7 +255,7 @@ pub fn outcome(st: ExitStatus) -> Outcome {
 
 /// Which output a piece of bytes came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Stream {
+pub(crate) enum Stream {
     /// stdout.
     Out,
     /// stderr.
@@ -258,7 +263,7 @@ pub enum Stream {
 }
 
 /// What [`pump`] asks its caller between reads.
-pub struct Tick {
+pub(crate) struct Tick {
     /// When the child's group gets TERM (`--timeout`), if it is being timed.
     pub deadline: Option<Instant>,
     /// The longest wait before asking again (`None`: until something happens).
@@ -267,7 +272,7 @@ pub struct Tick {
 
 /// How [`pump`] ended.
 #[derive(Debug, Default)]
-pub struct Pumped {
+pub(crate) struct Pumped {
     /// The `--timeout` TERM was sent (and perhaps the KILL).
     pub timed_out: bool,
     /// The chunk fed to stdin could not be read.
@@ -292,7 +297,7 @@ const DRAIN_LIMIT: u64 = 4 << 20;
 /// pipes (a descendant that left the group could hold them open for ever). When the leader
 /// exits before the sequence is over, [`Pumped::ending`] holds the rest. A child that writes in many small pieces is read with
 /// short pauses, so that one read takes many of its writes.
-pub fn pump(
+pub(crate) fn pump(
     pgid: i32,
     outs: (&mut ChildStdout, &mut ChildStderr),
     mut feed: Option<(ChildStdin, Feeder<'_>)>,

@@ -5,12 +5,11 @@
 //! processes as one supervised [`child::Child`] and pass what those write through one
 //! [`sink::Sink`] per task or job; they only move bytes and report outcomes.
 
-pub mod child;
-pub mod feed;
-pub mod ledger;
-pub mod process;
+pub(crate) mod child;
+pub(crate) mod feed;
+pub(crate) mod process;
 pub(crate) mod sink;
-pub mod thread;
+pub(crate) mod thread;
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -22,7 +21,7 @@ use crate::template::Rendered;
 
 /// Who a process runs for: its task's `{#}` (none for a `--pool process` worker) and slot.
 #[derive(Clone, Copy, Debug)]
-pub struct Spawn<'a> {
+pub(crate) struct Spawn<'a> {
     /// The run's configuration (`--nice`, `--process-slot-var`, `--tmpdir`).
     pub cfg: &'a Config,
     /// The task's sequence number (`PARALLEL_SEQ`); `None` for a long-lived worker.
@@ -37,7 +36,7 @@ pub struct Spawn<'a> {
 /// variable (as under xargs) and `TMPDIR` from `--tmpdir`; it runs under `--nice`. A program
 /// that is an executable file without `#!` and not a binary runs with `/bin/sh`, as execvp(3)
 /// does on ENOEXEC (xargs and GNU parallel run such scripts).
-pub fn command(rendered: &Rendered, program: Option<&OsStr>, who: Spawn) -> Command {
+pub(crate) fn command(rendered: &Rendered, program: Option<&OsStr>, who: Spawn) -> Command {
     let mut c = match rendered {
         Rendered::Argv(a) => {
             let prog = program.unwrap_or(&a[0]);
@@ -150,7 +149,7 @@ use crate::gate::{self, Gate};
 use crate::sys;
 
 /// What a slot thread runs.
-pub type SlotBody = Box<dyn FnOnce() + Send>;
+pub(crate) type SlotBody = Box<dyn FnOnce() + Send>;
 
 /// A pool's slot threads, started as tasks arrive: when the n-th task is known, slot n starts
 /// (up to `-j`), so a run of one task starts one thread whatever `-j` is, and a run of many
@@ -158,7 +157,7 @@ pub type SlotBody = Box<dyn FnOnce() + Send>;
 /// channels; it is dropped once no more slot will start (every one started, the input read to
 /// its end, or a slot ended: the pool is ending), so that the merger sees the pool done when
 /// the started slots are.
-pub struct Launcher {
+pub(crate) struct Launcher {
     /// `-j`.
     jobs: usize,
     /// Slots started so far, or `usize::MAX` once no more will (read without the lock).
@@ -179,7 +178,7 @@ struct Launch {
 impl Launcher {
     /// Slot threads named `name-N` with `stack` bytes of stack, running `body(N)`, started as
     /// [`Launcher::grow`] says.
-    pub fn lazy(
+    pub(crate) fn lazy(
         jobs: usize,
         name: &'static str,
         stack: usize,
@@ -199,7 +198,7 @@ impl Launcher {
     }
 
     /// A pool whose threads are all started already.
-    pub fn started(threads: Vec<JoinHandle<()>>) -> Arc<Launcher> {
+    pub(crate) fn started(threads: Vec<JoinHandle<()>>) -> Arc<Launcher> {
         Arc::new(Launcher {
             jobs: threads.len(),
             settled: AtomicUsize::new(usize::MAX),
@@ -221,7 +220,7 @@ impl Launcher {
     /// task is sent (a `--pipe` chunk waits on its channel until a slot takes it). When no
     /// thread can be started, the run goes on with the slots there are; when not even one
     /// can, it stops with an error.
-    pub fn grow(self: &Arc<Self>, tasks: u64, ctl: &Control) {
+    pub(crate) fn grow(self: &Arc<Self>, tasks: u64, ctl: &Control) {
         let want = usize::try_from(tasks).unwrap_or(usize::MAX).min(self.jobs);
         if self.settled.load(Ordering::Acquire) >= want {
             return;
@@ -269,7 +268,7 @@ impl Launcher {
     }
 
     /// No more slot will start (the input is read to its end, or the pool is ending).
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         let body = self.lock().body.take();
         self.settled.store(usize::MAX, Ordering::Release);
         // Dropped outside the lock: it holds channel ends.
@@ -277,7 +276,7 @@ impl Launcher {
     }
 
     /// Waits for the slots started (after [`Launcher::close`]).
-    pub fn join(&self) {
+    pub(crate) fn join(&self) {
         let threads = std::mem::take(&mut self.lock().threads);
         for t in threads {
             let _ = t.join();
@@ -303,7 +302,7 @@ const STOP_KILL_FALLBACK: Duration = Duration::from_millis(2500);
 
 /// Shared run state.
 #[derive(Debug)]
-pub struct Control {
+pub(crate) struct Control {
     stop: AtomicBool,
     /// When the run began to stop.
     stopped_at: std::sync::OnceLock<Instant>,
@@ -346,7 +345,7 @@ pub struct Control {
 
 impl Control {
     /// State for `jobs` slots.
-    pub fn new(jobs: usize) -> Control {
+    pub(crate) fn new(jobs: usize) -> Control {
         Control {
             stop: AtomicBool::new(false),
             stopped_at: std::sync::OnceLock::new(),
@@ -369,7 +368,7 @@ impl Control {
     }
 
     /// Reports one of parx's own errors (`parx: <msg>` on stderr); the run will exit 255.
-    pub fn error(&self, msg: impl std::fmt::Display) {
+    pub(crate) fn error(&self, msg: impl std::fmt::Display) {
         crate::messages::error(msg);
         self.error.store(true, Ordering::SeqCst);
     }
@@ -378,7 +377,7 @@ impl Control {
     /// tasks take `{%}` numbers in the order they leave the channel (input order), as GNU
     /// parallel numbers them in start order. Give the number back with
     /// [`Control::release_jobslot`] when the task has ended.
-    pub fn next_task<T>(
+    pub(crate) fn next_task<T>(
         &self,
         tasks: &crossbeam_channel::Receiver<T>,
         wait: Duration,
@@ -404,7 +403,7 @@ impl Control {
     }
 
     /// Gives back a `{%}` number taken with [`Control::take_jobslot`].
-    pub fn release_jobslot(&self, n: usize) {
+    pub(crate) fn release_jobslot(&self, n: usize) {
         let mut used = self.jobslots.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(u) = used.get_mut(n - 1) {
             *u = false;
@@ -422,19 +421,19 @@ impl Control {
     }
 
     /// Whether [`Control::error`] was called.
-    pub fn failed(&self) -> bool {
+    pub(crate) fn failed(&self) -> bool {
         self.error.load(Ordering::SeqCst)
     }
 
     /// Whether the run is stopping (no new task may start).
-    pub fn stopping(&self) -> bool {
+    pub(crate) fn stopping(&self) -> bool {
         self.stop.load(Ordering::SeqCst)
     }
 
     /// Marks `slot` as about to spawn a child, so that [`Control::end_children`] waits for it
     /// (a child whose pid is not known yet could otherwise outlive parx). Returns `false`, and
     /// leaves the slot idle, when the run is already stopping.
-    pub fn begin_spawn(&self, slot: usize) -> bool {
+    pub(crate) fn begin_spawn(&self, slot: usize) -> bool {
         self.slots[slot - 1].store(SPAWNING, Ordering::SeqCst);
         if self.stopping() {
             self.clear_child(slot);
@@ -446,7 +445,7 @@ impl Control {
     /// Called by a pool when a task has finished for good (after its last attempt), before its
     /// slot may start another task: applies `--halt` (no new tasks; with `now`, TERM to every
     /// running task — the merger's [`crate::observe::Observer`] sends the KILL after a grace).
-    pub fn task_ended(&self, seq: u64, outcome: crate::task::Outcome) {
+    pub(crate) fn task_ended(&self, seq: u64, outcome: crate::task::Outcome) {
         use crate::halt::When;
         let Some(h) = &self.halt else { return };
         let total = self
@@ -468,17 +467,17 @@ impl Control {
 
     /// Whether a new task (or a retry) may start: not stopping, no `--halt soon`, no failed
     /// spill (output is incomplete: see [`crate::output::spill_failed`]).
-    pub fn may_start(&self) -> bool {
+    pub(crate) fn may_start(&self) -> bool {
         !self.stopping() && !self.no_new.load(Ordering::SeqCst) && !crate::output::spill_failed()
     }
 
     /// `--halt soon`: no new task starts; running ones finish.
-    pub fn no_new_tasks(&self) {
+    pub(crate) fn no_new_tasks(&self) {
         self.no_new.store(true, Ordering::SeqCst);
     }
 
     /// The number of tasks, once the input has been read to its end.
-    pub fn total(&self) -> Option<u64> {
+    pub(crate) fn total(&self) -> Option<u64> {
         self.input_done
             .load(Ordering::Acquire)
             .then(|| self.tasks_read.load(Ordering::Acquire))
@@ -486,7 +485,7 @@ impl Control {
 
     /// `--delay`: waits until `delay` has passed since the previous task start (over all
     /// slots), and books this start.
-    pub fn pace(&self, delay: Duration) {
+    pub(crate) fn pace(&self, delay: Duration) {
         let mut next = self.next_start.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         if let Some(at) = *next {
@@ -499,7 +498,7 @@ impl Control {
 
     /// Sets the orphan guard: it ends the slots' process groups if parx dies (the slots'
     /// table moves to where the watchdog reads it).
-    pub fn set_watchdog(&mut self, w: crate::watchdog::Watchdog) -> std::io::Result<()> {
+    pub(crate) fn set_watchdog(&mut self, w: crate::watchdog::Watchdog) -> std::io::Result<()> {
         self.slots = w.table(self.slots.len())?;
         self.watchdog = Some(w);
         Ok(())
@@ -507,7 +506,7 @@ impl Control {
 
     /// parx is about to exit: the orphan guard ends whatever task group is still live, and
     /// is reaped.
-    pub fn finish_watchdog(&self) {
+    pub(crate) fn finish_watchdog(&self) {
         if let Some(w) = &self.watchdog {
             w.finish();
         }
@@ -515,7 +514,7 @@ impl Control {
 
     /// Records that `slot` runs a child whose process group is `pgid`. If the run is already
     /// stopping, the child is killed at once (the sweep in [`Control::stop`] may have missed it).
-    pub fn set_child(&self, slot: usize, pgid: i32) {
+    pub(crate) fn set_child(&self, slot: usize, pgid: i32) {
         self.slots[slot - 1].store(pgid, Ordering::SeqCst);
         if self.stopping() {
             sys::kill_group(pgid, libc::SIGTERM);
@@ -523,7 +522,7 @@ impl Control {
     }
 
     /// Records that `slot`'s child has been reaped.
-    pub fn clear_child(&self, slot: usize) {
+    pub(crate) fn clear_child(&self, slot: usize) {
         self.slots[slot - 1].store(0, Ordering::SeqCst);
         if let Some(g) = &self.gate {
             g.ended(slot);
@@ -533,13 +532,13 @@ impl Control {
     // ---- the scheduler gate (issue 13; see crate::gate) ----
 
     /// The process group of the child in `slot` (0 when idle, negative while spawning).
-    pub fn child(&self, slot: usize) -> i32 {
+    pub(crate) fn child(&self, slot: usize) -> i32 {
         self.slots[slot - 1].load(Ordering::SeqCst)
     }
 
     /// Waits until the resources (`--load`, `--memfree`, `--memsuspend`, `-j FILE`) let a
     /// task start in `slot`, and books it. `false`: the run stopped meanwhile.
-    pub fn admit(&self, slot: usize) -> bool {
+    pub(crate) fn admit(&self, slot: usize) -> bool {
         match &self.gate {
             Some(g) => g.admit(self, slot),
             None => true,
@@ -548,30 +547,30 @@ impl Control {
 
     /// Whether `slot` may take a new task (`-j FILE` may have narrowed the run below it);
     /// waits a little when it may not.
-    pub fn slot_open(&self, slot: usize) -> bool {
+    pub(crate) fn slot_open(&self, slot: usize) -> bool {
         self.gate.as_ref().is_none_or(|g| g.slot_open(self, slot))
     }
 
     /// Whether the task that just ended in `slot` was killed by `--memfree` and must run
     /// again (not counted as an attempt).
-    pub fn take_requeue(&self, slot: usize) -> bool {
+    pub(crate) fn take_requeue(&self, slot: usize) -> bool {
         self.gate.as_ref().is_some_and(|g| g.take_requeue(slot))
     }
 
     /// Whether a task may be killed by `--memfree` and run again: its output is then held
     /// until it ends (never streamed early), so that none is printed twice.
-    pub fn may_requeue(&self) -> bool {
+    pub(crate) fn may_requeue(&self) -> bool {
         self.gate.as_ref().is_some_and(|g| g.may_requeue())
     }
 
     /// What a held-back task waits for (`--bar` shows it), if any.
-    pub fn waiting(&self) -> Option<&'static str> {
+    pub(crate) fn waiting(&self) -> Option<&'static str> {
         self.gate.as_ref().and_then(|g| g.waiting())
     }
 
     /// Starts the gate's monitor thread, if there is a gate (`--load`, `--memfree`,
     /// `--memsuspend`, `-j FILE`).
-    pub fn start_gate_monitor(self: &Arc<Control>) -> std::io::Result<()> {
+    pub(crate) fn start_gate_monitor(self: &Arc<Control>) -> std::io::Result<()> {
         match &self.gate {
             Some(g) => g.spawn_monitor(self.clone()),
             None => Ok(()),
@@ -580,7 +579,7 @@ impl Control {
 
     /// Stops the run: no new task starts, and every running task's group gets `sig` (with
     /// `--termseq`, a TERM is its first signal instead).
-    pub fn stop(&self, sig: i32) {
+    pub(crate) fn stop(&self, sig: i32) {
         self.stopped_at.get_or_init(Instant::now);
         self.stop.store(true, Ordering::SeqCst);
         let sig = match &self.termseq {
@@ -604,7 +603,7 @@ impl Control {
     /// holds the group): waits while the group holds a live process, which the stop's signals
     /// reach through the slot ([`Control::end_children`]). Should no KILL have come when the
     /// stop's sequence is over, the slot sends it; after the KILL's grace it waits no more.
-    pub fn linger(&self, pgid: i32) {
+    pub(crate) fn linger(&self, pgid: i32) {
         let Some(&since) = self.stopped_at.get() else {
             return;
         };
@@ -627,13 +626,13 @@ impl Control {
     }
 
     /// Whether some slot has a child that is not reaped yet.
-    pub fn any_child(&self) -> bool {
+    pub(crate) fn any_child(&self) -> bool {
         self.slots.iter().any(|s| s.load(Ordering::SeqCst) != 0)
     }
 
     /// After [`Control::stop`]: waits up to `grace` for the children to be reaped, then
     /// KILLs their groups and waits a little more.
-    pub fn end_children(&self, grace: Duration) {
+    pub(crate) fn end_children(&self, grace: Duration) {
         let wait = |d: Duration| {
             let end = Instant::now() + d;
             while self.any_child() && Instant::now() < end {

@@ -7,7 +7,7 @@
 //! may come as blocks of tasks already (`TaskInput::Lines`, sent as they are and answered
 //! from their front), and the writer takes every task waiting and sends them in one write;
 //! the reader splits large reads with memchr and credits results to the tasks in flight by
-//! count ([`Ledger`]).
+//! count ([`ledger::Ledger`]).
 //!
 //! Dispatch ([`Pace`]): a worker holds at most its window of records, as many as take about
 //! [`BUDGET`] to answer by their measured cost (one at a time for records of 10 ms and
@@ -37,13 +37,14 @@ use crate::config::Config;
 use crate::output::OutBuf;
 use crate::pool::child::{self, Child, Spawned, IDLE_CHECK, KILL_GRACE};
 use crate::pool::feed::{Fed, Feeder};
-use crate::pool::ledger::{InFlight, Job, JobInput};
 use crate::pool::sink::Sink;
 use crate::pool::Control;
 use crate::sys;
 use crate::task::{Chunk, ChunkBody, Finished, Msg, Outcome, RunInfo, Task, TaskInput};
 use crate::template::Ctx;
+use ledger::{InFlight, Job, JobInput};
 
+mod ledger;
 mod reader;
 use reader::Reader;
 
@@ -391,7 +392,7 @@ impl Shared {
 }
 
 /// Starts the `-j` slots. They end when there is no more input and no task to redo.
-pub fn start(
+pub(crate) fn start(
     cfg: &Arc<Config>,
     ctl: &Arc<Control>,
     tasks: Receiver<Task>,

@@ -24,7 +24,7 @@ use crate::template::{Ctx, Rendered};
 
 /// The `-j` pool threads, started as tasks arrive ([`Launcher`]). They end when the task
 /// channel is drained and closed, or when the run stops.
-pub fn start(
+pub(crate) fn start(
     cfg: &Arc<Config>,
     ctl: &Arc<Control>,
     tasks: Receiver<Task>,

@@ -32,9 +32,9 @@ use crate::task::Record;
 use crate::template::{Ctx, Mode, Placeholder, Rendered, Template};
 
 /// Bytes kept free below the computed argument budget.
-pub const MARGIN: usize = 8192;
+pub(super) const MARGIN: usize = 8192;
 /// Linux's limit on one argument (`MAX_ARG_STRLEN`, 32 pages), terminating NUL included.
-pub const MAX_ARG_STRLEN: usize = 131_072;
+pub(super) const MAX_ARG_STRLEN: usize = 131_072;
 /// Linux never allows more than this for arguments plus environment (3/4 of `_STK_LIM`).
 const LINUX_CEILING: usize = 6 << 20;
 /// Size of an `argv`/`envp` pointer.
@@ -45,10 +45,10 @@ const PTR: usize = std::mem::size_of::<usize>();
 /// shorter than this unless `-s` is given (xargs' default buffer is 128 KiB): lines of this
 /// size also let a long input (a walk) start its first commands early and spread over the
 /// slots.
-pub const GNU_LINE_MAX: usize = 63_664;
+pub(super) const GNU_LINE_MAX: usize = 63_664;
 
 /// The byte budget for one command's arguments, from the OS limit and the environment.
-pub fn arg_budget() -> usize {
+pub(super) fn arg_budget() -> usize {
     let env: usize = std::env::vars_os()
         .map(|(k, v)| k.len() + 1 + v.len() + 1 + PTR)
         .sum();
@@ -91,7 +91,7 @@ fn cost(r: &Rendered) -> Cost {
 }
 
 /// Groups records into tasks.
-pub struct Batcher<'a> {
+pub(super) struct Batcher<'a> {
     template: &'a Template,
     /// Most records per batch.
     max: usize,
@@ -116,12 +116,12 @@ pub struct Batcher<'a> {
 
 impl<'a> Batcher<'a> {
     /// A batcher for `batch`, with the argument budget of this process's environment.
-    pub fn new(template: &'a Template, batch: Batch, limits: Limits) -> Self {
+    pub(super) fn new(template: &'a Template, batch: Batch, limits: Limits) -> Self {
         Self::with_budget(template, batch, limits, arg_budget())
     }
 
     /// A batcher with an explicit argument budget (for tests).
-    pub fn with_budget(
+    pub(super) fn with_budget(
         template: &'a Template,
         batch: Batch,
         limits: Limits,
@@ -205,7 +205,7 @@ impl<'a> Batcher<'a> {
 
     /// Adds a record; `emit` gets every batch that is complete. Returns `false` as soon as
     /// `emit` does (the run is stopping).
-    pub fn push(&mut self, rec: Record, emit: &mut impl FnMut(Vec<Record>) -> bool) -> bool {
+    pub(super) fn push(&mut self, rec: Record, emit: &mut impl FnMut(Vec<Record>) -> bool) -> bool {
         if self.max == 1 && !self.exit_on_size {
             return emit(vec![rec]);
         }
@@ -243,7 +243,7 @@ impl<'a> Batcher<'a> {
 
     /// At the end of the input: emits the last batch, spread evenly over the job slots with
     /// `-X`/`-m` (GNU parallel: ceil(n / slots) records per command).
-    pub fn finish(&mut self, emit: &mut impl FnMut(Vec<Record>) -> bool) -> bool {
+    pub(super) fn finish(&mut self, emit: &mut impl FnMut(Vec<Record>) -> bool) -> bool {
         let n = self.cur.len();
         if self.spread_over > 1 && n > 1 {
             let per = n.div_ceil(self.spread_over);
@@ -261,7 +261,7 @@ impl<'a> Batcher<'a> {
     }
 
     /// Emits the batch being built, if any.
-    pub fn flush(&mut self, emit: &mut impl FnMut(Vec<Record>) -> bool) -> bool {
+    pub(super) fn flush(&mut self, emit: &mut impl FnMut(Vec<Record>) -> bool) -> bool {
         self.used = self.base;
         if self.cur.is_empty() {
             return true;
@@ -272,7 +272,7 @@ impl<'a> Batcher<'a> {
 
 /// Splits every value of `rec` into columns at the matches of `re`, the columns of each value
 /// following those of the one before (with several sources, `{1}` … number all of them).
-pub fn split_columns(re: &regex::bytes::Regex, rec: Record) -> Record {
+pub(super) fn split_columns(re: &regex::bytes::Regex, rec: Record) -> Record {
     let mut out = Record::with_capacity(rec.len() * 2);
     for v in &rec {
         out.extend(

@@ -37,12 +37,12 @@ const PAR_MIN_BYTES: usize = 1024 * 1024;
 /// Below this many edges, `split_slice` does not go parallel.
 const PAR_MIN_EDGES: usize = 16;
 
-pub use crate::config::chunk::{BlockSize, ChunkSpec, RecordSpec};
+pub(crate) use crate::config::chunk::{BlockSize, ChunkSpec, RecordSpec};
 
 /// `-L N`: moves the chunk end `p` (in `data`, which starts at a chunk start) back to the end
 /// of the last whole group of `group` lines before it. `None` when no whole group ends at or
 /// before `p`.
-pub fn group_end(data: &[u8], p: usize, group: usize) -> Option<usize> {
+pub(crate) fn group_end(data: &[u8], p: usize, group: usize) -> Option<usize> {
     if group <= 1 {
         return Some(p);
     }
@@ -92,7 +92,7 @@ fn regroup(data: &[u8], ranges: Vec<Range<usize>>, group: usize) -> Vec<Range<us
 /// The number of records in `data`, a whole number of records as the chunk modes cut them
 /// (the last one may lack its terminator): one more than the split positions inside it. The
 /// process pool counts a chunk's records with it (one result each).
-pub fn count_records(rec: &RecordSpec, data: &[u8]) -> u64 {
+pub(crate) fn count_records(rec: &RecordSpec, data: &[u8]) -> u64 {
     if data.is_empty() {
         return 0;
     }
@@ -258,7 +258,7 @@ impl Matcher {
 /// to the next valid split position (or the end of data); duplicates are
 /// removed. Edges are searched in parallel when there are many. With `lines`,
 /// every chunk holds `lines` records (the last one possibly fewer).
-pub fn split_slice(data: &[u8], spec: &ChunkSpec) -> (Range<usize>, Vec<Range<usize>>) {
+pub(crate) fn split_slice(data: &[u8], spec: &ChunkSpec) -> (Range<usize>, Vec<Range<usize>>) {
     let matcher = Matcher::new(&spec.rec);
     let len = data.len();
     let h = header_end(&matcher, data, spec.header);
@@ -284,7 +284,7 @@ pub fn split_slice(data: &[u8], spec: &ChunkSpec) -> (Range<usize>, Vec<Range<us
 /// the nominal edges `lo` and `hi` (offsets in `data`), each edge moved forward to the next
 /// valid split position as `split -n l/K/N` does, and never into the header. Shards cut at
 /// consecutive edges get disjoint parts that together cover the body in order.
-pub fn part_range(
+pub(crate) fn part_range(
     data: &[u8],
     spec: &ChunkSpec,
     lo: usize,
@@ -311,7 +311,10 @@ pub fn part_range(
 /// giving exactly the chunks a `StreamSplitter` would read from `data`. Used
 /// when `--pipe`'s stdin is a regular file, which can then be sent without
 /// being read through parx.
-pub fn split_slice_stream(data: &[u8], spec: &ChunkSpec) -> (Range<usize>, Vec<Range<usize>>) {
+pub(crate) fn split_slice_stream(
+    data: &[u8],
+    spec: &ChunkSpec,
+) -> (Range<usize>, Vec<Range<usize>>) {
     let matcher = Matcher::new(&spec.rec);
     let len = data.len();
     let h = header_end(&matcher, data, spec.header);
@@ -441,7 +444,7 @@ enum HeaderState {
 ///
 /// After an I/O error has been returned, iteration ends.
 #[derive(Debug)]
-pub struct StreamSplitter<R: Read> {
+pub(crate) struct StreamSplitter<R: Read> {
     reader: R,
     matcher: Matcher,
     block: usize,
@@ -466,7 +469,7 @@ pub struct StreamSplitter<R: Read> {
 
 impl<R: Read> StreamSplitter<R> {
     /// Creates a splitter reading from `reader`.
-    pub fn new(reader: R, spec: ChunkSpec) -> Self {
+    pub(crate) fn new(reader: R, spec: ChunkSpec) -> Self {
         let block = to_usize(spec.block).max(1);
         let lines = spec.lines.map(|n| to_usize(n).max(1));
         let capacity_hint = match lines {
@@ -496,7 +499,7 @@ impl<R: Read> StreamSplitter<R> {
     /// larger than the current buffer, the unconsumed data moves into it and
     /// the next chunk is read into its (already faulted-in) memory; otherwise
     /// it is dropped. Nothing is kept aside, so memory stays one buffer.
-    pub fn give_buffer(&mut self, mut buf: Vec<u8>) {
+    pub(crate) fn give_buffer(&mut self, mut buf: Vec<u8>) {
         if buf.capacity() <= self.buf.capacity()
             || buf.capacity() > self.capacity_hint.saturating_mul(2)
         {
@@ -513,7 +516,7 @@ impl<R: Read> StreamSplitter<R> {
     /// the input has fewer). Returns an empty Vec if `header == 0`. Call once
     /// before iterating; if iteration started first, the header was set aside
     /// then and is returned now. Later calls return an empty Vec.
-    pub fn read_header(&mut self) -> io::Result<Vec<u8>> {
+    pub(crate) fn read_header(&mut self) -> io::Result<Vec<u8>> {
         match std::mem::replace(&mut self.header_state, HeaderState::Taken) {
             HeaderState::Pending => self.consume_header().inspect_err(|_| self.failed = true),
             HeaderState::Stashed(h) => Ok(h),

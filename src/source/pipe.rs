@@ -26,7 +26,7 @@ use crate::sys::{self, SigbusGuard};
 use crate::task::{Block, Chunk, ChunkBody, DataFile, TaskInput};
 
 /// Opened chunk data, checked before any task runs.
-pub enum Opened {
+pub(super) enum Opened {
     /// A stream to split (`--pipe`).
     Stream(Box<dyn Read + Send>, String),
     /// A pipe to split (`--pipe`): spliced when [`splice::usable`], else read as a stream.
@@ -39,14 +39,14 @@ pub enum Opened {
 }
 
 /// The chunk data, opened: a [`Source`] of chunks.
-pub struct Chunks {
+pub(super) struct Chunks {
     cfg: Arc<Config>,
     opened: Opened,
 }
 
 impl Chunks {
     /// Opens the data of `cfg`'s chunk mode.
-    pub fn open(cfg: &Arc<Config>) -> anyhow::Result<Chunks> {
+    pub(super) fn open(cfg: &Arc<Config>) -> anyhow::Result<Chunks> {
         let c = cfg.chunks.as_ref().expect("a chunk mode");
         Ok(Chunks {
             cfg: cfg.clone(),
@@ -113,7 +113,7 @@ impl Source for Chunks {
 }
 
 /// Opens the data: a missing or unmappable file is an error before anything runs.
-pub fn open(c: &ChunkConfig) -> anyhow::Result<Opened> {
+pub(super) fn open(c: &ChunkConfig) -> anyhow::Result<Opened> {
     Ok(match &c.mode {
         ChunkMode::Pipe(None) => {
             let f = io::stdin().as_fd().try_clone_to_owned().map(File::from);
@@ -184,7 +184,7 @@ fn open_mappable(p: &Path) -> anyhow::Result<DataFile> {
 /// Splits the opened data and calls `send` with each chunk, in order, until it returns false.
 /// Errors on one `--pipe-part` file go to `report` and the next file is split; a read error
 /// on the `--pipe` stream ends it and is returned.
-pub fn produce(
+pub(super) fn produce(
     c: &ChunkConfig,
     jobs: usize,
     opened: Opened,

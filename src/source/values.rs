@@ -14,7 +14,7 @@ use crate::source::{args, batch, Count, Source, Values};
 use crate::task::{Record, TaskInput};
 
 /// The argument sources, opened.
-pub struct ArgTasks {
+pub(super) struct ArgTasks {
     cfg: Arc<Config>,
     sources: Vec<Values>,
     /// Stdin read ahead (`--bar`/`--eta` with stdin from a pipe), for the count ahead.
@@ -25,7 +25,7 @@ impl ArgTasks {
     /// Opens every argument source (a missing file is an error here). With `--bar`/`--eta`
     /// shown, stdin that is not a regular file is read ahead ([`Spool`]), so that it can be
     /// counted when it ends.
-    pub fn open(cfg: &Arc<Config>) -> anyhow::Result<ArgTasks> {
+    pub(super) fn open(cfg: &Arc<Config>) -> anyhow::Result<ArgTasks> {
         let reads_stdin = cfg
             .input
             .sources

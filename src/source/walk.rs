@@ -35,7 +35,7 @@ use crate::source::Values;
 ///
 /// Displays as `PATH: reason` (one line; the caller adds the `parx:` prefix).
 #[derive(Debug)]
-pub struct WalkError {
+pub(super) struct WalkError {
     path: PathBuf,
     message: String,
     source: Option<io::Error>,
@@ -142,7 +142,7 @@ fn by_name(a: &DirEntry, b: &DirEntry) -> std::cmp::Ordering {
 /// Streaming iterator over the entries selected by a [`CompiledWalk`].
 /// Yields `Ok(path)` for each matching entry and
 /// `Err(WalkError)` for each problem, in walk order.
-pub struct Walker {
+pub(super) struct Walker {
     pending: VecDeque<PathBuf>,
     current: Option<(PathBuf, FilterEntry<walkdir::IntoIter, Prune>)>,
     exts: Vec<OsString>,
@@ -167,7 +167,7 @@ impl fmt::Debug for Walker {
 impl Walker {
     /// A walker over `walk`'s roots. No filesystem access happens here; problems are reported
     /// later, as `Err` items of the iterator.
-    pub fn new(walk: &CompiledWalk) -> Walker {
+    pub(super) fn new(walk: &CompiledWalk) -> Walker {
         Walker {
             pending: walk.spec.roots.iter().cloned().collect(),
             current: None,
@@ -258,7 +258,7 @@ impl std::iter::FusedIterator for Walker {}
 /// The `--walk` source as argument values (each path's bytes, as an `OsString`). Problems are
 /// reported as `parx: PATH: reason` warnings as they happen (each counts like a failed task in
 /// the exit status); the walk goes on.
-pub fn values(walk: &CompiledWalk) -> Values {
+pub(super) fn values(walk: &CompiledWalk) -> Values {
     Box::new(Walker::new(walk).filter_map(move |item| match item {
         Ok(p) => Some(Ok(p.into_os_string())),
         Err(e) => {

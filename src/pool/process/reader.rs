@@ -11,11 +11,11 @@ use std::io::{self, Write};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
+use super::ledger::{InFlight, Job, Ledger, Step};
 use super::{Slot, ERR_HOLD_MAX};
 use crate::lines::shape_results as shape;
 use crate::output::OutBuf;
 use crate::pool::child::{Stream, Tick};
-use crate::pool::ledger::{InFlight, Job, Ledger, Step};
 use crate::pool::sink::Outlet;
 use crate::task::{Finished, Msg, Outcome, RunInfo};
 
