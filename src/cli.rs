@@ -743,7 +743,11 @@ pub(crate) fn info(
     } else if cli.max_line_length_allowed {
         GNU_MAX_LINE
     } else if let Some(v) = cli.min_version {
-        let code = if v > GNU_VERSION { 255 } else { 0 };
+        let code = crate::exit::Report {
+            errored: v > GNU_VERSION,
+            ..crate::exit::Report::default()
+        }
+        .status();
         return Some((format!("{GNU_VERSION}\n"), code));
     } else {
         return None;

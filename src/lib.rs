@@ -9,6 +9,8 @@
 // block), and no `pub` item the crate alone uses (`pub(crate)` says so).
 #![deny(unsafe_code)]
 #![deny(unreachable_pub)]
+// stderr has one owner, `messages` (which allows this), so the progress bar is never torn.
+#![deny(clippy::print_stderr)]
 
 pub mod cli;
 pub(crate) mod cluster;
@@ -124,10 +126,7 @@ pub fn run_main() -> i32 {
 
 /// [`run`], an error reported on stderr and mapped to status 255 (1 as `xargs`).
 fn run_or_255(cfg: Config) -> i32 {
-    let code = match cfg.compat.xargs {
-        Some(_) => 1,
-        None => EXIT_ERROR,
-    };
+    let code = exit::own_error(cfg.compat.xargs.is_some());
     run(cfg).unwrap_or_else(|e| {
         messages::error(format_args!("{e:#}"));
         code
@@ -158,7 +157,7 @@ pub(crate) fn run(cfg: Config) -> anyhow::Result<i32> {
     }
     if cfg.dry_run && cfg.pool == PoolKind::Process {
         print_workers(&cfg).context("writing stdout")?;
-        return Ok(0);
+        return Ok(exit::Report::default().status());
     }
     let counted = match progress::shown(cfg.jobs_ctl.bar, cfg.jobs_ctl.eta) {
         true => source::count_ahead(input.as_ref(), &skip),
@@ -197,6 +196,7 @@ pub(crate) fn run(cfg: Config) -> anyhow::Result<i32> {
         failed: sum.failed,
         warnings: messages::warnings(),
         xargs: cfg.compat.xargs.is_some(),
+        shard_errored: false,
     };
     finish(&ctl, report.stopped_early(), &slots);
     Ok(report.status())

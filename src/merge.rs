@@ -246,9 +246,7 @@ impl Writer<'_> {
         if !f.stderr.is_empty() {
             self.out.flush()?;
             // A failing stderr cannot be reported anywhere: ignore it.
-            messages::with_stderr(|| {
-                let _ = f.stderr.write_to(&mut io::stderr().lock());
-            });
+            messages::task_stderr(|e| f.stderr.write_to(e));
         }
         if let Some(row) = row {
             self.out.flush()?;

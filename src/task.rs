@@ -264,7 +264,7 @@ impl Outcome {
             Outcome::Signaled(s) => 128 + s,
             Outcome::SpawnFailed(s) => s,
             Outcome::DryRun => 0,
-            Outcome::IoError => 255,
+            Outcome::IoError => crate::exit::EXIT_ERROR,
         }
     }
 }

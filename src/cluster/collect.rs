@@ -14,7 +14,7 @@ use anyhow::{bail, Context};
 use super::rundir::{self, RunDir};
 use super::{slurm, GRACE, POLL};
 use crate::config::Config;
-use crate::exit::EXIT_ERROR;
+use crate::exit::{Report, EXIT_ERROR};
 use crate::sys;
 
 /// What a shard's job log says. The shard's stdout is one append-only file (`shard-K/out`)
@@ -322,7 +322,7 @@ impl Done {
     }
 }
 
-/// Waits for the submitted shards. Returns `Some(status)` when interrupted (after cancelling
+/// Waits for the submitted shards. Returns `Some(signal)` when interrupted by it (after cancelling
 /// the array).
 ///
 /// A shard is over when its status file says it ended normally, or when Slurm no longer runs
@@ -377,7 +377,7 @@ pub(super) fn wait(
                 record_state(dir, k, "CANCELLED")?;
             }
             crate::messages::note(format_args!("interrupted: cancelled Slurm array job {job}"));
-            return Ok(Some(128 + s));
+            return Ok(Some(s));
         }
         // A shard needs Slurm's word unless its parx ended normally with no task killed by
         // a signal: those may have died of Slurm's TERM a moment before parx would have.
@@ -583,7 +583,7 @@ fn print_result(dir: &RunDir, k: u64, seq: u64, out: &mut Outcome) -> anyhow::Re
         }
     }
     if let Some(mut f) = rundir::open_read(&base.join("stderr"))? {
-        let _ = io::copy(&mut f, &mut io::stderr().lock());
+        crate::messages::task_stderr(|e| io::copy(&mut f, e).map(drop));
     }
     Ok(())
 }
@@ -614,7 +614,7 @@ fn print_task(
 /// Copies shard `k`'s stderr (its tasks' stderr and its parx's own messages) to stderr.
 fn print_stderr(dir: &RunDir, k: u64) -> anyhow::Result<()> {
     if let Some(mut f) = rundir::open_read(&dir.shard(k).join("stderr"))? {
-        let _ = io::copy(&mut f, &mut io::stderr().lock());
+        crate::messages::task_stderr(|e| io::copy(&mut f, e).map(drop));
     }
     Ok(())
 }
@@ -635,7 +635,8 @@ fn print_shard(dir: &RunDir, k: u64, out: &mut Outcome) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Prints what is left to print, writes the merged job log, and returns the exit status.
+/// Prints what is left to print, writes the merged job log, and returns the report the exit
+/// status is decided from.
 pub(super) fn finish(
     dir: &RunDir,
     n: u64,
@@ -643,7 +644,7 @@ pub(super) fn finish(
     cfg: &Config,
     part: bool,
     out: &mut Outcome,
-) -> anyhow::Result<i32> {
+) -> anyhow::Result<Report> {
     let mut logs = Vec::new();
     for k in 1..=n {
         logs.push(shard_log(dir, k)?.1);
@@ -743,16 +744,13 @@ pub(super) fn finish(
             }
         }
     }
-    if out.stdout_closed {
-        return Ok(0);
-    }
-    if let Some(code) = out.halted {
-        return Ok(code);
-    }
-    if failed == 0 && own_error {
-        return Ok(EXIT_ERROR);
-    }
-    Ok(failed.min(101) as i32)
+    Ok(Report {
+        stdout_closed: out.stdout_closed,
+        halt: out.halted,
+        failed,
+        shard_errored: own_error,
+        ..Report::default()
+    })
 }
 
 /// `--slurm-status`: what the run directory says of the run, on stdout.

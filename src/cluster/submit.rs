@@ -395,11 +395,15 @@ pub(super) fn submit(mut cfg: Config) -> anyhow::Result<i32> {
             todo.len(),
             dir.path.display()
         ));
-        if let Some(code) = wait(&dir, &job, n, &todo, &counts, &cfg, &sig, &mut outcome)? {
-            return Ok(code);
+        if let Some(s) = wait(&dir, &job, n, &todo, &counts, &cfg, &sig, &mut outcome)? {
+            let report = crate::exit::Report {
+                interrupted: Some(s),
+                ..crate::exit::Report::default()
+            };
+            return Ok(report.status());
         }
     }
-    let code = finish(&dir, n, &counts, &cfg, part, &mut outcome)?;
+    let code = finish(&dir, n, &counts, &cfg, part, &mut outcome)?.status();
     if code == 0 && outcome.stdout_open() && !sc.keep_run_dir {
         std::fs::remove_dir_all(&dir.path)
             .with_context(|| format!("removing the run directory {}", dir.path.display()))?;

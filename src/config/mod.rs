@@ -1048,10 +1048,10 @@ fn chunk_config(
             _ => true,
         });
         if !ignored.is_empty() {
-            eprintln!(
-                "parx: warning: --pipe-part splits the -a/:::: files; the ::: values ({}) are not used",
+            crate::messages::note(format_args!(
+                "warning: --pipe-part splits the -a/:::: files; the ::: values ({}) are not used",
                 ignored.join(" ")
-            );
+            ));
         }
         sources.extend(named.into_iter().map(|f| SourceSpec {
             kind: SourceKind::File(f.into()),

@@ -213,9 +213,7 @@ impl Sink {
         if self.streaming && o.line_buffer {
             // -k --line-buffer: the streaming head task's stderr goes out as it comes, like
             // its stdout (GNU parallel); only one task streams.
-            crate::messages::with_stderr(|| {
-                let _ = io::Write::write_all(&mut io::stderr().lock(), data);
-            });
+            crate::messages::task_stderr(|e| io::Write::write_all(e, data));
             Ok(())
         } else {
             match self.stderr.push(data, &mut o.spill_err) {
@@ -227,10 +225,9 @@ impl Sink {
                         crate::messages::error(line);
                     }
                     let held = self.stderr.take();
-                    crate::messages::with_stderr(|| {
-                        let mut err = io::stderr().lock();
-                        let _ = held.write_to(&mut err);
-                        let _ = io::Write::write_all(&mut err, data);
+                    crate::messages::task_stderr(|e| {
+                        let held = held.write_to(e);
+                        io::Write::write_all(e, data).and(held)
                     });
                     Ok(())
                 }

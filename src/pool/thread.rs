@@ -184,7 +184,7 @@ impl<'a> Slot<'a> {
                     line = rendered.display_escaped();
                     line.push(b'\n');
                 }
-                let _ = io::Write::write_all(&mut io::stderr().lock(), &line);
+                crate::messages::task_stderr(|e| io::Write::write_all(e, &line));
             }
             if compat.print_command {
                 sink.note_out(&line, &mut self.outlet);

@@ -135,28 +135,28 @@ impl<'a> Reader<'a> {
     /// Passes the worker's stderr through, whole lines at a time (a line longer than
     /// [`ERR_HOLD_MAX`] goes as it is); an empty piece is its end.
     fn on_stderr(&mut self, data: &[u8]) {
-        let mut e = io::stderr().lock();
+        let hold = &mut self.err_hold;
         if data.is_empty() {
-            if !self.err_hold.is_empty() {
-                self.err_hold.push(b'\n');
-                let _ = e.write_all(&self.err_hold);
-                self.err_hold.clear();
+            if !hold.is_empty() {
+                hold.push(b'\n');
+                crate::messages::task_stderr(|e| e.write_all(hold));
+                hold.clear();
             }
             return;
         }
         match memchr::memrchr(b'\n', data) {
             Some(i) => {
-                let _ = e
-                    .write_all(&self.err_hold)
-                    .and_then(|()| e.write_all(&data[..=i]));
-                self.err_hold.clear();
-                self.err_hold.extend_from_slice(&data[i + 1..]);
+                crate::messages::task_stderr(|e| {
+                    e.write_all(hold).and_then(|()| e.write_all(&data[..=i]))
+                });
+                hold.clear();
+                hold.extend_from_slice(&data[i + 1..]);
             }
-            None => self.err_hold.extend_from_slice(data),
+            None => hold.extend_from_slice(data),
         }
-        if self.err_hold.len() > ERR_HOLD_MAX {
-            let _ = e.write_all(&self.err_hold);
-            self.err_hold.clear();
+        if hold.len() > ERR_HOLD_MAX {
+            crate::messages::task_stderr(|e| e.write_all(hold));
+            hold.clear();
         }
     }
 
