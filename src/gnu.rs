@@ -189,7 +189,12 @@ pub(crate) fn plan(args: &[OsString]) -> Result<Config, i32> {
         return Err(code);
     }
     cli.gnu = true;
-    let mut cfg = Config::from_cli(cli).map_err(|e| {
+    let mut notes = Vec::new();
+    let built = Config::from_cli(cli, &crate::resources::machine(), &mut notes);
+    for n in notes {
+        messages::note(n);
+    }
+    let mut cfg = built.map_err(|e| {
         messages::error(e);
         crate::exit::EXIT_ERROR
     })?;

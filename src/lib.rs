@@ -91,7 +91,10 @@ pub fn run_main() -> i32 {
     };
     if let Some(planned) = planned {
         return match planned {
-            Ok(cfg) => run_or_255(cfg),
+            Ok(cfg) => {
+                set_tmpdir(&cfg);
+                run_or_255(cfg)
+            }
             Err(code) => code,
         };
     }
@@ -106,13 +109,19 @@ pub fn run_main() -> i32 {
         print!("{text}");
         return code;
     }
-    let cfg = match Config::from_cli(cli) {
+    let mut notes = Vec::new();
+    let built = Config::from_cli(cli, &resources::machine(), &mut notes);
+    for n in notes {
+        messages::note(n);
+    }
+    let cfg = match built {
         Ok(c) => c,
         Err(e) => {
             messages::error(e);
             return EXIT_ERROR;
         }
     };
+    set_tmpdir(&cfg);
     if cfg.slurm.is_none() {
         return run_or_255(cfg);
     }
@@ -121,6 +130,14 @@ pub fn run_main() -> i32 {
     match cluster::plan(cfg) {
         cluster::Plan::Done(code) => code,
         cluster::Plan::Task(cfg, task) => task.finish(run_or_255(*cfg)),
+    }
+}
+
+/// `--tmpdir DIR`: GNU parallel's same as setting `$TMPDIR` (parx's spill files and the
+/// tasks'). Set in parx's environment here, before any thread of the run starts.
+fn set_tmpdir(cfg: &Config) {
+    if let Some(d) = &cfg.compat.tmpdir {
+        std::env::set_var("TMPDIR", d);
     }
 }
 

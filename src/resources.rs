@@ -405,6 +405,18 @@ pub(crate) fn cpu_topology() -> (usize, usize, usize) {
     )
 }
 
+/// The machine's facts the options are relative to, gathered once for
+/// [`crate::config::Config::from_cli`]: the usable CPUs, the process's slot limits, the
+/// environment.
+pub(crate) fn machine() -> crate::config::Machine {
+    crate::config::Machine {
+        cpus: usable_cpus(),
+        slot_limit: crate::sys::slot_limit(),
+        max_slots: crate::sys::max_slots(),
+        env: |k| std::env::var(k).ok(),
+    }
+}
+
 pub(crate) fn usable_cpus() -> usize {
     let affinity = crate::sys::affinity_cpus()
         .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))

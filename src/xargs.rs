@@ -599,7 +599,12 @@ fn show_limits(p: &Parsed) {
 fn config(p: Parsed) -> anyhow::Result<Config> {
     let jobs = p.procs.to_string();
     let cli = Cli::try_parse_from(["parx", "-j", &jobs, "--line-buffer", "--", "true"])?;
-    let mut cfg = Config::from_cli(cli)?;
+    let mut notes = Vec::new();
+    let built = Config::from_cli(cli, &crate::resources::machine(), &mut notes);
+    for n in notes {
+        messages::note(n);
+    }
+    let mut cfg = built?;
     cfg.template = Template::argv_values();
     cfg.batch = Batch::One;
     cfg.keep_order = false;

@@ -1,7 +1,14 @@
 //! The chunk rules of `--pipe` and `--pipe-part`, parsed once: how records are delimited
 //! ([`RecordSpec`], GNU parallel rules for `--recend`/`--recstart`), what a chunk holds
 //! ([`ChunkSpec`]) and `--block` sizes ([`parse_block_size`]). [`crate::source::chunk`] splits
-//! data with them.
+//! data with them. Also the chunk options themselves, parsed into a [`ChunkConfig`].
+
+use std::path::PathBuf;
+
+use super::input::{parse_delimiter, SourceKind, SourceSpec};
+use super::{usage, UsageError};
+use crate::cli::Cli;
+use crate::shard::Shard;
 
 /// How records are delimited.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,6 +156,276 @@ pub(crate) fn parse_block_size(s: &str) -> Result<BlockSize, String> {
     } else {
         Ok(BlockSize::Bytes(total))
     }
+}
+
+/// The chunk modes' settings.
+#[derive(Debug)]
+pub(crate) struct ChunkConfig {
+    /// Where the data comes from.
+    pub mode: ChunkMode,
+    /// `--block`: bytes per chunk, or chunks per job slot per file (`--pipe-part` only).
+    pub block: BlockSize,
+    /// `-N` (times `-L`): records per chunk instead of a size.
+    pub lines: Option<u64>,
+    /// `-L N` without `-N`: a record is N lines (chunks hold whole groups of N lines).
+    pub group: u64,
+    /// `--recend`/`--recstart` (default: the value delimiter, newline or NUL with `-0`).
+    pub rec: RecordSpec,
+    /// `--header`: leading records sent before every chunk.
+    pub header: u64,
+    /// `--pipe-part --shard K/N`: only the K-th of N contiguous, record-aligned byte ranges of
+    /// the files is split (instead of every N-th task).
+    pub part: Option<Shard>,
+}
+
+/// Where chunk data comes from.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ChunkMode {
+    /// `--pipe`: stdin, or the one file given with `-a`/`::::`.
+    Pipe(Option<PathBuf>),
+    /// `--pipe-part`: these files, memory-mapped.
+    PipePart(Vec<PathBuf>),
+}
+
+/// The chunk options as given.
+struct ChunkOpts {
+    block: Option<String>,
+    /// `-N`: records per chunk.
+    records: Option<u64>,
+    /// `-L`: lines per record.
+    lines: Option<u64>,
+    recend: Option<String>,
+    recstart: Option<String>,
+    header: Option<u64>,
+}
+
+impl ChunkOpts {
+    fn refuse_outside_chunk_modes(&self) -> Result<(), UsageError> {
+        let given = [
+            (self.block.is_some(), "--block"),
+            (self.recend.is_some(), "--recend"),
+            (self.recstart.is_some(), "--recstart"),
+            (self.header.is_some(), "--header"),
+        ];
+        match given.iter().find(|(g, _)| *g) {
+            Some((_, name)) => usage(format!(
+                "{name} needs --pipe or --pipe-part (it sets how input is cut into chunks)"
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Where the chunks' data comes from: stdin or one file (`--pipe`), the files (`--pipe-part`,
+/// which takes `:::` values alone as file names and ignores them beside files, with a note).
+fn chunk_mode(
+    pipe: bool,
+    sources: &mut Vec<SourceSpec>,
+    notes: &mut Vec<String>,
+) -> Result<ChunkMode, UsageError> {
+    if !pipe {
+        // GNU parallel: `:::` values beside data files are ignored; alone, they name the files.
+        let has_files = sources
+            .iter()
+            .any(|s| matches!(s.kind, SourceKind::File(_)));
+        let mut ignored = Vec::new();
+        let mut named = Vec::new();
+        sources.retain(|s| match &s.kind {
+            SourceKind::Values(v) => {
+                if has_files {
+                    ignored.extend(v.iter().map(|v| v.to_string_lossy().into_owned()));
+                } else {
+                    named.extend(v.iter().cloned());
+                }
+                false
+            }
+            _ => true,
+        });
+        if !ignored.is_empty() {
+            notes.push(format!(
+                "warning: --pipe-part splits the -a/:::: files; the ::: values ({}) are not used",
+                ignored.join(" ")
+            ));
+        }
+        sources.extend(named.into_iter().map(|f| SourceSpec {
+            kind: SourceKind::File(f.into()),
+            linked: false,
+        }));
+    }
+    let sources = &sources[..];
+    let files = || {
+        sources.iter().map(|s| match &s.kind {
+            SourceKind::File(p) => Ok(p.clone()),
+            SourceKind::Stdin => Err("-"),
+            SourceKind::Values(_) => Err(":::"),
+            SourceKind::Walk(_) => Err("--walk"),
+        })
+    };
+    Ok(if pipe {
+        match sources {
+            [SourceSpec {
+                kind: SourceKind::Stdin,
+                ..
+            }] => ChunkMode::Pipe(None),
+            [SourceSpec {
+                kind: SourceKind::File(p),
+                ..
+            }] => ChunkMode::Pipe(Some(p.clone())),
+            _ => {
+                let (got, fix) = match sources {
+                    [s] if matches!(s.kind, SourceKind::Values(_)) => {
+                        ("::: values".to_owned(), "pipe the data in")
+                    }
+                    [s] if matches!(s.kind, SourceKind::Walk(_)) => {
+                        ("--walk".to_owned(), "use --pipe-part for files")
+                    }
+                    more => (
+                        format!("{} input sources", more.len()),
+                        "use --pipe-part for several files",
+                    ),
+                };
+                return usage(format!(
+                    "--pipe reads stdin, or one file given with -a FILE or :::: FILE, not {got} \
+                     ({fix})"
+                ));
+            }
+        }
+    } else {
+        match files().collect::<Result<Vec<_>, _>>() {
+            Ok(f) if sources.iter().all(|s| s.kind != SourceKind::Stdin) => ChunkMode::PipePart(f),
+            Err("--walk") => {
+                return usage("--pipe-part takes files given with -a or ::::, not --walk")
+            }
+            _ => {
+                return usage(
+                    "--pipe-part needs files given with -a FILE or :::: FILE (stdin cannot be \
+                     mapped: use --pipe)",
+                )
+            }
+        }
+    })
+}
+
+/// Validates the chunk options and picks the data source.
+fn chunk_config(
+    pipe: bool,
+    o: ChunkOpts,
+    sources: &mut Vec<SourceSpec>,
+    delimiter: &[u8],
+    notes: &mut Vec<String>,
+) -> Result<ChunkConfig, UsageError> {
+    let mode = chunk_mode(pipe, sources, notes)?;
+    let block = match &o.block {
+        // GNU parallel's --pipe-part default: 10 chunks per job slot (here at most 1M each).
+        None if !pipe => BlockSize::PerSlotMax(10, 1 << 20),
+        None => BlockSize::Bytes(1 << 20),
+        Some(b) => parse_block_size(b).map_err(|e| UsageError(format!("--block: {e}")))?,
+    };
+    if pipe && matches!(block, BlockSize::PerSlot(_)) {
+        return usage(format!(
+            "--block {} (chunks per job slot) needs --pipe-part; give --pipe a size (e.g. 1M)",
+            o.block.as_deref().unwrap_or_default()
+        ));
+    }
+    if o.lines == Some(0) {
+        return usage("invalid -L 0: a chunk holds at least 1 record (use -L N, N >= 1)");
+    }
+    if o.records == Some(0) {
+        return usage("-N must be at least 1 (records per chunk)");
+    }
+    if o.block.is_some() && o.records.is_some() {
+        return usage("--block and -N both size the chunks: use one");
+    }
+    let group = match (o.records, o.lines) {
+        (None, Some(l)) if l > 1 => {
+            if o.recend.is_some() || o.recstart.is_some() {
+                return usage(
+                    "-L counts lines: --recend/--recstart go with -N (records per chunk)",
+                );
+            }
+            l
+        }
+        _ => 0,
+    };
+    let esc = |name: &str, v: &Option<String>| -> Result<Option<Vec<u8>>, UsageError> {
+        match v.as_deref() {
+            None => Ok(None),
+            Some("") => Ok(Some(Vec::new())),
+            Some(t) => parse_delimiter(t)
+                .map(Some)
+                .map_err(|e| UsageError(format!("{name}: {e}"))),
+        }
+    };
+    let recstart = esc("--recstart", &o.recstart)?.filter(|r| !r.is_empty());
+    let recend = match esc("--recend", &o.recend)? {
+        Some(r) => r,
+        None if recstart.is_some() => Vec::new(),
+        None => delimiter.to_vec(),
+    };
+    if recend.is_empty() && recstart.is_none() {
+        return usage(
+            "--recend '' (empty) needs --recstart, so that records start or end somewhere",
+        );
+    }
+    Ok(ChunkConfig {
+        mode,
+        block,
+        // -N n with -L l: n*l records per chunk (GNU parallel).
+        lines: o.records.map(|n| n.saturating_mul(o.lines.unwrap_or(1))),
+        group,
+        rec: RecordSpec { recend, recstart },
+        header: o.header.unwrap_or(0),
+        part: None,
+    })
+}
+
+/// `--pipe`/`--pipe-part` and their options (`--block`, `-N`/`-L` in chunk modes,
+/// `--recend`, `--recstart`, `--header`), which also pick the data source from `sources`
+/// (`--pipe-part` takes `:::` values alone as file names). Returns whether `--header :` names
+/// the columns (argument mode) and the chunk settings (`None` outside the chunk modes, where
+/// these options are refused).
+pub(super) fn parse(
+    cli: &mut Cli,
+    sources: &mut Vec<SourceSpec>,
+    delimiter: &[u8],
+    notes: &mut Vec<String>,
+) -> Result<(bool, Option<ChunkConfig>), UsageError> {
+    let chunk_mode = cli.pipe || cli.pipe_part;
+    // `--header :` in argument mode names columns; in chunk modes it is one header line.
+    let (named_header, header_records) = match cli.header.as_deref() {
+        None => (false, None),
+        Some(":") if chunk_mode => (false, Some(1)),
+        Some(":") => (true, None),
+        Some(n) => match n.parse::<u64>() {
+            Ok(n) => (false, Some(n)),
+            Err(_) => {
+                return usage(format!(
+                    "invalid --header '{n}': use a number of records (chunk modes) or ':' \
+                     (the first value names the column)"
+                ))
+            }
+        },
+    };
+    let chunk_opts = ChunkOpts {
+        block: cli.block.take(),
+        records: if chunk_mode {
+            cli.max_replace_args
+        } else {
+            None
+        },
+        lines: if chunk_mode { cli.max_lines } else { None },
+        recend: cli.recend.take(),
+        recstart: cli.recstart.take(),
+        header: header_records,
+    };
+    let chunks = match (cli.pipe, cli.pipe_part) {
+        (false, false) => {
+            chunk_opts.refuse_outside_chunk_modes()?;
+            None
+        }
+        (pipe, _) => Some(chunk_config(pipe, chunk_opts, sources, delimiter, notes)?),
+    };
+    Ok((named_header, chunks))
 }
 
 #[cfg(test)]

@@ -98,6 +98,21 @@ pub(crate) fn parse(s: &str) -> Result<Option<HaltSpec>, String> {
     }))
 }
 
+/// GNU parallel's older `--halt` forms: `0` `1` `2` `-1` `-2` and `N%`.
+pub(super) fn gnu_halt(h: &str) -> String {
+    match h {
+        "0" => "never".into(),
+        "1" => "soon,fail=1".into(),
+        "2" => "now,fail=1".into(),
+        "-1" => "soon,success=1".into(),
+        "-2" => "now,success=1".into(),
+        _ if h.ends_with('%') && h[..h.len() - 1].parse::<f64>().is_ok() => {
+            format!("soon,fail={h}")
+        }
+        _ => h.into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

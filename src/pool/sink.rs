@@ -313,7 +313,7 @@ mod tests {
     fn config(args: &[&str]) -> Config {
         let cli = crate::cli::Cli::try_parse_from(["parx"].iter().chain(args))
             .expect("valid command line");
-        Config::from_cli(cli).expect("valid config")
+        Config::from_cli(cli, &crate::resources::machine(), &mut Vec::new()).expect("valid config")
     }
 
     #[test]

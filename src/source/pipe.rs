@@ -389,7 +389,10 @@ mod tests {
                 std::iter::once("parx").chain(args.iter().copied()),
             )
             .expect("valid command line");
-            let cfg = Arc::new(Config::from_cli(cli).expect("valid config"));
+            let cfg = Arc::new(
+                Config::from_cli(cli, &crate::resources::machine(), &mut Vec::new())
+                    .expect("valid config"),
+            );
             let chunks = Chunks::open(&cfg).unwrap();
             let count = chunks.count_ahead().expect("countable")();
             let mut made = 0;

@@ -205,7 +205,10 @@ mod tests {
         let cli =
             crate::cli::Cli::try_parse_from(std::iter::once("parx").chain(args.iter().copied()))
                 .expect("valid command line");
-        Arc::new(Config::from_cli(cli).expect("valid config"))
+        Arc::new(
+            Config::from_cli(cli, &crate::resources::machine(), &mut Vec::new())
+                .expect("valid config"),
+        )
     }
 
     /// The count ahead is the number of tasks `produce` makes: values, files, products,
