@@ -166,8 +166,9 @@ pub(crate) fn run(cfg: Config) -> anyhow::Result<i32> {
     };
     // Handled, not blocked: children must start with an empty signal mask.
     sys::catch_signals()?;
-    let input = source::open(&cfg)?;
-    let (mut ctl, joblog, skip) = prepare(&cfg)?;
+    let learned = Arc::new(template::Learned::default());
+    let input = source::open(&cfg, &learned)?;
+    let (mut ctl, joblog, skip) = prepare(&cfg, learned)?;
     if let Some(w) = watchdog {
         ctl.set_watchdog(w)
             .context("starting the orphan watchdog")?;
@@ -221,12 +222,16 @@ pub(crate) fn run(cfg: Config) -> anyhow::Result<i32> {
 
 /// Opens what the run writes besides stdout (`--results`, `--joblog`), reads what `--resume`
 /// skips, and sets up the state the pool, the merger and the signal thread share.
-fn prepare(cfg: &Arc<Config>) -> anyhow::Result<(Control, Option<Joblog>, Skip)> {
+fn prepare(
+    cfg: &Arc<Config>,
+    learned: Arc<template::Learned>,
+) -> anyhow::Result<(Control, Option<Joblog>, Skip)> {
     let jc = &cfg.jobs_ctl;
     let mut ctl = Control::new(cfg.jobs);
+    ctl.learned = learned;
     if let Some(dir) = &jc.results {
         // The `parallel` personality stores in GNU parallel's layout (and prints nothing).
-        let gnu = cfg.compat.gnu.then(|| cfg.clone());
+        let gnu = cfg.compat.gnu.then(|| ctl.learned.clone());
         ctl.results = Some(
             results::Results::open(dir, gnu)
                 .with_context(|| format!("--results {}", messages::name(dir)))?,
@@ -268,6 +273,7 @@ fn print_workers(cfg: &Config) -> std::io::Result<()> {
             seq: 0,
             slot,
             records: &[],
+            learned: &template::Learned::default(),
         });
         out.write_all(&r.display())?;
         out.write_all(b"\n")?;

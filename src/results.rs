@@ -27,8 +27,8 @@ use rustix::fs::{AtFlags, Mode, OFlags};
 use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
 
-use crate::config::Config;
 use crate::task::{Outcome, Record};
+use crate::template::Learned;
 
 /// The results directory of a run.
 #[derive(Debug)]
@@ -38,9 +38,9 @@ pub(crate) struct Results {
     dirfd: OwnedFd,
     /// `DIR/index.tsv` (parx's layout).
     index: Option<File>,
-    /// GNU parallel's layout (the `parallel` personality): the run's configuration, for the
-    /// column names of `--header :`.
-    gnu: Option<Arc<Config>>,
+    /// GNU parallel's layout (the `parallel` personality): what the run learned from its
+    /// input, for the column names of `--header :`.
+    gnu: Option<Arc<Learned>>,
 }
 
 /// The files of one task (one attempt: a retry starts them over).
@@ -55,7 +55,7 @@ pub(crate) struct TaskFiles {
 impl Results {
     /// Creates DIR (and its parents) and starts `DIR/index.tsv` over; with `gnu`, GNU
     /// parallel's layout instead (`DIR/1/VALUE/2/VALUE/{stdout,stderr,seq}`, no index).
-    pub(crate) fn open(dir: &Path, gnu: Option<Arc<Config>>) -> io::Result<Results> {
+    pub(crate) fn open(dir: &Path, gnu: Option<Arc<Learned>>) -> io::Result<Results> {
         fs::create_dir_all(dir)?;
         let flags = OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC;
         let dirfd = rustix::fs::open(dir, flags, Mode::empty()).map_err(|e| at(dir, e.into()))?;
@@ -109,8 +109,8 @@ impl Results {
     /// TAB-separated, records space-separated; TAB, newline, CR and backslash in values are
     /// written as `\t`, `\n`, `\r`, `\\`.
     pub(crate) fn index(&self, seq: u64, records: &[Record]) -> io::Result<()> {
-        if let Some(cfg) = &self.gnu {
-            return self.place(seq, records, cfg.template.header_names());
+        if let Some(learned) = &self.gnu {
+            return self.place(seq, records, learned.header_names());
         }
         let Some(index) = &self.index else {
             return Ok(());

@@ -19,6 +19,7 @@ use crate::config::{ChunkMode, Config, Resume, SlurmConfig, SourceKind};
 use crate::shard::Shard;
 use crate::sys;
 use crate::template::quote_into as sh_quote;
+use crate::template::Learned;
 
 /// Everything parx's own options say about the run, checked before anything is created.
 fn refuse_unsupported(cfg: &Config) -> anyhow::Result<()> {
@@ -72,7 +73,7 @@ fn use_saved_stdin(cfg: &mut Config, saved: &Path) {
 /// How many tasks each shard gets (index k-1), found by running the sources here. With
 /// `--pipe-part --block -N` the chunking depends on -j, so a node with another CPU count may
 /// cut differently: the counts are only used for shards that did not end normally.
-fn count_tasks(cfg: Config, n: u64) -> anyhow::Result<(Config, Vec<u64>)> {
+fn count_tasks(cfg: Config, n: u64, learned: &Arc<Learned>) -> anyhow::Result<(Config, Vec<u64>)> {
     let spread = |total: u64| (1..=n).map(|k| (total + n - k) / n).collect::<Vec<_>>();
     let is_part = matches!(
         cfg.chunks.as_ref().map(|c| &c.mode),
@@ -82,7 +83,7 @@ fn count_tasks(cfg: Config, n: u64) -> anyhow::Result<(Config, Vec<u64>)> {
     let count = |cfg: Config| -> anyhow::Result<(Config, u64)> {
         let cfg = Arc::new(cfg);
         let mut total = 0;
-        crate::source::open(&cfg)?.produce(&mut |_| {
+        crate::source::open(&cfg, learned)?.produce(&mut |_| {
             total += 1;
             true
         })?;
@@ -249,7 +250,9 @@ pub(super) fn submit(mut cfg: Config) -> anyhow::Result<i32> {
         }
         use_saved_stdin(&mut cfg, p);
     }
-    let (cfg, counts) = count_tasks(cfg, n)?;
+    // What the sources learn counting (the task count, the header's names), as a run's would.
+    let learned = Arc::default();
+    let (cfg, counts) = count_tasks(cfg, n, &learned)?;
 
     let total: u64 = counts.iter().sum();
     // The same command over the same inputs, or the logs do not fit the run.
@@ -257,6 +260,7 @@ pub(super) fn submit(mut cfg: Config) -> anyhow::Result<i32> {
         seq: 0,
         slot: 1,
         records: &[],
+        learned: &learned,
     });
     let shape = format!(
         "tasks {total}\ncommand {}\n",

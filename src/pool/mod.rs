@@ -314,6 +314,9 @@ pub(crate) struct Control {
     pub input_done: AtomicBool,
     /// `--results`: where each task's outputs are stored (set before the run starts).
     pub results: Option<crate::results::Results>,
+    /// What the run learns from its input (the task count, the header's names), which the
+    /// source tells and every rendering reads ([`crate::template::Ctx`]).
+    pub learned: Arc<crate::template::Learned>,
     /// `--halt`: the decision, taken by the pool as each task ends (before its slot can
     /// start another), via [`Control::task_ended`].
     pub halt: Option<Mutex<crate::halt::HaltState>>,
@@ -354,6 +357,7 @@ impl Control {
             input_done: AtomicBool::new(false),
             next_start: Mutex::new(None),
             results: None,
+            learned: Arc::default(),
             halt: None,
             watchdog: None,
             slots: Vec::leak((0..jobs).map(|_| AtomicI32::new(0)).collect()),

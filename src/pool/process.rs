@@ -758,6 +758,7 @@ impl Slot<'_> {
                 seq,
                 slot: self.slot,
                 records: task.template_records(),
+                learned: &self.ctl.learned,
             })
             .into_boxed_slice()
         });
@@ -813,6 +814,7 @@ impl Slot<'_> {
             seq: 0,
             slot: self.slot,
             records: &[],
+            learned: &self.ctl.learned,
         });
         // Gate hook: a worker starts only when --load/--memfree/--memsuspend allow.
         if !self.ctl.admit(self.slot) {
@@ -1224,6 +1226,7 @@ impl Slot<'_> {
                 seq: job.seq,
                 slot: self.slot,
                 records: &[],
+                learned: &self.ctl.learned,
             };
             info.command = self.cfg.template.render(&ctx).display();
         }

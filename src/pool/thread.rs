@@ -125,6 +125,7 @@ impl<'a> Slot<'a> {
             seq: task.seq,
             slot: jobslot,
             records: task.template_records(),
+            learned: &self.ctl.learned,
         });
         let mut fin = Finished {
             seq: task.seq,
@@ -152,6 +153,7 @@ impl<'a> Slot<'a> {
                 seq: task.seq,
                 slot: jobslot,
                 records: task.records(),
+                learned: &self.ctl.learned,
             })
         });
         // Gate hook: a task --memfree may kill and rerun must not print early.

@@ -29,7 +29,7 @@ use std::os::unix::ffi::OsStrExt;
 
 use crate::config::{Batch, Limits};
 use crate::task::Record;
-use crate::template::{Ctx, Mode, Placeholder, Rendered, Template};
+use crate::template::{Ctx, Learned, Mode, Placeholder, Rendered, Template};
 
 /// Bytes kept free below the computed argument budget.
 pub(super) const MARGIN: usize = 8192;
@@ -93,6 +93,8 @@ fn cost(r: &Rendered) -> Cost {
 /// Groups records into tasks.
 pub(super) struct Batcher<'a> {
     template: &'a Template,
+    /// What the run knows from its input so far (`--header :` names), for measuring.
+    learned: &'a Learned,
     /// Most records per batch.
     max: usize,
     /// Byte budget for all arguments.
@@ -116,13 +118,19 @@ pub(super) struct Batcher<'a> {
 
 impl<'a> Batcher<'a> {
     /// A batcher for `batch`, with the argument budget of this process's environment.
-    pub(super) fn new(template: &'a Template, batch: Batch, limits: Limits) -> Self {
-        Self::with_budget(template, batch, limits, arg_budget())
+    pub(super) fn new(
+        template: &'a Template,
+        learned: &'a Learned,
+        batch: Batch,
+        limits: Limits,
+    ) -> Self {
+        Self::with_budget(template, learned, batch, limits, arg_budget())
     }
 
     /// A batcher with an explicit argument budget (for tests).
     pub(super) fn with_budget(
         template: &'a Template,
+        learned: &'a Learned,
         batch: Batch,
         limits: Limits,
         budget: usize,
@@ -133,13 +141,14 @@ impl<'a> Batcher<'a> {
             Batch::Fit => usize::MAX,
         };
         let line_max = limits.max_chars.unwrap_or(GNU_LINE_MAX);
-        let base = cost(&template.render(&Self::ctx(&[])));
+        let base = cost(&template.render(&Self::ctx(learned, &[])));
         let appended = template.mode() == Mode::Argv
             && !template
                 .placeholders()
                 .any(|p| matches!(p, Placeholder::Value { .. }));
         Batcher {
             template,
+            learned,
             max,
             budget,
             script_budget: MAX_ARG_STRLEN - 1 - 256,
@@ -154,11 +163,12 @@ impl<'a> Batcher<'a> {
         }
     }
 
-    fn ctx(records: &[Record]) -> Ctx<'_> {
+    fn ctx<'b>(learned: &'b Learned, records: &'b [Record]) -> Ctx<'b> {
         Ctx {
             seq: u64::MAX,
             slot: usize::MAX,
             records,
+            learned,
         }
     }
 
@@ -182,7 +192,7 @@ impl<'a> Batcher<'a> {
             return (alone, more, rec);
         }
         let mut recs = vec![rec];
-        let alone = cost(&self.template.render(&Self::ctx(&recs)));
+        let alone = cost(&self.template.render(&Self::ctx(self.learned, &recs)));
         let more = if self.template.mode() == Mode::Argv {
             Cost {
                 args: alone.args.saturating_sub(self.base.args),
@@ -192,7 +202,7 @@ impl<'a> Batcher<'a> {
             }
         } else {
             recs.push(recs[0].clone());
-            let twice = cost(&self.template.render(&Self::ctx(&recs)));
+            let twice = cost(&self.template.render(&Self::ctx(self.learned, &recs)));
             Cost {
                 args: twice.args.saturating_sub(alone.args),
                 script: twice.script.saturating_sub(alone.script),
@@ -294,7 +304,8 @@ mod tests {
     }
 
     fn batches(t: &Template, batch: Batch, budget: usize, vals: &[&str]) -> Vec<Vec<String>> {
-        let mut b = Batcher::with_budget(t, batch, Limits::default(), budget);
+        let learned = Learned::default();
+        let mut b = Batcher::with_budget(t, &learned, batch, Limits::default(), budget);
         let mut out = Vec::new();
         let mut emit = |recs: Vec<Record>| {
             out.push(
@@ -358,13 +369,15 @@ mod tests {
         let t = Template::new(&[OsString::from("echo {}")], false);
         let v = "v".repeat(1000);
         let vals: Vec<&str> = (0..300).map(|_| v.as_str()).collect();
-        let mut b = Batcher::with_budget(&t, Batch::Fit, Limits::default(), 6 << 20);
+        let learned = Learned::default();
+        let mut b = Batcher::with_budget(&t, &learned, Batch::Fit, Limits::default(), 6 << 20);
         let mut sizes = Vec::new();
         let mut emit = |recs: Vec<Record>| {
             let r = t.render(&Ctx {
                 seq: 1,
                 slot: 1,
                 records: &recs,
+                learned: &Learned::default(),
             });
             match r {
                 Rendered::Shell(s) => sizes.push((recs.len(), s.len())),
@@ -389,7 +402,8 @@ mod tests {
             spread_over: 3,
             exit_on_size: false,
         };
-        let mut b = Batcher::with_budget(&t, Batch::Fit, limits, 6 << 20);
+        let learned = Learned::default();
+        let mut b = Batcher::with_budget(&t, &learned, Batch::Fit, limits, 6 << 20);
         let mut got = Vec::new();
         let mut emit = |recs: Vec<Record>| {
             got.push(recs.len());
@@ -415,7 +429,8 @@ mod tests {
                 spread_over: 0,
                 exit_on_size: false,
             };
-            let mut b = Batcher::with_budget(&t, Batch::Fit, limits, 6 << 20);
+            let learned = Learned::default();
+            let mut b = Batcher::with_budget(&t, &learned, Batch::Fit, limits, 6 << 20);
             let mut got: Vec<Vec<String>> = Vec::new();
             let mut emit = |recs: Vec<Record>| {
                 got.push(

@@ -31,6 +31,7 @@ use std::sync::{Arc, OnceLock};
 use crate::config::{ChunkMode, Config, SourceKind};
 use crate::shard::Shard;
 use crate::task::{Task, TaskInput};
+use crate::template::Learned;
 
 /// The values of one opened argument source, in order.
 pub(crate) type Values = Box<dyn Iterator<Item = io::Result<OsString>> + Send>;
@@ -73,8 +74,9 @@ pub(crate) fn count_ahead(source: &dyn Source, skip: &Skip) -> Arc<OnceLock<u64>
 }
 
 /// Opens the configured input, so that a missing or unreadable file is an error before any
-/// task runs.
-pub(crate) fn open(cfg: &Arc<Config>) -> anyhow::Result<Box<dyn Source>> {
+/// task runs. What the tasks' commands need to know of the input as a whole (the task count,
+/// the header's names) is told to `learned`.
+pub(crate) fn open(cfg: &Arc<Config>, learned: &Arc<Learned>) -> anyhow::Result<Box<dyn Source>> {
     if cfg.compat.xargs.is_some() {
         return Ok(Box::new(xargs::XargsTasks::open(cfg)?));
     }
@@ -86,7 +88,7 @@ pub(crate) fn open(cfg: &Arc<Config>) -> anyhow::Result<Box<dyn Source>> {
     Ok(match &cfg.chunks {
         Some(_) => Box::new(pipe::Chunks::open(cfg)?),
         None if cfg.value_blocks() => Box::new(lines::ValueLines::open(cfg)?),
-        None => Box::new(values::ArgTasks::open(cfg)?),
+        None => Box::new(values::ArgTasks::open(cfg, learned)?),
     })
 }
 

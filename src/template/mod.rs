@@ -67,10 +67,6 @@ pub(crate) struct Template {
     replace: Replace,
     ops: Vec<Op>,
     names: Vec<Vec<u8>>,
-    /// `--header :`: the column names read from the input.
-    header: OnceLock<Vec<Vec<u8>>>,
-    /// `{##}`: the number of tasks, once known.
-    total: OnceLock<u64>,
     /// The number of job slots (`{0%}`'s width).
     jobs: usize,
 }
@@ -93,6 +89,40 @@ pub(crate) struct Ctx<'a> {
     pub slot: usize,
     /// The task's argument records.
     pub records: &'a [Record],
+    /// What the run has learned from its input so far (`{##}`, `--header :`).
+    pub learned: &'a Learned,
+}
+
+/// What a run learns from its input that commands may need: the number of tasks (`{##}`,
+/// `{0#}`), known once every task was read, and the column names of `--header :`. Written once
+/// by the source, read by every rendering through its [`Ctx`]; the template itself never
+/// changes once parsed.
+#[derive(Debug, Default)]
+pub(crate) struct Learned {
+    total: OnceLock<u64>,
+    header: OnceLock<Vec<Vec<u8>>>,
+}
+
+impl Learned {
+    /// Sets the number of tasks (`{##}`); the first call wins.
+    pub(crate) fn set_total(&self, n: u64) {
+        let _ = self.total.set(n);
+    }
+
+    /// The number of tasks, 0 until known.
+    pub(crate) fn total(&self) -> u64 {
+        self.total.get().copied().unwrap_or(0)
+    }
+
+    /// Sets the column names read from the input (`--header :`); the first call wins.
+    pub(crate) fn set_header(&self, names: Vec<Vec<u8>>) {
+        let _ = self.header.set(names);
+    }
+
+    /// The column names read from the input (`--header :`), once read.
+    pub(crate) fn header_names(&self) -> Option<&[Vec<u8>]> {
+        self.header.get().map(Vec::as_slice)
+    }
 }
 
 /// Bytes that make a single command word need a shell.
@@ -141,8 +171,6 @@ impl Template {
             ops: t.ops,
             names: t.names,
             filter: t.filter,
-            header: OnceLock::new(),
-            total: OnceLock::new(),
             jobs: 1,
         }
     }
@@ -206,24 +234,8 @@ impl Template {
             .any(|p| matches!(p, Placeholder::Total | Placeholder::SeqPad))
     }
 
-    /// Sets the number of tasks (`{##}`); the first call wins.
-    pub(crate) fn set_total(&self, n: u64) {
-        let _ = self.total.set(n);
-    }
-
-    /// The column names read from the input (`--header :`), once read.
-    pub(crate) fn header_names(&self) -> Option<&[Vec<u8>]> {
-        self.header.get().map(Vec::as_slice)
-    }
-
-    /// Sets the column names read from the input (`--header :`); the first call wins.
-    pub(crate) fn set_header(&self, names: Vec<Vec<u8>>) {
-        let _ = self.header.set(names);
-    }
-
-    /// The names used in `{name}` placeholders that are not among the header's columns.
-    pub(crate) fn unknown_names(&self) -> Vec<String> {
-        let header = self.header.get().map(Vec::as_slice).unwrap_or_default();
+    /// The names used in `{name}` placeholders that are not among the `header`'s columns.
+    pub(crate) fn unknown_names(&self, header: &[Vec<u8>]) -> Vec<String> {
         self.names
             .iter()
             .filter(|n| !header.contains(n))

@@ -178,9 +178,10 @@ impl Template {
             Some(Col::Neg(k)) => at(n.checked_sub(k)),
             Some(Col::Named(i)) => {
                 let name = &self.names[usize::from(i)];
-                let pos = self
-                    .header
-                    .get()
+                let pos = env
+                    .ctx
+                    .learned
+                    .header_names()
                     .and_then(|h| h.iter().position(|c| c == name));
                 at(pos)
             }
@@ -258,7 +259,7 @@ impl Template {
     /// `{#}`, `{%}` and `--plus`'s numbers.
     fn number(&self, ph: Placeholder, ctx: &Ctx) -> Vec<u8> {
         let width = |n: u64| n.max(1).to_string().len();
-        let total = self.total.get().copied().unwrap_or(0);
+        let total = ctx.learned.total();
         match ph {
             Placeholder::Seq => ctx.seq.to_string().into_bytes(),
             Placeholder::Slot => ctx.slot.to_string().into_bytes(),

@@ -16,6 +16,7 @@ fn argv(cmd: &[&str], recs: &[&[&str]], seq: u64, slot: usize) -> Vec<String> {
         seq,
         slot,
         records: &recs,
+        learned: &Learned::default(),
     }) {
         Rendered::Argv(a) => a.into_iter().map(|s| s.into_string().unwrap()).collect(),
         Rendered::Shell(s) => vec!["SHELL".into(), String::from_utf8(s).unwrap()],
@@ -117,6 +118,7 @@ fn shell_mode_quotes_every_value() {
         seq: 1,
         slot: 1,
         records: &recs,
+        learned: &Learned::default(),
     });
     assert_eq!(
         r,
@@ -127,6 +129,7 @@ fn shell_mode_quotes_every_value() {
         seq: 1,
         slot: 1,
         records: &[os(&["a b"])],
+        learned: &Learned::default(),
     });
     assert_eq!(r, Rendered::Shell(b"wc -l 'a b'".to_vec()));
 }
@@ -139,6 +142,7 @@ fn shell_mode_context_replace_with_several_records() {
         seq: 4,
         slot: 1,
         records: &recs,
+        learned: &Learned::default(),
     });
     assert_eq!(
         r,
@@ -171,6 +175,7 @@ fn plus_bash_operations_and_filters() {
             seq: 1,
             slot: 1,
             records: &[rec],
+            learned: &Learned::default(),
         }) {
             Rendered::Argv(a) => a[1].to_string_lossy().into_owned(),
             Rendered::Shell(_) => unreachable!(),
