@@ -9,6 +9,10 @@
 #   once.py             the same for one value given as argv[1] (one interpreter per value)
 #   stream.py           worker.py block-buffered (a throughput map)
 #   mpool.py            the same map with Python's multiprocessing.Pool.imap, in input order
+#   nheavy, nmid        seq 40 / 3000: records of ~0.1 s / ~2 ms (heavy.py's rounds, in run.sh)
+#   heavy.py ROUNDS     an expensive line map (chained sha256 rounds), its loop at module level
+#                       (as ../shared/bench/heavy.py); heavyfn.py: the same loop in a function
+#   mheavy.py J ROUNDS  the same map with multiprocessing.Pool.imap at chunksize 1 (a function)
 #
 # What is already there for the same size is kept (a stamp file records the size).
 set -euo pipefail
@@ -17,7 +21,7 @@ size=full
 [ "${2:-}" = --quick ] && size=quick
 command -v python3 >/dev/null || { echo "make-data: python3 (>= 3.9) is needed" >&2; exit 1; }
 mkdir -p "$dir"
-if [ "$(cat "$dir/.stamp" 2>/dev/null)" = "parx-bench-data v3 $size" ]; then
+if [ "$(cat "$dir/.stamp" 2>/dev/null)" = "parx-bench-data v4 $size" ]; then
   echo "make-data: $dir is ready ($size), kept" >&2
   exit 0
 fi
@@ -67,6 +71,8 @@ for _ in range(65536):
 write("nspawn", seq(SEQ_SPAWN))
 write("npool", seq(SEQ_POOL))
 write("nmap", seq(SEQ_MAP))
+write("nheavy", seq(40))
+write("nmid", seq(3000))
 say(f"seq files written ({SEQ_SPAWN}, {SEQ_POOL}, {SEQ_MAP} values)")
 
 scripts = {
@@ -96,6 +102,54 @@ if __name__ == "__main__":
         out = sys.stdout.buffer
         for r in pool.imap(sha1, sys.stdin.buffer, chunksize=1000):
             out.write(r)
+''',
+    "heavy.py": '''import hashlib, sys
+rounds = int(sys.argv[1])
+out = sys.stdout
+for line in iter(sys.stdin.buffer.readline, b""):
+    h = line.rstrip(b"\\n")
+    for _ in range(rounds):
+        h = hashlib.sha256(h).digest()
+    out.write(h.hex() + "\\n")
+    out.flush()
+''',
+    "heavyfn.py": '''import hashlib, sys
+
+
+def main():
+    rounds = int(sys.argv[1])
+    out = sys.stdout
+    for line in iter(sys.stdin.buffer.readline, b""):
+        h = line.rstrip(b"\\n")
+        for _ in range(rounds):
+            h = hashlib.sha256(h).digest()
+        out.write(h.hex() + "\\n")
+        out.flush()
+
+
+main()
+''',
+    "mheavy.py": '''import hashlib, sys
+from multiprocessing import Pool
+
+
+def chain(line):
+    h = line.rstrip(b"\\n")
+    for _ in range(ROUNDS):
+        h = hashlib.sha256(h).digest()
+    return h.hex() + "\\n"
+
+
+def init(rounds):
+    global ROUNDS
+    ROUNDS = rounds
+
+
+if __name__ == "__main__":
+    jobs, rounds = int(sys.argv[1]), int(sys.argv[2])
+    with Pool(jobs, initializer=init, initargs=(rounds,)) as pool:
+        for r in pool.imap(chain, sys.stdin.buffer):
+            sys.stdout.write(r)
 ''',
 }
 for name, text in scripts.items():
@@ -136,4 +190,4 @@ with open(tmp, "wb") as f:
 os.replace(tmp, os.path.join(out, "big.log"))
 say(f"big.log written ({written} bytes)")
 PY
-echo "parx-bench-data v3 $size" > "$dir/.stamp"
+echo "parx-bench-data v4 $size" > "$dir/.stamp"

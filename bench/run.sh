@@ -33,6 +33,11 @@ Workloads (sizes in --quick in brackets):
                interpreter per value (parx, parallel)
   mpool        200,000 [20,000] lines through a Python sha1 map: --pool process against
                Python's multiprocessing.Pool.imap and one plain python
+  mheavy       40 records of ~0.1 s (150,000 chained sha256 rounds; quick: 15,000): the process
+               pool against multiprocessing.Pool.imap (chunksize 1) and one python, with the
+               worker's loop at module level (heavy.py, as ../shared/bench) and in a function
+               (heavyfn.py, the code shape Pool runs): `mheavy-fn` compares like with like
+  mmid         the same over 3000 records of ~2 ms (3,000 rounds; quick: 300); `mmid-fn`
   walk         `wc -c` over tree/ (20,000 [2,000] files), -X    (find | xargs, fd, find | parallel)
   memory       -k behind a slow head: task 1 sleeps while 149 [59] more print 2 MB each; peak RSS
                (parallel, rust-parallel)
@@ -302,6 +307,19 @@ if selected mpool; then
   variant one-python y "$py stream.py < nmap"
   measure bytes
 fi
+heavy_rounds=$([ $quick = 1 ] && echo 15000 || echo 150000)
+mid_rounds=$([ $quick = 1 ] && echo 300 || echo 3000)
+for w in mheavy:nheavy:$heavy_rounds mmid:nmid:$mid_rounds; do
+  IFS=: read -r name input rounds <<< "$w"
+  for shape in "" -fn; do
+    selected "$name$shape" || continue
+    workload=$name$shape script=heavy${shape#-}.py
+    variant parx y "$P -j$j --pool process -k $py $script $rounds < $input"
+    variant multiprocessing y "$py mheavy.py $j $rounds < $input"
+    variant one-python y "$py $script $rounds < $input"
+    measure bytes
+  done
+done
 if selected walk; then
   workload=walk
   variant parx y "$P --walk tree -j$j -X wc -c"

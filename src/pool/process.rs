@@ -87,7 +87,11 @@ fn may_retry(cfg: &Config, failures: u32) -> bool {
 const BUDGET: Duration = Duration::from_millis(10);
 /// How long a worker holding records and answering nothing waits before parx looks whether
 /// it is blocked reading its stdin (it holds its answers until it reads more).
-const PROBE_AFTER: Duration = Duration::from_micros(500);
+const PROBE_AFTER: Duration = Duration::from_micros(200);
+/// How often at most parx looks at a worker that has not answered yet.
+const START_LOOK: Duration = Duration::from_millis(1);
+/// How soon parx looks again to confirm a worker it saw waiting for input.
+const PROBE_AGAIN: Duration = Duration::from_micros(100);
 /// How long without an answer counts as a stall when parx cannot see what a worker is doing
 /// (a shell pipeline as the worker): its window grows all the same.
 const STALL: Duration = Duration::from_millis(50);
@@ -186,9 +190,12 @@ impl Pace {
 
     /// The worker waits for input while holding what it has: give it twice as much.
     fn grow(&mut self) {
+        // Before its first answer it is filling an output buffer of unknown size: grow
+        // fast (a block-buffered Python answers after about 8 KiB of results).
+        let by = if self.answered { 2 } else { 8 };
         self.floor = self
             .floor
-            .max(self.held.unwrap_or(0).saturating_mul(2))
+            .max(self.held.unwrap_or(0).saturating_mul(by))
             .max(2);
     }
 }
@@ -368,9 +375,12 @@ impl Shared {
             // Look again soon while it is fresh (and to confirm it waits for input), then
             // less often (a worker on a slow record).
             let quiet = now.duration_since(p.since.max(p.last_sent));
+            // Before its first answer a worker is looked at at least every START_LOOK: it
+            // may be an interpreter about to block on its output buffer, waiting for more.
+            let most = if p.answered { STALL } else { START_LOOK };
             let nap = match seen {
-                Some(_) => PROBE_AFTER,
-                None => (quiet / 4).clamp(PROBE_AFTER, STALL),
+                Some(_) => PROBE_AGAIN,
+                None => (quiet / 4).clamp(PROBE_AFTER, most),
             };
             self.waiting.fetch_add(1, Ordering::SeqCst);
             g = self.turn.wait_timeout(g, nap).expect("load lock").0;
