@@ -30,8 +30,6 @@ pub(crate) struct Compat {
     pub nice: Option<i32>,
     /// `--process-slot-var`: this variable holds the slot number in each task's environment.
     pub process_slot_var: Option<OsString>,
-    /// `--timeout N%`: N% of the median run time of the tasks so far.
-    pub timeout_pct: Option<f64>,
     /// The `xargs` personality: GNU xargs' input, packing, messages and statuses.
     pub xargs: Option<super::xargs::XargsSpec>,
     /// What an argument task's stdin is.
@@ -86,8 +84,8 @@ pub(crate) enum Batch {
 
 impl Compat {
     /// Whether its options need the tasks one at a time (see
-    /// [`super::Config::value_blocks`]): a command per value (`-N 0`), printed (`-v`, `-t`),
-    /// timed (`--timeout N%`) or shuffled. Every field is named, so a new one does not compile
+    /// [`super::Config::value_blocks`]): a command per value (`-N 0`), printed (`-v`, `-t`) or
+    /// shuffled. Every field is named, so a new one does not compile
     /// until someone decides.
     pub(crate) fn needs_each_task(&self) -> bool {
         let Compat {
@@ -102,7 +100,6 @@ impl Compat {
             nice: _,
             // One per worker.
             process_slot_var: _,
-            timeout_pct,
             // The personalities set their own tasks (none uses the process pool).
             xargs: _,
             task_stdin: _,
@@ -111,7 +108,7 @@ impl Compat {
             shuf,
             gnu: _,
         } = self;
-        *drop_values || *print_command || *verbose || timeout_pct.is_some() || *shuf
+        *drop_values || *print_command || *verbose || *shuf
     }
 }
 

@@ -17,7 +17,7 @@ use crate::units::parse_duration;
 #[derive(Debug, Default)]
 pub(crate) struct JobControl {
     /// `--timeout`: a task's process group gets TERM after this, then KILL after a grace.
-    pub timeout: Option<Duration>,
+    pub timeout: Option<Timeout>,
     /// `--retries N`: runs of a failed task in all, as GNU parallel counts (`None`: until it
     /// succeeds, `--retries 0`); 1 without `--retries`.
     pub max_runs: Option<u32>,
@@ -154,6 +154,43 @@ impl JobControl {
     }
 }
 
+/// `--timeout`: how long a task may run before its group is ended.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Timeout {
+    /// `--timeout DURATION`.
+    After(Duration),
+    /// `--timeout N%`: N% of the median run time of the tasks done so far (no limit before
+    /// one is done). The thread pool's: a process-pool worker's records have no run time of
+    /// their own.
+    OfMedian(f64),
+}
+
+impl Timeout {
+    /// The limit of a task starting now; `median` gives the median run time so far.
+    pub(crate) fn limit(&self, median: impl FnOnce() -> Option<Duration>) -> Option<Duration> {
+        match *self {
+            Timeout::After(d) => Some(d),
+            Timeout::OfMedian(pct) => Some(median()?.mul_f64(pct / 100.0)),
+        }
+    }
+
+    /// The limit when it is a fixed duration (what a process-pool worker's records get).
+    pub(crate) fn fixed(&self) -> Option<Duration> {
+        match *self {
+            Timeout::After(d) => Some(d),
+            Timeout::OfMedian(_) => None,
+        }
+    }
+
+    /// Whether the tasks' run times must be recorded (`N%`).
+    pub(crate) fn of_median(&self) -> Option<f64> {
+        match *self {
+            Timeout::After(_) => None,
+            Timeout::OfMedian(pct) => Some(pct),
+        }
+    }
+}
+
 /// A duration option (`--timeout`, `--delay`).
 fn duration(opt: &str, v: &Option<String>) -> Result<Option<Duration>, UsageError> {
     v.as_deref()
@@ -161,8 +198,8 @@ fn duration(opt: &str, v: &Option<String>) -> Result<Option<Duration>, UsageErro
         .transpose()
 }
 
-/// `--timeout`: a duration, or `N%` of the median run time (the second value).
-fn timeout(cli: &Cli) -> Result<(Option<Duration>, Option<f64>), UsageError> {
+/// `--timeout`: a duration, or `N%` of the median run time.
+fn timeout(cli: &Cli) -> Result<Option<Timeout>, UsageError> {
     Ok(match cli.timeout.as_deref() {
         Some(t) if t.ends_with('%') => {
             let pct = t[..t.len() - 1]
@@ -174,22 +211,21 @@ fn timeout(cli: &Cli) -> Result<(Option<Duration>, Option<f64>), UsageError> {
                         "invalid --timeout '{t}': use N% with N > 0, e.g. 200%"
                     ))
                 })?;
-            (None, Some(pct))
+            Some(Timeout::OfMedian(pct))
         }
-        _ => (
-            duration("--timeout", &cli.timeout)?.filter(|d| !d.is_zero()),
-            None,
-        ),
+        _ => duration("--timeout", &cli.timeout)?
+            .filter(|d| !d.is_zero())
+            .map(Timeout::After),
     })
 }
 
-/// The job-control options, validated, and `--timeout N%`'s N. `env` looks up the
-/// environment (`--shard auto` reads the array job's variables).
+/// The job-control options, validated. `env` looks up the environment (`--shard auto` reads
+/// the array job's variables).
 pub(super) fn parse(
     cli: &mut Cli,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<(JobControl, Option<f64>), UsageError> {
-    let (timeout, timeout_pct) = timeout(cli)?;
+) -> Result<JobControl, UsageError> {
+    let timeout = timeout(cli)?;
     let joblog_stdout = cli.joblog.as_deref() == Some(std::path::Path::new("-"));
     let jobs_ctl = JobControl {
         timeout,
@@ -228,5 +264,5 @@ pub(super) fn parse(
         bar: cli.bar,
         eta: cli.eta,
     };
-    Ok((jobs_ctl, timeout_pct))
+    Ok(jobs_ctl)
 }

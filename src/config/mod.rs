@@ -26,7 +26,7 @@ pub(crate) use compat::{Batch, Compat, Limits, TaskStdin};
 #[cfg(test)]
 pub(crate) use input::SourceSpec;
 pub(crate) use input::{InputSpec, SourceKind};
-pub(crate) use jobctl::{parse_termseq, JobControl, Resume};
+pub(crate) use jobctl::{parse_termseq, JobControl, Resume, Timeout};
 pub(crate) use sched::Sched;
 pub(crate) use slurm::SlurmConfig;
 
@@ -146,7 +146,7 @@ impl Config {
             pool,
         )?;
         sched.noswap = cli.noswap;
-        let (mut jobs_ctl, timeout_pct) = jobctl::parse(&mut cli, &machine.env)?;
+        let mut jobs_ctl = jobctl::parse(&mut cli, &machine.env)?;
         let slurm = slurm::parse(&mut cli)?;
         if let Some(c) = chunks
             .as_mut()
@@ -173,7 +173,6 @@ impl Config {
             tmpdir,
             nice: cli.nice,
             process_slot_var,
-            timeout_pct,
             xargs: None,
             task_stdin: TaskStdin::Null,
             shell: None,

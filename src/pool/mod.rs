@@ -7,6 +7,7 @@
 
 pub(crate) mod child;
 pub(crate) mod feed;
+pub(crate) mod life;
 pub(crate) mod process;
 pub(crate) mod sink;
 pub(crate) mod thread;

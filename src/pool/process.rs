@@ -1124,7 +1124,7 @@ impl Slot<'_> {
             crate::messages::note(format_args!(
                 "task {} timed out after {:?} ({}): worker {} replaced{then}",
                 on.seq,
-                self.cfg.jobs_ctl.timeout.unwrap_or_default(),
+                super::life::record_limit(self.cfg).unwrap_or_default(),
                 on.value(),
                 self.slot
             ));

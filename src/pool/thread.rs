@@ -18,7 +18,7 @@ use crate::output::OutBuf;
 use crate::pool::child::{self, Child, Pumped, Spawned, Stream, Tick, IDLE_CHECK};
 use crate::pool::feed::Feeder;
 use crate::pool::sink::{Outlet, Sink};
-use crate::pool::{Control, Launcher};
+use crate::pool::{life, Control, Launcher};
 use crate::task::{Finished, Msg, Outcome, RunInfo, Task};
 use crate::template::{Ctx, Rendered};
 
@@ -237,30 +237,17 @@ impl<'a> Slot<'a> {
                 return fin;
             }
             Spawned::Failed(e) => {
-                let (msg, outcome) = crate::messages::spawn_error(cmd.get_program(), &e);
+                let (outcome, line) = life::spawn_failed(self.cfg, self.ctl, cmd.get_program(), &e);
                 fin.outcome = outcome;
                 let (stdout, _, _) = sink.finish(fin.outcome, None);
                 fin.stdout = stdout;
-                if matches!(outcome, Outcome::SpawnFailed(127)) && self.cfg.template.fixed_program()
-                {
-                    // Every task would fail the same way: said once, no new task starts, and
-                    // the run ends with 127 (as xargs).
-                    crate::messages::not_found_once(msg);
-                    self.ctl.stop(libc::SIGTERM);
-                } else {
-                    fin.stderr = OutBuf::from_vec(
-                        format!("{}: {msg}\n", crate::messages::program()).into_bytes(),
-                    );
+                if let Some(line) = line {
+                    fin.stderr = OutBuf::from_vec(line.into_bytes());
                 }
                 return fin;
             }
         };
-        let deadline = self.cfg.jobs_ctl.timeout.map(|t| started + t).or_else(|| {
-            // --timeout N%: N% of the median run time so far (none before a task is done).
-            let pct = self.cfg.compat.timeout_pct?;
-            let median = self.ctl.runtimes.lock().ok()?.get()?;
-            Some(started + median.mul_f64(pct / 100.0))
-        });
+        let deadline = life::deadline(self.cfg, self.ctl, started);
         let feed = match (child.take_stdin(), task.chunk()) {
             (Some(s), Some(c)) => Some((s, Feeder::new(c))),
             _ => None,
@@ -302,27 +289,12 @@ impl<'a> Slot<'a> {
             }
         }
         fin.info.runtime = started.elapsed();
-        if self.cfg.compat.timeout_pct.is_some() {
-            if let Ok(mut m) = self.ctl.runtimes.lock() {
-                m.push(fin.info.runtime);
-            }
-        }
+        life::ran(self.cfg, self.ctl, fin.info.runtime);
         fin.info.receive = sink.received;
         let note = match (&pumped, &status) {
             (Ok(p), Ok(_)) if p.timed_out => {
                 let after = deadline.map(|d| d - started).unwrap_or_default();
-                let why = match (self.cfg.jobs_ctl.timeout, self.cfg.compat.timeout_pct) {
-                    (None, Some(pct)) => format!(
-                        " ({pct}% of the median run time so far, {})",
-                        crate::messages::duration(after.div_f64(pct / 100.0))
-                    ),
-                    _ => String::new(),
-                };
-                Some(format!(
-                    "parx: task {} timed out after {}{why}\n",
-                    task.seq,
-                    crate::messages::duration(after)
-                ))
+                Some(life::timed_out(task.seq, self.cfg.jobs_ctl.timeout, after))
             }
             (
                 Ok(Pumped {

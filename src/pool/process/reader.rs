@@ -81,7 +81,7 @@ impl<'a> Reader<'a> {
             broke: false,
             last: None,
             unload: 0,
-            timed: jc.timeout.is_some() || jc.joblog.is_some(),
+            timed: crate::pool::life::record_limit(slot.cfg).is_some() || jc.joblog.is_some(),
         }
     }
 
@@ -95,7 +95,7 @@ impl<'a> Reader<'a> {
 
     /// Between reads: the clock of `--timeout` runs on the oldest job in flight.
     pub(super) fn tick(&mut self) -> Tick {
-        let Some(limit) = self.slot.cfg.jobs_ctl.timeout else {
+        let Some(limit) = crate::pool::life::record_limit(self.slot.cfg) else {
             return Tick {
                 deadline: None,
                 recheck: None,
