@@ -2,15 +2,15 @@
 //! `--memsuspend` and `-j FILE`, and what to do under memory pressure (kill the youngest task
 //! and put it back, or suspend the youngest tasks and resume them later).
 //!
-//! The pools ask [`Gate::admit`] before each start ([`crate::pool::Control::admit`]) and tell
-//! it when a task's process ends (via `Control::clear_child`). A monitor thread
+//! The pools ask [`Gate::admit`] before each start ([`crate::pool::slots::SlotTable::admit`]) and tell
+//! it when a task's process ends (via `SlotTable::clear_child`). A monitor thread
 //! ([`Gate::spawn_monitor`]) samples the machine every [`TICK`] and acts on the running tasks'
 //! process groups. All state sits behind one mutex; admission is decided under it, so two
 //! slots never both take the last room.
 //!
 //! The gate knows the pool only through [`Slots`] (which process group runs in a slot, and
 //! whether the run still starts tasks), so the dependency points one way: the pool's
-//! `Control` owns the gate and implements [`Slots`].
+//! The slot table (`crate::pool::slots::SlotTable`) holds the gate and implements [`Slots`].
 //!
 //! Memory: a task just started has not allocated yet, so the memory it will take is reserved
 //! for it until it uses it: the largest resident size any task has reached so far (before the

@@ -1,6 +1,6 @@
 //! `--halt`: when a run stops early, and with what exit status. Pure bookkeeping over the
 //! parsed [`HaltSpec`]: a pool feeds it each task's final outcome (after its last attempt,
-//! before the slot may start another task) through [`crate::pool::Control`], and acts on the
+//! before the slot may start another task) through [`crate::pool::Run`], and acts on the
 //! [`When`] it returns.
 
 pub(crate) use crate::config::halt::{HaltSpec, Threshold, When, Why};

@@ -41,7 +41,7 @@ pub(crate) mod xargs;
 
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -53,7 +53,7 @@ use crate::config::{ChunkMode, Config, PoolKind, Resume};
 use crate::exit::EXIT_ERROR;
 use crate::joblog::Joblog;
 use crate::observe::Observer;
-use crate::pool::{Control, Launcher};
+use crate::pool::{Launcher, Run};
 use crate::source::{Skip, Source};
 use crate::task::{Msg, Task};
 
@@ -170,7 +170,8 @@ pub(crate) fn run(cfg: Config) -> anyhow::Result<i32> {
     let input = source::open(&cfg, &learned)?;
     let (mut ctl, joblog, skip) = prepare(&cfg, learned)?;
     if let Some(w) = watchdog {
-        ctl.set_watchdog(w)
+        ctl.slots_mut()
+            .set_watchdog(w)
             .context("starting the orphan watchdog")?;
     }
     if cfg.dry_run && cfg.pool == PoolKind::Process {
@@ -183,7 +184,8 @@ pub(crate) fn run(cfg: Config) -> anyhow::Result<i32> {
     };
     let ctl = Arc::new(ctl);
     if !cfg.dry_run {
-        ctl.start_gate_monitor()
+        ctl.slots
+            .start_gate_monitor()
             .context("starting the resource monitor")?;
     }
     let (task_tx, task_rx) = bounded::<Task>(task_capacity(&cfg));
@@ -209,7 +211,7 @@ pub(crate) fn run(cfg: Config) -> anyhow::Result<i32> {
         stdout_closed: sum.stdout_closed,
         write_error: sum.write_error,
         halt: obs.halt_status(),
-        errored: ctl.failed() || messages::errored(),
+        errored: ctl.state.failed() || messages::errored(),
         not_found: messages::not_found(),
         failed: sum.failed,
         warnings: messages::warnings(),
@@ -225,14 +227,14 @@ pub(crate) fn run(cfg: Config) -> anyhow::Result<i32> {
 fn prepare(
     cfg: &Arc<Config>,
     learned: Arc<template::Learned>,
-) -> anyhow::Result<(Control, Option<Joblog>, Skip)> {
+) -> anyhow::Result<(Run, Option<Joblog>, Skip)> {
     let jc = &cfg.jobs_ctl;
-    let mut ctl = Control::new(cfg.jobs);
-    ctl.learned = learned;
+    let state = pool::state::RunState::new(jc.halt, learned.clone());
+    let mut ctl = Run::new(cfg.jobs, state);
     if let Some(dir) = &jc.results {
         // The `parallel` personality stores in GNU parallel's layout (and prints nothing).
-        let gnu = cfg.compat.gnu.then(|| ctl.learned.clone());
-        ctl.results = Some(
+        let gnu = cfg.compat.gnu.then(|| learned.clone());
+        ctl.life.results = Some(
             results::Results::open(dir, gnu)
                 .with_context(|| format!("--results {}", messages::name(dir)))?,
         );
@@ -250,10 +252,10 @@ fn prepare(
         }
         None => (None, HashSet::new()),
     };
-    ctl.halt = jc.halt.map(|h| Mutex::new(halt::HaltState::new(h)));
-    ctl.termseq = cfg.compat.termseq.clone();
+    ctl.slots_mut().termseq = cfg.compat.termseq.clone();
     // Resources: the gate (its monitor thread starts with the run).
-    ctl.gate = gate::Gate::new(&cfg.sched, cfg.jobs, cfg.pool == PoolKind::Thread).map(Arc::new);
+    ctl.slots_mut().gate =
+        gate::Gate::new(&cfg.sched, cfg.jobs, cfg.pool == PoolKind::Thread).map(Arc::new);
     let skip = Skip {
         shard: jc.shard,
         done,
@@ -286,7 +288,7 @@ fn print_workers(cfg: &Config) -> std::io::Result<()> {
 /// gives the status; only if it has not ended [`LAST_RESORT`] after the tasks did (the
 /// merger stuck writing to a stdout nobody reads) does this thread exit the process, with
 /// the same status. The run holds the returned sender until it ends.
-fn watch_signals(ctl: &Arc<Control>) -> std::io::Result<(Sender<()>, Receiver<i32>)> {
+fn watch_signals(ctl: &Arc<Run>) -> std::io::Result<(Sender<()>, Receiver<i32>)> {
     let (sig_tx, sig_rx) = bounded::<i32>(1);
     let (running, ended) = bounded::<()>(0);
     let ctl = ctl.clone();
@@ -298,7 +300,7 @@ fn watch_signals(ctl: &Arc<Control>) -> std::io::Result<(Sender<()>, Receiver<i3
                 // for it get no job-log row, so `--resume` runs them again.
                 let _ = sig_tx.send(sig);
                 ctl.stop(libc::SIGTERM);
-                ctl.end_children(GRACE);
+                ctl.slots.end_children(GRACE);
                 if let Err(crossbeam_channel::RecvTimeoutError::Timeout) =
                     ended.recv_timeout(LAST_RESORT)
                 {
@@ -337,7 +339,7 @@ fn task_capacity(cfg: &Config) -> usize {
 /// until the source ends or a slot does: see [`Launcher`]) and is not joined: a source
 /// blocked reading its input must not keep the run alive once the pool is done.
 fn spawn_source(
-    ctl: &Arc<Control>,
+    ctl: &Arc<Run>,
     slots: &Arc<Launcher>,
     input: Box<dyn Source>,
     skip: Skip,
@@ -350,13 +352,13 @@ fn spawn_source(
         .spawn(move || {
             let run = |task: Task| {
                 let k = task.input.tasks();
-                let n = ctl.tasks_read.fetch_add(k, Ordering::AcqRel) + k;
+                let n = ctl.state.tasks_read.fetch_add(k, Ordering::AcqRel) + k;
                 slots.grow(n, &ctl);
                 send_task(&tasks, &ctl, task)
             };
             let skip_one = |seq: u64| skipped.as_ref().is_none_or(|tx| tx.send(seq).is_ok());
             let res = source::stream_tasks(input, &skip, run, skip_one);
-            ctl.input_done.store(true, Ordering::Release);
+            ctl.state.input_done.store(true, Ordering::Release);
             if let Err(e) = res {
                 messages::error(format_args!("{e:#}"));
             }
@@ -368,23 +370,23 @@ fn spawn_source(
 
 /// The merge is over: ends what still runs if it stopped early, waits for the pool's slots,
 /// and leaves no watchdog behind.
-fn finish(ctl: &Control, stopped_early: bool, slots: &Launcher) {
+fn finish(ctl: &Run, stopped_early: bool, slots: &Launcher) {
     if stopped_early {
         ctl.stop(libc::SIGTERM);
-        ctl.end_children(GRACE);
+        ctl.slots.end_children(GRACE);
     }
     slots.join();
-    ctl.finish_watchdog();
+    ctl.slots.finish_watchdog();
 }
 
 /// Sends a task to the pool, giving up when the run stops or the pool is gone. Returns
 /// whether the source should go on.
-fn send_task(tx: &crossbeam_channel::Sender<Task>, ctl: &Control, mut task: Task) -> bool {
+fn send_task(tx: &crossbeam_channel::Sender<Task>, ctl: &Run, mut task: Task) -> bool {
     use crossbeam_channel::SendTimeoutError;
     loop {
         match tx.send_timeout(task, Duration::from_millis(100)) {
             Ok(()) => return true,
-            Err(SendTimeoutError::Timeout(t)) if !ctl.stopping() => task = t,
+            Err(SendTimeoutError::Timeout(t)) if !ctl.state.stopping() => task = t,
             Err(_) => return false,
         }
     }

@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::messages;
 use crate::observe::Observer;
 use crate::output::{self, OutBuf};
-use crate::pool::Control;
+use crate::pool::Run;
 use crate::sys;
 use crate::task::{Finished, Msg, Outcome, RunInfo};
 
@@ -64,7 +64,7 @@ struct Writer<'a> {
     next: u64,
     /// Finished tasks waiting for their turn under `-k`, and whether each gets a job-log row.
     pending: BTreeMap<u64, (Box<Finished>, bool)>,
-    ctl: &'a Control,
+    ctl: &'a Run,
     obs: &'a mut Observer,
     /// Tasks not printed because output is incomplete (a failed spill), as ranges.
     lost: Vec<(u64, u64)>,
@@ -131,7 +131,7 @@ impl Writer<'_> {
             }
             self.next += 1 + f.more;
         }
-        self.ctl.head.store(self.next, Ordering::Release);
+        self.ctl.state.head.store(self.next, Ordering::Release);
         Ok(())
     }
 
@@ -268,7 +268,7 @@ fn lost(f: &Finished) -> bool {
 /// Runs the merge until every sender is gone, an interrupt arrives or stdout fails.
 pub(crate) fn run(
     cfg: &Config,
-    ctl: &Control,
+    ctl: &Run,
     obs: &mut Observer,
     rx: Receiver<Msg>,
     sig: Receiver<i32>,

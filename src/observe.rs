@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::halt::When;
 use crate::joblog::{Joblog, Row};
 use crate::messages;
-use crate::pool::Control;
+use crate::pool::Run;
 use crate::progress::Progress;
 use crate::task::{Finished, Outcome};
 
@@ -23,7 +23,7 @@ const HALT_GRACE: Duration = Duration::from_secs(1);
 /// The per-finished-task observers.
 #[derive(Debug)]
 pub(crate) struct Observer {
-    ctl: Arc<Control>,
+    ctl: Arc<Run>,
     joblog: Option<Joblog>,
     /// The `--halt` message has been printed (and `now`'s KILL scheduled).
     halted: bool,
@@ -41,15 +41,15 @@ impl Observer {
     /// tasks if the input is counted ahead ([`crate::source::count_ahead`]).
     pub(crate) fn new(
         cfg: &Config,
-        ctl: &Arc<Control>,
+        ctl: &Arc<Run>,
         joblog: Option<Joblog>,
         counted: Arc<OnceLock<u64>>,
     ) -> Observer {
         let jc = &cfg.jobs_ctl;
         debug_assert_eq!(
             jc.halt.is_some(),
-            ctl.halt.is_some(),
-            "Control::halt is set up"
+            ctl.state.halt.is_some(),
+            "Run::halt is set up"
         );
         let progress = Progress::new(
             jc.bar,
@@ -57,11 +57,11 @@ impl Observer {
             {
                 let ctl = ctl.clone();
                 // The input's end gives the exact number; until then, the count ahead.
-                move || ctl.total().or_else(|| counted.get().copied())
+                move || ctl.state.total().or_else(|| counted.get().copied())
             },
             {
                 let ctl = ctl.clone();
-                move || ctl.waiting()
+                move || ctl.slots.waiting()
             },
         );
         if let Some(p) = &progress {
@@ -159,7 +159,7 @@ impl Observer {
                 "writing the job log {}: {e}; starting no more tasks",
                 self.log_path.display()
             ));
-            self.ctl.no_new_tasks();
+            self.ctl.state.no_new_tasks();
         }
         self.log_failed = true;
     }
@@ -186,7 +186,7 @@ impl Observer {
                 let ctl = self.ctl.clone();
                 let _ = std::thread::Builder::new()
                     .name("parx-halt".into())
-                    .spawn(move || ctl.end_children(HALT_GRACE));
+                    .spawn(move || ctl.slots.end_children(HALT_GRACE));
             }
         }
     }
@@ -196,6 +196,7 @@ impl Observer {
     fn xargs_stopped(&self, cmd: &str) {
         let cause = self
             .ctl
+            .state
             .halt
             .as_ref()
             .and_then(|h| h.lock().unwrap_or_else(|e| e.into_inner()).cause);
@@ -213,6 +214,7 @@ impl Observer {
     fn halt_status_when(&self) -> Option<(i32, When, u64)> {
         let h = self
             .ctl
+            .state
             .halt
             .as_ref()?
             .lock()

@@ -1,5 +1,5 @@
 //! The supervised child both pools run: a command spawned in its own process group with piped
-//! stdout and stderr, registered with [`Control`] (and through it the orphan watchdog) for as
+//! stdout and stderr, registered with [`Run`] (and through it the orphan watchdog) for as
 //! long as it lives; the poll(2) loop that reads its outputs (feeding a chunk to its stdin
 //! meanwhile, if asked), with the `--timeout` TERM → KILL stages; reaping; and the mapping of
 //! its exit status to an [`Outcome`]. The pools only decide what the bytes mean.
@@ -11,7 +11,7 @@ use std::process::{ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, St
 use std::time::{Duration, Instant};
 
 use crate::pool::feed::{Fed, Feeder};
-use crate::pool::Control;
+use crate::pool::Run;
 use crate::sys;
 use crate::task::Outcome;
 
@@ -47,18 +47,10 @@ fn out_of_resources(e: &io::Error) -> bool {
     )
 }
 
-/// Whether a slot other than `slot` has a child.
-fn others_running(ctl: &Control, slot: usize) -> bool {
-    ctl.slots
-        .iter()
-        .enumerate()
-        .any(|(i, s)| i + 1 != slot && s.load(std::sync::atomic::Ordering::SeqCst) != 0)
-}
-
-/// A running child in its own process group, known to [`Control`] until reaped.
+/// A running child in its own process group, known to [`Run`] until reaped.
 pub(crate) struct Child<'a> {
     child: std::process::Child,
-    ctl: &'a Control,
+    ctl: &'a Run,
     slot: usize,
     /// Its process group (= its pid).
     pub pgid: i32,
@@ -77,17 +69,12 @@ pub(crate) enum Spawned<'a> {
 impl<'a> Child<'a> {
     /// Spawns `cmd` in slot `slot`: its own process group, stdout and stderr piped, stdin
     /// piped if `stdin`, else /dev/null.
-    pub(crate) fn spawn(
-        ctl: &'a Control,
-        slot: usize,
-        cmd: &mut Command,
-        stdin: Stdio,
-    ) -> Spawned<'a> {
+    pub(crate) fn spawn(ctl: &'a Run, slot: usize, cmd: &mut Command, stdin: Stdio) -> Spawned<'a> {
         cmd.stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
-        if !ctl.begin_spawn(slot) {
+        if !ctl.slots.begin_spawn(slot) {
             return Spawned::Stopping;
         }
         let mut waited = Duration::ZERO;
@@ -97,8 +84,8 @@ impl<'a> Child<'a> {
                 // some (GNU parallel and xargs finish such runs), briefly when none runs.
                 Err(e)
                     if out_of_resources(&e)
-                        && !ctl.stopping()
-                        && (others_running(ctl, slot) || waited < SPAWN_RETRY_ALONE) =>
+                        && !ctl.state.stopping()
+                        && (ctl.slots.others_running(slot) || waited < SPAWN_RETRY_ALONE) =>
                 {
                     std::thread::sleep(SPAWN_RETRY);
                     waited += SPAWN_RETRY;
@@ -109,7 +96,7 @@ impl<'a> Child<'a> {
         match spawned {
             Ok(child) => {
                 let pgid = child.id() as i32;
-                ctl.set_child(slot, pgid);
+                ctl.slots.set_child(slot, pgid);
                 Spawned::Running(Child {
                     child,
                     ctl,
@@ -118,7 +105,7 @@ impl<'a> Child<'a> {
                 })
             }
             Err(e) => {
-                ctl.clear_child(slot);
+                ctl.slots.clear_child(slot);
                 Spawned::Failed(e)
             }
         }
@@ -158,20 +145,20 @@ impl<'a> Child<'a> {
         }
     }
 
-    /// Waits for it to end and tells [`Control`] it is gone. A group being ended outlives
+    /// Waits for it to end and tells [`Run`] it is gone. A group being ended outlives
     /// its leader when a descendant ignores the signal that ended the leader: the rest of
     /// `ending` (a `--timeout`'s sequence: see [`pump`]) goes to the group, and while the run
-    /// is stopping the stop's signals reach it ([`Control::linger`]), until the group is
+    /// is stopping the stop's signals reach it ([`crate::pool::slots::SlotTable::linger`]), until the group is
     /// empty. Its slot keeps the group meanwhile, so that the orphan watchdog sees it too.
     pub(crate) fn reap(mut self, ending: Option<Ending>) -> io::Result<ExitStatus> {
         let st = self.child.wait();
         if let Some(e) = ending {
             e.finish(self.pgid);
         }
-        if self.ctl.stopping() {
-            self.ctl.linger(self.pgid);
+        if self.ctl.state.stopping() {
+            self.ctl.slots.linger(self.pgid);
         }
-        self.ctl.clear_child(self.slot);
+        self.ctl.slots.clear_child(self.slot);
         st
     }
 }

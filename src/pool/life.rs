@@ -1,28 +1,57 @@
 //! The policy of a task's life that both pools share, whatever carries its input and cuts its
-//! output: its time limit (`--timeout`, one [`Timeout`] for a duration and `N%`), the run
-//! times `N%` is measured against, and the words for a task that timed out or could not start.
-//! The pools keep what differs: how a task's input reaches a child, and how its output is cut
-//! into results.
+//! output: the [`Lifecycle`] (built once per run: `--delay`'s pacer, the run times `--timeout
+//! N%` is measured against, `--results`), a task's time limit (one [`Timeout`] for a duration
+//! and `N%`), and the words for a task that timed out or could not start. Admission and the
+//! children's table are the slot table's ([`super::slots::SlotTable`]), the end of a task
+//! [`super::Run::end`]. The pools keep what differs: how a task's input reaches a child, and
+//! how its output is cut into results.
 
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::config::{Config, Timeout};
-use crate::pool::Control;
+use crate::pool::Run;
 use crate::task::Outcome;
 
+/// What a run's tasks share beyond the slots: built once, before the run starts.
+#[derive(Debug, Default)]
+pub(crate) struct Lifecycle {
+    /// `--delay`: when the next task may start.
+    next_start: Mutex<Option<Instant>>,
+    /// `--timeout N%`: recent task run times.
+    runtimes: Mutex<crate::units::Median>,
+    /// `--results`: where each task's outputs are stored (set before the run starts).
+    pub results: Option<crate::results::Results>,
+}
+
+impl Lifecycle {
+    /// `--delay`: waits until `delay` has passed since the previous task start (over all
+    /// slots), and books this start.
+    pub(crate) fn pace(&self, delay: Duration) {
+        let mut next = self.next_start.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if let Some(at) = *next {
+            if at > now {
+                std::thread::sleep(at - now);
+            }
+        }
+        *next = Some(Instant::now() + delay);
+    }
+}
+
 /// When a task started at `started` must end (`--timeout`), if it has a limit.
-pub(crate) fn deadline(cfg: &Config, ctl: &Control, started: Instant) -> Option<Instant> {
+pub(crate) fn deadline(cfg: &Config, run: &Run, started: Instant) -> Option<Instant> {
     let limit = cfg
         .jobs_ctl
         .timeout?
-        .limit(|| ctl.runtimes.lock().ok()?.get())?;
+        .limit(|| run.life.runtimes.lock().ok()?.get())?;
     Some(started + limit)
 }
 
 /// A task ran for `runtime`: recorded when `--timeout N%` measures against run times.
-pub(crate) fn ran(cfg: &Config, ctl: &Control, runtime: Duration) {
+pub(crate) fn ran(cfg: &Config, run: &Run, runtime: Duration) {
     if cfg.jobs_ctl.timeout.and_then(|t| t.of_median()).is_some() {
-        if let Ok(mut m) = ctl.runtimes.lock() {
+        if let Ok(mut m) = run.life.runtimes.lock() {
             m.push(runtime);
         }
     }
@@ -53,14 +82,14 @@ pub(crate) fn record_limit(cfg: &Config) -> Option<Duration> {
 /// no new task starts and the run ends with 127, as xargs').
 pub(crate) fn spawn_failed(
     cfg: &Config,
-    ctl: &Control,
+    run: &Run,
     program: &std::ffi::OsStr,
     e: &std::io::Error,
 ) -> (Outcome, Option<String>) {
     let (msg, outcome) = crate::messages::spawn_error(program, e);
     if matches!(outcome, Outcome::SpawnFailed(127)) && cfg.template.fixed_program() {
         crate::messages::not_found_once(msg);
-        ctl.stop(libc::SIGTERM);
+        run.stop(libc::SIGTERM);
         return (outcome, None);
     }
     (

@@ -38,7 +38,7 @@ use crate::output::OutBuf;
 use crate::pool::child::{self, Child, Spawned, IDLE_CHECK, KILL_GRACE};
 use crate::pool::feed::{Fed, Feeder};
 use crate::pool::sink::Sink;
-use crate::pool::Control;
+use crate::pool::Run;
 use crate::sys;
 use crate::task::{Chunk, ChunkBody, Finished, Msg, Outcome, RunInfo, Task, TaskInput};
 use crate::template::Ctx;
@@ -404,7 +404,7 @@ impl Shared {
 /// Starts the `-j` slots. They end when there is no more input and no task to redo.
 pub(crate) fn start(
     cfg: &Arc<Config>,
-    ctl: &Arc<Control>,
+    ctl: &Arc<Run>,
     tasks: Receiver<Task>,
     out: Sender<Msg>,
 ) -> Vec<JoinHandle<()>> {
@@ -583,7 +583,7 @@ enum Next {
 struct Slot<'a> {
     slot: usize,
     cfg: &'a Config,
-    ctl: &'a Control,
+    ctl: &'a Run,
     out: &'a Sender<Msg>,
     shared: &'a Shared,
     tasks: &'a Receiver<Task>,
@@ -619,7 +619,7 @@ impl Slot<'_> {
                 if let Some(s) = &mut sus {
                     s.passed(tasks);
                 }
-            } else if self.ctl.stopping() {
+            } else if self.ctl.state.stopping() {
                 self.halted(end);
                 return;
             } else if self.give_up(&end) {
@@ -768,7 +768,7 @@ impl Slot<'_> {
                 seq,
                 slot: self.slot,
                 records: task.template_records(),
-                learned: &self.ctl.learned,
+                learned: &self.ctl.state.learned,
             })
             .into_boxed_slice()
         });
@@ -824,10 +824,10 @@ impl Slot<'_> {
             seq: 0,
             slot: self.slot,
             records: &[],
-            learned: &self.ctl.learned,
+            learned: &self.ctl.state.learned,
         });
         // Gate hook: a worker starts only when --load/--memfree/--memsuspend allow.
-        if !self.ctl.admit(self.slot) {
+        if !self.ctl.slots.admit(self.slot) {
             return None;
         }
         let who = super::Spawn {
@@ -960,7 +960,7 @@ impl Slot<'_> {
                             return true;
                         }
                         self.shared.wait_turn(self.slot, w.quit, w.probe);
-                        if w.quit.load(Ordering::SeqCst) || self.ctl.stopping() {
+                        if w.quit.load(Ordering::SeqCst) || self.ctl.state.stopping() {
                             return false;
                         }
                         if !self.ctl.may_start() {
@@ -976,7 +976,7 @@ impl Slot<'_> {
                 }
             };
             if let Some(d) = paced {
-                self.ctl.pace(d);
+                self.ctl.life.pace(d);
             }
             // A chunk goes alone; records gather into one block while tasks are waiting, as
             // many as the worker's window has room for (a block of values is split to fit:
@@ -1163,18 +1163,20 @@ impl Slot<'_> {
 
     /// Hands a finished task (or a block's tasks, all ending alike) to the merger.
     fn finish(&self, job: &Job, stdout: OutBuf, outcome: Outcome, info: RunInfo) {
-        self.ended(job, outcome);
-        let _ = self.out.send(Msg::Done(Box::new(Finished {
-            seq: job.seq,
-            stdout,
-            stderr: OutBuf::new(),
-            outcome,
-            info,
-            more: job.tasks() - 1,
-        })));
+        let _ = self.ctl.end(
+            Finished {
+                seq: job.seq,
+                stdout,
+                stderr: OutBuf::new(),
+                outcome,
+                info,
+                more: job.tasks() - 1,
+            },
+            self.out,
+        );
     }
 
-    /// Tells the run's control (`--halt`) that the job's tasks ended.
+    /// Tells `--halt` that the job's tasks ended.
     fn ended(&self, job: &Job, outcome: Outcome) {
         for seq in job.seq..job.seq + job.tasks() {
             self.ctl.task_ended(seq, outcome);
@@ -1186,7 +1188,7 @@ impl Slot<'_> {
     fn sink(&self, job: &Job) -> Sink {
         let (end, strip) = self.result_end();
         let tag = job.tag.as_deref();
-        let results = self.ctl.results.as_ref();
+        let results = self.ctl.life.results.as_ref();
         Sink::job(results, job.seq, tag, end, strip).unwrap_or_else(|e| {
             self.ctl.error(format_args!(
                 "task {}: --results: {e} (its results are incomplete)",
@@ -1199,7 +1201,7 @@ impl Slot<'_> {
     /// A job ended with `outcome`: completes its sink's `--results` files and index row;
     /// returns its shaped results.
     fn store(&self, job: &Job, sink: Sink, outcome: Outcome) -> OutBuf {
-        let index = self.ctl.results.as_ref().map(|r| (r, job.records()));
+        let index = self.ctl.life.results.as_ref().map(|r| (r, job.records()));
         let (out, _, stored) = sink.finish(outcome, index);
         if let Err(e) = stored {
             // stdout is not touched; the run ends with 255.
@@ -1214,7 +1216,7 @@ impl Slot<'_> {
     /// A job failed for good: stored as such under `--results`, handed to the merger with no
     /// output (a partial result is never printed).
     fn fail(&self, p: InFlight, outcome: Outcome, info: RunInfo) {
-        if self.ctl.results.is_some() {
+        if self.ctl.life.results.is_some() {
             let sink = p.sink.map_or_else(|| self.sink(&p.job), |s| *s);
             self.store(&p.job, sink, outcome);
         }
@@ -1236,7 +1238,7 @@ impl Slot<'_> {
                 seq: job.seq,
                 slot: self.slot,
                 records: &[],
-                learned: &self.ctl.learned,
+                learned: &self.ctl.state.learned,
             };
             info.command = self.cfg.template.render(&ctx).display();
         }

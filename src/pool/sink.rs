@@ -20,7 +20,7 @@ use crossbeam_channel::Sender;
 use crate::config::Config;
 use crate::lines::Shaper;
 use crate::output::{OutBuf, Spiller};
-use crate::pool::Control;
+use crate::pool::Run;
 use crate::results::{Results, TaskFiles};
 use crate::task::{Msg, Outcome, Record};
 
@@ -33,7 +33,7 @@ pub(crate) const LINE_HOLD_MAX: usize = 4 << 20;
 pub(crate) struct Outlet<'a> {
     /// The merger.
     pub(crate) to: &'a Sender<Msg>,
-    ctl: &'a Control,
+    ctl: &'a Run,
     /// `-k`: only the head of line may stream.
     keep: bool,
     /// `--line-buffer`.
@@ -43,7 +43,7 @@ pub(crate) struct Outlet<'a> {
 }
 
 impl<'a> Outlet<'a> {
-    pub(crate) fn new(cfg: &Config, ctl: &'a Control, to: &'a Sender<Msg>) -> Self {
+    pub(crate) fn new(cfg: &Config, ctl: &'a Run, to: &'a Sender<Msg>) -> Self {
         Outlet {
             to,
             ctl,
@@ -265,7 +265,10 @@ impl Sink {
             });
             return Ok(());
         }
-        if self.may_stream && !self.streaming && o.ctl.head.load(Ordering::Acquire) == self.seq {
+        if self.may_stream
+            && !self.streaming
+            && o.ctl.state.head.load(Ordering::Acquire) == self.seq
+        {
             // Head of line: what was held goes first, then everything streams.
             self.streaming = true;
             let _ = o.to.send(Msg::Stream {
@@ -319,7 +322,7 @@ mod tests {
     #[test]
     fn line_buffer_sends_whole_lines_at_once_and_the_rest_at_the_end() {
         let cfg = config(&["--line-buffer", "--tag", "echo"]);
-        let ctl = Control::new(1);
+        let ctl = Run::new(1, crate::pool::state::RunState::default());
         let (tx, rx) = crossbeam_channel::unbounded();
         let mut o = Outlet::new(&cfg, &ctl, &tx);
         let mut s = Sink::task(&o, None, 1, Some(b"t"), true).unwrap();
@@ -340,7 +343,7 @@ mod tests {
     #[test]
     fn a_job_holds_its_results_shaped_until_it_ends() {
         let cfg = config(&["-k", "--pool", "process", "cat"]);
-        let ctl = Control::new(1);
+        let ctl = Run::new(1, crate::pool::state::RunState::default());
         let (tx, rx) = crossbeam_channel::unbounded();
         let mut o = Outlet::new(&cfg, &ctl, &tx);
         let mut s = Sink::job(None, 1, Some(b"T"), 0, true).unwrap();

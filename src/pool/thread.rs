@@ -18,7 +18,7 @@ use crate::output::OutBuf;
 use crate::pool::child::{self, Child, Pumped, Spawned, Stream, Tick, IDLE_CHECK};
 use crate::pool::feed::Feeder;
 use crate::pool::sink::{Outlet, Sink};
-use crate::pool::{life, Control, Launcher};
+use crate::pool::{life, Launcher, Run};
 use crate::task::{Finished, Msg, Outcome, RunInfo, Task};
 use crate::template::{Ctx, Rendered};
 
@@ -26,7 +26,7 @@ use crate::template::{Ctx, Rendered};
 /// channel is drained and closed, or when the run stops.
 pub(crate) fn start(
     cfg: &Arc<Config>,
-    ctl: &Arc<Control>,
+    ctl: &Arc<Run>,
     tasks: Receiver<Task>,
     out: Sender<Msg>,
 ) -> Arc<Launcher> {
@@ -41,7 +41,7 @@ pub(crate) fn start(
 struct Slot<'a> {
     slot: usize,
     cfg: &'a Config,
-    ctl: &'a Control,
+    ctl: &'a Run,
     outlet: Outlet<'a>,
     buf: Vec<u8>,
     /// The last program name looked up in PATH and where it was found.
@@ -51,7 +51,7 @@ struct Slot<'a> {
 }
 
 impl<'a> Slot<'a> {
-    fn new(slot: usize, cfg: &'a Config, ctl: &'a Control, out: &'a Sender<Msg>) -> Self {
+    fn new(slot: usize, cfg: &'a Config, ctl: &'a Run, out: &'a Sender<Msg>) -> Self {
         Slot {
             slot,
             cfg,
@@ -66,8 +66,8 @@ impl<'a> Slot<'a> {
     fn run(mut self, tasks: &Receiver<Task>) {
         loop {
             // Gate hook: a slot above the count in a -j FILE takes no new task.
-            if !self.ctl.slot_open(self.slot) {
-                let drained = self.ctl.total().is_some() && tasks.is_empty();
+            if !self.ctl.slots.slot_open(self.slot) {
+                let drained = self.ctl.state.total().is_some() && tasks.is_empty();
                 if !self.ctl.may_start() || drained {
                     break;
                 }
@@ -76,24 +76,23 @@ impl<'a> Slot<'a> {
             // Look up now and then: after --halt or a stop no task may come for long (the
             // source may be waiting for input), and the slot must not keep the run alive.
             // {%}: the lowest number free now, for all of the task's attempts.
-            let (task, jobslot) = match self.ctl.next_task(tasks, IDLE_CHECK) {
+            let (task, jobslot) = match self.ctl.slots.next_task(tasks, IDLE_CHECK) {
                 Ok(t) => t,
                 Err(RecvTimeoutError::Timeout) if self.ctl.may_start() => continue,
                 Err(_) => break,
             };
             if !self.ctl.may_start() {
-                self.ctl.release_jobslot(jobslot);
+                self.ctl.slots.release_jobslot(jobslot);
                 break;
             }
             let fin = self.run_retrying(&task, jobslot);
-            self.ctl.release_jobslot(jobslot);
+            self.ctl.slots.release_jobslot(jobslot);
             // Gate hook: held at the gate until the run stopped (or --halt soon): it never
             // ran, like a task taken after the stop.
             if fin.info.start.is_none() && !self.cfg.dry_run && !self.ctl.may_start() {
                 break;
             }
-            self.ctl.task_ended(fin.seq, fin.outcome);
-            if self.outlet.to.send(Msg::Done(Box::new(fin))).is_err() {
+            if !self.ctl.end(fin, self.outlet.to) {
                 break;
             }
         }
@@ -110,7 +109,7 @@ impl<'a> Slot<'a> {
             // Gate hook: killed by --memfree, it runs again (its output dropped), and that
             // attempt does not count.
             let killed = fin.outcome == Outcome::Signaled(libc::SIGKILL);
-            if self.ctl.take_requeue(self.slot) && killed && self.ctl.may_start() {
+            if self.ctl.slots.take_requeue(self.slot) && killed && self.ctl.may_start() {
                 continue;
             }
             if last || fin.outcome.success() || !self.ctl.may_start() {
@@ -125,7 +124,7 @@ impl<'a> Slot<'a> {
             seq: task.seq,
             slot: jobslot,
             records: task.template_records(),
-            learned: &self.ctl.learned,
+            learned: &self.ctl.state.learned,
         });
         let mut fin = Finished {
             seq: task.seq,
@@ -153,12 +152,12 @@ impl<'a> Slot<'a> {
                 seq: task.seq,
                 slot: jobslot,
                 records: task.records(),
-                learned: &self.ctl.learned,
+                learned: &self.ctl.state.learned,
             })
         });
         // Gate hook: a task --memfree may kill and rerun must not print early.
-        let early = last && !self.ctl.may_requeue();
-        let results = self.ctl.results.as_ref();
+        let early = last && !self.ctl.slots.may_requeue();
+        let results = self.ctl.life.results.as_ref();
         let mut sink = match Sink::task(&self.outlet, results, task.seq, tag.as_deref(), early) {
             Ok(s) => s,
             Err(e) => {
@@ -212,12 +211,12 @@ impl<'a> Slot<'a> {
         };
         let mut cmd = super::command(&rendered, program, who);
         // Gate hook: wait for --load/--memfree/--memsuspend/-j FILE (before the clock starts).
-        if !self.ctl.admit(self.slot) {
+        if !self.ctl.slots.admit(self.slot) {
             fin.outcome = Outcome::Signaled(libc::SIGTERM);
             return fin;
         }
         if let Some(d) = self.cfg.jobs_ctl.delay {
-            self.ctl.pace(d);
+            self.ctl.life.pace(d);
         }
         let started = Instant::now();
         fin.info.start = Some(SystemTime::now());

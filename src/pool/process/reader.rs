@@ -74,7 +74,7 @@ impl<'a> Reader<'a> {
             run: None,
             print: Vec::new(),
             outlet: Outlet::new(slot.cfg, slot.ctl, slot.out),
-            sinks: jc.tag.is_some() || slot.ctl.results.is_some(),
+            sinks: jc.tag.is_some() || slot.ctl.life.results.is_some(),
             err_hold: Vec::new(),
             front_since: None,
             answered: 0,
