@@ -269,6 +269,60 @@ pub(crate) struct Pumped {
     pub ending: Option<Ending>,
 }
 
+/// What [`pump`]'s clock says before a wait.
+enum Clock {
+    /// Wait this long at most (ms; `None`: until something is ready).
+    Wait(Option<i32>),
+    /// A signal of the ending sequence was just sent: look again.
+    Sent,
+    /// The sequence is over: stop waiting for the pipes.
+    Over,
+}
+
+/// The clock of a timed child in [`pump`]: its deadline, then the signals of `ends` in turn
+/// (`stage` of them sent, the next one due at `kill_at`).
+struct Timer<'a> {
+    pgid: i32,
+    ends: &'a [(i32, Duration)],
+    stage: &'a mut u8,
+    kill_at: &'a mut Option<Instant>,
+}
+
+impl Timer<'_> {
+    /// Sends the next signal if it is due (the child then timed out), else says how long to
+    /// wait: until the next look `t` asks for, the next due time, or not at all once the child
+    /// has `exited`.
+    fn look(&mut self, t: &Tick, exited: bool, res: &mut Pumped) -> Clock {
+        let due = if exited {
+            None
+        } else if *self.stage > 0 {
+            *self.kill_at
+        } else {
+            t.deadline
+        };
+        let mut wait = t.recheck.map(|d| d.as_millis().clamp(1, 60_000) as i32);
+        if let Some(due) = due {
+            let left = due.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                let Some(&(sig, then)) = self.ends.get(usize::from(*self.stage)) else {
+                    return Clock::Over;
+                };
+                res.timed_out = true;
+                sys::kill_group(self.pgid, sig);
+                *self.stage += 1;
+                *self.kill_at = Some(Instant::now() + then);
+                return Clock::Sent;
+            }
+            let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+            wait = Some(wait.map_or(ms, |w| w.min(ms)));
+        }
+        if exited {
+            wait = Some(0);
+        }
+        Clock::Wait(wait)
+    }
+}
+
 /// After the child has exited, how many bytes [`pump`] still reads before it stops waiting
 /// for data to be ready: more than the two pipes can hold (1 MiB each at Linux's default
 /// `pipe-max-size`), so all the child wrote is read, but a descendant that keeps writing
@@ -331,33 +385,17 @@ pub(crate) fn pump(
                 break;
             }
         }
-        let t = tick();
-        let due = if exited.is_some() {
-            None
-        } else if stage > 0 {
-            kill_at
-        } else {
-            t.deadline
+        let mut timer = Timer {
+            pgid,
+            ends,
+            stage: &mut stage,
+            kill_at: &mut kill_at,
         };
-        let mut wait = t.recheck.map(|d| d.as_millis().clamp(1, 60_000) as i32);
-        if let Some(due) = due {
-            let left = due.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                let Some(&(sig, wait)) = ends.get(usize::from(stage)) else {
-                    break;
-                };
-                res.timed_out = true;
-                sys::kill_group(pgid, sig);
-                stage += 1;
-                kill_at = Some(Instant::now() + wait);
-                continue;
-            }
-            let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
-            wait = Some(wait.map_or(ms, |w| w.min(ms)));
-        }
-        if exited.is_some() {
-            wait = Some(0);
-        }
+        let wait = match timer.look(&tick(), exited.is_some(), &mut res) {
+            Clock::Wait(w) => w,
+            Clock::Sent => continue,
+            Clock::Over => break,
+        };
         let polled = Instant::now();
         if sys::poll(&mut fds, wait.unwrap_or(-1))? == 0 {
             continue;

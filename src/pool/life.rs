@@ -6,10 +6,12 @@
 //! [`super::Run::end`]. The pools keep what differs: how a task's input reaches a child, and
 //! how its output is cut into results.
 
+use std::process::{Command, Stdio};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::config::{Config, Timeout};
+use crate::pool::child::{Child, Spawned};
 use crate::pool::Run;
 use crate::task::Outcome;
 
@@ -37,6 +39,37 @@ impl Lifecycle {
         }
         *next = Some(Instant::now() + delay);
     }
+}
+
+/// What launching a process came to.
+pub(crate) enum Launch<'a> {
+    /// The gate held it until the run stopped: it never ran (and has no start time).
+    Held,
+    /// Admitted and paced, started at this time (monotonic and wall clock), and what its
+    /// spawn came to.
+    Tried((Instant, SystemTime), Spawned<'a>),
+}
+
+/// Launches a process in `slot` as the policy says: admitted by the gate (`--load`,
+/// `--memfree`, `--memsuspend`, `-j FILE`), paced by `delay` (`--delay`: a task's; a
+/// process-pool worker's records are paced as they are sent), then spawned in its own process
+/// group and recorded in the slot table.
+pub(crate) fn launch<'a>(
+    run: &'a Run,
+    slot: usize,
+    cmd: &mut Command,
+    stdin: Stdio,
+    delay: Option<Duration>,
+) -> Launch<'a> {
+    // Gate hook: wait for --load/--memfree/--memsuspend/-j FILE (before the clock starts).
+    if !run.slots.admit(slot) {
+        return Launch::Held;
+    }
+    if let Some(d) = delay {
+        run.life.pace(d);
+    }
+    let started = (Instant::now(), SystemTime::now());
+    Launch::Tried(started, Child::spawn(run, slot, cmd, stdin))
 }
 
 /// When a task started at `started` must end (`--timeout`), if it has a limit.

@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
@@ -17,8 +17,9 @@ use crate::config::Config;
 use crate::output::OutBuf;
 use crate::pool::child::{self, Child, Pumped, Spawned, Stream, Tick, IDLE_CHECK};
 use crate::pool::feed::Feeder;
+use crate::pool::life::{self, Launch};
 use crate::pool::sink::{Outlet, Sink};
-use crate::pool::{life, Launcher, Run};
+use crate::pool::{Launcher, Run};
 use crate::task::{Finished, Msg, Outcome, RunInfo, Task};
 use crate::template::{Ctx, Rendered};
 
@@ -119,6 +120,8 @@ impl<'a> Slot<'a> {
         }
     }
 
+    /// One attempt at a task: its command rendered and shown, launched, supervised to its
+    /// end, and settled into a [`Finished`].
     fn run_task(&mut self, task: &Task, jobslot: usize, last: bool) -> Finished {
         let rendered = self.cfg.template.render(&Ctx {
             seq: task.seq,
@@ -134,9 +137,63 @@ impl<'a> Slot<'a> {
             info: RunInfo::default(),
             more: 0,
         };
+        let Some(mut sink) = self.begin(task, jobslot, last, &rendered, &mut fin) else {
+            return fin;
+        };
+        let mut cmd = self.command(rendered, jobslot, task.seq);
+        // perf (issue 14): a spliced chunk's pipe is the command's stdin itself.
+        let stdin = match task.chunk() {
+            None => super::task_stdin(self.cfg.compat.task_stdin),
+            chunk => crate::pool::feed::stdin_for(chunk),
+        };
+        let delay = self.cfg.jobs_ctl.delay;
+        let (started, spawned) = match life::launch(self.ctl, self.slot, &mut cmd, stdin, delay) {
+            Launch::Held => {
+                fin.outcome = Outcome::Signaled(libc::SIGTERM);
+                return fin;
+            }
+            Launch::Tried(started, spawned) => (started, spawned),
+        };
+        fin.info.start = Some(started.1);
+        let child = match spawned {
+            Spawned::Running(c) => c,
+            Spawned::Stopping => {
+                fin.outcome = Outcome::Signaled(libc::SIGTERM);
+                return fin;
+            }
+            Spawned::Failed(e) => {
+                let (outcome, line) = life::spawn_failed(self.cfg, self.ctl, cmd.get_program(), &e);
+                fin.outcome = outcome;
+                let (stdout, _, _) = sink.finish(fin.outcome, None);
+                fin.stdout = stdout;
+                if let Some(line) = line {
+                    fin.stderr = OutBuf::from_vec(line.into_bytes());
+                }
+                return fin;
+            }
+        };
+        let (pumped, status, deadline) = self.supervise(task, child, started.0, &mut sink);
+        fin.info.runtime = started.0.elapsed();
+        life::ran(self.cfg, self.ctl, fin.info.runtime);
+        fin.info.receive = sink.received;
+        let after = deadline.map(|d| d - started.0).unwrap_or_default();
+        self.settle(task, last, sink, (pumped, status), after, fin)
+    }
+
+    /// Before the task runs: whether it runs at all (`{uniq}`, `--dry-run`), its job-log
+    /// command, its output sink (`None`: `fin` is its end: not run, or its `--results` cannot
+    /// be stored) and `-t`/`-v`'s lines.
+    fn begin(
+        &mut self,
+        task: &Task,
+        jobslot: usize,
+        last: bool,
+        rendered: &Rendered,
+        fin: &mut Finished,
+    ) -> Option<Sink> {
         if !self.cfg.template.accepts(task.template_records()) {
             // `{uniq}`/`{choose_k}`: this task does not run (and prints nothing).
-            return fin;
+            return None;
         }
         if self.cfg.jobs_ctl.joblog.is_some() {
             fin.info.command = rendered.display();
@@ -145,7 +202,7 @@ impl<'a> Slot<'a> {
             let mut line = rendered.display();
             line.push(b'\n');
             fin.stdout = OutBuf::from_vec(line);
-            return fin;
+            return None;
         }
         let tag = self.cfg.jobs_ctl.tag.as_ref().map(|t| {
             t.expand_text(&Ctx {
@@ -171,7 +228,7 @@ impl<'a> Slot<'a> {
                     fin.stderr = OutBuf::from_vec(msg.into_bytes());
                 }
                 fin.outcome = Outcome::IoError;
-                return fin;
+                return None;
             }
         };
         // -t: the command on stderr before it runs; -v: on stdout, grouped with its output.
@@ -191,15 +248,16 @@ impl<'a> Slot<'a> {
                 sink.note_out(&line, &mut self.outlet);
             }
         }
-        let who = super::Spawn {
-            cfg: self.cfg,
-            seq: Some(task.seq),
-            slot: jobslot,
-        };
-        // The `parallel` personality: a command line with nothing for the shell to do runs
-        // without it (a program found in PATH, not an exported shell function).
+        Some(sink)
+    }
+
+    /// The process for the rendered command. The `parallel` personality: a command line with
+    /// nothing for the shell to do runs without it (a program found in PATH, not an exported
+    /// shell function).
+    fn command(&mut self, rendered: Rendered, jobslot: usize, seq: u64) -> std::process::Command {
+        let cfg = self.cfg;
         let direct = match &rendered {
-            Rendered::Shell(s) if compat.shell_direct => crate::template::direct_words(s)
+            Rendered::Shell(s) if cfg.compat.shell_direct => crate::template::direct_words(s)
                 .filter(|w| self.runs_direct(&w[0]))
                 .map(Rendered::Argv),
             _ => None,
@@ -209,43 +267,28 @@ impl<'a> Slot<'a> {
             Rendered::Argv(a) => Some(self.resolve(&a[0])),
             Rendered::Shell(_) => None,
         };
-        let mut cmd = super::command(&rendered, program, who);
-        // Gate hook: wait for --load/--memfree/--memsuspend/-j FILE (before the clock starts).
-        if !self.ctl.slots.admit(self.slot) {
-            fin.outcome = Outcome::Signaled(libc::SIGTERM);
-            return fin;
-        }
-        if let Some(d) = self.cfg.jobs_ctl.delay {
-            self.ctl.life.pace(d);
-        }
-        let started = Instant::now();
-        fin.info.start = Some(SystemTime::now());
-        let mut child = match Child::spawn(
-            self.ctl,
-            self.slot,
-            &mut cmd,
-            // perf (issue 14): a spliced chunk's pipe is the command's stdin itself.
-            match task.chunk() {
-                None => super::task_stdin(compat.task_stdin),
-                chunk => crate::pool::feed::stdin_for(chunk),
-            },
-        ) {
-            Spawned::Running(c) => c,
-            Spawned::Stopping => {
-                fin.outcome = Outcome::Signaled(libc::SIGTERM);
-                return fin;
-            }
-            Spawned::Failed(e) => {
-                let (outcome, line) = life::spawn_failed(self.cfg, self.ctl, cmd.get_program(), &e);
-                fin.outcome = outcome;
-                let (stdout, _, _) = sink.finish(fin.outcome, None);
-                fin.stdout = stdout;
-                if let Some(line) = line {
-                    fin.stderr = OutBuf::from_vec(line.into_bytes());
-                }
-                return fin;
-            }
+        let who = super::Spawn {
+            cfg,
+            seq: Some(seq),
+            slot: jobslot,
         };
+        super::command(&rendered, program, who)
+    }
+
+    /// Runs the task's child to its end: feeds its chunk, passes its output to `sink`, ends
+    /// it at its deadline (`--timeout`), reaps it. Returns how the pumping and the child
+    /// ended, and the deadline.
+    fn supervise(
+        &mut self,
+        task: &Task,
+        mut child: Child,
+        started: Instant,
+        sink: &mut Sink,
+    ) -> (
+        io::Result<Pumped>,
+        io::Result<std::process::ExitStatus>,
+        Option<Instant>,
+    ) {
         let deadline = life::deadline(self.cfg, self.ctl, started);
         let feed = match (child.take_stdin(), task.chunk()) {
             (Some(s), Some(c)) => Some((s, Feeder::new(c))),
@@ -287,12 +330,22 @@ impl<'a> Slot<'a> {
                 p.feed_err = crate::pool::feed::still_held(c).err();
             }
         }
-        fin.info.runtime = started.elapsed();
-        life::ran(self.cfg, self.ctl, fin.info.runtime);
-        fin.info.receive = sink.received;
+        (pumped, status, deadline)
+    }
+
+    /// The task's child has ended (`after` its start, if it timed out): its outcome, the line
+    /// that says why when it did not simply exit, its output and `--results` files completed.
+    fn settle(
+        &mut self,
+        task: &Task,
+        last: bool,
+        mut sink: Sink,
+        (pumped, status): (io::Result<Pumped>, io::Result<std::process::ExitStatus>),
+        after: std::time::Duration,
+        mut fin: Finished,
+    ) -> Finished {
         let note = match (&pumped, &status) {
             (Ok(p), Ok(_)) if p.timed_out => {
-                let after = deadline.map(|d| d - started).unwrap_or_default();
                 Some(life::timed_out(task.seq, self.cfg.jobs_ctl.timeout, after))
             }
             (
@@ -321,6 +374,7 @@ impl<'a> Slot<'a> {
             (Ok(_), Ok(st)) => child::outcome(st),
             (Err(_), _) | (_, Err(_)) => Outcome::IoError,
         };
+        let results = self.ctl.life.results.as_ref();
         let index = results
             .filter(|_| last || fin.outcome.success())
             .map(|r| (r, task.records()));
