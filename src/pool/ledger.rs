@@ -147,6 +147,9 @@ pub(crate) struct InFlight {
     /// Its output sink, once a piece of its results has come before the rest (or when its
     /// results are tagged or stored).
     pub(crate) sink: Option<Box<Sink>>,
+    /// The framed protocol: a record of it was answered with this failure message (the task
+    /// fails when its last record is answered).
+    pub(crate) failure: Option<Box<[u8]>>,
 }
 
 impl InFlight {
@@ -155,6 +158,7 @@ impl InFlight {
             job,
             got: 0,
             sink: None,
+            failure: None,
         }
     }
 }
@@ -224,6 +228,7 @@ impl Ledger {
                     job: head,
                     got: seen,
                     sink: front.sink.take(),
+                    failure: None,
                 };
                 on(Step::Done(done, &span[..whole]))?;
                 if whole < span.len() {
@@ -235,6 +240,74 @@ impl Ledger {
             }
         }
         Ok(data)
+    }
+
+    /// The framed protocol: credits one whole result, `out` (what is printed for it), to the
+    /// oldest record. A block's front value is a task of its own, answered now. Returns
+    /// `false` when no record is in flight (an answer nobody asked for).
+    pub(crate) fn credit_one<'d>(
+        &mut self,
+        out: &'d [u8],
+        mut on: impl FnMut(Step<'_, 'd>) -> io::Result<()>,
+    ) -> io::Result<bool> {
+        let Some(front) = self.jobs.front_mut() else {
+            return Ok(false);
+        };
+        self.mid = false;
+        front.got += 1;
+        if front.got >= front.job.nrec {
+            let done = self.jobs.pop_front().expect("front exists");
+            on(Step::Done(done, out))?;
+        } else if let JobInput::Lines(l) = &mut front.job.input {
+            let head = Job {
+                seq: front.job.seq,
+                nrec: 1,
+                input: JobInput::Lines(l.take_answered(1)),
+                failures: 0,
+                tag: None,
+            };
+            front.job.seq += 1;
+            front.job.nrec -= 1;
+            front.job.failures = 0;
+            front.got = 0;
+            let done = InFlight {
+                job: head,
+                got: 1,
+                sink: front.sink.take(),
+                failure: None,
+            };
+            on(Step::Done(done, out))?;
+        } else {
+            on(Step::Part(front, out))?;
+        }
+        Ok(true)
+    }
+
+    /// The framed protocol: the oldest record was answered with the failure `msg`. Returns
+    /// the task that failed, now answered (a block's front value goes alone, with its value,
+    /// to be re-sent under `--retries`); `Some(None)` when the record is one of a task's
+    /// several (it fails once its last record is answered); `None` when no record is in
+    /// flight.
+    pub(crate) fn fail_one(&mut self, msg: &[u8]) -> Option<Option<InFlight>> {
+        let front = self.jobs.front_mut()?;
+        self.mid = false;
+        if let (JobInput::Lines(_), true) = (&front.job.input, front.job.nrec > 1) {
+            let rest = front.job.split_after(1).expect("a block of several values");
+            let head = std::mem::replace(&mut front.job, rest);
+            front.got = 0;
+            let mut done = InFlight::new(head);
+            done.got = 1;
+            done.failure = Some(msg.into());
+            return Some(Some(done));
+        }
+        front.got += 1;
+        if front.failure.is_none() {
+            front.failure = Some(msg.into());
+        }
+        if front.got >= front.job.nrec {
+            return Some(self.jobs.pop_front());
+        }
+        Some(None)
     }
 
     /// An unterminated last result counts as one (the worker ended cleanly after it); it

@@ -11,6 +11,7 @@ mod compat;
 mod errors;
 mod exit_status;
 mod faults;
+mod framed;
 mod generated;
 mod gnu_personality;
 mod halt_resume;
