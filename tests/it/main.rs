@@ -25,6 +25,7 @@ mod process_pool;
 mod process_pool_ends;
 mod process_pool_poison;
 mod progress;
+mod python;
 mod readme;
 mod resources;
 mod shard;
