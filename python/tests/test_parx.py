@@ -223,3 +223,14 @@ def test_a_worker_that_breaks_the_protocol_is_parx_error(tmp_path):
 
 def test_the_package_is_typed():
     assert (Path(parx.__file__).parent / "py.typed").exists()
+
+
+def test_ci_tests_the_installed_wheel():
+    """CI (.ci/run) sets PARX_EXPECT_INSTALLED=1: the package and the binary are the wheel's."""
+    if os.environ.get("PARX_EXPECT_INSTALLED") != "1":
+        pytest.skip("not testing an installed wheel")
+    import sysconfig
+
+    assert Path(parx.__file__).resolve().is_relative_to(Path(sys.prefix).resolve())
+    assert parx.binary() == os.path.join(sysconfig.get_path("scripts"), "parx")
+    assert "PARX_BINARY" not in os.environ

@@ -733,6 +733,14 @@ impl Slot<'_> {
             TaskInput::Chunk(_) | TaskInput::Lines(_) => false,
         };
         match self.job(t) {
+            Ok(j) if split && self.cfg.framed.is_some() => {
+                crate::messages::note(format_args!(
+                    "{}: its value is larger than one frame holds (4 GiB): not sent, failed",
+                    j.label()
+                ));
+                self.fail(InFlight::new(j), Outcome::IoError, RunInfo::default());
+                None
+            }
             Ok(j) if split => {
                 // A worker would read it as two records and every later result would go to
                 // the wrong task: it fails alone, named; the run goes on.

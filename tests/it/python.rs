@@ -43,7 +43,10 @@ fn pip_install_from_a_clone_gives_the_binary_and_the_package() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let tmp = common::tempdir();
     let clone = tmp.path().join("clone");
-    run(Command::new("git").args(["clone", "-q"]).arg(repo).arg(&clone));
+    run(Command::new("git")
+        .args(["clone", "-q"])
+        .arg(repo)
+        .arg(&clone));
     let venv = tmp.path().join("venv");
     run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
     let bin = venv.join("bin");
