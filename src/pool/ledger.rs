@@ -476,6 +476,54 @@ mod tests {
     }
 
     #[test]
+    fn framed_answers_credit_one_record_each_and_a_failure_takes_its_task_off() {
+        let mut l = Ledger::default();
+        let block = Lines {
+            bytes: b"a\nb\nc\n".to_vec(),
+            at: 0,
+            count: 3,
+            end: b'\n',
+        };
+        l.jobs.push_back(InFlight::new(Job {
+            seq: 1,
+            nrec: 3,
+            input: JobInput::Lines(block),
+            failures: 0,
+            tag: None,
+        }));
+        l.jobs.push_back(job(4, 2));
+        let mut done = Vec::new();
+        // A result holding newlines is one result.
+        l.credit_one(b"A\nA\n", |s| {
+            if let Step::Done(inf, span) = s {
+                done.push((inf.job.seq, span.to_vec()));
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(done, [(1, b"A\nA\n".to_vec())]);
+        // Value b fails: it leaves the block with its value (to be re-sent), c stays owed.
+        let failed = l.fail_one(b"boom").unwrap().unwrap();
+        assert_eq!((failed.job.seq, failed.job.value()), (2, "b".into()));
+        assert_eq!(failed.failure.as_deref(), Some(&b"boom"[..]));
+        assert_eq!(l.jobs.front().unwrap().job.value(), "c");
+        l.credit_one(b"C", |_| Ok(())).unwrap();
+        // Task 4 has two records: a failure on the first fails it once its last is answered.
+        assert!(l.fail_one(b"first").unwrap().is_none());
+        let mut last = None;
+        l.credit_one(b"second", |s| {
+            if let Step::Done(inf, _) = s {
+                last = Some((inf.job.seq, inf.failure));
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(last, Some((4, Some(b"first"[..].into()))));
+        assert!(!l.credit_one(b"extra", |_| Ok(())).unwrap(), "nothing owed");
+        assert!(l.fail_one(b"extra").is_none());
+    }
+
+    #[test]
     fn job_labels_name_the_task_and_its_value() {
         let j = job(5, 1).job;
         assert_eq!(j.label(), "task 5 (v5.0)");
