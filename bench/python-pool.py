@@ -8,14 +8,15 @@ medians; every run's output is checked against the first variant's:
           `parx --pool process --framed -k` against multiprocessing.Pool(initializer=...)
           .imap with try/except in the mapped function (the failures on stderr in both).
   mpool   200,000 lines through a sha1 map, in order, -j2: parx.serve under
-          `parx --pool process --framed -k` against ../shared/bench/mpool.py
-          (multiprocessing.Pool.imap, chunksize 1000; an identical copy is used when that file
-          is absent), and the line-protocol worker stream.py under parx for reference.
+          `parx --pool process --framed -k` against the mpool.py that
+          ../shared/bench/make-data.sh writes into its data directory (--data, default
+          /tmp/parx-bench; multiprocessing.Pool.imap, chunksize 1000; an identical copy is used
+          when it is absent), and the line-protocol worker stream.py under parx for reference.
 
 Prints `RATIO <workload> <variant> <x>` (x = the variant's median / parx-framed's: above 1,
 parx is faster) and the load (`uptime`) before and after.
 
-usage: bench/python-pool.py [--parx PATH] [--rounds N] [--only faults,mpool] [-j N]
+usage: bench/python-pool.py [--parx PATH] [--rounds N] [--only faults,mpool] [-j N] [--data DIR]
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ for line in sys.stdin.buffer:
     out.write(hashlib.sha1(line.rstrip(b"\\n")).hexdigest().encode() + b"\\n")
 """
 
-# A copy of ../shared/bench/mpool.py, used when that file is not there.
+# A copy of the mpool.py of ../shared/bench/make-data.sh, used when that one is not there.
 MPOOL = '''import hashlib
 import sys
 from multiprocessing import Pool
@@ -106,6 +107,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--only", default="faults,mpool")
     ap.add_argument("-j", type=int, default=2)
+    ap.add_argument("--data", default="/tmp/parx-bench")
     a = ap.parse_args()
     if not os.access(a.parx, os.X_OK):
         print(f"no parx at {a.parx}: cargo build --release, or --parx PATH", file=sys.stderr)
@@ -120,7 +122,7 @@ def main() -> int:
             ("fault_pool.py", FAULT_POOL),
         ]:
             (tmp / name).write_text(body)
-        shared = REPO.parent / "shared/bench/mpool.py"
+        shared = Path(a.data) / "mpool.py"
         mpool = shared if shared.exists() else tmp / "mpool.py"
         if not shared.exists():
             mpool.write_text(MPOOL)
@@ -141,7 +143,7 @@ def main() -> int:
             ],
         }
         print(f"machine: {os.uname().sysname} {os.uname().machine}, {os.cpu_count()} CPUs; parx {px}")
-        print(f"python: {py}; rounds: {a.rounds}; -j{j}")
+        print(f"python: {py}; rounds: {a.rounds}; -j{j}; Pool's map: {mpool}")
         print(f"load before: {uptime()}")
         failed = False
         for w in a.only.split(","):

@@ -96,9 +96,9 @@ def binary() -> str:
 
 
 def _encode_text(r: Any) -> bytes:
-    if isinstance(r, bytes):
-        return r
-    if isinstance(r, (bytearray, memoryview)):
+    if r.__class__ is str:
+        return r.encode("utf-8", "surrogateescape")
+    if isinstance(r, (bytes, bytearray, memoryview)):
         return bytes(r)
     if r is None:
         return b""
@@ -107,11 +107,16 @@ def _encode_text(r: Any) -> bytes:
     return r.encode("utf-8", "surrogateescape")
 
 
-def _codec(name: str) -> "tuple[Callable[[bytes], Any], Callable[[Any], bytes]]":
+def _decode_text(b: bytes) -> str:
+    return b.decode("utf-8", "surrogateescape")
+
+
+def _codec(name: str) -> "tuple[Optional[Callable[[bytes], Any]], Callable[[Any], bytes]]":
+    """How records reach fn (None: as bytes) and how its results are written."""
     if name == "text":
-        return (lambda b: b.decode("utf-8", "surrogateescape")), _encode_text
+        return _decode_text, _encode_text
     if name == "bytes":
-        return (lambda b: b), _encode_text
+        return None, _encode_text
     if name == "pickle":
         return (
             lambda b: pickle.loads(base64.b64decode(b)),
@@ -165,16 +170,20 @@ def serve(
     pack = _HEADER.pack
     size = _HEADER.size
     now = time.monotonic
+    raw = decode is None
+    text_out = encode is _encode_text
     out: List[bytes] = []
+    append = out.append
     buf = b""
     pos = 0
     while True:
         last = now()
-        end_of = len(buf)
-        while end_of - pos >= size:
+        n = len(buf)
+        while pos + size <= n:
             kind, rid, length = unpack(buf, pos)
-            end = pos + size + length
-            if end > end_of:
+            start = pos + size
+            end = start + length
+            if end > n:
                 break
             if kind != RECORD:
                 sys.stderr.write(
@@ -182,19 +191,25 @@ def serve(
                     "by parx --pool process --framed?\n"
                 )
                 raise SystemExit(2)
-            payload = buf[pos + size : end]
             pos = end
             try:
-                r = encode(fn(decode(payload)))
-                out.append(pack(RESULT, rid, len(r)))
-                out.append(r)
+                r = fn(buf[start:end]) if raw else fn(decode(buf[start:end]))
+                if not text_out:
+                    r = encode(r)
+                elif r.__class__ is str:
+                    r = r.encode("utf-8", "surrogateescape")
+                elif r.__class__ is not bytes:
+                    r = encode(r)
             except Exception as e:
                 # The traceback from fn on (serve's own frame left out).
                 tb = e.__traceback__.tb_next if e.__traceback__ else None
                 text = "".join(traceback.format_exception(type(e), e, tb))
                 msg = text.encode("utf-8", "replace")
-                out.append(pack(FAILURE, rid, len(msg)))
-                out.append(msg)
+                append(pack(FAILURE, rid, len(msg)))
+                append(msg)
+            else:
+                append(pack(RESULT, rid, len(r)))
+                append(r)
             t = now()
             if t - last >= _FLUSH_EVERY:
                 _write_all(out_fd, b"".join(out))
