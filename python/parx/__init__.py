@@ -16,19 +16,29 @@ The protocol is specified in docs/framed-protocol.md. Pure Python, no dependenci
 
 from __future__ import annotations
 
-import base64
 import os
-import pickle
-import shutil
-import signal
 import struct
-import subprocess
 import sys
-import sysconfig
-import threading
 import time
-import traceback
-from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, Union
+# A worker imports only what serving needs (its start-up is paid by every worker); the
+# caller's modules (subprocess, threading, pickle, ...) and typing are imported where they
+# are used (type checkers read this name as typing.TYPE_CHECKING).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import subprocess
+    import threading
+    from typing import (
+        Any,
+        Callable,
+        Dict,
+        Iterable,
+        Iterator,
+        List,
+        Optional,
+        Sequence,
+        Tuple,
+        Union,
+    )
 
 __all__ = ["serve", "imap", "map", "binary", "TaskError", "ParxError"]
 
@@ -76,6 +86,9 @@ class ParxError(RuntimeError):
 def binary() -> str:
     """The parx binary: ``$PARX_BINARY``, else the one the wheel installed beside this
     interpreter, else ``parx`` on PATH."""
+    import shutil
+    import sysconfig
+
     env = os.environ.get("PARX_BINARY")
     if env:
         return env
@@ -96,15 +109,11 @@ def binary() -> str:
 
 
 def _encode_text(r: Any) -> bytes:
-    if r.__class__ is str:
-        return r.encode("utf-8", "surrogateescape")
     if isinstance(r, (bytes, bytearray, memoryview)):
         return bytes(r)
     if r is None:
         return b""
-    if not isinstance(r, str):
-        r = str(r)
-    return r.encode("utf-8", "surrogateescape")
+    return str(r).encode("utf-8", "surrogateescape")
 
 
 def _decode_text(b: bytes) -> str:
@@ -118,6 +127,9 @@ def _codec(name: str) -> "tuple[Optional[Callable[[bytes], Any]], Callable[[Any]
     if name == "bytes":
         return None, _encode_text
     if name == "pickle":
+        import base64
+        import pickle
+
         return (
             lambda b: pickle.loads(base64.b64decode(b)),
             lambda r: pickle.dumps(r, pickle.HIGHEST_PROTOCOL),
@@ -125,7 +137,7 @@ def _codec(name: str) -> "tuple[Optional[Callable[[bytes], Any]], Callable[[Any]
     raise ValueError(f"unknown codec {name!r}: use 'text', 'bytes' or 'pickle'")
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _write_all(fd: int, data: "bytes | bytearray") -> None:
     view = memoryview(data)
     while view:
         n = os.write(fd, view)
@@ -170,19 +182,19 @@ def serve(
     pack = _HEADER.pack
     size = _HEADER.size
     now = time.monotonic
-    raw = decode is None
     text_out = encode is _encode_text
-    out: List[bytes] = []
-    append = out.append
+    out = bytearray()
     buf = b""
     pos = 0
     while True:
-        last = now()
+        # The whole frames read so far (ids, where their payloads are), then their answers:
+        # two plain loops cost less per record than one.
+        spans: List[Tuple[int, int, int]] = []
+        span = spans.append
         n = len(buf)
         while pos + size <= n:
             kind, rid, length = unpack(buf, pos)
-            start = pos + size
-            end = start + length
+            end = pos + size + length
             if end > n:
                 break
             if kind != RECORD:
@@ -191,9 +203,12 @@ def serve(
                     "by parx --pool process --framed?\n"
                 )
                 raise SystemExit(2)
+            span((rid, pos + size, end))
             pos = end
+        last = now()
+        for rid, start, end in spans:
             try:
-                r = fn(buf[start:end]) if raw else fn(decode(buf[start:end]))
+                r = fn(buf[start:end]) if decode is None else fn(decode(buf[start:end]))
                 if not text_out:
                     r = encode(r)
                 elif r.__class__ is str:
@@ -201,22 +216,24 @@ def serve(
                 elif r.__class__ is not bytes:
                     r = encode(r)
             except Exception as e:
+                import traceback
+
                 # The traceback from fn on (serve's own frame left out).
                 tb = e.__traceback__.tb_next if e.__traceback__ else None
                 text = "".join(traceback.format_exception(type(e), e, tb))
                 msg = text.encode("utf-8", "replace")
-                append(pack(FAILURE, rid, len(msg)))
-                append(msg)
+                out += pack(FAILURE, rid, len(msg))
+                out += msg
             else:
-                append(pack(RESULT, rid, len(r)))
-                append(r)
+                out += pack(RESULT, rid, len(r))
+                out += r
             t = now()
             if t - last >= _FLUSH_EVERY:
-                _write_all(out_fd, b"".join(out))
+                _write_all(out_fd, out)
                 out.clear()
                 last = t
         if out:
-            _write_all(out_fd, b"".join(out))
+            _write_all(out_fd, out)
             out.clear()
         chunk = os.read(in_fd, _READ)
         if not chunk:
@@ -232,7 +249,7 @@ def serve(
 
 
 def _read_exact(f: Any, n: int) -> bytes:
-    data = f.read(n)
+    data: bytes = f.read(n)
     if len(data) != n:
         raise EOFError
     return data
@@ -276,13 +293,18 @@ def imap(
 
 
 def _run(
-    argv: List[str], env: dict, iterable: Iterable[Any], errors: str, stderr: Any
+    argv: List[str], env: Dict[str, str], iterable: Iterable[Any], errors: str, stderr: Any
 ) -> Iterator[Any]:
+    import base64
+    import pickle
+    import subprocess
+    import threading
+
     proc = subprocess.Popen(
         argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=env,
         bufsize=1 << 16,
     )
-    items: dict = {}
+    items: Dict[int, Any] = {}
     stop = threading.Event()
     feed_error: List[BaseException] = []
 
@@ -341,8 +363,11 @@ def _run(
             _end(proc, stop, feeder)
 
 
-def _end(proc: subprocess.Popen, stop: threading.Event, feeder: threading.Thread) -> None:
+def _end(proc: subprocess.Popen[bytes], stop: threading.Event, feeder: threading.Thread) -> None:
     """Ends a run left early: parx gets TERM (it ends its workers' process groups), then KILL."""
+    import signal
+    import subprocess
+
     stop.set()
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
