@@ -4,7 +4,8 @@
 //! `-k`; passes the worker's stderr through, and times the oldest job for `--timeout`. A job
 //! whose results are tagged, stored (`--results`) or come over several reads has its own
 //! output sink (`crate::pool::sink`), as a thread-pool task has; the others' results pass as
-//! they are, terminators included.
+//! they are, terminators included. With `--framed` the output is cut into frames instead
+//! (`super::framed`), one result or failure per record.
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
@@ -300,9 +301,8 @@ impl<'a> Reader<'a> {
             let _ = self.outlet.hold(&mut out, &frame);
         }
         let info = self.slot.run_info(&job, since, out.len());
-        inf = InFlight::new(job);
-        inf.sink = None;
-        self.slot.fail_with(inf, Outcome::Exited(1), info, out);
+        self.slot
+            .fail_with(InFlight::new(job), Outcome::Exited(1), info, out);
     }
 
     /// An unterminated last result counts as one.
