@@ -277,3 +277,40 @@ fn framed_goes_with_the_process_pool_and_values() {
         .assert()
         .failure();
 }
+
+#[test]
+fn a_failure_is_stored_as_the_tasks_stderr_and_logged_as_failed() {
+    let dir = tempdir();
+    let res = dir.path().join("res");
+    let log = dir.path().join("log");
+    framed(&["-k", "--results"])
+        .arg(&res)
+        .arg("--joblog")
+        .arg(&log)
+        .args(["python3", "-c"])
+        .arg("import parx\ndef f(v):\n    if v == 'b': raise KeyError(v)\n    return v\nparx.serve(f)")
+        .write_stdin("a\nb\nc\n")
+        .assert()
+        .code(1)
+        .stdout("a\nc\n");
+    let err = std::fs::read_to_string(res.join("2/stderr")).unwrap();
+    assert!(
+        err.contains("Traceback") && err.contains("KeyError: 'b'"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(res.join("1/stdout")).unwrap(),
+        "a\n"
+    );
+    let rows: Vec<Vec<String>> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').map(str::to_owned).collect())
+        .collect();
+    let exits: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r[0].as_str(), r[6].as_str()))
+        .collect();
+    assert_eq!(exits, [("1", "0"), ("2", "1"), ("3", "0")]);
+}

@@ -301,8 +301,14 @@ impl<'a> Reader<'a> {
             let _ = self.outlet.hold(&mut out, &frame);
         }
         let info = self.slot.run_info(&job, since, out.len());
-        self.slot
-            .fail_with(InFlight::new(job), Outcome::Exited(1), info, out);
+        let mut inf = InFlight::new(job);
+        if self.slot.ctl.results.is_some() {
+            // `--results`: the message is the task's stderr there.
+            let mut sink = self.slot.sink(&inf.job);
+            let _ = sink.stderr(&msg, &mut self.outlet);
+            inf.sink = Some(Box::new(sink));
+        }
+        self.slot.fail_with(inf, Outcome::Exited(1), info, out);
     }
 
     /// An unterminated last result counts as one.
