@@ -308,9 +308,10 @@ fn a_failure_is_stored_as_the_tasks_stderr_and_logged_as_failed() {
         .skip(1)
         .map(|l| l.split('\t').map(str::to_owned).collect())
         .collect();
-    let exits: Vec<(&str, &str)> = rows
+    let mut exits: Vec<(&str, &str)> = rows
         .iter()
         .map(|r| (r[0].as_str(), r[6].as_str()))
         .collect();
+    exits.sort(); // rows come as tasks end
     assert_eq!(exits, [("1", "0"), ("2", "1"), ("3", "0")]);
 }
