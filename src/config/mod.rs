@@ -54,6 +54,9 @@ pub struct Config {
     /// `--result-end`: the byte that ends each result of a `--pool process` worker (printed
     /// without it), instead of the record terminator.
     pub result_end: Option<u8>,
+    /// `--framed`: process-pool workers speak the framed protocol (`crate::pool::process`'s
+    /// `framed`); `Some(true)` with `--framed-out` (results printed as frames).
+    pub framed: Option<bool>,
     /// How many records go into one task (`-n`, `-X`).
     pub batch: Batch,
     /// `--pipe`/`--pipe-part`: tasks are chunks of data instead of argument values.
@@ -631,6 +634,21 @@ impl Config {
                 }
             },
         };
+        let framed = match (cli.framed, pool) {
+            (false, _) => None,
+            (true, PoolKind::Thread) => {
+                return usage("--framed goes with --pool process (add --pool process)")
+            }
+            (true, PoolKind::Process) if chunk_mode => {
+                return usage(
+                    "--framed does not take chunks yet (--pipe, --pipe-part): use the line protocol, or give values",
+                )
+            }
+            (true, PoolKind::Process) if cli.framed_out && (cli.tag || cli.tagstring.is_some()) => {
+                return usage("--framed-out prints frames, which take no tag: drop --tag/--tagstring")
+            }
+            (true, PoolKind::Process) => Some(cli.framed_out),
+        };
         // -n / -N / -L (argument mode) / -X / -m / --xargs: how many values per command.
         let packing = [
             (cli.context_x, "-X"),
@@ -879,6 +897,7 @@ impl Config {
             },
             max_tasks: cli.max_tasks,
             result_end,
+            framed,
             batch,
             chunks,
             slurm,
