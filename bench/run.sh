@@ -309,14 +309,15 @@ if selected mpool; then
 fi
 heavy_rounds=$([ $quick = 1 ] && echo 15000 || echo 150000)
 mid_rounds=$([ $quick = 1 ] && echo 300 || echo 3000)
-for w in mheavy:nheavy:$heavy_rounds mmid:nmid:$mid_rounds; do
-  IFS=: read -r name input rounds <<< "$w"
-  for shape in "" -fn; do
-    selected "$name$shape" || continue
-    workload=$name$shape script=heavy${shape#-}.py
-    variant parx y "$P -j$j --pool process -k $py $script $rounds < $input"
-    variant multiprocessing y "$py mheavy.py $j $rounds < $input"
-    variant one-python y "$py $script $rounds < $input"
+for heavy_w in mheavy:nheavy:$heavy_rounds mmid:nmid:$mid_rounds; do
+  IFS=: read -r heavy_name heavy_input heavy_n <<< "$heavy_w"
+  for heavy_shape in "" -fn; do
+    selected "$heavy_name$heavy_shape" || continue
+    workload=$heavy_name$heavy_shape
+    heavy_script=heavy${heavy_shape#-}.py
+    variant parx y "$P -j$j --pool process -k $py $heavy_script $heavy_n < $heavy_input"
+    variant multiprocessing y "$py mheavy.py $j $heavy_n < $heavy_input"
+    variant one-python y "$py $heavy_script $heavy_n < $heavy_input"
     measure bytes
   done
 done

@@ -94,6 +94,8 @@ Register-ArgumentCompleter -Native -CommandName 'parx' -ScriptBlock {
             [CompletionResult]::new('-X', '-X ', [CompletionResultType]::ParameterName, 'As many values per command as fit (a{}b repeated per value)')
             [CompletionResult]::new('--pipe', '--pipe', [CompletionResultType]::ParameterName, 'Split stdin into record-aligned chunks, each fed to a command''s stdin')
             [CompletionResult]::new('--pipe-part', '--pipe-part', [CompletionResultType]::ParameterName, 'Split the -a/:::: files in place (memory-mapped) into chunks')
+            [CompletionResult]::new('--framed', '--framed', [CompletionResultType]::ParameterName, 'With --pool process: workers speak the framed protocol (docs/framed-protocol.md)')
+            [CompletionResult]::new('--framed-out', '--framed-out', [CompletionResultType]::ParameterName, 'With --framed: print results and failures as frames too (for programs reading parx)')
             [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Print outputs in input order (default: as tasks complete)')
             [CompletionResult]::new('--keep-order', '--keep-order', [CompletionResultType]::ParameterName, 'Print outputs in input order (default: as tasks complete)')
             [CompletionResult]::new('--tag', '--tag', [CompletionResultType]::ParameterName, 'Prefix each output line with the task''s values and a TAB')

@@ -91,6 +91,8 @@ set edit:completion:arg-completer[parx] = {|@words|
             cand -X 'As many values per command as fit (a{}b repeated per value)'
             cand --pipe 'Split stdin into record-aligned chunks, each fed to a command''s stdin'
             cand --pipe-part 'Split the -a/:::: files in place (memory-mapped) into chunks'
+            cand --framed 'With --pool process: workers speak the framed protocol (docs/framed-protocol.md)'
+            cand --framed-out 'With --framed: print results and failures as frames too (for programs reading parx)'
             cand -k 'Print outputs in input order (default: as tasks complete)'
             cand --keep-order 'Print outputs in input order (default: as tasks complete)'
             cand --tag 'Prefix each output line with the task''s values and a TAB'

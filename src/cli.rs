@@ -254,6 +254,18 @@ pub struct Cli {
     #[arg(long, value_name = "SEP", help_heading = "Workers")]
     pub result_end: Option<String>,
 
+    /// With --pool process: workers speak the framed protocol (docs/framed-protocol.md)
+    ///
+    /// Records and results are length-framed (any bytes), each answer names its record, and a
+    /// worker may answer a record with a failure and go on. Each result is printed followed
+    /// by the record terminator (or --result-end SEP).
+    #[arg(long, help_heading = "Workers")]
+    pub framed: bool,
+
+    /// With --framed: print results and failures as frames too (for programs reading parx)
+    #[arg(long, requires = "framed", help_heading = "Workers")]
+    pub framed_out: bool,
+
     // ---- Output ----
     /// Print outputs in input order (default: as tasks complete)
     #[arg(aliases = ["keeporder"], short = 'k', long = "keep-order", help_heading = "Output")]

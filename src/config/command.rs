@@ -66,11 +66,24 @@ pub(super) fn template(
     Ok(template)
 }
 
-/// `--pool`, and the process pool's `--max-tasks` and `--result-end`.
+/// The pool options, validated.
+pub(super) struct PoolOpts {
+    /// `--pool`.
+    pub(super) pool: PoolKind,
+    /// `--max-tasks`.
+    pub(super) max_tasks: Option<u64>,
+    /// `--result-end`.
+    pub(super) result_end: Option<u8>,
+    /// `--framed` (`Some(true)` with `--framed-out`).
+    pub(super) framed: Option<bool>,
+}
+
+/// `--pool`, and the process pool's `--max-tasks`, `--result-end` and `--framed`.
 pub(super) fn pool(
     cli: &Cli,
     template: &Template,
-) -> Result<(PoolKind, Option<u64>, Option<u8>), UsageError> {
+    chunk_mode: bool,
+) -> Result<PoolOpts, UsageError> {
     let pool = match cli.pool {
         PoolArg::Thread => PoolKind::Thread,
         PoolArg::Process => {
@@ -102,7 +115,27 @@ pub(super) fn pool(
             }
         },
     };
-    Ok((pool, cli.max_tasks, result_end))
+    let framed = match (cli.framed, pool) {
+        (false, _) => None,
+        (true, PoolKind::Thread) => {
+            return usage("--framed goes with --pool process (add --pool process)")
+        }
+        (true, PoolKind::Process) if chunk_mode => {
+            return usage(
+                "--framed does not take chunks yet (--pipe, --pipe-part): use the line protocol, or give values",
+            )
+        }
+        (true, PoolKind::Process) if cli.framed_out && (cli.tag || cli.tagstring.is_some()) => {
+            return usage("--framed-out prints frames, which take no tag: drop --tag/--tagstring")
+        }
+        (true, PoolKind::Process) => Some(cli.framed_out),
+    };
+    Ok(PoolOpts {
+        pool,
+        max_tasks: cli.max_tasks,
+        result_end,
+        framed,
+    })
 }
 
 /// Splits the trailing words into the command and the `:::`-style sources. A linked

@@ -62,6 +62,9 @@ pub(crate) struct Config {
     /// `--result-end`: the byte that ends each result of a `--pool process` worker (printed
     /// without it), instead of the record terminator.
     pub result_end: Option<u8>,
+    /// `--framed`: process-pool workers speak the framed protocol (`crate::pool::process`'s
+    /// `framed`); `Some(true)` with `--framed-out` (results printed as frames).
+    pub framed: Option<bool>,
     /// How many records go into one task (`-n`, `-X`).
     pub batch: Batch,
     /// `--pipe`/`--pipe-part`: tasks are chunks of data instead of argument values.
@@ -135,8 +138,13 @@ impl Config {
             jobs,
             chunks.as_ref(),
         )?;
-        let (pool, max_tasks, result_end) = command::pool(&cli, &template)?;
         let chunk_mode = cli.pipe || cli.pipe_part;
+        let command::PoolOpts {
+            pool,
+            max_tasks,
+            result_end,
+            framed,
+        } = command::pool(&cli, &template, chunk_mode)?;
         let (batch, drop_values, limits) = compat::packing(&cli, chunk_mode, jobs, &mut template)?;
         let colsep = input::colsep(&cli)?;
         let mut sched = sched::sched_config(
@@ -203,6 +211,7 @@ impl Config {
             },
             max_tasks,
             result_end,
+            framed,
             batch,
             chunks,
             slurm,
@@ -238,6 +247,8 @@ impl Config {
             max_tasks,
             // How results are cut, not tasks.
             result_end: _,
+            // Frames carry blocks of values too (`framed::encode_job`).
+            framed: _,
             batch,
             chunks,
             jobs_ctl,

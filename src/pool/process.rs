@@ -46,6 +46,7 @@ use crate::template::Ctx;
 use ledger::{InFlight, Job, JobInput};
 
 mod dispatch;
+mod framed;
 mod isolate;
 mod ledger;
 mod reader;
@@ -328,6 +329,10 @@ impl Slot<'_> {
         let seq = t.seq;
         let term = self.cfg.record_end();
         let split = match &t.input {
+            // A frame holds any bytes (but no more than 4 GiB).
+            TaskInput::Args(recs) if self.cfg.framed.is_some() => recs
+                .iter()
+                .any(|r| !framed::fits(r.iter().map(|c| c.len() + 1).sum())),
             TaskInput::Args(recs) => recs
                 .iter()
                 .flatten()
@@ -335,6 +340,14 @@ impl Slot<'_> {
             TaskInput::Chunk(_) | TaskInput::Lines(_) => false,
         };
         match self.job(t) {
+            Ok(j) if split && self.cfg.framed.is_some() => {
+                crate::messages::note(format_args!(
+                    "{}: its value is larger than one frame holds (4 GiB): not sent, failed",
+                    j.label()
+                ));
+                self.fail(InFlight::new(j), Outcome::IoError, RunInfo::default());
+                None
+            }
             Ok(j) if split => {
                 // A worker would read it as two records and every later result would go to
                 // the wrong task: it fails alone, named; the run goes on.
@@ -530,7 +543,6 @@ impl Slot<'_> {
     /// closed after it. Returns whether it closed stdin on purpose.
     fn write_loop(&self, mut stdin: ChildStdin, feed: Feed, w: &Writer<'_>) -> bool {
         sys::set_pipe_size(stdin.as_raw_fd(), PIPE_SIZE);
-        let term = self.cfg.record_end();
         let max_tasks = self.cfg.max_tasks.unwrap_or(u64::MAX);
         let paced = self.cfg.jobs_ctl.delay;
         let (mut next, mut isolated) = match feed {
@@ -538,6 +550,8 @@ impl Slot<'_> {
             Feed::Isolated(batch) => (None, Some(batch)),
         };
         let mut tasks_sent = 0u64;
+        // The framed protocol's record ids: this worker's count of records.
+        let mut ids = 0u64;
         let mut buf = Vec::with_capacity(BATCH_BYTES + (4 << 10));
         let mut batch = Vec::new();
         loop {
@@ -585,7 +599,7 @@ impl Slot<'_> {
             };
             let job = self.fit(job, room);
             buf.clear();
-            job.encode(term, &mut buf);
+            self.encode(&job, &mut ids, &mut buf);
             let mut units = job.units();
             batch.push(InFlight::new(job));
             tasks_sent += 1;
@@ -597,7 +611,7 @@ impl Slot<'_> {
                         .is_some_and(|j| !matches!(j.input, JobInput::Chunk(_)))
                 {
                     let j = jobs.pop_front().expect("a front");
-                    j.encode(term, &mut buf);
+                    self.encode(&j, &mut ids, &mut buf);
                     units += j.units();
                     batch.push(InFlight::new(j));
                 }
@@ -616,7 +630,7 @@ impl Slot<'_> {
                 match self.next_job_until(until) {
                     Some(Next::Job(j)) if !matches!(j.input, JobInput::Chunk(_)) => {
                         let j = self.fit(j, room - units);
-                        j.encode(term, &mut buf);
+                        self.encode(&j, &mut ids, &mut buf);
                         units += j.units();
                         batch.push(InFlight::new(j));
                         tasks_sent += 1;
@@ -643,6 +657,15 @@ impl Slot<'_> {
                 // The worker closed its stdin or died: the reader settles what is in flight.
                 return false;
             }
+        }
+    }
+
+    /// Appends `job`'s records to `buf` as the worker reads them: ended by the record
+    /// terminator, or as frames (`--framed`, numbered by `ids`).
+    fn encode(&self, job: &Job, ids: &mut u64, buf: &mut Vec<u8>) {
+        match self.cfg.framed {
+            Some(_) => framed::encode_job(job, ids, buf),
+            None => job.encode(self.cfg.record_end(), buf),
         }
     }
 
@@ -810,11 +833,16 @@ impl Slot<'_> {
     /// A job failed for good: stored as such under `--results`, handed to the merger with no
     /// output (a partial result is never printed).
     fn fail(&self, p: InFlight, outcome: Outcome, info: RunInfo) {
+        self.fail_with(p, outcome, info, OutBuf::new());
+    }
+
+    /// The same, printing `out` (a failure frame with `--framed-out`).
+    fn fail_with(&self, p: InFlight, outcome: Outcome, info: RunInfo, out: OutBuf) {
         if self.ctl.life.results.is_some() {
             let sink = p.sink.map_or_else(|| self.sink(&p.job), |s| *s);
             self.store(&p.job, sink, outcome);
         }
-        self.finish(&p.job, OutBuf::new(), outcome, info);
+        self.finish(&p.job, out, outcome, info);
     }
 
     /// What a job's job-log row says: when its worker got to it (`since`), how long until

@@ -1,8 +1,9 @@
 //! The README's examples cannot rot: every fenced block whose info string is `sh runnable` is
 //! run with `sh -e` in a fresh temporary directory (after its `<!-- setup: ... -->`, and with
 //! the README's `<!-- file: NAME -->` blocks saved there), with the freshly built parx first on
-//! PATH and stdin from /dev/null; it must exit 0, and when the next block is `text expected`,
-//! its stdout must equal that block. Every other block a reader could copy says why it is not
+//! PATH, this checkout's python/ on PYTHONPATH (the `parx` package) and stdin from
+//! /dev/null; it must exit 0, and when the next block is `text expected`, its stdout must
+//! equal that block. Every other block a reader could copy says why it is not
 //! run (`<!-- not run: WHY -->`), or the test fails.
 
 use std::path::Path;
@@ -154,6 +155,11 @@ fn readme_examples_run() {
             .arg(format!("{}\n{}", ex.setup, ex.script))
             .current_dir(dir.path())
             .env("PATH", &path)
+            // The Process pool section's Python examples import this checkout's package.
+            .env(
+                "PYTHONPATH",
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("python"),
+            )
             .stdin(Stdio::null())
             .output()
             .expect("running sh");

@@ -147,6 +147,9 @@ pub(crate) struct InFlight {
     /// Its output sink, once a piece of its results has come before the rest (or when its
     /// results are tagged or stored).
     pub(crate) sink: Option<Box<Sink>>,
+    /// The framed protocol: a record of it was answered with this failure message (the task
+    /// fails when its last record is answered).
+    pub(crate) failure: Option<Box<[u8]>>,
 }
 
 impl InFlight {
@@ -155,6 +158,7 @@ impl InFlight {
             job,
             got: 0,
             sink: None,
+            failure: None,
         }
     }
 }
@@ -224,6 +228,7 @@ impl Ledger {
                     job: head,
                     got: seen,
                     sink: front.sink.take(),
+                    failure: None,
                 };
                 on(Step::Done(done, &span[..whole]))?;
                 if whole < span.len() {
@@ -235,6 +240,74 @@ impl Ledger {
             }
         }
         Ok(data)
+    }
+
+    /// The framed protocol: credits one whole result, `out` (what is printed for it), to the
+    /// oldest record. A block's front value is a task of its own, answered now. Returns
+    /// `false` when no record is in flight (an answer nobody asked for).
+    pub(crate) fn credit_one<'d>(
+        &mut self,
+        out: &'d [u8],
+        mut on: impl FnMut(Step<'_, 'd>) -> io::Result<()>,
+    ) -> io::Result<bool> {
+        let Some(front) = self.jobs.front_mut() else {
+            return Ok(false);
+        };
+        self.mid = false;
+        front.got += 1;
+        if front.got >= front.job.nrec {
+            let done = self.jobs.pop_front().expect("front exists");
+            on(Step::Done(done, out))?;
+        } else if let JobInput::Lines(l) = &mut front.job.input {
+            let head = Job {
+                seq: front.job.seq,
+                nrec: 1,
+                input: JobInput::Lines(l.take_answered(1)),
+                failures: 0,
+                tag: None,
+            };
+            front.job.seq += 1;
+            front.job.nrec -= 1;
+            front.job.failures = 0;
+            front.got = 0;
+            let done = InFlight {
+                job: head,
+                got: 1,
+                sink: front.sink.take(),
+                failure: None,
+            };
+            on(Step::Done(done, out))?;
+        } else {
+            on(Step::Part(front, out))?;
+        }
+        Ok(true)
+    }
+
+    /// The framed protocol: the oldest record was answered with the failure `msg`. Returns
+    /// the task that failed, now answered (a block's front value goes alone, with its value,
+    /// to be re-sent under `--retries`); `Some(None)` when the record is one of a task's
+    /// several (it fails once its last record is answered); `None` when no record is in
+    /// flight.
+    pub(crate) fn fail_one(&mut self, msg: &[u8]) -> Option<Option<InFlight>> {
+        let front = self.jobs.front_mut()?;
+        self.mid = false;
+        if let (JobInput::Lines(_), true) = (&front.job.input, front.job.nrec > 1) {
+            let rest = front.job.split_after(1).expect("a block of several values");
+            let head = std::mem::replace(&mut front.job, rest);
+            front.got = 0;
+            let mut done = InFlight::new(head);
+            done.got = 1;
+            done.failure = Some(msg.into());
+            return Some(Some(done));
+        }
+        front.got += 1;
+        if front.failure.is_none() {
+            front.failure = Some(msg.into());
+        }
+        if front.got >= front.job.nrec {
+            return Some(self.jobs.pop_front());
+        }
+        Some(None)
     }
 
     /// An unterminated last result counts as one (the worker ended cleanly after it); it
@@ -400,6 +473,54 @@ mod tests {
                 (14, 1, b"E\n".to_vec())
             ]
         );
+    }
+
+    #[test]
+    fn framed_answers_credit_one_record_each_and_a_failure_takes_its_task_off() {
+        let mut l = Ledger::default();
+        let block = Lines {
+            bytes: b"a\nb\nc\n".to_vec(),
+            at: 0,
+            count: 3,
+            end: b'\n',
+        };
+        l.jobs.push_back(InFlight::new(Job {
+            seq: 1,
+            nrec: 3,
+            input: JobInput::Lines(block),
+            failures: 0,
+            tag: None,
+        }));
+        l.jobs.push_back(job(4, 2));
+        let mut done = Vec::new();
+        // A result holding newlines is one result.
+        l.credit_one(b"A\nA\n", |s| {
+            if let Step::Done(inf, span) = s {
+                done.push((inf.job.seq, span.to_vec()));
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(done, [(1, b"A\nA\n".to_vec())]);
+        // Value b fails: it leaves the block with its value (to be re-sent), c stays owed.
+        let failed = l.fail_one(b"boom").unwrap().unwrap();
+        assert_eq!((failed.job.seq, failed.job.value()), (2, "b".into()));
+        assert_eq!(failed.failure.as_deref(), Some(&b"boom"[..]));
+        assert_eq!(l.jobs.front().unwrap().job.value(), "c");
+        l.credit_one(b"C", |_| Ok(())).unwrap();
+        // Task 4 has two records: a failure on the first fails it once its last is answered.
+        assert!(l.fail_one(b"first").unwrap().is_none());
+        let mut last = None;
+        l.credit_one(b"second", |s| {
+            if let Step::Done(inf, _) = s {
+                last = Some((inf.job.seq, inf.failure));
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(last, Some((4, Some(b"first"[..].into()))));
+        assert!(!l.credit_one(b"extra", |_| Ok(())).unwrap(), "nothing owed");
+        assert!(l.fail_one(b"extra").is_none());
     }
 
     #[test]

@@ -4,13 +4,15 @@
 //! `-k`; passes the worker's stderr through, and times the oldest job for `--timeout`. A job
 //! whose results are tagged, stored (`--results`) or come over several reads has its own
 //! output sink (`crate::pool::sink`), as a thread-pool task has; the others' results pass as
-//! they are, terminators included.
+//! they are, terminators included. With `--framed` the output is cut into frames instead
+//! (`super::framed`), one result or failure per record.
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
+use super::framed::{self, Decoder, Frame};
 use super::ledger::{InFlight, Job, Ledger, Step};
 use super::{Slot, ERR_HOLD_MAX};
 use crate::lines::shape_results as shape;
@@ -58,6 +60,12 @@ pub(super) struct Reader<'a> {
     unload: u64,
     /// Jobs are timed (`--timeout` or a job log).
     timed: bool,
+    /// `--framed`: the worker's output cut into frames (see [`framed`]).
+    frames: Option<Decoder>,
+    /// `--framed-out`: results are printed as frames.
+    frames_out: bool,
+    /// What is printed for one framed result.
+    scratch: Vec<u8>,
 }
 
 impl<'a> Reader<'a> {
@@ -82,6 +90,9 @@ impl<'a> Reader<'a> {
             last: None,
             unload: 0,
             timed: crate::pool::life::record_limit(slot.cfg).is_some() || jc.joblog.is_some(),
+            frames: slot.cfg.framed.map(|_| Decoder::default()),
+            frames_out: slot.cfg.framed == Some(true),
+            scratch: Vec::new(),
         }
     }
 
@@ -126,7 +137,14 @@ impl<'a> Reader<'a> {
                 Ok(())
             }
             Stream::Out => {
-                self.on_stdout(data)?;
+                match self.frames.take() {
+                    Some(mut d) => {
+                        let res = self.on_frames(&mut d, data);
+                        self.frames = Some(d);
+                        res?;
+                    }
+                    None => self.on_stdout(data)?,
+                }
                 self.flush()
             }
         }
@@ -186,6 +204,113 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
+    /// The framed protocol's hook: each result is credited to the record it answers, each
+    /// failure fails its task (retried under `--retries`), and anything else is a contract
+    /// break, reported at once (the run stops, as for a broken map contract).
+    fn on_frames(&mut self, d: &mut Decoder, data: &[u8]) -> io::Result<()> {
+        self.pull();
+        let res = d.feed(data, |f| match f {
+            Frame::Result(p) => {
+                let Some(seq) = self.ledger.jobs.front().map(|f| f.job.seq) else {
+                    return Ok(false);
+                };
+                let mut out = std::mem::take(&mut self.scratch);
+                out.clear();
+                framed::output(seq, p, self.term, self.frames_out, &mut out);
+                let mut ledger = std::mem::take(&mut self.ledger);
+                let res = ledger.credit_one(&out, |step| self.step(step, true));
+                self.ledger = ledger;
+                self.scratch = out;
+                res
+            }
+            Frame::Failure(msg) => match self.ledger.fail_one(msg) {
+                None => Ok(false),
+                Some(None) => Ok(true),
+                Some(Some(inf)) => {
+                    self.task_failed(inf);
+                    Ok(true)
+                }
+            },
+        });
+        let why = match res {
+            Ok(()) => return Ok(()),
+            Err(Err(e)) => return Err(e),
+            Err(Ok(b)) => b.to_string(),
+        };
+        self.framed_break(&why);
+        Ok(())
+    }
+
+    /// The worker broke the framed protocol: said once, naming it and the record owed.
+    fn framed_break(&mut self, why: &str) {
+        if std::mem::replace(&mut self.broke, true) {
+            return;
+        }
+        let at = match self.ledger.jobs.front() {
+            Some(f) => format!("at {}", f.job.label()),
+            None => match self.last {
+                Some(t) => {
+                    format!("after answering every record it was sent (task {t} was its last)")
+                }
+                None => "before it was sent any record".into(),
+            },
+        };
+        self.slot.ctl.error(format_args!(
+            "worker {} broke the framed protocol {at}: {why}; stopping",
+            self.slot.slot
+        ));
+        self.slot.ctl.stop(libc::SIGTERM);
+    }
+
+    /// A task answered with a failure (framed): it is a failed attempt, re-sent under
+    /// `--retries`, else a failed task whose message is said on stderr (and printed as a
+    /// failure frame with `--framed-out`); the worker goes on.
+    fn task_failed(&mut self, mut inf: InFlight) {
+        let msg = inf.failure.take().unwrap_or_default();
+        self.answered += 1;
+        self.last = Some(inf.job.seq + inf.job.tasks() - 1);
+        self.unload += inf.job.units();
+        let since = if !self.timed {
+            None
+        } else if self.ledger.jobs.is_empty() {
+            self.front_since.take()
+        } else {
+            self.front_since
+                .replace((Instant::now(), SystemTime::now()))
+        };
+        let mut job = inf.job;
+        job.failures += 1;
+        let retry = super::may_retry(self.slot.cfg, job.failures);
+        let text = String::from_utf8_lossy(&msg);
+        crate::messages::note(format_args!(
+            "{}: worker {} answered it with a failure{}:\n{}",
+            job.label(),
+            self.slot.slot,
+            if retry { "; retrying it" } else { "" },
+            text.trim_end_matches('\n')
+        ));
+        if retry {
+            let _ = self.slot.shared.redo_tx.send(job);
+            return;
+        }
+        self.flush_run();
+        let mut out = OutBuf::new();
+        if self.frames_out {
+            let mut frame = Vec::new();
+            framed::put(framed::FAILURE, job.seq, &msg, &mut frame);
+            let _ = self.outlet.hold(&mut out, &frame);
+        }
+        let info = self.slot.run_info(&job, since, out.len());
+        let mut inf = InFlight::new(job);
+        if self.slot.ctl.life.results.is_some() {
+            // `--results`: the message is the task's stderr there.
+            let mut sink = self.slot.sink(&inf.job);
+            let _ = sink.stderr(&msg, &mut self.outlet);
+            inf.sink = Some(Box::new(sink));
+        }
+        self.slot.fail_with(inf, Outcome::Exited(1), info, out);
+    }
+
     /// An unterminated last result counts as one.
     pub(super) fn close_result(&mut self) -> io::Result<()> {
         let mut ledger = std::mem::take(&mut self.ledger);
@@ -204,6 +329,10 @@ impl<'a> Reader<'a> {
                 // A failed spill leaves the buffer broken: the task is dropped as lost when
                 // its result is complete (crate::merge); the worker goes on.
                 let _ = sink.stdout(span, &mut self.outlet);
+                Ok(())
+            }
+            Step::Done(inf, _) if inf.failure.is_some() => {
+                self.task_failed(inf);
                 Ok(())
             }
             Step::Done(mut inf, span) => match inf.sink.take() {
