@@ -230,7 +230,7 @@ fn prepare(
 ) -> anyhow::Result<(Run, Option<Joblog>, Skip)> {
     let jc = &cfg.jobs_ctl;
     let state = pool::state::RunState::new(jc.halt, learned.clone());
-    let mut ctl = Run::new(cfg.jobs, state);
+    let mut ctl = Run::new(cfg.jobs, state, pool::life::Lifecycle::new(cfg));
     if let Some(dir) = &jc.results {
         // The `parallel` personality stores in GNU parallel's layout (and prints nothing).
         let gnu = cfg.compat.gnu.then(|| learned.clone());

@@ -43,13 +43,6 @@ pub(crate) struct JobControl {
     pub eta: bool,
 }
 
-impl JobControl {
-    /// Whether a task that failed `runs` times may run again.
-    pub(crate) fn may_rerun(&self, runs: u32) -> bool {
-        self.max_runs.is_none_or(|m| runs < m)
-    }
-}
-
 /// Which tasks an existing job log makes parx skip.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) enum Resume {

@@ -315,13 +315,14 @@ pub(crate) struct Run {
 }
 
 impl Run {
-    /// A run with `jobs` idle slots, whose state starts as `state`.
-    pub(crate) fn new(jobs: usize, state: RunState) -> Run {
+    /// A run with `jobs` idle slots, whose state starts as `state`, its tasks' lives as
+    /// `life` says.
+    pub(crate) fn new(jobs: usize, state: RunState, life: Lifecycle) -> Run {
         let state = Arc::new(state);
         Run {
             slots: Arc::new(SlotTable::new(jobs, state.clone())),
             state,
-            life: Lifecycle::default(),
+            life,
         }
     }
 

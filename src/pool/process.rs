@@ -82,12 +82,6 @@ const GIVE_UP_AFTER: usize = 3;
 /// The same when workers did answer earlier (the command broke during the run).
 const GIVE_UP_ANYWAY: usize = 10;
 
-/// Whether a task whose worker ended `failures` times on it may be sent once more: the one
-/// place the process pool reads `--retries` (N runs in all; 0: until it succeeds).
-fn may_retry(cfg: &Config, failures: u32) -> bool {
-    cfg.jobs_ctl.may_rerun(failures)
-}
-
 /// Starts the `-j` slots. They end when there is no more input and no task to redo.
 pub(crate) fn start(
     cfg: &Arc<Config>,
@@ -444,7 +438,7 @@ impl Slot<'_> {
         let mut cmd = super::command(&rendered, None, who);
         // Gate hook: a worker starts only when --load/--memfree/--memsuspend allow.
         let mut child =
-            match super::life::launch(self.ctl, self.slot, &mut cmd, Stdio::piped(), None) {
+            match super::life::launch(self.ctl, self.slot, &mut cmd, Stdio::piped(), false) {
                 Launch::Held | Launch::Tried(_, Spawned::Stopping) => return None,
                 Launch::Tried(_, Spawned::Running(c)) => c,
                 Launch::Tried(_, Spawned::Failed(e)) => {
@@ -584,9 +578,7 @@ impl Slot<'_> {
                     }
                 }
             };
-            if let Some(d) = paced {
-                self.ctl.life.pace(d);
-            }
+            self.ctl.life.pace();
             // A chunk goes alone; records gather into one block while tasks are waiting, as
             // many as the worker's window has room for (a block of values is split to fit:
             // the rest goes first in line for any worker).

@@ -322,7 +322,7 @@ mod tests {
     #[test]
     fn line_buffer_sends_whole_lines_at_once_and_the_rest_at_the_end() {
         let cfg = config(&["--line-buffer", "--tag", "echo"]);
-        let ctl = Run::new(1, crate::pool::state::RunState::default());
+        let ctl = Run::new(1, Default::default(), Default::default());
         let (tx, rx) = crossbeam_channel::unbounded();
         let mut o = Outlet::new(&cfg, &ctl, &tx);
         let mut s = Sink::task(&o, None, 1, Some(b"t"), true).unwrap();
@@ -343,7 +343,7 @@ mod tests {
     #[test]
     fn a_job_holds_its_results_shaped_until_it_ends() {
         let cfg = config(&["-k", "--pool", "process", "cat"]);
-        let ctl = Run::new(1, crate::pool::state::RunState::default());
+        let ctl = Run::new(1, Default::default(), Default::default());
         let (tx, rx) = crossbeam_channel::unbounded();
         let mut o = Outlet::new(&cfg, &ctl, &tx);
         let mut s = Sink::job(None, 1, Some(b"T"), 0, true).unwrap();

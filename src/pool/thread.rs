@@ -105,7 +105,7 @@ impl<'a> Slot<'a> {
     fn run_retrying(&mut self, task: &Task, jobslot: usize) -> Finished {
         let mut attempt = 0;
         loop {
-            let last = !self.cfg.jobs_ctl.may_rerun(attempt + 1);
+            let last = !self.ctl.life.may_retry(attempt + 1);
             let fin = self.run_task(task, jobslot, last);
             // Gate hook: killed by --memfree, it runs again (its output dropped), and that
             // attempt does not count.
@@ -146,8 +146,7 @@ impl<'a> Slot<'a> {
             None => super::task_stdin(self.cfg.compat.task_stdin),
             chunk => crate::pool::feed::stdin_for(chunk),
         };
-        let delay = self.cfg.jobs_ctl.delay;
-        let (started, spawned) = match life::launch(self.ctl, self.slot, &mut cmd, stdin, delay) {
+        let (started, spawned) = match life::launch(self.ctl, self.slot, &mut cmd, stdin, true) {
             Launch::Held => {
                 fin.outcome = Outcome::Signaled(libc::SIGTERM);
                 return fin;
@@ -162,7 +161,7 @@ impl<'a> Slot<'a> {
                 return fin;
             }
             Spawned::Failed(e) => {
-                let (outcome, line) = life::spawn_failed(self.cfg, self.ctl, cmd.get_program(), &e);
+                let (outcome, line) = self.ctl.life.spawn_failed(self.ctl, cmd.get_program(), &e);
                 fin.outcome = outcome;
                 let (stdout, _, _) = sink.finish(fin.outcome, None);
                 fin.stdout = stdout;
@@ -174,7 +173,7 @@ impl<'a> Slot<'a> {
         };
         let (pumped, status, deadline) = self.supervise(task, child, started.0, &mut sink);
         fin.info.runtime = started.0.elapsed();
-        life::ran(self.cfg, self.ctl, fin.info.runtime);
+        self.ctl.life.ran(fin.info.runtime);
         fin.info.receive = sink.received;
         let after = deadline.map(|d| d - started.0).unwrap_or_default();
         self.settle(task, last, sink, (pumped, status), after, fin)
@@ -289,7 +288,7 @@ impl<'a> Slot<'a> {
         io::Result<std::process::ExitStatus>,
         Option<Instant>,
     ) {
-        let deadline = life::deadline(self.cfg, self.ctl, started);
+        let deadline = self.ctl.life.deadline(started);
         let feed = match (child.take_stdin(), task.chunk()) {
             (Some(s), Some(c)) => Some((s, Feeder::new(c))),
             _ => None,
@@ -345,9 +344,7 @@ impl<'a> Slot<'a> {
         mut fin: Finished,
     ) -> Finished {
         let note = match (&pumped, &status) {
-            (Ok(p), Ok(_)) if p.timed_out => {
-                Some(life::timed_out(task.seq, self.cfg.jobs_ctl.timeout, after))
-            }
+            (Ok(p), Ok(_)) if p.timed_out => Some(self.ctl.life.timed_out(task.seq, after)),
             (
                 Ok(Pumped {
                     feed_err: Some(e), ..

@@ -62,13 +62,13 @@ impl Slot<'_> {
         let mut left = end.left;
         let mut on = left.pop_front().expect("one task unanswered").job;
         on.failures += 1;
-        let retry = may_retry(self.cfg, on.failures);
+        let retry = self.ctl.life.may_retry(on.failures);
         let then = if retry { "; retrying it" } else { "" };
         if end.timed_out {
             crate::messages::note(format_args!(
                 "task {} timed out after {:?} ({}): worker {} replaced{then}",
                 on.seq,
-                crate::pool::life::record_limit(self.cfg).unwrap_or_default(),
+                self.ctl.life.record_limit().unwrap_or_default(),
                 on.value(),
                 self.slot
             ));

@@ -89,7 +89,7 @@ impl<'a> Reader<'a> {
             broke: false,
             last: None,
             unload: 0,
-            timed: crate::pool::life::record_limit(slot.cfg).is_some() || jc.joblog.is_some(),
+            timed: slot.ctl.life.record_limit().is_some() || jc.joblog.is_some(),
             frames: slot.cfg.framed.map(|_| Decoder::default()),
             frames_out: slot.cfg.framed == Some(true),
             scratch: Vec::new(),
@@ -106,7 +106,7 @@ impl<'a> Reader<'a> {
 
     /// Between reads: the clock of `--timeout` runs on the oldest job in flight.
     pub(super) fn tick(&mut self) -> Tick {
-        let Some(limit) = crate::pool::life::record_limit(self.slot.cfg) else {
+        let Some(limit) = self.slot.ctl.life.record_limit() else {
             return Tick {
                 deadline: None,
                 recheck: None,
@@ -280,7 +280,7 @@ impl<'a> Reader<'a> {
         };
         let mut job = inf.job;
         job.failures += 1;
-        let retry = super::may_retry(self.slot.cfg, job.failures);
+        let retry = self.slot.ctl.life.may_retry(job.failures);
         let text = String::from_utf8_lossy(&msg);
         crate::messages::note(format_args!(
             "{}: worker {} answered it with a failure{}:\n{}",
