@@ -1051,11 +1051,10 @@ fn dynamic_shares_balance_stragglers() {
         return;
     };
     let d = common::tempdir();
-    // 16 tasks, every 4th sleeps 5 s (the issue says 3 s; 5 s keeps the fixed costs of a
-    // loaded 2-core CI machine from deciding): round-robin shares would put all four slow
-    // tasks in one shard.
+    // The issue's case: 16 tasks, every 4th sleeps 3 s; round-robin shares would put all
+    // four slow tasks in one shard (12 s).
     let values: Vec<String> = (1..=16).map(|i| i.to_string()).collect();
-    let script = "case $(( $1 % 4 )) in 0) sleep 5;; esac; echo v$1";
+    let script = "case $(( $1 % 4 )) in 0) sleep 3;; esac; echo v$1";
     let t = std::time::Instant::now();
     let local = parx()
         .args(["-j4", "-k", "sh", "-c", script, "sh", ":::"])
