@@ -10,8 +10,14 @@
 //!   before it claims new ones.
 //!
 //! A shard claims a new batch only when its job slots are about to run dry: when fewer of its
-//! claimed tasks are unfinished (no row in its job log yet) than it has slots. Tasks done in
-//! any shard's log when the shard started are never run again. The submitter resets
+//! claimed tasks are unfinished (no row in its job log yet) than it has slots. With
+//! `--pool process` also when no task has ended for a while ([`STALL`], or twice the longest
+//! run time a row of the shard shows, whichever is more): a worker may hold its records
+//! unanswered until more input comes (mawk reads its input in whole buffers), and would
+//! otherwise wait for records the shard waits to claim; each stall in a row doubles the
+//! batch, so a worker that answers only at the end of its input gets there in a few steps.
+//! Tasks done in any shard's log when
+//! the shard started are never run again. The submitter resets
 //! `DIR/claims` to 0 and removes the shards' `claims` with each submission.
 
 use std::collections::HashSet;
@@ -19,7 +25,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use rustix::fs::{flock, FlockOperation};
@@ -28,6 +34,9 @@ use super::rundir;
 
 /// How often the shard's job log is looked at while it waits for a free slot.
 const PACE: Duration = Duration::from_millis(20);
+/// `--pool process`: how long the shard waits for a task to end before it claims more all
+/// the same (at least; see the module header).
+const STALL: Duration = Duration::from_millis(250);
 
 /// A shard's claims (see the module header).
 pub(super) struct Claimer {
@@ -43,6 +52,8 @@ pub(super) struct Claimer {
     total: u64,
     /// Tasks done (in some shard's log) before this shard started.
     done: HashSet<u64>,
+    /// `--pool process`: claim after a stall too (see the module header).
+    stalls: bool,
     state: Mutex<State>,
 }
 
@@ -56,6 +67,11 @@ struct State {
     /// Rows counted in the job log since the start, and where counting stopped.
     rows: u64,
     log_pos: u64,
+    /// When a row last came (or the last claim), and the longest run time a row showed.
+    progress: Instant,
+    longest: Duration,
+    /// Claims made after a stall since the last row (each doubles the batch).
+    streak: u32,
 }
 
 impl Claimer {
@@ -69,6 +85,7 @@ impl Claimer {
         shards: u64,
         total: u64,
         done: HashSet<u64>,
+        stalls: bool,
     ) -> anyhow::Result<Claimer> {
         let ranges: Vec<(u64, u64)> = rundir::read(mine)?
             .map(|t| {
@@ -90,12 +107,16 @@ impl Claimer {
             shards: shards.max(1),
             total,
             done,
+            stalls,
             state: Mutex::new(State {
                 ranges,
                 frontier: 0,
                 handed: 0,
                 rows: 0,
                 log_pos,
+                progress: Instant::now(),
+                longest: Duration::ZERO,
+                streak: 0,
             }),
         })
     }
@@ -112,10 +133,22 @@ impl Claimer {
         if f.read_to_end(&mut buf).is_ok() {
             // Whole rows only: a row being written is counted next time.
             let whole = memchr::memrchr(b'\n', &buf).map_or(0, |i| i + 1);
-            st.rows += buf[..whole]
-                .split(|&b| b == b'\n')
-                .filter(|l| l.first().is_some_and(u8::is_ascii_digit) && !l.starts_with(b"0\t"))
-                .count() as u64;
+            for l in buf[..whole].split(|&b| b == b'\n') {
+                if !l.first().is_some_and(u8::is_ascii_digit) || l.starts_with(b"0\t") {
+                    continue;
+                }
+                st.rows += 1;
+                st.progress = Instant::now();
+                st.streak = 0;
+                // JobRuntime, the fourth column.
+                let runtime = l
+                    .split(|&b| b == b'\t')
+                    .nth(3)
+                    .and_then(|f| std::str::from_utf8(f).ok()?.trim().parse::<f64>().ok());
+                if let Some(r) = runtime.and_then(|r| Duration::try_from_secs_f64(r).ok()) {
+                    st.longest = st.longest.max(r);
+                }
+            }
             st.log_pos += whole as u64;
         }
     }
@@ -142,7 +175,7 @@ impl Claimer {
             return Ok(c);
         }
         let left = self.total.saturating_sub(c);
-        let b = (left / (4 * self.shards)).max(1);
+        let b = ((left / (4 * self.shards)).max(1) << st.streak.min(40)).min(left.max(1));
         let last = c + b;
         (&f).seek(SeekFrom::Start(0))?;
         f.set_len(0)?;
@@ -152,6 +185,7 @@ impl Claimer {
         drop(f);
         st.ranges.push((c + 1, last));
         st.frontier = last;
+        st.progress = Instant::now();
         Ok(last)
     }
 }
@@ -195,6 +229,10 @@ impl crate::shard::Claims for Claimer {
             }
             self.count_rows(&mut st);
             if st.handed.saturating_sub(st.rows) < self.jobs {
+                break;
+            }
+            if self.stalls && st.progress.elapsed() >= STALL.max(2 * st.longest) {
+                st.streak += 1;
                 break;
             }
             drop(st);

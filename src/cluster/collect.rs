@@ -568,27 +568,7 @@ impl Outs {
     }
 }
 
-/// Prints one task's stored stdout and stderr from `shard-K/results/<seq>/` (a process-pool
-/// shard).
-fn print_result(dir: &RunDir, k: u64, seq: u64, out: &mut Outcome) -> anyhow::Result<()> {
-    let base = dir.shard(k).join("results").join(seq.to_string());
-    if let Some(mut f) = rundir::open_read(&base.join("stdout"))? {
-        let stdout = sys::stdout_file();
-        if let Err(e) = io::copy(&mut f, &mut &*stdout) {
-            if e.kind() == io::ErrorKind::BrokenPipe {
-                out.stdout_closed = true;
-                return Ok(());
-            }
-            return Err(e).context("writing stdout");
-        }
-    }
-    if let Some(mut f) = rundir::open_read(&base.join("stderr"))? {
-        let _ = io::copy(&mut f, &mut io::stderr().lock());
-    }
-    Ok(())
-}
-
-/// Prints one task's stdout from its shard's output file (or results directory).
+/// Prints one task's stdout from its shard's output file.
 fn print_task(
     dir: &RunDir,
     outs: &mut Outs,
@@ -596,9 +576,6 @@ fn print_task(
     row: &LogRow,
     out: &mut Outcome,
 ) -> anyhow::Result<()> {
-    if dir.shard(k).join("results").is_dir() {
-        return print_result(dir, k, row.seq, out);
-    }
     if row.len == 0 {
         return Ok(());
     }

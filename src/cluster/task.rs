@@ -1,8 +1,8 @@
 //! One array task of a `--slurm` run, on a compute node: the submitting parx's arguments
 //! with `--shard "$((SLURM_ARRAY_TASK_ID + 1))/N"` in front (the batch script states the
 //! mapping), and `PARX_SLURM_RUN`/`PARX_SLURM_RESUME` in the environment. It runs its share as
-//! any parx run, with its stdout in `DIR/shard-K/out` indexed by its job log (per-task results
-//! with `--pool process`), its tasks' stderr and its own messages in `DIR/shard-K/stderr`,
+//! any parx run (either pool), with its stdout in `DIR/shard-K/out` indexed by its job log, its
+//! tasks' stderr and its own messages in `DIR/shard-K/stderr`,
 //! and writes `DIR/shard-K/status` last, so the submitter knows it ended (a task killed by
 //! Slurm may write none).
 //!
@@ -99,6 +99,7 @@ pub(crate) fn prepare(mut cfg: Config, run_dir: &Path) -> anyhow::Result<(Config
             shard.n,
             total,
             done,
+            cfg.pool == PoolKind::Process,
         )?;
         crate::shard::claim_dynamically(Box::new(claims));
         // The submitter puts the outputs in order; a shard waits for no head of line, and
@@ -106,17 +107,6 @@ pub(crate) fn prepare(mut cfg: Config, run_dir: &Path) -> anyhow::Result<(Config
         cfg.keep_order = false;
         cfg.jobs_ctl.bar = false;
         cfg.jobs_ctl.eta = false;
-    }
-    if cfg.pool == PoolKind::Process {
-        // The process pool streams results past the job log (its rows do not index an
-        // output file): each task's results in a directory of its own.
-        let results = sdir.join("results");
-        if !results.exists() {
-            rundir::make_dir(&results)?;
-        }
-        rundir::check_dir(&results)?;
-        cfg.jobs_ctl.results = Some(results);
-        return Ok(finish_prepare(cfg, log, resume, sdir));
     }
     // The shard's stdout: one append-only file, indexed by the job log. Output written
     // after the last whole row (a task printed but not logged when the shard was killed)

@@ -1045,6 +1045,55 @@ fn run_dir_holds_a_few_files_per_shard_and_is_removed_after_success() {
     assert!(!rd.exists(), "the run directory is left after success");
 }
 
+/// `--pool process` shards keep their outputs as the thread pool's do: one `out` per shard,
+/// indexed by its job log (no file per task), merged in order, a crashed worker's record
+/// failing alone as in a local run.
+#[test]
+fn process_pool_shards_keep_a_few_files_and_merge_exactly() {
+    let Some((conf, _one)) = cluster() else {
+        return;
+    };
+    let d = common::tempdir();
+    let input: String = (1..=3000).map(|i| format!("{i}\n")).collect();
+    // Record 1500 ends its worker (status 3): that task fails, the others are answered.
+    let args = [
+        "--pool",
+        "process",
+        "-k",
+        "awk",
+        "$1 == 1500 { exit 3 } { print \"r\" $1; fflush() }",
+    ];
+    let local = parx()
+        .args(["-j2"])
+        .args(args)
+        .write_stdin(input.clone())
+        .output()
+        .unwrap();
+    assert_eq!(local.status.code(), Some(1));
+    let o = slurm_parx(&conf, d.path())
+        .args(["--slurm", "3", "-j2", "--run-dir", "rd", "--keep-run-dir"])
+        .args(args)
+        .write_stdin(input)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        o.stdout == local.stdout,
+        "the output differs from the local run: {err}"
+    );
+    let entries = walkdir(&d.path().join("rd"));
+    assert!(
+        entries.len() < 40,
+        "{} entries in the run directory: {entries:?}",
+        entries.len()
+    );
+    assert!(
+        entries.iter().all(|p| !p.ends_with("results")),
+        "{entries:?}"
+    );
+}
+
 #[test]
 fn dynamic_shares_balance_stragglers() {
     let Some((conf, _one)) = cluster() else {
