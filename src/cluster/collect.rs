@@ -506,6 +506,8 @@ fn report_unfinished(
             let mine: BTreeSet<u64> = mine.into_iter().filter(|&s| s <= all).collect();
             (mine.difference(&logged).count() as u64, mine.len() as u64)
         }
+        // A dynamic share that claimed nothing.
+        None if !static_shares(dir)? => (0, 0),
         None => {
             let (_, log) = shard_log(dir, k)?;
             let total = counts[k as usize - 1];
@@ -516,19 +518,70 @@ fn report_unfinished(
     let see = match rundir::read(&stderr)? {
         Some(t) if !t.is_empty() => format!("; see {}", stderr.display()),
         Some(_) => String::new(),
-        // The array task never got as far as its shard directory.
-        None => format!(
-            "; it never reached the run directory: the node may not see {} (it must be on \
-             storage every node sees, at the same path)",
-            dir.path.display()
-        ),
+        // The array task never got as far as its shard directory: what it said is in
+        // Slurm's output file.
+        None => {
+            let file = slurm::output_file(&std::env::current_dir()?, job, k - 1);
+            match last_line(&file) {
+                Some(l) => format!(
+                    "; it never reached the run directory; Slurm's output file {} says: {l}",
+                    file.display()
+                ),
+                None => format!(
+                    "; it never reached the run directory, and Slurm's output file {} holds \
+                     nothing: the node may not see {} (it must be on storage every node sees, \
+                     at the same path)",
+                    file.display(),
+                    dir.path.display()
+                ),
+            }
+        }
+    };
+    let took = if total == 0 {
+        "it ran none of the run's tasks".to_owned()
+    } else {
+        format!("{missing} of the {total} tasks it took did not run")
     };
     crate::messages::note(format_args!(
-        "Slurm array task {job}_{} (shard {k}/{n}) did not finish ({why}): {missing} of \
-         the {total} tasks it took did not run{see}",
+        "Slurm array task {job}_{} (shard {k}/{n}) did not finish ({why}): {took}{see}",
         k - 1,
     ));
     Ok(())
+}
+
+/// Whether the run's shares are static (`--pipe-part`'s byte ranges), from `DIR/run`.
+fn static_shares(dir: &RunDir) -> anyhow::Result<bool> {
+    let run = rundir::read(&dir.join("run"))?.unwrap_or_default();
+    Ok(String::from_utf8_lossy(&run)
+        .lines()
+        .any(|l| l == "mode part"))
+}
+
+/// The last line of `file` that is not blank (at most 1,000 bytes of it), if any.
+fn last_line(file: &Path) -> Option<String> {
+    let text = std::fs::read(file).ok()?;
+    let text = String::from_utf8_lossy(&text);
+    let line = text.lines().rev().find(|l| !l.trim().is_empty())?.trim();
+    let cut = (0..=line.len().min(1000))
+        .rev()
+        .find(|&i| line.is_char_boundary(i))
+        .unwrap_or(0);
+    Some(line[..cut].to_owned())
+}
+
+/// Slurm's output files of `job`'s array tasks `indices` (in the submitting directory): the
+/// empty ones are removed, and with `all` every one.
+pub(super) fn tidy_output_files(job: &str, indices: impl Iterator<Item = u64>, all: bool) {
+    let Ok(cwd) = std::env::current_dir() else {
+        return;
+    };
+    for idx in indices {
+        let f = slurm::output_file(&cwd, job, idx);
+        let empty = std::fs::symlink_metadata(&f).is_ok_and(|m| m.is_file() && m.len() == 0);
+        if all || empty {
+            let _ = rundir::remove(&f);
+        }
+    }
 }
 
 /// Copies `len` bytes at `offset` of `file` to stdout; false when stdout is closed.

@@ -1,7 +1,8 @@
 //! Talking to Slurm through its client commands, without accounting (`sacct` is absent on
 //! small clusters): `scontrol show config` (MaxArraySize), `sbatch --parsable --array`,
 //! `squeue` (what is still pending or running), `scontrol show job` (why a task ended, while
-//! the controller remembers it) and `scancel`.
+//! the controller remembers it) and `scancel`; and where Slurm's output file of an array task
+//! is.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -95,6 +96,19 @@ fn parse_max_array_size(text: &str) -> Option<u64> {
     })
 }
 
+/// Slurm's output file of each array task, in the submitting directory (`%A`: the array job,
+/// `%a`: the index).
+const OUTPUT_PATTERN: &str = "parx-slurm-%A_%a.out";
+
+/// Where Slurm's output file of array task `job_idx` is, for a submission from `cwd`.
+pub fn output_file(cwd: &Path, job: &str, idx: u64) -> std::path::PathBuf {
+    cwd.join(
+        OUTPUT_PATTERN
+            .replace("%A", job)
+            .replace("%a", &idx.to_string()),
+    )
+}
+
 /// Submits `script` as an array over the indices `spec` (`0-3`, `0,2`), at most `throttle` at
 /// once, each with `cpus` CPUs; returns the job id.
 pub fn submit(
@@ -115,8 +129,10 @@ pub fn submit(
     c.arg("--parsable")
         .arg(format!("--array={spec}{throttle}"))
         .arg("--job-name=parx")
-        .arg("--output=/dev/null")
-        .arg("--error=/dev/null")
+        // Slurm's own output file (stdout and stderr), relative to --chdir: what an array task
+        // says before its shard's stderr is open (a run directory it cannot see), and
+        // slurmstepd's lines (a cancel, a time limit). See [`output_file`].
+        .arg(format!("--output={OUTPUT_PATTERN}"))
         .arg("--chdir")
         .arg(cwd)
         .args(extra)

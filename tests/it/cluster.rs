@@ -1043,6 +1043,12 @@ fn run_dir_holds_a_few_files_per_shard_and_is_removed_after_success() {
         "the output differs from the local run"
     );
     assert!(!rd.exists(), "the run directory is left after success");
+    // Slurm's output files of the array tasks went with it.
+    assert!(
+        common::dir_names(d.path()).is_empty(),
+        "left after success: {:?}",
+        common::dir_names(d.path())
+    );
 }
 
 /// `--pool process` shards keep their outputs as the thread pool's do: one `out` per shard,
@@ -1092,6 +1098,75 @@ fn process_pool_shards_keep_a_few_files_and_merge_exactly() {
         entries.iter().all(|p| !p.ends_with("results")),
         "{entries:?}"
     );
+}
+
+/// The commonest first-run mistake, a run directory on storage the compute node does not
+/// see: here a tmpfs mounted in the submitting parx's own mount namespace (slurmd, outside
+/// it, sees the empty directory under it). Each array task says so in Slurm's output file,
+/// in the submitting directory, and parx quotes that line in its report of the shard.
+#[test]
+fn unreachable_run_dir_is_quoted_from_slurms_output_file() {
+    let Some((conf, _one)) = cluster() else {
+        return;
+    };
+    let private_mounts = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !private_mounts {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "CI=true but unshare -m fails"
+        );
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped: unshare -m (a private mount namespace) is not allowed here"
+        );
+        return;
+    }
+    let d = common::tempdir();
+    let local = d.path().join("local");
+    fs::create_dir(&local).unwrap();
+    let rd = local.join("rd");
+    let o = Command::new("unshare")
+        .env("SLURM_CONF", &conf)
+        .current_dir(d.path())
+        .args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg("mount -t tmpfs tmpfs \"$1\" && shift && exec \"$@\"")
+        .arg("sh")
+        .arg(&local)
+        .arg(BIN)
+        .args(["--slurm", "2", "--run-dir"])
+        .arg(&rd)
+        .args(["echo", ":::", "a", "b", "c"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "three tasks did not run: {err}");
+    assert!(o.stdout.is_empty());
+    let job = job_id(&err);
+    for idx in 0..2 {
+        let file = d.path().join(format!("parx-slurm-{job}_{idx}.out"));
+        let said = fs::read_to_string(&file).unwrap_or_default();
+        let line = format!("cannot see the run directory {}", rd.display());
+        assert!(said.contains(&line), "{}: {said}", file.display());
+        let report = err
+            .lines()
+            .find(|l| l.contains(&format!("Slurm array task {job}_{idx} ")))
+            .unwrap_or_else(|| panic!("no report of array task {idx}: {err}"));
+        assert!(
+            report.contains("(Slurm state FAILED)")
+                && report.contains("it never reached the run directory")
+                && report.contains(&format!(
+                    "Slurm's output file {} says: parx: ",
+                    file.display()
+                ))
+                && report.ends_with(&format!("{line} (it must be on storage every node sees)")),
+            "{report}"
+        );
+    }
 }
 
 #[test]
