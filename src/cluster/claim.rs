@@ -18,12 +18,14 @@
 //! batch, so a worker that answers only at the end of its input gets there in a few steps.
 //! Tasks done in any shard's log when
 //! the shard started are never run again. The submitter resets
-//! `DIR/claims` to 0 and removes the shards' `claims` with each submission.
+//! `DIR/claims` to 0 and removes the shards' `claims` with each submission. Once `DIR/halt`
+//! is there (the submitter met `--halt soon` over all shards), a shard hands no more tasks.
 
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -37,11 +39,19 @@ const PACE: Duration = Duration::from_millis(20);
 /// `--pool process`: how long the shard waits for a task to end before it claims more all
 /// the same (at least; see the module header).
 const STALL: Duration = Duration::from_millis(250);
+/// How often a shard looks for `DIR/halt`.
+const HALT_LOOK: Duration = Duration::from_millis(100);
 
 /// A shard's claims (see the module header).
 pub(super) struct Claimer {
     /// `DIR/claims`.
     counter: PathBuf,
+    /// `DIR/halt`: once it is there (`--halt soon` met), no task is handed or started.
+    halt: PathBuf,
+    /// `DIR/halt` was seen; when it was last looked for (ms after `born`).
+    halted: AtomicBool,
+    born: Instant,
+    halt_looked: AtomicU64,
     /// `shard-K/claims`, open for appending.
     mine: Mutex<File>,
     /// The shard's job log: a row per finished task.
@@ -101,6 +111,7 @@ impl Claimer {
         let log_pos = std::fs::metadata(log).map_or(0, |m| m.len());
         Ok(Claimer {
             counter: dir.join("claims"),
+            halt: dir.join(super::collect::HALT_FILE),
             mine: Mutex::new(rundir::append(mine)?),
             log: log.to_owned(),
             jobs: jobs.max(1),
@@ -118,7 +129,29 @@ impl Claimer {
                 longest: Duration::ZERO,
                 streak: 0,
             }),
+            halted: AtomicBool::new(false),
+            born: Instant::now(),
+            halt_looked: AtomicU64::new(0),
         })
+    }
+
+    /// Whether `DIR/halt` is there, looked for every [`HALT_LOOK`] at most (a stat per task
+    /// would load a shared file system's metadata server).
+    fn halt_seen(&self) -> bool {
+        if self.halted.load(Ordering::Relaxed) {
+            return true;
+        }
+        let now = self.born.elapsed().as_millis() as u64;
+        let last = self.halt_looked.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < HALT_LOOK.as_millis() as u64 {
+            return false;
+        }
+        self.halt_looked.store(now, Ordering::Relaxed);
+        if self.halt.exists() {
+            self.halted.store(true, Ordering::Relaxed);
+            return true;
+        }
+        false
     }
 
     /// Counts the rows the job log gained since last time.
@@ -204,6 +237,10 @@ impl NoFollow for std::fs::OpenOptions {
 }
 
 impl crate::shard::Claims for Claimer {
+    fn stopped(&self) -> bool {
+        self.halt_seen()
+    }
+
     fn owns(&self, seq: u64) -> bool {
         let mut st = self.state.lock().expect("claims state");
         let mine = |st: &State| st.ranges.iter().any(|&(a, b)| (a..=b).contains(&seq));
@@ -214,6 +251,10 @@ impl crate::shard::Claims for Claimer {
             st.handed += 1;
             true
         };
+        if self.halt_seen() {
+            st.frontier = u64::MAX;
+            return false;
+        }
         if mine(&st) {
             return take(&mut st);
         }

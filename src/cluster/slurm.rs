@@ -230,6 +230,20 @@ pub fn ended_state(job: &str, idx: u64) -> Option<String> {
     Some(state.to_owned())
 }
 
+/// Cancels the array tasks of `job` that have not started (`scancel --state=PENDING JOB`);
+/// errors are reported, not fatal.
+pub fn cancel_pending(job: &str) {
+    match Command::new("scancel")
+        .args(["--state=PENDING", job])
+        .stdin(Stdio::null())
+        .output()
+    {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => crate::messages::note(format_args!("scancel {job}: {}", first_line(&o.stderr))),
+        Err(e) => crate::messages::note(format_args!("cannot run scancel {job}: {e}")),
+    }
+}
+
 /// Cancels the whole array (`scancel JOB`); errors are reported, not fatal.
 pub fn cancel(job: &str) {
     match Command::new("scancel")

@@ -319,6 +319,7 @@ pub(super) fn submit(mut cfg: Config) -> anyhow::Result<i32> {
         todo.extend(1..=n.min(work));
         if !todo.is_empty() {
             rundir::replace(&dir.join("claims"), b"0\n")?;
+            rundir::remove(&dir.join(super::collect::HALT_FILE))?;
             for &k in &todo {
                 dir.make_shard(k)?;
                 rundir::remove(&dir.shard(k).join("claims"))?;

@@ -22,18 +22,14 @@ use super::claim::Claimer;
 use super::collect::{Log, ShardEnd, STATE_FILE};
 use super::rundir::{self, RunDir};
 use super::{ENV_RUN, ENV_TASKS};
-use crate::config::halt::HaltSpec;
 use crate::config::{Config, PoolKind, Resume};
 use crate::exit::EXIT_ERROR;
-use crate::halt::{HaltState, When};
 use crate::sys;
 
 /// An array task whose shard is about to run: where its status goes.
 pub(crate) struct ArrayTask {
     /// `DIR/shard-K`.
     sdir: PathBuf,
-    /// `--halt`: whether this shard's log meets it is told to the submitter.
-    halt: Option<HaltSpec>,
 }
 
 /// Sets the array task up (its shard directory, stderr to `DIR/shard-K/stderr`) and returns
@@ -137,8 +133,9 @@ fn finish_prepare(
     cfg.slurm = None;
     cfg.jobs_ctl.joblog = Some(log);
     cfg.jobs_ctl.resume = resume;
-    let halt = cfg.jobs_ctl.halt;
-    (cfg, ArrayTask { sdir, halt })
+    // --halt is the submitter's, over every shard's log (collect.rs, HaltWatch).
+    cfg.jobs_ctl.halt = None;
+    (cfg, ArrayTask { sdir })
 }
 
 impl ArrayTask {
@@ -165,27 +162,9 @@ impl ArrayTask {
             _ => "-".into(),
         };
         let host = std::env::var("SLURMD_NODENAME").unwrap_or_else(|_| "-".into());
-        // --halt met in this shard: the submitter stops the others (now: cancels them; soon:
-        // no more claims).
-        let halted = match self.halt {
-            Some(spec) => {
-                let log = Log::read(&sdir.join("joblog"), false)?;
-                let mut h = HaltState::new(spec);
-                let total = log.rows.len() as u64;
-                log.outcomes()
-                    .into_iter()
-                    .find_map(|(seq, o)| h.observe(seq, o, total))
-            }
-            None => None,
-        };
-        let halt = match halted {
-            Some(When::Now) => "halt now\n",
-            Some(When::Soon) => "halt soon\n",
-            None => "",
-        };
         rundir::replace(
             &sdir.join("status"),
-            format!("exit {code}\njob {job}\nhost {host}\n{halt}").as_bytes(),
+            format!("exit {code}\njob {job}\nhost {host}\n").as_bytes(),
         )?;
         Ok(())
     }

@@ -1352,13 +1352,76 @@ fn halt_in_one_shard_stops_the_others() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(3), "the failed task's status: {err}");
     assert!(
-        err.contains("met --halt: cancelled the other shards"),
+        err.contains("--halt: condition met at task 3 over all shards (status 3); cancelled"),
         "{err}"
     );
     assert!(
         t.elapsed() < Duration::from_secs(15),
         "took {:?}: the other shard was not stopped",
         t.elapsed()
+    );
+    let job = job_id(&err);
+    assert_eq!(squeue(&conf, &job).trim(), "", "array tasks left in squeue");
+}
+
+/// `--halt soon,fail=2` with one failure in each of two shards: the threshold is the whole
+/// run's (each shard alone has one failure), no task starts after it is met (not even one a
+/// shard had claimed), and the running ones finish.
+#[test]
+fn halt_threshold_counts_failures_over_all_shards() {
+    let Some((conf, _one)) = cluster() else {
+        return;
+    };
+    let d = common::tempdir();
+    // -j1, 40 tasks: the first two batches are 1-5 and 6-10, one per shard (each shard's
+    // tasks take a second, so the second shard starts before the first needs another
+    // batch). Tasks 1 and 6 fail at once; every task that starts appends to `started`.
+    let script = "echo $1 >> started; case $1 in 1|6) exit $1;; esac; sleep 1; echo v$1";
+    let values: Vec<String> = (1..=40).map(|i| i.to_string()).collect();
+    let t = std::time::Instant::now();
+    let o = slurm_parx(&conf, d.path())
+        .args([
+            "--slurm",
+            "2",
+            "-j1",
+            "--halt",
+            "soon,fail=2",
+            "--keep-run-dir",
+        ])
+        .args(["--run-dir", "rd", "sh", "-c", script, "sh", ":::"])
+        .args(&values)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    let took = t.elapsed();
+    // GNU parallel's status for fail=N: the status of the task that met it.
+    assert!(
+        matches!(o.status.code(), Some(1 | 6)),
+        "{:?}: {err}",
+        o.status.code()
+    );
+    assert!(
+        err.contains("over all shards") && err.contains("the shards start no new task"),
+        "{err}"
+    );
+    let mut shards_of = std::collections::BTreeMap::new();
+    for k in 1..=2 {
+        for r in rows(&d.path().join(format!("rd/shard-{k}/joblog"))) {
+            shards_of.insert(r[0].parse::<u32>().unwrap(), k);
+        }
+    }
+    assert_ne!(shards_of[&1], shards_of[&6], "1 and 6 ran in one shard");
+    // The two failures, the task each shard was running then, and at most a second one
+    // per shard in the time the halt takes to get round (tasks take a second each).
+    let started = numbers(d.path(), "started");
+    assert!(
+        started.len() <= 8,
+        "{} tasks started: {started:?}",
+        started.len()
+    );
+    assert!(
+        took < Duration::from_secs(15),
+        "took {took:?}: the shards went on"
     );
     let job = job_id(&err);
     assert_eq!(squeue(&conf, &job).trim(), "", "array tasks left in squeue");
