@@ -1169,6 +1169,51 @@ fn unreachable_run_dir_is_quoted_from_slurms_output_file() {
     }
 }
 
+/// Issue 26 item 7: no array task without a task for it (`--slurm 10` over 3 tasks submits
+/// 3), and an array sbatch refuses leaves no run directory behind.
+#[test]
+fn empty_shares_are_not_submitted_and_a_refused_array_leaves_nothing() {
+    let Some((conf, _one)) = cluster() else {
+        return;
+    };
+    let d = common::tempdir();
+    let o = slurm_parx(&conf, d.path())
+        .args(["--slurm", "10", "-k", "echo", ":::", "a", "b", "c"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "a\nb\nc\n");
+    assert!(err.contains("(3 of 10 shards)"), "{err}");
+    let job = job_id(&err);
+    let shown = Command::new("scontrol")
+        .env("SLURM_CONF", &conf)
+        .args(["show", "job", &job])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    let mut ids: Vec<&str> = shown
+        .split_whitespace()
+        .filter_map(|w| w.strip_prefix("ArrayTaskId="))
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["0", "1", "2"], "{shown}");
+    assert!(common::dir_names(d.path()).is_empty(), "left behind");
+    let e = common::tempdir();
+    let o = slurm_parx(&conf, e.path())
+        .args(["--slurm", "2", "--slurm-arg=--partition=nosuchpartition"])
+        .args(["echo", ":::", "a"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(255), "{err}");
+    assert!(err.contains("sbatch refused the array"), "{err}");
+    assert!(
+        common::dir_names(e.path()).is_empty(),
+        "an orphan run directory"
+    );
+}
+
 #[test]
 fn dynamic_shares_balance_stragglers() {
     let Some((conf, _one)) = cluster() else {
