@@ -264,7 +264,7 @@ impl crate::shard::Claims for Claimer {
         // Past every claim known: wait until a slot is about to be free, then claim. A run
         // that has reported an error (a failed spill loses tasks without rows) claims no more.
         loop {
-            if crate::messages::errored() {
+            if crate::messages::errored() || self.halt_seen() {
                 st.frontier = u64::MAX;
                 return false;
             }

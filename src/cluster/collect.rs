@@ -488,6 +488,10 @@ pub(super) fn wait(
         if let (Some(h), None) = (halt.as_mut(), out.halted) {
             if let Some(when) = h.poll(dir, n) {
                 h.act(when, dir, job, &pending, out)?;
+                if when == When::Now {
+                    // Cancelled: Slurm's word on the shards is wanted soon, not in 10 s.
+                    (asked, times) = (None, 0);
+                }
             }
         }
         let s = sig.load(Ordering::SeqCst);
@@ -557,6 +561,9 @@ pub(super) fn wait(
                 if let (Some(h), None) = (halt.as_mut(), out.halted) {
                     if let Some(when) = h.poll(dir, n).or_else(|| h.shard_over(k, end.normal())) {
                         h.act(when, dir, job, &pending, out)?;
+                        if when == When::Now {
+                            (asked, times) = (None, 0);
+                        }
                     }
                 }
                 if !end.normal() {

@@ -1418,10 +1418,13 @@ fn halt_threshold_counts_failures_over_all_shards() {
         return;
     };
     let d = common::tempdir();
-    // -j1, 40 tasks: the first two batches are 1-5 and 6-10, one per shard (each shard's
-    // tasks take a second, so the second shard starts before the first needs another
-    // batch). Tasks 1 and 6 fail at once; every task that starts appends to `started`.
-    let script = "echo $1 >> started; case $1 in 1|6) exit $1;; esac; sleep 1; echo v$1";
+    // -j1, 40 tasks: the first two batches are 1-5 and 6-9, one per shard: the first shard's
+    // other tasks wait until task 6 has started (so it cannot reach 6 itself, whenever the
+    // second shard starts). Tasks 1 and 6 fail at once; every task that starts appends to
+    // `started`.
+    let script = "echo $1 >> started; case $1 in 1|6) exit $1;; esac; i=0; \
+                  until grep -qx 6 started || [ $i -ge 600 ]; do sleep 0.1; i=$((i+1)); done; \
+                  sleep 1; echo v$1";
     let values: Vec<String> = (1..=40).map(|i| i.to_string()).collect();
     let t = std::time::Instant::now();
     let o = slurm_parx(&conf, d.path())
@@ -1468,8 +1471,15 @@ fn halt_threshold_counts_failures_over_all_shards() {
         took < Duration::from_secs(15),
         "took {took:?}: the shards went on"
     );
+    // A shard's status is written as its parx ends: Slurm may show it a moment longer.
     let job = job_id(&err);
-    assert_eq!(squeue(&conf, &job).trim(), "", "array tasks left in squeue");
+    assert!(
+        wait_for(Duration::from_secs(10), || squeue(&conf, &job)
+            .trim()
+            .is_empty()),
+        "array tasks left in squeue: {}",
+        squeue(&conf, &job)
+    );
 }
 
 #[test]
