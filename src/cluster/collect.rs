@@ -647,10 +647,8 @@ fn report_unfinished(
                     file.display()
                 ),
                 None => format!(
-                    "; it never reached the run directory, and Slurm's output file {} holds \
-                     nothing: the node may not see {} (it must be on storage every node sees, \
-                     at the same path)",
-                    file.display(),
+                    "; it never reached the run directory: the node may not see {} (it must be \
+                     on storage every node sees, at the same path)",
                     dir.path.display()
                 ),
             }

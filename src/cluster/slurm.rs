@@ -109,6 +109,15 @@ pub fn output_file(cwd: &Path, job: &str, idx: u64) -> std::path::PathBuf {
     )
 }
 
+/// Whether this process may create files in `dir`.
+fn writable(dir: &Path) -> bool {
+    rustix::fs::access(
+        dir,
+        rustix::fs::Access::WRITE_OK | rustix::fs::Access::EXEC_OK,
+    )
+    .is_ok()
+}
+
 /// Submits `script` as an array over the indices `spec` (`0-3`, `0,2`), at most `throttle` at
 /// once, each with `cpus` CPUs; returns the job id.
 pub fn submit(
@@ -131,8 +140,13 @@ pub fn submit(
         .arg("--job-name=parx")
         // Slurm's own output file (stdout and stderr), relative to --chdir: what an array task
         // says before its shard's stderr is open (a run directory it cannot see), and
-        // slurmstepd's lines (a cancel, a time limit). See [`output_file`].
-        .arg(format!("--output={OUTPUT_PATTERN}"))
+        // slurmstepd's lines (a cancel, a time limit). See [`output_file`]. In a directory we
+        // may not write, Slurm could not open it and would fail the task: /dev/null then.
+        .arg(if writable(cwd) {
+            format!("--output={OUTPUT_PATTERN}")
+        } else {
+            "--output=/dev/null".to_owned()
+        })
         .arg("--chdir")
         .arg(cwd)
         .args(extra)
