@@ -614,7 +614,8 @@ fn report_unfinished(
     counts: &[u64],
     why: &str,
 ) -> anyhow::Result<()> {
-    let (missing, total) = match claimed(dir, k)? {
+    // How many of the tasks it took did not run, of how many, and which (dynamic shares).
+    let (missing, total, which) = match claimed(dir, k)? {
         // Dynamic shares: of the tasks it claimed, those no shard's log has.
         Some(mine) => {
             let mut logged = BTreeSet::new();
@@ -623,14 +624,19 @@ fn report_unfinished(
             }
             let all: u64 = counts.iter().sum();
             let mine: BTreeSet<u64> = mine.into_iter().filter(|&s| s <= all).collect();
-            (mine.difference(&logged).count() as u64, mine.len() as u64)
+            let not_run: Vec<u64> = mine.difference(&logged).copied().collect();
+            (not_run.len() as u64, mine.len() as u64, not_run)
         }
         // A dynamic share that claimed nothing.
-        None if !static_shares(dir)? => (0, 0),
+        None if !static_shares(dir)? => (0, 0, Vec::new()),
         None => {
             let (_, log) = shard_log(dir, k)?;
             let total = counts[k as usize - 1];
-            (total.saturating_sub(log.rows.len() as u64), total)
+            (
+                total.saturating_sub(log.rows.len() as u64),
+                total,
+                Vec::new(),
+            )
         }
     };
     let stderr = dir.shard(k).join("stderr");
@@ -657,13 +663,34 @@ fn report_unfinished(
     let took = if total == 0 {
         "it ran none of the run's tasks".to_owned()
     } else {
-        format!("{missing} of the {total} tasks it took did not run")
+        format!(
+            "{missing} of the {total} tasks it took did not run{}",
+            name_tasks(&which)
+        )
     };
     crate::messages::note(format_args!(
         "Slurm array task {job}_{} (shard {k}/{n}) did not finish ({why}): {took}{see}",
         k - 1,
     ));
     Ok(())
+}
+
+/// ` (tasks 7, 9)`: the first few of `seqs` by number (`{#}`), or nothing.
+fn name_tasks(seqs: &[u64]) -> String {
+    const SHOWN: usize = 8;
+    if seqs.is_empty() {
+        return String::new();
+    }
+    let some: Vec<String> = seqs.iter().take(SHOWN).map(u64::to_string).collect();
+    let more = match seqs.len().saturating_sub(SHOWN) {
+        0 => String::new(),
+        m => format!(" and {m} more"),
+    };
+    format!(
+        " (task{} {}{more})",
+        if seqs.len() == 1 { "" } else { "s" },
+        some.join(", ")
+    )
 }
 
 /// Whether the run's shares are static (`--pipe-part`'s byte ranges), from `DIR/run`.
@@ -1010,6 +1037,18 @@ mod tests {
         assert_eq!(h.poll(&dir, 2), None);
         assert_eq!(h.shard_over(2, true), Some(When::Now), "2 of 8 failed");
         assert_eq!(h.state.status, Some(25));
+    }
+
+    #[test]
+    fn tasks_not_run_are_named() {
+        assert_eq!(name_tasks(&[]), "");
+        assert_eq!(name_tasks(&[7]), " (task 7)");
+        assert_eq!(name_tasks(&[7, 9]), " (tasks 7, 9)");
+        let many: Vec<u64> = (1..=10).collect();
+        assert_eq!(
+            name_tasks(&many),
+            " (tasks 1, 2, 3, 4, 5, 6, 7, 8 and 2 more)"
+        );
     }
 
     #[test]

@@ -764,6 +764,19 @@ fn interrupted_then_resume(how: Interrupt) {
             };
             assert!(err.contains(state), "{err}");
             assert!(err.contains("tasks it took did not run"), "{err}");
+            // The reports name the tasks that did not run: 7-12, each once.
+            let mut named: Vec<u32> = err
+                .lines()
+                .filter_map(|l| l.split_once("did not run (task")?.1.split_once(')'))
+                .flat_map(|(list, _)| {
+                    list.trim_start_matches('s')
+                        .split(", ")
+                        .map(|t| t.trim().parse::<u32>().unwrap())
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            named.sort();
+            assert_eq!(named, (7..=12).collect::<Vec<_>>(), "{err}");
             let want: String = (1..=6).map(|i| format!("v{i}\n")).collect();
             assert_eq!(first, want);
         }
