@@ -32,11 +32,23 @@ pub(crate) trait Claims: Send + Sync {
     /// Whether task `seq` runs here (it may wait until a job slot is about to be free, then
     /// claim a batch from the run directory).
     fn owns(&self, seq: u64) -> bool;
+
+    /// Whether the whole run was told to start no new task (`--halt soon` met over all
+    /// shards): tasks already handed to the pool do not start either.
+    fn stopped(&self) -> bool {
+        false
+    }
 }
 
 /// Set once, by a `--slurm` array task before its run starts: then every [`Shard`] of this
 /// process asks it instead of taking every N-th task.
 static CLAIMS: std::sync::OnceLock<Box<dyn Claims>> = std::sync::OnceLock::new();
+
+/// Whether this process's dynamic share was told to start no new task ([`Claims::stopped`]);
+/// asked by the pools before each task starts.
+pub(crate) fn stopped() -> bool {
+    CLAIMS.get().is_some_and(|c| c.stopped())
+}
 
 /// Makes this process's share dynamic (see [`Claims`]); a second call is ignored.
 pub(crate) fn claim_dynamically(claims: Box<dyn Claims>) {

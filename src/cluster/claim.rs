@@ -10,16 +10,24 @@
 //!   before it claims new ones.
 //!
 //! A shard claims a new batch only when its job slots are about to run dry: when fewer of its
-//! claimed tasks are unfinished (no row in its job log yet) than it has slots. Tasks done in
-//! any shard's log when the shard started are never run again. The submitter resets
-//! `DIR/claims` to 0 and removes the shards' `claims` with each submission.
+//! claimed tasks are unfinished (no row in its job log yet) than it has slots. With
+//! `--pool process` also when no task has ended for a while ([`STALL`], or twice the longest
+//! run time a row of the shard shows, whichever is more): a worker may hold its records
+//! unanswered until more input comes (mawk reads its input in whole buffers), and would
+//! otherwise wait for records the shard waits to claim; each stall in a row doubles the
+//! batch, so a worker that answers only at the end of its input gets there in a few steps.
+//! Tasks done in any shard's log when
+//! the shard started are never run again. The submitter resets
+//! `DIR/claims` to 0 and removes the shards' `claims` with each submission. Once `DIR/halt`
+//! is there (the submitter met `--halt soon` over all shards), a shard hands no more tasks.
 
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use rustix::fs::{flock, FlockOperation};
@@ -28,11 +36,22 @@ use super::rundir;
 
 /// How often the shard's job log is looked at while it waits for a free slot.
 const PACE: Duration = Duration::from_millis(20);
+/// `--pool process`: how long the shard waits for a task to end before it claims more all
+/// the same (at least; see the module header).
+const STALL: Duration = Duration::from_millis(250);
+/// How often a shard looks for `DIR/halt`.
+const HALT_LOOK: Duration = Duration::from_millis(100);
 
 /// A shard's claims (see the module header).
 pub(super) struct Claimer {
     /// `DIR/claims`.
     counter: PathBuf,
+    /// `DIR/halt`: once it is there (`--halt soon` met), no task is handed or started.
+    halt: PathBuf,
+    /// `DIR/halt` was seen; when it was last looked for (ms after `born`).
+    halted: AtomicBool,
+    born: Instant,
+    halt_looked: AtomicU64,
     /// `shard-K/claims`, open for appending.
     mine: Mutex<File>,
     /// The shard's job log: a row per finished task.
@@ -43,6 +62,8 @@ pub(super) struct Claimer {
     total: u64,
     /// Tasks done (in some shard's log) before this shard started.
     done: HashSet<u64>,
+    /// `--pool process`: claim after a stall too (see the module header).
+    stalls: bool,
     state: Mutex<State>,
 }
 
@@ -56,6 +77,11 @@ struct State {
     /// Rows counted in the job log since the start, and where counting stopped.
     rows: u64,
     log_pos: u64,
+    /// When a row last came (or the last claim), and the longest run time a row showed.
+    progress: Instant,
+    longest: Duration,
+    /// Claims made after a stall since the last row (each doubles the batch).
+    streak: u32,
 }
 
 impl Claimer {
@@ -69,6 +95,7 @@ impl Claimer {
         shards: u64,
         total: u64,
         done: HashSet<u64>,
+        stalls: bool,
     ) -> anyhow::Result<Claimer> {
         let ranges: Vec<(u64, u64)> = rundir::read(mine)?
             .map(|t| {
@@ -84,20 +111,47 @@ impl Claimer {
         let log_pos = std::fs::metadata(log).map_or(0, |m| m.len());
         Ok(Claimer {
             counter: dir.join("claims"),
+            halt: dir.join(super::collect::HALT_FILE),
             mine: Mutex::new(rundir::append(mine)?),
             log: log.to_owned(),
             jobs: jobs.max(1),
             shards: shards.max(1),
             total,
             done,
+            stalls,
             state: Mutex::new(State {
                 ranges,
                 frontier: 0,
                 handed: 0,
                 rows: 0,
                 log_pos,
+                progress: Instant::now(),
+                longest: Duration::ZERO,
+                streak: 0,
             }),
+            halted: AtomicBool::new(false),
+            born: Instant::now(),
+            halt_looked: AtomicU64::new(0),
         })
+    }
+
+    /// Whether `DIR/halt` is there, looked for every [`HALT_LOOK`] at most (a stat per task
+    /// would load a shared file system's metadata server).
+    fn halt_seen(&self) -> bool {
+        if self.halted.load(Ordering::Relaxed) {
+            return true;
+        }
+        let now = self.born.elapsed().as_millis() as u64;
+        let last = self.halt_looked.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < HALT_LOOK.as_millis() as u64 {
+            return false;
+        }
+        self.halt_looked.store(now, Ordering::Relaxed);
+        if self.halt.exists() {
+            self.halted.store(true, Ordering::Relaxed);
+            return true;
+        }
+        false
     }
 
     /// Counts the rows the job log gained since last time.
@@ -112,10 +166,22 @@ impl Claimer {
         if f.read_to_end(&mut buf).is_ok() {
             // Whole rows only: a row being written is counted next time.
             let whole = memchr::memrchr(b'\n', &buf).map_or(0, |i| i + 1);
-            st.rows += buf[..whole]
-                .split(|&b| b == b'\n')
-                .filter(|l| l.first().is_some_and(u8::is_ascii_digit) && !l.starts_with(b"0\t"))
-                .count() as u64;
+            for l in buf[..whole].split(|&b| b == b'\n') {
+                if !l.first().is_some_and(u8::is_ascii_digit) || l.starts_with(b"0\t") {
+                    continue;
+                }
+                st.rows += 1;
+                st.progress = Instant::now();
+                st.streak = 0;
+                // JobRuntime, the fourth column.
+                let runtime = l
+                    .split(|&b| b == b'\t')
+                    .nth(3)
+                    .and_then(|f| std::str::from_utf8(f).ok()?.trim().parse::<f64>().ok());
+                if let Some(r) = runtime.and_then(|r| Duration::try_from_secs_f64(r).ok()) {
+                    st.longest = st.longest.max(r);
+                }
+            }
             st.log_pos += whole as u64;
         }
     }
@@ -142,7 +208,7 @@ impl Claimer {
             return Ok(c);
         }
         let left = self.total.saturating_sub(c);
-        let b = (left / (4 * self.shards)).max(1);
+        let b = ((left / (4 * self.shards)).max(1) << st.streak.min(40)).min(left.max(1));
         let last = c + b;
         (&f).seek(SeekFrom::Start(0))?;
         f.set_len(0)?;
@@ -152,6 +218,7 @@ impl Claimer {
         drop(f);
         st.ranges.push((c + 1, last));
         st.frontier = last;
+        st.progress = Instant::now();
         Ok(last)
     }
 }
@@ -170,6 +237,10 @@ impl NoFollow for std::fs::OpenOptions {
 }
 
 impl crate::shard::Claims for Claimer {
+    fn stopped(&self) -> bool {
+        self.halt_seen()
+    }
+
     fn owns(&self, seq: u64) -> bool {
         let mut st = self.state.lock().expect("claims state");
         let mine = |st: &State| st.ranges.iter().any(|&(a, b)| (a..=b).contains(&seq));
@@ -180,6 +251,10 @@ impl crate::shard::Claims for Claimer {
             st.handed += 1;
             true
         };
+        if self.halt_seen() {
+            st.frontier = u64::MAX;
+            return false;
+        }
         if mine(&st) {
             return take(&mut st);
         }
@@ -189,12 +264,16 @@ impl crate::shard::Claims for Claimer {
         // Past every claim known: wait until a slot is about to be free, then claim. A run
         // that has reported an error (a failed spill loses tasks without rows) claims no more.
         loop {
-            if crate::messages::errored() {
+            if crate::messages::errored() || self.halt_seen() {
                 st.frontier = u64::MAX;
                 return false;
             }
             self.count_rows(&mut st);
             if st.handed.saturating_sub(st.rows) < self.jobs {
+                break;
+            }
+            if self.stalls && st.progress.elapsed() >= STALL.max(2 * st.longest) {
+                st.streak += 1;
                 break;
             }
             drop(st);

@@ -8,8 +8,10 @@
 //! * `stdin`: the saved standard input, when the inputs read it
 //! * `job.sh`: the batch script of the latest submission; `jobs`: one line per submission;
 //!   `refused`: array tasks the batch script refused (an index that is not a share)
+//! * `claims`: the claim counter (see `claim`); `halt`: `--halt soon` was met (no shard
+//!   starts another task)
 //! * `shard-K/`: `out` (the shard's stdout, append-only) and `joblog` (its index, see
-//!   `collect::Log`; with `--pool process`, `results/<seq>/` instead of `out`), `stderr` (the
+//!   `collect::Log`), `stderr` (the
 //!   tasks' stderr and the shard's own messages), `status` (written last, by renaming, when the shard's parx ends) and
 //!   `slurm-state` (written by the submitter when Slurm ended the shard's array task)
 

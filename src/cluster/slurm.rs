@@ -1,7 +1,8 @@
 //! Talking to Slurm through its client commands, without accounting (`sacct` is absent on
 //! small clusters): `scontrol show config` (MaxArraySize), `sbatch --parsable --array`,
 //! `squeue` (what is still pending or running), `scontrol show job` (why a task ended, while
-//! the controller remembers it) and `scancel`.
+//! the controller remembers it) and `scancel`; and where Slurm's output file of an array task
+//! is.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -95,6 +96,28 @@ fn parse_max_array_size(text: &str) -> Option<u64> {
     })
 }
 
+/// Slurm's output file of each array task, in the submitting directory (`%A`: the array job,
+/// `%a`: the index).
+const OUTPUT_PATTERN: &str = "parx-slurm-%A_%a.out";
+
+/// Where Slurm's output file of array task `job_idx` is, for a submission from `cwd`.
+pub(super) fn output_file(cwd: &Path, job: &str, idx: u64) -> std::path::PathBuf {
+    cwd.join(
+        OUTPUT_PATTERN
+            .replace("%A", job)
+            .replace("%a", &idx.to_string()),
+    )
+}
+
+/// Whether this process may create files in `dir`.
+fn writable(dir: &Path) -> bool {
+    rustix::fs::access(
+        dir,
+        rustix::fs::Access::WRITE_OK | rustix::fs::Access::EXEC_OK,
+    )
+    .is_ok()
+}
+
 /// Submits `script` as an array over the indices `spec` (`0-3`, `0,2`), at most `throttle` at
 /// once, each with `cpus` CPUs; returns the job id.
 pub(super) fn submit(
@@ -115,8 +138,15 @@ pub(super) fn submit(
     c.arg("--parsable")
         .arg(format!("--array={spec}{throttle}"))
         .arg("--job-name=parx")
-        .arg("--output=/dev/null")
-        .arg("--error=/dev/null")
+        // Slurm's own output file (stdout and stderr), relative to --chdir: what an array task
+        // says before its shard's stderr is open (a run directory it cannot see), and
+        // slurmstepd's lines (a cancel, a time limit). See [`output_file`]. In a directory we
+        // may not write, Slurm could not open it and would fail the task: /dev/null then.
+        .arg(if writable(cwd) {
+            format!("--output={OUTPUT_PATTERN}")
+        } else {
+            "--output=/dev/null".to_owned()
+        })
         .arg("--chdir")
         .arg(cwd)
         .args(extra)
@@ -212,6 +242,20 @@ pub(super) fn ended_state(job: &str, idx: u64) -> Option<String> {
         .split_whitespace()
         .find_map(|w| w.strip_prefix("JobState="))?;
     Some(state.to_owned())
+}
+
+/// Cancels the array tasks of `job` that have not started (`scancel --state=PENDING JOB`);
+/// errors are reported, not fatal.
+pub(super) fn cancel_pending(job: &str) {
+    match Command::new("scancel")
+        .args(["--state=PENDING", job])
+        .stdin(Stdio::null())
+        .output()
+    {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => crate::messages::note(format_args!("scancel {job}: {}", first_line(&o.stderr))),
+        Err(e) => crate::messages::note(format_args!("cannot run scancel {job}: {e}")),
+    }
 }
 
 /// Cancels the whole array (`scancel JOB`); errors are reported, not fatal.

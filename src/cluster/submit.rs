@@ -11,7 +11,8 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 
 use super::collect::{
-    ended_normally, finish, shard_exit, shard_log, wait, Log, LogRow, Outcome, ShardEnd, STATE_FILE,
+    ended_normally, finish, shard_exit, shard_log, tidy_output_files, wait, Log, LogRow, Outcome,
+    ShardEnd, STATE_FILE,
 };
 use super::rundir::{self, RunDir};
 use super::{slurm, ENV_RUN, ENV_TASKS};
@@ -83,8 +84,12 @@ fn count_tasks(cfg: Config, n: u64, learned: &Arc<Learned>) -> anyhow::Result<(C
     let count = |cfg: Config| -> anyhow::Result<(Config, u64)> {
         let cfg = Arc::new(cfg);
         let mut total = 0;
-        crate::source::open(&cfg, learned)?.produce(&mut |_| {
-            total += 1;
+        crate::source::open(&cfg, learned)?.produce(&mut |t| {
+            // The process pool's sources may hand many one-value tasks as one block.
+            total += match t {
+                crate::task::TaskInput::Lines(l) => l.count,
+                _ => 1,
+            };
             true
         })?;
         let cfg = Arc::try_unwrap(cfg).expect("the source is done with the configuration");
@@ -134,7 +139,7 @@ fn job_script(dir: &RunDir, n: u64, tasks: Option<u64>, stdin: Option<&Path>) ->
              esac\n\
              [ -n \"${{why:-}}\" ] || [ -d \"${ENV_RUN}\" ] || why=\"this node ($(hostname)) cannot see the run directory ${ENV_RUN} (it must be on storage every node sees)\"\n\
              if [ -n \"${{why:-}}\" ]; then\n\
-             \x20   echo \"parx: $0: $why\" >&2\n\
+             \x20   echo \"parx: $why\" >&2\n\
              \x20   {{ echo \"job ${{SLURM_JOB_ID:-?}}: $why\" >>\"${ENV_RUN}/refused\"; }} 2>/dev/null\n\
              \x20   exit 2\n\
              fi\n\
@@ -318,6 +323,7 @@ pub(super) fn submit(mut cfg: Config) -> anyhow::Result<i32> {
         todo.extend(1..=n.min(work));
         if !todo.is_empty() {
             rundir::replace(&dir.join("claims"), b"0\n")?;
+            rundir::remove(&dir.join(super::collect::HALT_FILE))?;
             for &k in &todo {
                 dir.make_shard(k)?;
                 rundir::remove(&dir.shard(k).join("claims"))?;
@@ -399,7 +405,10 @@ pub(super) fn submit(mut cfg: Config) -> anyhow::Result<i32> {
             todo.len(),
             dir.path.display()
         ));
-        if let Some(s) = wait(&dir, &job, n, &todo, &counts, &cfg, &sig, &mut outcome)? {
+        let waited = wait(&dir, &job, n, &todo, &counts, &cfg, &sig, &mut outcome);
+        // Slurm's output files: what is in them was quoted; the empty ones go.
+        tidy_output_files(&job, todo.iter().map(|k| k - 1), false);
+        if let Some(s) = waited? {
             let report = crate::exit::Report {
                 interrupted: Some(s),
                 ..crate::exit::Report::default()
@@ -409,6 +418,13 @@ pub(super) fn submit(mut cfg: Config) -> anyhow::Result<i32> {
     }
     let code = finish(&dir, n, &counts, &cfg, part, &mut outcome)?.status();
     if code == 0 && outcome.stdout_open() && !sc.keep_run_dir {
+        // Every submission's Slurm output files go with the run directory.
+        let jobs = rundir::read(&dir.join("jobs"))?.unwrap_or_default();
+        for line in String::from_utf8_lossy(&jobs).lines() {
+            if let Some(job) = line.split(' ').next() {
+                tidy_output_files(job, 0..n, true);
+            }
+        }
         std::fs::remove_dir_all(&dir.path)
             .with_context(|| format!("removing the run directory {}", dir.path.display()))?;
     }

@@ -1,8 +1,8 @@
 //! One array task of a `--slurm` run, on a compute node: the submitting parx's arguments
 //! with `--shard "$((SLURM_ARRAY_TASK_ID + 1))/N"` in front (the batch script states the
 //! mapping), and `PARX_SLURM_RUN`/`PARX_SLURM_RESUME` in the environment. It runs its share as
-//! any parx run, with its stdout in `DIR/shard-K/out` indexed by its job log (per-task results
-//! with `--pool process`), its tasks' stderr and its own messages in `DIR/shard-K/stderr`,
+//! any parx run (either pool), with its stdout in `DIR/shard-K/out` indexed by its job log, its
+//! tasks' stderr and its own messages in `DIR/shard-K/stderr`,
 //! and writes `DIR/shard-K/status` last, so the submitter knows it ended (a task killed by
 //! Slurm may write none).
 //!
@@ -22,18 +22,14 @@ use super::claim::Claimer;
 use super::collect::{Log, ShardEnd, STATE_FILE};
 use super::rundir::{self, RunDir};
 use super::{ENV_RUN, ENV_TASKS};
-use crate::config::halt::HaltSpec;
 use crate::config::{Config, PoolKind, Resume};
 use crate::exit::EXIT_ERROR;
-use crate::halt::{HaltState, When};
 use crate::sys;
 
 /// An array task whose shard is about to run: where its status goes.
 pub(crate) struct ArrayTask {
     /// `DIR/shard-K`.
     sdir: PathBuf,
-    /// `--halt`: whether this shard's log meets it is told to the submitter.
-    halt: Option<HaltSpec>,
 }
 
 /// Sets the array task up (its shard directory, stderr to `DIR/shard-K/stderr`) and returns
@@ -99,6 +95,7 @@ pub(crate) fn prepare(mut cfg: Config, run_dir: &Path) -> anyhow::Result<(Config
             shard.n,
             total,
             done,
+            cfg.pool == PoolKind::Process,
         )?;
         crate::shard::claim_dynamically(Box::new(claims));
         // The submitter puts the outputs in order; a shard waits for no head of line, and
@@ -106,17 +103,6 @@ pub(crate) fn prepare(mut cfg: Config, run_dir: &Path) -> anyhow::Result<(Config
         cfg.keep_order = false;
         cfg.jobs_ctl.bar = false;
         cfg.jobs_ctl.eta = false;
-    }
-    if cfg.pool == PoolKind::Process {
-        // The process pool streams results past the job log (its rows do not index an
-        // output file): each task's results in a directory of its own.
-        let results = sdir.join("results");
-        if !results.exists() {
-            rundir::make_dir(&results)?;
-        }
-        rundir::check_dir(&results)?;
-        cfg.jobs_ctl.results = Some(results);
-        return Ok(finish_prepare(cfg, log, resume, sdir));
     }
     // The shard's stdout: one append-only file, indexed by the job log. Output written
     // after the last whole row (a task printed but not logged when the shard was killed)
@@ -147,8 +133,9 @@ fn finish_prepare(
     cfg.slurm = None;
     cfg.jobs_ctl.joblog = Some(log);
     cfg.jobs_ctl.resume = resume;
-    let halt = cfg.jobs_ctl.halt;
-    (cfg, ArrayTask { sdir, halt })
+    // --halt is the submitter's, over every shard's log (collect.rs, HaltWatch).
+    cfg.jobs_ctl.halt = None;
+    (cfg, ArrayTask { sdir })
 }
 
 impl ArrayTask {
@@ -175,27 +162,9 @@ impl ArrayTask {
             _ => "-".into(),
         };
         let host = std::env::var("SLURMD_NODENAME").unwrap_or_else(|_| "-".into());
-        // --halt met in this shard: the submitter stops the others (now: cancels them; soon:
-        // no more claims).
-        let halted = match self.halt {
-            Some(spec) => {
-                let log = Log::read(&sdir.join("joblog"), false)?;
-                let mut h = HaltState::new(spec);
-                let total = log.rows.len() as u64;
-                log.outcomes()
-                    .into_iter()
-                    .find_map(|(seq, o)| h.observe(seq, o, total))
-            }
-            None => None,
-        };
-        let halt = match halted {
-            Some(When::Now) => "halt now\n",
-            Some(When::Soon) => "halt soon\n",
-            None => "",
-        };
         rundir::replace(
             &sdir.join("status"),
-            format!("exit {code}\njob {job}\nhost {host}\n{halt}").as_bytes(),
+            format!("exit {code}\njob {job}\nhost {host}\n").as_bytes(),
         )?;
         Ok(())
     }

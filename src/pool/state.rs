@@ -89,10 +89,14 @@ impl RunState {
         self.stopped_at.get().copied()
     }
 
-    /// Whether a new task (or a retry) may start: not stopping, no `--halt soon`, no failed
-    /// spill (output is incomplete: see [`crate::output::spill_failed`]).
+    /// Whether a new task (or a retry) may start: not stopping, no `--halt soon` (this run's,
+    /// or a `--slurm` run's over all shards: [`crate::shard::stopped`]), no failed spill
+    /// (output is incomplete: see [`crate::output::spill_failed`]).
     pub(crate) fn may_start(&self) -> bool {
-        !self.stopping() && !self.no_new.load(Ordering::SeqCst) && !crate::output::spill_failed()
+        !self.stopping()
+            && !self.no_new.load(Ordering::SeqCst)
+            && !crate::output::spill_failed()
+            && !crate::shard::stopped()
     }
 
     /// `--halt soon`: no new task starts; running ones finish.

@@ -1,6 +1,61 @@
-//! The collector's unit tests: job-log rows, shard ends, the merged order.
+//! The collector's unit tests: job-log rows, shard ends, the merged order, `--halt` over the
+//! whole run.
 
 use super::*;
+
+#[test]
+fn halt_counts_every_shards_rows_and_holds_the_killed_ones() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = RunDir::create(&d.path().join("rd")).unwrap();
+    let row = |seq: u64, exit: i32, sig: i32| {
+        format!("{seq}\t:\t1.0\t0.1\t0\t0\t{exit}\t{sig}\tcmd\n").into_bytes()
+    };
+    let write = |k: u64, rows: &[Vec<u8>]| {
+        let mut t = crate::joblog::HEADER.to_vec();
+        rows.iter().for_each(|r| t.extend_from_slice(r));
+        dir.make_shard(k).unwrap();
+        std::fs::write(dir.shard(k).join("joblog"), t).unwrap();
+    };
+    let spec = |s: &str| crate::config::halt::parse(s).unwrap().unwrap();
+    // Task 5 was done before this submission: it does not count.
+    write(1, &[row(5, 1, 0)]);
+    let mut h = HaltWatch::new(spec("soon,fail=2"), 8, &dir, 2).unwrap();
+    write(1, &[row(5, 1, 0), row(1, 3, 0)]);
+    write(2, &[row(2, 0, 0), row(4, -1, 15)]);
+    // One failure in shard 1; shard 2's TERM may be Slurm's: held.
+    assert_eq!(h.poll(&dir, 2), None);
+    assert_eq!(h.shard_over(2, false), None, "ended by Slurm: not run");
+    write(2, &[row(2, 0, 0), row(4, -1, 15), row(6, 4, 0)]);
+    assert_eq!(
+        h.poll(&dir, 2),
+        Some(When::Soon),
+        "one failure in each shard"
+    );
+    assert_eq!(h.state.status, Some(4));
+    // A shard that ended by itself: its killed task was a failure.
+    write(1, &[row(5, 1, 0)]);
+    write(2, &[]);
+    let mut h = HaltWatch::new(spec("now,fail=25%"), 8, &dir, 2).unwrap();
+    write(1, &[row(5, 1, 0), row(1, 3, 0), row(7, 0, 0)]);
+    assert_eq!(h.poll(&dir, 2), None);
+    assert_eq!(h.shard_over(1, true), None);
+    write(2, &[row(2, 0, 0), row(4, -1, 15)]);
+    assert_eq!(h.poll(&dir, 2), None);
+    assert_eq!(h.shard_over(2, true), Some(When::Now), "2 of 8 failed");
+    assert_eq!(h.state.status, Some(25));
+}
+
+#[test]
+fn tasks_not_run_are_named() {
+    assert_eq!(name_tasks(&[]), "");
+    assert_eq!(name_tasks(&[7]), " (task 7)");
+    assert_eq!(name_tasks(&[7, 9]), " (tasks 7, 9)");
+    let many: Vec<u64> = (1..=10).collect();
+    assert_eq!(
+        name_tasks(&many),
+        " (tasks 1, 2, 3, 4, 5, 6, 7, 8 and 2 more)"
+    );
+}
 
 #[test]
 fn log_keeps_the_last_row_of_each_task() {
