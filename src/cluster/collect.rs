@@ -17,7 +17,13 @@ use crate::config::Config;
 use crate::exit::{Report, EXIT_ERROR};
 use crate::halt::{HaltSpec, HaltState, When};
 use crate::sys;
+
+mod halt;
+mod status;
 use crate::task::Outcome as TaskOutcome;
+use halt::HaltWatch;
+pub(super) use halt::HALT_FILE;
+pub(super) use status::status;
 
 /// What a shard's job log says. The shard's stdout is one append-only file (`shard-K/out`)
 /// and the log is its index: rows are written in the order the outputs were, each after its
@@ -297,147 +303,38 @@ impl Done {
     }
 }
 
-/// `--halt` over the whole run: the submitter feeds it every shard's job-log rows as they
-/// come (the shards run without `--halt`), so a count or a percentage is of the whole run's
-/// tasks. A task a signal ended counts only once its shard has ended normally: it may have
-/// died of Slurm's TERM (a cancel, a requeue), and then it did not run.
-struct HaltWatch {
-    state: HaltState,
-    /// The run's tasks (a percentage is of them).
-    total: u64,
-    /// Per shard: the log's inode and how far it was read.
-    read: HashMap<u64, (u64, u64)>,
-    /// Tasks already counted (or done before this submission).
-    seen: HashSet<u64>,
-    /// Per shard: tasks a signal ended, waiting for how the shard ends.
-    held: HashMap<u64, Vec<(u64, TaskOutcome)>>,
+/// parx was interrupted while the array runs: cancels it, leaves once Slurm has let go of
+/// every task (bounded), and records the shards still `pending` as cancelled.
+fn cancel(dir: &RunDir, job: &str, pending: &BTreeSet<u64>) -> anyhow::Result<()> {
+    slurm::cancel(job);
+    let until = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < until && slurm::queued(job).is_none_or(|q| !q.is_empty()) {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    for &k in pending {
+        // Their tasks in flight died of the cancel: not run, for --resume.
+        record_state(dir, k, "CANCELLED")?;
+    }
+    crate::messages::note(format_args!("interrupted: cancelled Slurm array job {job}"));
+    Ok(())
 }
 
-impl HaltWatch {
-    fn new(spec: HaltSpec, total: u64, dir: &RunDir, n: u64) -> anyhow::Result<HaltWatch> {
-        let mut seen = HashSet::new();
-        for k in (1..=n).filter(|&k| dir.shard(k).is_dir()) {
-            seen.extend(
-                Log::read(&dir.shard(k).join("joblog"), false)?
-                    .rows
-                    .into_keys(),
-            );
-        }
-        Ok(HaltWatch {
-            state: HaltState::new(spec),
-            total,
-            read: HashMap::new(),
-            seen,
-            held: HashMap::new(),
-        })
+/// Each pending shard's parx status, and whether that is sure without Slurm's word: a shard
+/// needs it unless its parx ended normally with no task killed by a signal (those may have
+/// died of Slurm's TERM a moment before parx would have).
+fn shard_ends(
+    dir: &RunDir,
+    pending: &BTreeSet<u64>,
+) -> anyhow::Result<BTreeMap<u64, (Option<i32>, bool)>> {
+    let mut ends = BTreeMap::new();
+    for &k in pending {
+        let code = shard_exit(dir, k)?;
+        let sure =
+            ended_normally(code) && !Log::read(&dir.shard(k).join("joblog"), false)?.any_killed();
+        ends.insert(k, (code, sure));
     }
-
-    fn observe(&mut self, seq: u64, o: TaskOutcome) -> Option<When> {
-        self.state.observe(seq, o, self.total)
-    }
-
-    /// Reads the rows the shards' logs gained; `Some` once the condition is met.
-    fn poll(&mut self, dir: &RunDir, n: u64) -> Option<When> {
-        use std::io::{Read, Seek, SeekFrom};
-        use std::os::unix::fs::MetadataExt;
-        for k in 1..=n {
-            let path = dir.shard(k).join("joblog");
-            let Ok(Some(mut f)) = rundir::open_read(&path) else {
-                continue;
-            };
-            let Ok(meta) = f.metadata() else { continue };
-            let (ino, pos) = self.read.entry(k).or_insert((meta.ino(), 0));
-            if *ino != meta.ino() || meta.len() < *pos {
-                // Rewritten (a requeued attempt cut it): its held rows were voided.
-                (*ino, *pos) = (meta.ino(), 0);
-                self.held.remove(&k);
-            }
-            let mut buf = Vec::new();
-            if f.seek(SeekFrom::Start(*pos)).is_err() || f.read_to_end(&mut buf).is_err() {
-                continue;
-            }
-            let whole = memchr::memrchr(b'\n', &buf).map_or(0, |i| i + 1);
-            *pos += whole as u64;
-            for line in buf[..whole].split(|&b| b == b'\n') {
-                let fields: Vec<&[u8]> = line.splitn(9, |&b| b == b'\t').collect();
-                let num = |i: usize| -> Option<i64> {
-                    std::str::from_utf8(fields.get(i)?)
-                        .ok()?
-                        .trim()
-                        .parse()
-                        .ok()
-                };
-                let (Some(seq), Some(exit), Some(sig)) = (num(0), num(6), num(7)) else {
-                    continue;
-                };
-                if seq <= 0 || !self.seen.insert(seq as u64) {
-                    continue;
-                }
-                let o = match sig {
-                    0 => TaskOutcome::Exited(exit as i32),
-                    s => TaskOutcome::Signaled(s as i32),
-                };
-                if killed_by_a_stop(exit, sig) {
-                    self.held.entry(k).or_default().push((seq as u64, o));
-                } else if let Some(w) = self.observe(seq as u64, o) {
-                    return Some(w);
-                }
-            }
-        }
-        None
-    }
-
-    /// Shard `k` is over: its held rows count if it ended normally.
-    fn shard_over(&mut self, k: u64, normal: bool) -> Option<When> {
-        let held = self.held.remove(&k).unwrap_or_default();
-        if !normal {
-            return None;
-        }
-        held.into_iter().find_map(|(seq, o)| self.observe(seq, o))
-    }
-
-    /// Acts on the condition met: `now` cancels the array (what runs counts as not run),
-    /// `soon` stops every claim (and the static shares not started yet).
-    fn act(
-        &self,
-        when: When,
-        dir: &RunDir,
-        job: &str,
-        pending: &BTreeSet<u64>,
-        out: &mut Outcome,
-    ) -> anyhow::Result<()> {
-        let status = self.state.status.unwrap_or(EXIT_ERROR);
-        out.halted = Some(status);
-        let what = match when {
-            When::Now => {
-                slurm::cancel(job);
-                for &j in pending {
-                    record_state(dir, j, "CANCELLED")?;
-                }
-                format!("cancelled Slurm array job {job} (its running tasks count as not run)")
-            }
-            When::Soon => {
-                // No shard claims another batch or starts a task it claimed.
-                rundir::replace(&dir.join(HALT_FILE), b"soon\n")?;
-                rundir::replace(&dir.join("claims"), format!("{}\n", u64::MAX).as_bytes())?;
-                if static_shares(dir)? {
-                    slurm::cancel_pending(job);
-                    "the shards not started yet are cancelled; running ones finish".to_owned()
-                } else {
-                    "the shards start no new task; running ones finish".to_owned()
-                }
-            }
-        };
-        crate::messages::note(format_args!(
-            "--halt: condition met at task {} over all shards (status {status}); {what}",
-            self.state.trigger
-        ));
-        Ok(())
-    }
+    Ok(ends)
 }
-
-/// `DIR/halt`: `--halt soon` was met; shards start no new task.
-pub(super) const HALT_FILE: &str = "halt";
 
 /// Waits for the submitted shards. Returns `Some(signal)` when interrupted by it (after cancelling
 /// the array).
@@ -496,28 +393,10 @@ pub(super) fn wait(
         }
         let s = sig.load(Ordering::SeqCst);
         if s != 0 {
-            slurm::cancel(job);
-            // Leave once Slurm has let go of every task (bounded).
-            let until = Instant::now() + Duration::from_secs(30);
-            while Instant::now() < until && slurm::queued(job).is_none_or(|q| !q.is_empty()) {
-                std::thread::sleep(Duration::from_millis(500));
-            }
-            for &k in &pending {
-                // Their tasks in flight died of the cancel: not run, for --resume.
-                record_state(dir, k, "CANCELLED")?;
-            }
-            crate::messages::note(format_args!("interrupted: cancelled Slurm array job {job}"));
+            cancel(dir, job, &pending)?;
             return Ok(Some(s));
         }
-        // A shard needs Slurm's word unless its parx ended normally with no task killed by
-        // a signal: those may have died of Slurm's TERM a moment before parx would have.
-        let mut ends = BTreeMap::new();
-        for &k in &pending {
-            let code = shard_exit(dir, k)?;
-            let sure = ended_normally(code)
-                && !Log::read(&dir.shard(k).join("joblog"), false)?.any_killed();
-            ends.insert(k, (code, sure));
-        }
+        let ends = shard_ends(dir, &pending)?;
         let due = asked.is_none_or(|at| at.elapsed() >= squeue_interval(times));
         if ends.values().any(|&(_, sure)| !sure) && due {
             queue = slurm::states(job);
@@ -927,68 +806,6 @@ pub(super) fn finish(
         shard_errored: own_error,
         ..Report::default()
     })
-}
-
-/// `--slurm-status`: what the run directory says of the run, on stdout.
-pub(super) fn status(path: &Path) -> anyhow::Result<i32> {
-    use std::io::Write;
-    let dir = RunDir::open(path)?;
-    let field = |file: &str, key: &str| -> anyhow::Result<Option<String>> {
-        Ok(rundir::read(&dir.join(file))?.and_then(|t| {
-            String::from_utf8_lossy(&t)
-                .lines()
-                .find_map(|l| l.strip_prefix(key).map(|v| v.trim().to_owned()))
-        }))
-    };
-    let Some(n) = field("run", "shards ")?.and_then(|v| v.parse::<u64>().ok()) else {
-        bail!(
-            "{}: not a --slurm run directory (no 'run' file)",
-            path.display()
-        );
-    };
-    let total = field("shape", "tasks ")?.and_then(|v| v.parse::<u64>().ok());
-    let mut lines = Vec::new();
-    let (mut done, mut failed) = (BTreeSet::new(), 0);
-    for k in 1..=n {
-        if !dir.shard(k).is_dir() {
-            continue;
-        }
-        let (end, log) = shard_log(&dir, k)?;
-        failed += log.failed();
-        done.extend(log.rows.keys().copied());
-        let state = match (&end.slurm, end.code) {
-            (Some(s), _) => format!("ended by Slurm ({s})"),
-            (None, Some(c)) if ended_normally(Some(c)) => format!("finished (exit {c})"),
-            (None, Some(c)) => format!("stopped (exit {c})"),
-            (None, None) => "running, pending or lost".into(),
-        };
-        lines.push(format!(
-            "shard {k}/{n}: {} tasks done ({} failed), {state}",
-            log.rows.len(),
-            log.failed()
-        ));
-    }
-    let of = total.map_or(String::new(), |t| format!(" of {t}"));
-    let job = rundir::read(&dir.join("jobs"))?
-        .and_then(|t| {
-            String::from_utf8_lossy(&t)
-                .lines()
-                .last()
-                .map(str::to_owned)
-        })
-        .and_then(|l| l.split(' ').next().map(str::to_owned))
-        .unwrap_or_else(|| "-".into());
-    let mut out = io::stdout().lock();
-    writeln!(
-        out,
-        "{}: {}{of} tasks done, {failed} failed; Slurm array job {job}",
-        dir.path.display(),
-        done.len()
-    )?;
-    for l in lines {
-        writeln!(out, "{l}")?;
-    }
-    Ok(Report::default().status())
 }
 
 #[cfg(test)]
