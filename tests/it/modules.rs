@@ -64,3 +64,17 @@ fn stderr_has_one_owner() {
         found.join("\n")
     );
 }
+
+/// Functions a reader can hold in one screen and files of one concern: no file of `src/` over
+/// 700 code lines, no function over 120 (`bench/size.py` counts: a code line is neither blank
+/// nor only a comment; a function runs from `fn` to its closing brace).
+#[test]
+fn sources_stay_within_the_size_limits() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let o = std::process::Command::new("python3")
+        .arg(root.join("bench/size.py"))
+        .arg(root.join("src"))
+        .output()
+        .expect("python3 runs bench/size.py");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+}
