@@ -142,7 +142,9 @@ impl Gate {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.st.lock().unwrap_or_else(|e| e.into_inner())
+        self.st
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Re-reads `-j FILE` (when `force`, or when it was last read [`FILE_POLL`] ago). An empty
@@ -256,7 +258,7 @@ impl Gate {
                     st = self
                         .cv
                         .wait_timeout(st, RECHECK)
-                        .unwrap_or_else(|e| e.into_inner())
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
                         .0;
                 }
             }
@@ -284,7 +286,7 @@ impl Gate {
         let st = self
             .cv
             .wait_timeout(st, RECHECK)
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .0;
         open(&st)
     }

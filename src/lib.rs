@@ -75,7 +75,7 @@ pub fn run_main() -> i32 {
     let called = args
         .first()
         .and_then(|a| std::path::Path::new(a).file_name())
-        .map(|n| n.to_owned());
+        .map(std::borrow::ToOwned::to_owned);
     let name = called.as_deref().and_then(|n| n.to_str());
     let (tool, rest) = match args.get(1).map(|a| a.as_encoded_bytes()) {
         _ if matches!(name, Some("xargs" | "parallel")) => (name, &args[1..]),

@@ -194,12 +194,11 @@ impl Observer {
     /// GNU xargs' line when a command's outcome stops it (a command that could not run has
     /// said why on its stderr already).
     fn xargs_stopped(&self, cmd: &str) {
-        let cause = self
-            .ctl
-            .state
-            .halt
-            .as_ref()
-            .and_then(|h| h.lock().unwrap_or_else(|e| e.into_inner()).cause);
+        let cause = self.ctl.state.halt.as_ref().and_then(|h| {
+            h.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .cause
+        });
         match cause {
             Some(Outcome::Exited(255)) => {
                 messages::note(format_args!("{cmd}: exited with status 255; aborting"));
@@ -218,7 +217,7 @@ impl Observer {
             .halt
             .as_ref()?
             .lock()
-            .unwrap_or_else(|e| e.into_inner());
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         Some((h.status?, h.spec.when, h.trigger))
     }
 

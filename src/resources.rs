@@ -1,5 +1,5 @@
 //! What the machine can take, read from the kernel: available memory (`/proc/meminfo`'s
-//! MemAvailable and, where parx runs inside a memory cgroup, that cgroup's limit minus its
+//! `MemAvailable` and, where parx runs inside a memory cgroup, that cgroup's limit minus its
 //! usage), the number of running processes (`/proc/stat`), the CPUs this process may use
 //! (its affinity mask and the cgroup CPU quota, v1 and v2), and the resident memory of a task's
 //! process group (`/proc/<pid>/stat`). The parsers are pure functions over the files' text,
@@ -13,7 +13,7 @@ const NO_LIMIT: u64 = 1 << 60;
 
 // ---- /proc/meminfo ---------------------------------------------------------------------------
 
-/// MemAvailable from `/proc/meminfo` text, in bytes.
+/// `MemAvailable` from `/proc/meminfo` text, in bytes.
 pub(crate) fn parse_meminfo_available(text: &str) -> Option<u64> {
     text.lines().find_map(|l| {
         let rest = l.strip_prefix("MemAvailable:")?;
@@ -192,7 +192,7 @@ pub(crate) fn cgroup_dirs(controller: &str) -> Vec<(PathBuf, bool)> {
     let cgroups = parse_proc_cgroup(&fs::read_to_string("/proc/self/cgroup").unwrap_or_default());
     // Reading /proc/self/mountinfo costs a pass over every mount of the system (a good part
     // of parx's start-up where there are many): the usual places are tried first.
-    if let Some(dirs) = usual_cgroup_dirs(&cgroups, controller, |p| p.exists()) {
+    if let Some(dirs) = usual_cgroup_dirs(&cgroups, controller, std::path::Path::exists) {
         return dirs;
     }
     let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
@@ -262,7 +262,7 @@ pub(crate) fn parse_inactive_file(text: &str, v2: bool) -> u64 {
 
 /// What a cgroup with limit `limit` and usage `usage` (page cache included, as the kernel
 /// counts it) still has room for: the limit minus what is in use, the droppable page cache
-/// counted as free (as MemAvailable counts it).
+/// counted as free (as `MemAvailable` counts it).
 pub(crate) fn cgroup_headroom(limit: u64, usage: u64, inactive_file: u64) -> u64 {
     limit.saturating_sub(usage.saturating_sub(inactive_file))
 }
@@ -292,7 +292,7 @@ impl MemProbe {
         parse_limit(&fs::read_to_string(dir.join(name)).ok()?)
     }
 
-    /// Bytes available to start work in: MemAvailable, or less where a cgroup's limit says so.
+    /// Bytes available to start work in: `MemAvailable`, or less where a cgroup's limit says so.
     pub(crate) fn available(&self) -> Option<u64> {
         let mut avail = fs::read_to_string("/proc/meminfo")
             .ok()
@@ -364,7 +364,7 @@ fn dir_quota(dir: &Path, v2: bool) -> Option<usize> {
     quota_cpus(quota, period)
 }
 
-/// The CPUs this process may use: its affinity mask (sched_getaffinity), capped by the CPU
+/// The CPUs this process may use: its affinity mask (`sched_getaffinity`), capped by the CPU
 /// quota of its cgroup and the cgroup's ancestors; the machine's count where neither is
 /// known. At least 1.
 /// The machine's CPU sockets, physical cores and hardware threads, from /proc/cpuinfo (as GNU
@@ -419,7 +419,11 @@ pub(crate) fn machine() -> crate::config::Machine {
 
 pub(crate) fn usable_cpus() -> usize {
     let affinity = crate::sys::affinity_cpus()
-        .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
+        .or_else(|| {
+            std::thread::available_parallelism()
+                .ok()
+                .map(std::num::NonZero::get)
+        })
         .unwrap_or(1);
     let quota = cgroup_dirs("cpu")
         .iter()

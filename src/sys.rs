@@ -296,7 +296,7 @@ pub(crate) fn spawn_sharing_memory<S: Sync + 'static>(
 /// execve(2) of `path` with `argv` and `envp` (null-terminated arrays of C strings) as a raw
 /// system call: it writes no `errno`, so a process sharing parx's memory
 /// ([`spawn_sharing_memory`]) may make it. Returns only if the exec failed (always, on
-/// architectures other than x86-64 and AArch64).
+/// architectures other than x86-64 and `AArch64`).
 pub(crate) fn exec_raw(
     path: &std::ffi::CStr,
     argv: &[*const libc::c_char],
@@ -392,7 +392,7 @@ pub(crate) fn map_file(file: &File) -> io::Result<memmap2::Mmap> {
     unsafe { memmap2::MmapOptions::new().map(file) }
 }
 
-/// A new anonymous memory file (memfd_create(2)), close-on-exec.
+/// A new anonymous memory file (`memfd_create(2)`), close-on-exec.
 pub(crate) fn memfd(name: &std::ffi::CStr) -> io::Result<File> {
     // SAFETY: `name` is a valid C string; on success the fd is new and ours.
     let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
@@ -448,7 +448,7 @@ pub(crate) fn reserve_space(fd: RawFd, offset: u64, len: u64) -> io::Result<Opti
     }
 }
 
-/// Closes every descriptor from `first` up (close_range(2); errors are ignored).
+/// Closes every descriptor from `first` up (`close_range(2)`; errors are ignored).
 pub(crate) fn close_from(first: u32) {
     // SAFETY: close_range takes integers only; the caller owns every descriptor it closes.
     unsafe {
@@ -596,7 +596,7 @@ pub(crate) fn set_blocking(fd: RawFd) -> io::Result<()> {
 
 // ---- resources (--load, --memfree, default -j) -----------------------------------------------
 
-/// The number of CPUs in this process's affinity mask (sched_getaffinity), or `None` if it
+/// The number of CPUs in this process's affinity mask (`sched_getaffinity`), or `None` if it
 /// cannot be read.
 pub(crate) fn affinity_cpus() -> Option<usize> {
     // SAFETY: cpu_set_t is plain data, valid when zeroed; sched_getaffinity writes at most

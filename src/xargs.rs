@@ -1,5 +1,5 @@
 //! The `xargs` personality: parx invoked as `xargs` (a link or copy of that name) or as
-//! `parx --as xargs ...` parses its command line exactly as GNU xargs 4.9 does (getopt_long
+//! `parx --as xargs ...` parses its command line exactly as GNU xargs 4.9 does (`getopt_long`
 //! with xargs' options, its warnings, its usage errors and status 1) and runs onto the same
 //! engine as native parx: the items are read and packed by `crate::source::xargs`, GNU xargs'
 //! statuses come from `crate::exit`, its words from `crate::messages`.
@@ -92,7 +92,7 @@ impl Stop {
     }
 }
 
-/// One option as getopt_long hands it out: its short letter and argument.
+/// One option as `getopt_long` hands it out: its short letter and argument.
 type Opt = (char, Option<OsString>);
 
 /// The options in order, and where the command starts.

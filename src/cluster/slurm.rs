@@ -1,5 +1,5 @@
 //! Talking to Slurm through its client commands, without accounting (`sacct` is absent on
-//! small clusters): `scontrol show config` (MaxArraySize), `sbatch --parsable --array`,
+//! small clusters): `scontrol show config` (`MaxArraySize`), `sbatch --parsable --array`,
 //! `squeue` (what is still pending or running), `scontrol show job` (why a task ended, while
 //! the controller remembers it) and `scancel`; and where Slurm's output file of an array task
 //! is.
@@ -73,7 +73,7 @@ fn first_line(b: &[u8]) -> String {
         .to_owned()
 }
 
-/// The cluster's MaxArraySize (array indices must be below it), if it says.
+/// The cluster's `MaxArraySize` (array indices must be below it), if it says.
 pub(super) fn max_array_size() -> anyhow::Result<Option<u64>> {
     let o = run_within(
         Command::new("scontrol").args(["show", "config"]),

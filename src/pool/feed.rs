@@ -42,7 +42,7 @@ pub(crate) fn stdin_for(chunk: Option<&Chunk>) -> Stdio {
             ChunkBody::Pipe(p) => p
                 .stdin
                 .lock()
-                .unwrap_or_else(|e| e.into_inner())
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .take()
                 .map_or_else(Stdio::null, Stdio::from),
             _ => Stdio::piped(),

@@ -67,7 +67,10 @@ impl Lifecycle {
     /// slots), and books this start.
     pub(crate) fn pace(&self) {
         let Some(delay) = self.delay else { return };
-        let mut next = self.next_start.lock().unwrap_or_else(|e| e.into_inner());
+        let mut next = self
+            .next_start
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = Instant::now();
         if let Some(at) = *next {
             if at > now {

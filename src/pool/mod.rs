@@ -220,7 +220,9 @@ impl Launcher {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Launch> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// `tasks` tasks are known: starts slots until `min(tasks, -j)` run. Call it before the
@@ -358,7 +360,7 @@ impl Run {
             .unwrap_or_else(|| self.state.tasks_read.load(Ordering::Acquire));
         let when = h
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .observe(seq, outcome, total);
         match when {
             None => {}

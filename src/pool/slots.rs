@@ -67,14 +67,20 @@ impl SlotTable {
         tasks: &crossbeam_channel::Receiver<T>,
         wait: Duration,
     ) -> Result<(T, usize), crossbeam_channel::RecvTimeoutError> {
-        let _turn = self.receiving.lock().unwrap_or_else(|e| e.into_inner());
+        let _turn = self
+            .receiving
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let task = tasks.recv_timeout(wait)?;
         Ok((task, self.take_jobslot()))
     }
 
     /// Takes the lowest free `{%}` number (1-based).
     fn take_jobslot(&self) -> usize {
-        let mut used = self.jobslots.lock().unwrap_or_else(|e| e.into_inner());
+        let mut used = self
+            .jobslots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         match used.iter().position(|u| !u) {
             Some(i) => {
                 used[i] = true;
@@ -89,7 +95,10 @@ impl SlotTable {
 
     /// Gives back a `{%}` number taken with [`SlotTable::next_task`].
     pub(crate) fn release_jobslot(&self, n: usize) {
-        let mut used = self.jobslots.lock().unwrap_or_else(|e| e.into_inner());
+        let mut used = self
+            .jobslots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(u) = used.get_mut(n - 1) {
             *u = false;
         }
@@ -101,7 +110,10 @@ impl SlotTable {
 
     /// How many `{%}` numbers are taken (tasks not over).
     fn jobslots_taken(&self) -> usize {
-        let used = self.jobslots.lock().unwrap_or_else(|e| e.into_inner());
+        let used = self
+            .jobslots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         used.iter().filter(|&&u| u).count()
     }
 

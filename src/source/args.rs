@@ -264,7 +264,7 @@ pub(super) fn produce(
 fn rows(group: Vec<Values>, recycle: bool) -> io::Result<Vec<Record>> {
     let cols: Vec<Vec<OsString>> = group
         .into_iter()
-        .map(|it| it.collect::<io::Result<Vec<_>>>())
+        .map(std::iter::Iterator::collect::<io::Result<Vec<_>>>)
         .collect::<io::Result<_>>()?;
     let (min, max) = cols.iter().fold((usize::MAX, 0), |(lo, hi), c| {
         (lo.min(c.len()), hi.max(c.len()))

@@ -50,7 +50,9 @@ impl Spool {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Reads `input` to its end into the spool.
@@ -127,7 +129,11 @@ impl Read for SpoolReader {
                     None => Ok(0),
                 };
             }
-            st = self.spool.grown.wait(st).unwrap_or_else(|e| e.into_inner());
+            st = self
+                .spool
+                .grown
+                .wait(st)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
         }
         let head = st.head.len() as u64;
         if self.pos < head {

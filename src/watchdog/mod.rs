@@ -16,14 +16,14 @@
 //! Why a separate process in the end: the kernel's out-of-memory killer kills every process
 //! that shares the memory of the one it picks, so a watchdog sharing parx's memory died with
 //! an OOM-killed parx and left its tasks running. Why not at once: spawning it separately
-//! (posix_spawn, parx waiting for the exec, then its start-up on the other core) made `parx
+//! (`posix_spawn`, parx waiting for the exec, then its start-up on the other core) made `parx
 //! true ::: x` about a fifth slower; a run shorter than [`serve::SEPARATE_AFTER`] never pays for the
 //! exec, and is too young to have grown big enough to be OOM-killed. Where the exec fails (no
 //! `/proc`, no memfd) the watchdog stays in parx's memory and reads the table from there.
 //!
 //! Not a fork of parx: a fork copies parx's page tables and then every page parx writes (it
-//! was a tenth of the time of `parx true ::: x`). Chosen over PR_SET_PDEATHSIG because that
-//! needs a `pre_exec` hook, which makes std use fork+exec instead of posix_spawn: measured
+//! was a tenth of the time of `parx true ::: x`). Chosen over `PR_SET_PDEATHSIG` because that
+//! needs a `pre_exec` hook, which makes std use fork+exec instead of `posix_spawn`: measured
 //! 2.8–3.4 s instead of 1.8–2.1 s for 3000 tasks of `true` at -j2 (README); and it would
 //! reach only the direct child, not its group.
 
@@ -69,7 +69,7 @@ impl Watchdog {
             serve,
             shared,
             rx.as_raw_fd(),
-            file.as_ref().map_or(-1, |f| f.as_raw_fd()),
+            file.as_ref().map_or(-1, rustix::fd::AsRawFd::as_raw_fd),
             tx.as_raw_fd(),
         )?;
         // parx's copy of the read end is not needed: the watchdog has its own, as its stdin.
@@ -98,7 +98,11 @@ impl Watchdog {
     /// table, exits, and is reaped. With every slot idle (the normal end) it is simply killed:
     /// it has nothing to do. Once done, a second call does nothing.
     pub(crate) fn finish(&self) {
-        let child = self.child.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let child = self
+            .child
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
         if let Some(pid) = child {
             // A slot still spawning (-1) may hold a group by the time the watchdog looks.
             let idle = table(self.shared)
@@ -108,7 +112,12 @@ impl Watchdog {
                 crate::sys::kill_process(pid, libc::SIGKILL);
             } else {
                 // EOF: the watchdog does what it would do had parx died.
-                drop(self.pipe.lock().unwrap_or_else(|e| e.into_inner()).take());
+                drop(
+                    self.pipe
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .take(),
+                );
             }
             crate::sys::reap(pid);
         }
