@@ -211,7 +211,7 @@ fn prepare(cfg: &Arc<Config>) -> anyhow::Result<(Control, Option<Joblog>, Skip)>
     }
     let (joblog, done) = match &jc.joblog {
         Some(path) => {
-            let (log, logged) = Joblog::open(path, jc.resume != Resume::No)
+            let (log, logged) = Joblog::open(path, jc.resume != Resume::No, jc.joblog_append)
                 .with_context(|| format!("--joblog {}", messages::name(path)))?;
             let done = match jc.resume {
                 Resume::No => HashSet::new(),

@@ -7,6 +7,7 @@
 
 pub mod chunk;
 pub mod halt;
+pub mod joblog;
 pub mod sched;
 pub mod walk;
 pub mod xargs;
@@ -288,6 +289,8 @@ pub struct JobControl {
     pub halt: Option<HaltSpec>,
     /// `--joblog`: the log file.
     pub joblog: Option<PathBuf>,
+    /// `--joblog +FILE`: rows are appended to what the file holds, without a header.
+    pub joblog_append: bool,
     /// `--resume` / `--resume-failed`: which logged tasks are skipped.
     pub resume: Resume,
     /// `--delay`: the least time between two task starts.
@@ -714,7 +717,7 @@ impl Config {
                 None,
             ),
         };
-        let joblog_stdout = cli.joblog.as_deref() == Some(std::path::Path::new("-"));
+        let (joblog, joblog_append) = joblog::split(cli.joblog);
         let jobs_ctl = JobControl {
             timeout,
             max_runs: match cli.retries {
@@ -726,11 +729,8 @@ impl Config {
                 None => None,
                 Some(h) => halt::parse(&gnu_halt(h)).or_else(usage)?,
             },
-            joblog: if joblog_stdout {
-                Some(PathBuf::from("/dev/stdout"))
-            } else {
-                cli.joblog
-            },
+            joblog,
+            joblog_append,
             resume: match (cli.resume, cli.resume_failed) {
                 (_, true) => Resume::Failed,
                 (true, false) => Resume::All,

@@ -12,6 +12,7 @@ mod errors;
 mod exit_status;
 mod faults;
 mod generated;
+mod gnu_options;
 mod gnu_personality;
 mod halt_resume;
 mod hostile;

@@ -1,0 +1,151 @@
+//! GNU parallel options native parx gained last (issue 24's leftovers), each checked against
+//! what GNU parallel 20221122 does on this machine, natively and through the `parallel`
+//! personality (`parx --as parallel`), which shares the Config.
+
+use crate::common;
+
+use std::fs;
+use std::path::Path;
+
+use common::{lines, parx, tempdir};
+
+/// A job log's rows (without a header, which is asserted absent or skipped by the caller):
+/// (Seq, Exitval, Signal, Command).
+fn rows(text: &str) -> Vec<(u64, String, String, String)> {
+    text.lines()
+        .filter(|l| !l.starts_with("Seq\t"))
+        .map(|l| {
+            let c: Vec<&str> = l.split('\t').collect();
+            (
+                c[0].parse().unwrap(),
+                c[6].to_owned(),
+                c[7].to_owned(),
+                c[8].to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn read(p: &Path) -> String {
+    fs::read_to_string(p).unwrap()
+}
+
+/// `--joblog +FILE` appends rows, never a header (GNU: also to a new file), and `--resume`
+/// reads it; no file named `+FILE` is made. A plain `--joblog FILE` starts it over.
+#[test]
+fn joblog_plus_file_appends_without_a_header() {
+    for personality in [&[][..], &["--as", "parallel"][..]] {
+        let d = tempdir();
+        let log = d.path().join("log");
+        let run = |args: &[&str]| {
+            parx()
+                .current_dir(d.path())
+                .args(personality)
+                .args(args)
+                .output()
+                .unwrap()
+        };
+        let o = run(&["-k", "--joblog", "+log", "echo", ":::", "a", "b"]);
+        assert!(o.status.success(), "{personality:?}");
+        assert!(!d.path().join("+log").exists());
+        assert!(!read(&log).contains("Seq\t"), "{}", read(&log));
+        run(&["--joblog", "+log", "echo", ":::", "c"]);
+        let cmds: Vec<String> = rows(&read(&log)).into_iter().map(|r| r.3).collect();
+        assert_eq!(cmds, ["echo a", "echo b", "echo c"], "{personality:?}");
+        assert!(!read(&log).contains("Seq\t"));
+        // --resume reads the appended log: seq 1 and 2 (and the second run's 1) are done.
+        let o = run(&[
+            "-k", "--joblog", "+log", "--resume", "echo", ":::", "a", "b", "c",
+        ]);
+        assert_eq!(lines(&o.stdout), ["c"], "{personality:?}");
+        assert_eq!(rows(&read(&log)).len(), 4);
+        // Without the `+` the log starts over, with its header.
+        run(&["--joblog", "log", "echo", ":::", "z"]);
+        let text = read(&log);
+        assert!(text.starts_with("Seq\tHost\t"), "{text}");
+        assert_eq!(rows(&text).len(), 1);
+    }
+}
+
+/// A task killed by a signal parx did not send is logged as GNU parallel logs it (`parallel
+/// --joblog - 'kill -TERM $$' ::: 1` -> Exitval 0, Signal 15); one parx killed (`--timeout`)
+/// keeps Exitval -1. Either is a failure: `--resume-failed` runs it again.
+#[test]
+fn a_signal_from_elsewhere_is_logged_with_exitval_0_and_still_failed() {
+    let d = tempdir();
+    let log = d.path().join("log");
+    let log_s = log.to_str().unwrap();
+    let script = "if [ $1 = b ]; then kill -TERM $$; fi; if [ $1 = c ]; then sleep 5; fi; echo $1";
+    let o = parx()
+        .args([
+            "--joblog",
+            log_s,
+            "--timeout",
+            "0.5",
+            "sh",
+            "-c",
+            script,
+            "sh",
+        ])
+        .args([":::", "a", "b", "c"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let got: Vec<(u64, String, String)> = {
+        let mut r: Vec<_> = rows(&read(&log))
+            .into_iter()
+            .map(|(s, e, g, _)| (s, e, g))
+            .collect();
+        r.sort();
+        r
+    };
+    let want = [(1, "0", "0"), (2, "0", "15"), (3, "-1", "15")];
+    let want: Vec<(u64, String, String)> = want
+        .iter()
+        .map(|&(s, e, g)| (s, e.to_owned(), g.to_owned()))
+        .collect();
+    assert_eq!(got, want);
+    let o = parx()
+        .args(["-k", "--joblog", log_s, "--resume-failed", "echo", "again"])
+        .args([":::", "a", "b", "c"])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert_eq!(lines(&o.stdout), ["again b", "again c"]);
+    // The same row through the `parallel` personality.
+    let o = parx()
+        .args([
+            "--as",
+            "parallel",
+            "--joblog",
+            "-",
+            "kill -TERM $$",
+            ":::",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    let r = rows(&String::from_utf8_lossy(&o.stdout));
+    assert_eq!((r[0].1.as_str(), r[0].2.as_str()), ("0", "15"), "{r:?}");
+}
+
+/// `--joblog -` into a regular file (stdout redirected): the rows go after the tasks' output
+/// in the same file, none of it overwritten (they share stdout's file offset).
+#[test]
+fn joblog_to_stdout_redirected_to_a_file_keeps_the_output() {
+    let d = tempdir();
+    let out = d.path().join("out");
+    let o = std::process::Command::new(common::BIN)
+        .args(["-k", "-j1", "--joblog", "-", "echo", ":::", "a", "b"])
+        .stdin(std::process::Stdio::null())
+        .stdout(fs::File::create(&out).unwrap())
+        .status()
+        .unwrap();
+    assert!(o.success());
+    let text = read(&out);
+    let first: Vec<&str> = text
+        .lines()
+        .map(|l| l.split('\t').next().unwrap())
+        .collect();
+    assert_eq!(first, ["Seq", "a", "1", "b", "2"], "{text}");
+}
