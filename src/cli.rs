@@ -159,7 +159,6 @@ pub struct Cli {
         short = 'n',
         long = "max-args",
         value_name = "N",
-        conflicts_with = "context_x",
         help_heading = "Command"
     )]
     pub max_args: Option<usize>,

@@ -358,6 +358,9 @@ pub struct InputSpec {
     pub skip_first: bool,
     /// `--header :`: the first value of each source names its column (`{name}`).
     pub header: bool,
+    /// `-L` (not in chunk modes): a value ending in a blank continues with the next value of
+    /// its source (GNU parallel, xargs).
+    pub continue_lines: bool,
 }
 
 /// `--trim`: which ends of a value lose their blanks.
@@ -643,12 +646,15 @@ impl Config {
             (!chunk_mode && cli.max_replace_args.is_some(), "-N"),
             (!chunk_mode && cli.max_lines.is_some(), "-L"),
         ];
-        let given: Vec<&str> = packing.iter().filter(|p| p.0).map(|p| p.1).collect();
-        if given.len() > 1 {
-            return usage(format!(
-                "{} and {} both set how many values go into a command: use one",
-                given[0], given[1]
-            ));
+        let fill = cli.context_x || cli.multi || cli.xargs;
+        for group in [&packing[..3], &packing[3..]] {
+            let given: Vec<&str> = group.iter().filter(|p| p.0).map(|p| p.1).collect();
+            if given.len() > 1 {
+                return usage(format!(
+                    "{} and {} both set how many values go into a command: use one",
+                    given[0], given[1]
+                ));
+            }
         }
         let mut drop_values = false;
         let per_cmd = match (cli.max_args, chunk_mode) {
@@ -657,7 +663,8 @@ impl Config {
             (None, true) => None,
         };
         let batch = match per_cmd {
-            _ if cli.context_x || cli.multi || cli.xargs => Batch::Fit,
+            // -X/-m/--xargs fill the line; with -n/-N/-L N (GNU), with at most N values.
+            None if fill => Batch::Fit,
             None | Some(1) => Batch::One,
             // -N 0 and -n 0 (GNU parallel): the command runs once per value, without it.
             Some(0) => {
@@ -674,7 +681,12 @@ impl Config {
         }
         let limits = Limits {
             max_chars: cli.max_chars,
-            spread_over: if cli.context_x || cli.multi { jobs } else { 0 },
+            // (With a count, GNU fills every command up to it: nothing is spread.)
+            spread_over: if (cli.context_x || cli.multi) && per_cmd.is_none() {
+                jobs
+            } else {
+                0
+            },
             exit_on_size: cli.exit_on_size,
         };
         let colsep = match &cli.colsep {
@@ -876,6 +888,7 @@ impl Config {
                 skip_empty: cli.no_run_if_empty,
                 skip_first: cli.skip_first_line,
                 header: named_header,
+                continue_lines: cli.max_lines.is_some() && !chunk_mode,
             },
             max_tasks: cli.max_tasks,
             result_end,
@@ -921,6 +934,7 @@ impl Config {
             && !i.skip_empty
             && !i.skip_first
             && !i.header
+            && !i.continue_lines
             && self.batch == Batch::One
             && !self.template.needs_total()
             && !self.compat.drop_values

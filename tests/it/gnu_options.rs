@@ -149,3 +149,87 @@ fn joblog_to_stdout_redirected_to_a_file_keeps_the_output() {
         .collect();
     assert_eq!(first, ["Seq", "a", "1", "b", "2"], "{text}");
 }
+
+/// `-m`, `-X` and `--xargs` with `-n N` (or `-N`/`-L`): each command filled with at most N
+/// values, plain (`-m`, `--xargs`) or context (`-X`) replace, nothing spread over the slots
+/// (GNU: `parallel -m -n2 -k echo x{}y ::: a b c d e` -> `xa by`, `xc dy`, `xey`).
+#[test]
+fn fill_options_take_a_count_of_values() {
+    let abcde = [":::", "a", "b", "c", "d", "e"];
+    let cases: [(&[&str], &[&str]); 6] = [
+        (&["-m", "-n2"], &["xa by", "xc dy", "xey"]),
+        (&["-X", "-n2"], &["xay xby", "xcy xdy", "xey"]),
+        (&["--xargs", "-n2"], &["xa by", "xc dy", "xey"]),
+        (&["-m", "-N2"], &["xa by", "xc dy", "xey"]),
+        (&["-m", "-n1"], &["xay", "xby", "xcy", "xdy", "xey"]),
+        (&["-X", "-n3", "-j4"], &["xay xby xcy", "xdy xey"]),
+    ];
+    for personality in [&[][..], &["--as", "parallel"][..]] {
+        for (opts, want) in cases {
+            let o = parx()
+                .args(personality)
+                .arg("-k")
+                .args(opts)
+                .args(["echo", "x{}y"])
+                .args(abcde)
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{opts:?}");
+            assert_eq!(lines(&o.stdout), want, "{personality:?} {opts:?}");
+        }
+    }
+}
+
+/// `-L`: a value ending in a blank continues with the next value of its source, joined as
+/// they are, as GNU parallel reads them (and xargs): after `-E`, before `-r` and `--trim`;
+/// `:::` values too. Each case calibrated with GNU parallel 20221122.
+#[test]
+fn max_lines_continues_a_value_ending_in_a_blank() {
+    let input = "a \nb\nc \n\nd\n \n  \ne\nEND\nf \n";
+    // Each command prints its values as `v|`, then a newline.
+    let cases: [(&[&str], &[&str]); 5] = [
+        (&["-L1"], &["a b|", "c d|", "   e|", "END|", "f |"]),
+        (&["-L2"], &["a b|c d|", "   e|END|", "f |"]),
+        (&["-L1", "-E", "END"], &["a b|", "c d|", "   e|"]),
+        (&["-L1", "-r"], &["a b|", "c d|", "e|", "END|", "f |"]),
+        (
+            &["-L1", "--trim", "lr"],
+            &["a b|", "c d|", "e|", "END|", "f|"],
+        ),
+    ];
+    for (opts, want) in cases {
+        let o = parx()
+            .arg("-k")
+            .args(opts)
+            .args(["sh", "-c", "printf '%s|' \"$@\"; echo", "sh"])
+            .write_stdin(input)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{opts:?}");
+        assert_eq!(lines(&o.stdout), want, "{opts:?}");
+        if opts.contains(&"-L2") {
+            continue;
+        }
+        // The `parallel` personality: its command is shell code, `{}` the value quoted.
+        let o = parx()
+            .args(["--as", "parallel", "-k"])
+            .args(opts)
+            .arg("printf '%s|' {}; echo")
+            .write_stdin(input)
+            .output()
+            .unwrap();
+        assert_eq!(lines(&o.stdout), want, "parallel {opts:?}");
+    }
+    let o = parx()
+        .args(["-k", "-L1", "echo", ":::", "a ", "b", "c"])
+        .output()
+        .unwrap();
+    assert_eq!(lines(&o.stdout), ["a b", "c"]);
+    // Not in chunk modes: there -L counts lines, and a chunk is passed as it is.
+    let o = parx()
+        .args(["--pipe", "-L1", "-k", "cat"])
+        .write_stdin("a \nb\n")
+        .output()
+        .unwrap();
+    assert_eq!(o.stdout, b"a \nb\n");
+}
