@@ -102,6 +102,7 @@ Register-ArgumentCompleter -Native -CommandName 'parx' -ScriptBlock {
             [CompletionResult]::new('--eta', '--eta', [CompletionResultType]::ParameterName, 'Show progress and the time left on stderr; silent when stderr is not a terminal')
             [CompletionResult]::new('--resume', '--resume', [CompletionResultType]::ParameterName, 'With --joblog or --run-dir: skip tasks already logged')
             [CompletionResult]::new('--resume-failed', '--resume-failed', [CompletionResultType]::ParameterName, 'With --joblog or --run-dir: rerun only the failed tasks')
+            [CompletionResult]::new('--retry-failed', '--retry-failed', [CompletionResultType]::ParameterName, 'With --joblog: rerun the failed tasks'' commands from the log (command and inputs ignored)')
             [CompletionResult]::new('--noswap', '--noswap', [CompletionResultType]::ParameterName, 'Start no task while the machine is swapping (pages swapped in and out)')
             [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'As many values per command as fit, spread over the slots at the end')
             [CompletionResult]::new('--xargs', '--xargs', [CompletionResultType]::ParameterName, 'Several values per command, up to the line limit (xargs'' packing)')

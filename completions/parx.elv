@@ -99,6 +99,7 @@ set edit:completion:arg-completer[parx] = {|@words|
             cand --eta 'Show progress and the time left on stderr; silent when stderr is not a terminal'
             cand --resume 'With --joblog or --run-dir: skip tasks already logged'
             cand --resume-failed 'With --joblog or --run-dir: rerun only the failed tasks'
+            cand --retry-failed 'With --joblog: rerun the failed tasks'' commands from the log (command and inputs ignored)'
             cand --noswap 'Start no task while the machine is swapping (pages swapped in and out)'
             cand -m 'As many values per command as fit, spread over the slots at the end'
             cand --xargs 'Several values per command, up to the line limit (xargs'' packing)'

@@ -72,6 +72,7 @@ complete -c parx -l bar -d 'Show a progress bar on stderr; silent when stderr is
 complete -c parx -l eta -d 'Show progress and the time left on stderr; silent when stderr is not a terminal'
 complete -c parx -l resume -d 'With --joblog or --run-dir: skip tasks already logged'
 complete -c parx -l resume-failed -d 'With --joblog or --run-dir: rerun only the failed tasks'
+complete -c parx -l retry-failed -d 'With --joblog: rerun the failed tasks\' commands from the log (command and inputs ignored)'
 complete -c parx -l noswap -d 'Start no task while the machine is swapping (pages swapped in and out)'
 complete -c parx -s m -d 'As many values per command as fit, spread over the slots at the end'
 complete -c parx -l xargs -d 'Several values per command, up to the line limit (xargs\' packing)'

@@ -319,6 +319,16 @@ pub struct Cli {
     #[arg(aliases = ["resumefailed"], long, requires = "resume_from", help_heading = "Job control")]
     pub resume_failed: bool,
 
+    /// With --joblog: rerun the failed tasks' commands from the log (command and inputs ignored)
+    #[arg(
+        aliases = ["retryfailed"],
+        long,
+        requires = "joblog",
+        conflicts_with_all = ["pipe", "pipe_part", "slurm"],
+        help_heading = "Job control"
+    )]
+    pub retry_failed: bool,
+
     /// Pause DUR between task starts
     #[arg(long, value_name = "DUR", help_heading = "Job control")]
     pub delay: Option<String>,

@@ -216,6 +216,13 @@ fn prepare(cfg: &Arc<Config>) -> anyhow::Result<(Control, Option<Joblog>, Skip)>
             let done = match jc.resume {
                 Resume::No => HashSet::new(),
                 Resume::All => logged.done,
+                // --retry-failed: a task without a row has no command to run again.
+                Resume::Failed if jc.retry_failed => {
+                    let last = logged.done.iter().max().copied().unwrap_or(0);
+                    (1..=last)
+                        .filter(|s| logged.succeeded.contains(s) || !logged.done.contains(s))
+                        .collect()
+                }
                 Resume::Failed => logged.succeeded,
             };
             (Some(log), done)

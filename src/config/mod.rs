@@ -291,6 +291,9 @@ pub struct JobControl {
     pub joblog: Option<PathBuf>,
     /// `--joblog +FILE`: rows are appended to what the file holds, without a header.
     pub joblog_append: bool,
+    /// `--retry-failed`: the tasks are the job log's (with `resume` Failed: those logged
+    /// failed run again; a number the log has no row for does not run).
+    pub retry_failed: bool,
     /// `--resume` / `--resume-failed`: which logged tasks are skipped.
     pub resume: Resume,
     /// `--delay`: the least time between two task starts.
@@ -743,7 +746,8 @@ impl Config {
             },
             joblog,
             joblog_append,
-            resume: match (cli.resume, cli.resume_failed) {
+            retry_failed: cli.retry_failed,
+            resume: match (cli.resume, cli.resume_failed || cli.retry_failed) {
                 (_, true) => Resume::Failed,
                 (true, false) => Resume::All,
                 (false, false) => Resume::No,
@@ -868,6 +872,15 @@ impl Config {
             shuf: cli.shuf,
             gnu: cli.gnu,
         };
+        // --retry-failed: the job log's commands, the failed ones run again (the command line's
+        // command and inputs are ignored, as GNU parallel's).
+        if cli.retry_failed {
+            let log = jobs_ctl
+                .joblog
+                .as_deref()
+                .unwrap_or(std::path::Path::new(""));
+            (template, sources) = joblog::retry(log)?;
+        }
         Ok(Config {
             compat,
             sched,

@@ -233,3 +233,62 @@ fn max_lines_continues_a_value_ending_in_a_blank() {
         .unwrap();
     assert_eq!(o.stdout, b"a \nb\n");
 }
+
+/// `--retry-failed` (GNU): the job log's failed tasks run again, each its logged command with
+/// its own number, the command line's command and inputs ignored; their rows are appended.
+/// A task that succeeded, or that has no row, does not run.
+#[test]
+fn retry_failed_reruns_the_logged_commands_that_failed() {
+    for personality in [&[][..], &["--as", "parallel"][..]] {
+        let d = tempdir();
+        let log = d.path().join("log");
+        let log_s = log.to_str().unwrap();
+        let first: &[&str] = if personality.is_empty() {
+            &["sh", "-c", "echo $1; exit $1", "sh"]
+        } else {
+            &["echo {}; exit {}"]
+        };
+        let o = parx()
+            .args(personality)
+            .args(["-k", "--joblog", log_s])
+            .args(first)
+            .args([":::", "0", "1", "2", "0"])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2));
+        let o = parx()
+            .args(personality)
+            .args(["-k", "--retry-failed", "--joblog", log_s, "echo", "ignored"])
+            .args([":::", "x"])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{personality:?}");
+        assert_eq!(lines(&o.stdout), ["1", "2"], "{personality:?}");
+        let r = rows(&read(&log));
+        assert_eq!(r.len(), 6);
+        // The new rows: the same numbers and commands as the failed ones.
+        assert_eq!((r[4].0, &r[4].3), (2, &r[1].3));
+        assert_eq!((r[5].0, &r[5].3), (3, &r[2].3));
+    }
+    // A task the log has no row for (a gap) does not run; a missing log holds none.
+    let d = tempdir();
+    let log = d.path().join("log");
+    fs::write(
+        &log,
+        "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n\
+         3\t:\t1.0\t0.1\t0\t0\t1\t0\techo three\n",
+    )
+    .unwrap();
+    let o = parx()
+        .args(["--retry-failed", "--joblog", log.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert_eq!(lines(&o.stdout), ["three"]);
+    let none = d.path().join("none");
+    let o = parx()
+        .args(["--retry-failed", "--joblog", none.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success() && o.stdout.is_empty());
+}
