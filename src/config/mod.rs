@@ -263,6 +263,8 @@ pub struct ChunkConfig {
     pub rec: RecordSpec,
     /// `--header`: leading records sent before every chunk.
     pub header: u64,
+    /// `--header REGEX`: the header is what REGEX matches at the start instead.
+    pub header_re: Option<chunk::HeaderRe>,
     /// `--pipe-part --shard K/N`: only the K-th of N contiguous, record-aligned byte ranges of
     /// the files is split (instead of every N-th task).
     pub part: Option<Shard>,
@@ -557,6 +559,8 @@ impl Config {
             Some(":") => (true, None),
             Some(n) => match n.parse::<u64>() {
                 Ok(n) => (false, Some(n)),
+                // Chunk modes: a regular expression (GNU parallel).
+                Err(_) if chunk_mode => (false, None),
                 Err(_) => {
                     return usage(format!(
                         "invalid --header '{n}': use a number of records (chunk modes) or ':' \
@@ -576,6 +580,17 @@ impl Config {
             recend: cli.recend,
             recstart: cli.recstart,
             header: header_records,
+            header_re: match cli.header.as_deref() {
+                Some(re) if chunk_mode && re != ":" && re.parse::<u64>().is_err() => {
+                    Some(chunk::HeaderRe::new(re).map_err(|e| {
+                        let msg = e.to_string();
+                        let reason = msg.lines().last().unwrap_or_default();
+                        let reason = reason.strip_prefix("error: ").unwrap_or(reason);
+                        UsageError(format!("invalid --header '{re}': {reason}"))
+                    })?)
+                }
+                _ => None,
+            },
         };
         let chunks = match (cli.pipe, cli.pipe_part) {
             (false, false) => {
@@ -1030,6 +1045,7 @@ struct ChunkOpts {
     recend: Option<String>,
     recstart: Option<String>,
     header: Option<u64>,
+    header_re: Option<chunk::HeaderRe>,
 }
 
 impl ChunkOpts {
@@ -1184,11 +1200,8 @@ fn chunk_config(
         None if recstart.is_some() => Vec::new(),
         None => delimiter.to_vec(),
     };
-    if recend.is_empty() && recstart.is_none() {
-        return usage(
-            "--recend '' (empty) needs --recstart, so that records start or end somewhere",
-        );
-    }
+    // `--recend ''` without `--recstart` (GNU parallel): records are single bytes, so a chunk
+    // ends exactly at its block size.
     Ok(ChunkConfig {
         mode,
         block,
@@ -1197,6 +1210,7 @@ fn chunk_config(
         group,
         rec: RecordSpec { recend, recstart },
         header: o.header.unwrap_or(0),
+        header_re: o.header_re,
         part: None,
     })
 }

@@ -264,6 +264,7 @@ fn chunk_spec(c: &ChunkConfig, block: u64) -> ChunkSpec {
         lines: c.lines,
         rec: c.rec.clone(),
         header: c.header,
+        header_re: c.header_re.clone(),
         group: c.group,
     }
 }

@@ -54,6 +54,7 @@ pub fn usable(cfg: &Config, c: &ChunkConfig, fd: RawFd) -> bool {
         && c.lines.is_none()
         && c.group <= 1
         && c.header == 0
+        && c.header_re.is_none()
         && c.rec.recstart.is_none()
         && c.rec.recend.len() == 1
         && matches!(c.block, crate::source::chunk::BlockSize::Bytes(b) if b >= MIN_BLOCK)

@@ -292,3 +292,115 @@ fn retry_failed_reruns_the_logged_commands_that_failed() {
         .unwrap();
     assert!(o.status.success() && o.stdout.is_empty());
 }
+
+/// `--recend ''` without `--recstart` (GNU parallel): every byte ends a record, so each chunk
+/// is exactly `--block` bytes (or `-N` bytes), from a pipe, a file and with `--pipe-part`.
+#[test]
+fn empty_recend_cuts_chunks_at_their_exact_size() {
+    let d = tempdir();
+    let f = d.path().join("data");
+    let data: String = (1..=3000).map(|i| format!("{i}\n")).collect();
+    fs::write(&f, &data).unwrap();
+    let f_s = f.to_str().unwrap();
+    let runs: [&[&str]; 3] = [
+        &["--pipe", "--block", "1000"],
+        &["--pipe", "--block", "1000", "-a", f_s],
+        &["--pipe-part", "--block", "1000", "-a", f_s],
+    ];
+    for run in runs {
+        let o = parx()
+            .args(["-k", "--recend", ""])
+            .args(run)
+            .args(["wc", "-c"])
+            .write_stdin(data.clone())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{run:?}");
+        let sizes: Vec<usize> = lines(&o.stdout)
+            .iter()
+            .map(|l| l.trim().parse().unwrap())
+            .collect();
+        assert_eq!(sizes.iter().sum::<usize>(), data.len(), "{run:?}");
+        let (last, whole) = sizes.split_last().unwrap();
+        assert!(
+            whole.iter().all(|&s| s == 1000) && *last <= 1000,
+            "{run:?}: {sizes:?}"
+        );
+    }
+    // GNU: `printf abcdefg | parallel -k --pipe -N2 --recend '' 'cat; echo'`.
+    let o = parx()
+        .args([
+            "-k",
+            "--pipe",
+            "-N2",
+            "--recend",
+            "",
+            "sh",
+            "-c",
+            "cat; echo",
+        ])
+        .write_stdin("abcdefg")
+        .output()
+        .unwrap();
+    assert_eq!(lines(&o.stdout), ["ab", "cd", "ef", "g"]);
+}
+
+/// `--header REGEX` in chunk modes: the header is what REGEX matches at the start of the
+/// input (tried on the first block, then on more), sent before every chunk — GNU parallel's
+/// tutorial examples, natively and as `parallel`.
+#[test]
+fn header_regex_in_chunk_modes() {
+    let fasta = "%head1\n%head2\n>a\n1\n>b\n2\n";
+    let cases: [(&[&str], &str, &[&str]); 2] = [
+        (
+            &["--header", ".{4}", "--block", "3", "--recend", ""],
+            "HHHHabcdefghij",
+            &["HHHHabc", "HHHHdef", "HHHHghi", "HHHHj"],
+        ),
+        (
+            &["--header", "(%.*\\n)*", "--recstart", ">", "-N1"],
+            fasta,
+            &["%head1", "%head2", ">a", "1", "%head1", "%head2", ">b", "2"],
+        ),
+    ];
+    for (opts, input, want) in cases {
+        let o = parx()
+            .args(["-k", "--pipe"])
+            .args(opts)
+            .args(["sh", "-c", "cat; echo"])
+            .write_stdin(input)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{opts:?}");
+        let got: Vec<String> = lines(&o.stdout)
+            .into_iter()
+            .filter(|l| !l.is_empty())
+            .collect();
+        assert_eq!(got, want, "{opts:?}");
+        let o = parx()
+            .args(["--as", "parallel", "-k", "--pipe"])
+            .args(opts)
+            .arg("cat; echo")
+            .write_stdin(input)
+            .output()
+            .unwrap();
+        let got: Vec<String> = lines(&o.stdout)
+            .into_iter()
+            .filter(|l| !l.is_empty())
+            .collect();
+        assert_eq!(got, want, "parallel {opts:?}");
+    }
+    // No match: no header. A bad expression is a usage error.
+    let o = parx()
+        .args(["-k", "--pipe", "--header", "x+", "-N1", "cat"])
+        .write_stdin("a\nb\n")
+        .output()
+        .unwrap();
+    assert_eq!(lines(&o.stdout), ["a", "b"]);
+    let o = parx()
+        .args(["--pipe", "--header", "a(", "cat"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(255));
+    assert!(String::from_utf8_lossy(&o.stderr).starts_with("parx: invalid --header 'a('"));
+}
