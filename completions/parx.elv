@@ -126,6 +126,8 @@ set edit:completion:arg-completer[parx] = {|@words|
             cand --will-cite 'Accepted for GNU parallel; no effect'
             cand --no-notice 'Accepted for GNU parallel; no effect'
             cand --group 'Accepted for GNU parallel (grouped output is the default); no effect'
+            cand --compress 'Accepted for GNU parallel (it compresses its temporary files); no effect: parx holds output in memory and spills only beyond its budget, uncompressed'
+            cand --files 'Store each task''s stdout in a temp file ($TMPDIR, --tmpdir) and print its name instead'
             cand --transfer 'GNU parallel''s remote flags: refused (parx runs on one machine; see --shard)'
             cand --keep-run-dir 'Keep the --slurm run directory after a successful run (it is removed by default)'
             cand -h 'Print help (see more with ''--help'')'

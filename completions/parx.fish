@@ -94,6 +94,8 @@ complete -c parx -s q -l quote -d 'Accepted for GNU parallel; values are never s
 complete -c parx -l will-cite -d 'Accepted for GNU parallel; no effect'
 complete -c parx -l no-notice -d 'Accepted for GNU parallel; no effect'
 complete -c parx -l group -d 'Accepted for GNU parallel (grouped output is the default); no effect'
+complete -c parx -l compress -d 'Accepted for GNU parallel (it compresses its temporary files); no effect: parx holds output in memory and spills only beyond its budget, uncompressed'
+complete -c parx -l files -d 'Store each task\'s stdout in a temp file ($TMPDIR, --tmpdir) and print its name instead'
 complete -c parx -l transfer -d 'GNU parallel\'s remote flags: refused (parx runs on one machine; see --shard)'
 complete -c parx -l keep-run-dir -d 'Keep the --slurm run directory after a successful run (it is removed by default)'
 complete -c parx -s h -l help -d 'Print help (see more with \'--help\')'

@@ -551,6 +551,15 @@ pub struct Cli {
     #[arg(long, hide = true)]
     pub group: bool,
 
+    /// Accepted for GNU parallel (it compresses its temporary files); no effect: parx holds
+    /// output in memory and spills only beyond its budget, uncompressed
+    #[arg(long, hide = true)]
+    pub compress: bool,
+
+    /// Store each task's stdout in a temp file ($TMPDIR, --tmpdir) and print its name instead
+    #[arg(long, conflicts_with_all = ["tag", "tagstring", "results"], help_heading = "Output")]
+    pub files: bool,
+
     /// GNU parallel's remote options: refused (parx runs on one machine; see --shard)
     #[arg(
         short = 'S',

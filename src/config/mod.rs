@@ -308,6 +308,8 @@ pub struct JobControl {
     pub line_buffer: bool,
     /// `--results`: the directory where each task's outputs are stored.
     pub results: Option<PathBuf>,
+    /// `--files`: each task's stdout goes to a temp file, whose name is printed instead.
+    pub files: bool,
     /// `--bar`: show a progress bar on stderr (if a terminal).
     pub bar: bool,
     /// `--eta`: show progress with the time left on stderr (if a terminal).
@@ -626,6 +628,12 @@ impl Config {
         }
         let pool = match cli.pool {
             PoolArg::Thread => PoolKind::Thread,
+            PoolArg::Process if cli.files => {
+                return usage(
+                    "--files stores each task's output in a file: it needs the thread pool \
+                     (a worker's results are not tasks' outputs one by one)",
+                )
+            }
             PoolArg::Process => {
                 check_worker_command(&template)?;
                 PoolKind::Process
@@ -780,6 +788,7 @@ impl Config {
             // -u: output as it comes; parx still never tears a line.
             line_buffer: cli.line_buffer || cli.ungroup,
             results: cli.results,
+            files: cli.files && !cli.dry_run,
             bar: cli.bar,
             eta: cli.eta,
         };

@@ -404,3 +404,65 @@ fn header_regex_in_chunk_modes() {
     assert_eq!(o.status.code(), Some(255));
     assert!(String::from_utf8_lossy(&o.stderr).starts_with("parx: invalid --header 'a('"));
 }
+
+/// `--files` (GNU parallel): each task's stdout is stored in a file of its own in `$TMPDIR`
+/// (`--tmpdir`), kept, and its name printed instead (in input order with `-k`, even for
+/// output that would stream or come line by line); the tasks' stderr is printed as usual.
+#[test]
+fn files_prints_the_names_of_files_holding_the_outputs() {
+    for extra in [&[][..], &["--line-buffer"][..], &["--as", "parallel"][..]] {
+        let d = tempdir();
+        let cmd: &[&str] = if extra.contains(&"parallel") {
+            &["seq {}; echo err{} >&2"]
+        } else {
+            &["sh", "-c", "seq $1; echo err$1 >&2", "sh"]
+        };
+        let o = parx()
+            .args(extra)
+            .args([
+                "-k",
+                "-j3",
+                "--files",
+                "--tmpdir",
+                d.path().to_str().unwrap(),
+            ])
+            .args(cmd)
+            .args([":::", "100000", "1", "3"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{extra:?}");
+        let names = lines(&o.stdout);
+        assert_eq!(names.len(), 3, "{extra:?}: {names:?}");
+        for (name, n) in names.iter().zip([100000, 1, 3]) {
+            let p = Path::new(name);
+            assert_eq!(p.parent(), Some(d.path()), "{name}");
+            let f = p.file_name().unwrap().to_str().unwrap();
+            assert!(f.starts_with("par") && f.ends_with(".par"), "{f}");
+            let want: String = (1..=n).map(|i| format!("{i}\n")).collect();
+            assert_eq!(read(p), want, "{extra:?}");
+        }
+        let mut err = lines(&o.stderr);
+        err.sort();
+        assert_eq!(err, ["err1", "err100000", "err3"], "{extra:?}");
+    }
+    let o = parx()
+        .args(["--files", "--tag", "echo", ":::", "a"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(255));
+}
+
+/// `--compress` (GNU: compress the temporary files that hold output) is accepted and changes
+/// nothing: parx's output, in memory or spilled, is the same.
+#[test]
+fn compress_is_accepted() {
+    for extra in [&[][..], &["--as", "parallel"][..]] {
+        let o = parx()
+            .args(extra)
+            .args(["-k", "--compress", "echo", ":::", "a", "b"])
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        assert_eq!(lines(&o.stdout), ["a", "b"]);
+    }
+}
