@@ -556,6 +556,10 @@ pub struct Cli {
     #[arg(long, hide = true)]
     pub compress: bool,
 
+    /// --pipe/--pipe-part: each chunk in a temp file that {} names, not on stdin
+    #[arg(long, help_heading = "Chunking")]
+    pub cat: bool,
+
     /// Store each task's stdout in a temp file ($TMPDIR, --tmpdir) and print its name instead
     #[arg(long, conflicts_with_all = ["tag", "tagstring", "results"], help_heading = "Output")]
     pub files: bool,

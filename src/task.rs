@@ -115,6 +115,10 @@ pub struct Chunk {
     /// What value placeholders see: for `--pipe-part` one record holding the file's name
     /// (`{}`); empty for `--pipe`.
     pub name: Vec<Record>,
+    /// `--cat`: the temp file holding the chunk (its name is `name`), removed when the task
+    /// is done with it (dropped): held only for that.
+    #[allow(dead_code)]
+    pub cat: Option<tempfile::TempPath>,
 }
 
 /// Where a chunk's bytes are.

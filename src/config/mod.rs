@@ -268,6 +268,9 @@ pub struct ChunkConfig {
     /// `--pipe-part --shard K/N`: only the K-th of N contiguous, record-aligned byte ranges of
     /// the files is split (instead of every N-th task).
     pub part: Option<Shard>,
+    /// `--cat`: each chunk (header first) is written to a temp file that `{}` names, removed
+    /// when its task is done; the command's stdin is empty.
+    pub cat: bool,
 }
 
 /// Where chunk data comes from.
@@ -582,6 +585,7 @@ impl Config {
             recend: cli.recend,
             recstart: cli.recstart,
             header: header_records,
+            cat: cli.cat,
             header_re: match cli.header.as_deref() {
                 Some(re) if chunk_mode && re != ":" && re.parse::<u64>().is_err() => {
                     Some(chunk::HeaderRe::new(re).map_err(|e| {
@@ -618,7 +622,8 @@ impl Config {
                      (e.g. parx --pipe wc -l)",
                 );
             }
-            if matches!(c.mode, ChunkMode::Pipe(_)) && template.uses_values() {
+            // (--cat: `{}` is the chunk's file.)
+            if matches!(c.mode, ChunkMode::Pipe(_)) && template.uses_values() && !c.cat {
                 return usage(
                     "{} and other value placeholders have no value under --pipe \
                      (the chunk is on stdin); {#} and {%} work",
@@ -628,6 +633,9 @@ impl Config {
         }
         let pool = match cli.pool {
             PoolArg::Thread => PoolKind::Thread,
+            PoolArg::Process if cli.cat => return usage(
+                "--cat gives each chunk's file to a command of its own: it needs the thread pool",
+            ),
             PoolArg::Process if cli.files => {
                 return usage(
                     "--files stores each task's output in a file: it needs the thread pool \
@@ -1055,6 +1063,7 @@ struct ChunkOpts {
     recstart: Option<String>,
     header: Option<u64>,
     header_re: Option<chunk::HeaderRe>,
+    cat: bool,
 }
 
 impl ChunkOpts {
@@ -1064,6 +1073,7 @@ impl ChunkOpts {
             (self.recend.is_some(), "--recend"),
             (self.recstart.is_some(), "--recstart"),
             (self.header.is_some(), "--header"),
+            (self.cat, "--cat"),
         ];
         match given.iter().find(|(g, _)| *g) {
             Some((_, name)) => usage(format!(
@@ -1221,6 +1231,7 @@ fn chunk_config(
         header: o.header.unwrap_or(0),
         header_re: o.header_re,
         part: None,
+        cat: o.cat,
     })
 }
 

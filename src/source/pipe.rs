@@ -56,7 +56,74 @@ impl Chunks {
 }
 
 impl Source for Chunks {
+    /// With `--cat` each chunk goes to a temp file first ([`cat_file`]).
     fn produce(self: Box<Self>, emit: &mut dyn FnMut(TaskInput) -> bool) -> anyhow::Result<()> {
+        if !self.cfg.chunks.as_ref().is_some_and(|c| c.cat) {
+            return (*self).split(emit);
+        }
+        let mut failed = None;
+        let res = (*self).split(&mut |input| match cat_file(input) {
+            Ok(input) => emit(input),
+            Err(e) => {
+                failed = Some(e);
+                false
+            }
+        });
+        match failed {
+            Some(e) => Err(anyhow::Error::new(e).context("--cat: writing a chunk's temp file")),
+            None => res,
+        }
+    }
+
+    /// Files (`--pipe-part`, and `--pipe` from a regular file) are split a second time, as
+    /// [`produce`] splits them: the split scans near each block edge only (all the data with
+    /// `-L`), so the chunks are counted long before they have run. A stream cannot be.
+    fn count_ahead(&self) -> Option<Count> {
+        self.count_chunks()
+    }
+}
+
+/// `--cat` (GNU parallel): the chunk, header first, written to a temp file in `$TMPDIR` that
+/// `{}` names; the command's stdin gets nothing. The file is removed when the task is done
+/// with the chunk (after its last attempt).
+fn cat_file(input: TaskInput) -> io::Result<TaskInput> {
+    use std::io::Write;
+    use std::os::unix::fs::FileExt;
+    let TaskInput::Chunk(c) = input else {
+        return Ok(input);
+    };
+    let mut tmp = tempfile::Builder::new().prefix("par").tempfile()?;
+    {
+        let mut w = io::BufWriter::with_capacity(256 << 10, tmp.as_file_mut());
+        w.write_all(&c.header)?;
+        match &c.body {
+            ChunkBody::Bytes(b) => w.write_all(b)?,
+            ChunkBody::File { file, offset, len } => {
+                let mut buf = vec![0; (*len).min(256 << 10) as usize];
+                let mut done = 0;
+                while done < *len {
+                    let n = (*len - done).min(buf.len() as u64) as usize;
+                    file.file.read_exact_at(&mut buf[..n], offset + done)?;
+                    w.write_all(&buf[..n])?;
+                    done += n as u64;
+                }
+            }
+            ChunkBody::Pipe(_) => unreachable!("--cat is never spliced"),
+        }
+        w.flush()?;
+    }
+    let path = tmp.into_temp_path();
+    Ok(TaskInput::Chunk(Chunk {
+        header: Arc::from(&[][..]),
+        body: ChunkBody::Bytes(Block::new(Vec::new(), None)),
+        name: vec![vec![path.as_os_str().to_owned()]],
+        cat: Some(path),
+    }))
+}
+
+impl Chunks {
+    /// Splits the data into chunks and hands each to `emit`.
+    fn split(self, emit: &mut dyn FnMut(TaskInput) -> bool) -> anyhow::Result<()> {
         let c = self.cfg.chunks.as_ref().expect("a chunk mode");
         let mut report = |e: anyhow::Error| crate::messages::error(format_args!("{e:#}"));
         let opened = match self.opened {
@@ -85,10 +152,8 @@ impl Source for Chunks {
         produce(c, self.cfg.jobs, opened, emit, &mut report)
     }
 
-    /// Files (`--pipe-part`, and `--pipe` from a regular file) are split a second time, as
-    /// [`produce`] splits them: the split scans near each block edge only (all the data with
-    /// `-L`), so the chunks are counted long before they have run. A stream cannot be.
-    fn count_ahead(&self) -> Option<Count> {
+    /// See [`Source::count_ahead`] for [`Chunks`].
+    fn count_chunks(&self) -> Option<Count> {
         let c = self.cfg.chunks.as_ref().expect("a chunk mode");
         let parts: Vec<(Arc<DataFile>, Where)> = match &self.opened {
             Opened::Stream(..) | Opened::Pipe(..) => return None,
@@ -210,6 +275,7 @@ pub fn produce(
                         Some(home.clone()),
                     )),
                     name: Vec::new(),
+                    cat: None,
                 };
                 if !send(TaskInput::Chunk(chunk)) {
                     break;
@@ -359,6 +425,7 @@ fn split_file(
                 len: r.len() as u64,
             },
             name: name.clone(),
+            cat: None,
         })
         .collect())
 }

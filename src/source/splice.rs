@@ -55,6 +55,7 @@ pub fn usable(cfg: &Config, c: &ChunkConfig, fd: RawFd) -> bool {
         && c.group <= 1
         && c.header == 0
         && c.header_re.is_none()
+        && !c.cat
         && c.rec.recstart.is_none()
         && c.rec.recend.len() == 1
         && matches!(c.block, crate::source::chunk::BlockSize::Bytes(b) if b >= MIN_BLOCK)
@@ -125,6 +126,7 @@ impl PipeSplitter {
                 sent: sent.clone(),
             }),
             name: Vec::new(),
+            cat: None,
         };
         Ok(Some((
             chunk,

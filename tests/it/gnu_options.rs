@@ -466,3 +466,87 @@ fn compress_is_accepted() {
         assert_eq!(lines(&o.stdout), ["a", "b"]);
     }
 }
+
+/// `--cat` (GNU parallel): each chunk, header first, is in a temp file that `{}` names, with
+/// nothing on the command's stdin; the file is gone once its task is done. `--pipe` and
+/// `--pipe-part` (where `{}` is then the temp file, not the data file), natively and as
+/// `parallel`.
+#[test]
+fn cat_gives_each_chunk_in_a_temp_file() {
+    let d = tempdir();
+    let tmp = d.path().join("tmp");
+    fs::create_dir(&tmp).unwrap();
+    let data = d.path().join("data");
+    let ten: String = (1..=10).map(|i| format!("{i}\n")).collect();
+    fs::write(&data, &ten).unwrap();
+    let script = "printf '%s:' \"$(dirname \"$1\")\"; cat \"$1\" | tr '\\n' ,; wc -c | tr -d ' '";
+    let runs: [&[&str]; 3] = [
+        &["--pipe", "-N3"],
+        &["--pipe", "-N3", "--header", "1"],
+        &["--pipe-part", "--block", "6", "-a", data.to_str().unwrap()],
+    ];
+    for run in runs {
+        let o = parx()
+            .env("TMPDIR", &tmp)
+            .args(["-k", "--cat"])
+            .args(run)
+            .args(["sh", "-c", script, "sh", "{}"])
+            .write_stdin(ten.clone())
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{run:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let got = lines(&o.stdout);
+        let dir = tmp.to_str().unwrap();
+        let mut all = String::new();
+        for l in &got {
+            // dir:chunk,lines,0 (stdin had nothing)
+            let rest = l
+                .strip_prefix(&format!("{dir}:"))
+                .unwrap_or_else(|| panic!("{l}"));
+            let chunk = rest
+                .strip_suffix(",0")
+                .unwrap_or_else(|| panic!("{run:?}: {l}"));
+            all.push_str(chunk);
+            all.push(',');
+        }
+        let want = match run.contains(&"--header") {
+            true => "1,2,3,4,1,5,6,7,1,8,9,10,",
+            false => "1,2,3,4,5,6,7,8,9,10,",
+        };
+        assert_eq!(all, want, "{run:?}");
+        assert_eq!(
+            fs::read_dir(&tmp).unwrap().count(),
+            0,
+            "{run:?}: temp files left"
+        );
+    }
+    let o = parx()
+        .env("TMPDIR", &tmp)
+        .args([
+            "--as",
+            "parallel",
+            "-k",
+            "--pipe",
+            "-N5",
+            "--cat",
+            "wc -l < {}",
+        ])
+        .write_stdin(ten)
+        .output()
+        .unwrap();
+    assert_eq!(lines(&o.stdout), ["5", "5"]);
+    // Not outside chunk modes.
+    assert_eq!(
+        parx()
+            .args(["--cat", "echo", ":::", "a"])
+            .output()
+            .unwrap()
+            .status
+            .code(),
+        Some(255)
+    );
+}
