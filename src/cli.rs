@@ -560,6 +560,16 @@ pub struct Cli {
     #[arg(long, help_heading = "Chunking")]
     pub cat: bool,
 
+    /// --pipe: one command per job slot, each fed many chunks in turn on its stdin
+    #[arg(
+        aliases = ["roundrobin"],
+        long,
+        requires = "pipe",
+        conflicts_with_all = ["cat", "pipe_part"],
+        help_heading = "Chunking"
+    )]
+    pub round_robin: bool,
+
     /// Store each task's stdout in a temp file ($TMPDIR, --tmpdir) and print its name instead
     #[arg(long, conflicts_with_all = ["tag", "tagstring", "results"], help_heading = "Output")]
     pub files: bool,

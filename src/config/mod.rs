@@ -271,6 +271,8 @@ pub struct ChunkConfig {
     /// `--cat`: each chunk (header first) is written to a temp file that `{}` names, removed
     /// when its task is done; the command's stdin is empty.
     pub cat: bool,
+    /// `--round-robin`: one command per job slot, fed the chunks in turn.
+    pub round_robin: bool,
 }
 
 /// Where chunk data comes from.
@@ -586,6 +588,7 @@ impl Config {
             recstart: cli.recstart,
             header: header_records,
             cat: cli.cat,
+            round_robin: cli.round_robin,
             header_re: match cli.header.as_deref() {
                 Some(re) if chunk_mode && re != ":" && re.parse::<u64>().is_err() => {
                     Some(chunk::HeaderRe::new(re).map_err(|e| {
@@ -1064,6 +1067,7 @@ struct ChunkOpts {
     header: Option<u64>,
     header_re: Option<chunk::HeaderRe>,
     cat: bool,
+    round_robin: bool,
 }
 
 impl ChunkOpts {
@@ -1232,6 +1236,7 @@ fn chunk_config(
         header_re: o.header_re,
         part: None,
         cat: o.cat,
+        round_robin: o.round_robin,
     })
 }
 

@@ -56,8 +56,13 @@ impl Chunks {
 }
 
 impl Source for Chunks {
-    /// With `--cat` each chunk goes to a temp file first ([`cat_file`]).
+    /// With `--cat` each chunk goes to a temp file first ([`cat_file`]); with `--round-robin`
+    /// the chunks are dealt out to one command per slot.
     fn produce(self: Box<Self>, emit: &mut dyn FnMut(TaskInput) -> bool) -> anyhow::Result<()> {
+        if self.cfg.chunks.as_ref().is_some_and(|c| c.round_robin) {
+            let jobs = self.cfg.jobs;
+            return crate::source::round_robin::run(jobs, emit, |send| (*self).split(send));
+        }
         if !self.cfg.chunks.as_ref().is_some_and(|c| c.cat) {
             return (*self).split(emit);
         }

@@ -550,3 +550,74 @@ fn cat_gives_each_chunk_in_a_temp_file() {
         Some(255)
     );
 }
+
+/// `--round-robin` (GNU parallel, `--pipe`): one command per job slot at most, each fed many
+/// chunks in turn on its stdin, the header once before its first; a short input starts only
+/// as many commands as it has chunks; a command that stops reading takes no more. Counts
+/// calibrated with GNU parallel 20221122 (`seq 100000 | parallel --pipe --block 10k
+/// --round-robin -j3 -k wc -l`).
+#[test]
+fn round_robin_feeds_one_command_per_slot() {
+    let d = tempdir();
+    let f = d.path().join("seq");
+    let data: String = (1..=100000).map(|i| format!("{i}\n")).collect();
+    fs::write(&f, &data).unwrap();
+    for extra in [
+        &[][..],
+        &["-a", f.to_str().unwrap()][..],
+        &["--as", "parallel"][..],
+    ] {
+        let o = parx()
+            .args(extra)
+            .args([
+                "--pipe",
+                "--block",
+                "10k",
+                "--round-robin",
+                "-j3",
+                "-k",
+                "wc",
+                "-l",
+            ])
+            .write_stdin(data.clone())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{extra:?}");
+        assert_eq!(lines(&o.stdout), ["34209", "33803", "31988"], "{extra:?}");
+    }
+    let o = parx()
+        .args(["--pipe", "--round-robin", "-j4", "wc", "-l"])
+        .write_stdin("1\n2\n3\n")
+        .output()
+        .unwrap();
+    assert_eq!(lines(&o.stdout), ["3"]);
+    let o = parx()
+        .args([
+            "--pipe",
+            "-N1",
+            "--header",
+            "1",
+            "--round-robin",
+            "-j2",
+            "-k",
+            "cat",
+        ])
+        .write_stdin("h\n1\n2\n3\n4\n")
+        .output()
+        .unwrap();
+    assert_eq!(lines(&o.stdout), ["h", "1", "3", "h", "2", "4"]);
+    // The first command reads one line and exits: the others take every later chunk.
+    let o = parx()
+        .args(["--pipe", "--block", "10k", "--round-robin", "-j3", "-k"])
+        .args(["sh", "-c", "if [ {#} = 1 ]; then head -1; else wc -l; fi"])
+        .write_stdin(data)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let got: Vec<u64> = lines(&o.stdout)
+        .iter()
+        .map(|l| l.trim().parse().unwrap())
+        .collect();
+    assert_eq!(got[0], 1);
+    assert!(got[1] + got[2] >= 100000 - 34209, "{got:?}");
+}
