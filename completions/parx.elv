@@ -129,6 +129,7 @@ set edit:completion:arg-completer[parx] = {|@words|
             cand --compress 'Accepted for GNU parallel (it compresses its temporary files); no effect: parx holds output in memory and spills only beyond its budget, uncompressed'
             cand --cat '--pipe/--pipe-part: each chunk in a temp file that {} names, not on stdin'
             cand --round-robin '--pipe: one command per job slot, each fed many chunks in turn on its stdin'
+            cand --rrs '--pipe/--pipe-part: remove the record separators (--recend, --recstart) from each chunk'
             cand --files 'Store each task''s stdout in a temp file ($TMPDIR, --tmpdir) and print its name instead'
             cand --transfer 'GNU parallel''s remote flags: refused (parx runs on one machine; see --shard)'
             cand --keep-run-dir 'Keep the --slurm run directory after a successful run (it is removed by default)'

@@ -570,6 +570,10 @@ pub struct Cli {
     )]
     pub round_robin: bool,
 
+    /// --pipe/--pipe-part: remove the record separators (--recend, --recstart) from each chunk
+    #[arg(aliases = ["remove-rec-sep", "removerecsep"], long = "rrs", help_heading = "Chunking")]
+    pub remove_rec_sep: bool,
+
     /// Store each task's stdout in a temp file ($TMPDIR, --tmpdir) and print its name instead
     #[arg(long, conflicts_with_all = ["tag", "tagstring", "results"], help_heading = "Output")]
     pub files: bool,

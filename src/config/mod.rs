@@ -273,6 +273,8 @@ pub struct ChunkConfig {
     pub cat: bool,
     /// `--round-robin`: one command per job slot, fed the chunks in turn.
     pub round_robin: bool,
+    /// `--rrs`: the record separators are removed from each chunk.
+    pub remove_rec_sep: bool,
 }
 
 /// Where chunk data comes from.
@@ -589,6 +591,7 @@ impl Config {
             header: header_records,
             cat: cli.cat,
             round_robin: cli.round_robin,
+            remove_rec_sep: cli.remove_rec_sep,
             header_re: match cli.header.as_deref() {
                 Some(re) if chunk_mode && re != ":" && re.parse::<u64>().is_err() => {
                     Some(chunk::HeaderRe::new(re).map_err(|e| {
@@ -1068,6 +1071,7 @@ struct ChunkOpts {
     header_re: Option<chunk::HeaderRe>,
     cat: bool,
     round_robin: bool,
+    remove_rec_sep: bool,
 }
 
 impl ChunkOpts {
@@ -1078,6 +1082,7 @@ impl ChunkOpts {
             (self.recstart.is_some(), "--recstart"),
             (self.header.is_some(), "--header"),
             (self.cat, "--cat"),
+            (self.remove_rec_sep, "--rrs"),
         ];
         match given.iter().find(|(g, _)| *g) {
             Some((_, name)) => usage(format!(
@@ -1237,6 +1242,7 @@ fn chunk_config(
         part: None,
         cat: o.cat,
         round_robin: o.round_robin,
+        remove_rec_sep: o.remove_rec_sep,
     })
 }
 

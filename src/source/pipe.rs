@@ -18,7 +18,7 @@ use anyhow::{bail, Context};
 
 use crate::config::{ChunkConfig, ChunkMode, Config};
 use crate::source::chunk::{
-    part_range, split_slice, split_slice_stream, BlockSize, ChunkSpec, StreamSplitter,
+    part_range, split_slice, split_slice_stream, BlockSize, ChunkSpec, RecordSpec, StreamSplitter,
 };
 use crate::source::splice::{self, PipeSplitter};
 use crate::source::{Count, Source};
@@ -56,26 +56,43 @@ impl Chunks {
 }
 
 impl Source for Chunks {
-    /// With `--cat` each chunk goes to a temp file first ([`cat_file`]); with `--round-robin`
-    /// the chunks are dealt out to one command per slot.
+    /// Each chunk is shaped on its way: its record separators removed (`--rrs`,
+    /// [`remove_rec_sep`]), then put in a temp file (`--cat`, [`cat_file`]); with
+    /// `--round-robin` the chunks are dealt out to one command per slot.
     fn produce(self: Box<Self>, emit: &mut dyn FnMut(TaskInput) -> bool) -> anyhow::Result<()> {
-        if self.cfg.chunks.as_ref().is_some_and(|c| c.round_robin) {
-            let jobs = self.cfg.jobs;
-            return crate::source::round_robin::run(jobs, emit, |send| (*self).split(send));
-        }
-        if !self.cfg.chunks.as_ref().is_some_and(|c| c.cat) {
+        let c = self.cfg.chunks.as_ref().expect("a chunk mode");
+        let (cat, round_robin, jobs) = (c.cat, c.round_robin, self.cfg.jobs);
+        let rrs = c.remove_rec_sep.then(|| c.rec.clone());
+        if !cat && !round_robin && rrs.is_none() {
             return (*self).split(emit);
         }
+        let shape = |input: TaskInput| -> io::Result<TaskInput> {
+            let input = match &rrs {
+                Some(rec) => remove_rec_sep(input, rec)?,
+                None => input,
+            };
+            match cat {
+                true => cat_file(input),
+                false => Ok(input),
+            }
+        };
         let mut failed = None;
-        let res = (*self).split(&mut |input| match cat_file(input) {
-            Ok(input) => emit(input),
+        let mut pass = |input: TaskInput, to: &mut dyn FnMut(TaskInput) -> bool| match shape(input)
+        {
+            Ok(input) => to(input),
             Err(e) => {
                 failed = Some(e);
                 false
             }
-        });
+        };
+        let res = match round_robin {
+            true => crate::source::round_robin::run(jobs, emit, |deal| {
+                (*self).split(&mut |input| pass(input, deal))
+            }),
+            false => (*self).split(&mut |input| pass(input, emit)),
+        };
         match failed {
-            Some(e) => Err(anyhow::Error::new(e).context("--cat: writing a chunk's temp file")),
+            Some(e) => Err(anyhow::Error::new(e).context("preparing a chunk (--cat, --rrs)")),
             None => res,
         }
     }
@@ -86,6 +103,49 @@ impl Source for Chunks {
     fn count_ahead(&self) -> Option<Count> {
         self.count_chunks()
     }
+}
+
+/// `--rrs` (GNU parallel's `--remove-rec-sep`): the chunk's body without its record
+/// separators, as GNU removes them: every `recend recstart` between two records, a `recstart`
+/// at its start and a `recend` at its end (the header is sent as it is).
+fn remove_rec_sep(input: TaskInput, rec: &RecordSpec) -> io::Result<TaskInput> {
+    use std::os::unix::fs::FileExt;
+    let TaskInput::Chunk(mut c) = input else {
+        return Ok(input);
+    };
+    let body = match &c.body {
+        ChunkBody::Bytes(b) => without_separators(b, rec),
+        ChunkBody::File { file, offset, len } => {
+            let mut data = vec![0; *len as usize];
+            file.file.read_exact_at(&mut data, *offset)?;
+            without_separators(&data, rec)
+        }
+        ChunkBody::Pipe(_) => unreachable!("--rrs is never spliced"),
+    };
+    c.body = ChunkBody::Bytes(Block::new(body, None));
+    Ok(TaskInput::Chunk(c))
+}
+
+/// `data` without `rec`'s separators (see [`remove_rec_sep`]).
+fn without_separators(data: &[u8], rec: &RecordSpec) -> Vec<u8> {
+    let start = rec.recstart.as_deref().unwrap_or_default();
+    let sep = [&rec.recend[..], start].concat();
+    let mut out = Vec::with_capacity(data.len());
+    let mut at = 0;
+    if !sep.is_empty() {
+        for i in memchr::memmem::find_iter(data, &sep) {
+            out.extend_from_slice(&data[at..i]);
+            at = i + sep.len();
+        }
+    }
+    out.extend_from_slice(&data[at..]);
+    if !start.is_empty() && out.starts_with(start) {
+        out.drain(..start.len());
+    }
+    if !rec.recend.is_empty() && out.ends_with(&rec.recend) {
+        out.truncate(out.len() - rec.recend.len());
+    }
+    out
 }
 
 /// `--cat` (GNU parallel): the chunk, header first, written to a temp file in `$TMPDIR` that

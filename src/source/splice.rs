@@ -57,6 +57,7 @@ pub fn usable(cfg: &Config, c: &ChunkConfig, fd: RawFd) -> bool {
         && c.header_re.is_none()
         && !c.cat
         && !c.round_robin
+        && !c.remove_rec_sep
         && c.rec.recstart.is_none()
         && c.rec.recend.len() == 1
         && matches!(c.block, crate::source::chunk::BlockSize::Bytes(b) if b >= MIN_BLOCK)

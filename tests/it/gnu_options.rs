@@ -621,3 +621,42 @@ fn round_robin_feeds_one_command_per_slot() {
     assert_eq!(got[0], 1);
     assert!(got[1] + got[2] >= 100000 - 34209, "{got:?}");
 }
+
+/// `--rrs` (GNU parallel's `--remove-rec-sep`): each chunk without its record separators —
+/// every `recend recstart` between records, a `recstart` at its start, a `recend` at its
+/// end. Outputs calibrated with GNU parallel 20221122.
+#[test]
+fn rrs_removes_the_record_separators() {
+    let cases: [(&[&str], &str, &[&str]); 4] = [
+        (&["-N1"], "a\nb\nc\n", &["aEND", "bEND", "cEND"]),
+        (&["-N2"], "a\nb\nc\nd\n", &["abEND", "cdEND"]),
+        (
+            &["-N1", "--recstart", ">"],
+            ">a\n1\n>b\n2\n",
+            &["a", "1", "END", "b", "2", "END"],
+        ),
+        (
+            &["-N2", "--round-robin", "-j2"],
+            "a\nb\nc\nd\n",
+            &["abEND", "cdEND"],
+        ),
+    ];
+    for (opts, input, want) in cases {
+        for personality in [&[][..], &["--as", "parallel"][..]] {
+            let cmd: &[&str] = match personality.is_empty() {
+                true => &["sh", "-c", "cat; echo END"],
+                false => &["cat; echo END"],
+            };
+            let o = parx()
+                .args(personality)
+                .args(["-k", "--pipe", "--rrs"])
+                .args(opts)
+                .args(cmd)
+                .write_stdin(input)
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{opts:?}");
+            assert_eq!(lines(&o.stdout), want, "{personality:?} {opts:?}");
+        }
+    }
+}
