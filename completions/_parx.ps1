@@ -133,6 +133,7 @@ Register-ArgumentCompleter -Native -CommandName 'parx' -ScriptBlock {
             [CompletionResult]::new('--cat', '--cat', [CompletionResultType]::ParameterName, '--pipe/--pipe-part: each chunk in a temp file that {} names, not on stdin')
             [CompletionResult]::new('--round-robin', '--round-robin', [CompletionResultType]::ParameterName, '--pipe: one command per job slot, each fed many chunks in turn on its stdin')
             [CompletionResult]::new('--rrs', '--rrs', [CompletionResultType]::ParameterName, '--pipe/--pipe-part: remove the record separators (--recend, --recstart) from each chunk')
+            [CompletionResult]::new('--regexp', '--regexp', [CompletionResultType]::ParameterName, '--pipe: --recend and --recstart are regular expressions')
             [CompletionResult]::new('--files', '--files', [CompletionResultType]::ParameterName, 'Store each task''s stdout in a temp file ($TMPDIR, --tmpdir) and print its name instead')
             [CompletionResult]::new('--transfer', '--transfer', [CompletionResultType]::ParameterName, 'GNU parallel''s remote flags: refused (parx runs on one machine; see --shard)')
             [CompletionResult]::new('--keep-run-dir', '--keep-run-dir', [CompletionResultType]::ParameterName, 'Keep the --slurm run directory after a successful run (it is removed by default)')

@@ -130,6 +130,7 @@ set edit:completion:arg-completer[parx] = {|@words|
             cand --cat '--pipe/--pipe-part: each chunk in a temp file that {} names, not on stdin'
             cand --round-robin '--pipe: one command per job slot, each fed many chunks in turn on its stdin'
             cand --rrs '--pipe/--pipe-part: remove the record separators (--recend, --recstart) from each chunk'
+            cand --regexp '--pipe: --recend and --recstart are regular expressions'
             cand --files 'Store each task''s stdout in a temp file ($TMPDIR, --tmpdir) and print its name instead'
             cand --transfer 'GNU parallel''s remote flags: refused (parx runs on one machine; see --shard)'
             cand --keep-run-dir 'Keep the --slurm run directory after a successful run (it is removed by default)'

@@ -98,6 +98,7 @@ complete -c parx -l compress -d 'Accepted for GNU parallel (it compresses its te
 complete -c parx -l cat -d '--pipe/--pipe-part: each chunk in a temp file that {} names, not on stdin'
 complete -c parx -l round-robin -d '--pipe: one command per job slot, each fed many chunks in turn on its stdin'
 complete -c parx -l rrs -d '--pipe/--pipe-part: remove the record separators (--recend, --recstart) from each chunk'
+complete -c parx -l regexp -d '--pipe: --recend and --recstart are regular expressions'
 complete -c parx -l files -d 'Store each task\'s stdout in a temp file ($TMPDIR, --tmpdir) and print its name instead'
 complete -c parx -l transfer -d 'GNU parallel\'s remote flags: refused (parx runs on one machine; see --shard)'
 complete -c parx -l keep-run-dir -d 'Keep the --slurm run directory after a successful run (it is removed by default)'

@@ -574,6 +574,10 @@ pub struct Cli {
     #[arg(aliases = ["remove-rec-sep", "removerecsep"], long = "rrs", help_heading = "Chunking")]
     pub remove_rec_sep: bool,
 
+    /// --pipe: --recend and --recstart are regular expressions
+    #[arg(long, requires = "pipe", help_heading = "Chunking")]
+    pub regexp: bool,
+
     /// Store each task's stdout in a temp file ($TMPDIR, --tmpdir) and print its name instead
     #[arg(long, conflicts_with_all = ["tag", "tagstring", "results"], help_heading = "Output")]
     pub files: bool,

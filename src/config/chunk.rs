@@ -101,6 +101,48 @@ impl PartialEq for HeaderRe {
 
 impl Eq for HeaderRe {}
 
+/// `--regexp` (GNU parallel): `--recend` and `--recstart` are regular expressions; a record
+/// ends where a match of RECEND is followed at once by one of RECSTART (searched as
+/// `(RECEND)(RECSTART)`, left to right, as GNU's Perl does). `--recend ''` is any one byte.
+#[derive(Debug, Clone)]
+pub struct SplitRe {
+    /// `(RECEND)(?:RECSTART)`: a split is at the end of group 1.
+    pub pair: regex::bytes::Regex,
+    /// `^(?:RECSTART)` and `(?:RECEND)$`, for `--rrs`.
+    pub start: regex::bytes::Regex,
+    pub end: regex::bytes::Regex,
+}
+
+impl SplitRe {
+    /// Compiles RECEND and RECSTART as GNU parallel completes them from what was given
+    /// (only `--recstart`: RECEND is empty; only `--recend`: RECSTART is, and an empty
+    /// RECEND is any byte; neither: a newline ends a record). Bytes are matched as bytes;
+    /// `.` is not a newline, as in Perl.
+    pub fn new(recend: Option<&str>, recstart: Option<&str>) -> Result<SplitRe, regex::Error> {
+        let (recend, recstart) = match (recend, recstart) {
+            (Some(e), Some(s)) => (e, s),
+            (None, Some(s)) => ("", s),
+            (Some(""), None) => ("(?s:.)", ""),
+            (Some(e), None) => (e, ""),
+            (None, None) => ("\n", ""),
+        };
+        let re = |r: String| regex::bytes::Regex::new(&format!("(?-u){r}"));
+        Ok(SplitRe {
+            pair: re(format!("((?:{recend}))(?:{recstart})"))?,
+            start: re(format!("^(?:{recstart})"))?,
+            end: re(format!("(?:{recend})$"))?,
+        })
+    }
+}
+
+impl PartialEq for SplitRe {
+    fn eq(&self, other: &SplitRe) -> bool {
+        self.pair.as_str() == other.pair.as_str()
+    }
+}
+
+impl Eq for SplitRe {}
+
 /// A parsed `--block` value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BlockSize {

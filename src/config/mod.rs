@@ -275,6 +275,8 @@ pub struct ChunkConfig {
     pub round_robin: bool,
     /// `--rrs`: the record separators are removed from each chunk.
     pub remove_rec_sep: bool,
+    /// `--regexp`: records are split where these regular expressions match.
+    pub regexp: Option<chunk::SplitRe>,
 }
 
 /// Where chunk data comes from.
@@ -592,6 +594,7 @@ impl Config {
             cat: cli.cat,
             round_robin: cli.round_robin,
             remove_rec_sep: cli.remove_rec_sep,
+            regexp: cli.regexp,
             header_re: match cli.header.as_deref() {
                 Some(re) if chunk_mode && re != ":" && re.parse::<u64>().is_err() => {
                     Some(chunk::HeaderRe::new(re).map_err(|e| {
@@ -1072,6 +1075,7 @@ struct ChunkOpts {
     cat: bool,
     round_robin: bool,
     remove_rec_sep: bool,
+    regexp: bool,
 }
 
 impl ChunkOpts {
@@ -1217,6 +1221,8 @@ fn chunk_config(
         match v.as_deref() {
             None => Ok(None),
             Some("") => Ok(Some(Vec::new())),
+            // (--regexp: a regular expression, compiled below; kept as it is.)
+            Some(t) if o.regexp => Ok(Some(t.as_bytes().to_vec())),
             Some(t) => parse_delimiter(t)
                 .map(Some)
                 .map_err(|e| UsageError(format!("{name}: {e}"))),
@@ -1230,6 +1236,21 @@ fn chunk_config(
     };
     // `--recend ''` without `--recstart` (GNU parallel): records are single bytes, so a chunk
     // ends exactly at its block size.
+    // --regexp (GNU parallel): the two strings as they were given are regular expressions.
+    let regexp = match o.regexp {
+        false => None,
+        true if group > 1 || o.header_re.is_some() => {
+            return usage("--regexp splits records itself: not with -L or --header REGEX")
+        }
+        true => Some(
+            chunk::SplitRe::new(o.recend.as_deref(), o.recstart.as_deref()).map_err(|e| {
+                let msg = e.to_string();
+                let reason = msg.lines().last().unwrap_or_default();
+                let reason = reason.strip_prefix("error: ").unwrap_or(reason);
+                UsageError(format!("--regexp: invalid --recend/--recstart: {reason}"))
+            })?,
+        ),
+    };
     Ok(ChunkConfig {
         mode,
         block,
@@ -1243,6 +1264,7 @@ fn chunk_config(
         cat: o.cat,
         round_robin: o.round_robin,
         remove_rec_sep: o.remove_rec_sep,
+        regexp,
     })
 }
 

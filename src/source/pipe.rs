@@ -16,10 +16,12 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 
+use crate::config::chunk::SplitRe;
 use crate::config::{ChunkConfig, ChunkMode, Config};
 use crate::source::chunk::{
     part_range, split_slice, split_slice_stream, BlockSize, ChunkSpec, RecordSpec, StreamSplitter,
 };
+use crate::source::regexp::RegexSplitter;
 use crate::source::splice::{self, PipeSplitter};
 use crate::source::{Count, Source};
 use crate::sys::{self, SigbusGuard};
@@ -62,13 +64,13 @@ impl Source for Chunks {
     fn produce(self: Box<Self>, emit: &mut dyn FnMut(TaskInput) -> bool) -> anyhow::Result<()> {
         let c = self.cfg.chunks.as_ref().expect("a chunk mode");
         let (cat, round_robin, jobs) = (c.cat, c.round_robin, self.cfg.jobs);
-        let rrs = c.remove_rec_sep.then(|| c.rec.clone());
+        let rrs = c.remove_rec_sep.then(|| (c.rec.clone(), c.regexp.clone()));
         if !cat && !round_robin && rrs.is_none() {
             return (*self).split(emit);
         }
         let shape = |input: TaskInput| -> io::Result<TaskInput> {
             let input = match &rrs {
-                Some(rec) => remove_rec_sep(input, rec)?,
+                Some((rec, re)) => remove_rec_sep(input, rec, re.as_ref())?,
                 None => input,
             };
             match cat {
@@ -108,17 +110,25 @@ impl Source for Chunks {
 /// `--rrs` (GNU parallel's `--remove-rec-sep`): the chunk's body without its record
 /// separators, as GNU removes them: every `recend recstart` between two records, a `recstart`
 /// at its start and a `recend` at its end (the header is sent as it is).
-fn remove_rec_sep(input: TaskInput, rec: &RecordSpec) -> io::Result<TaskInput> {
+fn remove_rec_sep(
+    input: TaskInput,
+    rec: &RecordSpec,
+    re: Option<&SplitRe>,
+) -> io::Result<TaskInput> {
     use std::os::unix::fs::FileExt;
     let TaskInput::Chunk(mut c) = input else {
         return Ok(input);
     };
+    let strip = |data: &[u8]| match re {
+        Some(re) => crate::source::regexp::without_separators(data, re),
+        None => without_separators(data, rec),
+    };
     let body = match &c.body {
-        ChunkBody::Bytes(b) => without_separators(b, rec),
+        ChunkBody::Bytes(b) => strip(b),
         ChunkBody::File { file, offset, len } => {
             let mut data = vec![0; *len as usize];
             file.file.read_exact_at(&mut data, *offset)?;
-            without_separators(&data, rec)
+            strip(&data)
         }
         ChunkBody::Pipe(_) => unreachable!("--rrs is never spliced"),
     };
@@ -220,6 +230,10 @@ impl Chunks {
     /// See [`Source::count_ahead`] for [`Chunks`].
     fn count_chunks(&self) -> Option<Count> {
         let c = self.cfg.chunks.as_ref().expect("a chunk mode");
+        if c.regexp.is_some() {
+            // (Split as a stream: not counted ahead.)
+            return None;
+        }
         let parts: Vec<(Arc<DataFile>, Where)> = match &self.opened {
             Opened::Stream(..) | Opened::Pipe(..) => return None,
             Opened::File(f, start) => vec![(f.clone(), Where::Stream(*start))],
@@ -321,6 +335,9 @@ pub fn produce(
     send: &mut dyn FnMut(TaskInput) -> bool,
     report: &mut dyn FnMut(anyhow::Error),
 ) -> anyhow::Result<()> {
+    if let Some(re) = &c.regexp {
+        return produce_regexp(c, re, opened, send);
+    }
     let spec = |block: u64| chunk_spec(c, block);
     match opened {
         Opened::Pipe(f, name) => produce(c, jobs, Opened::Stream(Box::new(f), name), send, report)?,
@@ -373,6 +390,48 @@ pub fn produce(
                     Err(e) => report(e.context(crate::messages::name(&f.path))),
                 }
             }
+        }
+    }
+    Ok(())
+}
+
+/// `--regexp`: the data read as a stream (a file from its offset on) and split by
+/// [`RegexSplitter`], the header (`--header N`) before every chunk.
+fn produce_regexp(
+    c: &ChunkConfig,
+    re: &SplitRe,
+    opened: Opened,
+    send: &mut dyn FnMut(TaskInput) -> bool,
+) -> anyhow::Result<()> {
+    let (reader, name): (Box<dyn Read + Send>, String) = match opened {
+        Opened::Stream(r, name) => (r, name),
+        Opened::Pipe(f, name) => (Box::new(f), name),
+        Opened::File(f, start) => {
+            let name = crate::messages::name(&f.path);
+            let mut file = f.file.try_clone().with_context(|| name.clone())?;
+            file.seek(io::SeekFrom::Start(start))
+                .with_context(|| name.clone())?;
+            (Box::new(file), name)
+        }
+        Opened::Files(_) => unreachable!("--regexp needs --pipe"),
+    };
+    let BlockSize::Bytes(block) = c.block else {
+        unreachable!("refused by Config")
+    };
+    let mut split = RegexSplitter::new(reader, re.clone(), block, c.lines);
+    let header: Arc<[u8]> = split
+        .records(c.header)
+        .with_context(|| name.clone())?
+        .into();
+    while let Some(chunk) = split.next_chunk().with_context(|| name.clone())? {
+        let chunk = Chunk {
+            header: header.clone(),
+            body: ChunkBody::Bytes(Block::new(chunk, None)),
+            name: Vec::new(),
+            cat: None,
+        };
+        if !send(TaskInput::Chunk(chunk)) {
+            break;
         }
     }
     Ok(())

@@ -58,6 +58,7 @@ pub fn usable(cfg: &Config, c: &ChunkConfig, fd: RawFd) -> bool {
         && !c.cat
         && !c.round_robin
         && !c.remove_rec_sep
+        && c.regexp.is_none()
         && c.rec.recstart.is_none()
         && c.rec.recend.len() == 1
         && matches!(c.block, crate::source::chunk::BlockSize::Bytes(b) if b >= MIN_BLOCK)

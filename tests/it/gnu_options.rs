@@ -660,3 +660,68 @@ fn rrs_removes_the_record_separators() {
         }
     }
 }
+
+/// `--regexp` (GNU parallel, `--pipe`): `--recend` and `--recstart` are regular
+/// expressions; with `--rrs` their matches are removed. GNU's tutorial examples and a block
+/// split, calibrated with GNU parallel 20221122, from a pipe and from a file.
+#[test]
+fn regexp_splits_at_regular_expressions() {
+    let d = tempdir();
+    let cases: [(&[&str], &str, &[&str]); 4] = [
+        (
+            &["-N1", "--recend", ",_+"],
+            "foo,bar,_baz,__qux,\n",
+            &["foo,bar,_END", "baz,__END", "qux,", "END"],
+        ),
+        (
+            &["-N1", "--rrs", "--recend", ",_+"],
+            "foo,bar,_baz,__qux,\n",
+            &["foo,barEND", "bazEND", "qux,", "END"],
+        ),
+        (
+            &["--block", "3", "--recend", "[AB]", "--recstart", "[yw]"],
+            "xAy\nzBw\n",
+            &["xAEND", "y", "zBEND", "w", "END"],
+        ),
+        (
+            &["-N1", "--header", "1", "--recstart", ">[ab]"],
+            "h\n>a\n1\n>c\n>b\n2\n",
+            &["h", ">a", "1", ">c", "END", "h", ">b", "2", "END"],
+        ),
+    ];
+    for (opts, input, want) in cases {
+        let f = d.path().join("in");
+        fs::write(&f, input).unwrap();
+        for from_file in [false, true] {
+            let mut c = parx();
+            c.args(["-k", "--pipe", "--regexp"]).args(opts);
+            if from_file {
+                c.args(["-a", f.to_str().unwrap()]);
+            }
+            let o = c
+                .args(["sh", "-c", "cat; echo END"])
+                .write_stdin(input)
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success(),
+                "{opts:?}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            assert_eq!(lines(&o.stdout), want, "{opts:?} from a file: {from_file}");
+        }
+        let o = parx()
+            .args(["--as", "parallel", "-k", "--pipe", "--regexp"])
+            .args(opts)
+            .arg("cat; echo END")
+            .write_stdin(input)
+            .output()
+            .unwrap();
+        assert_eq!(lines(&o.stdout), want, "parallel {opts:?}");
+    }
+    let o = parx()
+        .args(["--pipe", "--regexp", "--recend", "a(", "cat"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(255));
+}
