@@ -51,10 +51,97 @@ pub struct ChunkSpec {
     pub rec: RecordSpec,
     /// Number of leading records that form the header.
     pub header: u64,
+    /// `--header REGEX`: the header is what REGEX matches at the start of the input instead.
+    pub header_re: Option<HeaderRe>,
     /// `-L N` (without `-N`): a record is N lines, so chunks end only after a multiple of N
     /// newlines (0 or 1: plain records). The input's last chunk may hold an incomplete record.
     pub group: u64,
 }
+
+/// `--header REGEX` in chunk modes (GNU parallel): the header is the text REGEX matches at
+/// the very start of the input (Perl's `s/^(REGEX)//`: `.` does not match a newline), tried
+/// on the first block of input, then on more while it does not match; no match, no header.
+#[derive(Debug, Clone)]
+pub struct HeaderRe(regex::bytes::Regex);
+
+impl HeaderRe {
+    /// Compiles REGEX, anchored at the start; bytes are matched as bytes.
+    pub fn new(re: &str) -> Result<HeaderRe, regex::Error> {
+        regex::bytes::Regex::new(&format!("^(?-u:{re})")).map(HeaderRe)
+    }
+
+    /// The length of the header at the start of `data`, if REGEX matches there.
+    pub fn find(&self, data: &[u8]) -> Option<usize> {
+        self.0.find(data).map(|m| m.end())
+    }
+
+    /// The header's length in a whole input `data` read in blocks of `block` bytes: matched
+    /// on the first block, then on the first 2, 3, ... blocks (GNU parallel reads on until it
+    /// matches), so a greedy REGEX ends where GNU's would; 0 when it never matches.
+    pub fn len_in(&self, data: &[u8], block: u64) -> usize {
+        let block = usize::try_from(block).unwrap_or(usize::MAX).max(1);
+        let mut end = block.min(data.len());
+        loop {
+            if let Some(h) = self.find(&data[..end]) {
+                return h;
+            }
+            if end == data.len() {
+                return 0;
+            }
+            end = end.saturating_add(block).min(data.len());
+        }
+    }
+}
+
+impl PartialEq for HeaderRe {
+    fn eq(&self, other: &HeaderRe) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
+}
+
+impl Eq for HeaderRe {}
+
+/// `--regexp` (GNU parallel): `--recend` and `--recstart` are regular expressions; a record
+/// ends where a match of RECEND is followed at once by one of RECSTART (searched as
+/// `(RECEND)(RECSTART)`, left to right, as GNU's Perl does). `--recend ''` is any one byte.
+#[derive(Debug, Clone)]
+pub struct SplitRe {
+    /// `(RECEND)(?:RECSTART)`: a split is at the end of group 1.
+    pub pair: regex::bytes::Regex,
+    /// `^(?:RECSTART)` and `(?:RECEND)$`, for `--rrs`.
+    pub start: regex::bytes::Regex,
+    pub end: regex::bytes::Regex,
+}
+
+impl SplitRe {
+    /// Compiles RECEND and RECSTART as GNU parallel completes them from what was given
+    /// (only `--recstart`: RECEND is empty; only `--recend`: RECSTART is, and an empty
+    /// RECEND is any byte; neither: a newline ends a record). Bytes are matched as bytes;
+    /// `.` is not a newline, as in Perl.
+    pub fn new(recend: Option<&str>, recstart: Option<&str>) -> Result<SplitRe, regex::Error> {
+        let (recend, recstart) = match (recend, recstart) {
+            (Some(e), Some(s)) => (e, s),
+            (None, Some(s)) => ("", s),
+            (Some(""), None) => ("(?s:.)", ""),
+            (Some(e), None) => (e, ""),
+            (None, None) => ("\n", ""),
+        };
+        let re = |r: String| regex::bytes::Regex::new(&format!("(?-u){r}"));
+        Ok(SplitRe {
+            pair: re(format!("((?:{recend}))(?:{recstart})"))?,
+            start: re(format!("^(?:{recstart})"))?,
+            end: re(format!("(?:{recend})$"))?,
+        })
+    }
+}
+
+impl PartialEq for SplitRe {
+    fn eq(&self, other: &SplitRe) -> bool {
+        self.pair.as_str() == other.pair.as_str()
+    }
+}
+
+impl Eq for SplitRe {}
 
 /// A parsed `--block` value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,6 +7,7 @@
 
 pub mod chunk;
 pub mod halt;
+pub mod joblog;
 pub mod sched;
 pub mod walk;
 pub mod xargs;
@@ -265,9 +266,20 @@ pub struct ChunkConfig {
     pub rec: RecordSpec,
     /// `--header`: leading records sent before every chunk.
     pub header: u64,
+    /// `--header REGEX`: the header is what REGEX matches at the start instead.
+    pub header_re: Option<chunk::HeaderRe>,
     /// `--pipe-part --shard K/N`: only the K-th of N contiguous, record-aligned byte ranges of
     /// the files is split (instead of every N-th task).
     pub part: Option<Shard>,
+    /// `--cat`: each chunk (header first) is written to a temp file that `{}` names, removed
+    /// when its task is done; the command's stdin is empty.
+    pub cat: bool,
+    /// `--round-robin`: one command per job slot, fed the chunks in turn.
+    pub round_robin: bool,
+    /// `--rrs`: the record separators are removed from each chunk.
+    pub remove_rec_sep: bool,
+    /// `--regexp`: records are split where these regular expressions match.
+    pub regexp: Option<chunk::SplitRe>,
 }
 
 /// Where chunk data comes from.
@@ -291,6 +303,11 @@ pub struct JobControl {
     pub halt: Option<HaltSpec>,
     /// `--joblog`: the log file.
     pub joblog: Option<PathBuf>,
+    /// `--joblog +FILE`: rows are appended to what the file holds, without a header.
+    pub joblog_append: bool,
+    /// `--retry-failed`: the tasks are the job log's (with `resume` Failed: those logged
+    /// failed run again; a number the log has no row for does not run).
+    pub retry_failed: bool,
     /// `--resume` / `--resume-failed`: which logged tasks are skipped.
     pub resume: Resume,
     /// `--delay`: the least time between two task starts.
@@ -303,6 +320,8 @@ pub struct JobControl {
     pub line_buffer: bool,
     /// `--results`: the directory where each task's outputs are stored.
     pub results: Option<PathBuf>,
+    /// `--files`: each task's stdout goes to a temp file, whose name is printed instead.
+    pub files: bool,
     /// `--bar`: show a progress bar on stderr (if a terminal).
     pub bar: bool,
     /// `--eta`: show progress with the time left on stderr (if a terminal).
@@ -358,6 +377,9 @@ pub struct InputSpec {
     pub skip_first: bool,
     /// `--header :`: the first value of each source names its column (`{name}`).
     pub header: bool,
+    /// `-L` (not in chunk modes): a value ending in a blank continues with the next value of
+    /// its source (GNU parallel, xargs).
+    pub continue_lines: bool,
 }
 
 /// `--trim`: which ends of a value lose their blanks.
@@ -551,6 +573,8 @@ impl Config {
             Some(":") => (true, None),
             Some(n) => match n.parse::<u64>() {
                 Ok(n) => (false, Some(n)),
+                // Chunk modes: a regular expression (GNU parallel).
+                Err(_) if chunk_mode => (false, None),
                 Err(_) => {
                     return usage(format!(
                         "invalid --header '{n}': use a number of records (chunk modes) or ':' \
@@ -570,6 +594,21 @@ impl Config {
             recend: cli.recend,
             recstart: cli.recstart,
             header: header_records,
+            cat: cli.cat,
+            round_robin: cli.round_robin,
+            remove_rec_sep: cli.remove_rec_sep,
+            regexp: cli.regexp,
+            header_re: match cli.header.as_deref() {
+                Some(re) if chunk_mode && re != ":" && re.parse::<u64>().is_err() => {
+                    Some(chunk::HeaderRe::new(re).map_err(|e| {
+                        let msg = e.to_string();
+                        let reason = msg.lines().last().unwrap_or_default();
+                        let reason = reason.strip_prefix("error: ").unwrap_or(reason);
+                        UsageError(format!("invalid --header '{re}': {reason}"))
+                    })?)
+                }
+                _ => None,
+            },
         };
         let chunks = match (cli.pipe, cli.pipe_part) {
             (false, false) => {
@@ -595,7 +634,8 @@ impl Config {
                      (e.g. parx --pipe wc -l)",
                 );
             }
-            if matches!(c.mode, ChunkMode::Pipe(_)) && template.uses_values() {
+            // (--cat: `{}` is the chunk's file.)
+            if matches!(c.mode, ChunkMode::Pipe(_)) && template.uses_values() && !c.cat {
                 return usage(
                     "{} and other value placeholders have no value under --pipe \
                      (the chunk is on stdin); {#} and {%} work",
@@ -605,6 +645,15 @@ impl Config {
         }
         let pool = match cli.pool {
             PoolArg::Thread => PoolKind::Thread,
+            PoolArg::Process if cli.cat => return usage(
+                "--cat gives each chunk's file to a command of its own: it needs the thread pool",
+            ),
+            PoolArg::Process if cli.files => {
+                return usage(
+                    "--files stores each task's output in a file: it needs the thread pool \
+                     (a worker's results are not tasks' outputs one by one)",
+                )
+            }
             PoolArg::Process => {
                 check_worker_command(&template)?;
                 PoolKind::Process
@@ -658,12 +707,15 @@ impl Config {
             (!chunk_mode && cli.max_replace_args.is_some(), "-N"),
             (!chunk_mode && cli.max_lines.is_some(), "-L"),
         ];
-        let given: Vec<&str> = packing.iter().filter(|p| p.0).map(|p| p.1).collect();
-        if given.len() > 1 {
-            return usage(format!(
-                "{} and {} both set how many values go into a command: use one",
-                given[0], given[1]
-            ));
+        let fill = cli.context_x || cli.multi || cli.xargs;
+        for group in [&packing[..3], &packing[3..]] {
+            let given: Vec<&str> = group.iter().filter(|p| p.0).map(|p| p.1).collect();
+            if given.len() > 1 {
+                return usage(format!(
+                    "{} and {} both set how many values go into a command: use one",
+                    given[0], given[1]
+                ));
+            }
         }
         let mut drop_values = false;
         let per_cmd = match (cli.max_args, chunk_mode) {
@@ -672,7 +724,8 @@ impl Config {
             (None, true) => None,
         };
         let batch = match per_cmd {
-            _ if cli.context_x || cli.multi || cli.xargs => Batch::Fit,
+            // -X/-m/--xargs fill the line; with -n/-N/-L N (GNU), with at most N values.
+            None if fill => Batch::Fit,
             None | Some(1) => Batch::One,
             // -N 0 and -n 0 (GNU parallel): the command runs once per value, without it.
             Some(0) => {
@@ -689,7 +742,12 @@ impl Config {
         }
         let limits = Limits {
             max_chars: cli.max_chars,
-            spread_over: if cli.context_x || cli.multi { jobs } else { 0 },
+            // (With a count, GNU fills every command up to it: nothing is spread.)
+            spread_over: if (cli.context_x || cli.multi) && per_cmd.is_none() {
+                jobs
+            } else {
+                0
+            },
             exit_on_size: cli.exit_on_size,
         };
         let colsep = match &cli.colsep {
@@ -732,7 +790,7 @@ impl Config {
                 None,
             ),
         };
-        let joblog_stdout = cli.joblog.as_deref() == Some(std::path::Path::new("-"));
+        let (joblog, joblog_append) = joblog::split(cli.joblog);
         let jobs_ctl = JobControl {
             timeout,
             max_runs: match cli.retries {
@@ -744,12 +802,10 @@ impl Config {
                 None => None,
                 Some(h) => halt::parse(&gnu_halt(h)).or_else(usage)?,
             },
-            joblog: if joblog_stdout {
-                Some(PathBuf::from("/dev/stdout"))
-            } else {
-                cli.joblog
-            },
-            resume: match (cli.resume, cli.resume_failed) {
+            joblog,
+            joblog_append,
+            retry_failed: cli.retry_failed,
+            resume: match (cli.resume, cli.resume_failed || cli.retry_failed) {
                 (_, true) => Resume::Failed,
                 (true, false) => Resume::All,
                 (false, false) => Resume::No,
@@ -767,6 +823,7 @@ impl Config {
             // -u: output as it comes; parx still never tears a line.
             line_buffer: cli.line_buffer || cli.ungroup,
             results: cli.results,
+            files: cli.files && !cli.dry_run,
             bar: cli.bar,
             eta: cli.eta,
         };
@@ -874,6 +931,15 @@ impl Config {
             shuf: cli.shuf,
             gnu: cli.gnu,
         };
+        // --retry-failed: the job log's commands, the failed ones run again (the command line's
+        // command and inputs are ignored, as GNU parallel's).
+        if cli.retry_failed {
+            let log = jobs_ctl
+                .joblog
+                .as_deref()
+                .unwrap_or(std::path::Path::new(""));
+            (template, sources) = joblog::retry(log)?;
+        }
         Ok(Config {
             compat,
             sched,
@@ -894,6 +960,7 @@ impl Config {
                 skip_empty: cli.no_run_if_empty,
                 skip_first: cli.skip_first_line,
                 header: named_header,
+                continue_lines: cli.max_lines.is_some() && !chunk_mode,
             },
             max_tasks: cli.max_tasks,
             result_end,
@@ -940,6 +1007,7 @@ impl Config {
             && !i.skip_empty
             && !i.skip_first
             && !i.header
+            && !i.continue_lines
             && self.batch == Batch::One
             && !self.template.needs_total()
             && !self.compat.drop_values
@@ -1022,6 +1090,11 @@ struct ChunkOpts {
     recend: Option<String>,
     recstart: Option<String>,
     header: Option<u64>,
+    header_re: Option<chunk::HeaderRe>,
+    cat: bool,
+    round_robin: bool,
+    remove_rec_sep: bool,
+    regexp: bool,
 }
 
 impl ChunkOpts {
@@ -1031,6 +1104,8 @@ impl ChunkOpts {
             (self.recend.is_some(), "--recend"),
             (self.recstart.is_some(), "--recstart"),
             (self.header.is_some(), "--header"),
+            (self.cat, "--cat"),
+            (self.remove_rec_sep, "--rrs"),
         ];
         match given.iter().find(|(g, _)| *g) {
             Some((_, name)) => usage(format!(
@@ -1165,6 +1240,8 @@ fn chunk_config(
         match v.as_deref() {
             None => Ok(None),
             Some("") => Ok(Some(Vec::new())),
+            // (--regexp: a regular expression, compiled below; kept as it is.)
+            Some(t) if o.regexp => Ok(Some(t.as_bytes().to_vec())),
             Some(t) => parse_delimiter(t)
                 .map(Some)
                 .map_err(|e| UsageError(format!("{name}: {e}"))),
@@ -1176,11 +1253,23 @@ fn chunk_config(
         None if recstart.is_some() => Vec::new(),
         None => delimiter.to_vec(),
     };
-    if recend.is_empty() && recstart.is_none() {
-        return usage(
-            "--recend '' (empty) needs --recstart, so that records start or end somewhere",
-        );
-    }
+    // `--recend ''` without `--recstart` (GNU parallel): records are single bytes, so a chunk
+    // ends exactly at its block size.
+    // --regexp (GNU parallel): the two strings as they were given are regular expressions.
+    let regexp = match o.regexp {
+        false => None,
+        true if group > 1 || o.header_re.is_some() => {
+            return usage("--regexp splits records itself: not with -L or --header REGEX")
+        }
+        true => Some(
+            chunk::SplitRe::new(o.recend.as_deref(), o.recstart.as_deref()).map_err(|e| {
+                let msg = e.to_string();
+                let reason = msg.lines().last().unwrap_or_default();
+                let reason = reason.strip_prefix("error: ").unwrap_or(reason);
+                UsageError(format!("--regexp: invalid --recend/--recstart: {reason}"))
+            })?,
+        ),
+    };
     Ok(ChunkConfig {
         mode,
         block,
@@ -1189,7 +1278,12 @@ fn chunk_config(
         group,
         rec: RecordSpec { recend, recstart },
         header: o.header.unwrap_or(0),
+        header_re: o.header_re,
         part: None,
+        cat: o.cat,
+        round_robin: o.round_robin,
+        remove_rec_sep: o.remove_rec_sep,
+        regexp,
     })
 }
 

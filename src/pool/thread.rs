@@ -212,6 +212,7 @@ impl<'a> Slot<'a> {
         // Gate hook: wait for --load/--memfree/--memsuspend/-j FILE (before the clock starts).
         if !self.ctl.admit(self.slot) {
             fin.outcome = Outcome::Signaled(libc::SIGTERM);
+            fin.info.killed = true;
             return fin;
         }
         if let Some(d) = self.cfg.jobs_ctl.delay {
@@ -232,6 +233,7 @@ impl<'a> Slot<'a> {
             Spawned::Running(c) => c,
             Spawned::Stopping => {
                 fin.outcome = Outcome::Signaled(libc::SIGTERM);
+                fin.info.killed = true;
                 return fin;
             }
             Spawned::Failed(e) => {
@@ -334,6 +336,8 @@ impl<'a> Slot<'a> {
         if let Some(note) = &note {
             sink.note_err(note.as_bytes(), &mut self.outlet);
         }
+        // A signal parx sent (a timeout, a stop) is logged as GNU parallel logs its own.
+        fin.info.killed = matches!(&pumped, Ok(p) if p.timed_out) || self.ctl.stopping();
         fin.outcome = match (pumped, status) {
             // Killed, or ended by itself after the TERM: a timed-out task failed.
             (Ok(p), Ok(st)) if p.timed_out => {

@@ -261,7 +261,7 @@ impl Matcher {
 pub fn split_slice(data: &[u8], spec: &ChunkSpec) -> (Range<usize>, Vec<Range<usize>>) {
     let matcher = Matcher::new(&spec.rec);
     let len = data.len();
-    let h = header_end(&matcher, data, spec.header);
+    let h = header_end(&matcher, data, spec);
     let chunks = if h >= len {
         Vec::new()
     } else if let Some(n) = spec.lines {
@@ -292,7 +292,7 @@ pub fn part_range(
 ) -> (Range<usize>, Range<usize>) {
     let matcher = Matcher::new(&spec.rec);
     let len = data.len();
-    let h = header_end(&matcher, data, spec.header);
+    let h = header_end(&matcher, data, spec);
     let edge = |p: usize| {
         if p <= h {
             h
@@ -314,7 +314,7 @@ pub fn part_range(
 pub fn split_slice_stream(data: &[u8], spec: &ChunkSpec) -> (Range<usize>, Vec<Range<usize>>) {
     let matcher = Matcher::new(&spec.rec);
     let len = data.len();
-    let h = header_end(&matcher, data, spec.header);
+    let h = header_end(&matcher, data, spec);
     if h >= len {
         return (0..h, Vec::new());
     }
@@ -346,8 +346,13 @@ pub fn split_slice_stream(data: &[u8], spec: &ChunkSpec) -> (Range<usize>, Vec<R
     (0..h, out)
 }
 
-/// End of the first `header` records of `data`.
-fn header_end(matcher: &Matcher, data: &[u8], header: u64) -> usize {
+/// End of the header of `data`: its first `header` records, or what `--header REGEX`
+/// matches.
+fn header_end(matcher: &Matcher, data: &[u8], spec: &ChunkSpec) -> usize {
+    if let Some(re) = &spec.header_re {
+        return re.len_in(data, spec.block);
+    }
+    let header = spec.header;
     if header == 0 {
         return 0;
     }
@@ -449,6 +454,7 @@ pub struct StreamSplitter<R: Read> {
     /// `-L N`: chunks hold whole groups of N lines.
     group: usize,
     header: usize,
+    header_re: Option<crate::config::chunk::HeaderRe>,
     header_state: HeaderState,
     /// `buf[start..filled]` is the unconsumed data (`filled == buf.len()`).
     buf: Vec<u8>,
@@ -480,6 +486,7 @@ impl<R: Read> StreamSplitter<R> {
             lines,
             group: to_usize(spec.group).max(1),
             header: to_usize(spec.header),
+            header_re: spec.header_re,
             header_state: HeaderState::Pending,
             buf: Vec::new(),
             start: 0,
@@ -522,6 +529,22 @@ impl<R: Read> StreamSplitter<R> {
     }
 
     fn consume_header(&mut self) -> io::Result<Vec<u8>> {
+        if let Some(re) = self.header_re.take() {
+            // GNU parallel: a block is read, then more while REGEX does not match.
+            loop {
+                let rel = self.filled - self.start;
+                let want = self.block.saturating_mul(rel / self.block.max(1) + 1);
+                while !self.eof && self.filled - self.start < want {
+                    self.read_more(want - (self.filled - self.start))?;
+                }
+                match re.find(&self.buf[self.start..self.filled]) {
+                    Some(0) => return Ok(Vec::new()),
+                    Some(h) => return Ok(self.take_chunk(h)),
+                    None if self.eof => return Ok(Vec::new()),
+                    None => {}
+                }
+            }
+        }
         if self.header == 0 {
             return Ok(Vec::new());
         }
@@ -768,7 +791,35 @@ mod tests {
             lines,
             rec,
             header,
+            header_re: None,
             group: 0,
+        }
+    }
+
+    /// `--header REGEX`: the same header from a stream (read in short pieces) and from a
+    /// slice, matched on the first block, then on more (GNU parallel's `--header .{4}`,
+    /// `--header '(%.*\n)*'`).
+    #[test]
+    fn header_regex() {
+        let re = |r: &str| Some(crate::config::chunk::HeaderRe::new(r).unwrap());
+        let cases: [(&str, &[u8], u64, &[u8]); 5] = [
+            (".{4}", b"HHHHabcdefghij", 3, b"HHHH"),
+            ("(%.*\n)*", b"%h1\n%h2\n>a\n1\n", 100, b"%h1\n%h2\n"),
+            ("(%.*\n)*", b">a\n1\n", 100, b""),
+            ("nomatch", b"abc\ndef\n", 2, b""),
+            // Not within the first block of 2: read on until it matches.
+            ("abc\n", b"abc\ndef\n", 2, b"abc\n"),
+        ];
+        for (r, data, block, want) in cases {
+            let mut s = spec(block, None, rec(b"\n", None), 0);
+            s.header_re = re(r);
+            let (h, _) = split_slice(data, &s);
+            assert_eq!(&data[h], want, "{r}: slice");
+            let (h2, _) = split_slice_stream(data, &s);
+            assert_eq!(&data[h2], want, "{r}: slice as a stream");
+            let (head, chunks) = stream(Chunky::new(data, vec![1, 3]), &s, true);
+            assert_eq!(head, want, "{r}: stream");
+            assert_eq!([head, chunks.concat()].concat(), data, "{r}");
         }
     }
 
