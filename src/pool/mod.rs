@@ -388,6 +388,29 @@ impl Control {
         Ok((task, self.take_jobslot()))
     }
 
+    /// [`Control::next_task`] under `--delay`: the slot waits for its start time before it
+    /// takes a task, in turn with the others, so tasks start in input order, `delay` apart
+    /// (GNU parallel's one dispatcher does the same: `--delay 0.1 echo ::: a b c` prints a, b,
+    /// c). Pacing after taking it let a later task win the first start.
+    pub fn next_task_paced<T>(
+        &self,
+        tasks: &crossbeam_channel::Receiver<T>,
+        wait: Duration,
+        delay: Duration,
+    ) -> Result<(T, usize), crossbeam_channel::RecvTimeoutError> {
+        let _turn = self.receiving.lock().unwrap_or_else(|e| e.into_inner());
+        let mut next = self.next_start.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(at) = *next {
+            let now = Instant::now();
+            if at > now {
+                std::thread::sleep(at - now);
+            }
+        }
+        let task = tasks.recv_timeout(wait)?;
+        *next = Some(Instant::now() + delay);
+        Ok((task, self.take_jobslot()))
+    }
+
     /// Takes the lowest free `{%}` number (1-based).
     fn take_jobslot(&self) -> usize {
         let mut used = self.jobslots.lock().unwrap_or_else(|e| e.into_inner());

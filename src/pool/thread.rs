@@ -76,7 +76,11 @@ impl<'a> Slot<'a> {
             // Look up now and then: after --halt or a stop no task may come for long (the
             // source may be waiting for input), and the slot must not keep the run alive.
             // {%}: the lowest number free now, for all of the task's attempts.
-            let (task, jobslot) = match self.ctl.next_task(tasks, IDLE_CHECK) {
+            let next = match self.cfg.jobs_ctl.delay {
+                Some(d) => self.ctl.next_task_paced(tasks, IDLE_CHECK, d),
+                None => self.ctl.next_task(tasks, IDLE_CHECK),
+            };
+            let (task, jobslot) = match next {
                 Ok(t) => t,
                 Err(RecvTimeoutError::Timeout) if self.ctl.may_start() => continue,
                 Err(_) => break,
@@ -104,9 +108,12 @@ impl<'a> Slot<'a> {
     /// cannot be replaced any more), so with retries a task's output is printed when it ends.
     fn run_retrying(&mut self, task: &Task, jobslot: usize) -> Finished {
         let mut attempt = 0;
+        // The first start was paced when the task was taken (Control::next_task_paced).
+        let mut again = false;
         loop {
             let last = !self.cfg.jobs_ctl.may_rerun(attempt + 1);
-            let fin = self.run_task(task, jobslot, last);
+            let fin = self.run_task(task, jobslot, last, again);
+            again = true;
             // Gate hook: killed by --memfree, it runs again (its output dropped), and that
             // attempt does not count.
             let killed = fin.outcome == Outcome::Signaled(libc::SIGKILL);
@@ -120,7 +127,7 @@ impl<'a> Slot<'a> {
         }
     }
 
-    fn run_task(&mut self, task: &Task, jobslot: usize, last: bool) -> Finished {
+    fn run_task(&mut self, task: &Task, jobslot: usize, last: bool, again: bool) -> Finished {
         let rendered = self.cfg.template.render(&Ctx {
             seq: task.seq,
             slot: jobslot,
@@ -215,7 +222,7 @@ impl<'a> Slot<'a> {
             fin.info.killed = true;
             return fin;
         }
-        if let Some(d) = self.cfg.jobs_ctl.delay {
+        if let (true, Some(d)) = (again, self.cfg.jobs_ctl.delay) {
             self.ctl.pace(d);
         }
         let started = Instant::now();
