@@ -159,7 +159,6 @@ pub struct Cli {
         short = 'n',
         long = "max-args",
         value_name = "N",
-        conflicts_with = "context_x",
         help_heading = "Command"
     )]
     pub max_args: Option<usize>,
@@ -333,6 +332,16 @@ pub struct Cli {
     /// With --joblog or --run-dir: rerun only the failed tasks
     #[arg(aliases = ["resumefailed"], long, requires = "resume_from", help_heading = "Job control")]
     pub resume_failed: bool,
+
+    /// With --joblog: rerun the failed tasks' commands from the log (command and inputs ignored)
+    #[arg(
+        aliases = ["retryfailed"],
+        long,
+        requires = "joblog",
+        conflicts_with_all = ["pipe", "pipe_part", "slurm"],
+        help_heading = "Job control"
+    )]
+    pub retry_failed: bool,
 
     /// Pause DUR between task starts
     #[arg(long, value_name = "DUR", help_heading = "Job control")]
@@ -555,6 +564,37 @@ pub struct Cli {
     /// Accepted for GNU parallel (grouped output is the default); no effect
     #[arg(long, hide = true)]
     pub group: bool,
+
+    /// Accepted for GNU parallel (it compresses its temporary files); no effect: parx holds
+    /// output in memory and spills only beyond its budget, uncompressed
+    #[arg(long, hide = true)]
+    pub compress: bool,
+
+    /// --pipe/--pipe-part: each chunk in a temp file that {} names, not on stdin
+    #[arg(long, help_heading = "Chunking")]
+    pub cat: bool,
+
+    /// --pipe: one command per job slot, each fed many chunks in turn on its stdin
+    #[arg(
+        aliases = ["roundrobin"],
+        long,
+        requires = "pipe",
+        conflicts_with_all = ["cat", "pipe_part"],
+        help_heading = "Chunking"
+    )]
+    pub round_robin: bool,
+
+    /// --pipe/--pipe-part: remove the record separators (--recend, --recstart) from each chunk
+    #[arg(aliases = ["remove-rec-sep", "removerecsep"], long = "rrs", help_heading = "Chunking")]
+    pub remove_rec_sep: bool,
+
+    /// --pipe: --recend and --recstart are regular expressions
+    #[arg(long, requires = "pipe", help_heading = "Chunking")]
+    pub regexp: bool,
+
+    /// Store each task's stdout in a temp file ($TMPDIR, --tmpdir) and print its name instead
+    #[arg(long, conflicts_with_all = ["tag", "tagstring", "results"], help_heading = "Output")]
+    pub files: bool,
 
     /// GNU parallel's remote options: refused (parx runs on one machine; see --shard)
     #[arg(

@@ -44,15 +44,18 @@ pub(crate) struct Row<'a> {
     pub outcome: Outcome,
     /// The command line as `--dry-run` shows it.
     pub command: &'a [u8],
+    /// parx ended the task itself (see [`crate::task::RunInfo::killed`]).
+    pub killed: bool,
 }
 
 /// Formats a row: seconds since the epoch with 3 decimals, the runtime as `%10.3f`, the
-/// exit value and signal (a killed task: exit value -1 and its signal, as GNU parallel logs
-/// a timeout), the command with any newline written as `\n` so that every row is one line.
+/// exit value and signal (a task killed by a signal: its signal, with exit value -1 when parx
+/// sent it, as GNU parallel logs a timeout, and 0 when it came from elsewhere, as GNU
+/// parallel logs `kill -TERM $$`), the command with any newline written as `\n` so that every row is one line.
 pub(crate) fn format_row(r: &Row) -> Vec<u8> {
     let start = r.start.duration_since(UNIX_EPOCH).unwrap_or_default();
     let (exitval, signal) = match r.outcome {
-        Outcome::Signaled(s) => (-1, s),
+        Outcome::Signaled(s) => (if r.killed { -1 } else { 0 }, s),
         o => (o.exit_code(), 0),
     };
     let mut row = format!(
@@ -127,16 +130,23 @@ const RESERVE_AHEAD: u64 = 64 << 10;
 
 impl Joblog {
     /// Opens the log. With `resume`, reads what it already holds (a missing file holds
-    /// nothing) and appends after it, dropping a torn last line; otherwise starts it over.
-    pub(crate) fn open(path: &Path, resume: bool) -> io::Result<(Joblog, Logged)> {
+    /// nothing) and appends after it, dropping a torn last line; with `append` (`+FILE`)
+    /// appends after it and writes no header, as GNU parallel; otherwise starts it over.
+    pub(crate) fn open(path: &Path, resume: bool, append: bool) -> io::Result<(Joblog, Logged)> {
         let mut logged = Logged::default();
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(path)?;
+        // `--joblog -`: parx's own stdout (its file offset shared with the merger's writes).
+        let stdout = path == Path::new("/dev/stdout");
+        let mut file = if stdout {
+            File::from(std::os::fd::AsFd::as_fd(&io::stdout()).try_clone_to_owned()?)
+        } else {
+            OpenOptions::new()
+                .read(true)
+                .append(true)
+                .create(true)
+                .open(path)?
+        };
         let mut text = Vec::new();
-        if resume {
+        if resume && !stdout {
             file.read_to_end(&mut text)?;
             logged = parse(&text);
             let whole = memchr::memrchr(b'\n', &text).map_or(0, |i| i + 1);
@@ -145,10 +155,20 @@ impl Joblog {
                 text.truncate(whole);
             }
         }
-        // (Not for `--joblog -`: stdout may be a pipe or a terminal.)
-        let regular = file.metadata()?.is_file();
-        if !resume && regular {
+        // (Not for `--joblog -`: stdout may be a pipe, a terminal, or a file that holds what
+        // parx printed.)
+        let regular = !stdout && file.metadata()?.is_file();
+        if !resume && !append && regular {
             file.set_len(0)?;
+        }
+        if append && !resume && regular {
+            // Appended after what is there (the end of its last whole row, should a row be
+            // torn: a new row then starts on a line of its own).
+            file.read_to_end(&mut text)?;
+            if text.last().is_some_and(|&b| b != b'\n') {
+                text.push(b'\n');
+                file.write_all(b"\n")?;
+            }
         }
         let len = text.len() as u64;
         let mut log = Joblog {
@@ -158,7 +178,7 @@ impl Joblog {
             reserved: len,
             promised: 0,
         };
-        if text.is_empty() {
+        if text.is_empty() && !append {
             log.write_whole(HEADER)?;
         }
         Ok((log, logged))
@@ -251,6 +271,7 @@ mod tests {
             receive: 12,
             outcome: Outcome::Exited(3),
             command: b"echo 'a\nb'",
+            killed: false,
         };
         assert_eq!(
             format_row(&r),
@@ -260,6 +281,8 @@ mod tests {
             outcome: Outcome::Signaled(15),
             ..r
         };
+        assert!(format_row(&r).starts_with(b"7\t:\t1700000000.123\t     2.500\t0\t12\t0\t15\t"));
+        let r = Row { killed: true, ..r };
         assert!(format_row(&r).starts_with(b"7\t:\t1700000000.123\t     2.500\t0\t12\t-1\t15\t"));
     }
 

@@ -241,11 +241,18 @@ fn prepare(
     }
     let (joblog, done) = match &jc.joblog {
         Some(path) => {
-            let (log, logged) = Joblog::open(path, jc.resume != Resume::No)
+            let (log, logged) = Joblog::open(path, jc.resume != Resume::No, jc.joblog_append)
                 .with_context(|| format!("--joblog {}", messages::name(path)))?;
             let done = match jc.resume {
                 Resume::No => HashSet::new(),
                 Resume::All => logged.done,
+                // --retry-failed: a task without a row has no command to run again.
+                Resume::Failed if jc.retry_failed => {
+                    let last = logged.done.iter().max().copied().unwrap_or(0);
+                    (1..=last)
+                        .filter(|s| logged.succeeded.contains(s) || !logged.done.contains(s))
+                        .collect()
+                }
                 Resume::Failed => logged.succeeded,
             };
             (Some(log), done)

@@ -61,6 +61,8 @@ impl Write for Stdout<'_> {
 struct Writer<'a> {
     out: BufWriter<Stdout<'a>>,
     keep_order: bool,
+    /// `--files`: a task's stdout goes to a temp file of its own; its name is printed.
+    files: bool,
     next: u64,
     /// Finished tasks waiting for their turn under `-k`, and whether each gets a job-log row.
     pending: BTreeMap<u64, (Box<Finished>, bool)>,
@@ -227,6 +229,34 @@ impl Writer<'_> {
         ));
     }
 
+    /// `--files` (GNU parallel): stores the task's stdout in a new file in `$TMPDIR` (named
+    /// `parXXXXXX.par`, as GNU's), kept after the run, and prints its name. A file that
+    /// cannot be written is reported (the run ends with 255) and its name not printed.
+    fn write_file(&mut self, f: &Finished) -> io::Result<()> {
+        let stored = (|| -> io::Result<std::path::PathBuf> {
+            let mut file = tempfile::Builder::new()
+                .prefix("par")
+                .suffix(".par")
+                .tempfile()?;
+            let mut w = io::BufWriter::new(file.as_file_mut());
+            f.stdout.write_to(&mut w)?;
+            w.flush()?;
+            drop(w);
+            Ok(file.into_temp_path().keep()?)
+        })();
+        match stored {
+            Ok(path) => {
+                use std::os::unix::ffi::OsStrExt;
+                self.out.write_all(path.as_os_str().as_bytes())?;
+                self.out.write_all(b"\n")
+            }
+            Err(e) => {
+                self.ctl.error(format_args!("task {}: --files: {e}", f.seq));
+                Ok(())
+            }
+        }
+    }
+
     /// Writes a task's (rest of) output, then its job-log row: a row is written only once
     /// the task's output is on stdout (flushed), so `--resume` after a crash reruns exactly
     /// the tasks whose output was not printed. A task skipped under `-k` gets no row. When
@@ -242,7 +272,11 @@ impl Writer<'_> {
                 return Ok(false);
             }
         }
-        f.stdout.write_to(&mut self.out)?;
+        if self.files {
+            self.write_file(f)?;
+        } else {
+            f.stdout.write_to(&mut self.out)?;
+        }
         if !f.stderr.is_empty() {
             self.out.flush()?;
             // A failing stderr cannot be reported anywhere: ignore it.
@@ -285,6 +319,7 @@ pub(crate) fn run(
             },
         ),
         keep_order: cfg.keep_order,
+        files: cfg.jobs_ctl.files,
         next: 1,
         pending: BTreeMap::new(),
         ctl,

@@ -98,6 +98,7 @@ impl Observer {
             receive: f.info.receive,
             outcome: f.outcome,
             command: &f.info.command,
+            killed: f.info.killed,
         }))
     }
 

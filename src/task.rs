@@ -115,6 +115,10 @@ pub(crate) struct Chunk {
     /// What value placeholders see: for `--pipe-part` one record holding the file's name
     /// (`{}`); empty for `--pipe`.
     pub name: Vec<Record>,
+    /// `--cat`: the temp file holding the chunk (its name is `name`), removed when the task
+    /// is done with it (dropped): held only for that.
+    #[allow(dead_code)]
+    pub cat: Option<tempfile::TempPath>,
 }
 
 /// Where a chunk's bytes are.
@@ -301,6 +305,10 @@ pub(crate) struct RunInfo {
     pub receive: u64,
     /// The command line as `--dry-run` shows it (filled only when a job log is kept).
     pub command: Vec<u8>,
+    /// parx ended it itself (`--timeout`, or a stop: `--halt now`, an interrupt of parx,
+    /// `--termseq`): a signal's row says Exitval -1, as GNU parallel's; a signal parx did not
+    /// send says 0.
+    pub killed: bool,
 }
 
 /// What the pool and the sources send to the merger, the only writer of stdout.

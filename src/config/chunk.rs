@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use super::input::{parse_delimiter, SourceKind, SourceSpec};
+
 use super::{usage, UsageError};
 use crate::cli::Cli;
 use crate::shard::Shard;
@@ -62,10 +63,100 @@ pub(crate) struct ChunkSpec {
     pub rec: RecordSpec,
     /// Number of leading records that form the header.
     pub header: u64,
+    /// `--header REGEX`: the header is what REGEX matches at the start of the input instead.
+    pub header_re: Option<HeaderRe>,
     /// `-L N` (without `-N`): a record is N lines, so chunks end only after a multiple of N
     /// newlines (0 or 1: plain records). The input's last chunk may hold an incomplete record.
     pub group: u64,
 }
+
+/// `--header REGEX` in chunk modes (GNU parallel): the header is the text REGEX matches at
+/// the very start of the input (Perl's `s/^(REGEX)//`: `.` does not match a newline), tried
+/// on the first block of input, then on more while it does not match; no match, no header.
+#[derive(Debug, Clone)]
+pub(crate) struct HeaderRe(regex::bytes::Regex);
+
+impl HeaderRe {
+    /// Compiles REGEX, anchored at the start; bytes are matched as bytes.
+    pub(crate) fn new(re: &str) -> Result<HeaderRe, regex::Error> {
+        regex::bytes::Regex::new(&format!("^(?-u:{re})")).map(HeaderRe)
+    }
+
+    /// The length of the header at the start of `data`, if REGEX matches there.
+    pub(crate) fn find(&self, data: &[u8]) -> Option<usize> {
+        self.0.find(data).map(|m| m.end())
+    }
+
+    /// The header's length in a whole input `data` read in blocks of `block` bytes: matched
+    /// on the first block, then on the first 2, 3, ... blocks (GNU parallel reads on until it
+    /// matches), so a greedy REGEX ends where GNU's would; 0 when it never matches.
+    pub(crate) fn len_in(&self, data: &[u8], block: u64) -> usize {
+        let block = usize::try_from(block).unwrap_or(usize::MAX).max(1);
+        let mut end = block.min(data.len());
+        loop {
+            if let Some(h) = self.find(&data[..end]) {
+                return h;
+            }
+            if end == data.len() {
+                return 0;
+            }
+            end = end.saturating_add(block).min(data.len());
+        }
+    }
+}
+
+impl PartialEq for HeaderRe {
+    fn eq(&self, other: &HeaderRe) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
+}
+
+impl Eq for HeaderRe {}
+
+/// `--regexp` (GNU parallel): `--recend` and `--recstart` are regular expressions; a record
+/// ends where a match of RECEND is followed at once by one of RECSTART (searched as
+/// `(RECEND)(RECSTART)`, left to right, as GNU's Perl does). `--recend ''` is any one byte.
+#[derive(Debug, Clone)]
+pub(crate) struct SplitRe {
+    /// `(RECEND)(?:RECSTART)`: a split is at the end of group 1.
+    pub pair: regex::bytes::Regex,
+    /// `^(?:RECSTART)` and `(?:RECEND)$`, for `--rrs`.
+    pub start: regex::bytes::Regex,
+    pub end: regex::bytes::Regex,
+}
+
+impl SplitRe {
+    /// Compiles RECEND and RECSTART as GNU parallel completes them from what was given
+    /// (only `--recstart`: RECEND is empty; only `--recend`: RECSTART is, and an empty
+    /// RECEND is any byte; neither: a newline ends a record). Bytes are matched as bytes;
+    /// `.` is not a newline, as in Perl.
+    pub(crate) fn new(
+        recend: Option<&str>,
+        recstart: Option<&str>,
+    ) -> Result<SplitRe, regex::Error> {
+        let (recend, recstart) = match (recend, recstart) {
+            (Some(e), Some(s)) => (e, s),
+            (None, Some(s)) => ("", s),
+            (Some(""), None) => ("(?s:.)", ""),
+            (Some(e), None) => (e, ""),
+            (None, None) => ("\n", ""),
+        };
+        let re = |r: String| regex::bytes::Regex::new(&format!("(?-u){r}"));
+        Ok(SplitRe {
+            pair: re(format!("((?:{recend}))(?:{recstart})"))?,
+            start: re(format!("^(?:{recstart})"))?,
+            end: re(format!("(?:{recend})$"))?,
+        })
+    }
+}
+
+impl PartialEq for SplitRe {
+    fn eq(&self, other: &SplitRe) -> bool {
+        self.pair.as_str() == other.pair.as_str()
+    }
+}
+
+impl Eq for SplitRe {}
 
 /// A parsed `--block` value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,9 +264,20 @@ pub(crate) struct ChunkConfig {
     pub rec: RecordSpec,
     /// `--header`: leading records sent before every chunk.
     pub header: u64,
+    /// `--header REGEX`: the header is what REGEX matches at the start instead.
+    pub header_re: Option<HeaderRe>,
     /// `--pipe-part --shard K/N`: only the K-th of N contiguous, record-aligned byte ranges of
     /// the files is split (instead of every N-th task).
     pub part: Option<Shard>,
+    /// `--cat`: each chunk (header first) is written to a temp file that `{}` names, removed
+    /// when its task is done; the command's stdin is empty.
+    pub cat: bool,
+    /// `--round-robin`: one command per job slot, fed the chunks in turn.
+    pub round_robin: bool,
+    /// `--rrs`: the record separators are removed from each chunk.
+    pub remove_rec_sep: bool,
+    /// `--regexp`: records are split where these regular expressions match.
+    pub regexp: Option<SplitRe>,
 }
 
 /// Where chunk data comes from.
@@ -197,6 +299,11 @@ struct ChunkOpts {
     recend: Option<String>,
     recstart: Option<String>,
     header: Option<u64>,
+    header_re: Option<HeaderRe>,
+    cat: bool,
+    round_robin: bool,
+    remove_rec_sep: bool,
+    regexp: bool,
 }
 
 impl ChunkOpts {
@@ -206,6 +313,8 @@ impl ChunkOpts {
             (self.recend.is_some(), "--recend"),
             (self.recstart.is_some(), "--recstart"),
             (self.header.is_some(), "--header"),
+            (self.cat, "--cat"),
+            (self.remove_rec_sep, "--rrs"),
         ];
         match given.iter().find(|(g, _)| *g) {
             Some((_, name)) => usage(format!(
@@ -351,6 +460,8 @@ fn chunk_config(
         match v.as_deref() {
             None => Ok(None),
             Some("") => Ok(Some(Vec::new())),
+            // (--regexp: a regular expression, compiled below; kept as it is.)
+            Some(t) if o.regexp => Ok(Some(t.as_bytes().to_vec())),
             Some(t) => parse_delimiter(t)
                 .map(Some)
                 .map_err(|e| UsageError(format!("{name}: {e}"))),
@@ -362,11 +473,23 @@ fn chunk_config(
         None if recstart.is_some() => Vec::new(),
         None => delimiter.to_vec(),
     };
-    if recend.is_empty() && recstart.is_none() {
-        return usage(
-            "--recend '' (empty) needs --recstart, so that records start or end somewhere",
-        );
-    }
+    // `--recend ''` without `--recstart` (GNU parallel): records are single bytes, so a chunk
+    // ends exactly at its block size.
+    // --regexp (GNU parallel): the two strings as they were given are regular expressions.
+    let regexp = match o.regexp {
+        false => None,
+        true if group > 1 || o.header_re.is_some() => {
+            return usage("--regexp splits records itself: not with -L or --header REGEX")
+        }
+        true => Some(
+            SplitRe::new(o.recend.as_deref(), o.recstart.as_deref()).map_err(|e| {
+                let msg = e.to_string();
+                let reason = msg.lines().last().unwrap_or_default();
+                let reason = reason.strip_prefix("error: ").unwrap_or(reason);
+                UsageError(format!("--regexp: invalid --recend/--recstart: {reason}"))
+            })?,
+        ),
+    };
     Ok(ChunkConfig {
         mode,
         block,
@@ -375,7 +498,12 @@ fn chunk_config(
         group,
         rec: RecordSpec { recend, recstart },
         header: o.header.unwrap_or(0),
+        header_re: o.header_re,
         part: None,
+        cat: o.cat,
+        round_robin: o.round_robin,
+        remove_rec_sep: o.remove_rec_sep,
+        regexp,
     })
 }
 
@@ -398,6 +526,8 @@ pub(super) fn parse(
         Some(":") => (true, None),
         Some(n) => match n.parse::<u64>() {
             Ok(n) => (false, Some(n)),
+            // Chunk modes: a regular expression (GNU parallel).
+            Err(_) if chunk_mode => (false, None),
             Err(_) => {
                 return usage(format!(
                     "invalid --header '{n}': use a number of records (chunk modes) or ':' \
@@ -417,6 +547,21 @@ pub(super) fn parse(
         recend: cli.recend.take(),
         recstart: cli.recstart.take(),
         header: header_records,
+        cat: cli.cat,
+        round_robin: cli.round_robin,
+        remove_rec_sep: cli.remove_rec_sep,
+        regexp: cli.regexp,
+        header_re: match cli.header.as_deref() {
+            Some(re) if chunk_mode && re != ":" && re.parse::<u64>().is_err() => {
+                Some(HeaderRe::new(re).map_err(|e| {
+                    let msg = e.to_string();
+                    let reason = msg.lines().last().unwrap_or_default();
+                    let reason = reason.strip_prefix("error: ").unwrap_or(reason);
+                    UsageError(format!("invalid --header '{re}': {reason}"))
+                })?)
+            }
+            _ => None,
+        },
     };
     let chunks = match (cli.pipe, cli.pipe_part) {
         (false, false) => {

@@ -55,7 +55,8 @@ pub(super) fn template(
                  (e.g. parx --pipe wc -l)",
             );
         }
-        if matches!(c.mode, ChunkMode::Pipe(_)) && template.uses_values() {
+        // (--cat: `{}` is the chunk's file.)
+        if matches!(c.mode, ChunkMode::Pipe(_)) && template.uses_values() && !c.cat {
             return usage(
                 "{} and other value placeholders have no value under --pipe \
                  (the chunk is on stdin); {#} and {%} work",
@@ -84,13 +85,23 @@ pub(super) fn pool(
     template: &Template,
     chunk_mode: bool,
 ) -> Result<PoolOpts, UsageError> {
-    let pool = match cli.pool {
-        PoolArg::Thread => PoolKind::Thread,
-        PoolArg::Process => {
-            check_worker_command(template)?;
-            PoolKind::Process
-        }
-    };
+    let pool =
+        match cli.pool {
+            PoolArg::Thread => PoolKind::Thread,
+            PoolArg::Process if cli.cat => return usage(
+                "--cat gives each chunk's file to a command of its own: it needs the thread pool",
+            ),
+            PoolArg::Process if cli.files => {
+                return usage(
+                    "--files stores each task's output in a file: it needs the thread pool \
+                 (a worker's results are not tasks' outputs one by one)",
+                )
+            }
+            PoolArg::Process => {
+                check_worker_command(template)?;
+                PoolKind::Process
+            }
+        };
     if cli.max_tasks == Some(0) {
         return usage(
             "invalid --max-tasks 0: a worker runs at least 1 task (use --max-tasks N, N >= 1)",

@@ -130,12 +130,15 @@ pub(super) fn packing(
         (!chunk_mode && cli.max_replace_args.is_some(), "-N"),
         (!chunk_mode && cli.max_lines.is_some(), "-L"),
     ];
-    let given: Vec<&str> = packing.iter().filter(|p| p.0).map(|p| p.1).collect();
-    if given.len() > 1 {
-        return usage(format!(
-            "{} and {} both set how many values go into a command: use one",
-            given[0], given[1]
-        ));
+    let fill = cli.context_x || cli.multi || cli.xargs;
+    for group in [&packing[..3], &packing[3..]] {
+        let given: Vec<&str> = group.iter().filter(|p| p.0).map(|p| p.1).collect();
+        if given.len() > 1 {
+            return usage(format!(
+                "{} and {} both set how many values go into a command: use one",
+                given[0], given[1]
+            ));
+        }
     }
     let mut drop_values = false;
     let per_cmd = match (cli.max_args, chunk_mode) {
@@ -144,7 +147,8 @@ pub(super) fn packing(
         (None, true) => None,
     };
     let batch = match per_cmd {
-        _ if cli.context_x || cli.multi || cli.xargs => Batch::Fit,
+        // -X/-m/--xargs fill the line; with -n/-N/-L N (GNU), with at most N values.
+        None if fill => Batch::Fit,
         None | Some(1) => Batch::One,
         // -N 0 and -n 0 (GNU parallel): the command runs once per value, without it.
         Some(0) => {
@@ -162,7 +166,12 @@ pub(super) fn packing(
     }
     let limits = Limits {
         max_chars: cli.max_chars,
-        spread_over: if cli.context_x || cli.multi { jobs } else { 0 },
+        // (With a count, GNU fills every command up to it: nothing is spread.)
+        spread_over: if (cli.context_x || cli.multi) && per_cmd.is_none() {
+            jobs
+        } else {
+            0
+        },
         exit_on_size: cli.exit_on_size,
     };
     Ok((batch, drop_values, limits))

@@ -31,6 +31,9 @@ pub(crate) struct InputSpec {
     pub skip_first: bool,
     /// `--header :`: the first value of each source names its column (`{name}`).
     pub header: bool,
+    /// `-L` (not in chunk modes): a value ending in a blank continues with the next value of
+    /// its source (GNU parallel, xargs).
+    pub continue_lines: bool,
 }
 
 /// `--trim`: which ends of a value lose their blanks.
@@ -259,6 +262,7 @@ impl InputSpec {
             skip_empty,
             skip_first,
             header,
+            continue_lines,
         } = self;
         !matches!(
             &sources[..],
@@ -273,6 +277,7 @@ impl InputSpec {
             || *skip_empty
             || *skip_first
             || *header
+            || *continue_lines
     }
 }
 

@@ -25,6 +25,11 @@ pub(crate) struct JobControl {
     pub halt: Option<HaltSpec>,
     /// `--joblog`: the log file.
     pub joblog: Option<PathBuf>,
+    /// `--joblog +FILE`: rows are appended to what the file holds, without a header.
+    pub joblog_append: bool,
+    /// `--retry-failed`: the tasks are the job log's (with `resume` Failed: those logged
+    /// failed run again; a number the log has no row for does not run).
+    pub retry_failed: bool,
     /// `--resume` / `--resume-failed`: which logged tasks are skipped.
     pub resume: Resume,
     /// `--delay`: the least time between two task starts.
@@ -37,6 +42,8 @@ pub(crate) struct JobControl {
     pub line_buffer: bool,
     /// `--results`: the directory where each task's outputs are stored.
     pub results: Option<PathBuf>,
+    /// `--files`: each task's stdout goes to a temp file, whose name is printed instead.
+    pub files: bool,
     /// `--bar`: show a progress bar on stderr (if a terminal).
     pub bar: bool,
     /// `--eta`: show progress with the time left on stderr (if a terminal).
@@ -125,6 +132,10 @@ impl JobControl {
             // Counts tasks as they end, blocks or not.
             halt: _,
             joblog,
+            // With a job log (counted there).
+            joblog_append: _,
+            // Needs a job log and the thread pool's tasks (counted there).
+            retry_failed: _,
             resume,
             delay,
             shard,
@@ -132,6 +143,7 @@ impl JobControl {
             // Results go out whole either way.
             line_buffer: _,
             results,
+            files,
             bar,
             eta,
         } = self;
@@ -142,6 +154,7 @@ impl JobControl {
             || shard.is_some()
             || tag.is_some()
             || results.is_some()
+            || *files
             || *bar
             || *eta
     }
@@ -219,7 +232,7 @@ pub(super) fn parse(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<JobControl, UsageError> {
     let timeout = timeout(cli)?;
-    let joblog_stdout = cli.joblog.as_deref() == Some(std::path::Path::new("-"));
+    let (joblog, joblog_append) = super::joblog::split(cli.joblog.take());
     let jobs_ctl = JobControl {
         timeout,
         max_runs: match cli.retries {
@@ -231,12 +244,10 @@ pub(super) fn parse(
             None => None,
             Some(h) => halt::parse(&halt::gnu_halt(h)).or_else(usage)?,
         },
-        joblog: if joblog_stdout {
-            Some(PathBuf::from("/dev/stdout"))
-        } else {
-            cli.joblog.take()
-        },
-        resume: match (cli.resume, cli.resume_failed) {
+        joblog,
+        joblog_append,
+        retry_failed: cli.retry_failed,
+        resume: match (cli.resume, cli.resume_failed || cli.retry_failed) {
             (_, true) => Resume::Failed,
             (true, false) => Resume::All,
             (false, false) => Resume::No,
@@ -254,6 +265,7 @@ pub(super) fn parse(
         // -u: output as it comes; parx still never tears a line.
         line_buffer: cli.line_buffer || cli.ungroup,
         results: cli.results.take(),
+        files: cli.files && !cli.dry_run,
         bar: cli.bar,
         eta: cli.eta,
     };

@@ -16,6 +16,7 @@ mod compat;
 pub(crate) mod halt;
 mod input;
 mod jobctl;
+pub(crate) mod joblog;
 pub(crate) mod sched;
 mod slurm;
 pub(crate) mod walk;
@@ -23,9 +24,7 @@ pub(crate) mod xargs;
 
 pub(crate) use chunk::{ChunkConfig, ChunkMode};
 pub(crate) use compat::{Batch, Compat, Limits, TaskStdin};
-#[cfg(test)]
-pub(crate) use input::SourceSpec;
-pub(crate) use input::{InputSpec, SourceKind};
+pub(crate) use input::{InputSpec, SourceKind, SourceSpec};
 pub(crate) use jobctl::{parse_termseq, JobControl, Resume, Timeout};
 pub(crate) use sched::Sched;
 pub(crate) use slurm::SlurmConfig;
@@ -188,6 +187,15 @@ impl Config {
             shuf: cli.shuf,
             gnu: cli.gnu,
         };
+        // --retry-failed: the job log's commands, the failed ones run again (the command line's
+        // command and inputs are ignored, as GNU parallel's).
+        if cli.retry_failed {
+            let log = jobs_ctl
+                .joblog
+                .as_deref()
+                .unwrap_or(std::path::Path::new(""));
+            (template, sources) = joblog::retry(log)?;
+        }
         Ok(Config {
             compat,
             sched,
@@ -208,6 +216,7 @@ impl Config {
                 skip_empty: cli.no_run_if_empty,
                 skip_first: cli.skip_first_line,
                 header: named_header,
+                continue_lines: cli.max_lines.is_some() && !chunk_mode,
             },
             max_tasks,
             result_end,

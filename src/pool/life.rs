@@ -80,6 +80,30 @@ impl Lifecycle {
         *next = Some(Instant::now() + delay);
     }
 
+    /// Takes the next task with `take` in turn with the other slots under `--delay`: waits
+    /// for this start's time first, so tasks start in input order, `delay` apart (GNU
+    /// parallel's one dispatcher does the same: `--delay 0.1 echo ::: a b c` prints a, b, c;
+    /// pacing after taking it let a later task win the first start). Without `--delay`, just
+    /// `take`.
+    pub(crate) fn in_turn<T, E>(&self, take: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+        let Some(delay) = self.delay else {
+            return take();
+        };
+        let mut next = self
+            .next_start
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(at) = *next {
+            let now = Instant::now();
+            if at > now {
+                std::thread::sleep(at - now);
+            }
+        }
+        let task = take()?;
+        *next = Some(Instant::now() + delay);
+        Ok(task)
+    }
+
     /// When a task started at `started` must end (`--timeout`), if it has a limit.
     pub(crate) fn deadline(&self, started: Instant) -> Option<Instant> {
         let limit = self.timeout?.limit(|| self.runtimes.lock().ok()?.get())?;

@@ -47,8 +47,9 @@ impl<'a> Outlet<'a> {
         Outlet {
             to,
             ctl,
-            keep: cfg.keep_order,
-            line_buffer: cfg.jobs_ctl.line_buffer,
+            // --files: a task's output goes to its file when it ends; nothing leaves early.
+            keep: cfg.keep_order && !cfg.jobs_ctl.files,
+            line_buffer: cfg.jobs_ctl.line_buffer && !cfg.jobs_ctl.files,
             spill_out: Spiller::default(),
             spill_err: Spiller::default(),
         }

@@ -60,18 +60,20 @@ impl SlotTable {
 
     /// Waits up to `wait` for the next task and takes its `{%}` in the same step, so that
     /// tasks take `{%}` numbers in the order they leave the channel (input order), as GNU
-    /// parallel numbers them in start order. Give the number back with
+    /// parallel numbers them in start order; under `--delay` in turn with the other slots
+    /// ([`super::life::Lifecycle::in_turn`]). Give the number back with
     /// [`SlotTable::release_jobslot`] when the task has ended.
     pub(crate) fn next_task<T>(
         &self,
         tasks: &crossbeam_channel::Receiver<T>,
         wait: Duration,
+        life: &super::life::Lifecycle,
     ) -> Result<(T, usize), crossbeam_channel::RecvTimeoutError> {
         let _turn = self
             .receiving
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let task = tasks.recv_timeout(wait)?;
+        let task = life.in_turn(|| tasks.recv_timeout(wait))?;
         Ok((task, self.take_jobslot()))
     }
 

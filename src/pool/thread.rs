@@ -77,7 +77,8 @@ impl<'a> Slot<'a> {
             // Look up now and then: after --halt or a stop no task may come for long (the
             // source may be waiting for input), and the slot must not keep the run alive.
             // {%}: the lowest number free now, for all of the task's attempts.
-            let (task, jobslot) = match self.ctl.slots.next_task(tasks, IDLE_CHECK) {
+            let (task, jobslot) = match self.ctl.slots.next_task(tasks, IDLE_CHECK, &self.ctl.life)
+            {
                 Ok(t) => t,
                 Err(RecvTimeoutError::Timeout) if self.ctl.may_start() => continue,
                 Err(_) => break,
@@ -104,9 +105,12 @@ impl<'a> Slot<'a> {
     /// cannot be replaced any more), so with retries a task's output is printed when it ends.
     fn run_retrying(&mut self, task: &Task, jobslot: usize) -> Finished {
         let mut attempt = 0;
+        // The first start was paced when the task was taken (SlotTable::next_task).
+        let mut again = false;
         loop {
             let last = !self.ctl.life.may_retry(attempt + 1);
-            let fin = self.run_task(task, jobslot, last);
+            let fin = self.run_task(task, jobslot, last, again);
+            again = true;
             // Gate hook: killed by --memfree, it runs again (its output dropped), and that
             // attempt does not count.
             let killed = fin.outcome == Outcome::Signaled(libc::SIGKILL);
@@ -121,8 +125,9 @@ impl<'a> Slot<'a> {
     }
 
     /// One attempt at a task: its command rendered and shown, launched, supervised to its
-    /// end, and settled into a [`Finished`].
-    fn run_task(&mut self, task: &Task, jobslot: usize, last: bool) -> Finished {
+    /// end, and settled into a [`Finished`]. `again`: a retry (the first start was paced when
+    /// the task was taken).
+    fn run_task(&mut self, task: &Task, jobslot: usize, last: bool, again: bool) -> Finished {
         let rendered = self.cfg.template.render(&Ctx {
             seq: task.seq,
             slot: jobslot,
@@ -146,9 +151,10 @@ impl<'a> Slot<'a> {
             None => super::task_stdin(self.cfg.compat.task_stdin),
             chunk => crate::pool::feed::stdin_for(chunk),
         };
-        let (started, spawned) = match life::launch(self.ctl, self.slot, &mut cmd, stdin, true) {
+        let (started, spawned) = match life::launch(self.ctl, self.slot, &mut cmd, stdin, again) {
             Launch::Held => {
                 fin.outcome = Outcome::Signaled(libc::SIGTERM);
+                fin.info.killed = true;
                 return fin;
             }
             Launch::Tried(started, spawned) => (started, spawned),
@@ -158,6 +164,7 @@ impl<'a> Slot<'a> {
             Spawned::Running(c) => c,
             Spawned::Stopping => {
                 fin.outcome = Outcome::Signaled(libc::SIGTERM);
+                fin.info.killed = true;
                 return fin;
             }
             Spawned::Failed(e) => {
@@ -357,6 +364,8 @@ impl<'a> Slot<'a> {
         if let Some(note) = &note {
             sink.note_err(note.as_bytes(), &mut self.outlet);
         }
+        // A signal parx sent (a timeout, a stop) is logged as GNU parallel logs its own.
+        fin.info.killed = matches!(&pumped, Ok(p) if p.timed_out) || self.ctl.state.stopping();
         fin.outcome = match (pumped, status) {
             // Killed, or ended by itself after the TERM: a timed-out task failed.
             (Ok(p), Ok(st)) if p.timed_out => {

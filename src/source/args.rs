@@ -79,11 +79,18 @@ fn split_value(v: &OsString, delim: &[u8]) -> Vec<OsString> {
         .collect()
 }
 
-/// `-E`, `--trim`, `-r` and `--skip-first-line` on one source's values.
+/// `-E`, `-L`'s continued lines, `--trim`, `-r` and `--skip-first-line` on one source's
+/// values.
 fn filtered(spec: &InputSpec, first: bool, it: Values) -> Values {
     let mut it = it;
     if let Some(eof) = spec.eof.clone() {
         it = Box::new(it.take_while(move |r| r.as_ref().map_or(true, |v| *v != eof)));
+    }
+    if spec.continue_lines {
+        it = Box::new(Continued {
+            it,
+            skip_blank: spec.skip_empty,
+        });
     }
     let trim = spec.trim;
     if trim != Default::default() {
@@ -101,6 +108,50 @@ fn filtered(spec: &InputSpec, first: bool, it: Values) -> Values {
         it = Box::new(it.skip(1));
     }
     it
+}
+
+/// `-L`: a value ending in a blank (Perl's `\s`) continues with the next one, joined as they
+/// are (`'a '` then `b` is `a b`), as GNU parallel reads them: after `-E` (the end-of-input
+/// value ends a continued one as it is), before `-r` and `--trim`. A continued value at the
+/// end of the input is one as it stands.
+struct Continued {
+    it: Values,
+    /// `-r`: a value that is all blanks, once joined, is dropped (and continues nothing).
+    skip_blank: bool,
+}
+
+fn blank(b: &u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+}
+
+impl Iterator for Continued {
+    type Item = io::Result<OsString>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut held: Option<Vec<u8>> = None;
+        loop {
+            let v = match self.it.next() {
+                None => return held.map(|v| Ok(OsString::from_vec(v))),
+                Some(Err(e)) => return Some(Err(e)),
+                Some(Ok(v)) => v.into_vec(),
+            };
+            let v = match held.take() {
+                Some(mut h) => {
+                    h.extend_from_slice(&v);
+                    h
+                }
+                None => v,
+            };
+            if self.skip_blank && v.iter().all(blank) {
+                continue;
+            }
+            if v.last().is_some_and(blank) {
+                held = Some(v);
+                continue;
+            }
+            return Some(Ok(OsString::from_vec(v)));
+        }
+    }
 }
 
 /// `--header :`: takes the first value of each source as its name (split into column names
@@ -466,6 +517,7 @@ mod tests {
             skip_empty: false,
             skip_first: false,
             header: false,
+            continue_lines: false,
         }
     }
 

@@ -261,7 +261,7 @@ impl Matcher {
 pub(crate) fn split_slice(data: &[u8], spec: &ChunkSpec) -> (Range<usize>, Vec<Range<usize>>) {
     let matcher = Matcher::new(&spec.rec);
     let len = data.len();
-    let h = header_end(&matcher, data, spec.header);
+    let h = header_end(&matcher, data, spec);
     let chunks = if h >= len {
         Vec::new()
     } else if let Some(n) = spec.lines {
@@ -292,7 +292,7 @@ pub(crate) fn part_range(
 ) -> (Range<usize>, Range<usize>) {
     let matcher = Matcher::new(&spec.rec);
     let len = data.len();
-    let h = header_end(&matcher, data, spec.header);
+    let h = header_end(&matcher, data, spec);
     let edge = |p: usize| {
         if p <= h {
             h
@@ -317,7 +317,7 @@ pub(crate) fn split_slice_stream(
 ) -> (Range<usize>, Vec<Range<usize>>) {
     let matcher = Matcher::new(&spec.rec);
     let len = data.len();
-    let h = header_end(&matcher, data, spec.header);
+    let h = header_end(&matcher, data, spec);
     if h >= len {
         return (0..h, Vec::new());
     }
@@ -349,8 +349,13 @@ pub(crate) fn split_slice_stream(
     (0..h, out)
 }
 
-/// End of the first `header` records of `data`.
-fn header_end(matcher: &Matcher, data: &[u8], header: u64) -> usize {
+/// End of the header of `data`: its first `header` records, or what `--header REGEX`
+/// matches.
+fn header_end(matcher: &Matcher, data: &[u8], spec: &ChunkSpec) -> usize {
+    if let Some(re) = &spec.header_re {
+        return re.len_in(data, spec.block);
+    }
+    let header = spec.header;
     if header == 0 {
         return 0;
     }
@@ -452,6 +457,7 @@ pub(crate) struct StreamSplitter<R: Read> {
     /// `-L N`: chunks hold whole groups of N lines.
     group: usize,
     header: usize,
+    header_re: Option<crate::config::chunk::HeaderRe>,
     header_state: HeaderState,
     /// `buf[start..filled]` is the unconsumed data (`filled == buf.len()`).
     buf: Vec<u8>,
@@ -483,6 +489,7 @@ impl<R: Read> StreamSplitter<R> {
             lines,
             group: to_usize(spec.group).max(1),
             header: to_usize(spec.header),
+            header_re: spec.header_re,
             header_state: HeaderState::Pending,
             buf: Vec::new(),
             start: 0,
@@ -525,6 +532,22 @@ impl<R: Read> StreamSplitter<R> {
     }
 
     fn consume_header(&mut self) -> io::Result<Vec<u8>> {
+        if let Some(re) = self.header_re.take() {
+            // GNU parallel: a block is read, then more while REGEX does not match.
+            loop {
+                let rel = self.filled - self.start;
+                let want = self.block.saturating_mul(rel / self.block.max(1) + 1);
+                while !self.eof && self.filled - self.start < want {
+                    self.read_more(want - (self.filled - self.start))?;
+                }
+                match re.find(&self.buf[self.start..self.filled]) {
+                    Some(0) => return Ok(Vec::new()),
+                    Some(h) => return Ok(self.take_chunk(h)),
+                    None if self.eof => return Ok(Vec::new()),
+                    None => {}
+                }
+            }
+        }
         if self.header == 0 {
             return Ok(Vec::new());
         }

@@ -17,6 +17,8 @@ mod batch;
 pub(crate) mod chunk;
 mod lines;
 mod pipe;
+mod regexp;
+mod round_robin;
 mod splice;
 mod spool;
 mod values;

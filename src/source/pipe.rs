@@ -16,10 +16,12 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 
+use crate::config::chunk::SplitRe;
 use crate::config::{ChunkConfig, ChunkMode, Config};
 use crate::source::chunk::{
-    part_range, split_slice, split_slice_stream, BlockSize, ChunkSpec, StreamSplitter,
+    part_range, split_slice, split_slice_stream, BlockSize, ChunkSpec, RecordSpec, StreamSplitter,
 };
+use crate::source::regexp::RegexSplitter;
 use crate::source::splice::{self, PipeSplitter};
 use crate::source::{Count, Source};
 use crate::sys::{self, SigbusGuard};
@@ -56,7 +58,147 @@ impl Chunks {
 }
 
 impl Source for Chunks {
+    /// Each chunk is shaped on its way: its record separators removed (`--rrs`,
+    /// [`remove_rec_sep`]), then put in a temp file (`--cat`, [`cat_file`]); with
+    /// `--round-robin` the chunks are dealt out to one command per slot.
     fn produce(self: Box<Self>, emit: &mut dyn FnMut(TaskInput) -> bool) -> anyhow::Result<()> {
+        let c = self.cfg.chunks.as_ref().expect("a chunk mode");
+        let (cat, round_robin, jobs) = (c.cat, c.round_robin, self.cfg.jobs);
+        let rrs = c.remove_rec_sep.then(|| (c.rec.clone(), c.regexp.clone()));
+        if !cat && !round_robin && rrs.is_none() {
+            return (*self).split(emit);
+        }
+        let shape = |input: TaskInput| -> io::Result<TaskInput> {
+            let input = match &rrs {
+                Some((rec, re)) => remove_rec_sep(input, rec, re.as_ref())?,
+                None => input,
+            };
+            match cat {
+                true => cat_file(input),
+                false => Ok(input),
+            }
+        };
+        let mut failed = None;
+        let mut pass = |input: TaskInput, to: &mut dyn FnMut(TaskInput) -> bool| match shape(input)
+        {
+            Ok(input) => to(input),
+            Err(e) => {
+                failed = Some(e);
+                false
+            }
+        };
+        let res = match round_robin {
+            true => crate::source::round_robin::run(jobs, emit, |deal| {
+                (*self).split(&mut |input| pass(input, deal))
+            }),
+            false => (*self).split(&mut |input| pass(input, emit)),
+        };
+        match failed {
+            Some(e) => Err(anyhow::Error::new(e).context("preparing a chunk (--cat, --rrs)")),
+            None => res,
+        }
+    }
+
+    /// Files (`--pipe-part`, and `--pipe` from a regular file) are split a second time, as
+    /// [`produce`] splits them: the split scans near each block edge only (all the data with
+    /// `-L`), so the chunks are counted long before they have run. A stream cannot be.
+    fn count_ahead(&self) -> Option<Count> {
+        self.count_chunks()
+    }
+}
+
+/// `--rrs` (GNU parallel's `--remove-rec-sep`): the chunk's body without its record
+/// separators, as GNU removes them: every `recend recstart` between two records, a `recstart`
+/// at its start and a `recend` at its end (the header is sent as it is).
+fn remove_rec_sep(
+    input: TaskInput,
+    rec: &RecordSpec,
+    re: Option<&SplitRe>,
+) -> io::Result<TaskInput> {
+    use std::os::unix::fs::FileExt;
+    let TaskInput::Chunk(mut c) = input else {
+        return Ok(input);
+    };
+    let strip = |data: &[u8]| match re {
+        Some(re) => crate::source::regexp::without_separators(data, re),
+        None => without_separators(data, rec),
+    };
+    let body = match &c.body {
+        ChunkBody::Bytes(b) => strip(b),
+        ChunkBody::File { file, offset, len } => {
+            let mut data = vec![0; *len as usize];
+            file.file.read_exact_at(&mut data, *offset)?;
+            strip(&data)
+        }
+        ChunkBody::Pipe(_) => unreachable!("--rrs is never spliced"),
+    };
+    c.body = ChunkBody::Bytes(Block::new(body, None));
+    Ok(TaskInput::Chunk(c))
+}
+
+/// `data` without `rec`'s separators (see [`remove_rec_sep`]).
+fn without_separators(data: &[u8], rec: &RecordSpec) -> Vec<u8> {
+    let start = rec.recstart.as_deref().unwrap_or_default();
+    let sep = [&rec.recend[..], start].concat();
+    let mut out = Vec::with_capacity(data.len());
+    let mut at = 0;
+    if !sep.is_empty() {
+        for i in memchr::memmem::find_iter(data, &sep) {
+            out.extend_from_slice(&data[at..i]);
+            at = i + sep.len();
+        }
+    }
+    out.extend_from_slice(&data[at..]);
+    if !start.is_empty() && out.starts_with(start) {
+        out.drain(..start.len());
+    }
+    if !rec.recend.is_empty() && out.ends_with(&rec.recend) {
+        out.truncate(out.len() - rec.recend.len());
+    }
+    out
+}
+
+/// `--cat` (GNU parallel): the chunk, header first, written to a temp file in `$TMPDIR` that
+/// `{}` names; the command's stdin gets nothing. The file is removed when the task is done
+/// with the chunk (after its last attempt).
+fn cat_file(input: TaskInput) -> io::Result<TaskInput> {
+    use std::io::Write;
+    use std::os::unix::fs::FileExt;
+    let TaskInput::Chunk(c) = input else {
+        return Ok(input);
+    };
+    let mut tmp = tempfile::Builder::new().prefix("par").tempfile()?;
+    {
+        let mut w = io::BufWriter::with_capacity(256 << 10, tmp.as_file_mut());
+        w.write_all(&c.header)?;
+        match &c.body {
+            ChunkBody::Bytes(b) => w.write_all(b)?,
+            ChunkBody::File { file, offset, len } => {
+                let mut buf = vec![0; (*len).min(256 << 10) as usize];
+                let mut done = 0;
+                while done < *len {
+                    let n = (*len - done).min(buf.len() as u64) as usize;
+                    file.file.read_exact_at(&mut buf[..n], offset + done)?;
+                    w.write_all(&buf[..n])?;
+                    done += n as u64;
+                }
+            }
+            ChunkBody::Pipe(_) => unreachable!("--cat is never spliced"),
+        }
+        w.flush()?;
+    }
+    let path = tmp.into_temp_path();
+    Ok(TaskInput::Chunk(Chunk {
+        header: Arc::from(&[][..]),
+        body: ChunkBody::Bytes(Block::new(Vec::new(), None)),
+        name: vec![vec![path.as_os_str().to_owned()]],
+        cat: Some(path),
+    }))
+}
+
+impl Chunks {
+    /// Splits the data into chunks and hands each to `emit`.
+    fn split(self, emit: &mut dyn FnMut(TaskInput) -> bool) -> anyhow::Result<()> {
         let c = self.cfg.chunks.as_ref().expect("a chunk mode");
         let mut report = |e: anyhow::Error| crate::messages::error(format_args!("{e:#}"));
         let opened = match self.opened {
@@ -85,11 +227,13 @@ impl Source for Chunks {
         produce(c, self.cfg.jobs, opened, emit, &mut report)
     }
 
-    /// Files (`--pipe-part`, and `--pipe` from a regular file) are split a second time, as
-    /// [`produce`] splits them: the split scans near each block edge only (all the data with
-    /// `-L`), so the chunks are counted long before they have run. A stream cannot be.
-    fn count_ahead(&self) -> Option<Count> {
+    /// See [`Source::count_ahead`] for [`Chunks`].
+    fn count_chunks(&self) -> Option<Count> {
         let c = self.cfg.chunks.as_ref().expect("a chunk mode");
+        if c.regexp.is_some() {
+            // (Split as a stream: not counted ahead.)
+            return None;
+        }
         let parts: Vec<(Arc<DataFile>, Where)> = match &self.opened {
             Opened::Stream(..) | Opened::Pipe(..) => return None,
             Opened::File(f, start) => vec![(f.clone(), Where::Stream(*start))],
@@ -191,6 +335,9 @@ pub(super) fn produce(
     send: &mut dyn FnMut(TaskInput) -> bool,
     report: &mut dyn FnMut(anyhow::Error),
 ) -> anyhow::Result<()> {
+    if let Some(re) = &c.regexp {
+        return produce_regexp(c, re, opened, send);
+    }
     let spec = |block: u64| chunk_spec(c, block);
     match opened {
         Opened::Pipe(f, name) => produce(c, jobs, Opened::Stream(Box::new(f), name), send, report)?,
@@ -210,6 +357,7 @@ pub(super) fn produce(
                         Some(home.clone()),
                     )),
                     name: Vec::new(),
+                    cat: None,
                 };
                 if !send(TaskInput::Chunk(chunk)) {
                     break;
@@ -247,6 +395,48 @@ pub(super) fn produce(
     Ok(())
 }
 
+/// `--regexp`: the data read as a stream (a file from its offset on) and split by
+/// [`RegexSplitter`], the header (`--header N`) before every chunk.
+fn produce_regexp(
+    c: &ChunkConfig,
+    re: &SplitRe,
+    opened: Opened,
+    send: &mut dyn FnMut(TaskInput) -> bool,
+) -> anyhow::Result<()> {
+    let (reader, name): (Box<dyn Read + Send>, String) = match opened {
+        Opened::Stream(r, name) => (r, name),
+        Opened::Pipe(f, name) => (Box::new(f), name),
+        Opened::File(f, start) => {
+            let name = crate::messages::name(&f.path);
+            let mut file = f.file.try_clone().with_context(|| name.clone())?;
+            file.seek(io::SeekFrom::Start(start))
+                .with_context(|| name.clone())?;
+            (Box::new(file), name)
+        }
+        Opened::Files(_) => unreachable!("--regexp needs --pipe"),
+    };
+    let BlockSize::Bytes(block) = c.block else {
+        unreachable!("refused by Config")
+    };
+    let mut split = RegexSplitter::new(reader, re.clone(), block, c.lines);
+    let header: Arc<[u8]> = split
+        .records(c.header)
+        .with_context(|| name.clone())?
+        .into();
+    while let Some(chunk) = split.next_chunk().with_context(|| name.clone())? {
+        let chunk = Chunk {
+            header: header.clone(),
+            body: ChunkBody::Bytes(Block::new(chunk, None)),
+            name: Vec::new(),
+            cat: None,
+        };
+        if !send(TaskInput::Chunk(chunk)) {
+            break;
+        }
+    }
+    Ok(())
+}
+
 /// Which part of a file to split, and how.
 #[derive(Clone, Copy)]
 enum Where {
@@ -264,6 +454,7 @@ fn chunk_spec(c: &ChunkConfig, block: u64) -> ChunkSpec {
         lines: c.lines,
         rec: c.rec.clone(),
         header: c.header,
+        header_re: c.header_re.clone(),
         group: c.group,
     }
 }
@@ -358,6 +549,7 @@ fn split_file(
                 len: r.len() as u64,
             },
             name: name.clone(),
+            cat: None,
         })
         .collect())
 }

@@ -54,6 +54,11 @@ pub(super) fn usable(cfg: &Config, c: &ChunkConfig, fd: RawFd) -> bool {
         && c.lines.is_none()
         && c.group <= 1
         && c.header == 0
+        && c.header_re.is_none()
+        && !c.cat
+        && !c.round_robin
+        && !c.remove_rec_sep
+        && c.regexp.is_none()
         && c.rec.recstart.is_none()
         && c.rec.recend.len() == 1
         && matches!(c.block, crate::source::chunk::BlockSize::Bytes(b) if b >= MIN_BLOCK)
@@ -124,6 +129,7 @@ impl PipeSplitter {
                 sent: sent.clone(),
             }),
             name: Vec::new(),
+            cat: None,
         };
         Ok(Some((
             chunk,

@@ -236,7 +236,7 @@ fn n0_runs_once_per_value_without_it_and_colsep_trims() {
 
 #[test]
 fn bad_batch_options() {
-    for args in [&["-n", "x", "echo"][..], &["-n", "2", "-X", "echo"]] {
+    for args in [&["-n", "x", "echo"][..], &["-n", "2", "-N", "2", "echo"]] {
         let out = parx().args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(255), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);

@@ -720,8 +720,8 @@ fn remote_options_are_refused_with_the_alternative() {
 #[test]
 fn conflicting_packing_options_are_refused() {
     for args in [
-        &["-n", "2", "-X", "echo"][..],
-        &["-m", "-N", "2", "echo"],
+        &["-n", "2", "-N", "2", "echo"][..],
+        &["-m", "-X", "echo"],
         &["-X", "--xargs", "echo"],
     ] {
         refused(args);

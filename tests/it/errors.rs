@@ -271,10 +271,6 @@ fn usage_errors_name_the_value_and_the_fix() {
              sources (use --pipe-part for several files)",
         ),
         (
-            &["--pipe", "--recend", "", "cat"],
-            "--recend '' (empty) needs --recstart, so that records start or end somewhere",
-        ),
-        (
             &["echo", "::::"],
             ":::: needs at least one file after it (:::: FILE, or :::: - for stdin)",
         ),

@@ -510,9 +510,10 @@ fn log_rows(path: &Path) -> Vec<(u64, String, String)> {
     rows
 }
 
-/// Item 6a: a task ended by SIGTERM — `--halt now`, `--timeout` with `--termseq`, a TERM from
-/// elsewhere, a process-pool timeout — has its job-log row, Exitval -1 and Signal 15 (GNU
-/// parallel's way), in grouped and `-k` mode.
+/// Item 6a: a task ended by SIGTERM has its job-log row with Signal 15, in grouped and `-k`
+/// mode: Exitval -1 where parx sent it — `--halt now`, `--timeout` with `--termseq`, a
+/// process-pool timeout —, 0 where it came from elsewhere (`kill -TERM $$`), as GNU parallel
+/// logs them (issue 24).
 #[test]
 fn tasks_ended_by_term_are_logged_with_exitval_minus_1() {
     let d = tempdir();
@@ -542,21 +543,24 @@ fn tasks_ended_by_term_are_logged_with_exitval_minus_1() {
             );
         }
     }
-    let runs: [&[&str]; 2] = [
-        &[
-            "--termseq",
-            "TERM,200,KILL,100",
-            "--timeout",
-            "0.3",
-            "sh",
-            "-c",
-            "sleep 5",
-            ":::",
-            "x",
-        ],
-        &["sh", "-c", "kill -TERM $$", ":::", "x"],
+    let runs: [(&[&str], &str); 2] = [
+        (
+            &[
+                "--termseq",
+                "TERM,200,KILL,100",
+                "--timeout",
+                "0.3",
+                "sh",
+                "-c",
+                "sleep 5",
+                ":::",
+                "x",
+            ],
+            "-1",
+        ),
+        (&["sh", "-c", "kill -TERM $$", ":::", "x"], "0"),
     ];
-    for args in runs {
+    for (args, exitval) in runs {
         let o = parx_std()
             .args(["--joblog", log_s])
             .args(args)
@@ -564,7 +568,7 @@ fn tasks_ended_by_term_are_logged_with_exitval_minus_1() {
             .unwrap();
         assert_eq!(o.status.code(), Some(1), "{args:?}");
         let rows = log_rows(&log);
-        assert_eq!(rows, [(1, term.0.clone(), term.1.clone())], "{args:?}");
+        assert_eq!(rows, [(1, exitval.to_owned(), term.1.clone())], "{args:?}");
     }
     let o = parx()
         .args([

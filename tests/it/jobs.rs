@@ -541,14 +541,18 @@ fn delay_spaces_task_starts() {
         "{:?}",
         t.elapsed()
     );
-    let mut starts: Vec<f64> = log_rows(&log)
+    let mut starts: Vec<(f64, u64)> = log_rows(&log)
         .iter()
-        .map(|r| r[2].parse().unwrap())
+        .map(|r| (r[2].parse().unwrap(), r[0].parse().unwrap()))
         .collect();
-    starts.sort_by(f64::total_cmp);
+    starts.sort_by(|a, b| a.0.total_cmp(&b.0));
     for w in starts.windows(2) {
-        assert!(w[1] - w[0] >= 0.29, "starts {starts:?}");
+        assert!(w[1].0 - w[0].0 >= 0.29, "starts {starts:?}");
     }
+    // In input order, as GNU parallel's one dispatcher starts them (the slots used to race
+    // for the first start: `--delay 0.1s echo ::: a b c` could print b first).
+    let order: Vec<u64> = starts.iter().map(|s| s.1).collect();
+    assert_eq!(order, [1, 2, 3], "starts {starts:?}");
 }
 
 #[test]

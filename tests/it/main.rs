@@ -13,6 +13,7 @@ mod exit_status;
 mod faults;
 mod framed;
 mod generated;
+mod gnu_options;
 mod gnu_personality;
 mod halt_resume;
 mod hostile;

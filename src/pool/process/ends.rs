@@ -99,7 +99,8 @@ impl Slot<'_> {
         }
         // What it answered of the record is dropped (the partial result). Its job-log row
         // says when the worker got to it and what it was sent.
-        let info = self.run_info(&on, end.since, 0);
+        let mut info = self.run_info(&on, end.since, 0);
+        info.killed |= end.timed_out;
         self.fail(InFlight::new(on), failed(end.outcome), info);
         s.bound = None;
         s.front_first = false;
@@ -186,6 +187,8 @@ impl Slot<'_> {
             send: job.len(),
             receive,
             command: Vec::new(),
+            // A worker parx stopped (a stop of the run) was killed by parx.
+            killed: self.ctl.state.stopping(),
         };
         if self.cfg.jobs_ctl.joblog.is_some() {
             let ctx = Ctx {

@@ -35,7 +35,35 @@ fn spec(block: u64, lines: Option<u64>, rec: RecordSpec, header: u64) -> ChunkSp
         lines,
         rec,
         header,
+        header_re: None,
         group: 0,
+    }
+}
+
+/// `--header REGEX`: the same header from a stream (read in short pieces) and from a
+/// slice, matched on the first block, then on more (GNU parallel's `--header .{4}`,
+/// `--header '(%.*\n)*'`).
+#[test]
+fn header_regex() {
+    let re = |r: &str| Some(crate::config::chunk::HeaderRe::new(r).unwrap());
+    let cases: [(&str, &[u8], u64, &[u8]); 5] = [
+        (".{4}", b"HHHHabcdefghij", 3, b"HHHH"),
+        ("(%.*\n)*", b"%h1\n%h2\n>a\n1\n", 100, b"%h1\n%h2\n"),
+        ("(%.*\n)*", b">a\n1\n", 100, b""),
+        ("nomatch", b"abc\ndef\n", 2, b""),
+        // Not within the first block of 2: read on until it matches.
+        ("abc\n", b"abc\ndef\n", 2, b"abc\n"),
+    ];
+    for (r, data, block, want) in cases {
+        let mut s = spec(block, None, rec(b"\n", None), 0);
+        s.header_re = re(r);
+        let (h, _) = split_slice(data, &s);
+        assert_eq!(&data[h], want, "{r}: slice");
+        let (h2, _) = split_slice_stream(data, &s);
+        assert_eq!(&data[h2], want, "{r}: slice as a stream");
+        let (head, chunks) = stream(Chunky::new(data, vec![1, 3]), &s, true);
+        assert_eq!(head, want, "{r}: stream");
+        assert_eq!([head, chunks.concat()].concat(), data, "{r}");
     }
 }
 
