@@ -82,7 +82,8 @@ impl Source for ArgTasks {
                     emit(TaskInput::Args(records))
                 }
             };
-            let mut batcher = batch::Batcher::new(&cfg.template, cfg.batch, cfg.compat.limits);
+            let mut batcher =
+                batch::Batcher::new(&cfg.template, cfg.batch, cfg.compat.limits, cfg.compat.gnu);
             let colsep = cfg.input.colsep.as_ref();
             let trim = cfg.input.trim;
             let res = args::produce(&cfg.input, sources, |rec| {
