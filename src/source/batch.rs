@@ -19,9 +19,10 @@
 //! on. A batch never mixes it with other records, so no other value is lost with it.
 //!
 //! Packing follows GNU parallel (and xargs): a batch is filled up to the limits, then the
-//! next one starts. A command line is also kept under GNU parallel's usable command-line
-//! length ([`GNU_LINE_MAX`]) unless `-s/--max-chars` says otherwise, so `-X` makes the same
-//! command lines as GNU parallel. With `-X` and `-m` the last batch
+//! next one starts. A command line is also kept under a line length unless `-s/--max-chars`
+//! says otherwise: xargs' default buffer ([`LINE_MAX`], 128 KiB) natively, GNU parallel's
+//! usable command-line length ([`GNU_LINE_MAX`]) in the `parallel` personality, so that there
+//! `-X` makes the same command lines as GNU parallel. With `-X` and `-m` the last batch
 //! (the one the input ends in) is spread evenly over the job slots, as GNU parallel does, so
 //! a short input still gives every slot work.
 
@@ -41,11 +42,14 @@ const LINUX_CEILING: usize = 6 << 20;
 const PTR: usize = std::mem::size_of::<usize>();
 /// GNU parallel's usable command-line length on Linux (`parallel --show-limits`: "Maximal
 /// usable size of command", 20221122): half of the longest `sh -c` script it finds (130,329
-/// bytes, under the 128 KiB `MAX_ARG_STRLEN`) less 3000. A batch's command line is kept
-/// shorter than this unless `-s` is given (xargs' default buffer is 128 KiB): lines of this
-/// size also let a long input (a walk) start its first commands early and spread over the
-/// slots.
+/// bytes, under the 128 KiB `MAX_ARG_STRLEN`) less 3000. The `parallel` personality keeps a
+/// batch's command line shorter than this unless `-s` is given.
 pub(super) const GNU_LINE_MAX: usize = 63_664;
+/// The native line length without `-s`: xargs' default command buffer (`xargs
+/// --show-limits`: 131072, what it uses whenever the OS allows more). Measured on the
+/// `walk` benchmark (`--walk tree -X wc -c`, 20,000 paths): half the `wc` runs of
+/// [`GNU_LINE_MAX`] and 62 -> 55 ms; a larger buffer starts the first command later.
+pub(super) const LINE_MAX: usize = 131_072;
 
 /// The byte budget for one command's arguments, from the OS limit and the environment.
 pub(super) fn arg_budget() -> usize {
@@ -117,14 +121,20 @@ pub(super) struct Batcher<'a> {
 }
 
 impl<'a> Batcher<'a> {
-    /// A batcher for `batch`, with the argument budget of this process's environment.
+    /// A batcher for `batch`, with the argument budget of this process's environment; `gnu`:
+    /// the `parallel` personality's line length ([`GNU_LINE_MAX`]) when `-s` is not given.
     pub(super) fn new(
         template: &'a Template,
         learned: &'a Learned,
         batch: Batch,
         limits: Limits,
+        gnu: bool,
     ) -> Self {
-        Self::with_budget(template, learned, batch, limits, arg_budget())
+        let mut b = Self::with_budget(template, learned, batch, limits, arg_budget());
+        if gnu && limits.max_chars.is_none() {
+            b.line_max = GNU_LINE_MAX;
+        }
+        b
     }
 
     /// A batcher with an explicit argument budget (for tests).
@@ -140,7 +150,7 @@ impl<'a> Batcher<'a> {
             Batch::MaxArgs(n) => n.max(1),
             Batch::Fit => usize::MAX,
         };
-        let line_max = limits.max_chars.unwrap_or(GNU_LINE_MAX);
+        let line_max = limits.max_chars.unwrap_or(LINE_MAX);
         let base = cost(&template.render(&Self::ctx(learned, &[])));
         let appended = template.mode() == Mode::Argv
             && !template

@@ -178,18 +178,41 @@ fn pipe_part_splits_a_small_file_for_every_slot() {
 
 #[test]
 fn x_fills_a_shell_line_as_gnu_parallel_does() {
-    // GNU's par__10000_5_rpl_X: how many command lines -X makes for 10,000 values.
+    // GNU's par__10000_5_rpl_X: how many command lines -X makes for 10,000 values, in the
+    // `parallel` personality (GNU's 63,664-character line).
     let input: String = (1..=10_000).map(|i| format!("{i}.gif\n")).collect();
     let count = |tpl: &str| {
-        let out = ok_in(&["-j1", "-k", "-X", "--shell", "echo", tpl], &input);
+        let out = ok_in(
+            &["--as", "parallel", "-j1", "-k", "-X", "echo", tpl],
+            &input,
+        );
         lines(out.as_bytes()).len()
     };
     assert_eq!(count("a{}b{.}c{.}{.}{}"), 5);
     assert_eq!(count("a{}b{.}c{.}"), 4);
     assert_eq!(count("a{}b"), 2);
     // Each line stays under GNU's usable line length.
-    let out = ok_in(&["-X", "--shell", "echo"], &input);
+    let out = ok_in(&["--as", "parallel", "-X", "echo"], &input);
     assert!(lines(out.as_bytes()).iter().all(|l| l.len() < 63_664));
+}
+
+#[test]
+fn x_fills_xargs_line_natively() {
+    // Native parx fills xargs' 128 KiB buffer: 40,000 words of 7 bytes (+ NUL) and `echo`
+    // make 3 lines (GNU's 63,664 would make 5); `-s` still sets the limit exactly.
+    let input: String = (1..=40_000).map(|i| format!("{:06}\n", i)).collect();
+    let out = ok_in(&["-j1", "-k", "-X", "echo"], &input);
+    let got = lines(out.as_bytes());
+    assert_eq!(got.len(), 3);
+    assert!(got.iter().all(|l| l.len() + 1 < 131_072));
+    assert_eq!(
+        got.iter().map(|l| l.split(' ').count()).sum::<usize>(),
+        40_000
+    );
+    // The first line is full: one word more would reach 128 KiB ("echo" and NUL: 5 bytes).
+    assert_eq!(got[0].split(' ').count(), (131_072 - 5 - 1) / 7);
+    let out = ok_in(&["-j1", "-k", "-X", "-s", "63664", "echo"], &input);
+    assert_eq!(lines(out.as_bytes()).len(), 5);
 }
 
 #[test]
