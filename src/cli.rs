@@ -1,5 +1,5 @@
-//! The command line, as clap sees it. Parsed once and turned into a [`crate::config::Config`];
-//! nothing outside this module and `config.rs` sees clap types.
+//! The command line, as clap sees it. Parsed once and turned into a `config::Config`; nothing
+//! outside this module and `config/` sees clap types.
 
 use std::ffi::OsString;
 
@@ -283,6 +283,8 @@ pub struct Cli {
     pub line_buffer: bool,
 
     /// Also store each task's stdout, stderr and exit status under DIR/<seq>/
+    // The help text shows `<seq>` as typed; it is not an HTML tag.
+    #[allow(rustdoc::invalid_html_tags)]
     #[arg(aliases = ["result", "res"], long, value_name = "DIR", help_heading = "Output")]
     pub results: Option<std::path::PathBuf>,
 
@@ -793,7 +795,11 @@ pub(crate) fn info(
     } else if cli.max_line_length_allowed {
         GNU_MAX_LINE
     } else if let Some(v) = cli.min_version {
-        let code = if v > GNU_VERSION { 255 } else { 0 };
+        let code = crate::exit::Report {
+            errored: v > GNU_VERSION,
+            ..crate::exit::Report::default()
+        }
+        .status();
         return Some((format!("{GNU_VERSION}\n"), code));
     } else {
         return None;

@@ -2,9 +2,9 @@
 //! the run went.
 
 /// Exit status for parx's own errors (bad usage, unreadable input, a failing stdout).
-pub const EXIT_ERROR: i32 = 255;
+pub(crate) const EXIT_ERROR: i32 = 255;
 /// Exit status when the command's program cannot be found (as xargs and a shell give it).
-pub const EXIT_NOT_FOUND: i32 = 127;
+pub(crate) const EXIT_NOT_FOUND: i32 = 127;
 
 /// Everything the exit status depends on, gathered when the run is over.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -28,6 +28,20 @@ pub(crate) struct Report {
     pub warnings: u64,
     /// The `xargs` personality: GNU xargs' statuses (see [`Report::status`]).
     pub xargs: bool,
+    /// `--slurm`: a shard's parx ended with status 255 (an error of its own). Its tasks' failures
+    /// say more, so it makes the status 255 only when no task failed.
+    pub shard_errored: bool,
+}
+
+/// The status of a run that ended with an error of parx's own before any task (255; 1 as
+/// `xargs`).
+pub(crate) fn own_error(xargs: bool) -> i32 {
+    Report {
+        errored: true,
+        xargs,
+        ..Report::default()
+    }
+    .status()
 }
 
 impl Report {
@@ -38,7 +52,8 @@ impl Report {
 
     /// The exit status: 128+signal when interrupted; 0 when stdout was closed, 255 when it
     /// failed; `--halt`'s status; 127 when the program was not found; 255 after an error of
-    /// parx's own; else the number of failed tasks and warnings, at most 101.
+    /// parx's own (or a `--slurm` shard's, when no task failed); else the number of failed tasks
+    /// and warnings, at most 101.
     ///
     /// As `xargs`: 128+signal when interrupted; the status of a command's fatal outcome (124
     /// for an exit with 255, 125 for a signal, 126 cannot run, 127 not found: the halt); 1
@@ -67,7 +82,7 @@ impl Report {
         if self.not_found {
             return EXIT_NOT_FOUND;
         }
-        if self.errored {
+        if self.errored || (self.shard_errored && self.failed == 0 && self.warnings == 0) {
             return EXIT_ERROR;
         }
         (self.failed.saturating_add(self.warnings)).min(101) as i32
@@ -104,6 +119,7 @@ mod tests {
             failed: 4,
             warnings: 1,
             xargs: false,
+            shard_errored: true,
         };
         assert_eq!(all.status(), 143);
         let r = Report {
@@ -137,6 +153,21 @@ mod tests {
             0,
             "halt success=1 wins over failures"
         );
+    }
+
+    #[test]
+    fn a_shards_error_counts_when_no_task_failed() {
+        let r = Report {
+            shard_errored: true,
+            ..Report::default()
+        };
+        assert_eq!(r.status(), EXIT_ERROR);
+        assert_eq!(Report { failed: 3, ..r }.status(), 3);
+        let r = Report {
+            stdout_closed: true,
+            ..r
+        };
+        assert_eq!(r.status(), 0);
     }
 
     #[test]

@@ -2,15 +2,15 @@
 //! `--memsuspend` and `-j FILE`, and what to do under memory pressure (kill the youngest task
 //! and put it back, or suspend the youngest tasks and resume them later).
 //!
-//! The pools ask [`Gate::admit`] before each start ([`crate::pool::Control::admit`]) and tell
-//! it when a task's process ends (via `Control::clear_child`). A monitor thread
+//! The pools ask [`Gate::admit`] before each start ([`crate::pool::slots::SlotTable::admit`]) and tell
+//! it when a task's process ends (via `SlotTable::clear_child`). A monitor thread
 //! ([`Gate::spawn_monitor`]) samples the machine every [`TICK`] and acts on the running tasks'
 //! process groups. All state sits behind one mutex; admission is decided under it, so two
 //! slots never both take the last room.
 //!
 //! The gate knows the pool only through [`Slots`] (which process group runs in a slot, and
 //! whether the run still starts tasks), so the dependency points one way: the pool's
-//! `Control` owns the gate and implements [`Slots`].
+//! The slot table (`crate::pool::slots::SlotTable`) holds the gate and implements [`Slots`].
 //!
 //! Memory: a task just started has not allocated yet, so the memory it will take is reserved
 //! for it until it uses it: the largest resident size any task has reached so far (before the
@@ -26,7 +26,7 @@ use crate::resources::{self, MemProbe};
 use crate::sys;
 
 /// What the gate needs to know of the pool's slots (slots are numbered from 1).
-pub trait Slots: Send + Sync {
+pub(crate) trait Slots: Send + Sync {
     /// The process group of the task in `slot`: 0 when idle, negative while it spawns.
     fn pgid(&self, slot: usize) -> i32;
     /// Whether a task may still start (the run is not stopping, no `--halt soon`).
@@ -36,7 +36,7 @@ pub trait Slots: Send + Sync {
 }
 
 /// How often the monitor samples memory and load.
-pub const TICK: Duration = Duration::from_millis(50);
+pub(crate) const TICK: Duration = Duration::from_millis(50);
 /// The window `--load` averages the running-process count over.
 const LOAD_WINDOW: usize = 20;
 /// The monitor measures the tasks' resident sizes every this many ticks (a pass over /proc
@@ -51,7 +51,7 @@ const FILE_POLL: Duration = Duration::from_millis(500);
 const SUSPEND_GAP: Duration = Duration::from_millis(200);
 
 /// What a waiting task waits for (shown by `--bar`).
-pub type Reason = &'static str;
+pub(crate) type Reason = &'static str;
 
 /// Per-slot state.
 #[derive(Debug, Default, Clone)]
@@ -92,7 +92,7 @@ struct State {
 
 /// The scheduler gate.
 #[derive(Debug)]
-pub struct Gate {
+pub(crate) struct Gate {
     spec: Sched,
     /// `--memfree` may kill the youngest task (the thread pool; a process-pool worker is not
     /// killed: its records in flight would be charged as failures).
@@ -105,7 +105,7 @@ pub struct Gate {
 impl Gate {
     /// The gate for `slots` pool slots, or `None` when no resource option is given.
     /// `may_kill`: the pool can put a killed task back (`--memfree`'s kill).
-    pub fn new(spec: &Sched, slots: usize, may_kill: bool) -> Option<Gate> {
+    pub(crate) fn new(spec: &Sched, slots: usize, may_kill: bool) -> Option<Gate> {
         if !spec.active() {
             return None;
         }
@@ -142,7 +142,9 @@ impl Gate {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.st.lock().unwrap_or_else(|e| e.into_inner())
+        self.st
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Re-reads `-j FILE` (when `force`, or when it was last read [`FILE_POLL`] ago). An empty
@@ -243,7 +245,7 @@ impl Gate {
 
     /// Waits until a task may start in `slot` and books the start. Returns `false`, booking
     /// nothing, when the run stops (or `--halt` says no new task) meanwhile.
-    pub fn admit(&self, ctl: &dyn Slots, slot: usize) -> bool {
+    pub(crate) fn admit(&self, ctl: &dyn Slots, slot: usize) -> bool {
         let mut st = self.lock();
         loop {
             if !ctl.may_start() {
@@ -256,7 +258,7 @@ impl Gate {
                     st = self
                         .cv
                         .wait_timeout(st, RECHECK)
-                        .unwrap_or_else(|e| e.into_inner())
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
                         .0;
                 }
             }
@@ -274,7 +276,7 @@ impl Gate {
     /// not, waits a little (for a change) first. Slots above the count take no new task, and a
     /// slot of a narrowed run takes one (and its `{%}`, the lowest free then) only once the
     /// tasks over the count are over.
-    pub fn slot_open(&self, slots: &dyn Slots, slot: usize) -> bool {
+    pub(crate) fn slot_open(&self, slots: &dyn Slots, slot: usize) -> bool {
         let open = |st: &State| slot <= st.jobs && slots.busy() < st.jobs;
         let mut st = self.lock();
         self.refresh_jobs(&mut st, false);
@@ -284,19 +286,19 @@ impl Gate {
         let st = self
             .cv
             .wait_timeout(st, RECHECK)
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .0;
         open(&st)
     }
 
     /// A task gave back its `{%}` number: a slot waiting in [`Gate::slot_open`] looks again.
-    pub fn changed(&self) {
+    pub(crate) fn changed(&self) {
         self.cv.notify_all();
     }
 
     /// The task in `slot` has ended (its process reaped, or it never started): frees its
     /// room, and re-reads `-j FILE`.
-    pub fn ended(&self, slot: usize) {
+    pub(crate) fn ended(&self, slot: usize) {
         let mut st = self.lock();
         let s = &mut st.slots[slot - 1];
         if s.started.take().is_some() {
@@ -313,18 +315,18 @@ impl Gate {
 
     /// Whether the task that just ended in `slot` was killed for memory and must run again
     /// (clears the mark).
-    pub fn take_requeue(&self, slot: usize) -> bool {
+    pub(crate) fn take_requeue(&self, slot: usize) -> bool {
         std::mem::take(&mut self.lock().slots[slot - 1].requeue)
     }
 
     /// Whether a task may be killed and run again (`--memfree` in a pool that can): its
     /// output must then not leave before it ends.
-    pub fn may_requeue(&self) -> bool {
+    pub(crate) fn may_requeue(&self) -> bool {
         self.may_kill && self.spec.memfree.is_some()
     }
 
     /// What a held-back start waits for, if one did lately.
-    pub fn waiting(&self) -> Option<Reason> {
+    pub(crate) fn waiting(&self) -> Option<Reason> {
         let st = self.lock();
         st.waiting
             .filter(|(_, at)| at.elapsed() < RECHECK * 3)
@@ -333,7 +335,7 @@ impl Gate {
 
     /// Continues every suspended task (before parx signals them to end: a stopped group acts
     /// on a signal only once continued).
-    pub fn resume_all(&self, pgid_of: impl Fn(usize) -> i32) {
+    pub(crate) fn resume_all(&self, pgid_of: impl Fn(usize) -> i32) {
         let mut st = self.lock();
         for (i, s) in st.slots.iter_mut().enumerate() {
             if std::mem::take(&mut s.suspended) {
@@ -454,7 +456,7 @@ impl Gate {
 impl Gate {
     /// Starts the monitor thread: it samples and acts on `slots` every [`TICK`] for as long
     /// as the process runs (it holds no channel, so it keeps nothing alive).
-    pub fn spawn_monitor(self: &Arc<Gate>, slots: Arc<dyn Slots>) -> std::io::Result<()> {
+    pub(crate) fn spawn_monitor(self: &Arc<Gate>, slots: Arc<dyn Slots>) -> std::io::Result<()> {
         let gate = self.clone();
         std::thread::Builder::new()
             .name("parx-gate".into())

@@ -44,7 +44,7 @@ const SHELLS: &[&str] = &[
     "zsh",
 ];
 
-/// The shell named by a process's argv[0], as GNU parallel's `parent_shell` reads it:
+/// The shell named by a process's `argv[0]`, as GNU parallel's `parent_shell` reads it:
 /// `bash`, `-bash` (a login shell), `/bin/bash`, `[bash]`, `busybox sh`.
 fn shell_name(argv0: &[u8]) -> Option<&str> {
     let s = std::str::from_utf8(argv0).ok()?;
@@ -59,7 +59,7 @@ fn shell_name(argv0: &[u8]) -> Option<&str> {
 }
 
 /// The nearest ancestor of this process that is a shell, as GNU parallel finds it through
-/// /proc (argv[0] of each parent in turn).
+/// /proc (`argv[0]` of each parent in turn).
 fn parent_shell() -> Option<PathBuf> {
     let mut pid = std::os::unix::process::parent_id();
     for _ in 0..64 {
@@ -162,7 +162,7 @@ fn with_profiles(args: &[OsString]) -> Result<Vec<OsString>, String> {
     Ok(out)
 }
 
-/// parx as GNU parallel with `args` (argv without argv[0]): the configuration to run, or the
+/// parx as GNU parallel with `args` (argv without `argv[0]`): the configuration to run, or the
 /// exit status when there is nothing to run (help, version, a usage error).
 pub(crate) fn plan(args: &[OsString]) -> Result<Config, i32> {
     // GNU parallel keeps its files under ~/.parallel and makes it when it starts (users write
@@ -189,7 +189,12 @@ pub(crate) fn plan(args: &[OsString]) -> Result<Config, i32> {
         return Err(code);
     }
     cli.gnu = true;
-    let mut cfg = Config::from_cli(cli).map_err(|e| {
+    let mut notes = Vec::new();
+    let built = Config::from_cli(cli, &crate::resources::machine(), &mut notes);
+    for n in notes {
+        messages::note(n);
+    }
+    let mut cfg = built.map_err(|e| {
         messages::error(e);
         crate::exit::EXIT_ERROR
     })?;

@@ -1,6 +1,6 @@
 //! `--halt`: when a run stops early, and with what exit status. Pure bookkeeping over the
 //! parsed [`HaltSpec`]: a pool feeds it each task's final outcome (after its last attempt,
-//! before the slot may start another task) through [`crate::pool::Control`], and acts on the
+//! before the slot may start another task) through [`crate::pool::Run`], and acts on the
 //! [`When`] it returns.
 
 pub(crate) use crate::config::halt::{HaltSpec, Threshold, When, Why};
@@ -8,7 +8,7 @@ use crate::task::Outcome;
 
 /// Counts final outcomes and says when to halt.
 #[derive(Debug)]
-pub struct HaltState {
+pub(crate) struct HaltState {
     /// What was asked for.
     pub spec: HaltSpec,
     failed: u64,
@@ -23,7 +23,7 @@ pub struct HaltState {
 
 impl HaltState {
     /// Bookkeeping for `spec`.
-    pub fn new(spec: HaltSpec) -> Self {
+    pub(crate) fn new(spec: HaltSpec) -> Self {
         HaltState {
             spec,
             failed: 0,
@@ -37,7 +37,7 @@ impl HaltState {
     /// Records the final outcome of task `seq`. `total` is the number of tasks once the input has been
     /// read completely, else the number read so far (a percentage is taken of it). Returns
     /// `Some(when)` the first time the condition is met.
-    pub fn observe(&mut self, seq: u64, outcome: Outcome, total: u64) -> Option<When> {
+    pub(crate) fn observe(&mut self, seq: u64, outcome: Outcome, total: u64) -> Option<When> {
         if self.status.is_some() {
             return None;
         }

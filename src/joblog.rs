@@ -15,12 +15,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::task::Outcome;
 
 /// The header row (GNU parallel's columns).
-pub const HEADER: &[u8] =
+pub(crate) const HEADER: &[u8] =
     b"Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n";
 
 /// What an existing log says about earlier runs.
 #[derive(Debug, Default)]
-pub struct Logged {
+pub(crate) struct Logged {
     /// Tasks with a row.
     pub done: HashSet<u64>,
     /// Tasks with a row that shows success (exit value 0, no signal).
@@ -29,7 +29,7 @@ pub struct Logged {
 
 /// One finished task, as the log records it.
 #[derive(Debug)]
-pub struct Row<'a> {
+pub(crate) struct Row<'a> {
     /// Sequence number.
     pub seq: u64,
     /// When the (last attempt of the) task started.
@@ -52,7 +52,7 @@ pub struct Row<'a> {
 /// exit value and signal (a task killed by a signal: its signal, with exit value -1 when parx
 /// sent it, as GNU parallel logs a timeout, and 0 when it came from elsewhere, as GNU
 /// parallel logs `kill -TERM $$`), the command with any newline written as `\n` so that every row is one line.
-pub fn format_row(r: &Row) -> Vec<u8> {
+pub(crate) fn format_row(r: &Row) -> Vec<u8> {
     let start = r.start.duration_since(UNIX_EPOCH).unwrap_or_default();
     let (exitval, signal) = match r.outcome {
         Outcome::Signaled(s) => (if r.killed { -1 } else { 0 }, s),
@@ -82,7 +82,7 @@ pub fn format_row(r: &Row) -> Vec<u8> {
 }
 
 /// Parses a log's rows (the header, unparsable lines and a torn last line are skipped).
-pub fn parse(text: &[u8]) -> Logged {
+pub(crate) fn parse(text: &[u8]) -> Logged {
     let mut l = Logged::default();
     let complete = match memchr::memrchr(b'\n', text) {
         Some(i) => &text[..=i],
@@ -108,7 +108,7 @@ pub fn parse(text: &[u8]) -> Logged {
 
 /// An open job log.
 #[derive(Debug)]
-pub struct Joblog {
+pub(crate) struct Joblog {
     file: File,
     /// It is a regular file (not `--joblog -`, a pipe): its length can be cut back and its
     /// room reserved.
@@ -132,7 +132,7 @@ impl Joblog {
     /// Opens the log. With `resume`, reads what it already holds (a missing file holds
     /// nothing) and appends after it, dropping a torn last line; with `append` (`+FILE`)
     /// appends after it and writes no header, as GNU parallel; otherwise starts it over.
-    pub fn open(path: &Path, resume: bool, append: bool) -> io::Result<(Joblog, Logged)> {
+    pub(crate) fn open(path: &Path, resume: bool, append: bool) -> io::Result<(Joblog, Logged)> {
         let mut logged = Logged::default();
         // `--joblog -`: parx's own stdout (its file offset shared with the merger's writes).
         let stdout = path == Path::new("/dev/stdout");
@@ -188,21 +188,21 @@ impl Joblog {
     /// cannot fail for want of space: an error says the row cannot be written (and nothing
     /// should be printed that it would record). Where room cannot be reserved (not a regular
     /// file, a file system without fallocate(2)) it says nothing.
-    pub fn reserve(&mut self, n: usize) -> io::Result<()> {
+    pub(crate) fn reserve(&mut self, n: usize) -> io::Result<()> {
         self.reserve_after(self.promised, n as u64)
     }
 
     /// Reserves room for the row of a task that prints before it ends ([`ROW_PROMISE`]),
     /// besides what is reserved for others; [`Joblog::unpromise`] gives it back when the
     /// task ends (its row then reserves its own).
-    pub fn promise(&mut self) -> io::Result<()> {
+    pub(crate) fn promise(&mut self) -> io::Result<()> {
         self.reserve_after(self.promised, ROW_PROMISE)?;
         self.promised += ROW_PROMISE;
         Ok(())
     }
 
     /// Gives back one [`Joblog::promise`].
-    pub fn unpromise(&mut self) {
+    pub(crate) fn unpromise(&mut self) {
         self.promised = self.promised.saturating_sub(ROW_PROMISE);
     }
 
@@ -230,7 +230,7 @@ impl Joblog {
 
     /// Appends one whole row (formatted by [`format_row`]) with one write(2); if the write
     /// fails, the log is cut back to its last whole row.
-    pub fn write(&mut self, row: &[u8]) -> io::Result<()> {
+    pub(crate) fn write(&mut self, row: &[u8]) -> io::Result<()> {
         self.write_whole(row)
     }
 

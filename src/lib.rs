@@ -5,6 +5,13 @@
 //! `config::Config` (the only place clap is seen), `run` wires the flow together, and `exit`
 //! maps how it went to the exit status. parx's own stderr lines go through `messages`.
 
+// Rules the compiler keeps: `unsafe` only in `sys` (which allows it and carries a SAFETY note per
+// block), and no `pub` item the crate alone uses (`pub(crate)` says so).
+#![deny(unsafe_code)]
+#![deny(unreachable_pub)]
+// stderr has one owner, `messages` (which allows this), so the progress bar is never torn.
+#![deny(clippy::print_stderr)]
+
 pub mod cli;
 pub(crate) mod cluster;
 pub(crate) mod config;
@@ -24,6 +31,7 @@ pub(crate) mod resources;
 pub(crate) mod results;
 pub(crate) mod shard;
 pub(crate) mod source;
+#[allow(unsafe_code)]
 pub(crate) mod sys;
 pub(crate) mod task;
 pub(crate) mod template;
@@ -33,7 +41,7 @@ pub(crate) mod xargs;
 
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -45,7 +53,7 @@ use crate::config::{ChunkMode, Config, PoolKind, Resume};
 use crate::exit::EXIT_ERROR;
 use crate::joblog::Joblog;
 use crate::observe::Observer;
-use crate::pool::{Control, Launcher};
+use crate::pool::{Launcher, Run};
 use crate::source::{Skip, Source};
 use crate::task::{Msg, Task};
 
@@ -67,7 +75,7 @@ pub fn run_main() -> i32 {
     let called = args
         .first()
         .and_then(|a| std::path::Path::new(a).file_name())
-        .map(|n| n.to_owned());
+        .map(std::borrow::ToOwned::to_owned);
     let name = called.as_deref().and_then(|n| n.to_str());
     let (tool, rest) = match args.get(1).map(|a| a.as_encoded_bytes()) {
         _ if matches!(name, Some("xargs" | "parallel")) => (name, &args[1..]),
@@ -83,7 +91,10 @@ pub fn run_main() -> i32 {
     };
     if let Some(planned) = planned {
         return match planned {
-            Ok(cfg) => run_or_255(cfg),
+            Ok(cfg) => {
+                set_tmpdir(&cfg);
+                run_or_255(cfg)
+            }
             Err(code) => code,
         };
     }
@@ -98,13 +109,19 @@ pub fn run_main() -> i32 {
         print!("{text}");
         return code;
     }
-    let cfg = match Config::from_cli(cli) {
+    let mut notes = Vec::new();
+    let built = Config::from_cli(cli, &resources::machine(), &mut notes);
+    for n in notes {
+        messages::note(n);
+    }
+    let cfg = match built {
         Ok(c) => c,
         Err(e) => {
             messages::error(e);
             return EXIT_ERROR;
         }
     };
+    set_tmpdir(&cfg);
     if cfg.slurm.is_none() {
         return run_or_255(cfg);
     }
@@ -116,12 +133,17 @@ pub fn run_main() -> i32 {
     }
 }
 
+/// `--tmpdir DIR`: GNU parallel's same as setting `$TMPDIR` (parx's spill files and the
+/// tasks'). Set in parx's environment here, before any thread of the run starts.
+fn set_tmpdir(cfg: &Config) {
+    if let Some(d) = &cfg.compat.tmpdir {
+        std::env::set_var("TMPDIR", d);
+    }
+}
+
 /// [`run`], an error reported on stderr and mapped to status 255 (1 as `xargs`).
 fn run_or_255(cfg: Config) -> i32 {
-    let code = match cfg.compat.xargs {
-        Some(_) => 1,
-        None => EXIT_ERROR,
-    };
+    let code = exit::own_error(cfg.compat.xargs.is_some());
     run(cfg).unwrap_or_else(|e| {
         messages::error(format_args!("{e:#}"));
         code
@@ -144,15 +166,17 @@ pub(crate) fn run(cfg: Config) -> anyhow::Result<i32> {
     };
     // Handled, not blocked: children must start with an empty signal mask.
     sys::catch_signals()?;
-    let input = source::open(&cfg)?;
-    let (mut ctl, joblog, skip) = prepare(&cfg)?;
+    let learned = Arc::new(template::Learned::default());
+    let input = source::open(&cfg, &learned)?;
+    let (mut ctl, joblog, skip) = prepare(&cfg, learned)?;
     if let Some(w) = watchdog {
-        ctl.set_watchdog(w)
+        ctl.slots_mut()
+            .set_watchdog(w)
             .context("starting the orphan watchdog")?;
     }
     if cfg.dry_run && cfg.pool == PoolKind::Process {
         print_workers(&cfg).context("writing stdout")?;
-        return Ok(0);
+        return Ok(exit::Report::default().status());
     }
     let counted = match progress::shown(cfg.jobs_ctl.bar, cfg.jobs_ctl.eta) {
         true => source::count_ahead(input.as_ref(), &skip),
@@ -160,7 +184,8 @@ pub(crate) fn run(cfg: Config) -> anyhow::Result<i32> {
     };
     let ctl = Arc::new(ctl);
     if !cfg.dry_run {
-        ctl.start_gate_monitor()
+        ctl.slots
+            .start_gate_monitor()
             .context("starting the resource monitor")?;
     }
     let (task_tx, task_rx) = bounded::<Task>(task_capacity(&cfg));
@@ -186,11 +211,12 @@ pub(crate) fn run(cfg: Config) -> anyhow::Result<i32> {
         stdout_closed: sum.stdout_closed,
         write_error: sum.write_error,
         halt: obs.halt_status(),
-        errored: ctl.failed() || messages::errored(),
+        errored: ctl.state.failed() || messages::errored(),
         not_found: messages::not_found(),
         failed: sum.failed,
         warnings: messages::warnings(),
         xargs: cfg.compat.xargs.is_some(),
+        shard_errored: false,
     };
     finish(&ctl, report.stopped_early(), &slots);
     Ok(report.status())
@@ -198,13 +224,17 @@ pub(crate) fn run(cfg: Config) -> anyhow::Result<i32> {
 
 /// Opens what the run writes besides stdout (`--results`, `--joblog`), reads what `--resume`
 /// skips, and sets up the state the pool, the merger and the signal thread share.
-fn prepare(cfg: &Arc<Config>) -> anyhow::Result<(Control, Option<Joblog>, Skip)> {
+fn prepare(
+    cfg: &Arc<Config>,
+    learned: Arc<template::Learned>,
+) -> anyhow::Result<(Run, Option<Joblog>, Skip)> {
     let jc = &cfg.jobs_ctl;
-    let mut ctl = Control::new(cfg.jobs);
+    let state = pool::state::RunState::new(jc.halt, learned.clone());
+    let mut ctl = Run::new(cfg.jobs, state, pool::life::Lifecycle::new(cfg));
     if let Some(dir) = &jc.results {
         // The `parallel` personality stores in GNU parallel's layout (and prints nothing).
-        let gnu = cfg.compat.gnu.then(|| cfg.clone());
-        ctl.results = Some(
+        let gnu = cfg.compat.gnu.then(|| learned.clone());
+        ctl.life.results = Some(
             results::Results::open(dir, gnu)
                 .with_context(|| format!("--results {}", messages::name(dir)))?,
         );
@@ -229,10 +259,10 @@ fn prepare(cfg: &Arc<Config>) -> anyhow::Result<(Control, Option<Joblog>, Skip)>
         }
         None => (None, HashSet::new()),
     };
-    ctl.halt = jc.halt.map(|h| Mutex::new(halt::HaltState::new(h)));
-    ctl.termseq = cfg.compat.termseq.clone();
+    ctl.slots_mut().termseq = cfg.compat.termseq.clone();
     // Resources: the gate (its monitor thread starts with the run).
-    ctl.gate = gate::Gate::new(&cfg.sched, cfg.jobs, cfg.pool == PoolKind::Thread).map(Arc::new);
+    ctl.slots_mut().gate =
+        gate::Gate::new(&cfg.sched, cfg.jobs, cfg.pool == PoolKind::Thread).map(Arc::new);
     let skip = Skip {
         shard: jc.shard,
         done,
@@ -252,6 +282,7 @@ fn print_workers(cfg: &Config) -> std::io::Result<()> {
             seq: 0,
             slot,
             records: &[],
+            learned: &template::Learned::default(),
         });
         out.write_all(&r.display())?;
         out.write_all(b"\n")?;
@@ -264,7 +295,7 @@ fn print_workers(cfg: &Config) -> std::io::Result<()> {
 /// gives the status; only if it has not ended [`LAST_RESORT`] after the tasks did (the
 /// merger stuck writing to a stdout nobody reads) does this thread exit the process, with
 /// the same status. The run holds the returned sender until it ends.
-fn watch_signals(ctl: &Arc<Control>) -> std::io::Result<(Sender<()>, Receiver<i32>)> {
+fn watch_signals(ctl: &Arc<Run>) -> std::io::Result<(Sender<()>, Receiver<i32>)> {
     let (sig_tx, sig_rx) = bounded::<i32>(1);
     let (running, ended) = bounded::<()>(0);
     let ctl = ctl.clone();
@@ -276,7 +307,7 @@ fn watch_signals(ctl: &Arc<Control>) -> std::io::Result<(Sender<()>, Receiver<i3
                 // for it get no job-log row, so `--resume` runs them again.
                 let _ = sig_tx.send(sig);
                 ctl.stop(libc::SIGTERM);
-                ctl.end_children(GRACE);
+                ctl.slots.end_children(GRACE);
                 if let Err(crossbeam_channel::RecvTimeoutError::Timeout) =
                     ended.recv_timeout(LAST_RESORT)
                 {
@@ -315,7 +346,7 @@ fn task_capacity(cfg: &Config) -> usize {
 /// until the source ends or a slot does: see [`Launcher`]) and is not joined: a source
 /// blocked reading its input must not keep the run alive once the pool is done.
 fn spawn_source(
-    ctl: &Arc<Control>,
+    ctl: &Arc<Run>,
     slots: &Arc<Launcher>,
     input: Box<dyn Source>,
     skip: Skip,
@@ -328,13 +359,13 @@ fn spawn_source(
         .spawn(move || {
             let run = |task: Task| {
                 let k = task.input.tasks();
-                let n = ctl.tasks_read.fetch_add(k, Ordering::AcqRel) + k;
+                let n = ctl.state.tasks_read.fetch_add(k, Ordering::AcqRel) + k;
                 slots.grow(n, &ctl);
                 send_task(&tasks, &ctl, task)
             };
             let skip_one = |seq: u64| skipped.as_ref().is_none_or(|tx| tx.send(seq).is_ok());
             let res = source::stream_tasks(input, &skip, run, skip_one);
-            ctl.input_done.store(true, Ordering::Release);
+            ctl.state.input_done.store(true, Ordering::Release);
             if let Err(e) = res {
                 messages::error(format_args!("{e:#}"));
             }
@@ -346,23 +377,23 @@ fn spawn_source(
 
 /// The merge is over: ends what still runs if it stopped early, waits for the pool's slots,
 /// and leaves no watchdog behind.
-fn finish(ctl: &Control, stopped_early: bool, slots: &Launcher) {
+fn finish(ctl: &Run, stopped_early: bool, slots: &Launcher) {
     if stopped_early {
         ctl.stop(libc::SIGTERM);
-        ctl.end_children(GRACE);
+        ctl.slots.end_children(GRACE);
     }
     slots.join();
-    ctl.finish_watchdog();
+    ctl.slots.finish_watchdog();
 }
 
 /// Sends a task to the pool, giving up when the run stops or the pool is gone. Returns
 /// whether the source should go on.
-fn send_task(tx: &crossbeam_channel::Sender<Task>, ctl: &Control, mut task: Task) -> bool {
+fn send_task(tx: &crossbeam_channel::Sender<Task>, ctl: &Run, mut task: Task) -> bool {
     use crossbeam_channel::SendTimeoutError;
     loop {
         match tx.send_timeout(task, Duration::from_millis(100)) {
             Ok(()) => return true,
-            Err(SendTimeoutError::Timeout(t)) if !ctl.stopping() => task = t,
+            Err(SendTimeoutError::Timeout(t)) if !ctl.state.stopping() => task = t,
             Err(_) => return false,
         }
     }

@@ -8,7 +8,7 @@ use std::io;
 
 /// Shapes one output stream of one task (or of one process-pool job).
 #[derive(Debug)]
-pub struct Shaper {
+pub(crate) struct Shaper {
     /// The prefix written before every line (tag and TAB), if any.
     prefix: Option<Vec<u8>>,
     /// Hold back an unfinished last line (`--line-buffer`).
@@ -26,7 +26,7 @@ pub struct Shaper {
 impl Shaper {
     /// A shaper adding `tag` and a TAB before each line, and holding back partial lines
     /// if `whole_lines`.
-    pub fn new(tag: Option<&[u8]>, whole_lines: bool) -> Self {
+    pub(crate) fn new(tag: Option<&[u8]>, whole_lines: bool) -> Self {
         Shaper {
             prefix: tag.map(|t| {
                 let mut p = t.to_vec();
@@ -43,7 +43,7 @@ impl Shaper {
 
     /// The same for results ended by `end` (dropped if `strip`), `prefix` (TAB included)
     /// before each.
-    pub fn results(prefix: Option<&[u8]>, end: u8, strip: bool) -> Self {
+    pub(crate) fn results(prefix: Option<&[u8]>, end: u8, strip: bool) -> Self {
         Shaper {
             prefix: prefix.map(<[u8]>::to_vec),
             whole_lines: false,
@@ -55,17 +55,17 @@ impl Shaper {
     }
 
     /// Whether it changes nothing (bytes pass as they are).
-    pub fn is_identity(&self) -> bool {
+    pub(crate) fn is_identity(&self) -> bool {
         self.prefix.is_none() && !self.whole_lines && !self.strip
     }
 
     /// Bytes of the unfinished line held back.
-    pub fn held(&self) -> usize {
+    pub(crate) fn held(&self) -> usize {
         self.partial.len()
     }
 
     /// Shapes `data`, appending what may leave now to `out`.
-    pub fn feed(&mut self, data: &[u8], out: &mut Vec<u8>) {
+    pub(crate) fn feed(&mut self, data: &[u8], out: &mut Vec<u8>) {
         if data.is_empty() {
             return;
         }
@@ -95,13 +95,13 @@ impl Shaper {
 
     /// Stops holding back partial lines: what is held goes to `out`, and from now on every
     /// byte leaves at once (tags still applied).
-    pub fn stop_holding(&mut self, out: &mut Vec<u8>) {
+    pub(crate) fn stop_holding(&mut self, out: &mut Vec<u8>) {
         out.append(&mut self.partial);
         self.whole_lines = false;
     }
 
     /// Ends the stream: the held-back unfinished line (if any) leaves as it is.
-    pub fn finish(&mut self, out: &mut Vec<u8>) {
+    pub(crate) fn finish(&mut self, out: &mut Vec<u8>) {
         out.append(&mut self.partial);
         self.bol = true;
     }
@@ -109,7 +109,7 @@ impl Shaper {
 
 /// Passes `span` (results, the first one starting a result when `at_start`) to `out`, each
 /// result prefixed with `tag` if there is one and without its terminator if `strip`.
-pub fn shape_results(
+pub(crate) fn shape_results(
     span: &[u8],
     tag: Option<&[u8]>,
     term: u8,

@@ -17,13 +17,13 @@ use crate::config::Config;
 use crate::messages;
 use crate::observe::Observer;
 use crate::output::{self, OutBuf};
-use crate::pool::Control;
+use crate::pool::Run;
 use crate::sys;
 use crate::task::{Finished, Msg, Outcome, RunInfo};
 
 /// How the merge ended and what it counted.
 #[derive(Debug, Default)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// Tasks that failed.
     pub failed: u64,
     /// Tasks that finished.
@@ -66,7 +66,7 @@ struct Writer<'a> {
     next: u64,
     /// Finished tasks waiting for their turn under `-k`, and whether each gets a job-log row.
     pending: BTreeMap<u64, (Box<Finished>, bool)>,
-    ctl: &'a Control,
+    ctl: &'a Run,
     obs: &'a mut Observer,
     /// Tasks not printed because output is incomplete (a failed spill), as ranges.
     lost: Vec<(u64, u64)>,
@@ -133,7 +133,7 @@ impl Writer<'_> {
             }
             self.next += 1 + f.more;
         }
-        self.ctl.head.store(self.next, Ordering::Release);
+        self.ctl.state.head.store(self.next, Ordering::Release);
         Ok(())
     }
 
@@ -280,9 +280,7 @@ impl Writer<'_> {
         if !f.stderr.is_empty() {
             self.out.flush()?;
             // A failing stderr cannot be reported anywhere: ignore it.
-            messages::with_stderr(|| {
-                let _ = f.stderr.write_to(&mut io::stderr().lock());
-            });
+            messages::task_stderr(|e| f.stderr.write_to(e));
         }
         if let Some(row) = row {
             self.out.flush()?;
@@ -302,9 +300,9 @@ fn lost(f: &Finished) -> bool {
 }
 
 /// Runs the merge until every sender is gone, an interrupt arrives or stdout fails.
-pub fn run(
+pub(crate) fn run(
     cfg: &Config,
-    ctl: &Control,
+    ctl: &Run,
     obs: &mut Observer,
     rx: Receiver<Msg>,
     sig: Receiver<i32>,

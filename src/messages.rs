@@ -1,7 +1,9 @@
-//! parx's own lines on stderr: every `parx: ...` message outside the pools is written here,
-//! with the `--bar`/`--eta` display cleared for it. Also owns the two facts those messages
+//! The one owner of stderr: every `parx: ...` line and every task's stderr is written here
+//! ([`task_stderr`]), with the `--bar`/`--eta` display cleared for it. Also owns the two facts those messages
 //! leave for the exit status: that an error was reported (status 255) and how many warnings
 //! were (each counts like a failed task). See [`crate::exit`].
+
+#![allow(clippy::print_stderr)]
 
 use std::ffi::OsStr;
 use std::fmt::Display;
@@ -108,6 +110,15 @@ pub(crate) fn with_stderr<R>(f: impl FnOnce() -> R) -> R {
         Some(p) => p.suspend(f),
         None => f(),
     }
+}
+
+/// Writes a task's own stderr (or a stored copy of it): `write` gets stderr, locked, and writes
+/// the bytes as they are, no prefix, with the progress display out of the way. A failing
+/// stderr cannot be reported anywhere: its error is ignored.
+pub(crate) fn task_stderr(write: impl FnOnce(&mut io::StderrLock<'static>) -> io::Result<()>) {
+    with_stderr(|| {
+        let _ = write(&mut io::stderr().lock());
+    });
 }
 
 /// Why `program` could not be started (`e`, from spawning it), in a shell's words, and the

@@ -2,7 +2,7 @@
 //! pool: its `--joblog` row, the `--bar`/`--eta` display, and telling the user once `--halt`
 //! has stopped the run (with `now`, the KILL after a grace; the decision itself is taken by
 //! [`crate::halt`] as the pool reports each ending). The merger calls [`Observer::task_done`]
-//! for every finished task, in completion order, and [`Observer::log`] once that task's output
+//! for every finished task, in completion order, and [`Observer::write_row`] once that task's output
 //! has been written to stdout and flushed (GNU parallel's rule: a logged task's output is out,
 //! so `--resume` after a crash neither loses nor repeats it).
 
@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::halt::When;
 use crate::joblog::{Joblog, Row};
 use crate::messages;
-use crate::pool::Control;
+use crate::pool::Run;
 use crate::progress::Progress;
 use crate::task::{Finished, Outcome};
 
@@ -22,8 +22,8 @@ const HALT_GRACE: Duration = Duration::from_secs(1);
 
 /// The per-finished-task observers.
 #[derive(Debug)]
-pub struct Observer {
-    ctl: Arc<Control>,
+pub(crate) struct Observer {
+    ctl: Arc<Run>,
     joblog: Option<Joblog>,
     /// The `--halt` message has been printed (and `now`'s KILL scheduled).
     halted: bool,
@@ -39,17 +39,17 @@ pub struct Observer {
 impl Observer {
     /// Observers for `cfg`; `joblog` is the opened log, if any; `counted` gets the number of
     /// tasks if the input is counted ahead ([`crate::source::count_ahead`]).
-    pub fn new(
+    pub(crate) fn new(
         cfg: &Config,
-        ctl: &Arc<Control>,
+        ctl: &Arc<Run>,
         joblog: Option<Joblog>,
         counted: Arc<OnceLock<u64>>,
     ) -> Observer {
         let jc = &cfg.jobs_ctl;
         debug_assert_eq!(
             jc.halt.is_some(),
-            ctl.halt.is_some(),
-            "Control::halt is set up"
+            ctl.state.halt.is_some(),
+            "Run::halt is set up"
         );
         let progress = Progress::new(
             jc.bar,
@@ -57,11 +57,11 @@ impl Observer {
             {
                 let ctl = ctl.clone();
                 // The input's end gives the exact number; until then, the count ahead.
-                move || ctl.total().or_else(|| counted.get().copied())
+                move || ctl.state.total().or_else(|| counted.get().copied())
             },
             {
                 let ctl = ctl.clone();
-                move || ctl.waiting()
+                move || ctl.slots.waiting()
             },
         );
         if let Some(p) = &progress {
@@ -83,12 +83,12 @@ impl Observer {
     }
 
     /// Whether a job log is written (the merger flushes stdout before each row).
-    pub fn logs(&self) -> bool {
+    pub(crate) fn logs(&self) -> bool {
         self.joblog.is_some()
     }
 
     /// The job-log row of `f` (`None` without a job log).
-    pub fn row(&self, f: &Finished) -> Option<Vec<u8>> {
+    pub(crate) fn row(&self, f: &Finished) -> Option<Vec<u8>> {
         self.joblog.as_ref()?;
         Some(crate::joblog::format_row(&Row {
             seq: f.seq,
@@ -105,14 +105,14 @@ impl Observer {
     /// Reserves room in the job log for `row`, before its task's output is printed. `false`:
     /// the log cannot take it (see [`Observer::log_failed`]), so the output must not be
     /// printed either.
-    pub fn reserve(&mut self, row: &[u8]) -> bool {
+    pub(crate) fn reserve(&mut self, row: &[u8]) -> bool {
         self.on_log(|log| log.reserve(row.len()))
     }
 
     /// A task begins to print before it ends (the `-k` head of line, `--line-buffer`): room
     /// for its row, not known yet, is promised in the job log ([`Joblog::promise`]). `false`:
     /// there is none (see [`Observer::log_failed`]), so nothing of the task may be printed.
-    pub fn promise(&mut self) -> bool {
+    pub(crate) fn promise(&mut self) -> bool {
         self.on_log(Joblog::promise)
     }
 
@@ -133,7 +133,7 @@ impl Observer {
     }
 
     /// A task that began to print has ended: its promise gives way to its row's reservation.
-    pub fn unpromise(&mut self) {
+    pub(crate) fn unpromise(&mut self) {
         if let Some(log) = &mut self.joblog {
             log.unpromise();
         }
@@ -141,7 +141,7 @@ impl Observer {
 
     /// Writes `row` (see [`Observer::row`]), once its task's output is on stdout: after a
     /// failure too (a task that printed before it ended had room promised for it).
-    pub fn write_row(&mut self, row: &[u8]) {
+    pub(crate) fn write_row(&mut self, row: &[u8]) {
         if let Some(Err(e)) = self.joblog.as_mut().map(|log| log.write(row)) {
             self.log_error(&e);
         }
@@ -149,7 +149,7 @@ impl Observer {
 
     /// Whether writing the job log has failed: from then on a finished task can get no row,
     /// so its output is not printed either (`--resume` runs it), and no new task starts.
-    pub fn log_failed(&self) -> bool {
+    pub(crate) fn log_failed(&self) -> bool {
         self.log_failed
     }
 
@@ -160,13 +160,13 @@ impl Observer {
                 "writing the job log {}: {e}; starting no more tasks",
                 self.log_path.display()
             ));
-            self.ctl.no_new_tasks();
+            self.ctl.state.no_new_tasks();
         }
         self.log_failed = true;
     }
 
     /// A task finished (its last attempt): the progress display and `--halt`.
-    pub fn task_done(&mut self) {
+    pub(crate) fn task_done(&mut self) {
         if let Some(p) = &self.progress {
             p.inc();
         }
@@ -187,7 +187,7 @@ impl Observer {
                 let ctl = self.ctl.clone();
                 let _ = std::thread::Builder::new()
                     .name("parx-halt".into())
-                    .spawn(move || ctl.end_children(HALT_GRACE));
+                    .spawn(move || ctl.slots.end_children(HALT_GRACE));
             }
         }
     }
@@ -195,11 +195,11 @@ impl Observer {
     /// GNU xargs' line when a command's outcome stops it (a command that could not run has
     /// said why on its stderr already).
     fn xargs_stopped(&self, cmd: &str) {
-        let cause = self
-            .ctl
-            .halt
-            .as_ref()
-            .and_then(|h| h.lock().unwrap_or_else(|e| e.into_inner()).cause);
+        let cause = self.ctl.state.halt.as_ref().and_then(|h| {
+            h.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .cause
+        });
         match cause {
             Some(Outcome::Exited(255)) => {
                 messages::note(format_args!("{cmd}: exited with status 255; aborting"));
@@ -214,20 +214,21 @@ impl Observer {
     fn halt_status_when(&self) -> Option<(i32, When, u64)> {
         let h = self
             .ctl
+            .state
             .halt
             .as_ref()?
             .lock()
-            .unwrap_or_else(|e| e.into_inner());
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         Some((h.status?, h.spec.when, h.trigger))
     }
 
     /// The exit status `--halt` decided, if it stopped the run.
-    pub fn halt_status(&self) -> Option<i32> {
+    pub(crate) fn halt_status(&self) -> Option<i32> {
         self.halt_status_when().map(|(s, _, _)| s)
     }
 
     /// The run is over: clears the progress display.
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if let Some(p) = &self.progress {
             p.finish();
         }

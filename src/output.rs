@@ -19,9 +19,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// Bytes of task output that may wait in memory, over all pending tasks together.
-pub const MEM_BUDGET: usize = 16 << 20;
+pub(crate) const MEM_BUDGET: usize = 16 << 20;
 /// Bytes one task may keep in memory before it spills.
-pub const TASK_MEM_MAX: usize = 4 << 20;
+pub(crate) const TASK_MEM_MAX: usize = 4 << 20;
 /// Truncate a reusable spill file above this size once nothing points into it.
 const SPILL_SHRINK: u64 = 64 << 20;
 
@@ -31,13 +31,13 @@ static SPILL_FAILURE: OnceLock<String> = OnceLock::new();
 
 /// Whether a spill has failed in this run: output is incomplete, no new task may start, and
 /// the run ends with status 255.
-pub fn spill_failed() -> bool {
+pub(crate) fn spill_failed() -> bool {
     SPILL_FAILED.load(Ordering::SeqCst)
 }
 
 /// The first failed spill of the run, as the line to report (without `parx: `): given once,
 /// to whoever reports it first (the merger, or a task whose stderr must go out at once).
-pub fn take_spill_report() -> Option<&'static str> {
+pub(crate) fn take_spill_report() -> Option<&'static str> {
     static TAKEN: AtomicBool = AtomicBool::new(false);
     let line = SPILL_FAILURE.get()?;
     (!TAKEN.swap(true, Ordering::SeqCst)).then_some(line.as_str())
@@ -45,7 +45,7 @@ pub fn take_spill_report() -> Option<&'static str> {
 
 /// A spill file could not be created or written: where, and why.
 #[derive(Debug)]
-pub struct SpillError {
+pub(crate) struct SpillError {
     dir: PathBuf,
     source: io::Error,
 }
@@ -68,7 +68,7 @@ impl std::error::Error for SpillError {
 }
 
 /// Whether `e` is a failed spill ([`SpillError`]).
-pub fn is_spill_error(e: &io::Error) -> bool {
+pub(crate) fn is_spill_error(e: &io::Error) -> bool {
     e.get_ref().is_some_and(|r| r.is::<SpillError>())
 }
 
@@ -108,7 +108,7 @@ fn reserve(n: usize) -> bool {
 
 /// One thread's spill file: an unlinked temp file in `$TMPDIR`, appended to with `pwrite`.
 #[derive(Debug, Default)]
-pub struct Spiller {
+pub(crate) struct Spiller {
     file: Option<Arc<File>>,
     end: u64,
 }
@@ -160,7 +160,7 @@ struct Spilled {
 
 /// The bytes of one stream of one task: a memory part followed by an optional spilled part.
 #[derive(Debug, Default)]
-pub struct OutBuf {
+pub(crate) struct OutBuf {
     mem: Vec<u8>,
     reserved: usize,
     spill: Option<Spilled>,
@@ -170,12 +170,12 @@ pub struct OutBuf {
 
 impl OutBuf {
     /// An empty buffer.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// A buffer holding `v` in memory, outside the budget (small, short-lived data only).
-    pub fn from_vec(v: Vec<u8>) -> Self {
+    pub(crate) fn from_vec(v: Vec<u8>) -> Self {
         OutBuf {
             mem: v,
             reserved: 0,
@@ -186,23 +186,23 @@ impl OutBuf {
 
     /// Whether a spill failed while bytes were pushed: some are missing, so the buffer must
     /// not be printed (the task's output is lost, and reported as such).
-    pub fn is_broken(&self) -> bool {
+    pub(crate) fn is_broken(&self) -> bool {
         self.broken
     }
 
     /// Total length in bytes.
-    pub fn len(&self) -> u64 {
+    pub(crate) fn len(&self) -> u64 {
         self.mem.len() as u64 + self.spill.as_ref().map_or(0, |s| s.len)
     }
 
     /// Whether there are no bytes.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Appends bytes, in memory while the budget allows, else to `spiller`'s file. A failed
     /// spill ([`SpillError`]) leaves the buffer broken: every later push fails too.
-    pub fn push(&mut self, data: &[u8], spiller: &mut Spiller) -> io::Result<()> {
+    pub(crate) fn push(&mut self, data: &[u8], spiller: &mut Spiller) -> io::Result<()> {
         if data.is_empty() {
             return Ok(());
         }
@@ -235,12 +235,12 @@ impl OutBuf {
     }
 
     /// Takes the contents out, leaving this buffer empty (and still usable).
-    pub fn take(&mut self) -> OutBuf {
+    pub(crate) fn take(&mut self) -> OutBuf {
         std::mem::take(self)
     }
 
     /// Writes all bytes to `w` in order.
-    pub fn write_to(&self, w: &mut dyn Write) -> io::Result<()> {
+    pub(crate) fn write_to(&self, w: &mut dyn Write) -> io::Result<()> {
         if !self.mem.is_empty() {
             w.write_all(&self.mem)?;
         }
@@ -259,7 +259,7 @@ impl OutBuf {
 
     /// The bytes as one vector (tests).
     #[cfg(test)]
-    pub fn to_vec(&self) -> io::Result<Vec<u8>> {
+    pub(crate) fn to_vec(&self) -> io::Result<Vec<u8>> {
         let mut v = Vec::with_capacity(self.len() as usize);
         self.write_to(&mut v)?;
         Ok(v)

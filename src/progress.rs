@@ -16,7 +16,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 /// The progress display (a handle: clones show the same display).
 #[derive(Clone, Debug)]
-pub struct Progress {
+pub(crate) struct Progress {
     bar: ProgressBar,
 }
 
@@ -30,7 +30,7 @@ fn style(template: &str) -> ProgressStyle {
 }
 
 /// Whether `--bar`/`--eta` draw anything: stderr is a terminal.
-pub fn shown(bar: bool, eta: bool) -> bool {
+pub(crate) fn shown(bar: bool, eta: bool) -> bool {
     (bar || eta) && std::io::stderr().is_terminal()
 }
 
@@ -40,7 +40,7 @@ impl Progress {
     /// asks it until the display is finished (a count ahead may be corrected at the input's
     /// end, should the files have changed meanwhile). `waiting` says what a held-back task
     /// waits for (`--load`, `--memfree`, ...), shown after the progress as `waiting: WHY`.
-    pub fn new(
+    pub(crate) fn new(
         bar: bool,
         eta: bool,
         total: impl Fn() -> Option<u64> + Send + 'static,
@@ -80,17 +80,17 @@ impl Progress {
     }
 
     /// One more task finished.
-    pub fn inc(&self) {
+    pub(crate) fn inc(&self) {
         self.bar.inc(1);
     }
 
     /// Runs `f` (which writes to stderr) with the display cleared, then redraws it.
-    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+    pub(crate) fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
         self.bar.suspend(f)
     }
 
     /// Clears the display for good (as cargo does: the run's output stays, the bar goes).
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         self.bar.finish_and_clear();
     }
 }

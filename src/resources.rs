@@ -1,5 +1,5 @@
 //! What the machine can take, read from the kernel: available memory (`/proc/meminfo`'s
-//! MemAvailable and, where parx runs inside a memory cgroup, that cgroup's limit minus its
+//! `MemAvailable` and, where parx runs inside a memory cgroup, that cgroup's limit minus its
 //! usage), the number of running processes (`/proc/stat`), the CPUs this process may use
 //! (its affinity mask and the cgroup CPU quota, v1 and v2), and the resident memory of a task's
 //! process group (`/proc/<pid>/stat`). The parsers are pure functions over the files' text,
@@ -13,8 +13,8 @@ const NO_LIMIT: u64 = 1 << 60;
 
 // ---- /proc/meminfo ---------------------------------------------------------------------------
 
-/// MemAvailable from `/proc/meminfo` text, in bytes.
-pub fn parse_meminfo_available(text: &str) -> Option<u64> {
+/// `MemAvailable` from `/proc/meminfo` text, in bytes.
+pub(crate) fn parse_meminfo_available(text: &str) -> Option<u64> {
     text.lines().find_map(|l| {
         let rest = l.strip_prefix("MemAvailable:")?;
         let mut it = rest.split_whitespace();
@@ -31,7 +31,7 @@ pub fn parse_meminfo_available(text: &str) -> Option<u64> {
 /// `procs_running + procs_blocked` from `/proc/stat` text: the tasks (threads) that are
 /// runnable or in uninterruptible sleep right now (GNU parallel's `--load` counts processes in
 /// state R or D).
-pub fn parse_procs_running(text: &str) -> Option<u64> {
+pub(crate) fn parse_procs_running(text: &str) -> Option<u64> {
     let field = |name: &str| {
         text.lines().find_map(|l| {
             let rest = l.strip_prefix(name)?;
@@ -42,7 +42,7 @@ pub fn parse_procs_running(text: &str) -> Option<u64> {
 }
 
 /// Pages swapped in and out since boot (`pswpin` + `pswpout` of /proc/vmstat).
-pub fn swapped_pages() -> Option<u64> {
+pub(crate) fn swapped_pages() -> Option<u64> {
     let text = fs::read_to_string("/proc/vmstat").ok()?;
     let mut total = 0;
     for line in text.lines() {
@@ -55,7 +55,7 @@ pub fn swapped_pages() -> Option<u64> {
 }
 
 /// The number of runnable and blocked tasks on the machine, not counting the caller.
-pub fn running_processes() -> Option<u64> {
+pub(crate) fn running_processes() -> Option<u64> {
     let text = fs::read_to_string("/proc/stat").ok()?;
     // The reading thread is itself running.
     Some(parse_procs_running(&text)?.saturating_sub(1))
@@ -65,7 +65,7 @@ pub fn running_processes() -> Option<u64> {
 
 /// A cgroup filesystem mount from `/proc/self/mountinfo`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CgroupMount {
+pub(crate) struct CgroupMount {
     /// The path inside the hierarchy that is mounted (field 4, usually `/`).
     pub root: String,
     /// Where it is mounted.
@@ -100,7 +100,7 @@ fn unescape(s: &str) -> String {
 }
 
 /// The cgroup mounts in `/proc/self/mountinfo` text.
-pub fn parse_mountinfo(text: &str) -> Vec<CgroupMount> {
+pub(crate) fn parse_mountinfo(text: &str) -> Vec<CgroupMount> {
     text.lines()
         .filter_map(|l| {
             let (pre, post) = l.split_once(" - ")?;
@@ -130,7 +130,7 @@ pub fn parse_mountinfo(text: &str) -> Vec<CgroupMount> {
 
 /// This process's cgroup paths from `/proc/self/cgroup` text: `(controllers, path)` per line
 /// (v2's line has no controllers).
-pub fn parse_proc_cgroup(text: &str) -> Vec<(Vec<String>, String)> {
+pub(crate) fn parse_proc_cgroup(text: &str) -> Vec<(Vec<String>, String)> {
     text.lines()
         .filter_map(|l| {
             let mut it = l.splitn(3, ':');
@@ -150,7 +150,7 @@ pub fn parse_proc_cgroup(text: &str) -> Vec<(Vec<String>, String)> {
 /// The directories of this process's cgroup for `controller` (`memory` or `cpu`), innermost
 /// first, up to the hierarchy's mount point: a limit set on any of them applies. v1 is used
 /// where it has the controller, else v2 (the unified hierarchy).
-pub fn cgroup_dirs_in(
+pub(crate) fn cgroup_dirs_in(
     mounts: &[CgroupMount],
     cgroups: &[(Vec<String>, String)],
     controller: &str,
@@ -188,11 +188,11 @@ pub fn cgroup_dirs_in(
 }
 
 /// The directories of this process's cgroup for `controller`, innermost first.
-pub fn cgroup_dirs(controller: &str) -> Vec<(PathBuf, bool)> {
+pub(crate) fn cgroup_dirs(controller: &str) -> Vec<(PathBuf, bool)> {
     let cgroups = parse_proc_cgroup(&fs::read_to_string("/proc/self/cgroup").unwrap_or_default());
     // Reading /proc/self/mountinfo costs a pass over every mount of the system (a good part
     // of parx's start-up where there are many): the usual places are tried first.
-    if let Some(dirs) = usual_cgroup_dirs(&cgroups, controller, |p| p.exists()) {
+    if let Some(dirs) = usual_cgroup_dirs(&cgroups, controller, std::path::Path::exists) {
         return dirs;
     }
     let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
@@ -239,7 +239,7 @@ fn usual_cgroup_dirs(
 }
 
 /// A number from a cgroup file; `max` (v2's "no limit") and v1's huge values are `None`.
-pub fn parse_limit(text: &str) -> Option<u64> {
+pub(crate) fn parse_limit(text: &str) -> Option<u64> {
     let t = text.trim();
     if t == "max" {
         return None;
@@ -249,7 +249,7 @@ pub fn parse_limit(text: &str) -> Option<u64> {
 
 /// The page cache the kernel can drop at once (`inactive_file`; v1 with hierarchy:
 /// `total_inactive_file`) from a cgroup's `memory.stat` text.
-pub fn parse_inactive_file(text: &str, v2: bool) -> u64 {
+pub(crate) fn parse_inactive_file(text: &str, v2: bool) -> u64 {
     let key = if v2 {
         "inactive_file "
     } else {
@@ -262,20 +262,20 @@ pub fn parse_inactive_file(text: &str, v2: bool) -> u64 {
 
 /// What a cgroup with limit `limit` and usage `usage` (page cache included, as the kernel
 /// counts it) still has room for: the limit minus what is in use, the droppable page cache
-/// counted as free (as MemAvailable counts it).
-pub fn cgroup_headroom(limit: u64, usage: u64, inactive_file: u64) -> u64 {
+/// counted as free (as `MemAvailable` counts it).
+pub(crate) fn cgroup_headroom(limit: u64, usage: u64, inactive_file: u64) -> u64 {
     limit.saturating_sub(usage.saturating_sub(inactive_file))
 }
 
 /// The memory cgroup directories parx runs in that have a limit, read once at start.
 #[derive(Debug, Clone, Default)]
-pub struct MemProbe {
+pub(crate) struct MemProbe {
     dirs: Vec<(PathBuf, bool)>,
 }
 
 impl MemProbe {
     /// Finds this process's memory cgroup and its ancestors that have a limit.
-    pub fn new() -> MemProbe {
+    pub(crate) fn new() -> MemProbe {
         let dirs = cgroup_dirs("memory")
             .into_iter()
             .filter(|(d, v2)| Self::limit(d, *v2).is_some())
@@ -292,8 +292,8 @@ impl MemProbe {
         parse_limit(&fs::read_to_string(dir.join(name)).ok()?)
     }
 
-    /// Bytes available to start work in: MemAvailable, or less where a cgroup's limit says so.
-    pub fn available(&self) -> Option<u64> {
+    /// Bytes available to start work in: `MemAvailable`, or less where a cgroup's limit says so.
+    pub(crate) fn available(&self) -> Option<u64> {
         let mut avail = fs::read_to_string("/proc/meminfo")
             .ok()
             .and_then(|t| parse_meminfo_available(&t));
@@ -325,7 +325,7 @@ impl MemProbe {
 // ---- CPUs ------------------------------------------------------------------------------------
 
 /// `(quota, period)` from a v2 `cpu.max` text (`max 100000` is no quota: `None`).
-pub fn parse_cpu_max(text: &str) -> Option<(u64, u64)> {
+pub(crate) fn parse_cpu_max(text: &str) -> Option<(u64, u64)> {
     let mut it = text.split_whitespace();
     let quota = it.next()?;
     let period: u64 = it.next()?.parse().ok()?;
@@ -336,7 +336,7 @@ pub fn parse_cpu_max(text: &str) -> Option<(u64, u64)> {
 }
 
 /// The CPUs a quota of `quota` µs per `period` µs amounts to, rounded up (at least 1).
-pub fn quota_cpus(quota: u64, period: u64) -> Option<usize> {
+pub(crate) fn quota_cpus(quota: u64, period: u64) -> Option<usize> {
     if period == 0 || quota == 0 {
         return None;
     }
@@ -364,7 +364,7 @@ fn dir_quota(dir: &Path, v2: bool) -> Option<usize> {
     quota_cpus(quota, period)
 }
 
-/// The CPUs this process may use: its affinity mask (sched_getaffinity), capped by the CPU
+/// The CPUs this process may use: its affinity mask (`sched_getaffinity`), capped by the CPU
 /// quota of its cgroup and the cgroup's ancestors; the machine's count where neither is
 /// known. At least 1.
 /// The machine's CPU sockets, physical cores and hardware threads, from /proc/cpuinfo (as GNU
@@ -405,9 +405,25 @@ pub(crate) fn cpu_topology() -> (usize, usize, usize) {
     )
 }
 
-pub fn usable_cpus() -> usize {
+/// The machine's facts the options are relative to, gathered once for
+/// [`crate::config::Config::from_cli`]: the usable CPUs, the process's slot limits, the
+/// environment.
+pub(crate) fn machine() -> crate::config::Machine {
+    crate::config::Machine {
+        cpus: usable_cpus(),
+        slot_limit: crate::sys::slot_limit(),
+        max_slots: crate::sys::max_slots(),
+        env: |k| std::env::var(k).ok(),
+    }
+}
+
+pub(crate) fn usable_cpus() -> usize {
     let affinity = crate::sys::affinity_cpus()
-        .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
+        .or_else(|| {
+            std::thread::available_parallelism()
+                .ok()
+                .map(std::num::NonZero::get)
+        })
         .unwrap_or(1);
     let quota = cgroup_dirs("cpu")
         .iter()
@@ -420,7 +436,7 @@ pub fn usable_cpus() -> usize {
 
 /// `(pgrp, rss in pages)` from a `/proc/<pid>/stat` line. The command name (field 2) may hold
 /// spaces and parentheses, so fields are counted after its last `)`.
-pub fn parse_stat(text: &str) -> Option<(i32, u64)> {
+pub(crate) fn parse_stat(text: &str) -> Option<(i32, u64)> {
     let rest = &text[text.rfind(')')? + 1..];
     let f: Vec<&str> = rest.split_whitespace().collect();
     // After the name: state(3) ppid(4) pgrp(5) ... rss(24).
@@ -431,7 +447,7 @@ pub fn parse_stat(text: &str) -> Option<(i32, u64)> {
 
 /// The resident memory, in bytes, of every process in each of the process groups `pgids`
 /// (0 for a group with no process), from one pass over `/proc`.
-pub fn group_rss(pgids: &[i32]) -> Vec<u64> {
+pub(crate) fn group_rss(pgids: &[i32]) -> Vec<u64> {
     let mut sums = vec![0u64; pgids.len()];
     if pgids.iter().all(|&p| p <= 0) {
         return sums;

@@ -27,25 +27,25 @@ use rustix::fs::{AtFlags, Mode, OFlags};
 use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
 
-use crate::config::Config;
 use crate::task::{Outcome, Record};
+use crate::template::Learned;
 
 /// The results directory of a run.
 #[derive(Debug)]
-pub struct Results {
+pub(crate) struct Results {
     dir: PathBuf,
     /// DIR itself, opened once: everything under it is made relative to it.
     dirfd: OwnedFd,
     /// `DIR/index.tsv` (parx's layout).
     index: Option<File>,
-    /// GNU parallel's layout (the `parallel` personality): the run's configuration, for the
-    /// column names of `--header :`.
-    gnu: Option<Arc<Config>>,
+    /// GNU parallel's layout (the `parallel` personality): what the run learned from its
+    /// input, for the column names of `--header :`.
+    gnu: Option<Arc<Learned>>,
 }
 
 /// The files of one task (one attempt: a retry starts them over).
 #[derive(Debug)]
-pub struct TaskFiles {
+pub(crate) struct TaskFiles {
     dir: PathBuf,
     dirfd: OwnedFd,
     out: BufWriter<File>,
@@ -55,7 +55,7 @@ pub struct TaskFiles {
 impl Results {
     /// Creates DIR (and its parents) and starts `DIR/index.tsv` over; with `gnu`, GNU
     /// parallel's layout instead (`DIR/1/VALUE/2/VALUE/{stdout,stderr,seq}`, no index).
-    pub fn open(dir: &Path, gnu: Option<Arc<Config>>) -> io::Result<Results> {
+    pub(crate) fn open(dir: &Path, gnu: Option<Arc<Learned>>) -> io::Result<Results> {
         fs::create_dir_all(dir)?;
         let flags = OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC;
         let dirfd = rustix::fs::open(dir, flags, Mode::empty()).map_err(|e| at(dir, e.into()))?;
@@ -73,13 +73,13 @@ impl Results {
     }
 
     /// Whether the task's outputs are stored only, not printed (GNU parallel's `--results`).
-    pub fn store_only(&self) -> bool {
+    pub(crate) fn store_only(&self) -> bool {
         self.gnu.is_some()
     }
 
     /// Creates `DIR/<seq>/stdout` and `stderr` anew for a new attempt of task `seq` (in GNU's
     /// layout, a `DIR/.parx-<seq>` that [`Results::index`] moves into place).
-    pub fn task(&self, seq: u64) -> io::Result<TaskFiles> {
+    pub(crate) fn task(&self, seq: u64) -> io::Result<TaskFiles> {
         let name = match self.gnu {
             Some(_) => format!(".parx-{seq}"),
             None => seq.to_string(),
@@ -108,9 +108,9 @@ impl Results {
     /// Appends `seq TAB value` to the index in one write; the columns of every record are
     /// TAB-separated, records space-separated; TAB, newline, CR and backslash in values are
     /// written as `\t`, `\n`, `\r`, `\\`.
-    pub fn index(&self, seq: u64, records: &[Record]) -> io::Result<()> {
-        if let Some(cfg) = &self.gnu {
-            return self.place(seq, records, cfg.template.header_names());
+    pub(crate) fn index(&self, seq: u64, records: &[Record]) -> io::Result<()> {
+        if let Some(learned) = &self.gnu {
+            return self.place(seq, records, learned.header_names());
         }
         let Some(index) = &self.index else {
             return Ok(());
@@ -248,21 +248,21 @@ fn escape_into(out: &mut Vec<u8>, v: &[u8]) {
 
 impl TaskFiles {
     /// Stores a piece of the task's stdout.
-    pub fn out(&mut self, data: &[u8]) -> io::Result<()> {
+    pub(crate) fn out(&mut self, data: &[u8]) -> io::Result<()> {
         self.out
             .write_all(data)
             .map_err(|e| at(&self.dir.join("stdout"), e))
     }
 
     /// Stores a piece of the task's stderr.
-    pub fn err(&mut self, data: &[u8]) -> io::Result<()> {
+    pub(crate) fn err(&mut self, data: &[u8]) -> io::Result<()> {
         self.err
             .write_all(data)
             .map_err(|e| at(&self.dir.join("stderr"), e))
     }
 
     /// Flushes the outputs and writes `exitval` (the shell's status: 128+signal if killed).
-    pub fn finish(mut self, outcome: Outcome) -> io::Result<()> {
+    pub(crate) fn finish(mut self, outcome: Outcome) -> io::Result<()> {
         let dir = &self.dir;
         self.out.flush().map_err(|e| at(&dir.join("stdout"), e))?;
         self.err.flush().map_err(|e| at(&dir.join("stderr"), e))?;

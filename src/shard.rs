@@ -19,7 +19,7 @@
 
 /// This process's share of the tasks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Shard {
+pub(crate) struct Shard {
     /// Which share, 1..=n.
     pub k: u64,
     /// How many shares.
@@ -28,7 +28,7 @@ pub struct Shard {
 
 /// Dynamic shares (`--slurm`): which tasks this process claimed, decided as the source reaches
 /// them (`seq` in increasing order, once each, from the source thread).
-pub trait Claims: Send + Sync {
+pub(crate) trait Claims: Send + Sync {
     /// Whether task `seq` runs here (it may wait until a job slot is about to be free, then
     /// claim a batch from the run directory).
     fn owns(&self, seq: u64) -> bool;
@@ -46,19 +46,19 @@ static CLAIMS: std::sync::OnceLock<Box<dyn Claims>> = std::sync::OnceLock::new()
 
 /// Whether this process's dynamic share was told to start no new task ([`Claims::stopped`]);
 /// asked by the pools before each task starts.
-pub fn stopped() -> bool {
+pub(crate) fn stopped() -> bool {
     CLAIMS.get().is_some_and(|c| c.stopped())
 }
 
 /// Makes this process's share dynamic (see [`Claims`]); a second call is ignored.
-pub fn claim_dynamically(claims: Box<dyn Claims>) {
+pub(crate) fn claim_dynamically(claims: Box<dyn Claims>) {
     let _ = CLAIMS.set(claims);
 }
 
 impl Shard {
     /// Whether task `seq` (1-based) belongs to this shard: every N-th task, or (`--slurm`)
     /// the tasks this process claimed.
-    pub fn runs(&self, seq: u64) -> bool {
+    pub(crate) fn runs(&self, seq: u64) -> bool {
         if let Some(c) = CLAIMS.get() {
             return c.owns(seq);
         }
@@ -67,14 +67,14 @@ impl Shard {
 
     /// The nominal byte range `[lo, hi)` of this share of `total` bytes (before the edges are
     /// moved to record boundaries): shares' ranges are contiguous and cover `0..total`.
-    pub fn byte_range(&self, total: u64) -> (u64, u64) {
+    pub(crate) fn byte_range(&self, total: u64) -> (u64, u64) {
         let edge = |k: u64| (total as u128 * k as u128 / self.n as u128) as u64;
         (edge(self.k - 1), edge(self.k))
     }
 }
 
 /// Parses `K/N`, `auto` or `auto/N` (looking variables up with `env`).
-pub fn parse(s: &str, env: impl Fn(&str) -> Option<String>) -> Result<Shard, String> {
+pub(crate) fn parse(s: &str, env: impl Fn(&str) -> Option<String>) -> Result<Shard, String> {
     if s == "auto" {
         return from_env(&env, None);
     }

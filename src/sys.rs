@@ -11,7 +11,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 
 /// A `File` for fd 1 that is never closed (stdout belongs to the process, not to us).
-pub fn stdout_file() -> ManuallyDrop<File> {
+pub(crate) fn stdout_file() -> ManuallyDrop<File> {
     // SAFETY: fd 1 is open for the whole life of the process (or writes to it fail with
     // EBADF, which is reported); ManuallyDrop keeps us from closing it.
     ManuallyDrop::new(unsafe { File::from_raw_fd(1) })
@@ -39,7 +39,7 @@ static NOTE_CLOSED_STDOUT: extern "C" fn() = note_closed_stdout;
 /// If parx was started with stdout closed, makes writes to it fail (EBADF: fd 1 becomes
 /// /dev/null opened read-only) instead of vanishing into the /dev/null Rust's runtime put
 /// there: output that cannot be printed is an error, not a success.
-pub fn refuse_closed_stdout() {
+pub(crate) fn refuse_closed_stdout() {
     if !STDOUT_CLOSED_AT_START.load(Ordering::Relaxed) {
         return;
     }
@@ -51,7 +51,7 @@ pub fn refuse_closed_stdout() {
 }
 
 /// The signals parx handles itself (in a dedicated thread, via [`wait_signal`]).
-pub const HANDLED: [i32; 2] = [libc::SIGINT, libc::SIGTERM];
+pub(crate) const HANDLED: [i32; 2] = [libc::SIGINT, libc::SIGTERM];
 
 /// The write end of the self-pipe the signal handler writes to (-1 before
 /// [`catch_signals`]), and the read end [`wait_signal`] reads.
@@ -76,7 +76,7 @@ extern "C" fn on_signal(sig: libc::c_int) {
 /// inherited as ignored stays ignored, as a shell leaves it (POSIX: "signals that were ignored
 /// on entry to a non-interactive shell cannot be trapped"): `parx … &` in a script must not
 /// die of the terminal's Ctrl-C, and its tasks inherit the ignored disposition too.
-pub fn catch_signals() -> io::Result<()> {
+pub(crate) fn catch_signals() -> io::Result<()> {
     let mut fds = [0; 2];
     // SAFETY: `fds` is a valid out-array of two ints.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
@@ -111,7 +111,7 @@ pub fn catch_signals() -> io::Result<()> {
 }
 
 /// Waits for one of the [`HANDLED`] signals (after [`catch_signals`]) and returns its number.
-pub fn wait_signal() -> io::Result<i32> {
+pub(crate) fn wait_signal() -> io::Result<i32> {
     let fd = SIG_PIPE[0].load(Ordering::SeqCst);
     let mut b = 0u8;
     loop {
@@ -132,7 +132,7 @@ pub fn wait_signal() -> io::Result<i32> {
 }
 
 /// Sends `sig` to the whole process group `pgid` (ignoring a group that is already gone).
-pub fn kill_group(pgid: i32, sig: i32) {
+pub(crate) fn kill_group(pgid: i32, sig: i32) {
     if pgid > 0 {
         // SAFETY: kill(2) has no memory-safety preconditions; a negative pid names the group.
         unsafe {
@@ -143,7 +143,7 @@ pub fn kill_group(pgid: i32, sig: i32) {
 
 /// Whether the process group `pgid` has a member (a zombie counts), as kill(2) with signal 0
 /// tells: a member parx may not signal counts too.
-pub fn group_exists(pgid: i32) -> bool {
+pub(crate) fn group_exists(pgid: i32) -> bool {
     let Some(pid) = rustix::process::Pid::from_raw(pgid) else {
         return false;
     };
@@ -155,7 +155,7 @@ pub fn group_exists(pgid: i32) -> bool {
 
 /// A poll(2) entry watching `fd` for `events` (`libc::POLLIN`, `libc::POLLOUT`); a negative
 /// fd is ignored by poll.
-pub fn watch(fd: i32, events: libc::c_short) -> libc::pollfd {
+pub(crate) fn watch(fd: i32, events: libc::c_short) -> libc::pollfd {
     libc::pollfd {
         fd,
         events,
@@ -165,7 +165,7 @@ pub fn watch(fd: i32, events: libc::c_short) -> libc::pollfd {
 
 /// A pidfd for `pid` (Linux 5.3+, close-on-exec): readable once the process has exited.
 /// `None` where the kernel has none.
-pub fn pidfd_open(pid: i32) -> Option<std::os::fd::OwnedFd> {
+pub(crate) fn pidfd_open(pid: i32) -> Option<std::os::fd::OwnedFd> {
     // SAFETY: pidfd_open takes a pid and flags, no memory; it returns a new fd or -1.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     if fd < 0 {
@@ -177,7 +177,7 @@ pub fn pidfd_open(pid: i32) -> Option<std::os::fd::OwnedFd> {
 
 /// Waits until one of `fds` is readable (or hung up), at most `timeout_ms` (-1: forever).
 /// Entries with a negative fd are ignored; on return `revents` says which are ready.
-pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> io::Result<usize> {
+pub(crate) fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> io::Result<usize> {
     loop {
         // SAFETY: the pointer and length describe a valid, exclusively borrowed slice.
         let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
@@ -208,7 +208,7 @@ const SHARED_STACK: usize = 64 << 10;
 /// calling thread, so it must use no thread-locals, no allocator, no lock and no libc call
 /// (a failing one writes the caller's `errno`), and must not panic: only atomics and rustix
 /// system calls (raw system calls on Linux: they return errors, they touch no `errno`).
-pub fn spawn_sharing_memory<S: Sync + 'static>(
+pub(crate) fn spawn_sharing_memory<S: Sync + 'static>(
     body: fn(&'static S) -> i32,
     arg: &'static S,
     stdin: RawFd,
@@ -296,8 +296,12 @@ pub fn spawn_sharing_memory<S: Sync + 'static>(
 /// execve(2) of `path` with `argv` and `envp` (null-terminated arrays of C strings) as a raw
 /// system call: it writes no `errno`, so a process sharing parx's memory
 /// ([`spawn_sharing_memory`]) may make it. Returns only if the exec failed (always, on
-/// architectures other than x86-64 and AArch64).
-pub fn exec_raw(path: &std::ffi::CStr, argv: &[*const libc::c_char], envp: &[*const libc::c_char]) {
+/// architectures other than x86-64 and `AArch64`).
+pub(crate) fn exec_raw(
+    path: &std::ffi::CStr,
+    argv: &[*const libc::c_char],
+    envp: &[*const libc::c_char],
+) {
     if argv.last().is_some_and(|p| !p.is_null()) || envp.last().is_some_and(|p| !p.is_null()) {
         return;
     }
@@ -335,7 +339,7 @@ pub fn exec_raw(path: &std::ffi::CStr, argv: &[*const libc::c_char], envp: &[*co
 }
 
 /// Sends `sig` to the single process `pid` (ignoring one that is already gone).
-pub fn kill_process(pid: i32, sig: i32) {
+pub(crate) fn kill_process(pid: i32, sig: i32) {
     if pid > 0 {
         // SAFETY: kill(2) has no memory-safety preconditions; pid > 0 names one process.
         unsafe {
@@ -346,7 +350,7 @@ pub fn kill_process(pid: i32, sig: i32) {
 
 /// Waits for the child process `pid` to end and reaps it (errors, such as a child already
 /// reaped, are ignored).
-pub fn reap(pid: i32) {
+pub(crate) fn reap(pid: i32) {
     let mut status = 0;
     // SAFETY: waitpid writes the status into a valid local; pid names our own child.
     while unsafe { libc::waitpid(pid, &mut status, 0) } < 0
@@ -356,7 +360,7 @@ pub fn reap(pid: i32) {
 
 /// The kernel's limit on the bytes of arguments plus environment of an exec, from
 /// `sysconf(_SC_ARG_MAX)` (at least POSIX's 4096 when it is unknown).
-pub fn arg_max() -> usize {
+pub(crate) fn arg_max() -> usize {
     // SAFETY: sysconf(3) only reads a configuration value; it has no memory preconditions.
     let n = unsafe { libc::sysconf(libc::_SC_ARG_MAX) };
     if n <= 0 {
@@ -370,7 +374,7 @@ pub fn arg_max() -> usize {
 /// to the system when freed. Without this, glibc raises its threshold after the first big
 /// free and keeps freed `--pipe` blocks in its heap, so peak memory drifts well above the
 /// blocks really in flight. A no-op elsewhere than glibc.
-pub fn return_big_frees() {
+pub(crate) fn return_big_frees() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator tuning; called before the threads that allocate
     // blocks start.
@@ -382,14 +386,14 @@ pub fn return_big_frees() {
 /// Maps `file` read-only. Pages of the mapping must only be read under a [`SigbusGuard`]
 /// (another process may truncate the file, and touching a page beyond its new end raises
 /// SIGBUS).
-pub fn map_file(file: &File) -> io::Result<memmap2::Mmap> {
+pub(crate) fn map_file(file: &File) -> io::Result<memmap2::Mmap> {
     // SAFETY: the mapping is read-only and private to parx; the one hazard, the file
     // shrinking under it, is handled by reading it only under a SigbusGuard (see below).
     unsafe { memmap2::MmapOptions::new().map(file) }
 }
 
-/// A new anonymous memory file (memfd_create(2)), close-on-exec.
-pub fn memfd(name: &std::ffi::CStr) -> io::Result<File> {
+/// A new anonymous memory file (`memfd_create(2)`), close-on-exec.
+pub(crate) fn memfd(name: &std::ffi::CStr) -> io::Result<File> {
     // SAFETY: `name` is a valid C string; on success the fd is new and ours.
     let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
     if fd < 0 {
@@ -401,7 +405,7 @@ pub fn memfd(name: &std::ffi::CStr) -> io::Result<File> {
 
 /// `n` zeroed atomics in a shared mapping of `file` (sized to hold them), kept for the life
 /// of the process: another process holding the file reads what parx stores in them.
-pub fn shared_table(file: &File, n: usize) -> io::Result<&'static [AtomicI32]> {
+pub(crate) fn shared_table(file: &File, n: usize) -> io::Result<&'static [AtomicI32]> {
     let bytes = n.max(1) * std::mem::size_of::<AtomicI32>();
     file.set_len(bytes as u64)?;
     // SAFETY: the file is parx's own memory file, sized above and never truncated; the other
@@ -419,7 +423,7 @@ pub fn shared_table(file: &File, n: usize) -> io::Result<&'static [AtomicI32]> {
 /// its length (fallocate(2) with `FALLOC_FL_KEEP_SIZE`). `Ok(Some(len))` when reserved,
 /// `Ok(None)` when the file system cannot reserve room (so nothing is known), an error
 /// (`ENOSPC`, `EDQUOT`, `EIO`, ...) when the room is not there.
-pub fn reserve_space(fd: RawFd, offset: u64, len: u64) -> io::Result<Option<u64>> {
+pub(crate) fn reserve_space(fd: RawFd, offset: u64, len: u64) -> io::Result<Option<u64>> {
     loop {
         // SAFETY: fallocate takes integers only, on an fd the caller owns.
         let rc = unsafe {
@@ -444,8 +448,8 @@ pub fn reserve_space(fd: RawFd, offset: u64, len: u64) -> io::Result<Option<u64>
     }
 }
 
-/// Closes every descriptor from `first` up (close_range(2); errors are ignored).
-pub fn close_from(first: u32) {
+/// Closes every descriptor from `first` up (`close_range(2)`; errors are ignored).
+pub(crate) fn close_from(first: u32) {
     // SAFETY: close_range takes integers only; the caller owns every descriptor it closes.
     unsafe {
         libc::syscall(libc::SYS_close_range, first, u32::MAX, 0);
@@ -453,7 +457,7 @@ pub fn close_from(first: u32) {
 }
 
 /// Puts `fd` in non-blocking mode.
-pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
+pub(crate) fn set_nonblocking(fd: RawFd) -> io::Result<()> {
     // SAFETY: fcntl on an fd we own, with integer arguments only.
     let rc = unsafe {
         let fl = libc::fcntl(fd, libc::F_GETFL);
@@ -471,7 +475,7 @@ pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
 
 /// Asks for a pipe buffer of `size` bytes (best effort: the kernel caps it at
 /// /proc/sys/fs/pipe-max-size for unprivileged users; failure is ignored).
-pub fn set_pipe_size(fd: RawFd, size: usize) {
+pub(crate) fn set_pipe_size(fd: RawFd, size: usize) {
     // SAFETY: fcntl on an fd we own, with integer arguments only.
     unsafe {
         libc::fcntl(fd, libc::F_SETPIPE_SZ, size as libc::c_int);
@@ -481,7 +485,7 @@ pub fn set_pipe_size(fd: RawFd, size: usize) {
 /// Moves up to `len` bytes from the pipe `from` to the pipe `to` inside the kernel (the
 /// pipe's pages change hands; nothing is copied), without blocking: `WouldBlock` when `from`
 /// is empty or `to` is full. Returns the bytes moved, 0 at the end of `from`'s input.
-pub fn splice(from: RawFd, to: RawFd, len: usize) -> io::Result<usize> {
+pub(crate) fn splice(from: RawFd, to: RawFd, len: usize) -> io::Result<usize> {
     loop {
         // SAFETY: both fds are open for the call; null offsets are required for pipes.
         let n = unsafe {
@@ -505,7 +509,7 @@ pub fn splice(from: RawFd, to: RawFd, len: usize) -> io::Result<usize> {
 }
 
 /// A new pipe, (read end, write end), both close-on-exec.
-pub fn pipe() -> io::Result<(File, File)> {
+pub(crate) fn pipe() -> io::Result<(File, File)> {
     let mut fds = [0; 2];
     // SAFETY: `fds` is a valid out-array of two ints; on success both fds are new and ours.
     unsafe {
@@ -517,7 +521,7 @@ pub fn pipe() -> io::Result<(File, File)> {
 }
 
 /// Bytes waiting in the pipe `fd` (either end), 0 if unknown.
-pub fn pipe_queued(fd: RawFd) -> usize {
+pub(crate) fn pipe_queued(fd: RawFd) -> usize {
     let mut n: libc::c_int = 0;
     // SAFETY: FIONREAD writes one int into a valid local.
     let rc = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n) };
@@ -531,7 +535,7 @@ pub fn pipe_queued(fd: RawFd) -> usize {
 /// What a process (or a thread of parx, `task` = `self/task/TID`) is doing, from
 /// /proc/…/syscall.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Doing {
+pub(crate) enum Doing {
     /// Running or ready to run (not in a blocking system call).
     Running,
     /// Blocked in read(2) on its fd 0.
@@ -542,7 +546,7 @@ pub enum Doing {
 
 /// What `/proc/{what}/syscall` says (`None` when it cannot be read: another kernel, no
 /// permission, the process is gone).
-pub fn doing(what: &str) -> Option<Doing> {
+pub(crate) fn doing(what: &str) -> Option<Doing> {
     let text = std::fs::read_to_string(format!("/proc/{what}/syscall")).ok()?;
     let mut words = text.split_ascii_whitespace();
     let nr = words.next()?;
@@ -559,13 +563,13 @@ pub fn doing(what: &str) -> Option<Doing> {
 }
 
 /// The calling thread's id.
-pub fn gettid() -> i32 {
+pub(crate) fn gettid() -> i32 {
     // SAFETY: gettid(2) has no arguments and cannot fail.
     unsafe { libc::gettid() }
 }
 
 /// Whether `fd` is a pipe or FIFO.
-pub fn is_pipe(fd: RawFd) -> bool {
+pub(crate) fn is_pipe(fd: RawFd) -> bool {
     // SAFETY: fstat writes into a valid, zeroed local struct.
     unsafe {
         let mut st: libc::stat = std::mem::zeroed();
@@ -574,7 +578,7 @@ pub fn is_pipe(fd: RawFd) -> bool {
 }
 
 /// Puts `fd` back in blocking mode.
-pub fn set_blocking(fd: RawFd) -> io::Result<()> {
+pub(crate) fn set_blocking(fd: RawFd) -> io::Result<()> {
     // SAFETY: fcntl on an fd we own, with integer arguments only.
     let rc = unsafe {
         let fl = libc::fcntl(fd, libc::F_GETFL);
@@ -592,9 +596,9 @@ pub fn set_blocking(fd: RawFd) -> io::Result<()> {
 
 // ---- resources (--load, --memfree, default -j) -----------------------------------------------
 
-/// The number of CPUs in this process's affinity mask (sched_getaffinity), or `None` if it
+/// The number of CPUs in this process's affinity mask (`sched_getaffinity`), or `None` if it
 /// cannot be read.
-pub fn affinity_cpus() -> Option<usize> {
+pub(crate) fn affinity_cpus() -> Option<usize> {
     // SAFETY: cpu_set_t is plain data, valid when zeroed; sched_getaffinity writes at most
     // size_of::<cpu_set_t>() bytes into it, and CPU_COUNT only reads it.
     unsafe {
@@ -609,7 +613,7 @@ pub fn affinity_cpus() -> Option<usize> {
 }
 
 /// The size of a memory page in bytes.
-pub fn page_size() -> usize {
+pub(crate) fn page_size() -> usize {
     // SAFETY: sysconf(3) has no memory-safety preconditions.
     let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     usize::try_from(n).ok().filter(|&n| n > 0).unwrap_or(4096)
@@ -684,13 +688,13 @@ fn install_sigbus_handler() -> io::Result<()> {
 
 /// While alive, SIGBUS from reading `map` is survived (see the section comment). One guard at
 /// a time (parx scans one file at a time, possibly from several rayon threads).
-pub struct SigbusGuard<'a> {
+pub(crate) struct SigbusGuard<'a> {
     map: &'a [u8],
 }
 
 impl<'a> SigbusGuard<'a> {
     /// Registers `map` (a file mapping) as the range being scanned.
-    pub fn new(map: &'a [u8]) -> io::Result<Self> {
+    pub(crate) fn new(map: &'a [u8]) -> io::Result<Self> {
         install_sigbus_handler()?;
         GUARD_HIT.store(false, Ordering::SeqCst);
         let start = map.as_ptr() as usize;
@@ -700,12 +704,12 @@ impl<'a> SigbusGuard<'a> {
     }
 
     /// The guarded bytes (pages past a truncation read as zeros).
-    pub fn bytes(&self) -> &'a [u8] {
+    pub(crate) fn bytes(&self) -> &'a [u8] {
         self.map
     }
 
     /// Whether a page of the mapping vanished (the file shrank) since the guard was made.
-    pub fn hit(&self) -> bool {
+    pub(crate) fn hit(&self) -> bool {
         GUARD_HIT.load(Ordering::SeqCst)
     }
 }
@@ -718,13 +722,13 @@ impl Drop for SigbusGuard<'_> {
 }
 
 /// The effective user id (owner check of a `--slurm` run directory).
-pub fn euid() -> u32 {
+pub(crate) fn euid() -> u32 {
     // SAFETY: geteuid(2) cannot fail and has no preconditions.
     unsafe { libc::geteuid() }
 }
 
 /// Makes fd 2 a duplicate of `file` (an array task's stderr goes into its run directory).
-pub fn redirect_stderr(file: &File) -> io::Result<()> {
+pub(crate) fn redirect_stderr(file: &File) -> io::Result<()> {
     // SAFETY: dup2 on an fd we own onto fd 2; nothing holds a Rust object for fd 2.
     if unsafe { libc::dup2(file.as_raw_fd(), 2) } < 0 {
         return Err(io::Error::last_os_error());
@@ -733,7 +737,7 @@ pub fn redirect_stderr(file: &File) -> io::Result<()> {
 }
 
 /// Makes fd 1 a duplicate of `file` (an array task's outputs go into its run directory).
-pub fn redirect_stdout(file: &File) -> io::Result<()> {
+pub(crate) fn redirect_stdout(file: &File) -> io::Result<()> {
     // SAFETY: dup2 on an fd we own onto fd 1; Rust objects for fd 1 (stdout_file) only ever
     // write to whatever fd 1 is, and none is in use yet.
     if unsafe { libc::dup2(file.as_raw_fd(), 1) } < 0 {
@@ -744,7 +748,7 @@ pub fn redirect_stdout(file: &File) -> io::Result<()> {
 
 /// `-j 0`: as many job slots as the open-file limit allows (each running task holds a few
 /// pipes and spill files), at most 1024 and at least 1.
-pub fn max_slots() -> usize {
+pub(crate) fn max_slots() -> usize {
     slot_limit().0.clamp(1, 1024)
 }
 
@@ -753,7 +757,7 @@ pub fn max_slots() -> usize {
 /// Open files: a running task may hold 8 descriptors (stdout, stderr and stdin pipes with both
 /// ends while it spawns, two spill files), parx keeps 24 for itself. Processes (counted per
 /// user, and a thread counts): a slot is a thread and a child, 8 are kept for the rest.
-pub fn slot_limit() -> (usize, Option<String>) {
+pub(crate) fn slot_limit() -> (usize, Option<String>) {
     /// Descriptors parx keeps for itself (stdio, the watchdog, the signal pipe, input files).
     const RESERVED: u64 = 24;
     /// Descriptors a running task may hold.
@@ -792,7 +796,7 @@ pub fn slot_limit() -> (usize, Option<String>) {
 }
 
 /// `--nice N`: the child sets its niceness to N (relative to parx's) before exec.
-pub fn nice_in_child(cmd: &mut std::process::Command, n: i32) {
+pub(crate) fn nice_in_child(cmd: &mut std::process::Command, n: i32) {
     use std::os::unix::process::CommandExt;
     // SAFETY: nice(2) is async-signal-safe and touches only the child's own priority; it
     // runs between fork and exec with nothing else in between. Its failure (EPERM for a

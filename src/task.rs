@@ -11,11 +11,11 @@ use std::time::{Duration, SystemTime};
 use crate::output::OutBuf;
 
 /// One input record: its columns (one per input source, or per `--colsep` field).
-pub type Record = Vec<OsString>;
+pub(crate) type Record = Vec<OsString>;
 
 /// A unit of work: a sequence number and its input.
 #[derive(Debug)]
-pub struct Task {
+pub(crate) struct Task {
     /// 1-based position in input order (`{#}`).
     pub seq: u64,
     /// What the command runs on.
@@ -24,7 +24,7 @@ pub struct Task {
 
 /// The input of one task.
 #[derive(Debug)]
-pub enum TaskInput {
+pub(crate) enum TaskInput {
     /// One or more argument records (more than one with `-n`/`-X`).
     Args(Vec<Record>),
     /// A chunk of `--pipe`/`--pipe-part` input, fed to the command's stdin.
@@ -37,7 +37,7 @@ pub enum TaskInput {
 /// One-value tasks in a row, numbered from the [`Task`]'s `seq`: their values, each ended by
 /// `end` (the record terminator the worker reads), exactly as they are written to it.
 #[derive(Debug)]
-pub struct Lines {
+pub(crate) struct Lines {
     /// The values, each ended by `end`; those before `at` are already answered.
     pub bytes: Vec<u8>,
     /// Where the first value not yet answered starts.
@@ -50,19 +50,19 @@ pub struct Lines {
 
 impl Lines {
     /// The values from `at` on: what is still to be sent or answered.
-    pub fn rest(&self) -> &[u8] {
+    pub(crate) fn rest(&self) -> &[u8] {
         &self.bytes[self.at..]
     }
 
     /// The first value (without its end), for messages.
-    pub fn first(&self) -> &[u8] {
+    pub(crate) fn first(&self) -> &[u8] {
         let rest = self.rest();
         &rest[..memchr::memchr(self.end, rest).unwrap_or(rest.len())]
     }
 
     /// Takes the first `n` values off the front (they have been answered): returns them as a
     /// block of their own, without their bytes (nothing reads them any more).
-    pub fn take_answered(&mut self, n: u64) -> Lines {
+    pub(crate) fn take_answered(&mut self, n: u64) -> Lines {
         debug_assert!(n <= self.count);
         self.at += self.offset_of(n);
         self.count -= n;
@@ -76,7 +76,7 @@ impl Lines {
 
     /// Splits off the values after the first `n` (to be sent elsewhere), leaving this block
     /// with the first `n` alone.
-    pub fn split_after(&mut self, n: u64) -> Option<Lines> {
+    pub(crate) fn split_after(&mut self, n: u64) -> Option<Lines> {
         if n == 0 || self.count <= n {
             return None;
         }
@@ -107,7 +107,7 @@ impl Lines {
 /// A record-aligned chunk: the header (if any) then the body go to the command's stdin.
 /// [`crate::pool::feed::Feeder`] sends one without blocking.
 #[derive(Debug)]
-pub struct Chunk {
+pub(crate) struct Chunk {
     /// The `--header` records, sent before the body (shared by every chunk of a file).
     pub header: Arc<[u8]>,
     /// The chunk's own bytes.
@@ -123,7 +123,7 @@ pub struct Chunk {
 
 /// Where a chunk's bytes are.
 #[derive(Debug)]
-pub enum ChunkBody {
+pub(crate) enum ChunkBody {
     /// Read from stdin (`--pipe`).
     Bytes(Block),
     /// A byte range of a file (`--pipe-part`), sent by reading it (pread(2)) from the page
@@ -143,7 +143,7 @@ pub enum ChunkBody {
 /// A `--pipe` chunk moved with splice(2) from parx's stdin pipe (`crate::source::splice`):
 /// the command's stdin is the read end of a pipe the source fills while the command reads.
 #[derive(Debug)]
-pub struct PipeBody {
+pub(crate) struct PipeBody {
     /// The read end, until the slot gives it to the command (see
     /// [`crate::pool::feed::stdin_for`]).
     pub stdin: std::sync::Mutex<Option<std::os::fd::OwnedFd>>,
@@ -154,14 +154,14 @@ pub struct PipeBody {
 /// The bytes of a `--pipe` chunk. When dropped, the buffer goes back to the source to be
 /// read into again (saving the page faults of fresh memory for every block).
 #[derive(Debug)]
-pub struct Block {
+pub(crate) struct Block {
     data: Vec<u8>,
     home: Option<Sender<Vec<u8>>>,
 }
 
 impl Block {
     /// `data`, to be sent back on `home` (if any) when dropped.
-    pub fn new(data: Vec<u8>, home: Option<Sender<Vec<u8>>>) -> Block {
+    pub(crate) fn new(data: Vec<u8>, home: Option<Sender<Vec<u8>>>) -> Block {
         Block { data, home }
     }
 }
@@ -183,7 +183,7 @@ impl Drop for Block {
 
 /// An open `--pipe-part` data file.
 #[derive(Debug)]
-pub struct DataFile {
+pub(crate) struct DataFile {
     /// Its name as given (for `{}` and messages).
     pub path: PathBuf,
     /// The open file.
@@ -192,7 +192,7 @@ pub struct DataFile {
 
 impl Chunk {
     /// Bytes this chunk sends in all, header included.
-    pub fn len(&self) -> u64 {
+    pub(crate) fn len(&self) -> u64 {
         let body = match &self.body {
             ChunkBody::Bytes(b) => b.len() as u64,
             ChunkBody::File { len, .. } => *len,
@@ -204,7 +204,7 @@ impl Chunk {
 
 impl Task {
     /// The argument records of this task (empty for chunk tasks).
-    pub fn records(&self) -> &[Record] {
+    pub(crate) fn records(&self) -> &[Record] {
         match &self.input {
             TaskInput::Args(r) => r,
             TaskInput::Chunk(_) | TaskInput::Lines(_) => &[],
@@ -212,7 +212,7 @@ impl Task {
     }
 
     /// The records value placeholders see: the arguments, or a chunk's file name.
-    pub fn template_records(&self) -> &[Record] {
+    pub(crate) fn template_records(&self) -> &[Record] {
         match &self.input {
             TaskInput::Args(r) => r,
             TaskInput::Chunk(c) => &c.name,
@@ -221,7 +221,7 @@ impl Task {
     }
 
     /// The chunk to feed to the command's stdin, if this is a chunk task.
-    pub fn chunk(&self) -> Option<&Chunk> {
+    pub(crate) fn chunk(&self) -> Option<&Chunk> {
         match &self.input {
             TaskInput::Chunk(c) => Some(c),
             TaskInput::Args(_) | TaskInput::Lines(_) => None,
@@ -231,7 +231,7 @@ impl Task {
 
 impl TaskInput {
     /// How many tasks it stands for (numbered in a row).
-    pub fn tasks(&self) -> u64 {
+    pub(crate) fn tasks(&self) -> u64 {
         match self {
             TaskInput::Lines(l) => l.count,
             TaskInput::Args(_) | TaskInput::Chunk(_) => 1,
@@ -241,7 +241,7 @@ impl TaskInput {
 
 /// How a task ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// The command exited with this status.
     Exited(i32),
     /// The command was killed by this signal.
@@ -257,25 +257,25 @@ pub enum Outcome {
 
 impl Outcome {
     /// Whether the task counts as a success.
-    pub fn success(self) -> bool {
+    pub(crate) fn success(self) -> bool {
         matches!(self, Outcome::Exited(0) | Outcome::DryRun)
     }
 
     /// The task's own exit status as a shell reports it (128+signal when killed).
-    pub fn exit_code(self) -> i32 {
+    pub(crate) fn exit_code(self) -> i32 {
         match self {
             Outcome::Exited(c) => c,
             Outcome::Signaled(s) => 128 + s,
             Outcome::SpawnFailed(s) => s,
             Outcome::DryRun => 0,
-            Outcome::IoError => 255,
+            Outcome::IoError => crate::exit::EXIT_ERROR,
         }
     }
 }
 
 /// A finished task, handed whole to the merger.
 #[derive(Debug)]
-pub struct Finished {
+pub(crate) struct Finished {
     /// The task's sequence number.
     pub seq: u64,
     /// Its stdout (what was not already streamed as head of line).
@@ -294,7 +294,7 @@ pub struct Finished {
 
 /// Facts about a task's (last) run, for `--joblog`. `Default` when nothing ran.
 #[derive(Debug, Default)]
-pub struct RunInfo {
+pub(crate) struct RunInfo {
     /// When the last attempt started (`None`: it never started).
     pub start: Option<SystemTime>,
     /// How long it ran.
@@ -313,7 +313,7 @@ pub struct RunInfo {
 
 /// What the pool and the sources send to the merger, the only writer of stdout.
 #[derive(Debug)]
-pub enum Msg {
+pub(crate) enum Msg {
     /// A piece of the stdout of the task at the head of the `-k` order, streamed through.
     Stream {
         /// The head task's sequence number.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 /// Parses a duration: a number (decimals allowed) with an optional unit `ms`, `s`, `m`, `h`,
 /// `d`; a plain number is seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -33,16 +33,16 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// kills a task after N% of the median run time of the tasks done so far; none before the
 /// first is done).
 #[derive(Debug, Default)]
-pub struct Median {
+pub(crate) struct Median {
     last: std::collections::VecDeque<Duration>,
 }
 
 impl Median {
     /// How many recent run times count.
-    pub const WINDOW: usize = 999;
+    pub(crate) const WINDOW: usize = 999;
 
     /// Adds a finished task's run time.
-    pub fn push(&mut self, d: Duration) {
+    pub(crate) fn push(&mut self, d: Duration) {
         if self.last.len() == Self::WINDOW {
             self.last.pop_front();
         }
@@ -50,7 +50,7 @@ impl Median {
     }
 
     /// The median so far, if any task has finished.
-    pub fn get(&self) -> Option<Duration> {
+    pub(crate) fn get(&self) -> Option<Duration> {
         let mut v: Vec<Duration> = self.last.iter().copied().collect();
         v.sort_unstable();
         v.get(v.len().saturating_sub(1) / 2).copied()

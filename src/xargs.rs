@@ -1,5 +1,5 @@
 //! The `xargs` personality: parx invoked as `xargs` (a link or copy of that name) or as
-//! `parx --as xargs ...` parses its command line exactly as GNU xargs 4.9 does (getopt_long
+//! `parx --as xargs ...` parses its command line exactly as GNU xargs 4.9 does (`getopt_long`
 //! with xargs' options, its warnings, its usage errors and status 1) and runs onto the same
 //! engine as native parx: the items are read and packed by `crate::source::xargs`, GNU xargs'
 //! statuses come from `crate::exit`, its words from `crate::messages`.
@@ -92,7 +92,7 @@ impl Stop {
     }
 }
 
-/// One option as getopt_long hands it out: its short letter and argument.
+/// One option as `getopt_long` hands it out: its short letter and argument.
 type Opt = (char, Option<OsString>);
 
 /// The options in order, and where the command starts.
@@ -331,7 +331,7 @@ fn env_size() -> usize {
         .sum()
 }
 
-/// Parses xargs' arguments (without argv[0]): pure but for the facts passed in.
+/// Parses xargs' arguments (without `argv[0]`): pure but for the facts passed in.
 pub(crate) fn parse(
     args: &[OsString],
     sys_arg_max: usize,
@@ -387,61 +387,13 @@ fn build(
         arg_size_max,
         env_size,
     };
-    let excl = |w: &mut Vec<String>, option: &str, offending: &str| {
-        w.push(format!(
-            "xargs: warning: options {offending} and {option} are mutually exclusive, ignoring \
-             previous {offending} value"
-        ));
-    };
-    let max = i64::MAX;
     for (c, v) in opts {
         let val = || v.clone().unwrap_or_default();
         match c {
             '0' => spec.delimiter = Some(0),
             'd' => spec.delimiter = Some(delimiter(&val())?),
             'E' | 'e' => spec.eof = v.filter(|e| !e.is_empty()).map(|e| e.as_bytes().to_vec()),
-            'I' | 'i' => {
-                spec.replace = Some(v.map_or(b"{}".to_vec(), |r| r.as_bytes().to_vec()));
-                if spec.max_args != 0 {
-                    excl(&mut warnings, "--replace/-I/-i", "--max-args");
-                    spec.max_args = 0;
-                }
-                if spec.max_lines != 0 {
-                    excl(&mut warnings, "--replace/-I/-i", "--max-lines");
-                    spec.max_lines = 0;
-                }
-            }
-            'L' | 'l' => {
-                spec.max_lines = match (c, &v) {
-                    ('l', None) => 1,
-                    (_, _) => number(&val(), c, 1, max, true, &mut warnings)? as u64,
-                };
-                let name = if c == 'L' { "-L" } else { "--max-lines/-l" };
-                if spec.max_args != 0 {
-                    excl(&mut warnings, name, "--max-args");
-                    spec.max_args = 0;
-                }
-                if spec.replace.is_some() {
-                    excl(&mut warnings, name, "--replace");
-                    spec.replace = None;
-                }
-            }
-            'n' => {
-                spec.max_args = number(&val(), 'n', 1, max, true, &mut warnings)? as u64;
-                if spec.max_lines != 0 {
-                    excl(&mut warnings, "--max-args/-n", "--max-lines");
-                    spec.max_lines = 0;
-                }
-                if spec.replace.is_some() {
-                    if spec.max_args == 1 {
-                        // GNU ignores -n1 with -i (sv patch 1500).
-                        spec.max_args = 0;
-                    } else {
-                        excl(&mut warnings, "--max-args/-n", "--replace");
-                        spec.replace = None;
-                    }
-                }
-            }
+            'I' | 'i' | 'L' | 'l' | 'n' => cut_option(&mut spec, c, v, &mut warnings)?,
             's' => {
                 spec.max_chars =
                     number(&val(), 's', 1, arg_size_max as i64, false, &mut warnings)? as usize;
@@ -485,6 +437,70 @@ fn build(
     p.spec = spec;
     p.warnings = warnings;
     Ok(p)
+}
+
+/// `-I`/`-i`, `-L`/`-l` and `-n` (`c`, with its value `v`): each says how the input is cut
+/// into command lines, so the one given last wins, with GNU's warning for what it overrides.
+fn cut_option(
+    spec: &mut XargsSpec,
+    c: char,
+    v: Option<OsString>,
+    warnings: &mut Vec<String>,
+) -> Result<(), Stop> {
+    let excl = |w: &mut Vec<String>, option: &str, offending: &str| {
+        w.push(format!(
+            "xargs: warning: options {offending} and {option} are mutually exclusive, ignoring \
+             previous {offending} value"
+        ));
+    };
+    let max = i64::MAX;
+    let val = || v.clone().unwrap_or_default();
+    match c {
+        'I' | 'i' => {
+            spec.replace = Some(v.map_or(b"{}".to_vec(), |r| r.as_bytes().to_vec()));
+            if spec.max_args != 0 {
+                excl(warnings, "--replace/-I/-i", "--max-args");
+                spec.max_args = 0;
+            }
+            if spec.max_lines != 0 {
+                excl(warnings, "--replace/-I/-i", "--max-lines");
+                spec.max_lines = 0;
+            }
+        }
+        'L' | 'l' => {
+            spec.max_lines = match (c, &v) {
+                ('l', None) => 1,
+                (_, _) => number(&val(), c, 1, max, true, warnings)? as u64,
+            };
+            let name = if c == 'L' { "-L" } else { "--max-lines/-l" };
+            if spec.max_args != 0 {
+                excl(warnings, name, "--max-args");
+                spec.max_args = 0;
+            }
+            if spec.replace.is_some() {
+                excl(warnings, name, "--replace");
+                spec.replace = None;
+            }
+        }
+        'n' => {
+            spec.max_args = number(&val(), 'n', 1, max, true, warnings)? as u64;
+            if spec.max_lines != 0 {
+                excl(warnings, "--max-args/-n", "--max-lines");
+                spec.max_lines = 0;
+            }
+            if spec.replace.is_some() {
+                if spec.max_args == 1 {
+                    // GNU ignores -n1 with -i (sv patch 1500).
+                    spec.max_args = 0;
+                } else {
+                    excl(warnings, "--max-args/-n", "--replace");
+                    spec.replace = None;
+                }
+            }
+        }
+        _ => unreachable!("only the options that cut the input come here"),
+    }
+    Ok(())
 }
 
 /// GNU xargs' `--help`.
@@ -535,7 +551,7 @@ This is parx's xargs personality (GNU xargs 4.9's command line on parx's engine)
 see 'man parx'.
 ";
 
-/// parx as GNU xargs with `args` (argv without argv[0]): the configuration to run, or the
+/// parx as GNU xargs with `args` (argv without `argv[0]`): the configuration to run, or the
 /// exit status when there is nothing to run (help, version, a usage error).
 pub(crate) fn plan(args: &[OsString]) -> Result<Config, i32> {
     messages::set_program("xargs");
@@ -599,7 +615,12 @@ fn show_limits(p: &Parsed) {
 fn config(p: Parsed) -> anyhow::Result<Config> {
     let jobs = p.procs.to_string();
     let cli = Cli::try_parse_from(["parx", "-j", &jobs, "--line-buffer", "--", "true"])?;
-    let mut cfg = Config::from_cli(cli)?;
+    let mut notes = Vec::new();
+    let built = Config::from_cli(cli, &crate::resources::machine(), &mut notes);
+    for n in notes {
+        messages::note(n);
+    }
+    let mut cfg = built?;
     cfg.template = Template::argv_values();
     cfg.batch = Batch::One;
     cfg.keep_order = false;

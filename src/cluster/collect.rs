@@ -14,10 +14,16 @@ use anyhow::{bail, Context};
 use super::rundir::{self, RunDir};
 use super::{slurm, GRACE, POLL};
 use crate::config::Config;
-use crate::exit::EXIT_ERROR;
+use crate::exit::{Report, EXIT_ERROR};
 use crate::halt::{HaltSpec, HaltState, When};
 use crate::sys;
+
+mod halt;
+mod status;
 use crate::task::Outcome as TaskOutcome;
+use halt::HaltWatch;
+pub(super) use halt::HALT_FILE;
+pub(super) use status::status;
 
 /// What a shard's job log says. The shard's stdout is one append-only file (`shard-K/out`)
 /// and the log is its index: rows are written in the order the outputs were, each after its
@@ -297,149 +303,40 @@ impl Done {
     }
 }
 
-/// `--halt` over the whole run: the submitter feeds it every shard's job-log rows as they
-/// come (the shards run without `--halt`), so a count or a percentage is of the whole run's
-/// tasks. A task a signal ended counts only once its shard has ended normally: it may have
-/// died of Slurm's TERM (a cancel, a requeue), and then it did not run.
-struct HaltWatch {
-    state: HaltState,
-    /// The run's tasks (a percentage is of them).
-    total: u64,
-    /// Per shard: the log's inode and how far it was read.
-    read: HashMap<u64, (u64, u64)>,
-    /// Tasks already counted (or done before this submission).
-    seen: HashSet<u64>,
-    /// Per shard: tasks a signal ended, waiting for how the shard ends.
-    held: HashMap<u64, Vec<(u64, TaskOutcome)>>,
+/// parx was interrupted while the array runs: cancels it, leaves once Slurm has let go of
+/// every task (bounded), and records the shards still `pending` as cancelled.
+fn cancel(dir: &RunDir, job: &str, pending: &BTreeSet<u64>) -> anyhow::Result<()> {
+    slurm::cancel(job);
+    let until = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < until && slurm::queued(job).is_none_or(|q| !q.is_empty()) {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    for &k in pending {
+        // Their tasks in flight died of the cancel: not run, for --resume.
+        record_state(dir, k, "CANCELLED")?;
+    }
+    crate::messages::note(format_args!("interrupted: cancelled Slurm array job {job}"));
+    Ok(())
 }
 
-impl HaltWatch {
-    fn new(spec: HaltSpec, total: u64, dir: &RunDir, n: u64) -> anyhow::Result<HaltWatch> {
-        let mut seen = HashSet::new();
-        for k in (1..=n).filter(|&k| dir.shard(k).is_dir()) {
-            seen.extend(
-                Log::read(&dir.shard(k).join("joblog"), false)?
-                    .rows
-                    .into_keys(),
-            );
-        }
-        Ok(HaltWatch {
-            state: HaltState::new(spec),
-            total,
-            read: HashMap::new(),
-            seen,
-            held: HashMap::new(),
-        })
+/// Each pending shard's parx status, and whether that is sure without Slurm's word: a shard
+/// needs it unless its parx ended normally with no task killed by a signal (those may have
+/// died of Slurm's TERM a moment before parx would have).
+fn shard_ends(
+    dir: &RunDir,
+    pending: &BTreeSet<u64>,
+) -> anyhow::Result<BTreeMap<u64, (Option<i32>, bool)>> {
+    let mut ends = BTreeMap::new();
+    for &k in pending {
+        let code = shard_exit(dir, k)?;
+        let sure =
+            ended_normally(code) && !Log::read(&dir.shard(k).join("joblog"), false)?.any_killed();
+        ends.insert(k, (code, sure));
     }
-
-    fn observe(&mut self, seq: u64, o: TaskOutcome) -> Option<When> {
-        self.state.observe(seq, o, self.total)
-    }
-
-    /// Reads the rows the shards' logs gained; `Some` once the condition is met.
-    fn poll(&mut self, dir: &RunDir, n: u64) -> Option<When> {
-        use std::io::{Read, Seek, SeekFrom};
-        use std::os::unix::fs::MetadataExt;
-        for k in 1..=n {
-            let path = dir.shard(k).join("joblog");
-            let Ok(Some(mut f)) = rundir::open_read(&path) else {
-                continue;
-            };
-            let Ok(meta) = f.metadata() else { continue };
-            let (ino, pos) = self.read.entry(k).or_insert((meta.ino(), 0));
-            if *ino != meta.ino() || meta.len() < *pos {
-                // Rewritten (a requeued attempt cut it): its held rows were voided.
-                (*ino, *pos) = (meta.ino(), 0);
-                self.held.remove(&k);
-            }
-            let mut buf = Vec::new();
-            if f.seek(SeekFrom::Start(*pos)).is_err() || f.read_to_end(&mut buf).is_err() {
-                continue;
-            }
-            let whole = memchr::memrchr(b'\n', &buf).map_or(0, |i| i + 1);
-            *pos += whole as u64;
-            for line in buf[..whole].split(|&b| b == b'\n') {
-                let fields: Vec<&[u8]> = line.splitn(9, |&b| b == b'\t').collect();
-                let num = |i: usize| -> Option<i64> {
-                    std::str::from_utf8(fields.get(i)?)
-                        .ok()?
-                        .trim()
-                        .parse()
-                        .ok()
-                };
-                let (Some(seq), Some(exit), Some(sig)) = (num(0), num(6), num(7)) else {
-                    continue;
-                };
-                if seq <= 0 || !self.seen.insert(seq as u64) {
-                    continue;
-                }
-                let o = match sig {
-                    0 => TaskOutcome::Exited(exit as i32),
-                    s => TaskOutcome::Signaled(s as i32),
-                };
-                if killed_by_a_stop(exit, sig) {
-                    self.held.entry(k).or_default().push((seq as u64, o));
-                } else if let Some(w) = self.observe(seq as u64, o) {
-                    return Some(w);
-                }
-            }
-        }
-        None
-    }
-
-    /// Shard `k` is over: its held rows count if it ended normally.
-    fn shard_over(&mut self, k: u64, normal: bool) -> Option<When> {
-        let held = self.held.remove(&k).unwrap_or_default();
-        if !normal {
-            return None;
-        }
-        held.into_iter().find_map(|(seq, o)| self.observe(seq, o))
-    }
-
-    /// Acts on the condition met: `now` cancels the array (what runs counts as not run),
-    /// `soon` stops every claim (and the static shares not started yet).
-    fn act(
-        &self,
-        when: When,
-        dir: &RunDir,
-        job: &str,
-        pending: &BTreeSet<u64>,
-        out: &mut Outcome,
-    ) -> anyhow::Result<()> {
-        let status = self.state.status.unwrap_or(EXIT_ERROR);
-        out.halted = Some(status);
-        let what = match when {
-            When::Now => {
-                slurm::cancel(job);
-                for &j in pending {
-                    record_state(dir, j, "CANCELLED")?;
-                }
-                format!("cancelled Slurm array job {job} (its running tasks count as not run)")
-            }
-            When::Soon => {
-                // No shard claims another batch or starts a task it claimed.
-                rundir::replace(&dir.join(HALT_FILE), b"soon\n")?;
-                rundir::replace(&dir.join("claims"), format!("{}\n", u64::MAX).as_bytes())?;
-                if static_shares(dir)? {
-                    slurm::cancel_pending(job);
-                    "the shards not started yet are cancelled; running ones finish".to_owned()
-                } else {
-                    "the shards start no new task; running ones finish".to_owned()
-                }
-            }
-        };
-        crate::messages::note(format_args!(
-            "--halt: condition met at task {} over all shards (status {status}); {what}",
-            self.state.trigger
-        ));
-        Ok(())
-    }
+    Ok(ends)
 }
 
-/// `DIR/halt`: `--halt soon` was met; shards start no new task.
-pub(super) const HALT_FILE: &str = "halt";
-
-/// Waits for the submitted shards. Returns `Some(status)` when interrupted (after cancelling
+/// Waits for the submitted shards. Returns `Some(signal)` when interrupted by it (after cancelling
 /// the array).
 ///
 /// A shard is over when its status file says it ended normally, or when Slurm no longer runs
@@ -496,28 +393,10 @@ pub(super) fn wait(
         }
         let s = sig.load(Ordering::SeqCst);
         if s != 0 {
-            slurm::cancel(job);
-            // Leave once Slurm has let go of every task (bounded).
-            let until = Instant::now() + Duration::from_secs(30);
-            while Instant::now() < until && slurm::queued(job).is_none_or(|q| !q.is_empty()) {
-                std::thread::sleep(Duration::from_millis(500));
-            }
-            for &k in &pending {
-                // Their tasks in flight died of the cancel: not run, for --resume.
-                record_state(dir, k, "CANCELLED")?;
-            }
-            crate::messages::note(format_args!("interrupted: cancelled Slurm array job {job}"));
-            return Ok(Some(128 + s));
+            cancel(dir, job, &pending)?;
+            return Ok(Some(s));
         }
-        // A shard needs Slurm's word unless its parx ended normally with no task killed by
-        // a signal: those may have died of Slurm's TERM a moment before parx would have.
-        let mut ends = BTreeMap::new();
-        for &k in &pending {
-            let code = shard_exit(dir, k)?;
-            let sure = ended_normally(code)
-                && !Log::read(&dir.shard(k).join("joblog"), false)?.any_killed();
-            ends.insert(k, (code, sure));
-        }
+        let ends = shard_ends(dir, &pending)?;
         let due = asked.is_none_or(|at| at.elapsed() >= squeue_interval(times));
         if ends.values().any(|&(_, sure)| !sure) && due {
             queue = slurm::states(job);
@@ -788,7 +667,7 @@ fn print_task(
 /// Copies shard `k`'s stderr (its tasks' stderr and its parx's own messages) to stderr.
 fn print_stderr(dir: &RunDir, k: u64) -> anyhow::Result<()> {
     if let Some(mut f) = rundir::open_read(&dir.shard(k).join("stderr"))? {
-        let _ = io::copy(&mut f, &mut io::stderr().lock());
+        crate::messages::task_stderr(|e| io::copy(&mut f, e).map(drop));
     }
     Ok(())
 }
@@ -809,7 +688,8 @@ fn print_shard(dir: &RunDir, k: u64, out: &mut Outcome) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Prints what is left to print, writes the merged job log, and returns the exit status.
+/// Prints what is left to print, writes the merged job log, and returns the report the exit
+/// status is decided from.
 pub(super) fn finish(
     dir: &RunDir,
     n: u64,
@@ -817,7 +697,7 @@ pub(super) fn finish(
     cfg: &Config,
     part: bool,
     out: &mut Outcome,
-) -> anyhow::Result<i32> {
+) -> anyhow::Result<Report> {
     let mut logs = Vec::new();
     for k in 1..=n {
         logs.push(shard_log(dir, k)?.1);
@@ -919,176 +799,14 @@ pub(super) fn finish(
             }
         }
     }
-    if out.stdout_closed {
-        return Ok(0);
-    }
-    if let Some(code) = out.halted {
-        return Ok(code);
-    }
-    if failed == 0 && own_error {
-        return Ok(EXIT_ERROR);
-    }
-    Ok(failed.min(101) as i32)
-}
-
-/// `--slurm-status`: what the run directory says of the run, on stdout.
-pub(super) fn status(path: &Path) -> anyhow::Result<i32> {
-    use std::io::Write;
-    let dir = RunDir::open(path)?;
-    let field = |file: &str, key: &str| -> anyhow::Result<Option<String>> {
-        Ok(rundir::read(&dir.join(file))?.and_then(|t| {
-            String::from_utf8_lossy(&t)
-                .lines()
-                .find_map(|l| l.strip_prefix(key).map(|v| v.trim().to_owned()))
-        }))
-    };
-    let Some(n) = field("run", "shards ")?.and_then(|v| v.parse::<u64>().ok()) else {
-        bail!(
-            "{}: not a --slurm run directory (no 'run' file)",
-            path.display()
-        );
-    };
-    let total = field("shape", "tasks ")?.and_then(|v| v.parse::<u64>().ok());
-    let mut lines = Vec::new();
-    let (mut done, mut failed) = (BTreeSet::new(), 0);
-    for k in 1..=n {
-        if !dir.shard(k).is_dir() {
-            continue;
-        }
-        let (end, log) = shard_log(&dir, k)?;
-        failed += log.failed();
-        done.extend(log.rows.keys().copied());
-        let state = match (&end.slurm, end.code) {
-            (Some(s), _) => format!("ended by Slurm ({s})"),
-            (None, Some(c)) if ended_normally(Some(c)) => format!("finished (exit {c})"),
-            (None, Some(c)) => format!("stopped (exit {c})"),
-            (None, None) => "running, pending or lost".into(),
-        };
-        lines.push(format!(
-            "shard {k}/{n}: {} tasks done ({} failed), {state}",
-            log.rows.len(),
-            log.failed()
-        ));
-    }
-    let of = total.map_or(String::new(), |t| format!(" of {t}"));
-    let job = rundir::read(&dir.join("jobs"))?
-        .and_then(|t| {
-            String::from_utf8_lossy(&t)
-                .lines()
-                .last()
-                .map(str::to_owned)
-        })
-        .and_then(|l| l.split(' ').next().map(str::to_owned))
-        .unwrap_or_else(|| "-".into());
-    let mut out = io::stdout().lock();
-    writeln!(
-        out,
-        "{}: {}{of} tasks done, {failed} failed; Slurm array job {job}",
-        dir.path.display(),
-        done.len()
-    )?;
-    for l in lines {
-        writeln!(out, "{l}")?;
-    }
-    Ok(0)
+    Ok(Report {
+        stdout_closed: out.stdout_closed,
+        halt: out.halted,
+        failed,
+        shard_errored: own_error,
+        ..Report::default()
+    })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn halt_counts_every_shards_rows_and_holds_the_killed_ones() {
-        let d = tempfile::tempdir().unwrap();
-        let dir = RunDir::create(&d.path().join("rd")).unwrap();
-        let row = |seq: u64, exit: i32, sig: i32| {
-            format!("{seq}\t:\t1.0\t0.1\t0\t0\t{exit}\t{sig}\tcmd\n").into_bytes()
-        };
-        let write = |k: u64, rows: &[Vec<u8>]| {
-            let mut t = crate::joblog::HEADER.to_vec();
-            rows.iter().for_each(|r| t.extend_from_slice(r));
-            dir.make_shard(k).unwrap();
-            std::fs::write(dir.shard(k).join("joblog"), t).unwrap();
-        };
-        let spec = |s: &str| crate::config::halt::parse(s).unwrap().unwrap();
-        // Task 5 was done before this submission: it does not count.
-        write(1, &[row(5, 1, 0)]);
-        let mut h = HaltWatch::new(spec("soon,fail=2"), 8, &dir, 2).unwrap();
-        write(1, &[row(5, 1, 0), row(1, 3, 0)]);
-        write(2, &[row(2, 0, 0), row(4, -1, 15)]);
-        // One failure in shard 1; shard 2's TERM may be Slurm's: held.
-        assert_eq!(h.poll(&dir, 2), None);
-        assert_eq!(h.shard_over(2, false), None, "ended by Slurm: not run");
-        write(2, &[row(2, 0, 0), row(4, -1, 15), row(6, 4, 0)]);
-        assert_eq!(
-            h.poll(&dir, 2),
-            Some(When::Soon),
-            "one failure in each shard"
-        );
-        assert_eq!(h.state.status, Some(4));
-        // A shard that ended by itself: its killed task was a failure.
-        write(1, &[row(5, 1, 0)]);
-        write(2, &[]);
-        let mut h = HaltWatch::new(spec("now,fail=25%"), 8, &dir, 2).unwrap();
-        write(1, &[row(5, 1, 0), row(1, 3, 0), row(7, 0, 0)]);
-        assert_eq!(h.poll(&dir, 2), None);
-        assert_eq!(h.shard_over(1, true), None);
-        write(2, &[row(2, 0, 0), row(4, -1, 15)]);
-        assert_eq!(h.poll(&dir, 2), None);
-        assert_eq!(h.shard_over(2, true), Some(When::Now), "2 of 8 failed");
-        assert_eq!(h.state.status, Some(25));
-    }
-
-    #[test]
-    fn tasks_not_run_are_named() {
-        assert_eq!(name_tasks(&[]), "");
-        assert_eq!(name_tasks(&[7]), " (task 7)");
-        assert_eq!(name_tasks(&[7, 9]), " (tasks 7, 9)");
-        let many: Vec<u64> = (1..=10).collect();
-        assert_eq!(
-            name_tasks(&many),
-            " (tasks 1, 2, 3, 4, 5, 6, 7, 8 and 2 more)"
-        );
-    }
-
-    #[test]
-    fn log_keeps_the_last_row_of_each_task() {
-        let d = tempfile::tempdir().unwrap();
-        let p = d.path().join("joblog");
-        let mut t = crate::joblog::HEADER.to_vec();
-        t.extend_from_slice(b"1\t:\t1.0\t0.1\t0\t2\t0\t0\techo a\n");
-        t.extend_from_slice(b"4\t:\t1.0\t0.1\t0\t2\t3\t0\tfalse\n");
-        t.extend_from_slice(b"4\t:\t2.0\t0.1\t0\t2\t0\t0\ttrue\n");
-        t.extend_from_slice(b"7\t:\t1.0\t0.1\t0\t0\t-1\t15\tsleep 9\n");
-        t.extend_from_slice(b"9\t:\t1.0");
-        std::fs::write(&p, &t).unwrap();
-        let log = Log::read(&p, false).unwrap();
-        assert_eq!(log.rows.keys().copied().collect::<Vec<_>>(), [1, 4, 7]);
-        assert_eq!(log.failed(), 1);
-        assert_eq!(log.row(4).rest, b":\t2.0\t0.1\t0\t2\t0\t0\ttrue\n");
-        // The index of shard-K/out: each row's Receive bytes follow the rows before it.
-        assert_eq!((log.row(1).offset, log.row(1).len), (0, 2));
-        assert_eq!((log.row(4).offset, log.row(4).len), (4, 2));
-        assert_eq!(log.out_len(), 6);
-        // A shard Slurm ended: the task its TERM killed did not run.
-        let log = Log::read(&p, true).unwrap();
-        assert_eq!(log.rows.keys().copied().collect::<Vec<_>>(), [1, 4]);
-        // Cut for --resume-failed: every row stays (the offsets), those cut are void.
-        let again = log.text(|r| !r.failed());
-        assert!(again.starts_with(crate::joblog::HEADER));
-        let body = String::from_utf8_lossy(&again[crate::joblog::HEADER.len()..]).into_owned();
-        let seqs: Vec<&str> = body
-            .lines()
-            .map(|l| l.split('\t').next().unwrap())
-            .collect();
-        assert_eq!(seqs, ["1", "0", "4", "0"]);
-        std::fs::write(&p, &again).unwrap();
-        let cut = Log::read(&p, false).unwrap();
-        assert_eq!(cut.rows.keys().copied().collect::<Vec<_>>(), [1, 4]);
-        assert_eq!(cut.row(4).offset, 4);
-        assert!(crate::joblog::parse(&again)
-            .done
-            .iter()
-            .all(|&s| s == 1 || s == 4));
-    }
-}
+mod tests;

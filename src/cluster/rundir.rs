@@ -26,14 +26,14 @@ use crate::sys;
 
 /// A checked run directory (an absolute path).
 #[derive(Debug, Clone)]
-pub struct RunDir {
+pub(super) struct RunDir {
     pub path: PathBuf,
 }
 
 impl RunDir {
     /// Creates a new run directory at `path` (its parent must exist); it must not exist yet,
     /// or be an empty directory of ours.
-    pub fn create(path: &Path) -> anyhow::Result<RunDir> {
+    pub(super) fn create(path: &Path) -> anyhow::Result<RunDir> {
         let path = absolute(path)?;
         match DirBuilder::new().mode(0o700).create(&path) {
             Ok(()) => {}
@@ -56,7 +56,7 @@ impl RunDir {
 
     /// Opens an existing run directory to resume it: it and everything in it must be ours,
     /// private, and free of symbolic links.
-    pub fn open(path: &Path) -> anyhow::Result<RunDir> {
+    pub(super) fn open(path: &Path) -> anyhow::Result<RunDir> {
         let path = absolute(path)?;
         check_dir(&path)?;
         let meta = fs::symlink_metadata(&path)?;
@@ -74,7 +74,7 @@ impl RunDir {
     }
 
     /// Opens the run directory from inside an array task (checked, not audited whole).
-    pub fn for_task(path: &Path) -> anyhow::Result<RunDir> {
+    pub(super) fn for_task(path: &Path) -> anyhow::Result<RunDir> {
         check_dir(path)?;
         Ok(RunDir {
             path: path.to_owned(),
@@ -82,24 +82,24 @@ impl RunDir {
     }
 
     /// `DIR/name`.
-    pub fn join(&self, name: &str) -> PathBuf {
+    pub(super) fn join(&self, name: &str) -> PathBuf {
         self.path.join(name)
     }
 
     /// The directory of shard `k`.
-    pub fn shard(&self, k: u64) -> PathBuf {
+    pub(super) fn shard(&self, k: u64) -> PathBuf {
         self.path.join(format!("shard-{k}"))
     }
 
     /// Creates shard `k`'s directory (or checks the one there).
-    pub fn make_shard(&self, k: u64) -> anyhow::Result<PathBuf> {
+    pub(super) fn make_shard(&self, k: u64) -> anyhow::Result<PathBuf> {
         let p = self.shard(k);
         make_dir(&p)?;
         Ok(p)
     }
 
     /// Fails on the first symbolic link, or entry not owned by us, at or under `root`.
-    pub fn audit(&self, root: &Path) -> anyhow::Result<()> {
+    pub(super) fn audit(&self, root: &Path) -> anyhow::Result<()> {
         let me = sys::euid();
         for entry in walkdir::WalkDir::new(root).follow_links(false) {
             let entry = entry.with_context(|| format!("--run-dir {}", self.path.display()))?;
@@ -135,7 +135,7 @@ fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
 }
 
 /// `p` is a real directory (not a link to one) owned by us.
-pub fn check_dir(p: &Path) -> anyhow::Result<()> {
+pub(super) fn check_dir(p: &Path) -> anyhow::Result<()> {
     let meta = fs::symlink_metadata(p).with_context(|| format!("--run-dir {}", p.display()))?;
     if meta.file_type().is_symlink() {
         bail!(
@@ -158,7 +158,7 @@ pub fn check_dir(p: &Path) -> anyhow::Result<()> {
 }
 
 /// Creates directory `p` with mode 0700 (or checks the one there), whatever the umask.
-pub fn make_dir(p: &Path) -> anyhow::Result<()> {
+pub(super) fn make_dir(p: &Path) -> anyhow::Result<()> {
     match DirBuilder::new().mode(0o700).create(p) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
@@ -170,7 +170,7 @@ pub fn make_dir(p: &Path) -> anyhow::Result<()> {
 }
 
 /// Creates a new file (`O_EXCL|O_NOFOLLOW`, 0600 whatever the umask).
-pub fn create(p: &Path) -> anyhow::Result<File> {
+pub(super) fn create(p: &Path) -> anyhow::Result<File> {
     let f = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -183,7 +183,7 @@ pub fn create(p: &Path) -> anyhow::Result<File> {
 }
 
 /// Opens `p` for appending, creating it if needed (`O_NOFOLLOW`, 0600).
-pub fn append(p: &Path) -> anyhow::Result<File> {
+pub(super) fn append(p: &Path) -> anyhow::Result<File> {
     let f = OpenOptions::new()
         .append(true)
         .create(true)
@@ -199,7 +199,7 @@ pub fn append(p: &Path) -> anyhow::Result<File> {
 }
 
 /// Opens `p` for reading (`O_NOFOLLOW`); `None` when it does not exist.
-pub fn open_read(p: &Path) -> anyhow::Result<Option<File>> {
+pub(super) fn open_read(p: &Path) -> anyhow::Result<Option<File>> {
     match OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
@@ -212,7 +212,7 @@ pub fn open_read(p: &Path) -> anyhow::Result<Option<File>> {
 }
 
 /// Reads `p` whole (`O_NOFOLLOW`); `None` when it does not exist.
-pub fn read(p: &Path) -> anyhow::Result<Option<Vec<u8>>> {
+pub(super) fn read(p: &Path) -> anyhow::Result<Option<Vec<u8>>> {
     let Some(mut f) = open_read(p)? else {
         return Ok(None);
     };
@@ -223,7 +223,7 @@ pub fn read(p: &Path) -> anyhow::Result<Option<Vec<u8>>> {
 
 /// Writes `p` whole: a new temp file beside it, then renamed over it (a link at `p` is
 /// replaced, not followed).
-pub fn replace(p: &Path, data: &[u8]) -> anyhow::Result<()> {
+pub(super) fn replace(p: &Path, data: &[u8]) -> anyhow::Result<()> {
     let name = p.file_name().unwrap_or_default().to_string_lossy();
     let tmp = p.with_file_name(format!(".{name}.tmp"));
     remove(&tmp)?;
@@ -235,7 +235,7 @@ pub fn replace(p: &Path, data: &[u8]) -> anyhow::Result<()> {
 }
 
 /// Removes file `p` if it is there (a link is removed, not followed).
-pub fn remove(p: &Path) -> anyhow::Result<()> {
+pub(super) fn remove(p: &Path) -> anyhow::Result<()> {
     match fs::remove_file(p) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
@@ -245,7 +245,7 @@ pub fn remove(p: &Path) -> anyhow::Result<()> {
 
 /// Sets every directory at or under `root` to 0700 and every file to 0600 (links are not
 /// followed): what the tasks' parx created under the user's umask becomes private.
-pub fn tighten(root: &Path) {
+pub(super) fn tighten(root: &Path) {
     for entry in walkdir::WalkDir::new(root)
         .follow_links(false)
         .into_iter()

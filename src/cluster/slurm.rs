@@ -1,5 +1,5 @@
 //! Talking to Slurm through its client commands, without accounting (`sacct` is absent on
-//! small clusters): `scontrol show config` (MaxArraySize), `sbatch --parsable --array`,
+//! small clusters): `scontrol show config` (`MaxArraySize`), `sbatch --parsable --array`,
 //! `squeue` (what is still pending or running), `scontrol show job` (why a task ended, while
 //! the controller remembers it) and `scancel`; and where Slurm's output file of an array task
 //! is.
@@ -73,8 +73,8 @@ fn first_line(b: &[u8]) -> String {
         .to_owned()
 }
 
-/// The cluster's MaxArraySize (array indices must be below it), if it says.
-pub fn max_array_size() -> anyhow::Result<Option<u64>> {
+/// The cluster's `MaxArraySize` (array indices must be below it), if it says.
+pub(super) fn max_array_size() -> anyhow::Result<Option<u64>> {
     let o = run_within(
         Command::new("scontrol").args(["show", "config"]),
         "scontrol show config",
@@ -101,7 +101,7 @@ fn parse_max_array_size(text: &str) -> Option<u64> {
 const OUTPUT_PATTERN: &str = "parx-slurm-%A_%a.out";
 
 /// Where Slurm's output file of array task `job_idx` is, for a submission from `cwd`.
-pub fn output_file(cwd: &Path, job: &str, idx: u64) -> std::path::PathBuf {
+pub(super) fn output_file(cwd: &Path, job: &str, idx: u64) -> std::path::PathBuf {
     cwd.join(
         OUTPUT_PATTERN
             .replace("%A", job)
@@ -120,7 +120,7 @@ fn writable(dir: &Path) -> bool {
 
 /// Submits `script` as an array over the indices `spec` (`0-3`, `0,2`), at most `throttle` at
 /// once, each with `cpus` CPUs; returns the job id.
-pub fn submit(
+pub(super) fn submit(
     script: &Path,
     spec: &str,
     throttle: Option<u32>,
@@ -167,7 +167,7 @@ pub fn submit(
 /// The array tasks of `job` the controller knows, by index, with their state (pending,
 /// running, requeued, or ended: `COMPLETED`, `TIMEOUT`, ...); `None` when squeue could not be
 /// asked this time. A job the controller has already forgotten has no tasks.
-pub fn states(job: &str) -> Option<HashMap<u64, String>> {
+pub(super) fn states(job: &str) -> Option<HashMap<u64, String>> {
     let o = Command::new("squeue")
         .args(["-h", "-r", "-t", "all", "-j", job, "-o", "%i %T"])
         .stdin(Stdio::null())
@@ -181,14 +181,14 @@ pub fn states(job: &str) -> Option<HashMap<u64, String>> {
 }
 
 /// The array tasks of `job` that are still pending, running, completing or requeued.
-pub fn queued(job: &str) -> Option<HashMap<u64, String>> {
+pub(super) fn queued(job: &str) -> Option<HashMap<u64, String>> {
     let mut q = states(job)?;
     q.retain(|_, s| active(s));
     Some(q)
 }
 
 /// Whether a job state is one Slurm may still run (or is still ending): not a final one.
-pub fn active(state: &str) -> bool {
+pub(super) fn active(state: &str) -> bool {
     !matches!(
         state,
         "COMPLETED"
@@ -205,7 +205,7 @@ pub fn active(state: &str) -> bool {
 
 /// Whether a final state is one where Slurm ended the job (rather than its program): its
 /// processes were sent TERM (then KILL), or lost with their node.
-pub fn ended_by_slurm(state: &str) -> bool {
+pub(super) fn ended_by_slurm(state: &str) -> bool {
     matches!(
         state,
         "CANCELLED"
@@ -231,7 +231,7 @@ fn parse_squeue(job: &str, text: &str) -> HashMap<u64, String> {
 
 /// Why array task `job_idx` ended, while the controller still knows it (e.g. `CANCELLED`,
 /// `TIMEOUT`, `OUT_OF_MEMORY`, `NODE_FAIL`).
-pub fn ended_state(job: &str, idx: u64) -> Option<String> {
+pub(super) fn ended_state(job: &str, idx: u64) -> Option<String> {
     let o = Command::new("scontrol")
         .args(["show", "job", "-o", &format!("{job}_{idx}")])
         .stdin(Stdio::null())
@@ -246,7 +246,7 @@ pub fn ended_state(job: &str, idx: u64) -> Option<String> {
 
 /// Cancels the array tasks of `job` that have not started (`scancel --state=PENDING JOB`);
 /// errors are reported, not fatal.
-pub fn cancel_pending(job: &str) {
+pub(super) fn cancel_pending(job: &str) {
     match Command::new("scancel")
         .args(["--state=PENDING", job])
         .stdin(Stdio::null())
@@ -259,7 +259,7 @@ pub fn cancel_pending(job: &str) {
 }
 
 /// Cancels the whole array (`scancel JOB`); errors are reported, not fatal.
-pub fn cancel(job: &str) {
+pub(super) fn cancel(job: &str) {
     match Command::new("scancel")
         .arg(job)
         .stdin(Stdio::null())

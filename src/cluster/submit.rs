@@ -20,6 +20,7 @@ use crate::config::{ChunkMode, Config, Resume, SlurmConfig, SourceKind};
 use crate::shard::Shard;
 use crate::sys;
 use crate::template::quote_into as sh_quote;
+use crate::template::Learned;
 
 /// Everything parx's own options say about the run, checked before anything is created.
 fn refuse_unsupported(cfg: &Config) -> anyhow::Result<()> {
@@ -73,7 +74,7 @@ fn use_saved_stdin(cfg: &mut Config, saved: &Path) {
 /// How many tasks each shard gets (index k-1), found by running the sources here. With
 /// `--pipe-part --block -N` the chunking depends on -j, so a node with another CPU count may
 /// cut differently: the counts are only used for shards that did not end normally.
-fn count_tasks(cfg: Config, n: u64) -> anyhow::Result<(Config, Vec<u64>)> {
+fn count_tasks(cfg: Config, n: u64, learned: &Arc<Learned>) -> anyhow::Result<(Config, Vec<u64>)> {
     let spread = |total: u64| (1..=n).map(|k| (total + n - k) / n).collect::<Vec<_>>();
     let is_part = matches!(
         cfg.chunks.as_ref().map(|c| &c.mode),
@@ -83,7 +84,7 @@ fn count_tasks(cfg: Config, n: u64) -> anyhow::Result<(Config, Vec<u64>)> {
     let count = |cfg: Config| -> anyhow::Result<(Config, u64)> {
         let cfg = Arc::new(cfg);
         let mut total = 0;
-        crate::source::open(&cfg)?.produce(&mut |t| {
+        crate::source::open(&cfg, learned)?.produce(&mut |t| {
             // The process pool's sources may hand many one-value tasks as one block.
             total += match t {
                 crate::task::TaskInput::Lines(l) => l.count,
@@ -163,24 +164,9 @@ fn job_script(dir: &RunDir, n: u64, tasks: Option<u64>, stdin: Option<&Path>) ->
     s
 }
 
-/// The submitting side.
-pub(super) fn submit(mut cfg: Config) -> anyhow::Result<i32> {
-    let sc: SlurmConfig = cfg.slurm.clone().expect("--slurm");
-    refuse_unsupported(&cfg)?;
-    let n = u64::from(sc.tasks);
-    let resume = cfg.jobs_ctl.resume;
-    let part = matches!(
-        cfg.chunks.as_ref().map(|c| &c.mode),
-        Some(ChunkMode::PipePart(_))
-    );
-    if let Some(max) = slurm::max_array_size()? {
-        if n > max {
-            bail!(
-                "--slurm {n}: the cluster's MaxArraySize is {max}, so an array has at most \
-                 {max} tasks; use --slurm {max} or fewer"
-            );
-        }
-    }
+/// The run directory: a new one (its shape and the command line recorded), or with `--resume`
+/// the one given, which must hold a run of the same shape.
+fn open_run_dir(sc: &SlurmConfig, n: u64, resume: Resume, part: bool) -> anyhow::Result<RunDir> {
     let dir = match (&sc.run_dir, resume) {
         (Some(d), Resume::No) => RunDir::create(d)?,
         (Some(d), _) => RunDir::open(d)?,
@@ -218,6 +204,13 @@ pub(super) fn submit(mut cfg: Config) -> anyhow::Result<i32> {
             );
         }
     }
+    Ok(dir)
+}
+
+/// The array job of the run's last submission, if any; with `--resume`, an error while it
+/// still runs (a submitter killed outright leaves its array running: shards must not run
+/// twice).
+fn last_job(dir: &RunDir, resume: Resume) -> anyhow::Result<Option<String>> {
     let jobs = rundir::read(&dir.join("jobs"))?.unwrap_or_default();
     let last_job = String::from_utf8_lossy(&jobs)
         .lines()
@@ -230,7 +223,7 @@ pub(super) fn submit(mut cfg: Config) -> anyhow::Result<i32> {
             // Array index k-1 is shard k; one that wrote its status is only being cleaned up.
             let mut running = false;
             for idx in slurm::queued(job).unwrap_or_default().into_keys() {
-                running |= shard_exit(&dir, idx + 1)?.is_none();
+                running |= shard_exit(dir, idx + 1)?.is_none();
             }
             if running {
                 bail!(
@@ -241,28 +234,17 @@ pub(super) fn submit(mut cfg: Config) -> anyhow::Result<i32> {
             }
         }
     }
-    let stdin = reads_stdin(&cfg).then(|| dir.join("stdin"));
-    if let Some(p) = &stdin {
-        if resume == Resume::No {
-            let mut f = rundir::create(p)?;
-            io::copy(&mut io::stdin().lock(), &mut f).context("saving stdin")?;
-        } else if rundir::open_read(p)?.is_none() {
-            bail!(
-                "--run-dir {}: the saved stdin is missing",
-                dir.path.display()
-            );
-        }
-        use_saved_stdin(&mut cfg, p);
-    }
-    let (cfg, counts) = count_tasks(cfg, n)?;
+    Ok(last_job)
+}
 
-    let total: u64 = counts.iter().sum();
-    // The same command over the same inputs, or the logs do not fit the run.
-    let command = cfg.template.render(&crate::template::Ctx {
-        seq: 0,
-        slot: 1,
-        records: &[],
-    });
+/// Records the run's shape (its task count and command), or with `--resume` checks the run
+/// directory holds one of the same shape (else the logs do not fit the run).
+fn check_shape(
+    dir: &RunDir,
+    resume: Resume,
+    total: u64,
+    command: &crate::template::Rendered,
+) -> anyhow::Result<()> {
     let shape = format!(
         "tasks {total}\ncommand {}\n",
         String::from_utf8_lossy(&command.display()).replace('\n', "\\n")
@@ -281,23 +263,38 @@ pub(super) fn submit(mut cfg: Config) -> anyhow::Result<i32> {
             );
         }
     }
-    // A shard whose array task Slurm ended after the last submitter stopped watching (killed
-    // outright): ask Slurm while it remembers.
-    if let (Some(job), true) = (&last_job, resume != Resume::No) {
-        for k in 1..=n {
-            let end = ShardEnd::read(&dir, k)?;
-            if end.slurm.is_none()
-                && dir.shard(k).is_dir()
-                && (!ended_normally(end.code)
-                    || Log::read(&dir.shard(k).join("joblog"), false)?.any_killed())
-            {
-                if let Some(s) = slurm::ended_state(job, k - 1).filter(|s| slurm::ended_by_slurm(s))
-                {
-                    rundir::replace(&dir.shard(k).join(STATE_FILE), format!("{s}\n").as_bytes())?;
-                }
+    Ok(())
+}
+
+/// A shard whose array task Slurm ended after the last submitter stopped watching (killed
+/// outright): Slurm is asked while it remembers, and its word recorded.
+fn record_slurm_ends(dir: &RunDir, job: &str, n: u64) -> anyhow::Result<()> {
+    for k in 1..=n {
+        let end = ShardEnd::read(dir, k)?;
+        if end.slurm.is_none()
+            && dir.shard(k).is_dir()
+            && (!ended_normally(end.code)
+                || Log::read(&dir.shard(k).join("joblog"), false)?.any_killed())
+        {
+            if let Some(s) = slurm::ended_state(job, k - 1).filter(|s| slurm::ended_by_slurm(s)) {
+                rundir::replace(&dir.shard(k).join(STATE_FILE), format!("{s}\n").as_bytes())?;
             }
         }
     }
+    Ok(())
+}
+
+/// Which shards run. A shard to run again gets its log cut to the tasks it skips: tasks
+/// Slurm's TERM ended are left out (they did not run), and with --resume-failed the failed
+/// ones; its array task then continues from that log.
+fn shards_to_run(
+    dir: &RunDir,
+    n: u64,
+    part: bool,
+    resume: Resume,
+    counts: &[u64],
+    total: u64,
+) -> anyhow::Result<Vec<u64>> {
     // Which shards run. A shard to run again gets its log cut to the tasks it skips: tasks
     // Slurm's TERM ended are left out (they did not run), and with --resume-failed the failed
     // ones; its array task then continues from that log.
@@ -310,7 +307,7 @@ pub(super) fn submit(mut cfg: Config) -> anyhow::Result<i32> {
         if resume != Resume::No {
             let mut kept = std::collections::BTreeSet::<u64>::new();
             for k in (1..=n).filter(|&k| dir.shard(k).is_dir()) {
-                let (_, log) = shard_log(&dir, k)?;
+                let (_, log) = shard_log(dir, k)?;
                 kept.extend(log.rows.keys().filter(|&&s| keep(log.row(s))));
                 rundir::replace(&dir.shard(k).join("joblog"), &log.text(keep))?;
             }
@@ -336,7 +333,7 @@ pub(super) fn submit(mut cfg: Config) -> anyhow::Result<i32> {
                 todo.push(k);
                 continue;
             }
-            let (end, log) = shard_log(&dir, k)?;
+            let (end, log) = shard_log(dir, k)?;
             let retry_failed = resume == Resume::Failed && log.failed() > 0;
             if end.normal() && (log.rows.len() as u64) >= count && !retry_failed {
                 continue;
@@ -346,6 +343,12 @@ pub(super) fn submit(mut cfg: Config) -> anyhow::Result<i32> {
             todo.push(k);
         }
     }
+    Ok(todo)
+}
+
+/// The signal parx gets while it waits for the array (0 until one comes), from a thread of
+/// its own.
+fn watch_signals() -> anyhow::Result<Arc<AtomicI32>> {
     let sig = Arc::new(AtomicI32::new(0));
     sys::catch_signals()?;
     std::thread::Builder::new()
@@ -358,6 +361,60 @@ pub(super) fn submit(mut cfg: Config) -> anyhow::Result<i32> {
                 }
             }
         })?;
+    Ok(sig)
+}
+
+/// The submitting side.
+pub(super) fn submit(mut cfg: Config) -> anyhow::Result<i32> {
+    let sc: SlurmConfig = cfg.slurm.clone().expect("--slurm");
+    refuse_unsupported(&cfg)?;
+    let n = u64::from(sc.tasks);
+    let resume = cfg.jobs_ctl.resume;
+    let part = matches!(
+        cfg.chunks.as_ref().map(|c| &c.mode),
+        Some(ChunkMode::PipePart(_))
+    );
+    if let Some(max) = slurm::max_array_size()? {
+        if n > max {
+            bail!(
+                "--slurm {n}: the cluster's MaxArraySize is {max}, so an array has at most \
+                 {max} tasks; use --slurm {max} or fewer"
+            );
+        }
+    }
+    let dir = open_run_dir(&sc, n, resume, part)?;
+    let last_job = last_job(&dir, resume)?;
+    let stdin = reads_stdin(&cfg).then(|| dir.join("stdin"));
+    if let Some(p) = &stdin {
+        if resume == Resume::No {
+            let mut f = rundir::create(p)?;
+            io::copy(&mut io::stdin().lock(), &mut f).context("saving stdin")?;
+        } else if rundir::open_read(p)?.is_none() {
+            bail!(
+                "--run-dir {}: the saved stdin is missing",
+                dir.path.display()
+            );
+        }
+        use_saved_stdin(&mut cfg, p);
+    }
+    // What the sources learn counting (the task count, the header's names), as a run's would.
+    let learned = Arc::default();
+    let (cfg, counts) = count_tasks(cfg, n, &learned)?;
+
+    let total: u64 = counts.iter().sum();
+    // The same command over the same inputs, or the logs do not fit the run.
+    let command = cfg.template.render(&crate::template::Ctx {
+        seq: 0,
+        slot: 1,
+        records: &[],
+        learned: &learned,
+    });
+    check_shape(&dir, resume, total, &command)?;
+    if let (Some(job), true) = (&last_job, resume != Resume::No) {
+        record_slurm_ends(&dir, job, n)?;
+    }
+    let todo = shards_to_run(&dir, n, part, resume, &counts, total)?;
+    let sig = watch_signals()?;
     let mut outcome = Outcome::default();
     if !todo.is_empty() {
         for &k in &todo {
@@ -404,11 +461,15 @@ pub(super) fn submit(mut cfg: Config) -> anyhow::Result<i32> {
         let waited = wait(&dir, &job, n, &todo, &counts, &cfg, &sig, &mut outcome);
         // Slurm's output files: what is in them was quoted; the empty ones go.
         tidy_output_files(&job, todo.iter().map(|k| k - 1), false);
-        if let Some(code) = waited? {
-            return Ok(code);
+        if let Some(s) = waited? {
+            let report = crate::exit::Report {
+                interrupted: Some(s),
+                ..crate::exit::Report::default()
+            };
+            return Ok(report.status());
         }
     }
-    let code = finish(&dir, n, &counts, &cfg, part, &mut outcome)?;
+    let code = finish(&dir, n, &counts, &cfg, part, &mut outcome)?.status();
     if code == 0 && outcome.stdout_open() && !sc.keep_run_dir {
         // Every submission's Slurm output files go with the run directory.
         let jobs = rundir::read(&dir.join("jobs"))?.unwrap_or_default();

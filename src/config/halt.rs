@@ -2,7 +2,7 @@
 
 /// What to do when the condition is met.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum When {
+pub(crate) enum When {
     /// Start no new task; let the running ones finish.
     Soon,
     /// Also end the running tasks at once.
@@ -11,7 +11,7 @@ pub enum When {
 
 /// Which finished tasks count towards the condition.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Why {
+pub(crate) enum Why {
     /// Failed tasks.
     Fail,
     /// Succeeded tasks.
@@ -25,7 +25,7 @@ pub enum Why {
 
 /// How many tasks must count.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Threshold {
+pub(crate) enum Threshold {
     /// At least this many.
     Count(u64),
     /// At least this fraction (0 < f ≤ 1) of all tasks.
@@ -34,7 +34,7 @@ pub enum Threshold {
 
 /// A parsed `--halt` value (`never` is `None` at the Config level).
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct HaltSpec {
+pub(crate) struct HaltSpec {
     /// Soon or now.
     pub when: When,
     /// What counts.
@@ -45,7 +45,7 @@ pub struct HaltSpec {
 
 /// Parses `never`, `soon|now,fail|success|done=N|N%` and GNU parallel's old numeric forms
 /// (`0`, `1`, `2`, `-1`, `-2`, `1-99%`).
-pub fn parse(s: &str) -> Result<Option<HaltSpec>, String> {
+pub(crate) fn parse(s: &str) -> Result<Option<HaltSpec>, String> {
     let bad = || format!("invalid --halt '{s}': use never, or soon|now,fail|success|done=N or N%");
     let spec = |when, why, n| HaltSpec {
         when,
@@ -96,6 +96,21 @@ pub fn parse(s: &str) -> Result<Option<HaltSpec>, String> {
         why,
         threshold,
     }))
+}
+
+/// GNU parallel's older `--halt` forms: `0` `1` `2` `-1` `-2` and `N%`.
+pub(super) fn gnu_halt(h: &str) -> String {
+    match h {
+        "0" => "never".into(),
+        "1" => "soon,fail=1".into(),
+        "2" => "now,fail=1".into(),
+        "-1" => "soon,success=1".into(),
+        "-2" => "now,success=1".into(),
+        _ if h.ends_with('%') && h[..h.len() - 1].parse::<f64>().is_ok() => {
+            format!("soon,fail={h}")
+        }
+        _ => h.into(),
+    }
 }
 
 #[cfg(test)]

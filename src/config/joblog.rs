@@ -9,7 +9,7 @@ use crate::template::Template;
 
 /// The job log's path and whether rows are appended to what it holds (`+FILE`: no header,
 /// nothing cut, as GNU parallel does); `-` is stdout.
-pub fn split(arg: Option<PathBuf>) -> (Option<PathBuf>, bool) {
+pub(crate) fn split(arg: Option<PathBuf>) -> (Option<PathBuf>, bool) {
     let Some(path) = arg else {
         return (None, false);
     };
@@ -32,7 +32,7 @@ fn stdout_or(p: Vec<u8>) -> PathBuf {
 /// source holding, for each task number from 1 to the log's highest, the command of its last
 /// row (empty for a number without a row: it is skipped). A missing log holds no task, as
 /// GNU parallel's. A command logged with a newline (written `\n`) runs as written.
-pub fn retry(log: &Path) -> Result<(Template, Vec<SourceSpec>), UsageError> {
+pub(crate) fn retry(log: &Path) -> Result<(Template, Vec<SourceSpec>), UsageError> {
     let text = match std::fs::read(log) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),

@@ -10,7 +10,7 @@ use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
 /// The kind of filesystem entry selected by `--type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EntryType {
+pub(crate) enum EntryType {
     /// A regular file (`--type f`).
     File,
     /// A directory (`--type d`).
@@ -21,7 +21,7 @@ pub enum EntryType {
 
 /// Everything that controls one `--walk` source.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct WalkSpec {
+pub(crate) struct WalkSpec {
     /// The `--walk PATH` roots, walked in this order, kept exactly as typed.
     pub roots: Vec<PathBuf>,
     /// `--ext` values (with or without a leading dot); any-of, case-sensitive,
@@ -42,7 +42,7 @@ pub struct WalkSpec {
 
 /// A [`WalkSpec`] ready to walk.
 #[derive(Clone, Debug)]
-pub struct CompiledWalk {
+pub(crate) struct CompiledWalk {
     /// The options as typed.
     pub spec: WalkSpec,
     /// `--ext` values without a leading dot.
@@ -71,7 +71,7 @@ impl WalkSpec {
     /// # Errors
     ///
     /// A bad `--glob` pattern: `invalid --glob 'PATTERN': reason`.
-    pub fn compile(&self) -> Result<CompiledWalk, String> {
+    pub(crate) fn compile(&self) -> Result<CompiledWalk, String> {
         let globs = if self.globs.is_empty() {
             None
         } else {

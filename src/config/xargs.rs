@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 /// How GNU xargs reads its input and builds command lines.
 #[derive(Debug, Clone, Default)]
-pub struct XargsSpec {
+pub(crate) struct XargsSpec {
     /// `-a FILE`: read the items from FILE (the commands keep parx's stdin); `None`: stdin
     /// (the commands get /dev/null).
     pub file: Option<PathBuf>,

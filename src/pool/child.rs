@@ -1,5 +1,5 @@
 //! The supervised child both pools run: a command spawned in its own process group with piped
-//! stdout and stderr, registered with [`Control`] (and through it the orphan watchdog) for as
+//! stdout and stderr, registered with [`Run`] (and through it the orphan watchdog) for as
 //! long as it lives; the poll(2) loop that reads its outputs (feeding a chunk to its stdin
 //! meanwhile, if asked), with the `--timeout` TERM → KILL stages; reaping; and the mapping of
 //! its exit status to an [`Outcome`]. The pools only decide what the bytes mean.
@@ -11,18 +11,18 @@ use std::process::{ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, St
 use std::time::{Duration, Instant};
 
 use crate::pool::feed::{Fed, Feeder};
-use crate::pool::Control;
+use crate::pool::Run;
 use crate::sys;
 use crate::task::Outcome;
 
 /// How often an idle slot checks whether the run still may start tasks.
-pub const IDLE_CHECK: Duration = Duration::from_millis(100);
+pub(crate) const IDLE_CHECK: Duration = Duration::from_millis(100);
 /// After a `--timeout` TERM, how long the child's group has before KILL (and after the KILL,
 /// how long parx still waits for its pipes to close).
-pub const KILL_GRACE: Duration = Duration::from_millis(500);
+pub(crate) const KILL_GRACE: Duration = Duration::from_millis(500);
 /// How a timed-out child is ended unless `--termseq` says otherwise: TERM, KILL after
 /// [`KILL_GRACE`], and another grace before parx stops waiting for its pipes.
-pub const END_SEQUENCE: [(i32, Duration); 2] =
+pub(crate) const END_SEQUENCE: [(i32, Duration); 2] =
     [(libc::SIGTERM, KILL_GRACE), (libc::SIGKILL, KILL_GRACE)];
 /// How often parx looks whether a group it is ending still holds a process.
 const GROUP_CHECK: Duration = Duration::from_millis(10);
@@ -47,25 +47,17 @@ fn out_of_resources(e: &io::Error) -> bool {
     )
 }
 
-/// Whether a slot other than `slot` has a child.
-fn others_running(ctl: &Control, slot: usize) -> bool {
-    ctl.slots
-        .iter()
-        .enumerate()
-        .any(|(i, s)| i + 1 != slot && s.load(std::sync::atomic::Ordering::SeqCst) != 0)
-}
-
-/// A running child in its own process group, known to [`Control`] until reaped.
-pub struct Child<'a> {
+/// A running child in its own process group, known to [`Run`] until reaped.
+pub(crate) struct Child<'a> {
     child: std::process::Child,
-    ctl: &'a Control,
+    ctl: &'a Run,
     slot: usize,
     /// Its process group (= its pid).
     pub pgid: i32,
 }
 
 /// How spawning went.
-pub enum Spawned<'a> {
+pub(crate) enum Spawned<'a> {
     /// The child runs.
     Running(Child<'a>),
     /// The run is stopping: nothing was started.
@@ -77,12 +69,12 @@ pub enum Spawned<'a> {
 impl<'a> Child<'a> {
     /// Spawns `cmd` in slot `slot`: its own process group, stdout and stderr piped, stdin
     /// piped if `stdin`, else /dev/null.
-    pub fn spawn(ctl: &'a Control, slot: usize, cmd: &mut Command, stdin: Stdio) -> Spawned<'a> {
+    pub(crate) fn spawn(ctl: &'a Run, slot: usize, cmd: &mut Command, stdin: Stdio) -> Spawned<'a> {
         cmd.stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
-        if !ctl.begin_spawn(slot) {
+        if !ctl.slots.begin_spawn(slot) {
             return Spawned::Stopping;
         }
         let mut waited = Duration::ZERO;
@@ -92,8 +84,8 @@ impl<'a> Child<'a> {
                 // some (GNU parallel and xargs finish such runs), briefly when none runs.
                 Err(e)
                     if out_of_resources(&e)
-                        && !ctl.stopping()
-                        && (others_running(ctl, slot) || waited < SPAWN_RETRY_ALONE) =>
+                        && !ctl.state.stopping()
+                        && (ctl.slots.others_running(slot) || waited < SPAWN_RETRY_ALONE) =>
                 {
                     std::thread::sleep(SPAWN_RETRY);
                     waited += SPAWN_RETRY;
@@ -104,7 +96,7 @@ impl<'a> Child<'a> {
         match spawned {
             Ok(child) => {
                 let pgid = child.id() as i32;
-                ctl.set_child(slot, pgid);
+                ctl.slots.set_child(slot, pgid);
                 Spawned::Running(Child {
                     child,
                     ctl,
@@ -113,19 +105,19 @@ impl<'a> Child<'a> {
                 })
             }
             Err(e) => {
-                ctl.clear_child(slot);
+                ctl.slots.clear_child(slot);
                 Spawned::Failed(e)
             }
         }
     }
 
     /// Its stdin (once; `None` if not piped).
-    pub fn take_stdin(&mut self) -> Option<ChildStdin> {
+    pub(crate) fn take_stdin(&mut self) -> Option<ChildStdin> {
         self.child.stdin.take()
     }
 
     /// Its stdout and stderr (once).
-    pub fn take_outputs(&mut self) -> (ChildStdout, ChildStderr) {
+    pub(crate) fn take_outputs(&mut self) -> (ChildStdout, ChildStderr) {
         (
             self.child.stdout.take().expect("piped"),
             self.child.stderr.take().expect("piped"),
@@ -133,17 +125,17 @@ impl<'a> Child<'a> {
     }
 
     /// Sends `sig` to its whole group.
-    pub fn signal(&self, sig: i32) {
+    pub(crate) fn signal(&self, sig: i32) {
         sys::kill_group(self.pgid, sig);
     }
 
     /// Whether it has exited (without reaping it for good: [`Child::reap`] still must run).
-    pub fn exited(&mut self) -> bool {
+    pub(crate) fn exited(&mut self) -> bool {
         !matches!(self.child.try_wait(), Ok(None))
     }
 
     /// After its outputs closed: gives it `grace` to exit by itself, then TERMs its group.
-    pub fn end_within(&mut self, grace: Duration) {
+    pub(crate) fn end_within(&mut self, grace: Duration) {
         let until = Instant::now() + grace;
         while !self.exited() && Instant::now() < until {
             std::thread::sleep(Duration::from_millis(5));
@@ -153,20 +145,20 @@ impl<'a> Child<'a> {
         }
     }
 
-    /// Waits for it to end and tells [`Control`] it is gone. A group being ended outlives
+    /// Waits for it to end and tells [`Run`] it is gone. A group being ended outlives
     /// its leader when a descendant ignores the signal that ended the leader: the rest of
     /// `ending` (a `--timeout`'s sequence: see [`pump`]) goes to the group, and while the run
-    /// is stopping the stop's signals reach it ([`Control::linger`]), until the group is
+    /// is stopping the stop's signals reach it ([`crate::pool::slots::SlotTable::linger`]), until the group is
     /// empty. Its slot keeps the group meanwhile, so that the orphan watchdog sees it too.
-    pub fn reap(mut self, ending: Option<Ending>) -> io::Result<ExitStatus> {
+    pub(crate) fn reap(mut self, ending: Option<Ending>) -> io::Result<ExitStatus> {
         let st = self.child.wait();
         if let Some(e) = ending {
             e.finish(self.pgid);
         }
-        if self.ctl.stopping() {
-            self.ctl.linger(self.pgid);
+        if self.ctl.state.stopping() {
+            self.ctl.slots.linger(self.pgid);
         }
-        self.ctl.clear_child(self.slot);
+        self.ctl.slots.clear_child(self.slot);
         st
     }
 }
@@ -174,7 +166,7 @@ impl<'a> Child<'a> {
 /// The rest of a child's ending sequence (`--timeout`, `--termseq`) once its leader has
 /// exited: the signals not sent yet, each with the wait after it, and when the next is due.
 #[derive(Debug, Clone)]
-pub struct Ending {
+pub(crate) struct Ending {
     rest: Vec<(i32, Duration)>,
     next: Instant,
 }
@@ -204,7 +196,7 @@ impl Ending {
 /// Whether the process group `pgid` still holds a live process. A zombie does not count:
 /// an orphaned descendant that was killed stays one until its new parent reaps it, which
 /// some containers' init never does.
-pub fn group_live(pgid: i32) -> bool {
+pub(crate) fn group_live(pgid: i32) -> bool {
     if !sys::group_exists(pgid) {
         return false;
     }
@@ -240,7 +232,7 @@ fn live_member(stat: &[u8], pgid: i32) -> bool {
 }
 
 /// A child's exit status as an outcome.
-pub fn outcome(st: ExitStatus) -> Outcome {
+pub(crate) fn outcome(st: ExitStatus) -> Outcome {
     match (st.code(), st.signal()) {
         (Some(c), _) => Outcome::Exited(c),
         (None, Some(s)) => Outcome::Signaled(s),
@@ -250,7 +242,7 @@ pub fn outcome(st: ExitStatus) -> Outcome {
 
 /// Which output a piece of bytes came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Stream {
+pub(crate) enum Stream {
     /// stdout.
     Out,
     /// stderr.
@@ -258,7 +250,7 @@ pub enum Stream {
 }
 
 /// What [`pump`] asks its caller between reads.
-pub struct Tick {
+pub(crate) struct Tick {
     /// When the child's group gets TERM (`--timeout`), if it is being timed.
     pub deadline: Option<Instant>,
     /// The longest wait before asking again (`None`: until something happens).
@@ -267,7 +259,7 @@ pub struct Tick {
 
 /// How [`pump`] ended.
 #[derive(Debug, Default)]
-pub struct Pumped {
+pub(crate) struct Pumped {
     /// The `--timeout` TERM was sent (and perhaps the KILL).
     pub timed_out: bool,
     /// The chunk fed to stdin could not be read.
@@ -275,6 +267,72 @@ pub struct Pumped {
     /// When timed out: the rest of the sequence, for [`Child::reap`] to finish once the
     /// leader is reaped (its group may hold descendants that ignored the first signals).
     pub ending: Option<Ending>,
+}
+
+/// What [`pump`]'s clock says before a wait.
+enum Clock {
+    /// Wait this long at most (ms; `None`: until something is ready).
+    Wait(Option<i32>),
+    /// A signal of the ending sequence was just sent: look again.
+    Sent,
+    /// The sequence is over: stop waiting for the pipes.
+    Over,
+}
+
+/// The clock of a timed child in [`pump`]: its deadline, then the signals of `ends` in turn
+/// (`stage` of them sent, the next one due at `kill_at`).
+struct Timer<'a> {
+    pgid: i32,
+    ends: &'a [(i32, Duration)],
+    stage: &'a mut u8,
+    kill_at: &'a mut Option<Instant>,
+}
+
+impl Timer<'_> {
+    /// Sends the next signal if it is due (the child then timed out), else says how long to
+    /// wait: until the next look `t` asks for, the next due time, or not at all once the child
+    /// has `exited`.
+    fn look(&mut self, t: &Tick, exited: bool, res: &mut Pumped) -> Clock {
+        let due = if exited {
+            None
+        } else if *self.stage > 0 {
+            *self.kill_at
+        } else {
+            t.deadline
+        };
+        let mut wait = t.recheck.map(|d| d.as_millis().clamp(1, 60_000) as i32);
+        if let Some(due) = due {
+            let left = due.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                let Some(&(sig, then)) = self.ends.get(usize::from(*self.stage)) else {
+                    return Clock::Over;
+                };
+                res.timed_out = true;
+                sys::kill_group(self.pgid, sig);
+                *self.stage += 1;
+                *self.kill_at = Some(Instant::now() + then);
+                return Clock::Sent;
+            }
+            let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+            wait = Some(wait.map_or(ms, |w| w.min(ms)));
+        }
+        if exited {
+            wait = Some(0);
+        }
+        Clock::Wait(wait)
+    }
+}
+
+/// [`pump`]'s pause for a chatty child: [`CHATTY_PAUSE`], or until the child exits if its
+/// `pidfd` (negative: none) says so first.
+fn chatty_pause(pidfd: i32) -> io::Result<()> {
+    if pidfd >= 0 {
+        let mut exit = [sys::watch(pidfd, libc::POLLIN)];
+        sys::poll(&mut exit, CHATTY_PAUSE.as_millis() as i32)?;
+    } else {
+        std::thread::sleep(CHATTY_PAUSE);
+    }
+    Ok(())
 }
 
 /// After the child has exited, how many bytes [`pump`] still reads before it stops waiting
@@ -292,7 +350,7 @@ const DRAIN_LIMIT: u64 = 4 << 20;
 /// pipes (a descendant that left the group could hold them open for ever). When the leader
 /// exits before the sequence is over, [`Pumped::ending`] holds the rest. A child that writes in many small pieces is read with
 /// short pauses, so that one read takes many of its writes.
-pub fn pump(
+pub(crate) fn pump(
     pgid: i32,
     outs: (&mut ChildStdout, &mut ChildStderr),
     mut feed: Option<(ChildStdin, Feeder<'_>)>,
@@ -339,33 +397,17 @@ pub fn pump(
                 break;
             }
         }
-        let t = tick();
-        let due = if exited.is_some() {
-            None
-        } else if stage > 0 {
-            kill_at
-        } else {
-            t.deadline
+        let mut timer = Timer {
+            pgid,
+            ends,
+            stage: &mut stage,
+            kill_at: &mut kill_at,
         };
-        let mut wait = t.recheck.map(|d| d.as_millis().clamp(1, 60_000) as i32);
-        if let Some(due) = due {
-            let left = due.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                let Some(&(sig, wait)) = ends.get(usize::from(stage)) else {
-                    break;
-                };
-                res.timed_out = true;
-                sys::kill_group(pgid, sig);
-                stage += 1;
-                kill_at = Some(Instant::now() + wait);
-                continue;
-            }
-            let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
-            wait = Some(wait.map_or(ms, |w| w.min(ms)));
-        }
-        if exited.is_some() {
-            wait = Some(0);
-        }
+        let wait = match timer.look(&tick(), exited.is_some(), &mut res) {
+            Clock::Wait(w) => w,
+            Clock::Sent => continue,
+            Clock::Over => break,
+        };
         let polled = Instant::now();
         if sys::poll(&mut fds, wait.unwrap_or(-1))? == 0 {
             continue;
@@ -426,12 +468,7 @@ pub fn pump(
             // pipe fill a little between reads (not while its stdin is still being fed). The
             // pause ends at the child's exit (its pidfd), and there is none after it: blind
             // 1 ms sleeps held the slot 2-3 ms past each `wc -c` of the walk benchmark.
-            if fds[3].fd >= 0 {
-                let mut exit = [sys::watch(fds[3].fd, libc::POLLIN)];
-                sys::poll(&mut exit, CHATTY_PAUSE.as_millis() as i32)?;
-            } else {
-                std::thread::sleep(CHATTY_PAUSE);
-            }
+            chatty_pause(fds[3].fd)?;
         }
     }
     if let (true, Some(next)) = (res.timed_out, kill_at) {

@@ -21,7 +21,7 @@ use crate::sys;
 use crate::task::{Chunk, ChunkBody};
 
 /// Pipe buffer asked for on a fed stdin: fewer wake-ups and system calls per chunk.
-pub const PIPE_SIZE: usize = 1 << 20;
+pub(crate) const PIPE_SIZE: usize = 1 << 20;
 /// When the command's pipe still holds more than this on a wake-up, feeding pauses for
 /// [`DRAIN_PAUSE`] first: poll(2) reports a pipe writable as soon as one page is free, so a
 /// command reading 16 KiB at a time (`wc`) would otherwise wake the slot for every 16 KiB.
@@ -35,14 +35,14 @@ const COPY_BUF: usize = 256 << 10;
 /// spliced chunk's pipe (see `crate::source::splice`; taken, so the command is its only
 /// holder and the source sees EPIPE when it stops reading), a pipe to feed with [`Feeder`],
 /// or /dev/null.
-pub fn stdin_for(chunk: Option<&Chunk>) -> Stdio {
+pub(crate) fn stdin_for(chunk: Option<&Chunk>) -> Stdio {
     match chunk {
         None => Stdio::null(),
         Some(c) => match &c.body {
             ChunkBody::Pipe(p) => p
                 .stdin
                 .lock()
-                .unwrap_or_else(|e| e.into_inner())
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .take()
                 .map_or_else(Stdio::null, Stdio::from),
             _ => Stdio::piped(),
@@ -52,7 +52,7 @@ pub fn stdin_for(chunk: Option<&Chunk>) -> Stdio {
 
 /// Where feeding stands after [`Feeder::feed`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fed {
+pub(crate) enum Fed {
     /// The pipe is full; call again when it is writable.
     Pending,
     /// Everything was sent: close the pipe.
@@ -63,7 +63,7 @@ pub enum Fed {
 
 /// Sends one chunk; keeps how far it got.
 #[derive(Debug)]
-pub struct Feeder<'a> {
+pub(crate) struct Feeder<'a> {
     chunk: &'a Chunk,
     /// Bytes of the header sent.
     head: usize,
@@ -73,7 +73,7 @@ pub struct Feeder<'a> {
 
 impl<'a> Feeder<'a> {
     /// A feeder at the start of `chunk`.
-    pub fn new(chunk: &'a Chunk) -> Self {
+    pub(crate) fn new(chunk: &'a Chunk) -> Self {
         Feeder {
             chunk,
             head: 0,
@@ -82,14 +82,14 @@ impl<'a> Feeder<'a> {
     }
 
     /// Prepares a pipe for [`Feeder::feed`]: non-blocking, with a large buffer.
-    pub fn prepare(out: &impl AsRawFd) -> io::Result<()> {
+    pub(crate) fn prepare(out: &impl AsRawFd) -> io::Result<()> {
         sys::set_pipe_size(out.as_raw_fd(), PIPE_SIZE);
         sys::set_nonblocking(out.as_raw_fd())
     }
 
     /// Writes as much as `out` (a non-blocking pipe) takes now. An error means the chunk
     /// could not be read (its file shrank); the pipe should be closed.
-    pub fn feed<W: Write + AsRawFd>(&mut self, out: &mut W) -> io::Result<Fed> {
+    pub(crate) fn feed<W: Write + AsRawFd>(&mut self, out: &mut W) -> io::Result<Fed> {
         match self.feed_inner(out) {
             Ok(f) => Ok(f),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Fed::Pending),
@@ -177,7 +177,7 @@ fn send_copy<W: Write>(
 /// Whether the file of a file chunk (`--pipe-part`, `--pipe < FILE`) still holds all of it
 /// (an error saying it does not). Checked when the chunk is sent and when its task ends: a
 /// task whose chunk the file no longer holds fails.
-pub fn still_held(chunk: &Chunk) -> io::Result<()> {
+pub(crate) fn still_held(chunk: &Chunk) -> io::Result<()> {
     match &chunk.body {
         ChunkBody::File { file, offset, len }
             if file.file.metadata().is_ok_and(|m| m.len() < offset + len) =>

@@ -20,7 +20,7 @@ use crossbeam_channel::Sender;
 use crate::config::Config;
 use crate::lines::Shaper;
 use crate::output::{OutBuf, Spiller};
-use crate::pool::Control;
+use crate::pool::Run;
 use crate::results::{Results, TaskFiles};
 use crate::task::{Msg, Outcome, Record};
 
@@ -33,7 +33,7 @@ pub(crate) const LINE_HOLD_MAX: usize = 4 << 20;
 pub(crate) struct Outlet<'a> {
     /// The merger.
     pub(crate) to: &'a Sender<Msg>,
-    ctl: &'a Control,
+    ctl: &'a Run,
     /// `-k`: only the head of line may stream.
     keep: bool,
     /// `--line-buffer`.
@@ -43,7 +43,7 @@ pub(crate) struct Outlet<'a> {
 }
 
 impl<'a> Outlet<'a> {
-    pub(crate) fn new(cfg: &Config, ctl: &'a Control, to: &'a Sender<Msg>) -> Self {
+    pub(crate) fn new(cfg: &Config, ctl: &'a Run, to: &'a Sender<Msg>) -> Self {
         Outlet {
             to,
             ctl,
@@ -214,9 +214,7 @@ impl Sink {
         if self.streaming && o.line_buffer {
             // -k --line-buffer: the streaming head task's stderr goes out as it comes, like
             // its stdout (GNU parallel); only one task streams.
-            crate::messages::with_stderr(|| {
-                let _ = io::Write::write_all(&mut io::stderr().lock(), data);
-            });
+            crate::messages::task_stderr(|e| io::Write::write_all(e, data));
             Ok(())
         } else {
             match self.stderr.push(data, &mut o.spill_err) {
@@ -228,10 +226,9 @@ impl Sink {
                         crate::messages::error(line);
                     }
                     let held = self.stderr.take();
-                    crate::messages::with_stderr(|| {
-                        let mut err = io::stderr().lock();
-                        let _ = held.write_to(&mut err);
-                        let _ = io::Write::write_all(&mut err, data);
+                    crate::messages::task_stderr(|e| {
+                        let held = held.write_to(e);
+                        io::Write::write_all(e, data).and(held)
                     });
                     Ok(())
                 }
@@ -269,7 +266,10 @@ impl Sink {
             });
             return Ok(());
         }
-        if self.may_stream && !self.streaming && o.ctl.head.load(Ordering::Acquire) == self.seq {
+        if self.may_stream
+            && !self.streaming
+            && o.ctl.state.head.load(Ordering::Acquire) == self.seq
+        {
             // Head of line: what was held goes first, then everything streams.
             self.streaming = true;
             let _ = o.to.send(Msg::Stream {
@@ -317,13 +317,13 @@ mod tests {
     fn config(args: &[&str]) -> Config {
         let cli = crate::cli::Cli::try_parse_from(["parx"].iter().chain(args))
             .expect("valid command line");
-        Config::from_cli(cli).expect("valid config")
+        Config::from_cli(cli, &crate::resources::machine(), &mut Vec::new()).expect("valid config")
     }
 
     #[test]
     fn line_buffer_sends_whole_lines_at_once_and_the_rest_at_the_end() {
         let cfg = config(&["--line-buffer", "--tag", "echo"]);
-        let ctl = Control::new(1);
+        let ctl = Run::new(1, Default::default(), Default::default());
         let (tx, rx) = crossbeam_channel::unbounded();
         let mut o = Outlet::new(&cfg, &ctl, &tx);
         let mut s = Sink::task(&o, None, 1, Some(b"t"), true).unwrap();
@@ -344,7 +344,7 @@ mod tests {
     #[test]
     fn a_job_holds_its_results_shaped_until_it_ends() {
         let cfg = config(&["-k", "--pool", "process", "cat"]);
-        let ctl = Control::new(1);
+        let ctl = Run::new(1, Default::default(), Default::default());
         let (tx, rx) = crossbeam_channel::unbounded();
         let mut o = Outlet::new(&cfg, &ctl, &tx);
         let mut s = Sink::job(None, 1, Some(b"T"), 0, true).unwrap();

@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
@@ -17,16 +17,17 @@ use crate::config::Config;
 use crate::output::OutBuf;
 use crate::pool::child::{self, Child, Pumped, Spawned, Stream, Tick, IDLE_CHECK};
 use crate::pool::feed::Feeder;
+use crate::pool::life::{self, Launch};
 use crate::pool::sink::{Outlet, Sink};
-use crate::pool::{Control, Launcher};
+use crate::pool::{Launcher, Run};
 use crate::task::{Finished, Msg, Outcome, RunInfo, Task};
 use crate::template::{Ctx, Rendered};
 
 /// The `-j` pool threads, started as tasks arrive ([`Launcher`]). They end when the task
 /// channel is drained and closed, or when the run stops.
-pub fn start(
+pub(crate) fn start(
     cfg: &Arc<Config>,
-    ctl: &Arc<Control>,
+    ctl: &Arc<Run>,
     tasks: Receiver<Task>,
     out: Sender<Msg>,
 ) -> Arc<Launcher> {
@@ -41,7 +42,7 @@ pub fn start(
 struct Slot<'a> {
     slot: usize,
     cfg: &'a Config,
-    ctl: &'a Control,
+    ctl: &'a Run,
     outlet: Outlet<'a>,
     buf: Vec<u8>,
     /// The last program name looked up in PATH and where it was found.
@@ -51,7 +52,7 @@ struct Slot<'a> {
 }
 
 impl<'a> Slot<'a> {
-    fn new(slot: usize, cfg: &'a Config, ctl: &'a Control, out: &'a Sender<Msg>) -> Self {
+    fn new(slot: usize, cfg: &'a Config, ctl: &'a Run, out: &'a Sender<Msg>) -> Self {
         Slot {
             slot,
             cfg,
@@ -66,8 +67,8 @@ impl<'a> Slot<'a> {
     fn run(mut self, tasks: &Receiver<Task>) {
         loop {
             // Gate hook: a slot above the count in a -j FILE takes no new task.
-            if !self.ctl.slot_open(self.slot) {
-                let drained = self.ctl.total().is_some() && tasks.is_empty();
+            if !self.ctl.slots.slot_open(self.slot) {
+                let drained = self.ctl.state.total().is_some() && tasks.is_empty();
                 if !self.ctl.may_start() || drained {
                     break;
                 }
@@ -76,28 +77,24 @@ impl<'a> Slot<'a> {
             // Look up now and then: after --halt or a stop no task may come for long (the
             // source may be waiting for input), and the slot must not keep the run alive.
             // {%}: the lowest number free now, for all of the task's attempts.
-            let next = match self.cfg.jobs_ctl.delay {
-                Some(d) => self.ctl.next_task_paced(tasks, IDLE_CHECK, d),
-                None => self.ctl.next_task(tasks, IDLE_CHECK),
-            };
-            let (task, jobslot) = match next {
+            let (task, jobslot) = match self.ctl.slots.next_task(tasks, IDLE_CHECK, &self.ctl.life)
+            {
                 Ok(t) => t,
                 Err(RecvTimeoutError::Timeout) if self.ctl.may_start() => continue,
                 Err(_) => break,
             };
             if !self.ctl.may_start() {
-                self.ctl.release_jobslot(jobslot);
+                self.ctl.slots.release_jobslot(jobslot);
                 break;
             }
             let fin = self.run_retrying(&task, jobslot);
-            self.ctl.release_jobslot(jobslot);
+            self.ctl.slots.release_jobslot(jobslot);
             // Gate hook: held at the gate until the run stopped (or --halt soon): it never
             // ran, like a task taken after the stop.
             if fin.info.start.is_none() && !self.cfg.dry_run && !self.ctl.may_start() {
                 break;
             }
-            self.ctl.task_ended(fin.seq, fin.outcome);
-            if self.outlet.to.send(Msg::Done(Box::new(fin))).is_err() {
+            if !self.ctl.end(fin, self.outlet.to) {
                 break;
             }
         }
@@ -108,16 +105,16 @@ impl<'a> Slot<'a> {
     /// cannot be replaced any more), so with retries a task's output is printed when it ends.
     fn run_retrying(&mut self, task: &Task, jobslot: usize) -> Finished {
         let mut attempt = 0;
-        // The first start was paced when the task was taken (Control::next_task_paced).
+        // The first start was paced when the task was taken (SlotTable::next_task).
         let mut again = false;
         loop {
-            let last = !self.cfg.jobs_ctl.may_rerun(attempt + 1);
+            let last = !self.ctl.life.may_retry(attempt + 1);
             let fin = self.run_task(task, jobslot, last, again);
             again = true;
             // Gate hook: killed by --memfree, it runs again (its output dropped), and that
             // attempt does not count.
             let killed = fin.outcome == Outcome::Signaled(libc::SIGKILL);
-            if self.ctl.take_requeue(self.slot) && killed && self.ctl.may_start() {
+            if self.ctl.slots.take_requeue(self.slot) && killed && self.ctl.may_start() {
                 continue;
             }
             if last || fin.outcome.success() || !self.ctl.may_start() {
@@ -127,11 +124,15 @@ impl<'a> Slot<'a> {
         }
     }
 
+    /// One attempt at a task: its command rendered and shown, launched, supervised to its
+    /// end, and settled into a [`Finished`]. `again`: a retry (the first start was paced when
+    /// the task was taken).
     fn run_task(&mut self, task: &Task, jobslot: usize, last: bool, again: bool) -> Finished {
         let rendered = self.cfg.template.render(&Ctx {
             seq: task.seq,
             slot: jobslot,
             records: task.template_records(),
+            learned: &self.ctl.state.learned,
         });
         let mut fin = Finished {
             seq: task.seq,
@@ -141,9 +142,64 @@ impl<'a> Slot<'a> {
             info: RunInfo::default(),
             more: 0,
         };
+        let Some(mut sink) = self.begin(task, jobslot, last, &rendered, &mut fin) else {
+            return fin;
+        };
+        let mut cmd = self.command(rendered, jobslot, task.seq);
+        // perf (issue 14): a spliced chunk's pipe is the command's stdin itself.
+        let stdin = match task.chunk() {
+            None => super::task_stdin(self.cfg.compat.task_stdin),
+            chunk => crate::pool::feed::stdin_for(chunk),
+        };
+        let (started, spawned) = match life::launch(self.ctl, self.slot, &mut cmd, stdin, again) {
+            Launch::Held => {
+                fin.outcome = Outcome::Signaled(libc::SIGTERM);
+                fin.info.killed = true;
+                return fin;
+            }
+            Launch::Tried(started, spawned) => (started, spawned),
+        };
+        fin.info.start = Some(started.1);
+        let child = match spawned {
+            Spawned::Running(c) => c,
+            Spawned::Stopping => {
+                fin.outcome = Outcome::Signaled(libc::SIGTERM);
+                fin.info.killed = true;
+                return fin;
+            }
+            Spawned::Failed(e) => {
+                let (outcome, line) = self.ctl.life.spawn_failed(self.ctl, cmd.get_program(), &e);
+                fin.outcome = outcome;
+                let (stdout, _, _) = sink.finish(fin.outcome, None);
+                fin.stdout = stdout;
+                if let Some(line) = line {
+                    fin.stderr = OutBuf::from_vec(line.into_bytes());
+                }
+                return fin;
+            }
+        };
+        let (pumped, status, deadline) = self.supervise(task, child, started.0, &mut sink);
+        fin.info.runtime = started.0.elapsed();
+        self.ctl.life.ran(fin.info.runtime);
+        fin.info.receive = sink.received;
+        let after = deadline.map(|d| d - started.0).unwrap_or_default();
+        self.settle(task, last, sink, (pumped, status), after, fin)
+    }
+
+    /// Before the task runs: whether it runs at all (`{uniq}`, `--dry-run`), its job-log
+    /// command, its output sink (`None`: `fin` is its end: not run, or its `--results` cannot
+    /// be stored) and `-t`/`-v`'s lines.
+    fn begin(
+        &mut self,
+        task: &Task,
+        jobslot: usize,
+        last: bool,
+        rendered: &Rendered,
+        fin: &mut Finished,
+    ) -> Option<Sink> {
         if !self.cfg.template.accepts(task.template_records()) {
             // `{uniq}`/`{choose_k}`: this task does not run (and prints nothing).
-            return fin;
+            return None;
         }
         if self.cfg.jobs_ctl.joblog.is_some() {
             fin.info.command = rendered.display();
@@ -152,18 +208,19 @@ impl<'a> Slot<'a> {
             let mut line = rendered.display();
             line.push(b'\n');
             fin.stdout = OutBuf::from_vec(line);
-            return fin;
+            return None;
         }
         let tag = self.cfg.jobs_ctl.tag.as_ref().map(|t| {
             t.expand_text(&Ctx {
                 seq: task.seq,
                 slot: jobslot,
                 records: task.records(),
+                learned: &self.ctl.state.learned,
             })
         });
         // Gate hook: a task --memfree may kill and rerun must not print early.
-        let early = last && !self.ctl.may_requeue();
-        let results = self.ctl.results.as_ref();
+        let early = last && !self.ctl.slots.may_requeue();
+        let results = self.ctl.life.results.as_ref();
         let mut sink = match Sink::task(&self.outlet, results, task.seq, tag.as_deref(), early) {
             Ok(s) => s,
             Err(e) => {
@@ -177,7 +234,7 @@ impl<'a> Slot<'a> {
                     fin.stderr = OutBuf::from_vec(msg.into_bytes());
                 }
                 fin.outcome = Outcome::IoError;
-                return fin;
+                return None;
             }
         };
         // -t: the command on stderr before it runs; -v: on stdout, grouped with its output.
@@ -191,21 +248,22 @@ impl<'a> Slot<'a> {
                     line = rendered.display_escaped();
                     line.push(b'\n');
                 }
-                let _ = io::Write::write_all(&mut io::stderr().lock(), &line);
+                crate::messages::task_stderr(|e| io::Write::write_all(e, &line));
             }
             if compat.print_command {
                 sink.note_out(&line, &mut self.outlet);
             }
         }
-        let who = super::Spawn {
-            cfg: self.cfg,
-            seq: Some(task.seq),
-            slot: jobslot,
-        };
-        // The `parallel` personality: a command line with nothing for the shell to do runs
-        // without it (a program found in PATH, not an exported shell function).
+        Some(sink)
+    }
+
+    /// The process for the rendered command. The `parallel` personality: a command line with
+    /// nothing for the shell to do runs without it (a program found in PATH, not an exported
+    /// shell function).
+    fn command(&mut self, rendered: Rendered, jobslot: usize, seq: u64) -> std::process::Command {
+        let cfg = self.cfg;
         let direct = match &rendered {
-            Rendered::Shell(s) if compat.shell_direct => crate::template::direct_words(s)
+            Rendered::Shell(s) if cfg.compat.shell_direct => crate::template::direct_words(s)
                 .filter(|w| self.runs_direct(&w[0]))
                 .map(Rendered::Argv),
             _ => None,
@@ -215,59 +273,29 @@ impl<'a> Slot<'a> {
             Rendered::Argv(a) => Some(self.resolve(&a[0])),
             Rendered::Shell(_) => None,
         };
-        let mut cmd = super::command(&rendered, program, who);
-        // Gate hook: wait for --load/--memfree/--memsuspend/-j FILE (before the clock starts).
-        if !self.ctl.admit(self.slot) {
-            fin.outcome = Outcome::Signaled(libc::SIGTERM);
-            fin.info.killed = true;
-            return fin;
-        }
-        if let (true, Some(d)) = (again, self.cfg.jobs_ctl.delay) {
-            self.ctl.pace(d);
-        }
-        let started = Instant::now();
-        fin.info.start = Some(SystemTime::now());
-        let mut child = match Child::spawn(
-            self.ctl,
-            self.slot,
-            &mut cmd,
-            // perf (issue 14): a spliced chunk's pipe is the command's stdin itself.
-            match task.chunk() {
-                None => super::task_stdin(compat.task_stdin),
-                chunk => crate::pool::feed::stdin_for(chunk),
-            },
-        ) {
-            Spawned::Running(c) => c,
-            Spawned::Stopping => {
-                fin.outcome = Outcome::Signaled(libc::SIGTERM);
-                fin.info.killed = true;
-                return fin;
-            }
-            Spawned::Failed(e) => {
-                let (msg, outcome) = crate::messages::spawn_error(cmd.get_program(), &e);
-                fin.outcome = outcome;
-                let (stdout, _, _) = sink.finish(fin.outcome, None);
-                fin.stdout = stdout;
-                if matches!(outcome, Outcome::SpawnFailed(127)) && self.cfg.template.fixed_program()
-                {
-                    // Every task would fail the same way: said once, no new task starts, and
-                    // the run ends with 127 (as xargs).
-                    crate::messages::not_found_once(msg);
-                    self.ctl.stop(libc::SIGTERM);
-                } else {
-                    fin.stderr = OutBuf::from_vec(
-                        format!("{}: {msg}\n", crate::messages::program()).into_bytes(),
-                    );
-                }
-                return fin;
-            }
+        let who = super::Spawn {
+            cfg,
+            seq: Some(seq),
+            slot: jobslot,
         };
-        let deadline = self.cfg.jobs_ctl.timeout.map(|t| started + t).or_else(|| {
-            // --timeout N%: N% of the median run time so far (none before a task is done).
-            let pct = self.cfg.compat.timeout_pct?;
-            let median = self.ctl.runtimes.lock().ok()?.get()?;
-            Some(started + median.mul_f64(pct / 100.0))
-        });
+        super::command(&rendered, program, who)
+    }
+
+    /// Runs the task's child to its end: feeds its chunk, passes its output to `sink`, ends
+    /// it at its deadline (`--timeout`), reaps it. Returns how the pumping and the child
+    /// ended, and the deadline.
+    fn supervise(
+        &mut self,
+        task: &Task,
+        mut child: Child,
+        started: Instant,
+        sink: &mut Sink,
+    ) -> (
+        io::Result<Pumped>,
+        io::Result<std::process::ExitStatus>,
+        Option<Instant>,
+    ) {
+        let deadline = self.ctl.life.deadline(started);
         let feed = match (child.take_stdin(), task.chunk()) {
             (Some(s), Some(c)) => Some((s, Feeder::new(c))),
             _ => None,
@@ -308,29 +336,22 @@ impl<'a> Slot<'a> {
                 p.feed_err = crate::pool::feed::still_held(c).err();
             }
         }
-        fin.info.runtime = started.elapsed();
-        if self.cfg.compat.timeout_pct.is_some() {
-            if let Ok(mut m) = self.ctl.runtimes.lock() {
-                m.push(fin.info.runtime);
-            }
-        }
-        fin.info.receive = sink.received;
+        (pumped, status, deadline)
+    }
+
+    /// The task's child has ended (`after` its start, if it timed out): its outcome, the line
+    /// that says why when it did not simply exit, its output and `--results` files completed.
+    fn settle(
+        &mut self,
+        task: &Task,
+        last: bool,
+        mut sink: Sink,
+        (pumped, status): (io::Result<Pumped>, io::Result<std::process::ExitStatus>),
+        after: std::time::Duration,
+        mut fin: Finished,
+    ) -> Finished {
         let note = match (&pumped, &status) {
-            (Ok(p), Ok(_)) if p.timed_out => {
-                let after = deadline.map(|d| d - started).unwrap_or_default();
-                let why = match (self.cfg.jobs_ctl.timeout, self.cfg.compat.timeout_pct) {
-                    (None, Some(pct)) => format!(
-                        " ({pct}% of the median run time so far, {})",
-                        crate::messages::duration(after.div_f64(pct / 100.0))
-                    ),
-                    _ => String::new(),
-                };
-                Some(format!(
-                    "parx: task {} timed out after {}{why}\n",
-                    task.seq,
-                    crate::messages::duration(after)
-                ))
-            }
+            (Ok(p), Ok(_)) if p.timed_out => Some(self.ctl.life.timed_out(task.seq, after)),
             (
                 Ok(Pumped {
                     feed_err: Some(e), ..
@@ -344,7 +365,7 @@ impl<'a> Slot<'a> {
             sink.note_err(note.as_bytes(), &mut self.outlet);
         }
         // A signal parx sent (a timeout, a stop) is logged as GNU parallel logs its own.
-        fin.info.killed = matches!(&pumped, Ok(p) if p.timed_out) || self.ctl.stopping();
+        fin.info.killed = matches!(&pumped, Ok(p) if p.timed_out) || self.ctl.state.stopping();
         fin.outcome = match (pumped, status) {
             // Killed, or ended by itself after the TERM: a timed-out task failed.
             (Ok(p), Ok(st)) if p.timed_out => {
@@ -359,6 +380,7 @@ impl<'a> Slot<'a> {
             (Ok(_), Ok(st)) => child::outcome(st),
             (Err(_), _) | (_, Err(_)) => Outcome::IoError,
         };
+        let results = self.ctl.life.results.as_ref();
         let index = results
             .filter(|_| last || fin.outcome.success())
             .map(|r| (r, task.records()));

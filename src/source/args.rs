@@ -19,7 +19,7 @@ use crate::source::Values;
 use crate::task::Record;
 
 /// Splits a byte stream into values ending with `delim` (the last one may lack it).
-pub struct ValueReader<R> {
+pub(super) struct ValueReader<R> {
     r: R,
     delim: Vec<u8>,
     done: bool,
@@ -27,7 +27,7 @@ pub struct ValueReader<R> {
 
 impl<R: BufRead> ValueReader<R> {
     /// Values of `r` separated by `delim` (non-empty).
-    pub fn new(r: R, delim: Vec<u8>) -> Self {
+    pub(super) fn new(r: R, delim: Vec<u8>) -> Self {
         ValueReader {
             r,
             delim,
@@ -156,7 +156,10 @@ impl Iterator for Continued {
 
 /// `--header :`: takes the first value of each source as its name (split into column names
 /// with `--colsep`).
-pub fn take_header(spec: &InputSpec, sources: &mut [Values]) -> anyhow::Result<Vec<Vec<u8>>> {
+pub(super) fn take_header(
+    spec: &InputSpec,
+    sources: &mut [Values],
+) -> anyhow::Result<Vec<Vec<u8>>> {
     let mut names = Vec::new();
     for s in sources.iter_mut() {
         let Some(v) = s.next() else { continue };
@@ -172,7 +175,10 @@ pub fn take_header(spec: &InputSpec, sources: &mut [Values]) -> anyhow::Result<V
 /// Opens every source up front, so a missing file is an error before any task runs.
 /// `--walk` problems are reported as warnings as the walk meets them. Stdin is read through
 /// `spool` when there is one (it reads stdin ahead: [`Spool`]).
-pub fn open_all(spec: &InputSpec, spool: Option<&Arc<Spool>>) -> anyhow::Result<Vec<Values>> {
+pub(super) fn open_all(
+    spec: &InputSpec,
+    spool: Option<&Arc<Spool>>,
+) -> anyhow::Result<Vec<Values>> {
     spec.sources
         .iter()
         .enumerate()
@@ -212,7 +218,7 @@ pub fn open_all(spec: &InputSpec, spool: Option<&Arc<Spool>>) -> anyhow::Result<
 
 /// Opens a file of values (`-a`, `::::`): one that is missing, unreadable or a directory is an
 /// error naming it.
-pub fn open_values(p: &std::path::Path) -> anyhow::Result<File> {
+pub(super) fn open_values(p: &std::path::Path) -> anyhow::Result<File> {
     let name = crate::messages::name(p);
     let f = File::open(p).with_context(|| name.clone())?;
     if f.metadata().is_ok_and(|m| m.is_dir()) {
@@ -226,7 +232,7 @@ pub fn open_values(p: &std::path::Path) -> anyhow::Result<File> {
 
 /// Produces every record in GNU parallel's order, calling `emit` for each until it returns
 /// `false`. Read errors end the production with an error naming the failure.
-pub fn produce(
+pub(super) fn produce(
     spec: &InputSpec,
     mut sources: Vec<Values>,
     mut emit: impl FnMut(Record) -> bool,
@@ -309,7 +315,7 @@ pub fn produce(
 fn rows(group: Vec<Values>, recycle: bool) -> io::Result<Vec<Record>> {
     let cols: Vec<Vec<OsString>> = group
         .into_iter()
-        .map(|it| it.collect::<io::Result<Vec<_>>>())
+        .map(std::iter::Iterator::collect::<io::Result<Vec<_>>>)
         .collect::<io::Result<_>>()?;
     let (min, max) = cols.iter().fold((usize::MAX, 0), |(lo, hi), c| {
         (lo.min(c.len()), hi.max(c.len()))
@@ -329,7 +335,7 @@ fn rows(group: Vec<Values>, recycle: bool) -> io::Result<Vec<Record>> {
 /// Stdin read a second time, for a count ahead, without taking anything from the source: a
 /// regular file from the offset it has now (read with pread(2), which leaves that offset to
 /// the source), or the [`Spool`] that reads a pipe ahead.
-pub enum StdinAgain {
+pub(super) enum StdinAgain {
     /// Stdin is a regular file.
     File { file: Arc<File>, from: u64 },
     /// Stdin is read ahead into a spool.
@@ -338,7 +344,7 @@ pub enum StdinAgain {
 
 impl StdinAgain {
     /// `None` unless stdin is a regular file or is spooled.
-    pub fn new(spool: Option<&Arc<Spool>>) -> Option<StdinAgain> {
+    pub(super) fn new(spool: Option<&Arc<Spool>>) -> Option<StdinAgain> {
         if let Some(s) = spool {
             return Some(StdinAgain::Spool(s.clone()));
         }
@@ -351,7 +357,7 @@ impl StdinAgain {
     }
 
     /// A reader of the data from the offset on.
-    pub fn reader(&self) -> Box<dyn Read + Send + 'static> {
+    pub(super) fn reader(&self) -> Box<dyn Read + Send + 'static> {
         match self {
             StdinAgain::File { file, from } => Box::new(At {
                 file: file.clone(),
@@ -362,7 +368,7 @@ impl StdinAgain {
     }
 
     /// The data's values.
-    pub fn values(&self, delim: &[u8]) -> Values {
+    pub(super) fn values(&self, delim: &[u8]) -> Values {
         Box::new(ValueReader::new(
             BufReader::with_capacity(64 << 10, self.reader()),
             delim.to_vec(),
@@ -371,7 +377,7 @@ impl StdinAgain {
 }
 
 /// Stdin as a file, if it is a regular one.
-pub fn stdin_file() -> Option<File> {
+pub(super) fn stdin_file() -> Option<File> {
     let file = File::from(io::stdin().as_fd().try_clone_to_owned().ok()?);
     file.metadata().ok()?.is_file().then_some(file)
 }
@@ -392,7 +398,7 @@ impl Read for At {
 
 /// Counts the values of a file as [`ValueReader`] splits it: with a one-byte delimiter by a
 /// scan for that byte, else by splitting it.
-pub fn count_values(r: impl Read, delim: &[u8]) -> io::Result<u64> {
+pub(super) fn count_values(r: impl Read, delim: &[u8]) -> io::Result<u64> {
     let mut r = BufReader::with_capacity(256 << 10, r);
     if let [d] = delim {
         let (mut n, mut last) = (0u64, None);
@@ -422,7 +428,7 @@ pub fn count_values(r: impl Read, delim: &[u8]) -> io::Result<u64> {
 /// How many records [`produce`] makes from sources with these numbers of values: linked
 /// sources are zipped (the shortest ends them; with `--link`, the longest, the others
 /// recycled), groups are crossed.
-pub fn count_records(spec: &InputSpec, counts: &[u64]) -> u64 {
+pub(super) fn count_records(spec: &InputSpec, counts: &[u64]) -> u64 {
     let mut groups: Vec<Vec<u64>> = Vec::new();
     for (i, &n) in counts.iter().enumerate() {
         if i > 0 && (spec.link_all || spec.sources[i].linked) {

@@ -30,12 +30,12 @@ use std::os::unix::ffi::OsStrExt;
 
 use crate::config::{Batch, Limits};
 use crate::task::Record;
-use crate::template::{Ctx, Mode, Placeholder, Rendered, Template};
+use crate::template::{Ctx, Learned, Mode, Placeholder, Rendered, Template};
 
 /// Bytes kept free below the computed argument budget.
-pub const MARGIN: usize = 8192;
+pub(super) const MARGIN: usize = 8192;
 /// Linux's limit on one argument (`MAX_ARG_STRLEN`, 32 pages), terminating NUL included.
-pub const MAX_ARG_STRLEN: usize = 131_072;
+pub(super) const MAX_ARG_STRLEN: usize = 131_072;
 /// Linux never allows more than this for arguments plus environment (3/4 of `_STK_LIM`).
 const LINUX_CEILING: usize = 6 << 20;
 /// Size of an `argv`/`envp` pointer.
@@ -44,15 +44,15 @@ const PTR: usize = std::mem::size_of::<usize>();
 /// usable size of command", 20221122): half of the longest `sh -c` script it finds (130,329
 /// bytes, under the 128 KiB `MAX_ARG_STRLEN`) less 3000. The `parallel` personality keeps a
 /// batch's command line shorter than this unless `-s` is given.
-pub const GNU_LINE_MAX: usize = 63_664;
+pub(super) const GNU_LINE_MAX: usize = 63_664;
 /// The native line length without `-s`: xargs' default command buffer (`xargs
 /// --show-limits`: 131072, what it uses whenever the OS allows more). Measured on the
 /// `walk` benchmark (`--walk tree -X wc -c`, 20,000 paths): half the `wc` runs of
 /// [`GNU_LINE_MAX`] and 62 -> 55 ms; a larger buffer starts the first command later.
-pub const LINE_MAX: usize = 131_072;
+pub(super) const LINE_MAX: usize = 131_072;
 
 /// The byte budget for one command's arguments, from the OS limit and the environment.
-pub fn arg_budget() -> usize {
+pub(super) fn arg_budget() -> usize {
     let env: usize = std::env::vars_os()
         .map(|(k, v)| k.len() + 1 + v.len() + 1 + PTR)
         .sum();
@@ -95,8 +95,10 @@ fn cost(r: &Rendered) -> Cost {
 }
 
 /// Groups records into tasks.
-pub struct Batcher<'a> {
+pub(super) struct Batcher<'a> {
     template: &'a Template,
+    /// What the run knows from its input so far (`--header :` names), for measuring.
+    learned: &'a Learned,
     /// Most records per batch.
     max: usize,
     /// Byte budget for all arguments.
@@ -121,8 +123,14 @@ pub struct Batcher<'a> {
 impl<'a> Batcher<'a> {
     /// A batcher for `batch`, with the argument budget of this process's environment; `gnu`:
     /// the `parallel` personality's line length ([`GNU_LINE_MAX`]) when `-s` is not given.
-    pub fn new(template: &'a Template, batch: Batch, limits: Limits, gnu: bool) -> Self {
-        let mut b = Self::with_budget(template, batch, limits, arg_budget());
+    pub(super) fn new(
+        template: &'a Template,
+        learned: &'a Learned,
+        batch: Batch,
+        limits: Limits,
+        gnu: bool,
+    ) -> Self {
+        let mut b = Self::with_budget(template, learned, batch, limits, arg_budget());
         if gnu && limits.max_chars.is_none() {
             b.line_max = GNU_LINE_MAX;
         }
@@ -130,8 +138,9 @@ impl<'a> Batcher<'a> {
     }
 
     /// A batcher with an explicit argument budget (for tests).
-    pub fn with_budget(
+    pub(super) fn with_budget(
         template: &'a Template,
+        learned: &'a Learned,
         batch: Batch,
         limits: Limits,
         budget: usize,
@@ -142,13 +151,14 @@ impl<'a> Batcher<'a> {
             Batch::Fit => usize::MAX,
         };
         let line_max = limits.max_chars.unwrap_or(LINE_MAX);
-        let base = cost(&template.render(&Self::ctx(&[])));
+        let base = cost(&template.render(&Self::ctx(learned, &[])));
         let appended = template.mode() == Mode::Argv
             && !template
                 .placeholders()
                 .any(|p| matches!(p, Placeholder::Value { .. }));
         Batcher {
             template,
+            learned,
             max,
             budget,
             script_budget: MAX_ARG_STRLEN - 1 - 256,
@@ -163,11 +173,12 @@ impl<'a> Batcher<'a> {
         }
     }
 
-    fn ctx(records: &[Record]) -> Ctx<'_> {
+    fn ctx<'b>(learned: &'b Learned, records: &'b [Record]) -> Ctx<'b> {
         Ctx {
             seq: u64::MAX,
             slot: usize::MAX,
             records,
+            learned,
         }
     }
 
@@ -191,7 +202,7 @@ impl<'a> Batcher<'a> {
             return (alone, more, rec);
         }
         let mut recs = vec![rec];
-        let alone = cost(&self.template.render(&Self::ctx(&recs)));
+        let alone = cost(&self.template.render(&Self::ctx(self.learned, &recs)));
         let more = if self.template.mode() == Mode::Argv {
             Cost {
                 args: alone.args.saturating_sub(self.base.args),
@@ -201,7 +212,7 @@ impl<'a> Batcher<'a> {
             }
         } else {
             recs.push(recs[0].clone());
-            let twice = cost(&self.template.render(&Self::ctx(&recs)));
+            let twice = cost(&self.template.render(&Self::ctx(self.learned, &recs)));
             Cost {
                 args: twice.args.saturating_sub(alone.args),
                 script: twice.script.saturating_sub(alone.script),
@@ -214,7 +225,7 @@ impl<'a> Batcher<'a> {
 
     /// Adds a record; `emit` gets every batch that is complete. Returns `false` as soon as
     /// `emit` does (the run is stopping).
-    pub fn push(&mut self, rec: Record, emit: &mut impl FnMut(Vec<Record>) -> bool) -> bool {
+    pub(super) fn push(&mut self, rec: Record, emit: &mut impl FnMut(Vec<Record>) -> bool) -> bool {
         if self.max == 1 && !self.exit_on_size {
             return emit(vec![rec]);
         }
@@ -252,7 +263,7 @@ impl<'a> Batcher<'a> {
 
     /// At the end of the input: emits the last batch, spread evenly over the job slots with
     /// `-X`/`-m` (GNU parallel: ceil(n / slots) records per command).
-    pub fn finish(&mut self, emit: &mut impl FnMut(Vec<Record>) -> bool) -> bool {
+    pub(super) fn finish(&mut self, emit: &mut impl FnMut(Vec<Record>) -> bool) -> bool {
         let n = self.cur.len();
         if self.spread_over > 1 && n > 1 {
             let per = n.div_ceil(self.spread_over);
@@ -270,7 +281,7 @@ impl<'a> Batcher<'a> {
     }
 
     /// Emits the batch being built, if any.
-    pub fn flush(&mut self, emit: &mut impl FnMut(Vec<Record>) -> bool) -> bool {
+    pub(super) fn flush(&mut self, emit: &mut impl FnMut(Vec<Record>) -> bool) -> bool {
         self.used = self.base;
         if self.cur.is_empty() {
             return true;
@@ -281,7 +292,7 @@ impl<'a> Batcher<'a> {
 
 /// Splits every value of `rec` into columns at the matches of `re`, the columns of each value
 /// following those of the one before (with several sources, `{1}` … number all of them).
-pub fn split_columns(re: &regex::bytes::Regex, rec: Record) -> Record {
+pub(super) fn split_columns(re: &regex::bytes::Regex, rec: Record) -> Record {
     let mut out = Record::with_capacity(rec.len() * 2);
     for v in &rec {
         out.extend(
@@ -303,7 +314,8 @@ mod tests {
     }
 
     fn batches(t: &Template, batch: Batch, budget: usize, vals: &[&str]) -> Vec<Vec<String>> {
-        let mut b = Batcher::with_budget(t, batch, Limits::default(), budget);
+        let learned = Learned::default();
+        let mut b = Batcher::with_budget(t, &learned, batch, Limits::default(), budget);
         let mut out = Vec::new();
         let mut emit = |recs: Vec<Record>| {
             out.push(
@@ -367,13 +379,15 @@ mod tests {
         let t = Template::new(&[OsString::from("echo {}")], false);
         let v = "v".repeat(1000);
         let vals: Vec<&str> = (0..300).map(|_| v.as_str()).collect();
-        let mut b = Batcher::with_budget(&t, Batch::Fit, Limits::default(), 6 << 20);
+        let learned = Learned::default();
+        let mut b = Batcher::with_budget(&t, &learned, Batch::Fit, Limits::default(), 6 << 20);
         let mut sizes = Vec::new();
         let mut emit = |recs: Vec<Record>| {
             let r = t.render(&Ctx {
                 seq: 1,
                 slot: 1,
                 records: &recs,
+                learned: &Learned::default(),
             });
             match r {
                 Rendered::Shell(s) => sizes.push((recs.len(), s.len())),
@@ -398,7 +412,8 @@ mod tests {
             spread_over: 3,
             exit_on_size: false,
         };
-        let mut b = Batcher::with_budget(&t, Batch::Fit, limits, 6 << 20);
+        let learned = Learned::default();
+        let mut b = Batcher::with_budget(&t, &learned, Batch::Fit, limits, 6 << 20);
         let mut got = Vec::new();
         let mut emit = |recs: Vec<Record>| {
             got.push(recs.len());
@@ -424,7 +439,8 @@ mod tests {
                 spread_over: 0,
                 exit_on_size: false,
             };
-            let mut b = Batcher::with_budget(&t, Batch::Fit, limits, 6 << 20);
+            let learned = Learned::default();
+            let mut b = Batcher::with_budget(&t, &learned, Batch::Fit, limits, 6 << 20);
             let mut got: Vec<Vec<String>> = Vec::new();
             let mut emit = |recs: Vec<Record>| {
                 got.push(

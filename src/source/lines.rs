@@ -22,14 +22,14 @@ const READ_BYTES: usize = 64 << 10;
 const MAX_VALUES: u64 = 4096;
 
 /// One file or stdin, opened, read as blocks of values.
-pub struct ValueLines {
+pub(super) struct ValueLines {
     input: Box<dyn Read + Send>,
     end: u8,
 }
 
 impl ValueLines {
     /// Opens the one value source (a missing file is an error here).
-    pub fn open(cfg: &Arc<Config>) -> anyhow::Result<ValueLines> {
+    pub(super) fn open(cfg: &Arc<Config>) -> anyhow::Result<ValueLines> {
         let input: Box<dyn Read + Send> = match &cfg.input.sources[0].kind {
             SourceKind::File(p) => Box::new(crate::source::args::open_values(p)?),
             _ => Box::new(io::stdin()),

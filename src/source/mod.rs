@@ -33,16 +33,17 @@ use std::sync::{Arc, OnceLock};
 use crate::config::{ChunkMode, Config, SourceKind};
 use crate::shard::Shard;
 use crate::task::{Task, TaskInput};
+use crate::template::Learned;
 
 /// The values of one opened argument source, in order.
-pub type Values = Box<dyn Iterator<Item = io::Result<OsString>> + Send>;
+pub(crate) type Values = Box<dyn Iterator<Item = io::Result<OsString>> + Send>;
 
 /// Counts an input's tasks ahead of its [`Source::produce`], on a thread of its own (so the
 /// tasks are never held back): the number of tasks, or `None` if counting failed.
-pub type Count = Box<dyn FnOnce() -> Option<u64> + Send>;
+pub(crate) type Count = Box<dyn FnOnce() -> Option<u64> + Send>;
 
 /// An opened input: yields task inputs in order.
-pub trait Source: Send {
+pub(crate) trait Source: Send {
     /// Calls `emit` with each task input, in order, until it returns `false` or the input
     /// ends. Problems that do not end the input are reported through [`crate::messages`]; an
     /// error returned ends it (what was emitted before it still runs).
@@ -58,7 +59,7 @@ pub trait Source: Send {
 /// Starts counting `source`'s tasks ahead (see [`Source::count_ahead`]) on a thread of its
 /// own; the returned cell gets the number of tasks that will run here (those `skip` skips
 /// left out) once it is known. It stays empty when the input cannot be counted ahead.
-pub fn count_ahead(source: &dyn Source, skip: &Skip) -> Arc<OnceLock<u64>> {
+pub(crate) fn count_ahead(source: &dyn Source, skip: &Skip) -> Arc<OnceLock<u64>> {
     let cell = Arc::new(OnceLock::new());
     if let Some(count) = source.count_ahead() {
         let (out, skip) = (cell.clone(), skip.clone());
@@ -75,8 +76,9 @@ pub fn count_ahead(source: &dyn Source, skip: &Skip) -> Arc<OnceLock<u64>> {
 }
 
 /// Opens the configured input, so that a missing or unreadable file is an error before any
-/// task runs.
-pub fn open(cfg: &Arc<Config>) -> anyhow::Result<Box<dyn Source>> {
+/// task runs. What the tasks' commands need to know of the input as a whole (the task count,
+/// the header's names) is told to `learned`.
+pub(crate) fn open(cfg: &Arc<Config>, learned: &Arc<Learned>) -> anyhow::Result<Box<dyn Source>> {
     if cfg.compat.xargs.is_some() {
         return Ok(Box::new(xargs::XargsTasks::open(cfg)?));
     }
@@ -88,7 +90,7 @@ pub fn open(cfg: &Arc<Config>) -> anyhow::Result<Box<dyn Source>> {
     Ok(match &cfg.chunks {
         Some(_) => Box::new(pipe::Chunks::open(cfg)?),
         None if cfg.value_blocks() => Box::new(lines::ValueLines::open(cfg)?),
-        None => Box::new(values::ArgTasks::open(cfg)?),
+        None => Box::new(values::ArgTasks::open(cfg, learned)?),
     })
 }
 
@@ -114,7 +116,7 @@ fn terminal_hint(cfg: &Config) -> Option<&'static str> {
 /// The tasks not run here: another machine's share (`--shard`) or ones a job log says are
 /// done (`--resume`, `--resume-failed`).
 #[derive(Clone, Debug, Default)]
-pub struct Skip {
+pub(crate) struct Skip {
     /// This machine's share.
     pub shard: Option<Shard>,
     /// Sequence numbers done in an earlier run.
@@ -123,17 +125,17 @@ pub struct Skip {
 
 impl Skip {
     /// Whether any task may be skipped.
-    pub fn any(&self) -> bool {
+    pub(crate) fn any(&self) -> bool {
         self.shard.is_some() || !self.done.is_empty()
     }
 
     /// Whether task `seq` is skipped.
-    pub fn skips(&self, seq: u64) -> bool {
+    pub(crate) fn skips(&self, seq: u64) -> bool {
         self.shard.is_some_and(|s| !s.runs(seq)) || self.done.contains(&seq)
     }
 
     /// How many of the tasks numbered 1 to `total` run here.
-    pub fn running(&self, total: u64) -> u64 {
+    pub(crate) fn running(&self, total: u64) -> u64 {
         let share = match self.shard {
             // Tasks k, k+n, k+2n, ... up to `total`.
             Some(s) if total >= s.k => (total - s.k) / s.n + 1,
@@ -151,7 +153,7 @@ impl Skip {
 
 /// Reads `source` to its end: numbers its tasks from 1 and hands each to `run`, or its number
 /// to `skipped` when `skip` says so. Stops early when either returns `false`.
-pub fn stream_tasks(
+pub(crate) fn stream_tasks(
     source: Box<dyn Source>,
     skip: &Skip,
     mut run: impl FnMut(Task) -> bool,

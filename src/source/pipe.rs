@@ -28,7 +28,7 @@ use crate::sys::{self, SigbusGuard};
 use crate::task::{Block, Chunk, ChunkBody, DataFile, TaskInput};
 
 /// Opened chunk data, checked before any task runs.
-pub enum Opened {
+pub(super) enum Opened {
     /// A stream to split (`--pipe`).
     Stream(Box<dyn Read + Send>, String),
     /// A pipe to split (`--pipe`): spliced when [`splice::usable`], else read as a stream.
@@ -41,14 +41,14 @@ pub enum Opened {
 }
 
 /// The chunk data, opened: a [`Source`] of chunks.
-pub struct Chunks {
+pub(super) struct Chunks {
     cfg: Arc<Config>,
     opened: Opened,
 }
 
 impl Chunks {
     /// Opens the data of `cfg`'s chunk mode.
-    pub fn open(cfg: &Arc<Config>) -> anyhow::Result<Chunks> {
+    pub(super) fn open(cfg: &Arc<Config>) -> anyhow::Result<Chunks> {
         let c = cfg.chunks.as_ref().expect("a chunk mode");
         Ok(Chunks {
             cfg: cfg.clone(),
@@ -257,7 +257,7 @@ impl Chunks {
 }
 
 /// Opens the data: a missing or unmappable file is an error before anything runs.
-pub fn open(c: &ChunkConfig) -> anyhow::Result<Opened> {
+pub(super) fn open(c: &ChunkConfig) -> anyhow::Result<Opened> {
     Ok(match &c.mode {
         ChunkMode::Pipe(None) => {
             let f = io::stdin().as_fd().try_clone_to_owned().map(File::from);
@@ -328,7 +328,7 @@ fn open_mappable(p: &Path) -> anyhow::Result<DataFile> {
 /// Splits the opened data and calls `send` with each chunk, in order, until it returns false.
 /// Errors on one `--pipe-part` file go to `report` and the next file is split; a read error
 /// on the `--pipe` stream ends it and is returned.
-pub fn produce(
+pub(super) fn produce(
     c: &ChunkConfig,
     jobs: usize,
     opened: Opened,
@@ -581,7 +581,10 @@ mod tests {
                 std::iter::once("parx").chain(args.iter().copied()),
             )
             .expect("valid command line");
-            let cfg = Arc::new(Config::from_cli(cli).expect("valid config"));
+            let cfg = Arc::new(
+                Config::from_cli(cli, &crate::resources::machine(), &mut Vec::new())
+                    .expect("valid config"),
+            );
             let chunks = Chunks::open(&cfg).unwrap();
             let count = chunks.count_ahead().expect("countable")();
             let mut made = 0;

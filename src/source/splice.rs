@@ -29,12 +29,12 @@ use crate::sys;
 use crate::task::{Chunk, ChunkBody, PipeBody};
 
 /// The end of each block read to find its last record end.
-pub const WINDOW: usize = 1 << 20;
+pub(super) const WINDOW: usize = 1 << 20;
 /// Blocks smaller than this are read and copied (the window would be most of them).
 const MIN_BLOCK: u64 = 4 * WINDOW as u64;
 /// How long a command's full pipe may hold the input up before the rest of its chunk is
 /// read into memory.
-pub const STALL: Duration = Duration::from_millis(20);
+pub(super) const STALL: Duration = Duration::from_millis(20);
 /// The pause that lets a pipe fill or drain before parx moves its pages (see `body`).
 const PAUSE: Duration = Duration::from_micros(200);
 /// Pipe buffer asked for on parx's stdin and on each chunk's pipe (the unprivileged limit).
@@ -45,7 +45,7 @@ const MAX_SPLICE: usize = 1 << 20;
 const READ_SIZE: usize = 256 << 10;
 
 /// Whether `--pipe` from the pipe `fd` can be spliced with this configuration.
-pub fn usable(cfg: &Config, c: &ChunkConfig, fd: RawFd) -> bool {
+pub(super) fn usable(cfg: &Config, c: &ChunkConfig, fd: RawFd) -> bool {
     cfg!(target_os = "linux")
         && cfg.pool == PoolKind::Thread
         // The chunk runs once: no retry (--retries), no rerun (--memfree) can read it again.
@@ -76,7 +76,7 @@ enum Sink {
 }
 
 /// Splits parx's stdin pipe into spliced chunks.
-pub struct PipeSplitter {
+pub(super) struct PipeSplitter {
     input: File,
     recend: u8,
     block: usize,
@@ -89,7 +89,7 @@ pub struct PipeSplitter {
 
 impl PipeSplitter {
     /// A splitter for `input` (a pipe) with `block`-byte chunks ending after `recend`.
-    pub fn new(input: File, recend: u8, block: u64) -> Self {
+    pub(super) fn new(input: File, recend: u8, block: u64) -> Self {
         Self::with_window(input, recend, block, WINDOW)
     }
 
@@ -107,7 +107,7 @@ impl PipeSplitter {
 
     /// The next chunk, to be sent to a slot and then filled with [`Filler::fill`]; `None`
     /// at the end of the input.
-    pub fn next_chunk(&mut self) -> io::Result<Option<(Chunk, Filler<'_>)>> {
+    pub(super) fn next_chunk(&mut self) -> io::Result<Option<(Chunk, Filler<'_>)>> {
         if self.carry.is_empty() && !self.eof {
             let mut first = vec![0; 64 << 10];
             let n = read_some(&mut self.input, &mut first)?;
@@ -144,7 +144,7 @@ impl PipeSplitter {
 }
 
 /// Fills one chunk's pipe from the input.
-pub struct Filler<'a> {
+pub(super) struct Filler<'a> {
     split: &'a mut PipeSplitter,
     sink: Sink,
     sent: Arc<AtomicU64>,
@@ -155,7 +155,7 @@ pub struct Filler<'a> {
 impl Filler<'_> {
     /// Moves the whole chunk: the bytes carried over, the body by splice(2), then the end of
     /// the block read to find the last record end. Errors are the input's (reading stdin).
-    pub fn fill(mut self) -> io::Result<()> {
+    pub(super) fn fill(mut self) -> io::Result<()> {
         let block = self.split.block;
         // The body, up to `window` bytes before the block's end, is spliced; what was carried
         // over from the previous chunk goes first (or is already past the body).

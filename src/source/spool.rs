@@ -16,7 +16,7 @@ const READ_BYTES: usize = 64 << 10;
 
 /// Stdin as read so far: shared by the thread reading it and the readers of the copy.
 #[derive(Debug)]
-pub struct Spool {
+pub(super) struct Spool {
     state: Mutex<State>,
     grown: Condvar,
 }
@@ -37,7 +37,7 @@ struct State {
 
 impl Spool {
     /// Starts reading `input` (stdin) to its end on a thread of its own.
-    pub fn start(input: impl Read + Send + 'static) -> io::Result<Arc<Spool>> {
+    pub(super) fn start(input: impl Read + Send + 'static) -> io::Result<Arc<Spool>> {
         let spool = Arc::new(Spool {
             state: Mutex::new(State::default()),
             grown: Condvar::new(),
@@ -50,7 +50,9 @@ impl Spool {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Reads `input` to its end into the spool.
@@ -99,7 +101,7 @@ impl Spool {
 
     /// A reader of the whole input from its first byte (each reader has its own position);
     /// it waits for bytes not read from stdin yet.
-    pub fn reader(self: &Arc<Self>) -> SpoolReader {
+    pub(super) fn reader(self: &Arc<Self>) -> SpoolReader {
         SpoolReader {
             spool: self.clone(),
             pos: 0,
@@ -109,7 +111,7 @@ impl Spool {
 
 /// Reads a [`Spool`] from the start, waiting for what stdin has not given yet.
 #[derive(Debug)]
-pub struct SpoolReader {
+pub(super) struct SpoolReader {
     spool: Arc<Spool>,
     pos: u64,
 }
@@ -127,7 +129,11 @@ impl Read for SpoolReader {
                     None => Ok(0),
                 };
             }
-            st = self.spool.grown.wait(st).unwrap_or_else(|e| e.into_inner());
+            st = self
+                .spool
+                .grown
+                .wait(st)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
         }
         let head = st.head.len() as u64;
         if self.pos < head {

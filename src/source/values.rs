@@ -12,10 +12,13 @@ use anyhow::Context;
 use crate::source::spool::Spool;
 use crate::source::{args, batch, Count, Source, Values};
 use crate::task::{Record, TaskInput};
+use crate::template::Learned;
 
 /// The argument sources, opened.
-pub struct ArgTasks {
+pub(super) struct ArgTasks {
     cfg: Arc<Config>,
+    /// Where the task count (`{##}`) and the header's names (`--header :`) are told.
+    learned: Arc<Learned>,
     sources: Vec<Values>,
     /// Stdin read ahead (`--bar`/`--eta` with stdin from a pipe), for the count ahead.
     spool: Option<Arc<Spool>>,
@@ -25,7 +28,7 @@ impl ArgTasks {
     /// Opens every argument source (a missing file is an error here). With `--bar`/`--eta`
     /// shown, stdin that is not a regular file is read ahead ([`Spool`]), so that it can be
     /// counted when it ends.
-    pub fn open(cfg: &Arc<Config>) -> anyhow::Result<ArgTasks> {
+    pub(super) fn open(cfg: &Arc<Config>, learned: &Arc<Learned>) -> anyhow::Result<ArgTasks> {
         let reads_stdin = cfg
             .input
             .sources
@@ -40,6 +43,7 @@ impl ArgTasks {
         };
         Ok(ArgTasks {
             cfg: cfg.clone(),
+            learned: learned.clone(),
             sources: args::open_all(&cfg.input, spool.as_ref())?,
             spool,
         })
@@ -54,8 +58,8 @@ impl Source for ArgTasks {
         let mut sources = self.sources;
         if cfg.input.header {
             let names = args::take_header(&cfg.input, &mut sources)?;
-            cfg.template.set_header(names);
-            let unknown = cfg.template.unknown_names();
+            let unknown = cfg.template.unknown_names(&names);
+            self.learned.set_header(names);
             if !unknown.is_empty() {
                 anyhow::bail!(
                     "--header: no column named {} in the header line (the first value of each \
@@ -82,8 +86,13 @@ impl Source for ArgTasks {
                     emit(TaskInput::Args(records))
                 }
             };
-            let mut batcher =
-                batch::Batcher::new(&cfg.template, cfg.batch, cfg.compat.limits, cfg.compat.gnu);
+            let mut batcher = batch::Batcher::new(
+                &cfg.template,
+                &self.learned,
+                cfg.batch,
+                cfg.compat.limits,
+                cfg.compat.gnu,
+            );
             let colsep = cfg.input.colsep.as_ref();
             let trim = cfg.input.trim;
             let res = args::produce(&cfg.input, sources, |rec| {
@@ -107,7 +116,7 @@ impl Source for ArgTasks {
             }
         };
         if hold {
-            cfg.template.set_total(held.len() as u64);
+            self.learned.set_total(held.len() as u64);
             if cfg.compat.shuf {
                 shuffle(&mut held);
             }
@@ -137,6 +146,7 @@ impl Source for ArgTasks {
             }
         }
         let cfg = self.cfg.clone();
+        let learned = self.learned.clone();
         Some(Box::new(move || {
             let spec = &cfg.input;
             if cfg.batch != Batch::One {
@@ -152,6 +162,7 @@ impl Source for ArgTasks {
                     .collect();
                 let again = Box::new(ArgTasks {
                     cfg: cfg.clone(),
+                    learned,
                     sources,
                     spool: None,
                 });
@@ -206,7 +217,10 @@ mod tests {
         let cli =
             crate::cli::Cli::try_parse_from(std::iter::once("parx").chain(args.iter().copied()))
                 .expect("valid command line");
-        Arc::new(Config::from_cli(cli).expect("valid config"))
+        Arc::new(
+            Config::from_cli(cli, &crate::resources::machine(), &mut Vec::new())
+                .expect("valid config"),
+        )
     }
 
     /// The count ahead is the number of tasks `produce` makes: values, files, products,
@@ -235,7 +249,7 @@ mod tests {
         cases[0].extend(twenty.iter().map(String::as_str));
         for args in &cases {
             let cfg = config(args);
-            let tasks = ArgTasks::open(&cfg).unwrap();
+            let tasks = ArgTasks::open(&cfg, &Arc::default()).unwrap();
             let count = tasks.count_ahead().expect("countable")();
             let mut made = 0;
             Box::new(tasks)
@@ -254,13 +268,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().to_str().unwrap();
         let cfg = config(&["--walk", d, "echo"]);
-        assert!(ArgTasks::open(&cfg).unwrap().count_ahead().is_none());
+        assert!(ArgTasks::open(&cfg, &Arc::default())
+            .unwrap()
+            .count_ahead()
+            .is_none());
         let fifo = dir.path().join("fifo");
         let made = std::process::Command::new("mkfifo").arg(&fifo).status();
         assert!(made.unwrap().success());
         let cfg = config(&["echo", "::::", fifo.to_str().unwrap()]);
         let tasks = ArgTasks {
             cfg: cfg.clone(),
+            learned: Arc::default(),
             sources: Vec::new(),
             spool: None,
         };

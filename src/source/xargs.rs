@@ -18,7 +18,7 @@
 
 use std::ffi::OsString;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
+use std::io::{self, BufRead, BufReader, Seek, SeekFrom};
 use std::os::fd::AsFd;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
@@ -295,7 +295,6 @@ fn ask(argv: &[OsString]) -> bool {
     };
     let mut answer = String::new();
     let _ = BufReader::new(tty).read_line(&mut answer);
-    let _ = io::stderr().flush();
     answer.starts_with(['y', 'Y'])
 }
 

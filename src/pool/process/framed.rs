@@ -12,7 +12,7 @@
 //! two calls: [`encode_job`] where a worker's input is written, [`Decoder::feed`] where its
 //! output is cut into results.
 
-use crate::pool::ledger::{Job, JobInput};
+use super::ledger::{Job, JobInput};
 
 /// A record, parx to worker.
 pub(crate) const RECORD: u8 = 0xFA;

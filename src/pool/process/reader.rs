@@ -13,11 +13,11 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::framed::{self, Decoder, Frame};
+use super::ledger::{InFlight, Job, Ledger, Step};
 use super::{Slot, ERR_HOLD_MAX};
 use crate::lines::shape_results as shape;
 use crate::output::OutBuf;
 use crate::pool::child::{Stream, Tick};
-use crate::pool::ledger::{InFlight, Job, Ledger, Step};
 use crate::pool::sink::Outlet;
 use crate::task::{Finished, Msg, Outcome, RunInfo};
 
@@ -82,14 +82,14 @@ impl<'a> Reader<'a> {
             run: None,
             print: Vec::new(),
             outlet: Outlet::new(slot.cfg, slot.ctl, slot.out),
-            sinks: jc.tag.is_some() || slot.ctl.results.is_some(),
+            sinks: jc.tag.is_some() || slot.ctl.life.results.is_some(),
             err_hold: Vec::new(),
             front_since: None,
             answered: 0,
             broke: false,
             last: None,
             unload: 0,
-            timed: jc.timeout.is_some() || jc.joblog.is_some(),
+            timed: slot.ctl.life.record_limit().is_some() || jc.joblog.is_some(),
             frames: slot.cfg.framed.map(|_| Decoder::default()),
             frames_out: slot.cfg.framed == Some(true),
             scratch: Vec::new(),
@@ -106,7 +106,7 @@ impl<'a> Reader<'a> {
 
     /// Between reads: the clock of `--timeout` runs on the oldest job in flight.
     pub(super) fn tick(&mut self) -> Tick {
-        let Some(limit) = self.slot.cfg.jobs_ctl.timeout else {
+        let Some(limit) = self.slot.ctl.life.record_limit() else {
             return Tick {
                 deadline: None,
                 recheck: None,
@@ -153,28 +153,28 @@ impl<'a> Reader<'a> {
     /// Passes the worker's stderr through, whole lines at a time (a line longer than
     /// [`ERR_HOLD_MAX`] goes as it is); an empty piece is its end.
     fn on_stderr(&mut self, data: &[u8]) {
-        let mut e = io::stderr().lock();
+        let hold = &mut self.err_hold;
         if data.is_empty() {
-            if !self.err_hold.is_empty() {
-                self.err_hold.push(b'\n');
-                let _ = e.write_all(&self.err_hold);
-                self.err_hold.clear();
+            if !hold.is_empty() {
+                hold.push(b'\n');
+                crate::messages::task_stderr(|e| e.write_all(hold));
+                hold.clear();
             }
             return;
         }
         match memchr::memrchr(b'\n', data) {
             Some(i) => {
-                let _ = e
-                    .write_all(&self.err_hold)
-                    .and_then(|()| e.write_all(&data[..=i]));
-                self.err_hold.clear();
-                self.err_hold.extend_from_slice(&data[i + 1..]);
+                crate::messages::task_stderr(|e| {
+                    e.write_all(hold).and_then(|()| e.write_all(&data[..=i]))
+                });
+                hold.clear();
+                hold.extend_from_slice(&data[i + 1..]);
             }
-            None => self.err_hold.extend_from_slice(data),
+            None => hold.extend_from_slice(data),
         }
-        if self.err_hold.len() > ERR_HOLD_MAX {
-            let _ = e.write_all(&self.err_hold);
-            self.err_hold.clear();
+        if hold.len() > ERR_HOLD_MAX {
+            crate::messages::task_stderr(|e| e.write_all(hold));
+            hold.clear();
         }
     }
 
@@ -280,7 +280,7 @@ impl<'a> Reader<'a> {
         };
         let mut job = inf.job;
         job.failures += 1;
-        let retry = super::may_retry(self.slot.cfg, job.failures);
+        let retry = self.slot.ctl.life.may_retry(job.failures);
         let text = String::from_utf8_lossy(&msg);
         crate::messages::note(format_args!(
             "{}: worker {} answered it with a failure{}:\n{}",
@@ -302,7 +302,7 @@ impl<'a> Reader<'a> {
         }
         let info = self.slot.run_info(&job, since, out.len());
         let mut inf = InFlight::new(job);
-        if self.slot.ctl.results.is_some() {
+        if self.slot.ctl.life.results.is_some() {
             // `--results`: the message is the task's stderr there.
             let mut sink = self.slot.sink(&inf.job);
             let _ = sink.stderr(&msg, &mut self.outlet);
