@@ -20,9 +20,10 @@
 //!
 //! Packing follows GNU parallel (and xargs): a batch is filled up to the limits, then the
 //! next one starts. A command line is also kept under a line length unless `-s/--max-chars`
-//! says otherwise: xargs' default buffer ([`LINE_MAX`], 128 KiB) natively, GNU parallel's
-//! usable command-line length ([`GNU_LINE_MAX`]) in the `parallel` personality, so that there
-//! `-X` makes the same command lines as GNU parallel. With `-X` and `-m` the last batch
+//! says otherwise: GNU parallel's usable command-line length ([`GNU_LINE_MAX`]), natively and
+//! in the `parallel` personality, so that `-X` makes the same command lines as GNU parallel
+//! (GNU's own tests, run through native parx, count them; xargs' 128 KiB would halve the
+//! commands of a long `--walk -X`, 66 -> 61 ms, but breaks three of them). With `-X` and `-m` the last batch
 //! (the one the input ends in) is spread evenly over the job slots, as GNU parallel does, so
 //! a short input still gives every slot work.
 
@@ -45,12 +46,6 @@ const PTR: usize = std::mem::size_of::<usize>();
 /// bytes, under the 128 KiB `MAX_ARG_STRLEN`) less 3000. The `parallel` personality keeps a
 /// batch's command line shorter than this unless `-s` is given.
 pub(super) const GNU_LINE_MAX: usize = 63_664;
-/// The native line length without `-s`: xargs' default command buffer (`xargs
-/// --show-limits`: 131072, what it uses whenever the OS allows more). Measured on the
-/// `walk` benchmark (`--walk tree -X wc -c`, 20,000 paths): half the `wc` runs of
-/// [`GNU_LINE_MAX`] and 62 -> 55 ms; a larger buffer starts the first command later.
-pub(super) const LINE_MAX: usize = 131_072;
-
 /// The byte budget for one command's arguments, from the OS limit and the environment.
 pub(super) fn arg_budget() -> usize {
     let env: usize = std::env::vars_os()
@@ -121,20 +116,14 @@ pub(super) struct Batcher<'a> {
 }
 
 impl<'a> Batcher<'a> {
-    /// A batcher for `batch`, with the argument budget of this process's environment; `gnu`:
-    /// the `parallel` personality's line length ([`GNU_LINE_MAX`]) when `-s` is not given.
+    /// A batcher for `batch`, with the argument budget of this process's environment.
     pub(super) fn new(
         template: &'a Template,
         learned: &'a Learned,
         batch: Batch,
         limits: Limits,
-        gnu: bool,
     ) -> Self {
-        let mut b = Self::with_budget(template, learned, batch, limits, arg_budget());
-        if gnu && limits.max_chars.is_none() {
-            b.line_max = GNU_LINE_MAX;
-        }
-        b
+        Self::with_budget(template, learned, batch, limits, arg_budget())
     }
 
     /// A batcher with an explicit argument budget (for tests).
@@ -150,7 +139,7 @@ impl<'a> Batcher<'a> {
             Batch::MaxArgs(n) => n.max(1),
             Batch::Fit => usize::MAX,
         };
-        let line_max = limits.max_chars.unwrap_or(LINE_MAX);
+        let line_max = limits.max_chars.unwrap_or(GNU_LINE_MAX);
         let base = cost(&template.render(&Self::ctx(learned, &[])));
         let appended = template.mode() == Mode::Argv
             && !template

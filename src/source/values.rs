@@ -86,13 +86,8 @@ impl Source for ArgTasks {
                     emit(TaskInput::Args(records))
                 }
             };
-            let mut batcher = batch::Batcher::new(
-                &cfg.template,
-                &self.learned,
-                cfg.batch,
-                cfg.compat.limits,
-                cfg.compat.gnu,
-            );
+            let mut batcher =
+                batch::Batcher::new(&cfg.template, &self.learned, cfg.batch, cfg.compat.limits);
             let colsep = cfg.input.colsep.as_ref();
             let trim = cfg.input.trim;
             let res = args::produce(&cfg.input, sources, |rec| {

@@ -197,22 +197,24 @@ fn x_fills_a_shell_line_as_gnu_parallel_does() {
 }
 
 #[test]
-fn x_fills_xargs_line_natively() {
-    // Native parx fills xargs' 128 KiB buffer: 40,000 words of 7 bytes (+ NUL) and `echo`
-    // make 3 lines (GNU's 63,664 would make 5); `-s` still sets the limit exactly.
+fn x_fills_gnu_parallels_line_natively_and_s_sets_it() {
+    // Native parx fills GNU parallel's 63,664-character line (GNU's own tests, run through
+    // native parx, count its commands): 40,000 words of 7 bytes (+ NUL) and `echo` make 5
+    // lines; `-s 131072` (xargs' buffer) makes 3, its first line full.
     let input: String = (1..=40_000).map(|i| format!("{:06}\n", i)).collect();
     let out = ok_in(&["-j1", "-k", "-X", "echo"], &input);
     let got = lines(out.as_bytes());
-    assert_eq!(got.len(), 3);
-    assert!(got.iter().all(|l| l.len() + 1 < 131_072));
+    assert_eq!(got.len(), 5);
+    assert!(got.iter().all(|l| l.len() + 1 < 63_664));
     assert_eq!(
         got.iter().map(|l| l.split(' ').count()).sum::<usize>(),
         40_000
     );
+    let out = ok_in(&["-j1", "-k", "-X", "-s", "131072", "echo"], &input);
+    let got = lines(out.as_bytes());
+    assert_eq!(got.len(), 3);
     // The first line is full: one word more would reach 128 KiB ("echo" and NUL: 5 bytes).
     assert_eq!(got[0].split(' ').count(), (131_072 - 5 - 1) / 7);
-    let out = ok_in(&["-j1", "-k", "-X", "-s", "63664", "echo"], &input);
-    assert_eq!(lines(out.as_bytes()).len(), 5);
 }
 
 #[test]
