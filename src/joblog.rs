@@ -81,6 +81,21 @@ pub(crate) fn format_row(r: &Row) -> Vec<u8> {
     row
 }
 
+/// A row's nine tab-separated fields (the command, last, may hold tabs).
+pub(crate) fn row_fields(line: &[u8]) -> Vec<&[u8]> {
+    line.splitn(9, |&b| b == b'\t').collect()
+}
+
+/// Field `i` of a row's [`row_fields`] as a number (`None`: missing or not a number, as in
+/// the header).
+pub(crate) fn field_num(fields: &[&[u8]], i: usize) -> Option<i64> {
+    std::str::from_utf8(fields.get(i)?)
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// Parses a log's rows (the header, unparsable lines and a torn last line are skipped).
 pub(crate) fn parse(text: &[u8]) -> Logged {
     let mut l = Logged::default();

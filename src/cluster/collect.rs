@@ -64,14 +64,8 @@ impl Log {
         let mut offset = 0;
         let whole = memchr::memrchr(b'\n', &text).map_or(0, |i| i + 1);
         for line in text[..whole].split_inclusive(|&b| b == b'\n') {
-            let fields: Vec<&[u8]> = line.splitn(9, |&b| b == b'\t').collect();
-            let num = |i: usize| -> Option<i64> {
-                std::str::from_utf8(fields.get(i)?)
-                    .ok()?
-                    .trim()
-                    .parse()
-                    .ok()
-            };
+            let fields = crate::joblog::row_fields(line);
+            let num = |i| crate::joblog::field_num(&fields, i);
             let (Some(seq), Some(len), Some(exit), Some(sig), true) =
                 (num(0), num(5), num(6), num(7), fields.len() == 9)
             else {

@@ -71,14 +71,8 @@ impl HaltWatch {
             let whole = memchr::memrchr(b'\n', &buf).map_or(0, |i| i + 1);
             *pos += whole as u64;
             for line in buf[..whole].split(|&b| b == b'\n') {
-                let fields: Vec<&[u8]> = line.splitn(9, |&b| b == b'\t').collect();
-                let num = |i: usize| -> Option<i64> {
-                    std::str::from_utf8(fields.get(i)?)
-                        .ok()?
-                        .trim()
-                        .parse()
-                        .ok()
-                };
+                let fields = crate::joblog::row_fields(line);
+                let num = |i| crate::joblog::field_num(&fields, i);
                 let (Some(seq), Some(exit), Some(sig)) = (num(0), num(6), num(7)) else {
                     continue;
                 };

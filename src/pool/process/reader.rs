@@ -262,22 +262,29 @@ impl<'a> Reader<'a> {
         self.slot.ctl.stop(libc::SIGTERM);
     }
 
-    /// A task answered with a failure (framed): it is a failed attempt, re-sent under
-    /// `--retries`, else a failed task whose message is said on stderr (and printed as a
-    /// failure frame with `--framed-out`); the worker goes on.
-    fn task_failed(&mut self, mut inf: InFlight) {
-        let msg = inf.failure.take().unwrap_or_default();
+    /// Counts `job` answered (for pacing and the attribution checks) and returns when its
+    /// worker got to it (for its job-log row, when rows are kept): the previous answer, or
+    /// the worker's start for the first.
+    fn answer(&mut self, job: &Job) -> Option<(Instant, SystemTime)> {
         self.answered += 1;
-        self.last = Some(inf.job.seq + inf.job.tasks() - 1);
-        self.unload += inf.job.units();
-        let since = if !self.timed {
+        self.last = Some(job.seq + job.tasks() - 1);
+        self.unload += job.units();
+        if !self.timed {
             None
         } else if self.ledger.jobs.is_empty() {
             self.front_since.take()
         } else {
             self.front_since
                 .replace((Instant::now(), SystemTime::now()))
-        };
+        }
+    }
+
+    /// A task answered with a failure (framed): it is a failed attempt, re-sent under
+    /// `--retries`, else a failed task whose message is said on stderr (and printed as a
+    /// failure frame with `--framed-out`); the worker goes on.
+    fn task_failed(&mut self, mut inf: InFlight) {
+        let msg = inf.failure.take().unwrap_or_default();
+        let since = self.answer(&inf.job);
         let mut job = inf.job;
         job.failures += 1;
         let retry = self.slot.ctl.life.may_retry(job.failures);
@@ -350,18 +357,8 @@ impl<'a> Reader<'a> {
     /// A job is answered: its results go to the merger (or out at once without -k).
     fn done(&mut self, job: Job, mut out: OutBuf, span: &[u8], start: bool) -> io::Result<()> {
         let (term, strip) = (self.term, self.strip);
-        self.answered += 1;
-        self.last = Some(job.seq + job.tasks() - 1);
-        self.unload += job.units();
+        let since = self.answer(&job);
         self.slot.ended(&job, Outcome::Exited(0));
-        let since = if !self.timed {
-            None
-        } else if self.ledger.jobs.is_empty() {
-            self.front_since.take()
-        } else {
-            self.front_since
-                .replace((Instant::now(), SystemTime::now()))
-        };
         let keep = self.slot.cfg.keep_order;
         if self.coalesce && out.is_empty() {
             if !keep {
