@@ -64,20 +64,9 @@ impl Lifecycle {
     }
 
     /// `--delay`: waits until the delay has passed since the previous task start (over all
-    /// slots), and books this start.
+    /// slots), and books this start (a retry's, which takes no task: [`Lifecycle::in_turn`]).
     pub(crate) fn pace(&self) {
-        let Some(delay) = self.delay else { return };
-        let mut next = self
-            .next_start
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let now = Instant::now();
-        if let Some(at) = *next {
-            if at > now {
-                std::thread::sleep(at - now);
-            }
-        }
-        *next = Some(Instant::now() + delay);
+        let _ = self.in_turn(|| Ok::<(), std::convert::Infallible>(()));
     }
 
     /// Takes the next task with `take` in turn with the other slots under `--delay`: waits
