@@ -531,3 +531,47 @@ fn pipe_n_chunk_goes_before_the_input_ends() {
         assert!(status.success(), "{records:?}");
     }
 }
+
+/// A command that splices its stdin on (pv, Python's `os.splice`) moves the pages of its
+/// stdin pipe into the next pipe instead of copying them; a slow reader there reads them
+/// long after the command's own pipe is empty. They must still hold the chunk: parx gives
+/// each chunk's pipe pages of its own (write(2)), never pages it writes again. (vmsplice(2)
+/// of a reused buffer fails this even when it waits for the pipe to be empty: the pages
+/// then sit in the downstream pipe, and the reader there read later chunks' bytes.)
+#[test]
+fn a_command_that_splices_its_stdin_on_passes_its_chunk_unchanged() {
+    let d = common::tempdir();
+    let data: Vec<u8> = (0..250_000u64)
+        .flat_map(|i| format!("{i:015}\n").into_bytes())
+        .collect(); // 4 MB
+    fs::write(d.path().join("data"), &data).unwrap();
+    // Its stdout pipe as big as parx's, so that it can empty parx's pipe into it.
+    let py = "import fcntl, os\n\
+              try:\n    fcntl.fcntl(1, fcntl.F_SETPIPE_SZ, 1 << 20)\nexcept OSError:\n    pass\n\
+              while os.splice(0, 1, 1 << 20):\n    pass\n";
+    fs::write(d.path().join("splice.py"), py).unwrap();
+    let out = parx_std()
+        .current_dir(d.path())
+        .args([
+            "--pipe-part",
+            "--block",
+            "1M",
+            "-j2",
+            "-a",
+            "data",
+            "sh",
+            "-c",
+        ])
+        .arg("python3 ./splice.py | { sleep 0.3; cat > out.$PARALLEL_SEQ; }")
+        .timed_output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let mut got = Vec::new();
+    for seq in 1..=4 {
+        let part = fs::read(d.path().join(format!("out.{seq}"))).unwrap();
+        assert!(part.ends_with(b"\n"), "task {seq}: a torn chunk");
+        got.extend(part);
+    }
+    assert!(!d.path().join("out.5").exists());
+    assert!(got == data, "the chunks, spliced on, are not the file");
+}
