@@ -4,8 +4,11 @@
 //! written, so parx never touches a mapping of a file that may shrink, and what the command
 //! reads is what the file held when parx read it. (sendfile(2) was zero-copy, but it puts the
 //! file's own pages in the pipe: a truncation while they wait there zeroes the tail of the
-//! page at the new end, and the command read NUL bytes.) A file that no longer holds the
-//! whole chunk, while or once it is sent, fails the chunk's task.
+//! page at the new end, and the command read NUL bytes. vmsplice(2) of the read buffer would
+//! save the copy into the pipe, but a command that splices its stdin on moves the buffer's
+//! pages into another pipe, read after this one is empty: the buffer could never be written
+//! again.) A file that no longer holds the whole chunk, while or once it is sent, fails the
+//! chunk's task.
 //!
 //! A `--pipe` chunk spliced from a pipe is not fed here: the command gets the read end of
 //! the pipe the source fills ([`stdin_for`]).
