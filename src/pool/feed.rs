@@ -4,8 +4,11 @@
 //! written, so parx never touches a mapping of a file that may shrink, and what the command
 //! reads is what the file held when parx read it. (sendfile(2) was zero-copy, but it puts the
 //! file's own pages in the pipe: a truncation while they wait there zeroes the tail of the
-//! page at the new end, and the command read NUL bytes.) A file that no longer holds the
-//! whole chunk, while or once it is sent, fails the chunk's task.
+//! page at the new end, and the command read NUL bytes. vmsplice(2) of the read buffer would
+//! save the copy into the pipe, but a command that splices its stdin on moves the buffer's
+//! pages into another pipe, read after this one is empty: the buffer could never be written
+//! again.) A file that no longer holds the whole chunk, while or once it is sent, fails the
+//! chunk's task.
 //!
 //! A `--pipe` chunk spliced from a pipe is not fed here: the command gets the read end of
 //! the pipe the source fills ([`stdin_for`]).
@@ -28,7 +31,7 @@ pub(crate) const PIPE_SIZE: usize = 1 << 20;
 const DRAIN_LEVEL: usize = PIPE_SIZE / 2;
 /// That pause: about what a fast reader takes to read half the pipe.
 const DRAIN_PAUSE: std::time::Duration = std::time::Duration::from_micros(200);
-/// Largest single read of a file body (per slot thread: see [`send_copy`]).
+/// Largest single read of a file body (a buffer per thread: see [`read_copy`]).
 const COPY_BUF: usize = 256 << 10;
 
 /// The stdin to give the command of a task with `chunk` (if any): the read end of a
@@ -69,6 +72,24 @@ pub(crate) struct Feeder<'a> {
     head: usize,
     /// Bytes of the body sent.
     body: u64,
+    /// A file body's bytes read but not yet taken by the pipe: `copy[pending]` (so nothing is
+    /// read twice). The buffer is the thread's, borrowed while this feeder lives.
+    copy: Vec<u8>,
+    pending: std::ops::Range<usize>,
+}
+
+thread_local! {
+    /// Each thread's read buffer for file bodies, lent to one [`Feeder`] at a time.
+    static COPY: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+impl Drop for Feeder<'_> {
+    fn drop(&mut self) {
+        let copy = std::mem::take(&mut self.copy);
+        if copy.capacity() > 0 {
+            COPY.set(copy);
+        }
+    }
 }
 
 impl<'a> Feeder<'a> {
@@ -78,6 +99,8 @@ impl<'a> Feeder<'a> {
             chunk,
             head: 0,
             body: 0,
+            copy: Vec::new(),
+            pending: 0..0,
         }
     }
 
@@ -124,10 +147,16 @@ impl<'a> Feeder<'a> {
             ChunkBody::Pipe(_) => {}
             ChunkBody::File { file, offset, len } => {
                 while self.body < *len {
-                    let n = send_copy(out, file, offset + self.body, *len - self.body)?;
-                    if n == 0 {
-                        return Err(shrank(file, *offset, *len));
+                    if self.pending.is_empty() {
+                        let at = offset + self.body;
+                        let n = read_copy(&mut self.copy, file, at, *len - self.body)?;
+                        if n == 0 {
+                            return Err(shrank(file, *offset, *len));
+                        }
+                        self.pending = 0..n;
                     }
+                    let n = write_some(out, &self.copy[self.pending.clone()])?;
+                    self.pending.start += n;
                     self.body += n as u64;
                 }
                 // Sent whole; a file cut short meanwhile may have been cut inside what was
@@ -139,39 +168,37 @@ impl<'a> Feeder<'a> {
     }
 }
 
-/// Reads up to `len` bytes of `file` at `offset` and writes them to `out` (a non-blocking
-/// pipe); returns the bytes written (0: the file ends before `offset`). Bytes read but not
-/// taken by the pipe are read again next time.
-fn send_copy<W: Write>(
-    out: &mut W,
+/// Reads up to `len` bytes (at most [`COPY_BUF`]) of `file` at `offset` into `buf` (the
+/// thread's buffer, taken on first use); returns the bytes read (0: the file ends before
+/// `offset`).
+fn read_copy(
+    buf: &mut Vec<u8>,
     file: &crate::task::DataFile,
     offset: u64,
     len: u64,
 ) -> io::Result<usize> {
-    use std::cell::RefCell;
     use std::os::unix::fs::FileExt;
-    thread_local! {
-        static BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-    }
-    BUF.with_borrow_mut(|buf| {
+    if buf.is_empty() {
+        *buf = COPY.take();
         buf.resize(COPY_BUF, 0);
-        let want = len.min(COPY_BUF as u64) as usize;
-        let n = loop {
-            match file.file.read_at(&mut buf[..want], offset) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                r => break r?,
-            }
-        };
-        if n == 0 {
-            return Ok(0);
+    }
+    let want = len.min(COPY_BUF as u64) as usize;
+    loop {
+        match file.file.read_at(&mut buf[..want], offset) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            r => return r,
         }
-        loop {
-            match out.write(&buf[..n]) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                r => return r,
-            }
+    }
+}
+
+/// One write of `data` to `out`, retried when interrupted.
+fn write_some<W: Write>(out: &mut W, data: &[u8]) -> io::Result<usize> {
+    loop {
+        match out.write(data) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            r => return r,
         }
-    })
+    }
 }
 
 /// Whether the file of a file chunk (`--pipe-part`, `--pipe < FILE`) still holds all of it

@@ -531,3 +531,52 @@ fn pipe_n_chunk_goes_before_the_input_ends() {
         assert!(status.success(), "{records:?}");
     }
 }
+
+/// A command that splices its stdin on (pv, Python's `os.splice`) moves the pages of its
+/// stdin pipe into the next pipe instead of copying them; a slow reader there reads them
+/// long after the command's own pipe is empty. They must still hold the chunk: parx gives
+/// each chunk's pipe pages of its own (write(2)), never pages it writes again. (vmsplice(2)
+/// of a reused buffer fails this even when it waits for the pipe to be empty: the pages
+/// then sit in the downstream pipe, and the reader there read later chunks' bytes.)
+#[test]
+fn a_command_that_splices_its_stdin_on_passes_its_chunk_unchanged() {
+    let d = common::tempdir();
+    let data: Vec<u8> = (0..500_000u64)
+        .flat_map(|i| format!("{i:015}\n").into_bytes())
+        .collect(); // 8 MB: chunks of 4 times a pipe
+    fs::write(d.path().join("data"), &data).unwrap();
+    // Its stdout pipe as big as parx's, so that it can empty parx's pipe into it.
+    let py = "import fcntl, os\n\
+              try:\n    fcntl.fcntl(1, fcntl.F_SETPIPE_SZ, 1 << 20)\nexcept OSError:\n    pass\n\
+              while os.splice(0, 1, 1 << 20):\n    pass\n";
+    fs::write(d.path().join("splice.py"), py).unwrap();
+    // A reader that lags behind it.
+    let slow = "import os, sys, time\n\
+                while data := os.read(0, 1 << 16):\n    sys.stdout.buffer.write(data)\n    time.sleep(0.002)\n";
+    fs::write(d.path().join("slow.py"), slow).unwrap();
+    let out = parx_std()
+        .current_dir(d.path())
+        .args([
+            "--pipe-part",
+            "--block",
+            "4M",
+            "-j2",
+            "-a",
+            "data",
+            "sh",
+            "-c",
+        ])
+        .arg("python3 ./splice.py | python3 ./slow.py > out.$PARALLEL_SEQ")
+        .timed_output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let mut got = Vec::new();
+    let mut seq = 1;
+    while let Ok(part) = fs::read(d.path().join(format!("out.{seq}"))) {
+        assert!(part.ends_with(b"\n"), "task {seq}: a torn chunk");
+        got.extend(part);
+        seq += 1;
+    }
+    assert!(seq > 2, "one chunk only");
+    assert!(got == data, "the chunks, spliced on, are not the file");
+}
