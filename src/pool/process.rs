@@ -22,10 +22,11 @@
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
-use std::process::{ChildStdin, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -143,6 +144,8 @@ struct Ended {
     since: Option<(Instant, SystemTime)>,
     /// parx had closed its stdin (the end of its input) on purpose.
     closed: bool,
+    /// It exited with input unread in its stdin pipe.
+    left_input: bool,
 }
 
 /// What a writer thread works with besides the slot.
@@ -151,6 +154,14 @@ struct Writer<'a> {
     dead: &'a Receiver<()>,
     quit: &'a AtomicBool,
     probe: &'a Probe,
+}
+
+/// A worker's stdin: what the command gets (the read end), parx's write end, and the read
+/// end parx keeps to see, at the worker's exit, whether it left input unread.
+fn worker_stdin() -> io::Result<(Stdio, File, File)> {
+    let (read, write) = sys::pipe()?;
+    let kept = read.try_clone()?;
+    Ok((Stdio::from(read), write, kept))
 }
 
 /// How the failure of a task a worker ended on is counted: a worker that exits with status
@@ -221,7 +232,9 @@ impl Slot<'_> {
                 // It answered some records and stopped: before its input ended, or leaving
                 // more than it answered (a quota; it may have read its input ahead).
                 let left = tasks_in(end.left.iter().map(|p| &p.job));
-                let quota = end.answered > 0 && clean && (!end.closed || left >= end.answered);
+                let quota = end.answered > 0
+                    && clean
+                    && (!end.closed || end.left_input || left >= end.answered);
                 if quota {
                     self.shared.quota_seen.store(true, Ordering::Relaxed);
                 }
@@ -436,20 +449,32 @@ impl Slot<'_> {
             slot: self.slot,
         };
         let mut cmd = super::command(&rendered, None, who);
+        // parx makes the worker's stdin pipe and keeps a read end of it: at the worker's
+        // exit, input left unread there tells a worker that stopped early (a quota) from one
+        // that read everything and left records unanswered.
+        let (input, stdin, unread) = match worker_stdin() {
+            Ok(p) => p,
+            Err(e) => {
+                self.ctl.error(format_args!("cannot start worker: {e}"));
+                self.ctl.stop(libc::SIGTERM);
+                return None;
+            }
+        };
         // Gate hook: a worker starts only when --load/--memfree/--memsuspend allow.
-        let mut child =
-            match super::life::launch(self.ctl, self.slot, &mut cmd, Stdio::piped(), false) {
-                Launch::Held | Launch::Tried(_, Spawned::Stopping) => return None,
-                Launch::Tried(_, Spawned::Running(c)) => c,
-                Launch::Tried(_, Spawned::Failed(e)) => {
-                    let (msg, _) = crate::messages::spawn_error(cmd.get_program(), &e);
-                    self.ctl.error(format_args!("cannot start worker: {msg}"));
-                    self.ctl.stop(libc::SIGTERM);
-                    return None;
-                }
-            };
+        let launched = super::life::launch(self.ctl, self.slot, &mut cmd, input, false);
+        // The command's copy of the read end goes; only `unread` keeps one.
+        cmd.stdin(Stdio::null());
+        let mut child = match launched {
+            Launch::Held | Launch::Tried(_, Spawned::Stopping) => return None,
+            Launch::Tried(_, Spawned::Running(c)) => c,
+            Launch::Tried(_, Spawned::Failed(e)) => {
+                let (msg, _) = crate::messages::spawn_error(cmd.get_program(), &e);
+                self.ctl.error(format_args!("cannot start worker: {msg}"));
+                self.ctl.stop(libc::SIGTERM);
+                return None;
+            }
+        };
         self.shared.set_load(self.slot, Some(0));
-        let stdin = child.take_stdin().expect("piped");
         let (mut stdout, mut stderr) = child.take_outputs();
         // Room for what a worker writes while the reader naps between small reads (a
         // block-buffered worker's flushes): with the default 64 KiB it would stall writing.
@@ -464,7 +489,7 @@ impl Slot<'_> {
         let quit = AtomicBool::new(false);
         let (dead_tx, dead_rx) = crossbeam_channel::bounded::<()>(0);
         let reader = RefCell::new(Reader::new(self, &sent));
-        let (closed, pumped) = std::thread::scope(|s| {
+        let (closed, pumped, left_input) = std::thread::scope(|s| {
             let writer = s.spawn(|| {
                 let w = Writer {
                     sent: &sent,
@@ -491,10 +516,14 @@ impl Slot<'_> {
             // Its stdout and stderr are closed: it can answer nothing more. One that goes on
             // running (perhaps not reading, with the writer stuck) is ended after a grace.
             child.end_within(KILL_GRACE);
+            // Looked at once it has exited, then closed: a writer blocked on a full pipe
+            // gets EPIPE as from any dead worker.
+            let left_input = sys::pipe_queued(unread.as_raw_fd()) > 0;
+            drop(unread);
             quit.store(true, Ordering::SeqCst);
             self.shared.turn.notify_all();
             drop(dead_tx);
-            (writer.join().expect("writer thread"), pumped)
+            (writer.join().expect("writer thread"), pumped, left_input)
         });
         drop((stdout, stderr));
         if pumped.is_err() {
@@ -530,13 +559,14 @@ impl Slot<'_> {
             timed_out,
             since: reader.front_since,
             closed,
+            left_input,
         })
     }
 
     /// Feeds jobs to the worker's stdin, in blocks, until input ends, `--max-tasks` is
     /// reached, or the worker stops reading; an isolated batch is sent whole and stdin
     /// closed after it. Returns whether it closed stdin on purpose.
-    fn write_loop(&self, mut stdin: ChildStdin, feed: Feed, w: &Writer<'_>) -> bool {
+    fn write_loop(&self, mut stdin: File, feed: Feed, w: &Writer<'_>) -> bool {
         sys::set_pipe_size(stdin.as_raw_fd(), PIPE_SIZE);
         let max_tasks = self.cfg.max_tasks.unwrap_or(u64::MAX);
         let paced = self.cfg.jobs_ctl.delay;

@@ -12,6 +12,9 @@ pub(super) const BUDGET: Duration = Duration::from_millis(10);
 /// How long a worker holding records and answering nothing waits before parx looks whether
 /// it is blocked reading its stdin (it holds its answers until it reads more).
 pub(super) const PROBE_AFTER: Duration = Duration::from_micros(200);
+/// The longest a worker holding records may be silent before parx looks at it, however far
+/// apart its answers came before (see [`Pace::probe_after`]).
+pub(super) const PROBE_MAX: Duration = Duration::from_millis(5);
 /// How often at most parx looks at a worker that has not answered yet.
 pub(super) const START_LOOK: Duration = Duration::from_millis(1);
 /// How soon parx looks again to confirm a worker it saw waiting for input.
@@ -24,6 +27,8 @@ pub(super) const STALL: Duration = Duration::from_millis(50);
 pub(super) const START_STALL: Duration = Duration::from_secs(1);
 /// How much each new measurement of a record's cost counts against the old ones.
 pub(super) const DECAY: f64 = 0.8;
+/// The same for the time between two answers.
+const GAP_DECAY: f64 = 0.7;
 
 /// One slot's dispatch state: what its worker holds, what a record costs it, and so how
 /// many records it may hold (its window).
@@ -45,6 +50,8 @@ pub(super) struct Pace {
     /// The least window the worker proved it needs: it was seen waiting for input while
     /// holding this many records unanswered (a block-buffered or read-everything worker).
     pub(super) floor: u64,
+    /// Seconds between its answers, as a decaying mean (`None` before its first).
+    pub(super) gap: Option<f64>,
 }
 
 impl Pace {
@@ -57,6 +64,7 @@ impl Pace {
             last_sent: now,
             answered: false,
             floor: 1,
+            gap: None,
         }
     }
 
@@ -94,10 +102,27 @@ impl Pace {
             *h = h.saturating_sub(n);
         }
         let dt = now.duration_since(self.since).as_secs_f64();
+        self.gap = Some(
+            self.gap
+                .map_or(dt, |g| g * GAP_DECAY + dt * (1.0 - GAP_DECAY)),
+        );
         self.secs = self.secs * DECAY + dt;
         self.recs = self.recs * DECAY + n as f64;
         self.since = now;
         self.answered = true;
+    }
+
+    /// How long it may be silent while holding records before parx looks whether it waits
+    /// for input: twice the usual time between its answers (a streaming worker's answers
+    /// come in bursts, as parx's reader reads them; looking between two bursts costs a
+    /// look at /proc and a wake-up each), at least [`PROBE_AFTER`], at most [`PROBE_MAX`].
+    pub(super) fn probe_after(&self) -> Duration {
+        match self.gap {
+            Some(g) if self.answered => {
+                Duration::from_secs_f64((2.0 * g).min(1.0)).clamp(PROBE_AFTER, PROBE_MAX)
+            }
+            _ => PROBE_AFTER,
+        }
     }
 
     /// How long it may hold records without answering before its window grows though parx
@@ -268,8 +293,9 @@ impl Shared {
                 return;
             }
             let silent = now.duration_since(p.since);
+            let look_after = p.probe_after();
             let mut running = false;
-            if silent >= PROBE_AFTER {
+            if silent >= look_after {
                 match probe.look() {
                     Some(sys::Doing::ReadingStdin) => match seen {
                         Some(at) if at == p.since => {
@@ -304,6 +330,9 @@ impl Shared {
             let most = if p.answered { STALL } else { START_LOOK };
             let nap = match seen {
                 Some(_) => PROBE_AGAIN,
+                // Answers are due: wait for them (an answer that brings the worker down to
+                // half its window wakes this writer) until it is time to look.
+                None if silent < look_after => (look_after - silent).max(PROBE_AGAIN),
                 None => (quiet / 4).clamp(PROBE_AFTER, most),
             };
             self.waiting.fetch_add(1, Ordering::SeqCst);

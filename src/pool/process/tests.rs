@@ -44,6 +44,26 @@ fn the_window_follows_the_measured_cost_of_a_record() {
     );
 }
 
+#[test]
+fn a_worker_is_looked_at_after_twice_its_usual_silence() {
+    let t0 = Instant::now();
+    let mut p = Pace::new(t0);
+    p.held = Some(0);
+    assert_eq!(p.probe_after(), PROBE_AFTER, "before any answer: soon");
+    p.sent(100, t0);
+    let ms = Duration::from_millis;
+    // Answers in bursts 1 ms apart (a streaming worker read between parx's pauses).
+    for i in 1..=10 {
+        p.answered(10, t0 + ms(i));
+    }
+    let d = p.probe_after();
+    assert!(d > ms(1) && d <= ms(2), "{d:?}: not between two bursts");
+    // Bursts a second apart: looked at after PROBE_MAX all the same (it may be starving).
+    p.answered(1, t0 + ms(1010));
+    p.answered(1, t0 + ms(2010));
+    assert_eq!(p.probe_after(), PROBE_MAX);
+}
+
 fn block(seq: u64, n: u64) -> Job {
     let bytes: Vec<u8> = (seq..seq + n)
         .flat_map(|i| format!("{i}\n").into_bytes())
