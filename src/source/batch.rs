@@ -112,6 +112,10 @@ pub(super) struct Batcher<'a> {
     /// Separate words with values only appended: a record costs its values, no rendering.
     appended: bool,
     cur: Vec<Record>,
+    /// How many records the last batch held: the next one is given room for as many at its
+    /// first record (the first batch: as many as the line holds of records like its first),
+    /// so that a batch of thousands is not grown, and copied, a dozen times.
+    last_len: usize,
     used: Cost,
 }
 
@@ -158,6 +162,7 @@ impl<'a> Batcher<'a> {
             base,
             appended,
             cur: Vec::new(),
+            last_len: 0,
             used: base,
         }
     }
@@ -238,6 +243,11 @@ impl<'a> Batcher<'a> {
         }
         if self.cur.is_empty() {
             self.used = alone;
+            let room = match self.last_len {
+                0 => (self.line_max / more.line.max(1)).min(4096),
+                n => n,
+            };
+            self.cur.reserve(room.min(self.max));
         } else {
             self.used.args += more.args;
             self.used.script += more.script;
@@ -275,6 +285,7 @@ impl<'a> Batcher<'a> {
         if self.cur.is_empty() {
             return true;
         }
+        self.last_len = self.cur.len();
         emit(std::mem::take(&mut self.cur))
     }
 }

@@ -25,7 +25,9 @@
 //! took 8.7–10 ms with walkdir and 5.8–6.4 ms this way, and `--walk tree -X true` 18.6 ms →
 //! 14.8 ms (a directory is read whole into one buffer of names and sorted by index; each
 //! path is built in one reused buffer, so a selected path costs one allocation and an
-//! unselected one none).
+//! unselected one none). Entries sort by their names' first 8 bytes as one integer, the
+//! whole names compared only on a tie: the source thread's CPU time on that tree (`-X true`,
+//! medians of 30) went from 7.5–7.8 ms to 7.1–7.3 ms.
 
 use std::collections::VecDeque;
 use std::error::Error;
@@ -138,9 +140,21 @@ impl Kind {
 /// One entry of a directory read: its name in the frame's `names`, and its kind.
 #[derive(Clone, Copy, Debug)]
 struct Ent {
+    /// The name's first 8 bytes, big-endian, zero-padded: names sort by it first (a name
+    /// holds no NUL, so the padding sorts a shorter name first, as bytewise order does), and
+    /// by the whole name only where it ties.
+    key: u64,
     start: u32,
     len: u32,
     kind: Kind,
+}
+
+/// [`Ent::key`] of `name`.
+fn sort_key(name: &[u8]) -> u64 {
+    let mut k = [0u8; 8];
+    let n = name.len().min(8);
+    k[..n].copy_from_slice(&name[..n]);
+    u64::from_be_bytes(k)
 }
 
 /// A directory being walked: all its entries, read at once and sorted by name.
@@ -298,6 +312,7 @@ impl Walker {
             let start = frame.names.len();
             frame.names.extend_from_slice(name);
             frame.ents.push(Ent {
+                key: sort_key(name),
                 start: start as u32,
                 len: name.len() as u32,
                 kind: Kind::of_dirent(entry.file_type()),
@@ -305,7 +320,9 @@ impl Walker {
         }
         let names = &frame.names;
         let name = |e: &Ent| &names[e.start as usize..(e.start + e.len) as usize];
-        frame.ents.sort_unstable_by(|a, b| name(a).cmp(name(b)));
+        frame
+            .ents
+            .sort_unstable_by(|a, b| a.key.cmp(&b.key).then_with(|| name(a).cmp(name(b))));
         self.stack.push(frame);
         Ok(())
     }

@@ -154,6 +154,13 @@ fn same_walk_as_walkdir() {
             "sp ace/1",
             "x\u{e9}/2.txt",
             "n/n/n/n/n/n.txt",
+            // Names that tie on their first 8 bytes, or end within them.
+            "p/long_name_b",
+            "p/long_name_a",
+            "p/long_name",
+            "p/long_nam",
+            "p/long_na\u{e9}",
+            "p/longer",
         ],
     );
     fs::write(b.join(OsStr::from_bytes(b"a/b/\xff.txt")), b"x").unwrap();
@@ -517,4 +524,26 @@ fn relative_roots_keep_form() {
     assert!(got
         .iter()
         .all(|p| p.as_os_str().as_bytes().starts_with(b"./")));
+}
+
+#[test]
+fn sort_key_orders_as_bytes() {
+    let names: [&[u8]; 10] = [
+        b"a",
+        b"ab",
+        b"abcdefgh",
+        b"abcdefgh\x00z",
+        b"abcdefghi",
+        b"abcdefgi",
+        b"abcdefg\xff",
+        b"\xff",
+        b"B",
+        b"long_name_a",
+    ];
+    for a in names {
+        for b in names {
+            let by_key = sort_key(a).cmp(&sort_key(b)).then_with(|| a.cmp(b));
+            assert_eq!(by_key, a.cmp(b), "{a:?} {b:?}");
+        }
+    }
 }
