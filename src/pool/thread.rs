@@ -15,7 +15,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use crate::config::Config;
 use crate::output::OutBuf;
-use crate::pool::child::{self, Child, Pumped, Spawned, Stream, Tick, IDLE_CHECK};
+use crate::pool::child::{self, Capture, Child, Pumped, Spawned, Stream, Tick, IDLE_CHECK};
 use crate::pool::feed::Feeder;
 use crate::pool::life::{self, Launch};
 use crate::pool::sink::{Outlet, Sink};
@@ -151,7 +151,9 @@ impl<'a> Slot<'a> {
             None => super::task_stdin(self.cfg.compat.task_stdin),
             chunk => crate::pool::feed::stdin_for(chunk),
         };
-        let (started, spawned) = match life::launch(self.ctl, self.slot, &mut cmd, stdin, again) {
+        let how = (stdin, Capture::Held);
+        let (started, spawned) = match life::launch_with(self.ctl, self.slot, &mut cmd, how, again)
+        {
             Launch::Held => {
                 fin.outcome = Outcome::Signaled(libc::SIGTERM);
                 fin.info.killed = true;
