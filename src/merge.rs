@@ -394,6 +394,11 @@ pub(crate) fn run(
             Msg::Skipped(seq) => w.skipped(seq)?,
         }
     })();
+    // The tasks the pool only counted (see [`crate::pool::counts_only`]): all of them once
+    // the pool is done.
+    let (done, failed) = ctl.state.tallied();
+    sum.done += done;
+    sum.failed += failed;
     let res = res.and_then(|()| {
         if sum.interrupted.is_none() {
             w.out.flush()
