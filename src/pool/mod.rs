@@ -12,6 +12,7 @@ pub(crate) mod child;
 pub(crate) mod feed;
 pub(crate) mod life;
 pub(crate) mod process;
+pub(crate) mod queue;
 pub(crate) mod sink;
 pub(crate) mod slots;
 pub(crate) mod state;
