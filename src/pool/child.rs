@@ -329,6 +329,9 @@ enum Clock {
 /// (`stage` of them sent, the next one due at `kill_at`).
 struct Timer<'a> {
     pgid: i32,
+    /// There is no pidfd: whether the child has exited is asked every [`GROUP_CHECK`] (its
+    /// pipes may outlive it, held by a descendant or by parx: [`Capture::Held`]).
+    blind: bool,
     ends: &'a [(i32, Duration)],
     stage: &'a mut u8,
     kill_at: &'a mut Option<Instant>,
@@ -337,8 +340,12 @@ struct Timer<'a> {
 impl Timer<'_> {
     /// Sends the next signal if it is due (the child then timed out), else says how long to
     /// wait: until the next look `t` asks for, the next due time, or not at all once the child
-    /// has `exited`.
-    fn look(&mut self, t: &Tick, exited: bool, res: &mut Pumped) -> Clock {
+    /// has exited (`exited` is set here when [`Timer::blind`] finds it has).
+    fn look(&mut self, t: &Tick, exited: &mut Option<u64>, res: &mut Pumped) -> Clock {
+        if self.blind && exited.is_none() && sys::has_exited(self.pgid) {
+            *exited = Some(0);
+        }
+        let exited = exited.is_some();
         let due = if exited {
             None
         } else if *self.stage > 0 {
@@ -364,6 +371,8 @@ impl Timer<'_> {
         }
         if exited {
             wait = Some(0);
+        } else if self.blind {
+            wait = Some(wait.map_or(GROUP_MS, |w| w.min(GROUP_MS)));
         }
         Clock::Wait(wait)
     }
@@ -446,26 +455,18 @@ pub(crate) fn pump(
         }
         let mut timer = Timer {
             pgid,
+            blind: pidfd.is_none(),
             ends,
             stage: &mut stage,
             kill_at: &mut kill_at,
         };
-        let wait = match timer.look(&tick(), exited.is_some(), &mut res) {
+        let wait = match timer.look(&tick(), &mut exited, &mut res) {
             Clock::Wait(w) => w,
             Clock::Sent => continue,
             Clock::Over => break,
         };
-        let blind = pidfd.is_none() && exited.is_none();
-        let wait = match blind {
-            true => Some(wait.map_or(GROUP_MS, |w| w.min(GROUP_MS))),
-            false => wait,
-        };
         let polled = Instant::now();
-        let ready = sys::poll(&mut fds, wait.unwrap_or(-1))?;
-        if blind && sys::has_exited(pgid) {
-            exited = Some(0);
-        }
-        if ready == 0 {
+        if sys::poll(&mut fds, wait.unwrap_or(-1))? == 0 {
             continue;
         }
         if polled.elapsed() > CHATTY_PAUSE {
