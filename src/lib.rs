@@ -182,13 +182,19 @@ pub(crate) fn run(cfg: Config) -> anyhow::Result<i32> {
         true => source::count_ahead(input.as_ref(), &skip),
         false => Arc::default(),
     };
+    let capacity = task_capacity(&cfg);
+    // The thread pool's slots keep the source to a low-water mark (a `--pipe` chunk goes
+    // straight to a slot: its channel holds none).
+    if cfg.pool == PoolKind::Thread && capacity > 0 {
+        ctl.slots_mut().refill = Some(pool::queue::Refill::new(capacity));
+    }
     let ctl = Arc::new(ctl);
     if !cfg.dry_run {
         ctl.slots
             .start_gate_monitor()
             .context("starting the resource monitor")?;
     }
-    let (task_tx, task_rx) = bounded::<Task>(task_capacity(&cfg));
+    let (task_tx, task_rx) = bounded::<Task>(capacity);
     let (msg_tx, msg_rx) = bounded::<Msg>(cfg.jobs * 4 + 16);
     // Tasks skipped under -k (--resume, --shard) go on a channel of their own, which the
     // merger drains when the pool is done.
@@ -390,6 +396,9 @@ fn finish(ctl: &Run, stopped_early: bool, slots: &Launcher) {
 /// whether the source should go on.
 fn send_task(tx: &crossbeam_channel::Sender<Task>, ctl: &Run, mut task: Task) -> bool {
     use crossbeam_channel::SendTimeoutError;
+    if let Some(r) = &ctl.slots.refill {
+        return r.send(tx, task, || ctl.state.stopping());
+    }
     loop {
         match tx.send_timeout(task, Duration::from_millis(100)) {
             Ok(()) => return true,

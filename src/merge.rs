@@ -394,6 +394,15 @@ pub(crate) fn run(
             Msg::Skipped(seq) => w.skipped(seq)?,
         }
     })();
+    // The tasks the pool only counted (see [`crate::pool::counts_only`]): all of them once
+    // the pool is done. None of them told the merger of a signal that ended it, as a task's
+    // end does (the signal is sent here before any task is ended for it): it is seen now.
+    if res.is_ok() && sum.interrupted.is_none() {
+        sum.interrupted = sig.try_recv().ok();
+    }
+    let (done, failed) = ctl.state.tallied();
+    sum.done += done;
+    sum.failed += failed;
     let res = res.and_then(|()| {
         if sum.interrupted.is_none() {
             w.out.flush()

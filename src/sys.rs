@@ -348,6 +348,22 @@ pub(crate) fn kill_process(pid: i32, sig: i32) {
     }
 }
 
+/// Whether the child process `pid` has ended (or is no child of ours), without reaping it.
+pub(crate) fn has_exited(pid: i32) -> bool {
+    // SAFETY: waitid writes into a zeroed local siginfo; WNOWAIT leaves the child unreaped,
+    // WNOHANG makes it return at once.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let rc = libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        );
+        rc < 0 || info.si_pid() != 0
+    }
+}
+
 /// Waits for the child process `pid` to end and reaps it (errors, such as a child already
 /// reaped, are ignored).
 pub(crate) fn reap(pid: i32) {

@@ -5,7 +5,7 @@
 //! its exit status to an [`Outcome`]. The pools only decide what the bytes mean.
 
 use std::io::{self, Read};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -24,8 +24,11 @@ pub(crate) const KILL_GRACE: Duration = Duration::from_millis(500);
 /// [`KILL_GRACE`], and another grace before parx stops waiting for its pipes.
 pub(crate) const END_SEQUENCE: [(i32, Duration); 2] =
     [(libc::SIGTERM, KILL_GRACE), (libc::SIGKILL, KILL_GRACE)];
-/// How often parx looks whether a group it is ending still holds a process.
+/// How often parx looks whether a group it is ending still holds a process (and, where the
+/// kernel has no pidfd, whether a child has exited).
 const GROUP_CHECK: Duration = Duration::from_millis(10);
+/// [`GROUP_CHECK`] in milliseconds, for poll(2).
+const GROUP_MS: i32 = GROUP_CHECK.as_millis() as i32;
 /// Short reads of a child's stdout after which the reader pauses between reads.
 const CHATTY_READS: u32 = 8;
 /// That pause: long enough for a chatty writer to put many writes in the pipe, short enough
@@ -54,6 +57,22 @@ pub(crate) struct Child<'a> {
     slot: usize,
     /// Its process group (= its pid).
     pub pgid: i32,
+    /// [`Capture::Held`]: parx's own copies of the write ends of its stdout and stderr,
+    /// closed when it is reaped.
+    _writers: Option<(OwnedFd, OwnedFd)>,
+}
+
+/// How a child's stdout and stderr pipes are made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Capture {
+    /// parx keeps the read ends only: a pipe closes when the child and every descendant
+    /// holding it have closed it (a process-pool worker: the end of its output is news).
+    Closing,
+    /// parx keeps the write ends too, until the child is reaped: the child's exit closes
+    /// nothing [`pump`] waits on, so a task's end wakes its slot once (its pidfd), not once
+    /// per pipe and again for wait(2). [`pump`] stops at the child's exit either way (what
+    /// is in the pipes by then is read; a descendant still writing is not waited for).
+    Held,
 }
 
 /// How spawning went.
@@ -67,19 +86,22 @@ pub(crate) enum Spawned<'a> {
 }
 
 impl<'a> Child<'a> {
-    /// Spawns `cmd` in slot `slot`: its own process group, stdout and stderr piped, stdin
-    /// piped if `stdin`, else /dev/null.
-    pub(crate) fn spawn(ctl: &'a Run, slot: usize, cmd: &mut Command, stdin: Stdio) -> Spawned<'a> {
-        cmd.stdin(stdin)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
+    /// Spawns `cmd` in slot `slot`: its own process group, stdout and stderr piped as
+    /// `capture` says, stdin piped if `stdin`, else /dev/null.
+    pub(crate) fn spawn(
+        ctl: &'a Run,
+        slot: usize,
+        cmd: &mut Command,
+        stdin: Stdio,
+        capture: Capture,
+    ) -> Spawned<'a> {
+        cmd.stdin(stdin).process_group(0);
         if !ctl.slots.begin_spawn(slot) {
             return Spawned::Stopping;
         }
         let mut waited = Duration::ZERO;
         let spawned = loop {
-            match cmd.spawn() {
+            match start(cmd, capture) {
                 // Out of processes or descriptors for now: wait for running tasks to free
                 // some (GNU parallel and xargs finish such runs), briefly when none runs.
                 Err(e)
@@ -94,7 +116,7 @@ impl<'a> Child<'a> {
             }
         };
         match spawned {
-            Ok(child) => {
+            Ok((child, writers)) => {
                 let pgid = child.id() as i32;
                 ctl.slots.set_child(slot, pgid);
                 Spawned::Running(Child {
@@ -102,6 +124,7 @@ impl<'a> Child<'a> {
                     ctl,
                     slot,
                     pgid,
+                    _writers: writers,
                 })
             }
             Err(e) => {
@@ -171,6 +194,29 @@ impl<'a> Child<'a> {
         self.ctl.slots.clear_child(self.slot);
         st
     }
+}
+
+/// One try at spawning `cmd` with its stdout and stderr captured as `capture` says; with
+/// [`Capture::Held`], also parx's copies of the pipes' write ends.
+fn start(
+    cmd: &mut Command,
+    capture: Capture,
+) -> io::Result<(std::process::Child, Option<(OwnedFd, OwnedFd)>)> {
+    if capture == Capture::Closing {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        return cmd.spawn().map(|c| (c, None));
+    }
+    let (out_r, out_w) = sys::pipe()?;
+    let (err_r, err_w) = sys::pipe()?;
+    let (out_w, err_w) = (OwnedFd::from(out_w), OwnedFd::from(err_w));
+    cmd.stdout(out_w.try_clone()?).stderr(err_w.try_clone()?);
+    let mut child = cmd.spawn()?;
+    // The command holds the child's copies until it is dropped or spawns again: parx's own
+    // are the ones kept here.
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    child.stdout = Some(OwnedFd::from(out_r).into());
+    child.stderr = Some(OwnedFd::from(err_r).into());
+    Ok((child, Some((out_w, err_w))))
 }
 
 /// The rest of a child's ending sequence (`--timeout`, `--termseq`) once its leader has
@@ -293,6 +339,9 @@ enum Clock {
 /// (`stage` of them sent, the next one due at `kill_at`).
 struct Timer<'a> {
     pgid: i32,
+    /// There is no pidfd: whether the child has exited is asked every [`GROUP_CHECK`] (its
+    /// pipes may outlive it, held by a descendant or by parx: [`Capture::Held`]).
+    blind: bool,
     ends: &'a [(i32, Duration)],
     stage: &'a mut u8,
     kill_at: &'a mut Option<Instant>,
@@ -301,8 +350,12 @@ struct Timer<'a> {
 impl Timer<'_> {
     /// Sends the next signal if it is due (the child then timed out), else says how long to
     /// wait: until the next look `t` asks for, the next due time, or not at all once the child
-    /// has `exited`.
-    fn look(&mut self, t: &Tick, exited: bool, res: &mut Pumped) -> Clock {
+    /// has exited (`exited` is set here when [`Timer::blind`] finds it has).
+    fn look(&mut self, t: &Tick, exited: &mut Option<u64>, res: &mut Pumped) -> Clock {
+        if self.blind && exited.is_none() && sys::has_exited(self.pgid) {
+            *exited = Some(0);
+        }
+        let exited = exited.is_some();
         let due = if exited {
             None
         } else if *self.stage > 0 {
@@ -328,6 +381,8 @@ impl Timer<'_> {
         }
         if exited {
             wait = Some(0);
+        } else if self.blind {
+            wait = Some(wait.map_or(GROUP_MS, |w| w.min(GROUP_MS)));
         }
         Clock::Wait(wait)
     }
@@ -382,7 +437,8 @@ pub(crate) fn pump(
         ),
         sys::watch(-1, libc::POLLIN),
     ];
-    // Readable once the child has exited (without one, parx waits for the pipes to close).
+    // Readable once the child has exited (without one, parx looks every GROUP_CHECK: its
+    // pipes may stay open after it, held by a descendant or by parx, see Capture::Held).
     let pidfd = sys::pidfd_open(pgid);
     if let Some(p) = &pidfd {
         fds[3].fd = p.as_raw_fd();
@@ -409,11 +465,12 @@ pub(crate) fn pump(
         }
         let mut timer = Timer {
             pgid,
+            blind: pidfd.is_none(),
             ends,
             stage: &mut stage,
             kill_at: &mut kill_at,
         };
-        let wait = match timer.look(&tick(), exited.is_some(), &mut res) {
+        let wait = match timer.look(&tick(), &mut exited, &mut res) {
             Clock::Wait(w) => w,
             Clock::Sent => continue,
             Clock::Over => break,

@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::config::{Config, Timeout};
-use crate::pool::child::{Child, Spawned};
+use crate::pool::child::{Capture, Child, Spawned};
 use crate::pool::Run;
 use crate::task::Outcome;
 
@@ -154,12 +154,23 @@ impl Lifecycle {
 /// Launches a process in `slot` as the policy says: admitted by the gate (`--load`,
 /// `--memfree`, `--memsuspend`, `-j FILE`), paced (`--delay`) when `paced` (a task; a
 /// process-pool worker's records are paced as they are sent), then spawned in its own process
-/// group and recorded in the slot table.
+/// group (its outputs captured as [`Capture::Closing`]) and recorded in the slot table.
 pub(crate) fn launch<'a>(
     run: &'a Run,
     slot: usize,
     cmd: &mut Command,
     stdin: Stdio,
+    paced: bool,
+) -> Launch<'a> {
+    launch_with(run, slot, cmd, (stdin, Capture::Closing), paced)
+}
+
+/// [`launch`], the child's stdin given and its outputs captured as `capture` says.
+pub(crate) fn launch_with<'a>(
+    run: &'a Run,
+    slot: usize,
+    cmd: &mut Command,
+    (stdin, capture): (Stdio, Capture),
     paced: bool,
 ) -> Launch<'a> {
     // Gate hook: wait for --load/--memfree/--memsuspend/-j FILE (before the clock starts).
@@ -170,5 +181,5 @@ pub(crate) fn launch<'a>(
         run.life.pace();
     }
     let started = (Instant::now(), SystemTime::now());
-    Launch::Tried(started, Child::spawn(run, slot, cmd, stdin))
+    Launch::Tried(started, Child::spawn(run, slot, cmd, stdin, capture))
 }

@@ -12,6 +12,7 @@ pub(crate) mod child;
 pub(crate) mod feed;
 pub(crate) mod life;
 pub(crate) mod process;
+pub(crate) mod queue;
 pub(crate) mod sink;
 pub(crate) mod slots;
 pub(crate) mod state;
@@ -24,6 +25,27 @@ use std::process::Command;
 
 use crate::config::Config;
 use crate::template::Rendered;
+
+/// Whether, in a run of `cfg`, the merger may be spared the tasks that print nothing
+/// ([`silent`]): with no `-k` order to keep, no job-log row, no `--files` name and no
+/// progress display, all it does for one is count it (and say that `--halt` stopped the run,
+/// which [`Run::end_or_tally`] leaves to it). The pool counts them in the run state instead
+/// ([`state::RunState::tally`]), and the merger adds them up when it ends: a task of `true`
+/// then wakes no thread but its slot.
+pub(crate) fn counts_only(cfg: &Config) -> bool {
+    let jc = &cfg.jobs_ctl;
+    !cfg.keep_order && jc.joblog.is_none() && !jc.files && !jc.bar && !jc.eta
+}
+
+/// Whether a finished task has nothing for the merger but its count: no output (not even a
+/// line of parx's own), and not one that a failed spill may have cut short (the merger does
+/// not print such a task: see [`crate::merge`]).
+pub(crate) fn silent(f: &crate::task::Finished) -> bool {
+    f.stdout.is_empty()
+        && f.stderr.is_empty()
+        && f.more == 0
+        && (f.outcome.success() || !crate::output::spill_failed())
+}
 
 /// Who a process runs for: its task's `{#}` (none for a `--pool process` worker) and slot.
 #[derive(Clone, Copy, Debug)]
@@ -383,5 +405,25 @@ impl Run {
             self.task_ended(seq, fin.outcome);
         }
         to.send(crate::task::Msg::Done(Box::new(fin))).is_ok()
+    }
+
+    /// [`Run::end`] in a run where the merger may only count some tasks ([`counts_only`]): a
+    /// task it would only count ([`silent`])
+    /// is counted in the run state, and the merger is not woken for it, unless `--halt` has
+    /// decided to stop the run (the merger says so when it hears of a task).
+    pub(crate) fn end_or_tally(
+        &self,
+        fin: crate::task::Finished,
+        to: &crossbeam_channel::Sender<crate::task::Msg>,
+    ) -> bool {
+        if !silent(&fin) {
+            return self.end(fin, to);
+        }
+        self.task_ended(fin.seq, fin.outcome);
+        if self.state.halt_decided() {
+            return to.send(crate::task::Msg::Done(Box::new(fin))).is_ok();
+        }
+        self.state.tally(!fin.outcome.success());
+        true
     }
 }

@@ -42,6 +42,9 @@ pub(crate) struct SlotTable {
     /// `--load`, `--memfree`, `--memsuspend`, `-j FILE`: the scheduler gate (set before the
     /// run starts; see [`crate::gate`]), told as slots start and end children.
     pub gate: Option<Arc<Gate>>,
+    /// The task channel's low-water mark, which [`SlotTable::next_task`] keeps the source to
+    /// (the thread pool's; set before the run starts).
+    pub refill: Option<super::queue::Refill>,
 }
 
 impl SlotTable {
@@ -55,6 +58,7 @@ impl SlotTable {
             receiving: Mutex::new(()),
             termseq: None,
             gate: None,
+            refill: None,
         }
     }
 
@@ -74,6 +78,9 @@ impl SlotTable {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let task = life.in_turn(|| tasks.recv_timeout(wait))?;
+        if let Some(r) = &self.refill {
+            r.taken(tasks);
+        }
         Ok((task, self.take_jobslot()))
     }
 

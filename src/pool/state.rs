@@ -30,6 +30,9 @@ pub(crate) struct RunState {
     /// What the run learns from its input (the task count, the header's names), which the
     /// source tells and every rendering reads ([`crate::template::Ctx`]).
     pub learned: Arc<crate::template::Learned>,
+    /// Tasks whose end the merger only had to count ([`super::counts_only`]), counted
+    /// here instead: how many, and how many of them failed.
+    tallied: [AtomicU64; 2],
 }
 
 impl Default for RunState {
@@ -44,6 +47,7 @@ impl Default for RunState {
             head: AtomicU64::new(1),
             error: AtomicBool::new(false),
             learned: Arc::default(),
+            tallied: [AtomicU64::new(0), AtomicU64::new(0)],
         }
     }
 }
@@ -102,6 +106,30 @@ impl RunState {
     /// `--halt soon`: no new task starts; running ones finish.
     pub(crate) fn no_new_tasks(&self) {
         self.no_new.store(true, Ordering::SeqCst);
+    }
+
+    /// Counts a task that ended (`failed` or not) for the merger, which is not told of it.
+    pub(crate) fn tally(&self, failed: bool) {
+        self.tallied[0].fetch_add(1, Ordering::AcqRel);
+        if failed {
+            self.tallied[1].fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// The tasks [`RunState::tally`] counted so far: how many, and how many failed.
+    pub(crate) fn tallied(&self) -> (u64, u64) {
+        let [done, failed] = &self.tallied;
+        (done.load(Ordering::Acquire), failed.load(Ordering::Acquire))
+    }
+
+    /// Whether `--halt` has decided to stop the run.
+    pub(crate) fn halt_decided(&self) -> bool {
+        self.halt.as_ref().is_some_and(|h| {
+            h.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .status
+                .is_some()
+        })
     }
 
     /// The number of tasks, once the input has been read to its end.

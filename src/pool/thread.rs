@@ -15,7 +15,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use crate::config::Config;
 use crate::output::OutBuf;
-use crate::pool::child::{self, Child, Pumped, Spawned, Stream, Tick, IDLE_CHECK};
+use crate::pool::child::{self, Capture, Child, Pumped, Spawned, Stream, Tick, IDLE_CHECK};
 use crate::pool::feed::Feeder;
 use crate::pool::life::{self, Launch};
 use crate::pool::sink::{Outlet, Sink};
@@ -49,6 +49,8 @@ struct Slot<'a> {
     resolved: Option<(OsString, Option<PathBuf>)>,
     /// The last program name asked about by [`Slot::runs_direct`], and the answer.
     direct: Option<(OsString, bool)>,
+    /// The merger need not hear of a task that printed nothing ([`super::counts_only`]).
+    counts_only: bool,
 }
 
 impl<'a> Slot<'a> {
@@ -61,6 +63,7 @@ impl<'a> Slot<'a> {
             buf: vec![0; 64 << 10],
             resolved: None,
             direct: None,
+            counts_only: super::counts_only(cfg),
         }
     }
 
@@ -94,7 +97,11 @@ impl<'a> Slot<'a> {
             if fin.info.start.is_none() && !self.cfg.dry_run && !self.ctl.may_start() {
                 break;
             }
-            if !self.ctl.end(fin, self.outlet.to) {
+            let ended = match self.counts_only {
+                true => self.ctl.end_or_tally(fin, self.outlet.to),
+                false => self.ctl.end(fin, self.outlet.to),
+            };
+            if !ended {
                 break;
             }
         }
@@ -151,7 +158,9 @@ impl<'a> Slot<'a> {
             None => super::task_stdin(self.cfg.compat.task_stdin),
             chunk => crate::pool::feed::stdin_for(chunk),
         };
-        let (started, spawned) = match life::launch(self.ctl, self.slot, &mut cmd, stdin, again) {
+        let how = (stdin, Capture::Held);
+        let (started, spawned) = match life::launch_with(self.ctl, self.slot, &mut cmd, how, again)
+        {
             Launch::Held => {
                 fin.outcome = Outcome::Signaled(libc::SIGTERM);
                 fin.info.killed = true;

@@ -18,6 +18,36 @@ fn exit_zero_when_every_task_succeeds() {
     parx().args(["true", ":::", "a", "b", "c"]).assert().code(0);
 }
 
+/// Tasks that print nothing are counted by their slots, the merger not woken for each (issue
+/// 28): their failures still make the status, among tasks that print, and `--halt` still says
+/// that a silent task stopped the run.
+#[test]
+fn silent_tasks_count_and_halt_on_them_is_said() {
+    // Every 7th of 300 fails (42), every 10th prints its number.
+    let script = "[ $(($1 % 10)) = 0 ] && echo $1; [ $(($1 % 7)) != 0 ]";
+    let out = parx()
+        .args(["-j3", "sh", "-c", script, "sh"])
+        .write_stdin((1..=300).map(|i| format!("{i}\n")).collect::<String>())
+        .assert()
+        .code(42)
+        .get_output()
+        .stdout
+        .clone();
+    let mut want: Vec<String> = (1..=30).map(|i| (i * 10).to_string()).collect();
+    want.sort();
+    assert_eq!(sorted_lines(&out), want);
+    let o = parx()
+        .args(["-j2", "--halt", "now,fail=1", "sh", "-c", "exit $1", "sh"])
+        .args([":::", "0", "0", "3", "0"])
+        .assert()
+        .code(3);
+    let err = String::from_utf8_lossy(&o.get_output().stderr).into_owned();
+    assert!(
+        err.contains("--halt: condition met at task 3 (status 3)"),
+        "{err}"
+    );
+}
+
 #[test]
 fn exit_status_counts_failed_tasks() {
     parx()
