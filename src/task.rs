@@ -190,6 +190,29 @@ pub(crate) struct DataFile {
     pub file: File,
 }
 
+impl DataFile {
+    /// Reads bytes `offset..offset + len` in pieces of at most `piece` bytes (one buffer for
+    /// all of them), handing each to `put`.
+    pub(crate) fn each_piece(
+        &self,
+        offset: u64,
+        len: u64,
+        piece: usize,
+        mut put: impl FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let mut buf = vec![0; len.min(piece as u64) as usize];
+        let mut done = 0;
+        while done < len {
+            let n = (len - done).min(buf.len() as u64) as usize;
+            self.file.read_exact_at(&mut buf[..n], offset + done)?;
+            put(&buf[..n])?;
+            done += n as u64;
+        }
+        Ok(())
+    }
+}
+
 impl Chunk {
     /// Bytes this chunk sends in all, header included.
     pub(crate) fn len(&self) -> u64 {

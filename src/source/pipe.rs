@@ -163,7 +163,6 @@ fn without_separators(data: &[u8], rec: &RecordSpec) -> Vec<u8> {
 /// with the chunk (after its last attempt).
 fn cat_file(input: TaskInput) -> io::Result<TaskInput> {
     use std::io::Write;
-    use std::os::unix::fs::FileExt;
     let TaskInput::Chunk(c) = input else {
         return Ok(input);
     };
@@ -174,14 +173,7 @@ fn cat_file(input: TaskInput) -> io::Result<TaskInput> {
         match &c.body {
             ChunkBody::Bytes(b) => w.write_all(b)?,
             ChunkBody::File { file, offset, len } => {
-                let mut buf = vec![0; (*len).min(256 << 10) as usize];
-                let mut done = 0;
-                while done < *len {
-                    let n = (*len - done).min(buf.len() as u64) as usize;
-                    file.file.read_exact_at(&mut buf[..n], offset + done)?;
-                    w.write_all(&buf[..n])?;
-                    done += n as u64;
-                }
+                file.each_piece(*offset, *len, 256 << 10, |b| w.write_all(b))?;
             }
             ChunkBody::Pipe(_) => unreachable!("--cat is never spliced"),
         }

@@ -9,7 +9,6 @@
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -104,15 +103,7 @@ fn write_chunk(feed: &mut Feed, c: &Chunk, first: bool) -> io::Result<()> {
     match &c.body {
         ChunkBody::Bytes(b) => put(feed, b),
         ChunkBody::File { file, offset, len } => {
-            let mut buf = vec![0; (*len).min(1 << 20) as usize];
-            let mut done = 0;
-            while done < *len {
-                let n = (*len - done).min(buf.len() as u64) as usize;
-                file.file.read_exact_at(&mut buf[..n], offset + done)?;
-                put(feed, &buf[..n])?;
-                done += n as u64;
-            }
-            Ok(())
+            file.each_piece(*offset, *len, 1 << 20, |b| put(feed, b))
         }
         ChunkBody::Pipe(_) => unreachable!("--round-robin is never spliced"),
     }
