@@ -69,6 +69,9 @@ pub(crate) struct Limits {
     /// `-x` (xargs): a value whose command line would reach the `-s` limit ends the input
     /// with an error instead of running alone.
     pub exit_on_size: bool,
+    /// Without `-s`: the line is xargs' (128 KiB: `--walk`, parx's own `find | xargs`), not
+    /// GNU parallel's.
+    pub xargs_line: bool,
 }
 
 /// How many records go into one task.
@@ -117,7 +120,7 @@ impl Compat {
 /// `-m`/`--xargs` make the template's replacements plain.
 pub(super) fn packing(
     cli: &Cli,
-    chunk_mode: bool,
+    (chunk_mode, walking): (bool, bool),
     jobs: usize,
     template: &mut Template,
 ) -> Result<(Batch, bool, Limits), UsageError> {
@@ -173,6 +176,9 @@ pub(super) fn packing(
             0
         },
         exit_on_size: cli.exit_on_size,
+        // GNU parallel has no --walk: it packs as `find | xargs`, which it replaces (half
+        // the commands of GNU's line on a long walk).
+        xargs_line: walking,
     };
     Ok((batch, drop_values, limits))
 }

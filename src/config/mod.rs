@@ -127,6 +127,7 @@ impl Config {
         } else {
             (command, cli.shell)
         };
+        let walking = !cli.walk.is_empty();
         let mut sources = input::sources(&mut cli, trailing)?;
         let (named_header, mut chunks) = chunk::parse(&mut cli, &mut sources, &delimiter, notes)?;
         let mut template = command::template(
@@ -144,7 +145,8 @@ impl Config {
             result_end,
             framed,
         } = command::pool(&cli, &template, chunk_mode)?;
-        let (batch, drop_values, limits) = compat::packing(&cli, chunk_mode, jobs, &mut template)?;
+        let (batch, drop_values, limits) =
+            compat::packing(&cli, (chunk_mode, walking), jobs, &mut template)?;
         let colsep = input::colsep(&cli)?;
         let mut sched = sched::sched_config(
             (&cli.load, &cli.memfree, &cli.memsuspend),

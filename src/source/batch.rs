@@ -22,8 +22,9 @@
 //! next one starts. A command line is also kept under a line length unless `-s/--max-chars`
 //! says otherwise: GNU parallel's usable command-line length ([`GNU_LINE_MAX`]), natively and
 //! in the `parallel` personality, so that `-X` makes the same command lines as GNU parallel
-//! (GNU's own tests, run through native parx, count them; xargs' 128 KiB would halve the
-//! commands of a long `--walk -X`, 66 -> 61 ms, but breaks three of them). With `-X` and `-m` the last batch
+//! (GNU's own tests, run through native parx, count them); with `--walk`, which GNU parallel
+//! does not have, xargs' 128 KiB ([`XARGS_LINE_MAX`]): half the commands of a long walk, as
+//! `find | xargs` makes. With `-X` and `-m` the last batch
 //! (the one the input ends in) is spread evenly over the job slots, as GNU parallel does, so
 //! a short input still gives every slot work.
 
@@ -46,6 +47,9 @@ const PTR: usize = std::mem::size_of::<usize>();
 /// bytes, under the 128 KiB `MAX_ARG_STRLEN`) less 3000. The `parallel` personality keeps a
 /// batch's command line shorter than this unless `-s` is given.
 pub(super) const GNU_LINE_MAX: usize = 63_664;
+/// xargs' default command-line length (`xargs --show-limits`: 131,072), which `--walk -X`
+/// fills: `--walk` is parx's `find | xargs`, and GNU parallel has no such option.
+pub(super) const XARGS_LINE_MAX: usize = 131_072;
 /// The byte budget for one command's arguments, from the OS limit and the environment.
 pub(super) fn arg_budget() -> usize {
     let env: usize = std::env::vars_os()
@@ -143,7 +147,11 @@ impl<'a> Batcher<'a> {
             Batch::MaxArgs(n) => n.max(1),
             Batch::Fit => usize::MAX,
         };
-        let line_max = limits.max_chars.unwrap_or(GNU_LINE_MAX);
+        let line_max = match limits.max_chars {
+            Some(n) => n,
+            None if limits.xargs_line => XARGS_LINE_MAX,
+            None => GNU_LINE_MAX,
+        };
         let base = cost(&template.render(&Self::ctx(learned, &[])));
         let appended = template.mode() == Mode::Argv
             && !template
@@ -410,7 +418,7 @@ mod tests {
         let limits = Limits {
             max_chars: None,
             spread_over: 3,
-            exit_on_size: false,
+            ..Limits::default()
         };
         let learned = Learned::default();
         let mut b = Batcher::with_budget(&t, &learned, Batch::Fit, limits, 6 << 20);
@@ -427,6 +435,39 @@ mod tests {
     }
 
     #[test]
+    fn a_walk_fills_xargs_line_and_others_gnus() {
+        // 20,000 paths of 30 bytes appended to `wc -c`: each command line (words and their
+        // NULs, as -s counts) stays under the line it fills, and xargs' holds twice as many.
+        let t = tpl(&["wc", "-c"]);
+        let lines = |xargs_line| {
+            let limits = Limits {
+                xargs_line,
+                ..Limits::default()
+            };
+            let learned = Learned::default();
+            let mut b = Batcher::with_budget(&t, &learned, Batch::Fit, limits, 6 << 20);
+            let mut got = Vec::new();
+            let mut emit = |recs: Vec<Record>| {
+                got.push(
+                    recs.iter().flatten().map(|c| c.len() + 1).sum::<usize>() + "wc -c ".len(),
+                );
+                true
+            };
+            for i in 0..20_000 {
+                let path = format!("tree/src/core/a/file{i:09}.rs");
+                assert!(b.push(vec![OsString::from(path)], &mut emit));
+            }
+            assert!(b.finish(&mut emit));
+            got
+        };
+        let (gnu, xargs) = (lines(false), lines(true));
+        assert!(gnu.iter().all(|&n| n < GNU_LINE_MAX), "{gnu:?}");
+        assert!(xargs.iter().all(|&n| n < XARGS_LINE_MAX), "{xargs:?}");
+        assert!(xargs[0] > GNU_LINE_MAX, "{xargs:?}");
+        assert_eq!(gnu.len().div_ceil(2), xargs.len(), "{gnu:?} {xargs:?}");
+    }
+
+    #[test]
     fn max_chars_limits_the_line() {
         // A shell command line: "echo a b" is 8 characters; -s 9 allows it, -s 8 does not.
         let t = Template::new(&[OsString::from("echo")], true);
@@ -437,7 +478,7 @@ mod tests {
             let limits = Limits {
                 max_chars: Some(max),
                 spread_over: 0,
-                exit_on_size: false,
+                ..Limits::default()
             };
             let learned = Learned::default();
             let mut b = Batcher::with_budget(&t, &learned, Batch::Fit, limits, 6 << 20);

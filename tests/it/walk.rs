@@ -347,3 +347,49 @@ fn walk_with_batches_dry_run_and_keep_order() {
     );
     assert_eq!((out.as_str(), code), ("13\n12\n", 0));
 }
+
+/// `--walk -X` fills xargs' 128 KiB line (half the commands of GNU parallel's 63,664
+/// characters); the same paths from stdin keep GNU's line, and `-s` still sets it.
+#[test]
+fn walk_x_fills_xargs_line() {
+    let t = TempDir::new().unwrap();
+    let names: Vec<String> = (0..6000)
+        .map(|i| format!("tree/d{}/file-{i:030}.txt", i % 7))
+        .collect();
+    make(
+        t.path(),
+        &names.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    // Each command prints its line's length as -s counts it: the words and their NULs.
+    let count = "n=$((${#0}+1)); for a; do n=$((n+${#a}+1)); done; echo $n $#";
+    let longest = |args: &[&str], stdin: Option<&str>| -> (usize, usize, usize) {
+        let mut cmd = parx();
+        cmd.current_dir(t.path()).args(args);
+        cmd.args(["sh", "-c", count, "sh"]);
+        let out = match stdin {
+            Some(s) => cmd.write_stdin(s.to_owned()).output().unwrap(),
+            None => cmd.output().unwrap(),
+        };
+        assert!(out.status.success(), "{out:?}");
+        let rows: Vec<(usize, usize)> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| {
+                let (a, b) = l.split_once(' ').unwrap();
+                (a.parse().unwrap(), b.parse().unwrap())
+            })
+            .collect();
+        let max = rows.iter().map(|r| r.0).max().unwrap();
+        let values = rows.iter().map(|r| r.1).sum();
+        (max, rows.len(), values)
+    };
+    let (walk_max, walk_cmds, walk_values) = longest(&["--walk", "tree", "-j1", "-X"], None);
+    assert_eq!(walk_values, 6000);
+    assert!(walk_max > 63_664 && walk_max < 131_072, "{walk_max}");
+    let listed = names.join("\n") + "\n";
+    let (gnu_max, gnu_cmds, gnu_values) = longest(&["-j1", "-X"], Some(&listed));
+    assert_eq!(gnu_values, 6000);
+    assert!(gnu_max < 63_664, "{gnu_max}");
+    assert!(gnu_cmds >= 2 * walk_cmds - 1, "{gnu_cmds} {walk_cmds}");
+    let (set_max, _, _) = longest(&["--walk", "tree", "-j1", "-X", "-s", "20000"], None);
+    assert!(set_max < 20_000, "{set_max}");
+}
