@@ -96,10 +96,18 @@ impl Pace {
     }
 
     /// `n` records were answered: measures their cost (the time since the worker last
-    /// answered or was given work, spread over them).
+    /// answered or was given work, spread over them). A fresh worker's first answer is not
+    /// a measure: its time holds the worker's start-up (an interpreter's 10 ms, over the few
+    /// records a block-buffered worker answers first, made cheap records look 50 times
+    /// dearer, and their windows stayed too small for dozens of answers).
     pub(super) fn answered(&mut self, n: u64, now: Instant) {
         if let Some(h) = &mut self.held {
             *h = h.saturating_sub(n);
+        }
+        if !self.answered {
+            self.since = now;
+            self.answered = true;
+            return;
         }
         let dt = now.duration_since(self.since).as_secs_f64();
         self.gap = Some(

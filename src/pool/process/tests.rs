@@ -26,13 +26,20 @@ fn the_window_follows_the_measured_cost_of_a_record() {
     let mut p = Pace::new(t0);
     p.held = Some(0);
     assert_eq!(p.window(SOFT_CAP), 1, "one record until a cost is known");
+    let ms = Duration::from_millis;
     p.sent(1, t0);
-    p.answered(1, t0 + Duration::from_millis(200));
+    // The first answer comes after the worker's start-up: no measure of a record.
+    p.answered(1, t0 + ms(10));
+    assert_eq!(p.cost(), None);
+    assert_eq!(p.window(SOFT_CAP), 1);
+    p.sent(1, t0 + ms(10));
+    p.answered(1, t0 + ms(210));
     assert_eq!(p.window(SOFT_CAP), 1, "a record of 0.2 s: one at a time");
     let mut q = Pace::new(t0);
     q.held = Some(0);
     q.sent(1000, t0);
-    q.answered(1000, t0 + Duration::from_millis(2));
+    q.answered(200, t0 + ms(10));
+    q.answered(800, t0 + ms(10) + Duration::from_micros(1600));
     assert_eq!(q.window(SOFT_CAP), 5000, "2 us a record: 10 ms of them");
     assert_eq!(q.window(2), 2, "never past the cap by cost");
     q.held = Some(40_000);
@@ -53,7 +60,7 @@ fn a_worker_is_looked_at_after_twice_its_usual_silence() {
     p.sent(100, t0);
     let ms = Duration::from_millis;
     // Answers in bursts 1 ms apart (a streaming worker read between parx's pauses).
-    for i in 1..=10 {
+    for i in 0..=10 {
         p.answered(10, t0 + ms(i));
     }
     let d = p.probe_after();
