@@ -127,20 +127,12 @@ impl<'a> Feeder<'a> {
         }
         let header = &self.chunk.header[..];
         while self.head < header.len() {
-            match out.write(&header[self.head..]) {
-                Ok(n) => self.head += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+            self.head += write_some(out, &header[self.head..])?;
         }
         match &self.chunk.body {
             ChunkBody::Bytes(b) => {
                 while (self.body as usize) < b.len() {
-                    match out.write(&b[self.body as usize..]) {
-                        Ok(n) => self.body += n as u64,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => return Err(e),
-                    }
+                    self.body += write_some(out, &b[self.body as usize..])? as u64;
                 }
             }
             // The command reads it from the pipe the source fills (see `stdin_for`).

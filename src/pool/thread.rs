@@ -97,9 +97,10 @@ impl<'a> Slot<'a> {
             if fin.info.start.is_none() && !self.cfg.dry_run && !self.ctl.may_start() {
                 break;
             }
-            let ended = match self.counts_only {
-                true => self.ctl.end_or_tally(fin, self.outlet.to),
-                false => self.ctl.end(fin, self.outlet.to),
+            let ended = if self.counts_only {
+                self.ctl.end_or_tally(fin, self.outlet.to)
+            } else {
+                self.ctl.end(fin, self.outlet.to)
             };
             if !ended {
                 break;
