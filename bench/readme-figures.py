@@ -37,8 +37,9 @@ LEGEND = (
     "Peers: parallel = GNU parallel; xargs = `xargs -P`; rust-parallel; fd = `fd -X`; "
     "find-xargs, find-parallel = `find | xargs -P`, `find | parallel`; parx-once, "
     "parallel-once = one Python per value under parx, GNU parallel; multiprocessing = "
-    "`multiprocessing.Pool.imap`; one-python = one plain Python; wc-alone, cat-wc = the "
-    "floor without any parallelism."
+    "`multiprocessing.Pool.imap`; one-python = one plain Python; static-split = the input "
+    "cut beforehand into -j parts, one Python per part, no pool (the bound for any pool); "
+    "wc-alone, cat-wc = the floor without any parallelism."
 )
 
 

@@ -38,6 +38,8 @@ Workloads (sizes in --quick in brackets):
                worker's loop at module level (heavy.py, as ../shared/bench) and in a function
                (heavyfn.py, the code shape Pool runs): `mheavy-fn` compares like with like
   mmid         the same over 3000 records of ~2 ms (3,000 rounds; quick: 300); `mmid-fn`
+               mpool, mheavy and mmid also time `static-split`: the input cut beforehand into
+               -j parts, one python per part at once, no pool at all (the bound for any pool)
   walk         `wc -c` over tree/ (20,000 [2,000] files), -X    (find | xargs, fd, find | parallel)
   memory       -k behind a slow head: task 1 sleeps while 149 [59] more print 2 MB each; peak RSS
                (parallel, rust-parallel)
@@ -300,11 +302,30 @@ if selected pool; then
   variant parallel-once "$parallel" "$parallel -j$j -k $py once.py < npool"
   measure bytes
 fi
+# The bound no pool can beat: the input cut beforehand (untimed) into $j line-aligned parts,
+# one interpreter per part, all at once, no dispatch at all; the first part's results go
+# straight to stdout, the others' are kept in files and copied after it, in input order.
+static_split() { # INPUT SCRIPT [ARGS]: prints the command
+  local input=$1 part cmd= rest=
+  shift
+  rm -f "$tmp/$input".part.* "$tmp/$input".out.*
+  split -n l/"$j" -d -a 3 "$input" "$tmp/$input.part."
+  for part in "$tmp/$input".part.*; do
+    if [ -z "$cmd" ]; then
+      cmd="$py $* < $part &"
+    else
+      cmd+=" $py $* < $part > ${part/.part./.out.} &"
+      rest+=" ${part/.part./.out.}"
+    fi
+  done
+  echo "$cmd wait${rest:+; cat$rest}"
+}
 if selected mpool; then
   workload=mpool
   variant parx y "$P -j$j --pool process -k $py stream.py < nmap"
   variant multiprocessing y "$py mpool.py $j < nmap"
   variant one-python y "$py stream.py < nmap"
+  variant static-split y "$(static_split nmap stream.py)"
   measure bytes
 fi
 heavy_rounds=$([ $quick = 1 ] && echo 15000 || echo 150000)
@@ -318,6 +339,7 @@ for heavy_w in mheavy:nheavy:$heavy_rounds mmid:nmid:$mid_rounds; do
     variant parx y "$P -j$j --pool process -k $py $heavy_script $heavy_n < $heavy_input"
     variant multiprocessing y "$py mheavy.py $j $heavy_n < $heavy_input"
     variant one-python y "$py $heavy_script $heavy_n < $heavy_input"
+    variant static-split y "$(static_split "$heavy_input" "$heavy_script" "$heavy_n")"
     measure bytes
   done
 done
