@@ -20,6 +20,60 @@ const SPAWNING: i32 = -1;
 /// callers of `end_children` give, and a margin.
 const STOP_KILL_FALLBACK: Duration = Duration::from_millis(2500);
 
+/// One `{%}` number's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Number {
+    /// No task has had it yet.
+    Unused,
+    /// A task that is not over has it.
+    Taken,
+    /// Given back by the task that had it.
+    Free,
+}
+
+/// The `{%}` numbers: each of the first `-j` tasks gets a number of its own, 1 to `-j` in
+/// the order they start, then a task gets the lowest number given back. GNU parallel starts
+/// every job it has input and a free slot for in one round before it looks at those that
+/// ended (and numbers a job with the first number given back, a new one only when none is):
+/// for a run's first jobs that is one number each, however fast the first of them ends. `seq
+/// 3000 | parx -j4 --pipe -N1000 --tagstring {%} wc` tags its chunks 1, 2, 3, as GNU parallel
+/// does, where the lowest free number tagged the third chunk 1 whenever the first `wc` had
+/// ended before the third chunk was taken. (An input that trickles in, one value after the
+/// other has ended, is where the two differ: GNU parallel gives the second value the first's
+/// number, parx a number of its own.)
+#[derive(Debug)]
+struct Numbers(Vec<Number>);
+
+impl Numbers {
+    /// A number for the next task; `fresh_first`: a number no task has had, while there is
+    /// one, before one given back.
+    fn take(&mut self, fresh_first: bool) -> usize {
+        let unused = fresh_first
+            .then(|| self.0.iter().position(|&n| n == Number::Unused))
+            .flatten();
+        let i = match unused.or_else(|| self.0.iter().position(|&n| n != Number::Taken)) {
+            Some(i) => i,
+            None => {
+                self.0.push(Number::Unused);
+                self.0.len() - 1
+            }
+        };
+        self.0[i] = Number::Taken;
+        i + 1
+    }
+
+    /// Gives `n` back.
+    fn give_back(&mut self, n: usize) {
+        if let Some(u) = self.0.get_mut(n - 1) {
+            *u = Number::Free;
+        }
+    }
+
+    fn taken(&self) -> usize {
+        self.0.iter().filter(|&&u| u == Number::Taken).count()
+    }
+}
+
 /// The job slots' children, their `{%}` numbers, and how they are ended.
 #[derive(Debug)]
 pub(crate) struct SlotTable {
@@ -30,9 +84,8 @@ pub(crate) struct SlotTable {
     groups: &'static [AtomicI32],
     /// The orphan guard (set before the run starts, watching the slots' process groups).
     watchdog: Option<crate::watchdog::Watchdog>,
-    /// `{%}` numbers in use (index n-1): a task gets the lowest free one, as in GNU parallel,
-    /// whichever slot thread runs it.
-    jobslots: Mutex<Vec<bool>>,
+    /// `{%}` numbers (index n-1), whichever slot thread runs the task (see [`Numbers`]).
+    jobslots: Mutex<Numbers>,
     /// Held by the slot thread taking the next task and its `{%}` (see
     /// [`SlotTable::next_task`]).
     receiving: Mutex<()>,
@@ -54,7 +107,7 @@ impl SlotTable {
             state,
             groups: Vec::leak((0..jobs).map(|_| AtomicI32::new(0)).collect()),
             watchdog: None,
-            jobslots: Mutex::new(vec![false; jobs]),
+            jobslots: Mutex::new(Numbers(vec![Number::Unused; jobs])),
             receiving: Mutex::new(()),
             termseq: None,
             gate: None,
@@ -84,34 +137,22 @@ impl SlotTable {
         Ok((task, self.take_jobslot()))
     }
 
-    /// Takes the lowest free `{%}` number (1-based).
+    /// Takes a `{%}` number (1-based; see [`Numbers`]). Under the scheduler gate (`-j FILE`,
+    /// `--load`, `--memfree`) the lowest free one, so that `{%}` stays within the slot count in
+    /// force.
     fn take_jobslot(&self) -> usize {
-        let mut used = self
-            .jobslots
+        self.jobslots
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match used.iter().position(|u| !u) {
-            Some(i) => {
-                used[i] = true;
-                i + 1
-            }
-            None => {
-                used.push(true);
-                used.len()
-            }
-        }
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take(self.gate.is_none())
     }
 
     /// Gives back a `{%}` number taken with [`SlotTable::next_task`].
     pub(crate) fn release_jobslot(&self, n: usize) {
-        let mut used = self
-            .jobslots
+        self.jobslots
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(u) = used.get_mut(n - 1) {
-            *u = false;
-        }
-        drop(used);
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .give_back(n);
         if let Some(g) = &self.gate {
             g.changed();
         }
@@ -119,11 +160,10 @@ impl SlotTable {
 
     /// How many `{%}` numbers are taken (tasks not over).
     fn jobslots_taken(&self) -> usize {
-        let used = self
-            .jobslots
+        self.jobslots
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        used.iter().filter(|&&u| u).count()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .taken()
     }
 
     /// Marks `slot` as about to spawn a child, so that [`SlotTable::end_children`] waits for
@@ -324,5 +364,40 @@ impl gate::Slots for SlotTable {
 
     fn busy(&self) -> usize {
         self.jobslots_taken()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Number, Numbers};
+
+    #[test]
+    fn the_first_tasks_get_a_number_each_then_the_lowest_given_back() {
+        let mut n = Numbers(vec![Number::Unused; 4]);
+        assert_eq!(n.take(true), 1);
+        n.give_back(1);
+        // The first task ended before the second started: still a number of its own.
+        assert_eq!(n.take(true), 2);
+        assert_eq!(n.take(true), 3);
+        assert_eq!(n.take(true), 4);
+        // Every number has been had: the lowest given back.
+        assert_eq!(n.take(true), 1);
+        n.give_back(3);
+        n.give_back(2);
+        assert_eq!(n.take(true), 2);
+        assert_eq!(n.take(true), 3);
+        // More tasks than numbers (a widened slot count): a new one.
+        assert_eq!(n.take(true), 5);
+        assert_eq!(n.taken(), 5);
+    }
+
+    #[test]
+    fn under_the_gate_the_lowest_free_number() {
+        let mut n = Numbers(vec![Number::Unused; 4]);
+        assert_eq!(n.take(false), 1);
+        n.give_back(1);
+        assert_eq!(n.take(false), 1);
+        assert_eq!(n.take(false), 2);
+        assert_eq!(n.taken(), 2);
     }
 }
