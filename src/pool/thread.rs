@@ -79,7 +79,7 @@ impl<'a> Slot<'a> {
             }
             // Look up now and then: after --halt or a stop no task may come for long (the
             // source may be waiting for input), and the slot must not keep the run alive.
-            // {%}: the lowest number free now, for all of the task's attempts.
+            // {%} (see SlotTable::next_task): taken now, for all of the task's attempts.
             let (task, jobslot) = match self.ctl.slots.next_task(tasks, IDLE_CHECK, &self.ctl.life)
             {
                 Ok(t) => t,
