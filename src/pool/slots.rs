@@ -48,10 +48,9 @@ impl Numbers {
     /// A number for the next task; `fresh_first`: a number no task has had, while there is
     /// one, before one given back.
     fn take(&mut self, fresh_first: bool) -> usize {
-        let unused = fresh_first
-            .then(|| self.0.iter().position(|&n| n == Number::Unused))
-            .flatten();
-        let i = match unused.or_else(|| self.0.iter().position(|&n| n != Number::Taken)) {
+        let unused = self.0.iter().position(|&n| n == Number::Unused);
+        let given_back = || self.0.iter().position(|&n| n != Number::Taken);
+        let i = match unused.filter(|_| fresh_first).or_else(given_back) {
             Some(i) => i,
             None => {
                 self.0.push(Number::Unused);
